@@ -1,0 +1,24 @@
+// Package sink defines the hand-off between the forwarder's inputs (tail,
+// http, forward) and its disk buffer: records encoded as Treasure Data
+// import records (msgpack maps with an integer "time").
+package sink
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrFull is returned by Append when the disk buffer is at its size limit
+// and the overflow policy is to block inputs (http answers 503, forward
+// withholds its ack).
+var ErrFull = errors.New("disk buffer is full")
+
+// Sink stores records durably.
+type Sink interface {
+	// Append stores count records for tag (td.<db>.<table>). records is the
+	// concatenation of count msgpack maps, each with an integer "time" key.
+	// It returns only once the records are in the disk buffer (written and
+	// fsynced), or an error (ErrFull, a name error, an I/O error); on error
+	// nothing of the call is stored.
+	Append(ctx context.Context, tag string, records []byte, count int) error
+}
