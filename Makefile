@@ -1,0 +1,81 @@
+# Spillway build, test and local-cloud targets. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+FUNCTIONS := ingest fanout flush
+ARCHS     := arm64 amd64
+DIST      := dist
+GO        ?= go
+GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags='-s -w'
+TEST_TIMEOUT  ?= 30m
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## install what builds, tests and the local cloud need (Go modules, Debian packages); idempotent
+	@scripts/setup.sh
+
+.PHONY: build
+build: lambdas forwarder ## build every binary: Lambda zips (arm64, amd64) and the forwarder
+
+.PHONY: lambdas
+lambdas: ## build dist/<arch>/<fn>/bootstrap and dist/<fn>-<arch>.zip
+	@for arch in $(ARCHS); do for fn in $(FUNCTIONS); do \
+	  out=$(DIST)/$$arch/$$fn; mkdir -p $$out; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -tags lambda.norpc $(GOFLAGS_BUILD) -o $$out/bootstrap ./functions/$$fn/cmd/bootstrap; \
+	  touch -t 198001010000 $$out/bootstrap; rm -f $(DIST)/$$fn-$$arch.zip; \
+	  (cd $$out && zip -q -X ../../$$fn-$$arch.zip bootstrap); \
+	  echo "built $(DIST)/$$fn-$$arch.zip"; \
+	done; done
+
+.PHONY: forwarder
+forwarder: ## build the static forwarder binaries dist/spillway-forwarder-linux-<arch>
+	@for arch in $(ARCHS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/spillway-forwarder-linux-$$arch ./forwarder/cmd/spillway-forwarder; \
+	  echo "built $(DIST)/spillway-forwarder-linux-$$arch ($$(stat -c %s $(DIST)/spillway-forwarder-linux-$$arch) bytes)"; \
+	done
+
+.PHONY: test
+test: setup ## run every test, the local-cloud end-to-end suites included
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+.PHONY: demo
+demo: setup ## run the whole pipeline locally on the 10k Apache corpus and show where the data landed
+	$(GO) run ./local/cmd/spillway-local demo
+
+.PHONY: local-up
+local-up: setup ## start the local cloud in the background (state in .local/)
+	@mkdir -p .local
+	@$(GO) build -o .local/spillway-local ./local/cmd/spillway-local
+	@.local/spillway-local up -state-dir .local > .local/up.log 2>&1 & echo $$! > .local/pid
+	@.local/spillway-local wait -state-dir .local -timeout 5m || { cat .local/up.log; exit 1; }
+	@cat .local/env
+
+.PHONY: local-down
+local-down: ## stop the local cloud started by local-up
+	@if [ -f .local/pid ]; then kill -INT $$(cat .local/pid) 2>/dev/null || true; \
+	  for i in $$(seq 1 60); do kill -0 $$(cat .local/pid) 2>/dev/null || break; sleep 0.5; done; \
+	  rm -f .local/pid; echo "local cloud stopped"; else echo "no local cloud running"; fi
+
+.PHONY: bench
+bench: ## run the Go benchmarks and the forwarder throughput script
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./shared/... ./functions/... ./forwarder/... | tee bench/last-go-bench.txt
+	bench/forwarder/run.sh
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME (default 20s) each
+	@scripts/fuzz-all.sh $${FUZZTIME:-20s}
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf $(DIST) .local
