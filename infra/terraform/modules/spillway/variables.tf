@@ -93,13 +93,14 @@ variable "auto_create" {
 }
 
 variable "stream" {
-  description = "Kinesis data stream. mode ON_DEMAND or PROVISIONED (shard_count used only then); encryption enables KMS SSE with kms_key_id."
+  description = "Kinesis data stream. mode ON_DEMAND or PROVISIONED (shard_count used only then); encryption enables KMS SSE with kms_key_id; tagged=false leaves the stream untagged (moto 5.2 ignores tags given to CreateStream, so plans would never settle)."
   type = object({
     mode            = optional(string, "ON_DEMAND")
     shard_count     = optional(number, 1)
     retention_hours = optional(number, 24)
     encryption      = optional(bool, true)
     kms_key_id      = optional(string, "alias/aws/kinesis")
+    tagged          = optional(bool, true)
   })
   default = {}
 
@@ -172,14 +173,14 @@ variable "secret_recovery_window_days" {
 variable "bucket" {
   description = "S3 bucket: name (default <prefix>-<account>-<region>), versioning, SSE-KMS key (default SSE-S3) and expiry days per prefix."
   type = object({
-    name                 = optional(string)
-    force_destroy        = optional(bool, false)
-    versioning           = optional(bool, false)
-    kms_key_arn          = optional(string)
-    staged_expire_days   = optional(number, 7)
-    late_expire_days     = optional(number, 30)
+    name                   = optional(string)
+    force_destroy          = optional(bool, false)
+    versioning             = optional(bool, false)
+    kms_key_arn            = optional(string)
+    staged_expire_days     = optional(number, 7)
+    late_expire_days       = optional(number, 30)
     quarantine_expire_days = optional(number, 90)
-    failed_expire_days   = optional(number, 90)
+    failed_expire_days     = optional(number, 90)
   })
   default = {}
 }

@@ -1,0 +1,717 @@
+// Package buffer owns the forwarder's disk buffer: per-tag chunk files of
+// checksummed record frames, sealed by size or age, each with the unique id
+// that becomes the TD import unique_id, recovered after a crash (torn tails
+// cut), bounded in total size, and handed to the output one sealed chunk at a
+// time until it is acknowledged (deleted) or parked (moved to failed/).
+package buffer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/shared/names"
+)
+
+// Overflow policies.
+const (
+	OverflowBlock      = "block"       // Append returns sink.ErrFull
+	OverflowDropOldest = "drop_oldest" // the oldest sealed chunks are deleted (counted)
+)
+
+const (
+	openExt   = ".open"
+	sealedExt = ".chunk"
+	failedDir = "failed"
+)
+
+// ErrClosed is returned by Append and Next after Close.
+var ErrClosed = errors.New("buffer closed")
+
+// Config configures a Buffer.
+type Config struct {
+	Dir           string        `yaml:"path"`           // directory of chunk files (created 0700)
+	ChunkLimit    int64         `yaml:"chunk_limit"`    // seal a chunk when it would grow past this many bytes
+	FlushInterval time.Duration `yaml:"flush_interval"` // seal a chunk this long after its first record
+	TotalLimit    int64         `yaml:"total_limit"`    // bytes of open and sealed chunks together
+	Overflow      string        `yaml:"overflow"`       // "block" or "drop_oldest"
+	GzipLevel     int           `yaml:"gzip_level"`     // 1 (fastest) to 9
+
+	Now    func() time.Time `yaml:"-"` // clock; nil = time.Now
+	Logger *slog.Logger     `yaml:"-"` // nil = slog.Default()
+}
+
+// DefaultConfig returns the defaults for every field but Dir.
+func DefaultConfig() Config {
+	return Config{
+		ChunkLimit:    8 << 20,
+		FlushInterval: 10 * time.Second,
+		TotalLimit:    1 << 30,
+		Overflow:      OverflowBlock,
+		GzipLevel:     1,
+	}
+}
+
+// Validate reports every problem of c, each prefixed with its field name.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("path: must be set"))
+	}
+	if c.ChunkLimit < 1024 {
+		errs = append(errs, fmt.Errorf("chunk_limit: %d is below 1024 bytes", c.ChunkLimit))
+	}
+	if c.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("flush_interval: %v must be positive", c.FlushInterval))
+	}
+	if c.TotalLimit < c.ChunkLimit {
+		errs = append(errs, fmt.Errorf("total_limit: %d is below chunk_limit %d", c.TotalLimit, c.ChunkLimit))
+	}
+	if c.Overflow != OverflowBlock && c.Overflow != OverflowDropOldest {
+		errs = append(errs, fmt.Errorf("overflow: %q is neither %q nor %q", c.Overflow, OverflowBlock, OverflowDropOldest))
+	}
+	if c.GzipLevel < 1 || c.GzipLevel > 9 {
+		errs = append(errs, fmt.Errorf("gzip_level: %d is not in 1..9", c.GzipLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// Chunk is a sealed chunk handed to the output.
+type Chunk struct {
+	ID      string // 32 hex characters, time-ordered; the TD unique_id
+	Tag     string // td.<db>.<table>
+	DB      string
+	Table   string
+	Size    int64 // bytes on disk
+	Records int   // -1 when recovered from disk and not yet read
+	path    string
+}
+
+// Stats is a snapshot of the buffer's counters.
+type Stats struct {
+	Bytes          int64 // bytes of open, sealed and in-flight chunks
+	OpenChunks     int
+	SealedChunks   int // queued and in flight
+	AppendedRecs   uint64
+	FullRejections uint64 // Appends refused with sink.ErrFull
+	DroppedChunks  uint64 // chunks deleted by drop_oldest
+	DroppedRecords uint64 // records in those chunks (known counts only)
+	TornBytes      uint64 // bytes cut from torn tails at recovery
+	Parked         uint64
+	Acked          uint64
+}
+
+type openChunk struct {
+	mu      sync.Mutex
+	f       *os.File
+	id, tag string
+	path    string
+	size    int64
+	records int
+	created time.Time
+	sealed  bool
+}
+
+// Buffer is the disk buffer. It implements sink.Sink.
+type Buffer struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	open     map[string]*openChunk
+	queue    []*Chunk          // sealed, waiting, ordered by ID
+	inflight map[string]*Chunk // handed out by Next
+	total    int64
+	notify   chan struct{}
+	closed   bool
+
+	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
+
+	gz sync.Pool
+}
+
+var _ sink.Sink = (*Buffer)(nil)
+
+// Open opens (creating) the buffer directory and recovers what a previous run
+// left: open chunks are checked frame by frame (streaming), their torn tails
+// cut, and sealed; sealed chunks are queued.
+func Open(cfg Config) (*Buffer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("buffer config: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{})}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, failedDir), 0o700); err != nil {
+		return nil, fmt.Errorf("create buffer dir: %w", err)
+	}
+	if err := b.recover(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Buffer) recover() error {
+	ents, err := os.ReadDir(b.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("read buffer dir: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		p := filepath.Join(b.cfg.Dir, name)
+		switch {
+		case strings.HasSuffix(name, openExt):
+			id, tag, err := parseName(strings.TrimSuffix(name, openExt))
+			if err != nil {
+				b.log.Warn("ignoring unknown file in buffer dir", "file", name, "error", err)
+				continue
+			}
+			c, err := b.recoverOpen(p, id, tag)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				b.queue = append(b.queue, c)
+				b.total += c.Size
+			}
+		case strings.HasSuffix(name, sealedExt):
+			id, tag, err := parseName(strings.TrimSuffix(name, sealedExt))
+			if err != nil {
+				b.log.Warn("ignoring unknown file in buffer dir", "file", name, "error", err)
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				return fmt.Errorf("stat %s: %w", name, err)
+			}
+			db, table, _ := names.ParseTag(tag)
+			b.queue = append(b.queue, &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: fi.Size(), Records: -1, path: p})
+			b.total += fi.Size()
+		}
+	}
+	sort.Slice(b.queue, func(i, j int) bool { return b.queue[i].ID < b.queue[j].ID })
+	if len(b.queue) > 0 {
+		b.log.Info("buffer recovered", "chunks", len(b.queue), "bytes", b.total)
+	}
+	return nil
+}
+
+// recoverOpen validates an open chunk left by a crash, cuts its torn tail and
+// seals it. It returns nil when nothing valid is left (the file is removed).
+func (b *Buffer) recoverOpen(p, id, tag string) (*Chunk, error) {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open chunk %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat chunk %s: %w", p, err)
+	}
+	valid, recs, derr := Decode(f, nil)
+	if derr != nil && !errors.Is(derr, ErrCorrupt) {
+		return nil, fmt.Errorf("read chunk %s: %w", p, derr)
+	}
+	if valid < int64(len(magic)) {
+		valid = 0
+	}
+	if cut := fi.Size() - valid; cut > 0 {
+		b.torn.Add(uint64(cut))
+		b.log.Warn("cut torn tail of chunk", "unique_id", id, "tag", tag, "valid_bytes", valid, "cut_bytes", cut, "error", derr)
+		if err := f.Truncate(valid); err != nil {
+			return nil, fmt.Errorf("truncate chunk %s: %w", p, err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync chunk %s: %w", p, err)
+		}
+	}
+	if recs == 0 {
+		_ = os.Remove(p)
+		return nil, nil
+	}
+	sp := strings.TrimSuffix(p, openExt) + sealedExt
+	if err := os.Rename(p, sp); err != nil {
+		return nil, fmt.Errorf("seal recovered chunk %s: %w", p, err)
+	}
+	db, table, _ := names.ParseTag(tag)
+	return &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: valid, Records: recs, path: sp}, nil
+}
+
+func parseName(base string) (id, tag string, err error) {
+	i := strings.IndexByte(base, '.')
+	if i != 32 {
+		return "", "", errors.New("name is not <32 hex id>.<tag>")
+	}
+	if _, err := hex.DecodeString(base[:i]); err != nil {
+		return "", "", fmt.Errorf("id: %w", err)
+	}
+	tag = base[i+1:]
+	if _, _, err := names.ParseTag(tag); err != nil {
+		return "", "", err
+	}
+	return base[:i], tag, nil
+}
+
+var idSeq atomic.Uint32
+
+// newID returns 32 hex characters: 8 bytes of Unix nanoseconds, a 4-byte
+// process sequence and 4 random bytes, so ids sort by creation time.
+func (b *Buffer) newID() string {
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[0:8], uint64(b.cfg.Now().UnixNano()))
+	binary.BigEndian.PutUint32(raw[8:12], idSeq.Add(1))
+	_, _ = rand.Read(raw[12:16])
+	return hex.EncodeToString(raw[:])
+}
+
+// Append stores count records (concatenated msgpack maps) for tag. It returns
+// once they are written and fsynced. On error nothing of the call is stored.
+func (b *Buffer) Append(ctx context.Context, tag string, records []byte, count int) error {
+	if count <= 0 || len(records) == 0 {
+		return nil
+	}
+	if _, _, err := names.ParseTag(tag); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := int64(frameHeader + len(records))
+	for {
+		oc, err := b.reserve(tag, n)
+		if err != nil {
+			return err
+		}
+		oc.mu.Lock()
+		if oc.sealed { // sealed between reserve and lock: retry on a new chunk
+			oc.mu.Unlock()
+			b.unreserve(n)
+			continue
+		}
+		err = b.write(oc, records, count)
+		full := err == nil && oc.size >= b.cfg.ChunkLimit
+		oc.mu.Unlock()
+		if err != nil {
+			b.unreserve(n)
+			return err
+		}
+		b.appended.Add(uint64(count))
+		if full {
+			b.seal(oc)
+		}
+		return nil
+	}
+}
+
+func (b *Buffer) unreserve(n int64) {
+	b.mu.Lock()
+	b.total -= n
+	b.mu.Unlock()
+}
+
+// reserve accounts n bytes against the total limit and returns the open chunk
+// of tag that should take them, creating or rotating it.
+func (b *Buffer) reserve(tag string, n int64) (*openChunk, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	if b.total+n > b.cfg.TotalLimit {
+		if b.cfg.Overflow == OverflowDropOldest {
+			b.dropOldestLocked(b.total + n - b.cfg.TotalLimit)
+		}
+		if b.total+n > b.cfg.TotalLimit {
+			b.full.Add(1)
+			return nil, sink.ErrFull
+		}
+	}
+	oc := b.open[tag]
+	if oc != nil && oc.size > int64(len(magic)) && oc.size+n > b.cfg.ChunkLimit {
+		delete(b.open, tag)
+		go b.sealDetached(oc)
+		oc = nil
+	}
+	if oc == nil {
+		var err error
+		oc, err = b.create(tag)
+		if err != nil {
+			return nil, err
+		}
+		b.open[tag] = oc
+		b.total += oc.size
+	}
+	b.total += n
+	return oc, nil
+}
+
+func (b *Buffer) dropOldestLocked(need int64) {
+	for need > 0 && len(b.queue) > 0 {
+		c := b.queue[0]
+		b.queue = b.queue[1:]
+		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			b.log.Error("drop oldest chunk", "unique_id", c.ID, "tag", c.Tag, "error", err)
+		}
+		b.total -= c.Size
+		need -= c.Size
+		b.droppedChunks.Add(1)
+		if c.Records > 0 {
+			b.droppedRecs.Add(uint64(c.Records))
+		}
+		b.log.Warn("buffer full: dropped oldest chunk", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "bytes", c.Size)
+	}
+}
+
+// create makes a new open chunk file for tag (caller holds b.mu).
+func (b *Buffer) create(tag string) (*openChunk, error) {
+	id := b.newID()
+	p := filepath.Join(b.cfg.Dir, id+"."+tag+openExt)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create chunk: %w", err)
+	}
+	if _, err := f.Write([]byte(magic)); err != nil {
+		f.Close()
+		os.Remove(p)
+		return nil, fmt.Errorf("write chunk header: %w", err)
+	}
+	if err := syncDir(b.cfg.Dir); err != nil {
+		f.Close()
+		os.Remove(p)
+		return nil, err
+	}
+	return &openChunk{f: f, id: id, tag: tag, path: p, size: int64(len(magic)), created: b.cfg.Now()}, nil
+}
+
+// write appends one frame and fsyncs (caller holds oc.mu). On error the file
+// is cut back to its previous size.
+func (b *Buffer) write(oc *openChunk, records []byte, count int) error {
+	frame := appendFrame(make([]byte, 0, frameHeader+len(records)), records, count)
+	if _, err := oc.f.WriteAt(frame, oc.size); err != nil {
+		_ = oc.f.Truncate(oc.size)
+		return fmt.Errorf("write chunk %s: %w", oc.id, err)
+	}
+	if err := oc.f.Sync(); err != nil {
+		_ = oc.f.Truncate(oc.size)
+		return fmt.Errorf("sync chunk %s: %w", oc.id, err)
+	}
+	oc.size += int64(len(frame))
+	oc.records += count
+	return nil
+}
+
+func (b *Buffer) sealDetached(oc *openChunk) { b.finishSeal(oc) }
+
+// seal removes oc from the open set (if still there) and seals it.
+func (b *Buffer) seal(oc *openChunk) {
+	b.mu.Lock()
+	if b.open[oc.tag] == oc {
+		delete(b.open, oc.tag)
+	}
+	b.mu.Unlock()
+	b.finishSeal(oc)
+}
+
+// finishSeal closes and renames oc and queues it (oc is no longer in b.open).
+func (b *Buffer) finishSeal(oc *openChunk) {
+	oc.mu.Lock()
+	if oc.sealed {
+		oc.mu.Unlock()
+		return
+	}
+	oc.sealed = true
+	_ = oc.f.Close()
+	oc.mu.Unlock()
+	if oc.records == 0 {
+		b.mu.Lock()
+		b.total -= oc.size
+		b.mu.Unlock()
+		_ = os.Remove(oc.path)
+		return
+	}
+	sp := strings.TrimSuffix(oc.path, openExt) + sealedExt
+	if err := os.Rename(oc.path, sp); err != nil {
+		// The file stays open-named; recovery at the next start seals it.
+		b.log.Error("seal chunk", "unique_id", oc.id, "tag", oc.tag, "error", err)
+		b.mu.Lock()
+		b.total -= oc.size
+		b.mu.Unlock()
+		return
+	}
+	db, table, _ := names.ParseTag(oc.tag)
+	c := &Chunk{ID: oc.id, Tag: oc.tag, DB: db, Table: table, Size: oc.size, Records: oc.records, path: sp}
+	b.mu.Lock()
+	i := sort.Search(len(b.queue), func(i int) bool { return b.queue[i].ID > c.ID })
+	b.queue = append(b.queue, nil)
+	copy(b.queue[i+1:], b.queue[i:])
+	b.queue[i] = c
+	b.wakeLocked()
+	b.mu.Unlock()
+}
+
+func (b *Buffer) wakeLocked() {
+	close(b.notify)
+	b.notify = make(chan struct{})
+}
+
+// SealDue seals every open chunk whose first record is older than the flush
+// interval and returns how many it sealed.
+func (b *Buffer) SealDue() int { return b.sealWhere(func(oc *openChunk, now time.Time) bool { return now.Sub(oc.created) >= b.cfg.FlushInterval }) }
+
+// SealAll seals every open chunk now (SIGUSR1, shutdown) and returns how many.
+func (b *Buffer) SealAll() int { return b.sealWhere(func(*openChunk, time.Time) bool { return true }) }
+
+func (b *Buffer) sealWhere(due func(*openChunk, time.Time) bool) int {
+	now := b.cfg.Now()
+	var todo []*openChunk
+	b.mu.Lock()
+	for tag, oc := range b.open {
+		if due(oc, now) {
+			delete(b.open, tag)
+			todo = append(todo, oc)
+		}
+	}
+	b.mu.Unlock()
+	for _, oc := range todo {
+		b.finishSeal(oc)
+	}
+	return len(todo)
+}
+
+// Run seals due chunks until ctx ends, checking every quarter flush interval
+// (at most every second).
+func (b *Buffer) Run(ctx context.Context) {
+	d := b.cfg.FlushInterval / 4
+	d = min(max(d, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b.SealDue()
+		}
+	}
+}
+
+// Next returns the oldest sealed chunk not in flight, waiting for one until
+// ctx ends. The caller must Ack, Park or Release it.
+func (b *Buffer) Next(ctx context.Context) (*Chunk, error) {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if len(b.queue) > 0 {
+			c := b.queue[0]
+			b.queue = b.queue[1:]
+			b.inflight[c.ID] = c
+			b.mu.Unlock()
+			return c, nil
+		}
+		ch := b.notify
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// TryNext is Next without waiting: it returns nil when no chunk is queued.
+func (b *Buffer) TryNext() *Chunk {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || len(b.queue) == 0 {
+		return nil
+	}
+	c := b.queue[0]
+	b.queue = b.queue[1:]
+	b.inflight[c.ID] = c
+	return c
+}
+
+// Body returns the chunk's records as a TD import body: gzip of the msgpack
+// map stream. A damaged frame (disk corruption) ends the body early; the loss
+// is logged. Records is set from what was read.
+func (b *Buffer) Body(c *Chunk) ([]byte, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("open chunk %s: %w", c.ID, err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	out.Grow(int(c.Size / 6))
+	zw, _ := b.gz.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, err = gzip.NewWriterLevel(&out, b.cfg.GzipLevel)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+	} else {
+		zw.Reset(&out)
+	}
+	defer b.gz.Put(zw)
+	_, recs, derr := Decode(f, func(p []byte, _ int) error {
+		_, err := zw.Write(p)
+		return err
+	})
+	if derr != nil {
+		if !errors.Is(derr, ErrCorrupt) {
+			return nil, fmt.Errorf("read chunk %s: %w", c.ID, derr)
+		}
+		b.log.Error("sealed chunk is damaged; shipping its valid prefix", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", recs, "error", derr)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("gzip chunk %s: %w", c.ID, err)
+	}
+	c.Records = recs
+	return out.Bytes(), nil
+}
+
+// Ack deletes a shipped chunk.
+func (b *Buffer) Ack(c *Chunk) error {
+	err := os.Remove(c.path)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	b.mu.Lock()
+	if _, ok := b.inflight[c.ID]; ok {
+		delete(b.inflight, c.ID)
+		b.total -= c.Size
+	}
+	b.mu.Unlock()
+	b.acked.Add(1)
+	if err != nil {
+		return fmt.Errorf("delete shipped chunk %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Release puts an in-flight chunk back in the queue for a later attempt.
+func (b *Buffer) Release(c *Chunk) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.inflight[c.ID]; !ok {
+		return
+	}
+	delete(b.inflight, c.ID)
+	i := sort.Search(len(b.queue), func(i int) bool { return b.queue[i].ID > c.ID })
+	b.queue = append(b.queue, nil)
+	copy(b.queue[i+1:], b.queue[i:])
+	b.queue[i] = c
+	b.wakeLocked()
+}
+
+// Park moves a refused chunk to failed/ next to a .response file holding the
+// server's answer. Parked chunks are never retried nor deleted by the buffer.
+func (b *Buffer) Park(c *Chunk, answer []byte) error {
+	dir := filepath.Join(b.cfg.Dir, failedDir)
+	base := filepath.Base(c.path)
+	if err := os.WriteFile(filepath.Join(dir, base+".response"), answer, 0o600); err != nil {
+		return fmt.Errorf("write response of parked chunk %s: %w", c.ID, err)
+	}
+	if err := os.Rename(c.path, filepath.Join(dir, base)); err != nil {
+		return fmt.Errorf("park chunk %s: %w", c.ID, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if _, ok := b.inflight[c.ID]; ok {
+		delete(b.inflight, c.ID)
+		b.total -= c.Size
+	}
+	b.mu.Unlock()
+	b.parked.Add(1)
+	b.log.Error("chunk parked", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "dir", dir)
+	return nil
+}
+
+// Pending reports the number of sealed chunks queued or in flight, and of
+// open chunks.
+func (b *Buffer) Pending() (sealed, open int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue) + len(b.inflight), len(b.open)
+}
+
+// Stats returns a snapshot of the counters.
+func (b *Buffer) Stats() Stats {
+	b.mu.Lock()
+	s := Stats{Bytes: b.total, OpenChunks: len(b.open), SealedChunks: len(b.queue) + len(b.inflight)}
+	b.mu.Unlock()
+	s.AppendedRecs = b.appended.Load()
+	s.FullRejections = b.full.Load()
+	s.DroppedChunks = b.droppedChunks.Load()
+	s.DroppedRecords = b.droppedRecs.Load()
+	s.TornBytes = b.torn.Load()
+	s.Parked = b.parked.Load()
+	s.Acked = b.acked.Load()
+	return s
+}
+
+// Close closes the open chunk files without sealing them (the next Open
+// recovers and seals them) and wakes waiters in Next.
+func (b *Buffer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	open := b.open
+	b.open = map[string]*openChunk{}
+	b.wakeLocked()
+	b.mu.Unlock()
+	var errs []error
+	for _, oc := range open {
+		oc.mu.Lock()
+		if !oc.sealed {
+			oc.sealed = true
+			if err := oc.f.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		oc.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,376 @@
+package buffer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/forwarder/sink"
+)
+
+// clock is a settable test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+func openTest(tb testing.TB, dir string, mod func(*Config)) *Buffer {
+	tb.Helper()
+	cfg := DefaultConfig()
+	cfg.Dir = dir
+	if mod != nil {
+		mod(&cfg)
+	}
+	b, err := Open(cfg)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
+// records encodes n maps {"time":t,"n":start+i}.
+func records(tb testing.TB, start, n int) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	for i := 0; i < n; i++ {
+		if err := enc.EncodeMap(map[string]any{"time": int64(1700000000), "n": int64(start + i)}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// decodeBody returns the "n" values of a gzip msgpack body.
+func decodeBody(tb testing.TB, body []byte) []int64 {
+	tb.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		tb.Fatalf("gzip: %v", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatalf("gunzip: %v", err)
+	}
+	dec := msgpack.NewDecoder(bytes.NewReader(raw))
+	var out []int64
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err == io.EOF {
+			return out
+		} else if err != nil {
+			tb.Fatalf("msgpack: %v", err)
+		}
+		out = append(out, m["n"].(int64))
+	}
+}
+
+// drain ships every queued chunk and returns the record numbers per tag.
+func drain(tb testing.TB, b *Buffer) map[string][]int64 {
+	tb.Helper()
+	got := map[string][]int64{}
+	for c := b.TryNext(); c != nil; c = b.TryNext() {
+		body, err := b.Body(c)
+		if err != nil {
+			tb.Fatalf("body: %v", err)
+		}
+		got[c.Tag] = append(got[c.Tag], decodeBody(tb, body)...)
+		if err := b.Ack(c); err != nil {
+			tb.Fatalf("ack: %v", err)
+		}
+	}
+	return got
+}
+
+func seq(a, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(a + i)
+	}
+	return out
+}
+
+func equal(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAppendSealShip(t *testing.T) {
+	tests := []struct {
+		name       string
+		chunkLimit int64
+		batches    int
+		perBatch   int
+		wantChunks int
+	}{
+		{"one chunk", 1 << 20, 3, 10, 1},
+		{"size rotation", 2048, 20, 50, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := openTest(t, t.TempDir(), func(c *Config) { c.ChunkLimit = tt.chunkLimit })
+			ctx := context.Background()
+			for i := 0; i < tt.batches; i++ {
+				if err := b.Append(ctx, "td.db1.tbl", records(t, i*tt.perBatch, tt.perBatch), tt.perBatch); err != nil {
+					t.Fatalf("append: %v", err)
+				}
+			}
+			b.SealAll()
+			sealed, open := b.Pending()
+			if sealed != tt.wantChunks || open != 0 {
+				t.Fatalf("pending = %d sealed, %d open; want %d, 0", sealed, open, tt.wantChunks)
+			}
+			got := drain(t, b)
+			if want := seq(0, tt.batches*tt.perBatch); !equal(got["td.db1.tbl"], want) {
+				t.Fatalf("shipped %v, want %v", got["td.db1.tbl"], want)
+			}
+			if s := b.Stats(); s.Bytes != 0 {
+				t.Fatalf("bytes after acks = %d", s.Bytes)
+			}
+		})
+	}
+}
+
+func TestAppendRejectsBadTag(t *testing.T) {
+	b := openTest(t, t.TempDir(), nil)
+	for _, tag := range []string{"db.tbl", "td.DB.tbl", "td.ab.tbl", "td.db1.tbl.x"} {
+		t.Run(tag, func(t *testing.T) {
+			if err := b.Append(context.Background(), tag, records(t, 0, 1), 1); err == nil {
+				t.Fatalf("append to %q succeeded", tag)
+			}
+		})
+	}
+}
+
+func TestSealDueByAge(t *testing.T) {
+	clk := &clock{t: time.Unix(1700000000, 0)}
+	b := openTest(t, t.TempDir(), func(c *Config) { c.Now = clk.Now; c.FlushInterval = time.Minute })
+	if err := b.Append(context.Background(), "td.db1.tbl", records(t, 0, 5), 5); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(59 * time.Second)
+	if n := b.SealDue(); n != 0 {
+		t.Fatalf("sealed %d chunks before the interval", n)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if n := b.SealDue(); n != 1 {
+		t.Fatalf("sealed %d chunks at the interval, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := b.Next(ctx)
+	if err != nil || c.Records != 5 || len(c.ID) != 32 {
+		t.Fatalf("next = %+v, %v", c, err)
+	}
+}
+
+func TestRecoveryCutsTornTail(t *testing.T) {
+	// Build a chunk of three frames, then cut or damage it at every byte of
+	// the last frame: the first two frames must survive, nothing else.
+	dir := t.TempDir()
+	b := openTest(t, dir, nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := b.Append(ctx, "td.db1.tbl", records(t, i*4, 4), 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"+openExt))
+	if len(files) != 1 {
+		t.Fatalf("open chunk files: %v", files)
+	}
+	full, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := frameHeader + len(records(t, 8, 4))
+	lastStart := len(full) - frame
+	type mutate struct {
+		name string
+		fn   func([]byte) []byte
+	}
+	var cases []mutate
+	for cut := lastStart; cut < len(full); cut += 7 {
+		cases = append(cases, mutate{"cut" + strconv.Itoa(cut), func(b []byte) []byte { return b[:cut] }})
+	}
+	for flip := lastStart; flip < len(full); flip += 11 {
+		cases = append(cases, mutate{"flip" + strconv.Itoa(flip), func(b []byte) []byte { b[flip] ^= 0x40; return b }})
+	}
+	for _, m := range cases {
+		t.Run(m.name, func(t *testing.T) {
+			d := t.TempDir()
+			data := m.fn(append([]byte(nil), full...))
+			if err := os.WriteFile(filepath.Join(d, filepath.Base(files[0])), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rb := openTest(t, d, nil)
+			if s := rb.Stats(); s.TornBytes != uint64(len(data)-lastStart) {
+				t.Fatalf("torn bytes = %d, want %d", s.TornBytes, len(data)-lastStart)
+			}
+			got := drain(t, rb)
+			if want := seq(0, 8); !equal(got["td.db1.tbl"], want) {
+				t.Fatalf("recovered %v, want %v", got["td.db1.tbl"], want)
+			}
+		})
+	}
+}
+
+func TestRecoveryAfterRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	b := openTest(t, dir, func(c *Config) { c.ChunkLimit = 4096 })
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		if err := b.Append(ctx, "td.db1.tbl", records(t, i*10, 10), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One chunk in flight when the process "dies": it must come back.
+	if c := b.TryNext(); c == nil {
+		t.Fatal("no sealed chunk")
+	}
+	b.Close()
+	rb := openTest(t, dir, func(c *Config) { c.ChunkLimit = 4096 })
+	got := drain(t, rb)
+	if want := seq(0, 300); !equal(got["td.db1.tbl"], want) {
+		t.Fatalf("after restart got %d records %v", len(got["td.db1.tbl"]), got["td.db1.tbl"])
+	}
+}
+
+func TestOverflow(t *testing.T) {
+	tests := []struct {
+		policy      string
+		wantErrFull bool
+	}{
+		{OverflowBlock, true},
+		{OverflowDropOldest, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			b := openTest(t, t.TempDir(), func(c *Config) { c.ChunkLimit = 2048; c.TotalLimit = 8192; c.Overflow = tt.policy })
+			ctx := context.Background()
+			var fullErrs int
+			for i := 0; i < 40; i++ {
+				err := b.Append(ctx, "td.db1.tbl", records(t, i*10, 10), 10)
+				if errors.Is(err, sink.ErrFull) {
+					fullErrs++
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := b.Stats()
+			if s.Bytes > 8192 {
+				t.Fatalf("buffer holds %d bytes over its 8192 limit", s.Bytes)
+			}
+			if tt.wantErrFull {
+				if fullErrs == 0 || s.FullRejections != uint64(fullErrs) || s.DroppedChunks != 0 {
+					t.Fatalf("block: %d ErrFull, stats %+v", fullErrs, s)
+				}
+			} else {
+				if fullErrs != 0 || s.DroppedChunks == 0 || s.DroppedRecords == 0 {
+					t.Fatalf("drop_oldest: %d ErrFull, stats %+v", fullErrs, s)
+				}
+				b.SealAll()
+				got := drain(t, b)["td.db1.tbl"]
+				if got[len(got)-1] != 399 || int(s.DroppedRecords)+len(got) != 400 {
+					t.Fatalf("kept %d records ending %d, dropped %d", len(got), got[len(got)-1], s.DroppedRecords)
+				}
+			}
+		})
+	}
+}
+
+func TestParkAndRelease(t *testing.T) {
+	dir := t.TempDir()
+	b := openTest(t, dir, nil)
+	ctx := context.Background()
+	for _, tag := range []string{"td.db1.aaa", "td.db1.bbb"} {
+		if err := b.Append(ctx, tag, records(t, 0, 3), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.SealAll()
+	c1, c2 := b.TryNext(), b.TryNext()
+	if c1 == nil || c2 == nil || b.TryNext() != nil {
+		t.Fatal("want exactly two chunks")
+	}
+	if err := b.Park(c1, []byte(`{"error":"bad"}`)); err != nil {
+		t.Fatal(err)
+	}
+	b.Release(c2)
+	if c := b.TryNext(); c == nil || c.ID != c2.ID {
+		t.Fatalf("released chunk not queued again: %+v", c)
+	}
+	resp, err := os.ReadFile(filepath.Join(dir, failedDir, filepath.Base(c1.path)+".response"))
+	if err != nil || string(resp) != `{"error":"bad"}` {
+		t.Fatalf("response file = %q, %v", resp, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, failedDir, filepath.Base(c1.path))); err != nil {
+		t.Fatalf("parked chunk: %v", err)
+	}
+	// A parked chunk is not shipped again after a restart.
+	b.Close()
+	rb := openTest(t, dir, nil)
+	got := drain(t, rb)
+	if len(got["td.db1.aaa"]) != 0 || len(got["td.db1.bbb"]) != 3 {
+		t.Fatalf("after restart: %v", got)
+	}
+}
+
+func TestConfigValidateReportsAll(t *testing.T) {
+	err := Config{Overflow: "x", GzipLevel: 0}.Validate()
+	for _, want := range []string{"path:", "chunk_limit:", "flush_interval:", "overflow:", "gzip_level:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, missing %q", err, want)
+		}
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	buf := openTest(b, b.TempDir(), func(c *Config) { c.ChunkLimit = 64 << 20; c.TotalLimit = 1 << 40 })
+	recs := records(b, 0, 4000)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(recs)))
+	for b.Loop() {
+		if err := buf.Append(context.Background(), "td.db1.tbl", recs, 4000); err != nil {
+			b.Fatal(err)
+		}
+		for c := buf.TryNext(); c != nil; c = buf.TryNext() {
+			_ = buf.Ack(c)
+		}
+	}
+}
+
+func BenchmarkBody(b *testing.B) {
+	buf := openTest(b, b.TempDir(), nil)
+	recs := records(b, 0, 20000)
+	if err := buf.Append(context.Background(), "td.db1.tbl", recs, 20000); err != nil {
+		b.Fatal(err)
+	}
+	buf.SealAll()
+	c := buf.TryNext()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(recs)))
+	for b.Loop() {
+		if _, err := buf.Body(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

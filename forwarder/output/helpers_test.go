@@ -1,0 +1,5 @@
+package output
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }

@@ -1,0 +1,413 @@
+// Package output ships the disk buffer's sealed chunks to TD import API
+// endpoints with import_with_id (the chunk id is the unique_id): a primary
+// endpoint, a standby used after consecutive failures with the primary
+// retried periodically, several chunks in flight, jittered backoff, and
+// refused chunks (4xx other than 408/429) parked with the server's answer.
+package output
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/shared/tdimport"
+)
+
+// Endpoint is one TD-import-compatible API.
+type Endpoint struct {
+	URL        string `yaml:"url"`          // base URL, e.g. https://ingest.example.com
+	APIKey     string `yaml:"api_key"`      // literal key (prefer api_key_file or api_key_env)
+	APIKeyFile string `yaml:"api_key_file"` // file holding the key (trailing newline ignored)
+	APIKeyEnv  string `yaml:"api_key_env"`  // environment variable holding the key
+	CAFile     string `yaml:"ca_file"`      // PEM CA bundle added to the system roots
+}
+
+// Config configures an Output.
+type Config struct {
+	Primary              Endpoint      `yaml:"primary"`
+	Standby              *Endpoint     `yaml:"standby"`
+	FailoverAfter        int           `yaml:"failover_after"`         // consecutive failed attempts before the standby is used
+	PrimaryRetryInterval time.Duration `yaml:"primary_retry_interval"` // while on standby, how often the primary is tried again
+	Concurrency          int           `yaml:"concurrency"`            // chunks in flight
+	RequestTimeout       time.Duration `yaml:"request_timeout"`        // bound of one ImportWithID call, its own retries included
+	MinBackoff           time.Duration `yaml:"min_backoff"`            // wait after a failed attempt, doubled per consecutive failure
+	MaxBackoff           time.Duration `yaml:"max_backoff"`
+	ClientAttempts       int           `yaml:"client_attempts"` // attempts inside one ImportWithID call
+
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// DefaultConfig returns working defaults for everything but the endpoints.
+func DefaultConfig() Config {
+	return Config{
+		FailoverAfter:        3,
+		PrimaryRetryInterval: time.Minute,
+		Concurrency:          2,
+		RequestTimeout:       2 * time.Minute,
+		MinBackoff:           time.Second,
+		MaxBackoff:           time.Minute,
+		ClientAttempts:       3,
+	}
+}
+
+// Validate reports every problem of c, each prefixed with its field path.
+func (c Config) Validate() error {
+	var errs []error
+	errs = append(errs, c.Primary.validate("primary"))
+	if c.Standby != nil {
+		errs = append(errs, c.Standby.validate("standby"))
+	}
+	if c.FailoverAfter < 1 {
+		errs = append(errs, fmt.Errorf("failover_after: %d must be at least 1", c.FailoverAfter))
+	}
+	if c.PrimaryRetryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("primary_retry_interval: %v must be positive", c.PrimaryRetryInterval))
+	}
+	if c.Concurrency < 1 || c.Concurrency > 64 {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not in 1..64", c.Concurrency))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request_timeout: %v must be positive", c.RequestTimeout))
+	}
+	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
+		errs = append(errs, fmt.Errorf("min_backoff, max_backoff: need 0 < %v <= %v", c.MinBackoff, c.MaxBackoff))
+	}
+	if c.ClientAttempts < 1 {
+		errs = append(errs, fmt.Errorf("client_attempts: %d must be at least 1", c.ClientAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+func (e Endpoint) validate(path string) error {
+	var errs []error
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("%s.url: %q is not an http(s) URL", path, e.URL))
+	}
+	set := 0
+	for _, s := range []string{e.APIKey, e.APIKeyFile, e.APIKeyEnv} {
+		if s != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		errs = append(errs, fmt.Errorf("%s: set exactly one of api_key, api_key_file, api_key_env", path))
+	}
+	return errors.Join(errs...)
+}
+
+// key resolves the endpoint's API key.
+func (e Endpoint) key() (string, error) {
+	switch {
+	case e.APIKeyFile != "":
+		b, err := os.ReadFile(e.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("read api key file: %w", err)
+		}
+		k := strings.TrimSpace(string(b))
+		if k == "" {
+			return "", fmt.Errorf("api key file %s is empty", e.APIKeyFile)
+		}
+		return k, nil
+	case e.APIKeyEnv != "":
+		k := os.Getenv(e.APIKeyEnv)
+		if k == "" {
+			return "", fmt.Errorf("environment variable %s is empty", e.APIKeyEnv)
+		}
+		return k, nil
+	}
+	return e.APIKey, nil
+}
+
+func (e Endpoint) client(cfg Config, log *slog.Logger) (*tdimport.Client, error) {
+	key, err := e.key()
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Concurrency + 1
+	if e.CAFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(e.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ca file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca file %s holds no PEM certificate", e.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &tdimport.Client{
+		Endpoint:  strings.TrimRight(e.URL, "/"),
+		APIKey:    key,
+		HTTP:      &http.Client{Transport: tr},
+		Policy:    tdimport.RetryPolicy{MaxAttempts: cfg.ClientAttempts, MinBackoff: 200 * time.Millisecond, MaxBackoff: cfg.MaxBackoff},
+		Logger:    log,
+		UserAgent: "spillway-forwarder",
+	}, nil
+}
+
+// Source is what the output needs from the disk buffer.
+type Source interface {
+	Next(ctx context.Context) (*buffer.Chunk, error)
+	TryNext() *buffer.Chunk
+	Body(c *buffer.Chunk) ([]byte, error)
+	Ack(c *buffer.Chunk) error
+	Park(c *buffer.Chunk, answer []byte) error
+	Release(c *buffer.Chunk)
+}
+
+var _ Source = (*buffer.Buffer)(nil)
+
+// importer is the part of tdimport.Client the output uses.
+type importer interface {
+	ImportWithID(ctx context.Context, db, table, uniqueID string, body []byte) (*tdimport.ImportResult, error)
+}
+
+var _ importer = (*tdimport.Client)(nil)
+
+// Stats is a snapshot of the output's counters.
+type Stats struct {
+	Chunks, Records, Bytes uint64 // shipped (2xx)
+	Failures               uint64 // failed attempts (after the client's own retries)
+	Parked                 uint64
+	Failovers              uint64
+	LastSuccess            time.Time
+	OnStandby              bool
+}
+
+// Output ships chunks from a Source.
+type Output struct {
+	cfg     Config
+	src     Source
+	log     *slog.Logger
+	clients [2]importer // primary, standby (nil when none)
+	names   [2]string
+
+	mu          sync.Mutex
+	active      int // 0 primary, 1 standby
+	fails       int // consecutive failures
+	switchedAt  time.Time
+	chunks      atomic.Uint64
+	records     atomic.Uint64
+	bytes       atomic.Uint64
+	failures    atomic.Uint64
+	parked      atomic.Uint64
+	failovers   atomic.Uint64
+	lastSuccess atomic.Int64
+
+	now func() time.Time
+}
+
+// New builds an Output; API keys and CA files are read here.
+func New(cfg Config, src Source) (*Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("output config: %w", err)
+	}
+	o := &Output{cfg: cfg, src: src, log: cfg.Logger, now: time.Now}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	c, err := cfg.Primary.client(cfg, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("primary: %w", err)
+	}
+	o.clients[0], o.names[0] = c, cfg.Primary.URL
+	if cfg.Standby != nil {
+		c, err := cfg.Standby.client(cfg, o.log)
+		if err != nil {
+			return nil, fmt.Errorf("standby: %w", err)
+		}
+		o.clients[1], o.names[1] = c, cfg.Standby.URL
+	}
+	return o, nil
+}
+
+// Run ships chunks with Concurrency workers until ctx ends. A chunk being
+// shipped when ctx ends is released, not lost: it stays on disk.
+func (o *Output) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := 0; i < o.cfg.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := o.src.Next(ctx)
+				if err != nil {
+					return
+				}
+				o.shipWithBackoff(ctx, c)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Flush ships what is queued now and returns when the queue is empty, an
+// attempt failed (the chunk stays queued), or ctx ends.
+func (o *Output) Flush(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for i := 0; i < o.cfg.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				c := o.src.TryNext()
+				if c == nil {
+					return
+				}
+				if err := o.Ship(ctx, c); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (o *Output) shipWithBackoff(ctx context.Context, c *buffer.Chunk) {
+	if err := o.Ship(ctx, c); err == nil || ctx.Err() != nil {
+		return
+	}
+	o.mu.Lock()
+	n := o.fails
+	o.mu.Unlock()
+	d := o.cfg.MinBackoff << min(n, 16)
+	if d > o.cfg.MaxBackoff || d <= 0 {
+		d = o.cfg.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// pick returns the endpoint index to use for the next attempt.
+func (o *Output) pick() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.active == 1 && o.now().Sub(o.switchedAt) >= o.cfg.PrimaryRetryInterval {
+		o.switchedAt = o.now()
+		return 0 // probe the primary
+	}
+	return o.active
+}
+
+func (o *Output) result(ep int, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ok {
+		o.fails = 0
+		if ep != o.active {
+			o.log.Info("output back on endpoint", "endpoint", o.names[ep])
+			o.active = ep
+		}
+		return
+	}
+	o.fails++
+	if ep == 0 && o.active == 0 && o.clients[1] != nil && o.fails >= o.cfg.FailoverAfter {
+		o.active = 1
+		o.switchedAt = o.now()
+		o.failovers.Add(1)
+		o.log.Warn("primary failing, switching to standby", "primary", o.names[0], "standby", o.names[1], "failures", o.fails)
+	}
+}
+
+// answer is what a parked chunk's .response file holds.
+type answer struct {
+	Endpoint   string    `json:"endpoint"`
+	StatusCode int       `json:"status_code"`
+	Body       string    `json:"body"`
+	Error      string    `json:"error"`
+	At         time.Time `json:"at"`
+}
+
+// Ship makes one attempt to deliver c: 2xx -> Ack, permanent refusal -> Park,
+// anything else -> Release (the chunk is retried later) and the error.
+func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
+	body, err := o.src.Body(c)
+	if err != nil {
+		o.src.Release(c)
+		o.failures.Add(1)
+		return err
+	}
+	ep := o.pick()
+	rctx, cancel := context.WithTimeout(ctx, o.cfg.RequestTimeout)
+	_, err = o.clients[ep].ImportWithID(rctx, c.DB, c.Table, c.ID, body)
+	cancel()
+	switch {
+	case err == nil:
+		if aerr := o.src.Ack(c); aerr != nil {
+			o.log.Error("ack shipped chunk", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", aerr)
+		}
+		o.chunks.Add(1)
+		o.records.Add(uint64(max(c.Records, 0)))
+		o.bytes.Add(uint64(len(body)))
+		o.lastSuccess.Store(o.now().UnixNano())
+		o.result(ep, true)
+		o.log.Debug("chunk shipped", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "endpoint", o.names[ep])
+		return nil
+	case tdimport.IsPermanent(err):
+		a := answer{Endpoint: o.names[ep], Error: err.Error(), At: o.now().UTC()}
+		var se *tdimport.StatusError
+		if errors.As(err, &se) {
+			a.StatusCode, a.Body = se.StatusCode, se.Body
+		}
+		js, _ := json.MarshalIndent(a, "", "  ")
+		if perr := o.src.Park(c, js); perr != nil {
+			o.log.Error("park refused chunk", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", perr)
+			o.src.Release(c)
+			return perr
+		}
+		o.parked.Add(1)
+		o.log.Error("chunk refused by endpoint, parked", "db", c.DB, "table", c.Table, "unique_id", c.ID, "status", a.StatusCode, "endpoint", o.names[ep])
+		return nil
+	default:
+		o.src.Release(c)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		o.failures.Add(1)
+		o.result(ep, false)
+		o.log.Warn("chunk not shipped, will retry", "db", c.DB, "table", c.Table, "unique_id", c.ID, "endpoint", o.names[ep], "error", err)
+		return fmt.Errorf("ship chunk %s: %w", c.ID, err)
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (o *Output) Stats() Stats {
+	s := Stats{Chunks: o.chunks.Load(), Records: o.records.Load(), Bytes: o.bytes.Load(),
+		Failures: o.failures.Load(), Parked: o.parked.Load(), Failovers: o.failovers.Load()}
+	if ns := o.lastSuccess.Load(); ns != 0 {
+		s.LastSuccess = time.Unix(0, ns)
+	}
+	o.mu.Lock()
+	s.OnStandby = o.active == 1
+	o.mu.Unlock()
+	return s
+}

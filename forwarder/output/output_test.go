@@ -1,0 +1,279 @@
+package output
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/tdrecv"
+)
+
+func newBuffer(tb testing.TB) *buffer.Buffer {
+	tb.Helper()
+	cfg := buffer.DefaultConfig()
+	cfg.Dir = tb.TempDir()
+	b, err := buffer.Open(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
+// fill appends n one-record chunks to tag and seals them.
+func fill(tb testing.TB, b *buffer.Buffer, tag string, n int) {
+	tb.Helper()
+	for i := 0; i < n; i++ {
+		rec, _ := msgpack.Marshal(map[string]any{"time": int64(1700000000), "i": int64(i)})
+		if err := b.Append(context.Background(), tag, rec, 1); err != nil {
+			tb.Fatal(err)
+		}
+		b.SealAll()
+	}
+}
+
+func server(tb testing.TB, rv *tdrecv.Receiver) *httptest.Server {
+	tb.Helper()
+	s := httptest.NewServer(rv)
+	tb.Cleanup(s.Close)
+	return s
+}
+
+func testConfig(primary string) Config {
+	c := DefaultConfig()
+	c.Primary = Endpoint{URL: primary, APIKey: "k1"}
+	c.MinBackoff = time.Millisecond
+	c.MaxBackoff = 5 * time.Millisecond
+	c.ClientAttempts = 1
+	return c
+}
+
+func TestShipAndFailover(t *testing.T) {
+	tests := []struct {
+		name          string
+		primaryStatus int // 0 = healthy
+		standby       bool
+		wantPrimary   int
+		wantStandby   int
+		wantOnStandby bool
+	}{
+		{"healthy primary", 0, true, 5, 0, false},
+		{"primary down, standby used", 503, true, 0, 5, true},
+		{"primary down, no standby", 503, false, 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tdrecv.New("k1", false)
+			if tt.primaryStatus != 0 {
+				p.Fail = func(string, string, string) int { return tt.primaryStatus }
+			}
+			s := tdrecv.New("k2", false)
+			ps, ss := server(t, p), server(t, s)
+			cfg := testConfig(ps.URL)
+			if tt.standby {
+				cfg.Standby = &Endpoint{URL: ss.URL, APIKey: "k2"}
+			}
+			b := newBuffer(t)
+			fill(t, b, "td.db1.tbl", 5)
+			o, err := New(cfg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := 0; i < 20; i++ {
+				_ = o.Flush(ctx)
+			}
+			if p.Count() != tt.wantPrimary || s.Count() != tt.wantStandby {
+				t.Fatalf("primary got %d, standby %d; want %d, %d", p.Count(), s.Count(), tt.wantPrimary, tt.wantStandby)
+			}
+			if st := o.Stats(); st.OnStandby != tt.wantOnStandby {
+				t.Fatalf("stats %+v", st)
+			}
+			if sealed, _ := b.Pending(); sealed != 5-tt.wantPrimary-tt.wantStandby {
+				t.Fatalf("%d chunks left in the buffer", sealed)
+			}
+		})
+	}
+}
+
+func TestPrimaryRetriedAfterInterval(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	p := tdrecv.New("k", false)
+	p.Fail = func(string, string, string) int {
+		if down.Load() {
+			return 502
+		}
+		return 0
+	}
+	s := tdrecv.New("k", false)
+	cfg := testConfig(server(t, p).URL)
+	cfg.Primary.APIKey = "k"
+	cfg.Standby = &Endpoint{URL: server(t, s).URL, APIKey: "k"}
+	cfg.FailoverAfter = 2
+	cfg.PrimaryRetryInterval = time.Minute
+	b := newBuffer(t)
+	o, err := New(cfg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000000, 0)
+	o.now = func() time.Time { return now }
+	ctx := context.Background()
+	fill(t, b, "td.db1.tbl", 1)
+	for i := 0; i < 3; i++ {
+		_ = o.Flush(ctx)
+	}
+	if s.Count() != 1 || !o.Stats().OnStandby {
+		t.Fatalf("standby has %d, stats %+v", s.Count(), o.Stats())
+	}
+	down.Store(false)
+	fill(t, b, "td.db1.tbl", 1)
+	_ = o.Flush(ctx)
+	if s.Count() != 2 || p.Count() != 0 {
+		t.Fatalf("before the interval: primary %d standby %d", p.Count(), s.Count())
+	}
+	now = now.Add(time.Minute)
+	fill(t, b, "td.db1.tbl", 1)
+	if err := o.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p.Count() != 1 || o.Stats().OnStandby {
+		t.Fatalf("after the interval: primary %d, stats %+v", p.Count(), o.Stats())
+	}
+}
+
+func TestPermanentRefusalParks(t *testing.T) {
+	tests := []struct {
+		status   int
+		wantPark bool
+	}{{400, true}, {413, true}, {422, true}, {408, false}, {429, false}, {500, false}}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			rv := tdrecv.New("k1", false)
+			rv.Fail = func(string, string, string) int { return tt.status }
+			b := newBuffer(t)
+			fill(t, b, "td.db1.tbl", 1)
+			o, err := New(testConfig(server(t, rv).URL), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = o.Flush(context.Background())
+			sealed, _ := b.Pending()
+			if tt.wantPark {
+				if err != nil || sealed != 0 || o.Stats().Parked != 1 {
+					t.Fatalf("err %v, %d left, stats %+v", err, sealed, o.Stats())
+				}
+			} else if err == nil || sealed != 1 || o.Stats().Parked != 0 {
+				t.Fatalf("transient %d: err %v, %d left, stats %+v", tt.status, err, sealed, o.Stats())
+			}
+		})
+	}
+}
+
+func TestAPIKeySources(t *testing.T) {
+	dir := t.TempDir()
+	kf := filepath.Join(dir, "key")
+	if err := os.WriteFile(kf, []byte("secret1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SPILLWAY_TEST_KEY", "secret1")
+	for name, ep := range map[string]Endpoint{
+		"literal": {APIKey: "secret1"},
+		"file":    {APIKeyFile: kf},
+		"env":     {APIKeyEnv: "SPILLWAY_TEST_KEY"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rv := tdrecv.New("secret1", false)
+			ep.URL = server(t, rv).URL
+			cfg := testConfig(ep.URL)
+			cfg.Primary = ep
+			b := newBuffer(t)
+			fill(t, b, "td.db1.tbl", 1)
+			o, err := New(cfg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Flush(context.Background()); err != nil || rv.Count() != 1 {
+				t.Fatalf("flush %v, received %d", err, rv.Count())
+			}
+		})
+	}
+}
+
+func TestTLSWithCAFile(t *testing.T) {
+	rv := tdrecv.New("k1", false)
+	s := httptest.NewTLSServer(rv)
+	t.Cleanup(s.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	var pemBuf bytes.Buffer
+	_ = pem.Encode(&pemBuf, &pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBuf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		caFile string
+		ok     bool
+	}{{"system roots only", "", false}, {"ca file", ca, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(s.URL)
+			cfg.Primary.CAFile = tc.caFile
+			b := newBuffer(t)
+			fill(t, b, "td.db1.tbl", 1)
+			o, err := New(cfg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = o.Flush(context.Background())
+			if (err == nil) != tc.ok {
+				t.Fatalf("flush err = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c := DefaultConfig()
+	c.Primary = Endpoint{URL: "ftp://x"}
+	c.Concurrency = 0
+	err := c.Validate()
+	for _, want := range []string{"primary.url:", "primary: set exactly one", "concurrency:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, missing %q", err, want)
+		}
+	}
+}
+
+func TestRunShipsUntilCancelled(t *testing.T) {
+	rv := tdrecv.New("k1", false)
+	b := newBuffer(t)
+	o, err := New(testConfig(server(t, rv).URL), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	fill(t, b, "td.db1.tbl", 10)
+	deadline := time.Now().Add(10 * time.Second)
+	for rv.Count() < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of 10", rv.Count())
+		}
+		runtimeGosched()
+	}
+	cancel()
+	<-done
+}

@@ -1,0 +1,145 @@
+// Package tdrecv is a minimal Treasure Data import API receiver for the
+// forwarder's tests and benchmarks: it accepts import_with_id uploads (gzip
+// msgpack streams), stores each unique_id once, and can be told to fail.
+package tdrecv
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Receiver is an http.Handler speaking the TD import API's import_with_id.
+type Receiver struct {
+	// APIKey, when set, is required as "Authorization: TD1 <APIKey>".
+	APIKey string
+	// Keep stores the decoded records (else only counted).
+	Keep bool
+	// Fail, when set, is asked before each upload; a non-zero status is
+	// answered instead of storing the upload.
+	Fail func(db, table, uniqueID string) int
+
+	mu       sync.Mutex
+	seen     map[string]int // unique_id -> records
+	records  []map[string]any
+	count    int
+	dups     int
+	bytes    int64
+	requests int
+}
+
+// New returns a Receiver.
+func New(apiKey string, keep bool) *Receiver {
+	return &Receiver{APIKey: apiKey, Keep: keep, seen: map[string]int{}}
+}
+
+// ServeHTTP handles PUT /v3/table/import_with_id/<db>/<table>/<unique_id>/msgpack.gz.
+func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rv.mu.Lock()
+	rv.requests++
+	rv.mu.Unlock()
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if r.Method != http.MethodPut || len(parts) != 7 || parts[0] != "v3" || parts[2] != "import_with_id" || parts[6] != "msgpack.gz" {
+		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+		return
+	}
+	db, table, uid := parts[3], parts[4], parts[5]
+	if rv.APIKey != "" && r.Header.Get("Authorization") != "TD1 "+rv.APIKey {
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	if rv.Fail != nil {
+		if st := rv.Fail(db, table, uid); st != 0 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, fmt.Sprintf(`{"error":"injected %d"}`, st), st)
+			return
+		}
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 512<<20))
+	if err != nil {
+		http.Error(w, `{"error":"read body"}`, http.StatusBadRequest)
+		return
+	}
+	recs, n, err := decode(raw, rv.Keep)
+	if err != nil {
+		http.Error(w, fmt.Sprintf(`{"error":%q}`, err.Error()), http.StatusBadRequest)
+		return
+	}
+	rv.mu.Lock()
+	if _, dup := rv.seen[uid]; dup {
+		rv.dups++
+	} else {
+		rv.seen[uid] = n
+		rv.count += n
+		rv.bytes += int64(len(raw))
+		rv.records = append(rv.records, recs...)
+	}
+	rv.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"database": db, "table": table, "unique_id": uid, "md5_hex": "", "elapsed_time": 0})
+}
+
+func decode(body []byte, keep bool) ([]map[string]any, int, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, fmt.Errorf("gzip: %w", err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gunzip: %w", err)
+	}
+	dec := msgpack.NewDecoder(bytes.NewReader(plain))
+	var out []map[string]any
+	n := 0
+	for {
+		if keep {
+			var m map[string]any
+			err = dec.Decode(&m)
+			if err == nil {
+				if _, ok := m["time"]; !ok {
+					return nil, 0, errors.New("record without time")
+				}
+				out = append(out, m)
+			}
+		} else {
+			err = dec.Skip()
+		}
+		if err == io.EOF {
+			return out, n, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("msgpack record %d: %w", n, err)
+		}
+		n++
+	}
+}
+
+// Count returns the number of records stored (duplicates excluded).
+func (rv *Receiver) Count() int {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return rv.count
+}
+
+// Stats returns records stored, duplicate uploads, compressed bytes stored
+// and requests seen.
+func (rv *Receiver) Stats() (records, dups int, bytes int64, requests int) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return rv.count, rv.dups, rv.bytes, rv.requests
+}
+
+// Records returns a copy of the stored records (Keep only).
+func (rv *Receiver) Records() []map[string]any {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return append([]map[string]any(nil), rv.records...)
+}

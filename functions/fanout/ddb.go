@@ -1,0 +1,348 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// catalogItem is what fanout reads of a catalog table item.
+type catalogItem struct {
+	MinTime *int64            `dynamodbav:"min_time"`
+	MaxTime *int64            `dynamodbav:"max_time"`
+	Schema  map[string]string `dynamodbav:"schema"`
+}
+
+// batchGet returns which of keys exist in table (BatchGetItem, 100 keys per call).
+func (h *Handler) batchGet(ctx context.Context, table string, keys []map[string]types.AttributeValue, proj string, pn map[string]string) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for len(keys) > 0 {
+		n := min(len(keys), 100)
+		req := map[string]types.KeysAndAttributes{table: {Keys: keys[:n], ProjectionExpression: aws.String(proj), ExpressionAttributeNames: pn}}
+		keys = keys[n:]
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 8 {
+				return nil, fmt.Errorf("batch get %s: unprocessed keys after %d attempts", table, attempt)
+			}
+			res, err := h.ddb.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("batch get %s: %w", table, err)
+			}
+			out = append(out, res.Responses[table]...)
+			req = res.UnprocessedKeys
+			if len(req) > 0 {
+				if err := sleepCtx(ctx, time.Duration(1<<attempt)*10*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// dropDone removes parts whose ledger entry already exists.
+func (h *Handler) dropDone(ctx context.Context, parts []*part) ([]*part, error) {
+	if len(parts) == 0 {
+		return parts, nil
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(parts))
+	for _, p := range parts {
+		keys = append(keys, map[string]types.AttributeValue{"id": str(p.id)})
+	}
+	found, err := h.batchGet(ctx, h.cfg.LedgerTable, keys, "id", nil)
+	if err != nil {
+		return parts, err
+	}
+	done := map[string]bool{}
+	for _, it := range found {
+		if v, ok := it["id"].(*types.AttributeValueMemberS); ok {
+			done[v.Value] = true
+		}
+	}
+	kept := parts[:0]
+	for _, p := range parts {
+		if !done[p.id] {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
+}
+
+// loadCatalog reads the catalog items of the tables in parts; missing tables
+// are absent from the map.
+func (h *Handler) loadCatalog(ctx context.Context, parts []*part) (map[tableKey]*catalogItem, error) {
+	out := map[tableKey]*catalogItem{}
+	for tk := range byTable(parts) {
+		it, err := h.getCatalog(ctx, tk)
+		if err != nil {
+			return nil, err
+		}
+		if it != nil {
+			out[tk] = it
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) getCatalog(ctx context.Context, tk tableKey) (*catalogItem, error) {
+	res, err := h.ddb.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(h.cfg.CatalogTable), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"db": str(tk.db), "table": str(tk.table)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get catalog %s.%s: %w", tk.db, tk.table, err)
+	}
+	if res.Item == nil {
+		return nil, nil
+	}
+	var it catalogItem
+	if err := attributevalue.UnmarshalMap(res.Item, &it); err != nil {
+		return nil, fmt.Errorf("decode catalog %s.%s: %w", tk.db, tk.table, err)
+	}
+	return &it, nil
+}
+
+// loadSealed reads the sealed-hour markers of every partition in parts.
+func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]bool, error) {
+	want := map[sealedKey]bool{}
+	var keys []map[string]types.AttributeValue
+	for _, p := range parts {
+		for _, e := range p.events {
+			pt := PartitionOf(p.env.DB, p.env.Table, e.Time)
+			sk := sealedKey{pt.DB, pt.Table, pt.SealedSK()}
+			if !want[sk] {
+				want[sk] = true
+				keys = append(keys, map[string]types.AttributeValue{"pk": str(SealedPK(sk.db, sk.table)), "sk": str(sk.sk)})
+			}
+		}
+	}
+	out := map[sealedKey]bool{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	found, err := h.batchGet(ctx, h.cfg.ManifestTable, keys, "pk, sk", nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range found {
+		pk, _ := it["pk"].(*types.AttributeValueMemberS)
+		sk, _ := it["sk"].(*types.AttributeValueMemberS)
+		if pk == nil || sk == nil {
+			continue
+		}
+		for k := range want {
+			if SealedPK(k.db, k.table) == pk.Value && k.sk == sk.Value {
+				out[k] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// updateBounds widens min_time, max_time and schema of a table with
+// optimistic concurrency; these are idempotent, so replays are harmless.
+func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogItem, parts []*part, now time.Time) error {
+	var lo, hi int64
+	have := false
+	schema := Schema{}
+	for _, p := range parts {
+		for _, g := range p.groups {
+			if g.future {
+				continue
+			}
+			if !have {
+				lo, hi, have = g.minT, g.maxT, true
+			}
+			lo, hi = min(lo, g.minT), max(hi, g.maxT)
+		}
+		schema.Merge(p.schema)
+	}
+	if h.cfg.AutoCreate && cur == nil {
+		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(h.cfg.CatalogTable),
+			Key:                       map[string]types.AttributeValue{"db": str(tk.db), "table": str(DatabaseItem)},
+			UpdateExpression:          aws.String("SET created_at = if_not_exists(created_at, :now), updated_at = :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
+		})
+		if err != nil {
+			return fmt.Errorf("create catalog database %s: %w", tk.db, err)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if cur == nil {
+			cur = &catalogItem{}
+		}
+		newSchema := Schema{}
+		for c, t := range cur.Schema {
+			newSchema[c] = t
+		}
+		changed := newSchema.Merge(schema) || cur.Schema == nil
+		nlo, nhi := cur.MinTime, cur.MaxTime
+		if have {
+			if nlo == nil || lo < *nlo {
+				nlo, changed = &lo, true
+			}
+			if nhi == nil || hi > *nhi {
+				nhi, changed = &hi, true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		names := map[string]string{"#s": "schema", "#lo": "min_time", "#hi": "max_time"}
+		sv, err := attributevalue.Marshal(map[string]string(newSchema))
+		if err != nil {
+			return fmt.Errorf("encode schema: %w", err)
+		}
+		vals := map[string]types.AttributeValue{":s": sv, ":now": num(now.Unix())}
+		set := "SET #s = :s, created_at = if_not_exists(created_at, :now), updated_at = :now"
+		var conds []string
+		if cur.Schema == nil {
+			conds = append(conds, "attribute_not_exists(#s)")
+		} else {
+			ov, _ := attributevalue.Marshal(cur.Schema)
+			vals[":os"] = ov
+			conds = append(conds, "#s = :os")
+		}
+		addBound := func(name, ph string, nv, ov *int64) {
+			if nv == nil {
+				return
+			}
+			set += ", " + name + " = " + ph
+			vals[ph] = num(*nv)
+			if ov == nil {
+				conds = append(conds, "attribute_not_exists("+name+")")
+			} else {
+				vals[ph+"o"] = num(*ov)
+				conds = append(conds, name+" = "+ph+"o")
+			}
+		}
+		addBound("#lo", ":lo", nlo, cur.MinTime)
+		addBound("#hi", ":hi", nhi, cur.MaxTime)
+		if !h.cfg.AutoCreate {
+			conds = append(conds, "attribute_exists(db)")
+		}
+		cond := conds[0]
+		for _, c := range conds[1:] {
+			cond += " AND " + c
+		}
+		_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(h.cfg.CatalogTable),
+			Key:                       map[string]types.AttributeValue{"db": str(tk.db), "table": str(tk.table)},
+			UpdateExpression:          aws.String(set),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: vals,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &ccf) && attempt < 10:
+			if cur, err = h.getCatalog(ctx, tk); err != nil {
+				return err
+			}
+			if cur == nil && !h.cfg.AutoCreate {
+				return fmt.Errorf("catalog table %s.%s vanished", tk.db, tk.table)
+			}
+		default:
+			return fmt.Errorf("update catalog bounds %s.%s: %w", tk.db, tk.table, err)
+		}
+	}
+}
+
+// commit writes the ledger entry, staged items and catalog counters of one
+// part in one transaction. done reports that the ledger already held it.
+func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool, err error) {
+	var n, late, future, nbytes int64
+	items := []types.TransactWriteItem{{
+		Put: &types.Put{
+			TableName: aws.String(h.cfg.LedgerTable),
+			Item: map[string]types.AttributeValue{
+				"id": str(p.id), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
+				"part": num(int64(p.env.Part)), "events": num(int64(len(p.events))),
+				"committed_at": num(now.Unix()), "expires_at": num(now.Add(h.cfg.LedgerTTL).Unix()),
+			},
+			ConditionExpression: aws.String("attribute_not_exists(id)"),
+		},
+	}}
+	for _, g := range p.groups {
+		if g.future {
+			future += int64(g.events)
+			continue
+		}
+		n += int64(g.events)
+		nbytes += g.bytes
+		if g.late {
+			late += int64(g.events)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(h.cfg.ManifestTable),
+			Item: map[string]types.AttributeValue{
+				"pk": str(StagedPK(p.env.DB, p.env.Table)), "sk": str(g.key),
+				"events": num(int64(g.events)), "bytes": num(g.bytes), "dt": str(g.part.DT()), "hour": str(g.part.HH()),
+				"hour_unix": num(g.part.Hour), "late": &types.AttributeValueMemberBOOL{Value: g.late},
+				"part_id": str(p.id), "created_at": num(now.Unix()),
+			},
+		}})
+	}
+	items = append(items, types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(h.cfg.CatalogTable),
+		Key:       map[string]types.AttributeValue{"db": str(p.env.DB), "table": str(p.env.Table)},
+		UpdateExpression: aws.String("ADD #c :n, #b :b, late_count :l, future_count :f " +
+			"SET updated_at = :now, last_import_at = :now, created_at = if_not_exists(created_at, :now)"),
+		ExpressionAttributeNames: map[string]string{"#c": "count", "#b": "bytes"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(future), ":now": num(now.Unix()),
+		},
+	}})
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
+	for attempt := 0; ; attempt++ {
+		_, err = h.ddb.TransactWriteItems(ctx, in)
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			break
+		}
+		if len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			return true, nil
+		}
+		if attempt >= 5 || !conflict(tce) {
+			break
+		}
+		if err := sleepCtx(ctx, time.Duration(10<<attempt)*time.Millisecond); err != nil {
+			return false, err
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("commit part %s: %w", p.id, err)
+	}
+	return false, nil
+}
+
+// conflict reports whether a cancelled transaction lost a race with another
+// transaction (worth retrying) rather than failing a condition.
+func conflict(tce *types.TransactionCanceledException) bool {
+	for _, r := range tce.CancellationReasons {
+		if aws.ToString(r.Code) == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}

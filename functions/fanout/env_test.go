@@ -1,0 +1,223 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/shared/envelope"
+)
+
+// testEnv is a moto server with the Spillway tables and bucket.
+type testEnv struct {
+	s3  *s3.Client
+	ddb *dynamodb.Client
+	cfg Config
+}
+
+func newTestEnv(tb testing.TB) *testEnv {
+	tb.Helper()
+	ctx := context.Background()
+	n := envSeq.Add(1)
+	srv := motoSrv
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	e := &testEnv{
+		s3:  s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), UsePathStyle: true, Credentials: creds}),
+		ddb: dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), Credentials: creds}),
+		cfg: DefaultConfig(),
+	}
+	e.cfg.Bucket = fmt.Sprintf("spw%d", n)
+	e.cfg.CatalogTable, e.cfg.LedgerTable, e.cfg.ManifestTable = fmt.Sprintf("catalog%d", n), fmt.Sprintf("ledger%d", n), fmt.Sprintf("manifests%d", n)
+	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
+		tb.Fatalf("create bucket: %v", err)
+	}
+	mk := func(name string, keys ...string) {
+		in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest}
+		for i, k := range keys {
+			kt := types.KeyTypeHash
+			if i == 1 {
+				kt = types.KeyTypeRange
+			}
+			in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(k), KeyType: kt})
+			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k), AttributeType: types.ScalarAttributeTypeS})
+		}
+		if _, err := e.ddb.CreateTable(ctx, in); err != nil {
+			tb.Fatalf("create table %s: %v", name, err)
+		}
+	}
+	mk(e.cfg.CatalogTable, "db", "table")
+	mk(e.cfg.LedgerTable, "id")
+	mk(e.cfg.ManifestTable, "pk", "sk")
+	return e
+}
+
+func (e *testEnv) handler(tb testing.TB, now time.Time, opts ...Option) *Handler {
+	tb.Helper()
+	opts = append([]Option{WithClock(func() time.Time { return now }), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil)))}, opts...)
+	h, err := New(e.cfg, e.s3, e.ddb, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// mkRecord builds one Kinesis record holding an envelope with the given event times.
+func mkRecord(tb testing.TB, db, table, uid string, part, parts int, seq int, times ...int64) events.KinesisEventRecord {
+	tb.Helper()
+	var raws [][]byte
+	for i, t := range times {
+		b, err := msgpack.Marshal(map[string]any{"time": t, "msg": fmt.Sprintf("%s-%d-%d", uid, part, i), "n": int64(i)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raws = append(raws, b)
+	}
+	data, err := envelope.Marshal(&envelope.Envelope{DB: db, Table: table, UniqueID: uid, Part: part, Parts: parts,
+		Producer: "test", Events: len(times), ReceivedMS: 1, Encoding: envelope.EncodingGzip, Payload: EncodeGzip(raws...)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rawRecord(seq, data)
+}
+
+func rawRecord(seq int, data []byte) events.KinesisEventRecord {
+	s := fmt.Sprintf("%056d", seq)
+	return events.KinesisEventRecord{
+		EventID: "shardId-000000000000:" + s, EventSourceArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+		Kinesis: events.KinesisRecord{SequenceNumber: s, PartitionKey: "pk", Data: data},
+	}
+}
+
+type catalogCounts struct {
+	Count, Bytes, Late, Future, Min, Max int64
+	Schema                               map[string]string
+}
+
+func (e *testEnv) catalog(tb testing.TB, db, table string) catalogCounts {
+	tb.Helper()
+	res, err := e.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(e.cfg.CatalogTable), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"db": str(db), "table": str(table)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := func(k string) int64 {
+		v, _ := res.Item[k].(*types.AttributeValueMemberN)
+		if v == nil {
+			return 0
+		}
+		x, _ := strconv.ParseInt(v.Value, 10, 64)
+		return x
+	}
+	c := catalogCounts{Count: n("count"), Bytes: n("bytes"), Late: n("late_count"), Future: n("future_count"), Min: n("min_time"), Max: n("max_time"), Schema: map[string]string{}}
+	if m, ok := res.Item["schema"].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			c.Schema[k] = v.(*types.AttributeValueMemberS).Value
+		}
+	}
+	return c
+}
+
+// keys lists the object keys under prefix.
+func (e *testEnv) keys(tb testing.TB, prefix string) []string {
+	tb.Helper()
+	var out []string
+	p := s3.NewListObjectsV2Paginator(e.s3, &s3.ListObjectsV2Input{Bucket: aws.String(e.cfg.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		pg, err := p.NextPage(context.Background())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, o := range pg.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stagedItems counts staged items and their events for a table.
+func (e *testEnv) stagedItems(tb testing.TB, db, table string) (items, evs int) {
+	tb.Helper()
+	p := dynamodb.NewQueryPaginator(e.ddb, &dynamodb.QueryInput{TableName: aws.String(e.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk"), ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(StagedPK(db, table))}})
+	for p.HasMorePages() {
+		pg, err := p.NextPage(context.Background())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, it := range pg.Items {
+			items++
+			x, _ := strconv.Atoi(it["events"].(*types.AttributeValueMemberN).Value)
+			evs += x
+		}
+	}
+	return items, evs
+}
+
+// stagedEvents decodes every object under prefix and returns the sorted event messages.
+func (e *testEnv) stagedEvents(tb testing.TB, prefix string) []string {
+	tb.Helper()
+	var out []string
+	for _, k := range e.keys(tb, prefix) {
+		obj, err := e.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(k)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		body, _ := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		evs, _, err := DecodePayload(body, 1<<30)
+		if err != nil {
+			tb.Fatalf("%s: %v", k, err)
+		}
+		for _, ev := range evs {
+			var m map[string]any
+			if err := msgpack.Unmarshal(ev.Raw, &m); err != nil {
+				tb.Fatal(err)
+			}
+			out = append(out, m["msg"].(string))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// motoSrv is one moto server for the package's tests; each test env uses
+// its own bucket and tables on it.
+var (
+	motoSrv *moto.Server
+	envSeq  atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	srv, err := moto.Start(context.Background(), moto.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start moto:", err)
+		os.Exit(1)
+	}
+	motoSrv = srv
+	code := m.Run()
+	if err := srv.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close moto:", err)
+	}
+	os.Exit(code)
+}
+
+func mustEnv(db, table string) *envelope.Envelope {
+	return &envelope.Envelope{DB: db, Table: table, UniqueID: "u", Parts: 1, Encoding: envelope.EncodingGzip}
+}

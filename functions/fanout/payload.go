@@ -1,0 +1,159 @@
+package fanout
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ErrBadPayload is wrapped by every payload decoding error: the part is
+// quarantined, never retried.
+var ErrBadPayload = errors.New("bad payload")
+
+// maxColumns limits the keys of one event.
+const maxColumns = 4096
+
+// Event is one decoded record of a payload: its raw msgpack map bytes and
+// its integer event time (Unix seconds).
+type Event struct {
+	Raw  []byte
+	Time int64
+}
+
+// DecodePayload gunzips a TD import body (a stream of msgpack maps, each
+// with an integer "time"), reading at most limit decompressed bytes. It
+// returns the events in order and the schema of the columns seen.
+func DecodePayload(gz []byte, limit int64) ([]Event, Schema, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: gzip: %v", ErrBadPayload, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: gunzip: %v", ErrBadPayload, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, nil, fmt.Errorf("%w: decompressed payload exceeds %d bytes", ErrBadPayload, limit)
+	}
+	return DecodeStream(raw)
+}
+
+// DecodeStream decodes an uncompressed msgpack map stream.
+func DecodeStream(raw []byte) ([]Event, Schema, error) {
+	schema := Schema{}
+	var evs []Event
+	rd := bytes.NewReader(raw)
+	dec := msgpack.NewDecoder(rd)
+	for rd.Len() > 0 {
+		start := len(raw) - rd.Len()
+		n, err := dec.DecodeMapLen()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: event %d: not a map: %v", ErrBadPayload, len(evs), err)
+		}
+		if n < 0 || n > maxColumns {
+			return nil, nil, fmt.Errorf("%w: event %d: %d keys", ErrBadPayload, len(evs), n)
+		}
+		var t int64
+		hasTime := false
+		for i := 0; i < n; i++ {
+			k, err := dec.DecodeString()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: event %d: key: %v", ErrBadPayload, len(evs), err)
+			}
+			v, err := dec.DecodeInterface()
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: event %d: value of %q: %v", ErrBadPayload, len(evs), clip(k), err)
+			}
+			if k == "time" {
+				t, hasTime = asInt(v)
+				if !hasTime {
+					return nil, nil, fmt.Errorf("%w: event %d: time is %T, not an integer", ErrBadPayload, len(evs), v)
+				}
+				continue
+			}
+			if ty := typeOf(v); ty != "" {
+				schema.Add(k, ty)
+			}
+		}
+		if !hasTime {
+			return nil, nil, fmt.Errorf("%w: event %d: no time", ErrBadPayload, len(evs))
+		}
+		end := len(raw) - rd.Len()
+		evs = append(evs, Event{Raw: raw[start:end:end], Time: t})
+	}
+	return evs, schema, nil
+}
+
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
+	case uint64:
+		if x > 1<<62 {
+			return 0, false
+		}
+		return int64(x), true
+	}
+	return 0, false
+}
+
+func typeOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return ""
+	case bool:
+		return TypeBoolean
+	case string:
+		return TypeString
+	case []byte:
+		return TypeBinary
+	case float32, float64:
+		return TypeDouble
+	case []any:
+		return TypeArray
+	case map[string]any, map[any]any:
+		return TypeMap
+	}
+	if _, ok := asInt(v); ok {
+		return TypeLong
+	}
+	if _, ok := v.(uint64); ok {
+		return TypeLong
+	}
+	return TypeString
+}
+
+// EncodeGzip compresses a msgpack stream deterministically (same input, same
+// bytes), so a rewritten staged object is byte-identical.
+func EncodeGzip(raws ...[]byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	for _, r := range raws {
+		_, _ = zw.Write(r)
+	}
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -1,0 +1,12 @@
+package fanout
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+func putSealed(table string, p Partition) *dynamodb.PutItemInput {
+	return &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		"pk": str(SealedPK(p.DB, p.Table)), "sk": str(p.SealedSK())}}
+}

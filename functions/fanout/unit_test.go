@@ -1,0 +1,264 @@
+package fanout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func mp(tb testing.TB, vs ...any) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	for _, v := range vs {
+		b, err := msgpack.Marshal(v)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes()
+}
+
+func TestWiden(t *testing.T) {
+	cases := []struct{ a, b, want string }{
+		{"", TypeLong, TypeLong},
+		{TypeLong, "", TypeLong},
+		{TypeLong, TypeLong, TypeLong},
+		{TypeLong, TypeDouble, TypeDouble},
+		{TypeDouble, TypeLong, TypeDouble},
+		{TypeLong, TypeString, TypeString},
+		{TypeBoolean, TypeLong, TypeString},
+		{TypeMap, TypeArray, TypeString},
+		{TypeString, TypeBinary, TypeString},
+	}
+	for _, c := range cases {
+		t.Run(c.a+"+"+c.b, func(t *testing.T) {
+			if got := Widen(c.a, c.b); got != c.want {
+				t.Errorf("Widen(%q, %q) = %q, want %q", c.a, c.b, got, c.want)
+			}
+		})
+	}
+}
+
+func TestSchemaMerge(t *testing.T) {
+	s := Schema{"a": TypeLong, "b": TypeString}
+	if s.Merge(Schema{"a": TypeLong}) {
+		t.Error("merge of a subset reported a change")
+	}
+	if !s.Merge(Schema{"a": TypeDouble, "c": TypeMap}) {
+		t.Error("merge of a wider schema reported no change")
+	}
+	if s["a"] != TypeDouble || s["c"] != TypeMap || s["b"] != TypeString {
+		t.Errorf("schema = %v", s)
+	}
+}
+
+func TestDecodeStream(t *testing.T) {
+	cases := []struct {
+		name      string
+		raw       []byte
+		wantTimes []int64
+		wantTypes Schema
+		wantErr   bool
+	}{
+		{"types", mp(t,
+			map[string]any{"time": 10, "s": "x", "l": 1, "d": 1.5, "b": true, "bin": []byte{1}, "arr": []any{1}, "m": map[string]any{"k": 1}, "nil": nil},
+			map[string]any{"time": uint32(11), "l": 2.5, "s": 3},
+		), []int64{10, 11}, Schema{"s": TypeString, "l": TypeDouble, "d": TypeDouble, "b": TypeBoolean, "bin": TypeBinary, "arr": TypeArray, "m": TypeMap}, false},
+		{"empty stream", nil, nil, Schema{}, false},
+		{"no time", mp(t, map[string]any{"a": 1}), nil, nil, true},
+		{"string time", mp(t, map[string]any{"time": "10"}), nil, nil, true},
+		{"float time", mp(t, map[string]any{"time": 1.5}), nil, nil, true},
+		{"not a map", mp(t, []any{1, 2}), nil, nil, true},
+		{"truncated", mp(t, map[string]any{"time": 10, "msg": "hello"})[:8], nil, nil, true},
+		{"non-string key", mp(t, map[int]any{1: 2}), nil, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs, schema, err := DecodeStream(c.raw)
+			if c.wantErr {
+				if !errors.Is(err, ErrBadPayload) {
+					t.Fatalf("err = %v, want ErrBadPayload", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var times []int64
+			var joined []byte
+			for _, e := range evs {
+				times = append(times, e.Time)
+				joined = append(joined, e.Raw...)
+			}
+			if !equalInts(times, c.wantTimes) {
+				t.Errorf("times = %v, want %v", times, c.wantTimes)
+			}
+			if !bytes.Equal(joined, c.raw) {
+				t.Error("raw event bytes do not re-join to the input")
+			}
+			if len(schema) != len(c.wantTypes) {
+				t.Errorf("schema = %v, want %v", schema, c.wantTypes)
+			}
+			for k, v := range c.wantTypes {
+				if schema[k] != v {
+					t.Errorf("schema[%s] = %q, want %q", k, schema[k], v)
+				}
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDecodePayloadLimits(t *testing.T) {
+	raw := mp(t, map[string]any{"time": 1, "msg": strings.Repeat("x", 1000)})
+	if _, _, err := DecodePayload(EncodeGzip(raw), int64(len(raw))); err != nil {
+		t.Fatalf("at the limit: %v", err)
+	}
+	if _, _, err := DecodePayload(EncodeGzip(raw), int64(len(raw)-1)); !errors.Is(err, ErrBadPayload) {
+		t.Fatalf("over the limit: err = %v", err)
+	}
+	if _, _, err := DecodePayload([]byte("not gzip"), 100); !errors.Is(err, ErrBadPayload) {
+		t.Fatalf("not gzip: err = %v", err)
+	}
+}
+
+func TestEncodeGzipDeterministic(t *testing.T) {
+	raw := mp(t, map[string]any{"time": 1, "msg": "a"})
+	if !bytes.Equal(EncodeGzip(raw, raw), EncodeGzip(raw, raw)) {
+		t.Fatal("same input gave different bytes")
+	}
+}
+
+func TestPartitionAndKeys(t *testing.T) {
+	cases := []struct {
+		t        int64
+		wantPath string
+	}{
+		{hourT, "db=d_b/table=t_b/dt=2026-11-22/hour=10"},
+		{hourT + 3599, "db=d_b/table=t_b/dt=2026-11-22/hour=10"},
+		{hourT + 3600, "db=d_b/table=t_b/dt=2026-11-22/hour=11"},
+		{hourT - 1, "db=d_b/table=t_b/dt=2026-11-22/hour=09"},
+		{0, "db=d_b/table=t_b/dt=1970-01-01/hour=00"},
+		{-1, "db=d_b/table=t_b/dt=1969-12-31/hour=23"},
+	}
+	for _, c := range cases {
+		t.Run(c.wantPath, func(t *testing.T) {
+			p := PartitionOf("d_b", "t_b", c.t)
+			if p.Path() != c.wantPath {
+				t.Errorf("Path(%d) = %s, want %s", c.t, p.Path(), c.wantPath)
+			}
+			if p.Hour > c.t || c.t-p.Hour >= 3600 {
+				t.Errorf("hour start %d does not contain %d", p.Hour, c.t)
+			}
+		})
+	}
+	p := PartitionOf("d_b", "t_b", hourT)
+	if got := StagedKey(false, p, "d_b.t_b.u.0"); got != "staged/db=d_b/table=t_b/dt=2026-11-22/hour=10/d_b.t_b.u.0.msgpack.gz" {
+		t.Errorf("staged key = %s", got)
+	}
+	if got := StagedKey(true, p, "x"); !strings.HasPrefix(got, "late/db=d_b/") {
+		t.Errorf("late key = %s", got)
+	}
+	if got := QuarantineRecordKey("shardId-1", "49/5"); got != "quarantine/records/shard=shardId-1/49%2F5.json" {
+		t.Errorf("quarantine key = %s", got)
+	}
+}
+
+func TestSplitGroups(t *testing.T) {
+	raw := mp(t, map[string]any{"time": hourT + 1}, map[string]any{"time": hourT + 3601}, map[string]any{"time": hourT + 2}, map[string]any{"time": hourT + 99999})
+	evs, schema, err := DecodeStream(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &part{env: mustEnv("d_b", "t_b"), id: "d_b.t_b.u.0", events: evs, schema: schema}
+	sealed := map[sealedKey]bool{{"d_b", "t_b", PartitionOf("d_b", "t_b", hourT+3601).SealedSK()}: true}
+	if err := p.split(sealed, hourT+7200); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, g := range p.groups {
+		kind := "staged"
+		if g.late {
+			kind = "late"
+		}
+		if g.future {
+			kind = "future"
+		}
+		got[kind+" "+g.part.HH()] += g.events
+	}
+	want := map[string]int{"staged 10": 2, "late 11": 1, "future 13": 1}
+	if len(got) != len(want) {
+		t.Fatalf("groups = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("groups = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "bucket") || !strings.Contains(err.Error(), "ledger_ttl") {
+		t.Errorf("empty config: %v", err)
+	}
+	c := DefaultConfig()
+	c.Bucket, c.CatalogTable, c.LedgerTable, c.ManifestTable = "b", "c", "l", "m"
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+	if c.LedgerTTL <= 24*time.Hour {
+		t.Errorf("default ledger TTL %v is not longer than Kinesis retention", c.LedgerTTL)
+	}
+}
+
+func TestNewFault(t *testing.T) {
+	cases := []struct {
+		spec      string
+		calls     []string
+		wantExits int
+	}{
+		{"", []string{"after-commit", "after-commit"}, 0},
+		{"after-commit", []string{"after-decode", "after-commit", "after-commit"}, 2},
+		{"after-commit@once", []string{"after-commit", "after-commit", "after-stage-s3"}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.spec, func(t *testing.T) {
+			exits := 0
+			f := NewFault(c.spec, "fanout", t.TempDir(), func(code int) {
+				if code != 3 {
+					t.Errorf("exit code %d", code)
+				}
+				exits++
+			})
+			for _, p := range c.calls {
+				_ = f(context.Background(), p)
+			}
+			if exits != c.wantExits {
+				t.Errorf("exits = %d, want %d", exits, c.wantExits)
+			}
+		})
+	}
+	dir := t.TempDir()
+	_ = NewFault("x@once", "fanout", dir, func(int) {})(context.Background(), "x")
+	if m, _ := filepath.Glob(filepath.Join(dir, "spillway-fault-fanout-x")); len(m) != 1 {
+		t.Errorf("marker file missing: %v", m)
+	}
+}

@@ -1,0 +1,265 @@
+package flush
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/shared/tdimport"
+)
+
+type testEnv struct {
+	s3  *s3.Client
+	ddb *dynamodb.Client
+	cfg Config
+}
+
+func newTestEnv(tb testing.TB) *testEnv {
+	tb.Helper()
+	ctx := context.Background()
+	n := envSeq.Add(1)
+	srv := motoSrv
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	e := &testEnv{
+		s3:  s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), UsePathStyle: true, Credentials: creds}),
+		ddb: dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), Credentials: creds}),
+		cfg: DefaultConfig(),
+	}
+	e.cfg.Bucket, e.cfg.CatalogTable, e.cfg.ManifestTable = fmt.Sprintf("spw%d", n), fmt.Sprintf("catalog%d", n), fmt.Sprintf("manifests%d", n)
+	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
+		tb.Fatalf("create bucket: %v", err)
+	}
+	for name, keys := range map[string][]string{e.cfg.CatalogTable: {"db", "table"}, e.cfg.ManifestTable: {"pk", "sk"}} {
+		in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest}
+		for i, k := range keys {
+			kt := types.KeyTypeHash
+			if i == 1 {
+				kt = types.KeyTypeRange
+			}
+			in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(k), KeyType: kt})
+			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k), AttributeType: types.ScalarAttributeTypeS})
+		}
+		if _, err := e.ddb.CreateTable(ctx, in); err != nil {
+			tb.Fatalf("create table %s: %v", name, err)
+		}
+	}
+	return e
+}
+
+func (e *testEnv) handler(tb testing.TB, now time.Time, sinks []Sink, opts ...Option) *Handler {
+	tb.Helper()
+	opts = append([]Option{WithClock(func() time.Time { return now }), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil)))}, opts...)
+	h, err := New(e.cfg, e.s3, e.ddb, sinks, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// stage writes a staged object and its item the way fanout does, and the
+// catalog item of its table.
+func (e *testEnv) stage(tb testing.TB, db, table string, hour int64, late bool, partID string, msgs ...string) {
+	tb.Helper()
+	ctx := context.Background()
+	var raw bytes.Buffer
+	for i, m := range msgs {
+		b, err := msgpack.Marshal(map[string]any{"time": hour + int64(i), "msg": m})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raw.Write(b)
+	}
+	t := time.Unix(hour, 0).UTC()
+	prefix := "staged/"
+	if late {
+		prefix = "late/"
+	}
+	key := fmt.Sprintf("%sdb=%s/table=%s/dt=%s/hour=%s/%s.msgpack.gz", prefix, db, table, t.Format("2006-01-02"), t.Format("15"), partID)
+	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(gzipBytes(raw.Bytes()))}); err != nil {
+		tb.Fatal(err)
+	}
+	_, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.ManifestTable), Item: map[string]types.AttributeValue{
+		"pk": str(StagedPK(db, table)), "sk": str(key), "events": num(int64(len(msgs))), "bytes": num(int64(raw.Len())),
+		"dt": str(t.Format("2006-01-02")), "hour": str(t.Format("15")), "hour_unix": num(hour),
+		"late": &types.AttributeValueMemberBOOL{Value: late}, "part_id": str(partID),
+	}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.CatalogTable), Item: map[string]types.AttributeValue{
+		"db": str(db), "table": str(table)}}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (e *testEnv) keys(tb testing.TB, prefix string) []string {
+	tb.Helper()
+	var out []string
+	p := s3.NewListObjectsV2Paginator(e.s3, &s3.ListObjectsV2Input{Bucket: aws.String(e.cfg.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		pg, err := p.NextPage(context.Background())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, o := range pg.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sealedMsgs decodes every data/ object and returns the sorted messages.
+func (e *testEnv) sealedMsgs(tb testing.TB) []string {
+	tb.Helper()
+	var out []string
+	for _, k := range e.keys(tb, "data/") {
+		obj, err := e.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(k)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		body, _ := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		out = append(out, decodeMsgs(tb, body)...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func decodeMsgs(tb testing.TB, gz []byte) []string {
+	tb.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dec := msgpack.NewDecoder(zr)
+	var out []string
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err == io.EOF {
+			return out
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, m["msg"].(string))
+	}
+}
+
+// tdReceiver is a minimal TD import endpoint honouring unique_id.
+type tdReceiver struct {
+	mu       sync.Mutex
+	srv      *httptest.Server
+	bodies   map[string][]byte // db.table.unique_id -> body
+	fail     []int             // statuses to answer before succeeding, consumed in order
+	tables   map[string]bool   // known db.table when strict
+	strict   bool              // 404 for unknown tables
+	requests int
+}
+
+func newTDReceiver(tb testing.TB) *tdReceiver {
+	tb.Helper()
+	r := &tdReceiver{bodies: map[string][]byte{}, tables: map[string]bool{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	tb.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *tdReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests++
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	switch {
+	case len(parts) >= 4 && parts[1] == "database" && parts[2] == "create":
+		w.WriteHeader(200)
+		return
+	case len(parts) >= 5 && parts[1] == "table" && parts[2] == "create":
+		r.tables[parts[3]+"."+parts[4]] = true
+		w.WriteHeader(200)
+		return
+	case len(parts) == 7 && parts[2] == "import_with_id":
+	default:
+		http.Error(w, "no route "+req.URL.Path, 404)
+		return
+	}
+	if len(r.fail) > 0 {
+		st := r.fail[0]
+		r.fail = r.fail[1:]
+		if st == 429 {
+			w.Header().Set("Retry-After", "0")
+		}
+		http.Error(w, "injected", st)
+		return
+	}
+	db, table, uid := parts[3], parts[4], parts[5]
+	if r.strict && !r.tables[db+"."+table] {
+		http.Error(w, `{"error":"table not found"}`, 404)
+		return
+	}
+	body, _ := io.ReadAll(req.Body)
+	k := db + "." + table + "." + uid
+	if _, dup := r.bodies[k]; !dup {
+		r.bodies[k] = body
+	}
+	fmt.Fprintf(w, `{"database":%q,"table":%q,"unique_id":%q,"md5_hex":"","elapsed_time":0}`, db, table, uid)
+}
+
+// msgs returns the sorted messages stored in the receiver.
+func (r *tdReceiver) msgs(tb testing.TB) []string {
+	tb.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, b := range r.bodies {
+		out = append(out, decodeMsgs(tb, b)...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *tdReceiver) sink() Sink {
+	return Sink{Endpoint: r.srv.URL, Client: &tdimport.Client{Endpoint: r.srv.URL, APIKey: "k",
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Policy: tdimport.RetryPolicy{MaxAttempts: 20, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}}
+}
+
+// motoSrv is one moto server for the package's tests; each test env uses
+// its own bucket and tables on it.
+var (
+	motoSrv *moto.Server
+	envSeq  atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	srv, err := moto.Start(context.Background(), moto.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start moto:", err)
+		os.Exit(1)
+	}
+	motoSrv = srv
+	code := m.Run()
+	if err := srv.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close moto:", err)
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,212 @@
+package flush
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hourT is 2026-11-22T10:00:00Z.
+const hourT = int64(1795341600)
+
+var errCrash = errors.New("simulated crash")
+
+var (
+	scheduled = json.RawMessage(`{"version":"0","source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)
+	forced    = json.RawMessage(`{"source":"spillway.ingest","force":true}`)
+)
+
+// stageCorpus stages 3 due objects (two hours) and one for the current hour.
+func stageCorpus(tb testing.TB, e *testEnv) (due, current []string) {
+	tb.Helper()
+	e.stage(tb, "db_one", "tbl_a", hourT-7200, false, "p1", "a1", "a2")
+	e.stage(tb, "db_one", "tbl_a", hourT-3600, false, "p2", "b1")
+	e.stage(tb, "db_one", "tbl_a", hourT-3600, true, "p3", "c1", "c2", "c3")
+	e.stage(tb, "db_one", "tbl_a", hourT, false, "p4", "d1")
+	return []string{"a1", "a2", "b1", "c1", "c2", "c3"}, []string{"d1"}
+}
+
+func TestScheduledThenForced(t *testing.T) {
+	e := newTestEnv(t)
+	td := newTDReceiver(t)
+	ctx := context.Background()
+	due, current := stageCorpus(t, e)
+	now := time.Unix(hourT+1200, 0)
+	res, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, scheduled)
+	if err != nil {
+		t.Fatalf("scheduled: %v", err)
+	}
+	if res.Events != int64(len(due)) || res.Manifests != 1 {
+		t.Errorf("result = %+v", res)
+	}
+	if got := e.sealedMsgs(t); !slices.Equal(got, due) {
+		t.Errorf("sealed = %v, want %v", got, due)
+	}
+	if got := td.msgs(t); !slices.Equal(got, due) {
+		t.Errorf("td = %v, want %v", got, due)
+	}
+	if got := e.keys(t, "staged/"); len(got) != 1 {
+		t.Errorf("staged left = %v, want the current hour only", got)
+	}
+	if got := e.keys(t, "data/db=db_one/table=tbl_a/dt=2026-11-22/hour=08/"); len(got) != 1 {
+		t.Errorf("hour 08 objects = %v", got)
+	}
+	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+	all := append(slices.Clone(due), current...)
+	sort.Strings(all)
+	if got := e.sealedMsgs(t); !slices.Equal(got, all) {
+		t.Errorf("sealed = %v, want %v", got, all)
+	}
+	if got := td.msgs(t); !slices.Equal(got, all) {
+		t.Errorf("td = %v, want %v", got, all)
+	}
+	if got := append(e.keys(t, "staged/"), e.keys(t, "late/")...); len(got) != 0 {
+		t.Errorf("staged left = %v", got)
+	}
+}
+
+func TestCrashAtEachFaultPointThenResume(t *testing.T) {
+	for _, point := range []string{"after-manifest", "after-claim", "after-seal", "after-td-import", "before-delete", "after-delete"} {
+		t.Run(point, func(t *testing.T) {
+			e := newTestEnv(t)
+			td := newTDReceiver(t)
+			ctx := context.Background()
+			due, current := stageCorpus(t, e)
+			all := append(due, current...)
+			sort.Strings(all)
+			now := time.Unix(hourT+1200, 0)
+			crashing := e.handler(t, now, []Sink{td.sink()}, WithFault(func(_ context.Context, p string) error {
+				if p == point {
+					return errCrash
+				}
+				return nil
+			}))
+			if _, err := crashing.Handle(ctx, forced); !errors.Is(err, errCrash) {
+				t.Fatalf("first run: err = %v, want crash", err)
+			}
+			res, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced)
+			if err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			if res.Resumed != 1 {
+				t.Errorf("resumed = %d, want 1", res.Resumed)
+			}
+			if got := e.sealedMsgs(t); !slices.Equal(got, all) {
+				t.Errorf("sealed = %v, want %v", got, all)
+			}
+			if got := td.msgs(t); !slices.Equal(got, all) {
+				t.Errorf("td = %v, want %v", got, all)
+			}
+			if got := append(e.keys(t, "staged/"), e.keys(t, "late/")...); len(got) != 0 {
+				t.Errorf("staged left = %v", got)
+			}
+		})
+	}
+}
+
+func TestTDErrors(t *testing.T) {
+	cases := []struct {
+		name       string
+		fail       []int
+		strict     bool
+		wantParked int
+		wantTD     bool
+	}{
+		{"500 and 429 for a while", []int{500, 429, 503, 429, 500}, false, 0, true},
+		{"404 creates db and table", nil, true, 0, true},
+		{"400 is parked", []int{400, 400}, false, 2, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			td := newTDReceiver(t)
+			td.fail, td.strict = tc.fail, tc.strict
+			ctx := context.Background()
+			e.stage(t, "db_one", "tbl_a", hourT-7200, false, "p1", "a1", "a2")
+			e.stage(t, "db_one", "tbl_a", hourT-3600, false, "p2", "b1")
+			want := []string{"a1", "a2", "b1"}
+			res, err := e.handler(t, time.Unix(hourT, 0), []Sink{td.sink()}).Handle(ctx, forced)
+			if err != nil {
+				t.Fatalf("flush: %v", err)
+			}
+			if res.Parked != tc.wantParked {
+				t.Errorf("parked = %d, want %d", res.Parked, tc.wantParked)
+			}
+			if got := e.keys(t, "failed/"); len(got) != tc.wantParked {
+				t.Errorf("failed objects = %v", got)
+			}
+			if got := e.sealedMsgs(t); !slices.Equal(got, want) {
+				t.Errorf("sealed = %v", got)
+			}
+			var wantTD []string
+			if tc.wantTD {
+				wantTD = want
+			}
+			if got := td.msgs(t); !slices.Equal(got, wantTD) {
+				t.Errorf("td = %v, want %v", got, wantTD)
+			}
+		})
+	}
+}
+
+func TestRacingFlushes(t *testing.T) {
+	e := newTestEnv(t)
+	td := newTDReceiver(t)
+	ctx := context.Background()
+	var want []string
+	for i := range 12 {
+		m := fmt.Sprintf("m%02d", i)
+		e.stage(t, "db_one", "tbl_a", hourT-int64(i%3)*3600, false, fmt.Sprintf("p%02d", i), m)
+		want = append(want, m)
+	}
+	now := time.Unix(hourT+7200, 0)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		h := e.handler(t, now, []Sink{td.sink()})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = h.Handle(ctx, scheduled)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("flush: %v", err)
+		}
+	}
+	// A final flush picks up anything a lost race released.
+	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, scheduled); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sealedMsgs(t); !slices.Equal(got, want) {
+		t.Errorf("sealed = %v, want %v", got, want)
+	}
+	if got := td.msgs(t); !slices.Equal(got, want) {
+		t.Errorf("td = %v, want %v", got, want)
+	}
+}
+
+func TestBadRequest(t *testing.T) {
+	cases := []string{`{`, `{"source":"someone"}`, `{"source":"spillway.ingest","db":"Bad-Name"}`}
+	h, err := New(Config{Bucket: "b", CatalogTable: "c", ManifestTable: "m", SealTargetBytes: 1, MaxClaim: 1}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c, func(t *testing.T) {
+			if _, err := h.Handle(context.Background(), json.RawMessage(c)); !errors.Is(err, ErrBadRequest) {
+				t.Errorf("err = %v, want ErrBadRequest", err)
+			}
+		})
+	}
+}

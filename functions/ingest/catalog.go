@@ -1,0 +1,385 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DatabaseItem is the catalog's sort key value for a database's own item.
+const DatabaseItem = "#database"
+
+// tdTimeFormat is how TD's API writes times.
+const tdTimeFormat = "2006-01-02 15:04:05 MST"
+
+func catalogKey(db, table string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"db":    &types.AttributeValueMemberS{Value: db},
+		"table": &types.AttributeValueMemberS{Value: table},
+	}
+}
+
+// getCatalog reads one catalog item (nil when absent).
+func (h *Handler) getCatalog(ctx context.Context, db, table string) (map[string]types.AttributeValue, error) {
+	out, err := h.d.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(h.cfg.CatalogTable), Key: catalogKey(db, table)})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	return out.Item, nil
+}
+
+// createCatalog creates a database or table item unless it exists. It
+// reports whether it created it.
+func (h *Handler) createCatalog(ctx context.Context, db, table string) (bool, error) {
+	now := strconv.FormatInt(h.d.Now().Unix(), 10)
+	item := catalogKey(db, table)
+	item["created_at"] = &types.AttributeValueMemberN{Value: now}
+	item["updated_at"] = &types.AttributeValueMemberN{Value: now}
+	_, err := h.d.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(h.cfg.CatalogTable),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(db)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ensureTable checks that db and table exist in the catalog, creating them
+// when AutoCreate is on; otherwise 404 like TD.
+func (h *Handler) ensureTable(ctx context.Context, db, table string) *apiError {
+	ck := "tbl\x00" + db + "\x00" + table
+	if _, ok := h.cache.get(ck); ok {
+		return nil
+	}
+	unavailable := func(err error) *apiError {
+		return &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog lookup failed; retry later", Cause: err}
+	}
+	it, err := h.getCatalog(ctx, db, table)
+	if err != nil {
+		return unavailable(err)
+	}
+	if it == nil {
+		dbItem, err := h.getCatalog(ctx, db, DatabaseItem)
+		if err != nil {
+			return unavailable(err)
+		}
+		switch {
+		case dbItem == nil && !h.cfg.AutoCreate:
+			return reject(http.StatusNotFound, reasonUnknownDB, "database %q does not exist", db)
+		case !h.cfg.AutoCreate:
+			return reject(http.StatusNotFound, reasonUnknownTable, "table %q does not exist in database %q", table, db)
+		}
+		if dbItem == nil {
+			if _, err := h.createCatalog(ctx, db, DatabaseItem); err != nil {
+				return unavailable(err)
+			}
+		}
+		if _, err := h.createCatalog(ctx, db, table); err != nil {
+			return unavailable(err)
+		}
+	}
+	h.cache.put(ck, true)
+	return nil
+}
+
+func (h *Handler) handleCreate(ctx context.Context, r *request, db, table string) (events.APIGatewayV2HTTPResponse, *apiError) {
+	if aerr := h.authenticate(ctx, r); aerr != nil {
+		return events.APIGatewayV2HTTPResponse{}, aerr
+	}
+	if aerr := validateNames(db, table); aerr != nil {
+		return events.APIGatewayV2HTTPResponse{}, aerr
+	}
+	if aerr := h.authorize(r, db, accessWrite); aerr != nil {
+		return events.APIGatewayV2HTTPResponse{}, aerr
+	}
+	key := table
+	if table == "" {
+		key = DatabaseItem
+	} else {
+		dbItem, err := h.getCatalog(ctx, db, DatabaseItem)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog lookup failed; retry later", Cause: err}
+		}
+		if dbItem == nil {
+			return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownDB, "database %q does not exist", db)
+		}
+	}
+	created, err := h.createCatalog(ctx, db, key)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog write failed; retry later", Cause: err}
+	}
+	if !created {
+		if table == "" {
+			return events.APIGatewayV2HTTPResponse{}, reject(http.StatusConflict, reasonExists, "database %q already exists", db)
+		}
+		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusConflict, reasonExists, "table %q already exists in database %q", table, db)
+	}
+	r.log.Info("created", "db", db, "table", table)
+	resp := map[string]string{"database": db}
+	if table != "" {
+		resp["table"], resp["type"] = table, "log"
+	}
+	out, _ := json.Marshal(resp)
+	return jsonResponse(http.StatusOK, string(out)), nil
+}
+
+// tableJSON is one table in TD's table list/show shape (what td-client-go
+// v0.3.2 validates).
+type tableJSON struct {
+	ID                   int    `json:"id"`
+	UserID               int    `json:"user_id"`
+	Description          any    `json:"description"`
+	Name                 string `json:"name"`
+	Type                 string `json:"type"`
+	Count                int64  `json:"count"`
+	CreatedAt            string `json:"created_at"`
+	UpdatedAt            string `json:"updated_at"`
+	CounterUpdatedAt     string `json:"counter_updated_at"`
+	LastLogTimestamp     string `json:"last_log_timestamp"`
+	DeleteProtected      bool   `json:"delete_protected"`
+	EstimatedStorageSize int64  `json:"estimated_storage_size"`
+	Schema               string `json:"schema"`
+	ExpireDays           int    `json:"expire_days"`
+	PrimaryKey           string `json:"primary_key"`
+	PrimaryKeyType       string `json:"primary_key_type"`
+	IncludeV             bool   `json:"include_v"`
+}
+
+type databaseJSON struct {
+	ID              string `json:"id"`
+	UserID          int    `json:"user_id"`
+	Description     any    `json:"description"`
+	Name            string `json:"name"`
+	Organization    string `json:"organization"`
+	Count           int64  `json:"count"`
+	CreatedAt       string `json:"created_at"`
+	UpdatedAt       string `json:"updated_at"`
+	Permission      string `json:"permission"`
+	DeleteProtected bool   `json:"delete_protected"`
+}
+
+func numAttr(it map[string]types.AttributeValue, name string) int64 {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(v.Value, 64)
+		if ferr != nil {
+			return 0
+		}
+		return int64(f)
+	}
+	return n
+}
+
+func tdTime(sec int64) string {
+	if sec <= 0 {
+		return ""
+	}
+	return time.Unix(sec, 0).UTC().Format(tdTimeFormat)
+}
+
+func stableID(s string) int {
+	f := fnv.New32a()
+	_, _ = f.Write([]byte(s))
+	return int(f.Sum32() & 0x7fffffff)
+}
+
+func toTable(db string, it map[string]types.AttributeValue) tableJSON {
+	name := ""
+	if v, ok := it["table"].(*types.AttributeValueMemberS); ok {
+		name = v.Value
+	}
+	created := numAttr(it, "created_at")
+	updated := numAttr(it, "updated_at")
+	if updated == 0 {
+		updated = created
+	}
+	if created == 0 {
+		created = updated
+	}
+	var cols [][2]string
+	if m, ok := it["schema"].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				cols = append(cols, [2]string{k, s.Value})
+			}
+		}
+	}
+	sort.Slice(cols, func(i, j int) bool { return cols[i][0] < cols[j][0] })
+	if cols == nil {
+		cols = [][2]string{}
+	}
+	schema, _ := json.Marshal(cols)
+	createdS := tdTime(created)
+	if createdS == "" {
+		createdS = time.Unix(0, 0).UTC().Format(tdTimeFormat)
+	}
+	updatedS := tdTime(updated)
+	if updatedS == "" {
+		updatedS = createdS
+	}
+	return tableJSON{
+		ID: stableID(db + "." + name), Name: name, Type: "log",
+		Count:     numAttr(it, "count"),
+		CreatedAt: createdS, UpdatedAt: updatedS,
+		CounterUpdatedAt:     tdTime(numAttr(it, "last_import_at")),
+		LastLogTimestamp:     tdTime(numAttr(it, "max_time")),
+		EstimatedStorageSize: numAttr(it, "bytes"),
+		Schema:               string(schema),
+	}
+}
+
+// queryDB returns every catalog item of db (database item included).
+func (h *Handler) queryDB(ctx context.Context, db string) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	var start map[string]types.AttributeValue
+	for {
+		out, err := h.d.DynamoDB.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(h.cfg.CatalogTable),
+			KeyConditionExpression:    aws.String("db = :db"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":db": &types.AttributeValueMemberS{Value: db}},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return items, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+func (h *Handler) readPrologue(ctx context.Context, r *request, db, table string) *apiError {
+	if aerr := h.authenticate(ctx, r); aerr != nil {
+		return aerr
+	}
+	if aerr := validateNames(db, table); aerr != nil {
+		return aerr
+	}
+	return h.authorize(r, db, accessRead)
+}
+
+func (h *Handler) handleTableList(ctx context.Context, r *request, db string) (events.APIGatewayV2HTTPResponse, *apiError) {
+	if aerr := h.readPrologue(ctx, r, db, ""); aerr != nil {
+		return events.APIGatewayV2HTTPResponse{}, aerr
+	}
+	items, err := h.queryDB(ctx, db)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog query failed; retry later", Cause: err}
+	}
+	tables := []tableJSON{}
+	found := false
+	for _, it := range items {
+		if v, ok := it["table"].(*types.AttributeValueMemberS); ok && v.Value == DatabaseItem {
+			found = true
+			continue
+		}
+		tables = append(tables, toTable(db, it))
+	}
+	if !found && len(tables) == 0 {
+		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownDB, "database %q does not exist", db)
+	}
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
+	out, _ := json.Marshal(map[string]any{"database": db, "tables": tables})
+	return jsonResponse(http.StatusOK, string(out)), nil
+}
+
+func (h *Handler) handleTableShow(ctx context.Context, r *request, db, table string) (events.APIGatewayV2HTTPResponse, *apiError) {
+	if aerr := h.readPrologue(ctx, r, db, table); aerr != nil {
+		return events.APIGatewayV2HTTPResponse{}, aerr
+	}
+	it, err := h.getCatalog(ctx, db, table)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog lookup failed; retry later", Cause: err}
+	}
+	if it == nil {
+		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownTable, "table %q does not exist in database %q", table, db)
+	}
+	out, _ := json.Marshal(toTable(db, it))
+	return jsonResponse(http.StatusOK, string(out)), nil
+}
+
+func (h *Handler) handleDatabaseList(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, *apiError) {
+	if aerr := h.authenticate(ctx, r); aerr != nil {
+		return events.APIGatewayV2HTTPResponse{}, aerr
+	}
+	if r.key != nil && !r.key.CanRead {
+		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusForbidden, reasonForbidden, "API key %q may not read", r.key.Name)
+	}
+	type agg struct {
+		item  map[string]types.AttributeValue
+		count int64
+		upd   int64
+	}
+	dbs := map[string]*agg{}
+	var start map[string]types.AttributeValue
+	for {
+		out, err := h.d.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(h.cfg.CatalogTable), ExclusiveStartKey: start})
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog scan failed; retry later", Cause: err}
+		}
+		for _, it := range out.Items {
+			dbv, ok1 := it["db"].(*types.AttributeValueMemberS)
+			tv, ok2 := it["table"].(*types.AttributeValueMemberS)
+			if !ok1 || !ok2 || (r.key != nil && !r.key.Allows(dbv.Value)) {
+				continue
+			}
+			a := dbs[dbv.Value]
+			if a == nil {
+				a = &agg{}
+				dbs[dbv.Value] = a
+			}
+			if tv.Value == DatabaseItem {
+				a.item = it
+				continue
+			}
+			a.count += numAttr(it, "count")
+			a.upd = max(a.upd, numAttr(it, "updated_at"))
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		start = out.LastEvaluatedKey
+	}
+	list := []databaseJSON{}
+	for name, a := range dbs {
+		if a.item == nil {
+			continue // tables whose database item is missing are not listed
+		}
+		created := numAttr(a.item, "created_at")
+		upd := max(a.upd, numAttr(a.item, "updated_at"), created)
+		perm := "query_only"
+		if r.key == nil || r.key.CanWrite {
+			perm = "full_access"
+		}
+		list = append(list, databaseJSON{
+			ID: strconv.Itoa(stableID(name)), Name: name, Count: a.count,
+			CreatedAt: time.Unix(created, 0).UTC().Format(tdTimeFormat), UpdatedAt: time.Unix(upd, 0).UTC().Format(tdTimeFormat),
+			Permission: perm,
+		})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	out, _ := json.Marshal(map[string]any{"databases": list})
+	return jsonResponse(http.StatusOK, string(out)), nil
+}

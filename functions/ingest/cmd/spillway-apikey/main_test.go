@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/shared/awsconf"
+)
+
+func TestCLI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := moto.Start(context.Background(), moto.Options{})
+	if err != nil {
+		t.Fatalf("start moto: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cfg, err := awsconf.Load(ctx, config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL()),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String("keys"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key_hash"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("key_hash"), AttributeType: types.ScalarAttributeTypeS}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runOK := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, args, &out, db); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	out := runOK("-table", "keys", "create", "-name", "ci", "-db", "web_logs,app_logs", "-read=false")
+	m := regexp.MustCompile(`key:  (\S+)\nhash: ([0-9a-f]{64})`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("create output %q", out)
+	}
+	if m[2] != apikeys.Hash(m[1]) {
+		t.Fatal("printed hash is not the key's hash")
+	}
+	scan, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("keys")})
+	if err != nil || len(scan.Items) != 1 {
+		t.Fatalf("scan %v", err)
+	}
+	for name, v := range scan.Items[0] {
+		if s, ok := v.(*types.AttributeValueMemberS); ok && s.Value == m[1] {
+			t.Fatalf("clear key stored in attribute %s", name)
+		}
+	}
+	list := runOK("-table", "keys", "list")
+	if !strings.Contains(list, m[2][:16]) || !strings.Contains(list, "app_logs,web_logs") {
+		t.Fatalf("list %q", list)
+	}
+	if out := runOK("-table", "keys", "revoke", m[2][:12]); !strings.Contains(out, m[2]) {
+		t.Fatalf("revoke %q", out)
+	}
+	if list := runOK("-table", "keys", "list"); !regexp.MustCompile(`false\s+true\s+true`).MatchString(list) {
+		t.Fatalf("revoked key not shown as revoked: %q", list)
+	}
+	for _, bad := range [][]string{{"list"}, {"-table", "keys"}, {"-table", "keys", "nope"}, {"-table", "keys", "create", "-name", "x"}, {"-table", "keys", "revoke"}} {
+		if err := run(ctx, bad, &bytes.Buffer{}, db); err == nil {
+			t.Errorf("%v succeeded", bad)
+		}
+	}
+}

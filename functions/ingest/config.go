@@ -1,0 +1,133 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Auth modes (SPILLWAY_AUTH_MODE).
+const (
+	// AuthAPIKey checks "Authorization: TD1 <key>" against the apikeys table.
+	AuthAPIKey = "apikey"
+	// AuthIAM trusts API Gateway's IAM (SigV4) authorizer: every request that
+	// reaches the function is allowed, with every database in scope.
+	AuthIAM = "iam"
+)
+
+// Config is the ingest handler's configuration. main fills it from the
+// environment (shared/lambdaenv names); Default gives every other field.
+type Config struct {
+	StreamName    string // Kinesis stream to write (SPILLWAY_STREAM_NAME)
+	CatalogTable  string // DynamoDB catalog (SPILLWAY_CATALOG_TABLE)
+	APIKeysTable  string // DynamoDB apikeys (SPILLWAY_APIKEYS_TABLE); required in apikey mode
+	FlushFunction string // flush Lambda for POST /v1/flush (SPILLWAY_FLUSH_FUNCTION); empty disables the route (501)
+	AutoCreate    bool   // create unknown databases and tables on first write (SPILLWAY_AUTO_CREATE)
+	AuthMode      string // AuthAPIKey or AuthIAM (SPILLWAY_AUTH_MODE)
+
+	Limits Limits
+
+	// PutTimeout bounds the Kinesis write of one request when the context has
+	// no deadline (tests, local runs without a deadline).
+	PutTimeout time.Duration
+	// DeadlineMargin is kept free before the invocation's deadline so that the
+	// 429/503 answer still gets out.
+	DeadlineMargin time.Duration
+	// RetryAfter is the Retry-After sent with 429 and 503.
+	RetryAfter time.Duration
+	// CacheTTL is how long a positive API key lookup or catalog existence
+	// check is reused by a warm function (0 disables the cache). A revoked
+	// key may keep working for up to this long.
+	CacheTTL time.Duration
+}
+
+// Limits bound what one request may carry. Each violation has its own status
+// and message (see README.md).
+type Limits struct {
+	MaxBodyBytes         int // request body as received (after base64), 413
+	MaxDecompressedBytes int // body after gunzip/inflate, 413
+	MaxCompressionRatio  int // decompressed/compressed, checked beyond RatioFloorBytes, 413
+	RatioFloorBytes      int // decompressed size below which the ratio is not checked
+	MaxRecordBytes       int // one event's msgpack encoding, 413
+	MaxKeys              int // top-level keys of one event (TD: 512), 422
+	MaxDepth             int // nesting depth of maps/arrays inside an event, 422
+	MaxEvents            int // events per request, 413
+}
+
+// Default returns the configuration with every default filled in and the
+// AWS resource names empty.
+func Default() Config {
+	return Config{
+		AuthMode:       AuthAPIKey,
+		Limits:         DefaultLimits(),
+		PutTimeout:     20 * time.Second,
+		DeadlineMargin: 1500 * time.Millisecond,
+		RetryAfter:     time.Second,
+		CacheTTL:       30 * time.Second,
+	}
+}
+
+// DefaultLimits returns the default limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:         10 << 20, // API Gateway's own payload limit
+		MaxDecompressedBytes: 256 << 20,
+		MaxCompressionRatio:  200,
+		RatioFloorBytes:      1 << 20,
+		MaxRecordBytes:       1_000_000, // fits a Kinesis record once gzipped, whatever the data
+		MaxKeys:              512,
+		MaxDepth:             32,
+		MaxEvents:            1_000_000,
+	}
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	req := func(field, v string) {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s: required", field))
+		}
+	}
+	req("StreamName", c.StreamName)
+	req("CatalogTable", c.CatalogTable)
+	switch c.AuthMode {
+	case AuthAPIKey:
+		req("APIKeysTable", c.APIKeysTable)
+	case AuthIAM:
+	default:
+		errs = append(errs, fmt.Errorf("AuthMode: %q is not %q or %q", c.AuthMode, AuthAPIKey, AuthIAM))
+	}
+	pos := func(field string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("Limits.%s: must be positive, got %d", field, v))
+		}
+	}
+	l := c.Limits
+	pos("MaxBodyBytes", l.MaxBodyBytes)
+	pos("MaxDecompressedBytes", l.MaxDecompressedBytes)
+	pos("MaxCompressionRatio", l.MaxCompressionRatio)
+	pos("MaxRecordBytes", l.MaxRecordBytes)
+	pos("MaxKeys", l.MaxKeys)
+	pos("MaxDepth", l.MaxDepth)
+	pos("MaxEvents", l.MaxEvents)
+	if l.RatioFloorBytes < 0 {
+		errs = append(errs, fmt.Errorf("Limits.RatioFloorBytes: must not be negative, got %d", l.RatioFloorBytes))
+	}
+	if l.MaxRecordBytes > maxRecordPayload {
+		errs = append(errs, fmt.Errorf("Limits.MaxRecordBytes: %d does not fit one Kinesis record (max %d)", l.MaxRecordBytes, maxRecordPayload))
+	}
+	if c.PutTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("PutTimeout: must be positive, got %s", c.PutTimeout))
+	}
+	if c.DeadlineMargin < 0 {
+		errs = append(errs, fmt.Errorf("DeadlineMargin: must not be negative, got %s", c.DeadlineMargin))
+	}
+	if c.RetryAfter < time.Second {
+		errs = append(errs, fmt.Errorf("RetryAfter: must be at least 1s, got %s", c.RetryAfter))
+	}
+	if c.CacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("CacheTTL: must not be negative, got %s", c.CacheTTL))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,78 @@
+variable "endpoint" {
+  description = "AWS endpoint every service is reached at (the local edge or moto)."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "spillway-ls"
+}
+
+variable "lambda_package_dir" {
+  description = "Directory holding <name>-<arch>.zip as `make build` writes them."
+  type        = string
+  default     = "../../../../dist"
+}
+
+variable "architecture" {
+  description = "Lambda architecture: arm64 or x86_64 (selects *-arm64.zip or *-amd64.zip)."
+  type        = string
+  default     = "arm64"
+}
+
+variable "td_endpoints" {
+  description = "TD import API base URLs flush uploads to (the local TD receiver)."
+  type        = list(string)
+  default     = ["http://127.0.0.1:4568"]
+}
+
+variable "td_apikeys" {
+  description = "TD API keys by endpoint URL stored in the secret."
+  type        = map(string)
+  default     = { "http://127.0.0.1:4568" = "1/local-test-key" }
+  sensitive   = true
+}
+
+variable "flush_schedule_expression" {
+  description = "EventBridge schedule of flush."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "auto_create" {
+  description = "Create databases and tables on first write."
+  type        = bool
+  default     = true
+}
+
+variable "log_level" {
+  description = "Function log level."
+  type        = string
+  default     = "debug"
+}
+
+variable "enable_kinesis_encryption" {
+  description = "KMS SSE on the stream (moto accepts it; turn off for emulators that do not)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_point_in_time_recovery" {
+  description = "DynamoDB PITR (moto accepts it)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_alarms" {
+  description = "CloudWatch alarms (moto accepts them)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_dashboard" {
+  description = "CloudWatch dashboard (moto accepts it)."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,98 @@
+# HTTP API (payload format 2.0) in front of ingest.
+
+locals {
+  api_routes = toset([
+    "PUT /v3/table/import/{db}/{table}/{format}",
+    "PUT /v3/table/import_with_id/{db}/{table}/{unique_id}/{format}",
+    "GET /v3/database/list",
+    "GET /v3/table/list/{db}",
+    "GET /v3/table/show/{db}/{table}",
+    "POST /v1/flush",
+    "POST /{tag}",
+  ])
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name          = "${var.name_prefix}-ingest"
+  protocol_type = "HTTP"
+  description   = "Spillway ingest: TD import API and Fluentd in_http."
+  tags          = local.tags
+}
+
+resource "aws_apigatewayv2_integration" "ingest" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = aws_lambda_function.this["ingest"].invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 29000
+}
+
+resource "aws_apigatewayv2_route" "ingest" {
+  for_each = local.api_routes
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.ingest.id}"
+  authorization_type = var.auth_mode == "iam" ? "AWS_IAM" : "NONE"
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  count = var.api.access_logs ? 1 : 0
+
+  name              = "/aws/apigateway/${var.name_prefix}-ingest"
+  retention_in_days = var.log_retention_days
+  tags              = local.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit = var.api.throttling_burst_limit
+    throttling_rate_limit  = var.api.throttling_rate_limit
+  }
+
+  dynamic "access_log_settings" {
+    for_each = var.api.access_logs ? [1] : []
+    content {
+      destination_arn = aws_cloudwatch_log_group.api[0].arn
+      format = jsonencode({
+        requestId      = "$context.requestId"
+        ip             = "$context.identity.sourceIp"
+        requestTime    = "$context.requestTimeEpoch"
+        routeKey       = "$context.routeKey"
+        status         = "$context.status"
+        responseLength = "$context.responseLength"
+        latency        = "$context.integrationLatency"
+        error          = "$context.integrationErrorMessage"
+      })
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "aws_apigatewayv2_domain_name" "this" {
+  count = var.api.custom_domain == null ? 0 : 1
+
+  domain_name = var.api.custom_domain.domain_name
+
+  domain_name_configuration {
+    certificate_arn = var.api.custom_domain.certificate_arn
+    endpoint_type   = "REGIONAL"
+    security_policy = "TLS_1_2"
+  }
+
+  tags = local.tags
+}
+
+resource "aws_apigatewayv2_api_mapping" "this" {
+  count = var.api.custom_domain == null ? 0 : 1
+
+  api_id      = aws_apigatewayv2_api.this.id
+  domain_name = aws_apigatewayv2_domain_name.this[0].id
+  stage       = aws_apigatewayv2_stage.this.id
+}

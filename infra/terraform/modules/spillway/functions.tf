@@ -1,0 +1,117 @@
+# The three Lambda functions. Their environment is exactly
+# shared/lambdaenv.ByFunction (a Go test in infra/terraform checks it).
+
+locals {
+  function_environment = {
+    ingest = {
+      SPILLWAY_LOG_LEVEL      = var.log_level
+      SPILLWAY_STREAM_NAME    = aws_kinesis_stream.this.name
+      SPILLWAY_CATALOG_TABLE  = aws_dynamodb_table.catalog.name
+      SPILLWAY_APIKEYS_TABLE  = aws_dynamodb_table.apikeys.name
+      SPILLWAY_FLUSH_FUNCTION = local.function_names.flush
+      SPILLWAY_AUTO_CREATE    = tostring(var.auto_create)
+      SPILLWAY_AUTH_MODE      = var.auth_mode
+    }
+    fanout = {
+      SPILLWAY_LOG_LEVEL        = var.log_level
+      SPILLWAY_BUCKET           = aws_s3_bucket.this.bucket
+      SPILLWAY_CATALOG_TABLE    = aws_dynamodb_table.catalog.name
+      SPILLWAY_LEDGER_TABLE     = aws_dynamodb_table.ledger.name
+      SPILLWAY_MANIFEST_TABLE   = aws_dynamodb_table.manifests.name
+      SPILLWAY_AUTO_CREATE      = tostring(var.auto_create)
+      SPILLWAY_LEDGER_TTL_HOURS = tostring(var.flush.ledger_ttl_hours)
+      SPILLWAY_LATE_WINDOW      = var.flush.late_window
+      SPILLWAY_FUTURE_LIMIT     = var.flush.future_limit
+    }
+    flush = {
+      SPILLWAY_LOG_LEVEL         = var.log_level
+      SPILLWAY_BUCKET            = aws_s3_bucket.this.bucket
+      SPILLWAY_CATALOG_TABLE     = aws_dynamodb_table.catalog.name
+      SPILLWAY_MANIFEST_TABLE    = aws_dynamodb_table.manifests.name
+      SPILLWAY_TD_ENDPOINTS      = join(",", var.td_endpoints)
+      SPILLWAY_TD_APIKEY_SECRET  = aws_secretsmanager_secret.td_apikeys.arn
+      SPILLWAY_SEAL_TARGET_BYTES = tostring(var.flush.seal_target_bytes)
+      SPILLWAY_LATE_WINDOW       = var.flush.late_window
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each = local.function_names
+
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = var.log_retention_days
+  tags              = local.tags
+}
+
+resource "aws_lambda_function" "this" {
+  for_each = local.function_names
+
+  function_name    = each.value
+  role             = aws_iam_role.function[each.key].arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  filename         = "${var.lambda_package_dir}/${each.key}-${local.arch_suffix}.zip"
+  source_code_hash = filebase64sha256("${var.lambda_package_dir}/${each.key}-${local.arch_suffix}.zip")
+
+  memory_size                    = local.function_settings[each.key].memory_size
+  timeout                        = local.function_settings[each.key].timeout
+  reserved_concurrent_executions = local.function_settings[each.key].reserved_concurrency
+
+  environment {
+    variables = local.function_environment[each.key]
+  }
+
+  tracing_config {
+    mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  tags = local.tags
+
+  depends_on = [
+    aws_cloudwatch_log_group.function,
+    aws_iam_role_policy.function,
+  ]
+}
+
+# Kinesis -> fanout with partial batch responses, bisect and an SQS on-failure
+# destination.
+resource "aws_lambda_event_source_mapping" "fanout" {
+  event_source_arn  = aws_kinesis_stream.this.arn
+  function_name     = aws_lambda_function.this["fanout"].arn
+  starting_position = var.event_source_mapping.starting_position
+
+  batch_size                         = var.event_source_mapping.batch_size
+  maximum_batching_window_in_seconds = var.event_source_mapping.maximum_batching_window_seconds
+  parallelization_factor             = var.event_source_mapping.parallelization_factor
+  bisect_batch_on_function_error     = var.event_source_mapping.bisect_batch_on_function_error
+  maximum_retry_attempts             = var.event_source_mapping.maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.event_source_mapping.maximum_record_age_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.fanout_failures.arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.function]
+}
+
+resource "aws_sqs_queue" "fanout_failures" {
+  name                      = "${var.name_prefix}-fanout-failures"
+  message_retention_seconds = var.event_source_mapping.on_failure_queue_retention_s
+  sqs_managed_sse_enabled   = true
+  tags                      = local.tags
+}
+
+# ingest may invoke flush (POST /v1/flush) through its IAM policy; API Gateway
+# invokes ingest through this permission.
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowAPIGatewayInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["ingest"].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+}

@@ -1,0 +1,8 @@
+package fn
+
+import "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+// Test files are not analysed: this call must not be reported.
+type sendAPI interface{ SendMessage() }
+
+var _ sendAPI = (*sqs.Client)(nil)

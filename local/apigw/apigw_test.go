@@ -1,0 +1,422 @@
+package apigw
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/events")
+
+var fixedNow = time.Date(2026, 11, 22, 2, 30, 15, 123e6, time.UTC)
+
+// recorder is an invoke func that keeps the last event and answers with a
+// fixed response.
+type recorder struct {
+	mu     sync.Mutex
+	events [][]byte
+	answer []byte
+}
+
+func (rec *recorder) invoke(_ context.Context, payload []byte) ([]byte, error) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.events = append(rec.events, append([]byte(nil), payload...))
+	if rec.answer != nil {
+		return rec.answer, nil
+	}
+	return []byte(`{"statusCode":200,"body":"ok"}`), nil
+}
+
+func (rec *recorder) last(tb testing.TB) []byte {
+	tb.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.events) == 0 {
+		tb.Fatal("no event recorded")
+	}
+	return rec.events[len(rec.events)-1]
+}
+
+// startGateway serves a Gateway built from cfg on a loopback httptest server.
+func startGateway(tb testing.TB, cfg Config) *httptest.Server {
+	tb.Helper()
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return fixedNow }
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	gw, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	srv := httptest.NewServer(gw)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+func do(tb testing.TB, req *http.Request) (*http.Response, []byte) {
+	tb.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp, b
+}
+
+func newRequest(tb testing.TB, method, url string, body []byte, headers map[string]string) *http.Request {
+	tb.Helper()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Add(k, v)
+	}
+	return req
+}
+
+// normalize replaces the per-run values of an event (ports, ids) so it can
+// be compared with a golden file.
+func normalize(tb testing.TB, raw []byte) []byte {
+	tb.Helper()
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		tb.Fatalf("event does not decode as events.APIGatewayV2HTTPRequest: %v", err)
+	}
+	if len(ev.RequestContext.RequestID) != 16 || !strings.HasSuffix(ev.RequestContext.RequestID, "=") {
+		tb.Errorf("request id %q is not API Gateway shaped", ev.RequestContext.RequestID)
+	}
+	ev.RequestContext.RequestID = "REQUEST-ID"
+	ev.Headers["host"] = "127.0.0.1:PORT"
+	ev.Headers["x-forwarded-port"] = "PORT"
+	if strings.HasPrefix(ev.Headers["x-amzn-trace-id"], "Root=1-") {
+		ev.Headers["x-amzn-trace-id"] = "Root=1-TRACE"
+	}
+	out, err := MarshalEvent(ev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "  "); err != nil {
+		tb.Fatal(err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes()
+}
+
+func TestEventGolden(t *testing.T) {
+	rec := &recorder{}
+	srv := startGateway(t, Config{
+		Routes: []Route{
+			{Key: "PUT /v3/table/import/{db}/{table}/{format}"},
+			{Key: "POST /{tag}"},
+			{Key: "GET /v3/table/list/{db}"},
+			{Key: "$default"},
+		},
+		Invoke: rec.invoke,
+	})
+	msgpack := []byte{0x1f, 0x8b, 0x08, 0x00, 0x81, 0xa4, 't', 'i', 'm', 'e', 0xce, 0, 0, 0, 1}
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		body    []byte
+		headers map[string]string
+	}{
+		{name: "td_import_binary", method: "PUT", path: "/v3/table/import/sample_db/www_access/msgpack.gz?unique_id=4b825dc642cb6eb9a060e54bf8d69288",
+			body: msgpack, headers: map[string]string{"Content-Type": "application/octet-stream", "Authorization": "TD1 1/abc"}},
+		{name: "in_http_json", method: "POST", path: "/td.sample_db.www?time=1700000000",
+			body: []byte(`{"host":"a","code":200}`), headers: map[string]string{"Content-Type": "application/json; charset=utf-8"}},
+		{name: "form_is_base64", method: "POST", path: "/td.sample_db.www",
+			body: []byte(`json={"a":1}`), headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
+		{name: "get_multi_query_cookies", method: "GET", path: "/v3/table/list/sample_db?a=1&a=2&b=x%20y",
+			headers: map[string]string{"Cookie": "c1=v1; c2=v2", "X-Multi": "one"}},
+		{name: "default_route_escaped_path", method: "DELETE", path: "/some/path%2Fwith/escapes", body: []byte("plain text"),
+			headers: map[string]string{"Content-Type": "text/plain"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := newRequest(t, tt.method, srv.URL+tt.path, tt.body, tt.headers)
+			if tt.name == "get_multi_query_cookies" {
+				req.Header.Add("X-Multi", "two")
+			}
+			resp, body := do(t, req)
+			if resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("response %d %q", resp.StatusCode, body)
+			}
+			raw := rec.last(t)
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			got := []byte(ev.Body)
+			if ev.IsBase64Encoded {
+				var err error
+				if got, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, tt.body) {
+				t.Fatalf("body round trip: %q, want %q", got, tt.body)
+			}
+			golden := filepath.Join("testdata", "events", tt.name+".json")
+			norm := normalize(t, raw)
+			if *update {
+				if err := os.WriteFile(golden, norm, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if !bytes.Equal(norm, want) {
+				t.Fatalf("event differs from %s:\n%s", golden, norm)
+			}
+		})
+	}
+}
+
+func TestRouteMatching(t *testing.T) {
+	gw, err := New(Config{
+		Routes: []Route{
+			{Key: "PUT /v3/table/import/{db}/{table}/{format}"},
+			{Key: "POST /v3/table/import/{db}/{table}/{format}"},
+			{Key: "ANY /v3/{proxy+}"},
+			{Key: "GET /v3/table/list/{db}"},
+			{Key: "GET /v3/table/list/special"},
+			{Key: "ANY /v3/table/list/{db}"},
+			{Key: "POST /{tag}"},
+			{Key: "GET /"},
+			{Key: "$default"},
+		},
+		Invoke: func(context.Context, []byte) ([]byte, error) { return nil, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		method, path string
+		want         string
+		params       map[string]string
+	}{
+		{"PUT", "/v3/table/import/db1/t1/msgpack.gz", "PUT /v3/table/import/{db}/{table}/{format}", map[string]string{"db": "db1", "table": "t1", "format": "msgpack.gz"}},
+		{"GET", "/v3/table/import/db1/t1/msgpack.gz", "ANY /v3/{proxy+}", map[string]string{"proxy": "table/import/db1/t1/msgpack.gz"}},
+		{"GET", "/v3/table/list/special", "GET /v3/table/list/special", nil},
+		{"GET", "/v3/table/list/db2", "GET /v3/table/list/{db}", map[string]string{"db": "db2"}},
+		{"DELETE", "/v3/table/list/db2", "ANY /v3/table/list/{db}", map[string]string{"db": "db2"}},
+		{"POST", "/td.a.b", "POST /{tag}", map[string]string{"tag": "td.a.b"}},
+		{"POST", "/td%2Ea.b", "POST /{tag}", map[string]string{"tag": "td.a.b"}},
+		{"POST", "/a/b", "$default", nil},
+		{"GET", "/", "GET /", nil},
+		{"POST", "/", "$default", nil},
+		{"GET", "/v3", "$default", nil},
+		{"GET", "/v3/", "$default", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			key, params, ok := gw.Match(tt.method, tt.path)
+			if !ok || key != tt.want {
+				t.Fatalf("matched %q (%v), want %q", key, ok, tt.want)
+			}
+			if len(params) != len(tt.params) {
+				t.Fatalf("params %v, want %v", params, tt.params)
+			}
+			for k, v := range tt.params {
+				if params[k] != v {
+					t.Fatalf("params %v, want %v", params, tt.params)
+				}
+			}
+		})
+	}
+}
+
+func TestNoRouteIs404(t *testing.T) {
+	rec := &recorder{}
+	srv := startGateway(t, Config{Routes: []Route{{Key: "POST /{tag}"}}, Invoke: rec.invoke})
+	resp, body := do(t, newRequest(t, "GET", srv.URL+"/x", nil, nil))
+	if resp.StatusCode != 404 || string(body) != `{"message":"Not Found"}` || resp.Header.Get("Apigw-Requestid") == "" {
+		t.Fatalf("%d %s %v", resp.StatusCode, body, resp.Header)
+	}
+}
+
+func TestResponses(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     string
+		wantStatus int
+		wantBody   string
+		wantHeader map[string][]string
+	}{
+		{name: "structured", answer: `{"statusCode":201,"headers":{"content-type":"text/plain","x-a":"1"},"body":"created"}`,
+			wantStatus: 201, wantBody: "created", wantHeader: map[string][]string{"Content-Type": {"text/plain"}, "X-A": {"1"}}},
+		{name: "base64 body", answer: `{"statusCode":200,"body":"AAEC","isBase64Encoded":true,"headers":{"content-type":"application/octet-stream"}}`,
+			wantStatus: 200, wantBody: "\x00\x01\x02"},
+		{name: "cookies and multi-value headers", answer: `{"statusCode":200,"cookies":["a=1","b=2; Path=/"],"multiValueHeaders":{"x-m":["1","2"]},"body":""}`,
+			wantStatus: 200, wantHeader: map[string][]string{"Set-Cookie": {"a=1", "b=2; Path=/"}, "X-M": {"1", "2"}}},
+		{name: "no status code", answer: `{"hello":"world"}`, wantStatus: 200, wantBody: `{"hello":"world"}`,
+			wantHeader: map[string][]string{"Content-Type": {"application/json"}}},
+		{name: "bare string", answer: `"hi"`, wantStatus: 200, wantBody: `"hi"`},
+		{name: "not json", answer: `hi`, wantStatus: 500, wantBody: `{"message":"Internal Server Error"}`},
+		{name: "bad base64", answer: `{"statusCode":200,"body":"!!","isBase64Encoded":true}`, wantStatus: 500, wantBody: `{"message":"Internal Server Error"}`},
+		{name: "bad status", answer: `{"statusCode":9000}`, wantStatus: 500, wantBody: `{"message":"Internal Server Error"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{answer: []byte(tt.answer)}
+			srv := startGateway(t, Config{Routes: []Route{{Key: "$default"}}, Invoke: rec.invoke})
+			resp, body := do(t, newRequest(t, "GET", srv.URL+"/", nil, nil))
+			if resp.StatusCode != tt.wantStatus || string(body) != tt.wantBody {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+			for k, want := range tt.wantHeader {
+				if got := resp.Header.Values(k); strings.Join(got, "|") != strings.Join(want, "|") {
+					t.Errorf("header %s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestFailures(t *testing.T) {
+	block := func(ctx context.Context, _ []byte) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	fail := func(context.Context, []byte) ([]byte, error) { return nil, errors.New("function error: boom") }
+	rec := &recorder{}
+	tests := []struct {
+		name       string
+		cfg        Config
+		body       []byte
+		wantStatus int
+		wantBody   string
+	}{
+		{name: "function error", cfg: Config{Invoke: fail}, wantStatus: 500, wantBody: `{"message":"Internal Server Error"}`},
+		{name: "integration timeout", cfg: Config{Invoke: block, IntegrationTimeout: 50 * time.Millisecond},
+			wantStatus: 503, wantBody: `{"message":"Service Unavailable"}`},
+		{name: "body over the default 10 MB", cfg: Config{Invoke: rec.invoke}, body: make([]byte, 10*1024*1024+1),
+			wantStatus: 413, wantBody: `{"message":"Request Entity Too Large"}`},
+		{name: "body at the limit", cfg: Config{Invoke: rec.invoke, MaxBodyBytes: 100}, body: make([]byte, 100),
+			wantStatus: 200, wantBody: "ok"},
+		{name: "body over a small limit", cfg: Config{Invoke: rec.invoke, MaxBodyBytes: 100}, body: make([]byte, 101),
+			wantStatus: 413, wantBody: `{"message":"Request Entity Too Large"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Routes = []Route{{Key: "$default"}}
+			srv := startGateway(t, tt.cfg)
+			resp, body := do(t, newRequest(t, "POST", srv.URL+"/x", tt.body, map[string]string{"Content-Type": "application/octet-stream"}))
+			if resp.StatusCode != tt.wantStatus || string(body) != tt.wantBody {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}
+
+// TestWithLambdaHandler drives a real aws-lambda-go handler (in process)
+// through the gateway: the event it decodes and the response it encodes are
+// the library's own.
+func TestWithLambdaHandler(t *testing.T) {
+	h := lambda.NewHandler(func(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		body, _ := base64.StdEncoding.DecodeString(req.Body)
+		return events.APIGatewayV2HTTPResponse{
+			StatusCode: 200,
+			Headers:    map[string]string{"content-type": "application/json"},
+			Body:       `{"db":"` + req.PathParameters["db"] + `","bytes":` + itoa(len(body)) + `,"unique_id":"` + req.QueryStringParameters["unique_id"] + `"}`,
+		}, nil
+	})
+	srv := startGateway(t, Config{Routes: []Route{{Key: "PUT /v3/table/import/{db}/{table}/{format}"}}, Invoke: h.Invoke})
+	resp, body := do(t, newRequest(t, "PUT", srv.URL+"/v3/table/import/d1/t1/msgpack.gz?unique_id=u1", []byte{1, 2, 3, 0xff},
+		map[string]string{"Content-Type": "application/octet-stream"}))
+	if resp.StatusCode != 200 || string(body) != `{"db":"d1","bytes":4,"unique_id":"u1"}` {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestConfigValidate(t *testing.T) {
+	inv := func(context.Context, []byte) ([]byte, error) { return nil, nil }
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "ok", cfg: Config{Routes: []Route{{Key: "$default"}, {Key: "GET /a/{b}/{c+}"}}, Invoke: inv}},
+		{name: "no routes", cfg: Config{}, want: []string{"routes: at least one"}},
+		{name: "bad keys", cfg: Config{Routes: []Route{{Key: "FETCH /a"}, {Key: "GET a"}, {Key: "GET /{p+}/x"}, {Key: "GET /{a}/{a}"}, {Key: "GET /a//b"}}, Invoke: inv},
+			want: []string{"routes[0].key", "routes[1].key", "routes[2].key", "routes[3].key", "routes[4].key"}},
+		{name: "duplicate and no integration", cfg: Config{Routes: []Route{{Key: "GET /a"}, {Key: "GET /a"}}},
+			want: []string{"duplicate route key", "routes[0].invoke"}},
+		{name: "negative limits", cfg: Config{Routes: []Route{{Key: "$default"}}, Invoke: inv, MaxBodyBytes: -1, IntegrationTimeout: -1},
+			want: []string{"max_body_bytes", "integration_timeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Defaults(tt.cfg).Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkGatewayRoundTrip(b *testing.B) {
+	rec := &recorder{answer: []byte(`{"statusCode":200,"body":"ok"}`)}
+	cfg := Defaults(Config{Routes: []Route{{Key: "PUT /v3/table/import/{db}/{table}/{format}"}}, Invoke: func(ctx context.Context, p []byte) ([]byte, error) {
+		return rec.answer, nil
+	}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	gw, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := bytes.Repeat([]byte{0x81, 0xa1, 'a', 0x01}, 64*1024)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		req := httptest.NewRequest("PUT", "/v3/table/import/db/t/msgpack.gz?unique_id=x", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		w := httptest.NewRecorder()
+		gw.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
