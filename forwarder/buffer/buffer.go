@@ -101,6 +101,7 @@ type Chunk struct {
 	Size    int64 // bytes on disk
 	Records int   // -1 when recovered from disk and not yet read
 	path    string
+	hasMeta bool
 }
 
 // Stats is a snapshot of the buffer's counters.
@@ -126,6 +127,7 @@ type openChunk struct {
 	records int
 	created time.Time
 	sealed  bool
+	hasMeta bool
 }
 
 // Buffer is the disk buffer. It implements sink.Sink.
@@ -140,6 +142,10 @@ type Buffer struct {
 	total    int64
 	notify   chan struct{}
 	closed   bool
+
+	posMu     sync.Mutex
+	latest    map[string][]byte   // latest position appended per key
+	recovered map[string][][]byte // positions found at Open
 
 	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
 
@@ -158,7 +164,8 @@ func Open(cfg Config) (*Buffer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{})}
+	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{}),
+		latest: map[string][]byte{}, recovered: map[string][][]byte{}}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -213,6 +220,17 @@ func (b *Buffer) recover() error {
 		}
 	}
 	sort.Slice(b.queue, func(i, j int) bool { return b.queue[i].ID < b.queue[j].ID })
+	if err := b.loadPositions(); err != nil {
+		return err
+	}
+	for _, c := range b.queue {
+		if c.Records >= 0 {
+			continue // an open chunk just recovered: already scanned
+		}
+		if err := b.scanMeta(c); err != nil {
+			return err
+		}
+	}
 	if len(b.queue) > 0 {
 		b.log.Info("buffer recovered", "chunks", len(b.queue), "bytes", b.total)
 	}
@@ -231,7 +249,8 @@ func (b *Buffer) recoverOpen(p, id, tag string) (*Chunk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat chunk %s: %w", p, err)
 	}
-	valid, recs, derr := Decode(f, nil)
+	hasMeta := false
+	valid, recs, derr := decodeMeta(f, nil, func(m []byte) { hasMeta = true; b.addRecovered(m) })
 	if derr != nil && !errors.Is(derr, ErrCorrupt) {
 		return nil, fmt.Errorf("read chunk %s: %w", p, derr)
 	}
@@ -257,7 +276,125 @@ func (b *Buffer) recoverOpen(p, id, tag string) (*Chunk, error) {
 		return nil, fmt.Errorf("seal recovered chunk %s: %w", p, err)
 	}
 	db, table, _ := names.ParseTag(tag)
-	return &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: valid, Records: recs, path: sp}, nil
+	return &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: valid, Records: recs, path: sp, hasMeta: hasMeta}, nil
+}
+
+// scanMeta collects the positions stored in a chunk's frames.
+func (b *Buffer) scanMeta(c *Chunk) error {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return fmt.Errorf("open chunk %s: %w", c.ID, err)
+	}
+	defer f.Close()
+	_, recs, err := decodeMeta(f, nil, func(m []byte) {
+		c.hasMeta = true
+		b.addRecovered(m)
+	})
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("read chunk %s: %w", c.ID, err)
+	}
+	c.Records = recs
+	return nil
+}
+
+func (b *Buffer) addRecovered(m []byte) {
+	if len(m) < 2 {
+		return
+	}
+	kl := int(binary.LittleEndian.Uint16(m))
+	if len(m) < 2+kl {
+		return
+	}
+	k, v := m[2:2+kl], m[2+kl:]
+	b.recovered[string(k)] = append(b.recovered[string(k)], bytes.Clone(v))
+	b.latest[string(k)] = bytes.Clone(v)
+}
+
+const positionsFile = "positions"
+
+// loadPositions reads the positions persisted before chunks were deleted:
+// a sequence of uint32-length-prefixed entries, each a uint16-length-prefixed
+// key followed by the value.
+func (b *Buffer) loadPositions() error {
+	data, err := os.ReadFile(filepath.Join(b.cfg.Dir, positionsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read buffer positions: %w", err)
+	}
+	for len(data) >= 4 {
+		n := binary.LittleEndian.Uint32(data)
+		if uint64(n) > uint64(len(data)-4) {
+			break
+		}
+		b.addRecovered(data[4 : 4+n])
+		data = data[4+n:]
+	}
+	return nil
+}
+
+// persistPositions writes the latest position of every key atomically, so
+// deleting a chunk never loses the position its records had reached.
+func (b *Buffer) persistPositions() error {
+	b.posMu.Lock()
+	defer b.posMu.Unlock()
+	var out []byte
+	for k, v := range b.latest {
+		var l [4]byte
+		binary.LittleEndian.PutUint32(l[:], uint32(2+len(k)+len(v)))
+		out = append(out, l[:]...)
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(k)))
+		out = append(out, k...)
+		out = append(out, v...)
+	}
+	return writeAtomic(filepath.Join(b.cfg.Dir, positionsFile), out)
+}
+
+// RecoveredPositions returns, per key, every position value found at Open
+// (in the positions file and in the chunks on disk). A source takes the
+// furthest of these and of its own position file.
+func (b *Buffer) RecoveredPositions() map[string][][]byte {
+	b.posMu.Lock()
+	defer b.posMu.Unlock()
+	out := make(map[string][][]byte, len(b.recovered))
+	for k, v := range b.recovered {
+		out[k] = v
+	}
+	return out
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return syncDir(dir)
 }
 
 func parseName(base string) (id, tag string, err error) {
@@ -290,8 +427,29 @@ func (b *Buffer) newID() string {
 // Append stores count records (concatenated msgpack maps) for tag. It returns
 // once they are written and fsynced. On error nothing of the call is stored.
 func (b *Buffer) Append(ctx context.Context, tag string, records []byte, count int) error {
+	return b.AppendWithPosition(ctx, tag, records, count, "", nil)
+}
+
+// AppendWithPosition is Append that stores, in the same fsynced frame, the
+// source position (key, value) the records reach. After a crash,
+// RecoveredPositions reports it, so a source never re-reads records that are
+// already in the buffer even if its own position file lags. Values are
+// opaque to the buffer.
+func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []byte, count int, key string, pos []byte) error {
 	if count <= 0 || len(records) == 0 {
 		return nil
+	}
+	var meta []byte
+	if key != "" {
+		if len(key) > 4096 {
+			return fmt.Errorf("position key of %d bytes is over 4096", len(key))
+		}
+		meta = make([]byte, 0, 2+len(key)+len(pos))
+		meta = binary.LittleEndian.AppendUint16(meta, uint16(len(key)))
+		meta = append(append(meta, key...), pos...)
+		if len(meta) > maxMeta {
+			return fmt.Errorf("position of %d bytes is over the %d limit", len(meta), maxMeta)
+		}
 	}
 	if _, _, err := names.ParseTag(tag); err != nil {
 		return err
@@ -299,7 +457,7 @@ func (b *Buffer) Append(ctx context.Context, tag string, records []byte, count i
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n := int64(frameHeader + len(records))
+	n := int64(frameHeader + len(meta) + len(records))
 	for {
 		oc, err := b.reserve(tag, n)
 		if err != nil {
@@ -311,7 +469,13 @@ func (b *Buffer) Append(ctx context.Context, tag string, records []byte, count i
 			b.unreserve(n)
 			continue
 		}
-		err = b.write(oc, records, count)
+		err = b.write(oc, records, count, meta)
+		if err == nil && key != "" {
+			oc.hasMeta = true
+			b.posMu.Lock()
+			b.latest[key] = bytes.Clone(pos)
+			b.posMu.Unlock()
+		}
 		full := err == nil && oc.size >= b.cfg.ChunkLimit
 		oc.mu.Unlock()
 		if err != nil {
@@ -371,6 +535,12 @@ func (b *Buffer) reserve(tag string, n int64) (*openChunk, error) {
 func (b *Buffer) dropOldestLocked(need int64) {
 	for need > 0 && len(b.queue) > 0 {
 		c := b.queue[0]
+		if c.hasMeta {
+			if err := b.persistPositions(); err != nil {
+				b.log.Error("drop oldest chunk", "unique_id", c.ID, "tag", c.Tag, "error", err)
+				return
+			}
+		}
 		b.queue = b.queue[1:]
 		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			b.log.Error("drop oldest chunk", "unique_id", c.ID, "tag", c.Tag, "error", err)
@@ -408,8 +578,8 @@ func (b *Buffer) create(tag string) (*openChunk, error) {
 
 // write appends one frame and fsyncs (caller holds oc.mu). On error the file
 // is cut back to its previous size.
-func (b *Buffer) write(oc *openChunk, records []byte, count int) error {
-	frame := appendFrame(make([]byte, 0, frameHeader+len(records)), records, count)
+func (b *Buffer) write(oc *openChunk, records []byte, count int, meta []byte) error {
+	frame := appendFrame(make([]byte, 0, frameHeader+len(meta)+len(records)), records, count, meta)
 	if _, err := oc.f.WriteAt(frame, oc.size); err != nil {
 		_ = oc.f.Truncate(oc.size)
 		return fmt.Errorf("write chunk %s: %w", oc.id, err)
@@ -462,7 +632,7 @@ func (b *Buffer) finishSeal(oc *openChunk) {
 		return
 	}
 	db, table, _ := names.ParseTag(oc.tag)
-	c := &Chunk{ID: oc.id, Tag: oc.tag, DB: db, Table: table, Size: oc.size, Records: oc.records, path: sp}
+	c := &Chunk{ID: oc.id, Tag: oc.tag, DB: db, Table: table, Size: oc.size, Records: oc.records, path: sp, hasMeta: oc.hasMeta}
 	b.mu.Lock()
 	i := sort.Search(len(b.queue), func(i int) bool { return b.queue[i].ID > c.ID })
 	b.queue = append(b.queue, nil)
@@ -597,6 +767,11 @@ func (b *Buffer) Body(c *Chunk) ([]byte, error) {
 
 // Ack deletes a shipped chunk.
 func (b *Buffer) Ack(c *Chunk) error {
+	if c.hasMeta {
+		if err := b.persistPositions(); err != nil {
+			return fmt.Errorf("ack chunk %s: %w", c.ID, err)
+		}
+	}
 	err := os.Remove(c.path)
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
@@ -632,6 +807,11 @@ func (b *Buffer) Release(c *Chunk) {
 // Park moves a refused chunk to failed/ next to a .response file holding the
 // server's answer. Parked chunks are never retried nor deleted by the buffer.
 func (b *Buffer) Park(c *Chunk, answer []byte) error {
+	if c.hasMeta {
+		if err := b.persistPositions(); err != nil {
+			return fmt.Errorf("park chunk %s: %w", c.ID, err)
+		}
+	}
 	dir := filepath.Join(b.cfg.Dir, failedDir)
 	base := filepath.Base(c.path)
 	if err := os.WriteFile(filepath.Join(dir, base+".response"), answer, 0o600); err != nil {

@@ -10,7 +10,7 @@ import (
 // prefix no longer than its input, and that the prefix decodes cleanly.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(magic))
-	f.Add(appendFrame([]byte(magic), []byte{0x81, 0xa4, 't', 'i', 'm', 'e', 0x01}, 1))
+	f.Add(appendFrame([]byte(magic), []byte{0x81, 0xa4, 't', 'i', 'm', 'e', 0x01}, 1, []byte("k\x00v")))
 	f.Add([]byte("SPWBUF01\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		valid, recs, err := Decode(bytes.NewReader(data), nil)

@@ -142,10 +142,8 @@ func (p *apacheParser) fast(line []byte, sp *spans) bool {
 		sp.set(i, rest[:j])
 		rest = rest[j+1:]
 	}
-	if p.nginx {
-		// nginx: remote host user, all reported.
-	} else {
-		sp.present &^= 1 << sB
+	if !p.nginx {
+		sp.present &^= 1 << sB // apache2's ident is not reported
 	}
 	if len(rest) == 0 || rest[0] != '[' {
 		return false
@@ -356,9 +354,6 @@ func (p *apacheParser) appendNginx(dst []byte, sp *spans, now time.Time) ([]byte
 		if sp.has(i) && i != sTime {
 			n++
 		}
-	}
-	if p.c.cfg.KeepTimeKey {
-		// "time" stays but is overwritten by the integer event time.
 	}
 	dst = appendMapHeader(dst, n+1)
 	for i := 0; i < nSpans; i++ {

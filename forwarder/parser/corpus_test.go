@@ -41,14 +41,13 @@ func TestApache2CorpusGolden(t *testing.T) {
 	}
 	p := mustNew(t, Config{Type: TypeApache2})
 	var out strings.Builder
-	for i, line := range lines {
+	for _, line := range lines {
 		rec, err := p.AppendRecord(nil, line, fixedNow)
 		if err != nil {
 			out.WriteString("ERROR " + err.Error() + "\n")
 			continue
 		}
 		out.WriteString(toJSON(t, normalize(decodeOne(t, rec))) + "\n")
-		_ = i
 	}
 	golden := filepath.Join("testdata", "apache_combined_10k.apache2.golden.jsonl")
 	if *update {

@@ -2,8 +2,13 @@ package parser
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkRecord asserts the Parser contract on one line: either one msgpack
@@ -66,8 +71,45 @@ func FuzzApacheError(f *testing.F) {
 	fuzzParser(f, Config{Type: TypeApacheError}, `[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] denied`)
 }
 
+// FuzzJSON checks the JSON transcoder against encoding/json: both accept
+// the same objects and yield the same values.
 func FuzzJSON(f *testing.F) {
-	fuzzParser(f, Config{Type: TypeJSON}, `{"time":1362020400,"a":[1,{"b":null}],"c":1.5e3}`)
+	f.Add([]byte(`{"time":1362020400,"a":[1,{"b":null}],"c":1.5e3,"s":"\u00e9\ud83d\ude00\n"}`))
+	p := mustNew(f, Config{Type: TypeJSON, TimeKey: "no such key"})
+	f.Fuzz(func(t *testing.T, line []byte) {
+		checkRecord(t, p, line)
+		var want map[string]any
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		werr := dec.Decode(&want)
+		if werr == nil && dec.More() {
+			werr = errors.New("data after the object")
+		}
+		if werr == nil {
+			if _, err := dec.Token(); err == nil || !errors.Is(err, io.EOF) {
+				werr = errors.New("data after the object")
+			}
+		}
+		out, err := p.AppendRecord(nil, line, fixedNow)
+		if werr != nil {
+			if err == nil && !strings.Contains(werr.Error(), "out of range") && !strings.Contains(werr.Error(), "cannot unmarshal") {
+				t.Fatalf("accepted what encoding/json refuses (%v): %q", werr, line)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("refused what encoding/json accepts: %v: %q", err, line)
+		}
+		if !utf8.Valid(line) {
+			return // encoding/json replaces invalid UTF-8, we keep the bytes
+		}
+		got := normalize(decodeOne(t, out)).(map[string]any)
+		delete(got, "time")
+		delete(want, "time")
+		if g, w := toJSON(t, got), toJSON(t, numbers(want)); g != w {
+			t.Fatalf("got %s\nwant %s\nline %q", g, w, line)
+		}
+	})
 }
 
 func FuzzLTSV(f *testing.F) {
@@ -92,4 +134,29 @@ func FuzzRegexp(f *testing.F) {
 
 func FuzzNone(f *testing.F) {
 	fuzzParser(f, Config{Type: TypeNone}, "any line")
+}
+
+// numbers turns json.Number into int64, uint64 or float64 as the
+// transcoder does.
+func numbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return i
+		}
+		if u, err := strconv.ParseUint(string(t), 10, 64); err == nil {
+			return u
+		}
+		f, _ := strconv.ParseFloat(string(t), 64)
+		return f
+	case map[string]any:
+		for k, x := range t {
+			t[k] = numbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = numbers(x)
+		}
+	}
+	return v
 }

@@ -220,4 +220,3 @@ func (p *noneParser) AppendRecord(dst, line []byte, now time.Time) ([]byte, erro
 	dst = appendStr(dst, "time")
 	return appendInt(dst, now.Unix()), nil
 }
-

@@ -16,7 +16,7 @@ func TestParsers(t *testing.T) {
 		name string
 		cfg  Config
 		line string
-		want rec  // nil: expect an error
+		want rec   // nil: expect an error
 		err  error // wrapped error expected when want is nil
 	}{
 		{"apache2 doc example", Config{Type: TypeApache2},
@@ -167,4 +167,3 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
-

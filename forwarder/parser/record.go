@@ -72,6 +72,7 @@ func newCommon(cfg Config, loc *time.Location) (*common, error) {
 // applies null patterns and types (convert_values) and appends the record.
 func (c *common) finish(dst []byte, fields []field, now time.Time) ([]byte, error) {
 	evTime := now.Unix()
+	drop := -1
 	for i := range fields {
 		f := &fields[i]
 		if f.key != c.cfg.TimeKey || f.v.k == kNil {
@@ -83,7 +84,7 @@ func (c *common) finish(dst []byte, fields []field, now time.Time) ([]byte, erro
 		}
 		evTime = t
 		if !c.cfg.KeepTimeKey {
-			f.key = "" // dropped below
+			drop = i
 		}
 		break
 	}
@@ -92,7 +93,7 @@ func (c *common) finish(dst []byte, fields []field, now time.Time) ([]byte, erro
 	n := 0
 	for i := range fields {
 		f := &fields[i]
-		if f.key == "" || f.key == "time" {
+		if i == drop || f.key == "time" {
 			continue // "time" is always the integer event time, written last
 		}
 		v := f.v

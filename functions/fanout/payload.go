@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // ErrBadPayload is wrapped by every payload decoding error: the part is
@@ -64,18 +65,25 @@ func DecodeStream(raw []byte) ([]Event, Schema, error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("%w: event %d: key: %v", ErrBadPayload, len(evs), err)
 			}
-			v, err := dec.DecodeInterface()
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: event %d: value of %q: %v", ErrBadPayload, len(evs), clip(k), err)
-			}
 			if k == "time" {
+				if c, err := dec.PeekCode(); err != nil || !(msgpcode.IsFixedNum(c) || (c >= msgpcode.Uint8 && c <= msgpcode.Int64)) {
+					return nil, nil, fmt.Errorf("%w: event %d: time is not an integer", ErrBadPayload, len(evs))
+				}
+				v, err := dec.DecodeInterface()
+				if err != nil {
+					return nil, nil, fmt.Errorf("%w: event %d: time: %v", ErrBadPayload, len(evs), err)
+				}
 				t, hasTime = asInt(v)
 				if !hasTime {
 					return nil, nil, fmt.Errorf("%w: event %d: time is %T, not an integer", ErrBadPayload, len(evs), v)
 				}
 				continue
 			}
-			if ty := typeOf(v); ty != "" {
+			ty, err := skipValue(dec, rd, 0)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: event %d: value of %q: %v", ErrBadPayload, len(evs), clip(k), err)
+			}
+			if ty != "" {
 				schema.Add(k, ty)
 			}
 		}
@@ -113,30 +121,70 @@ func asInt(v any) (int64, bool) {
 	return 0, false
 }
 
-func typeOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return ""
-	case bool:
-		return TypeBoolean
-	case string:
-		return TypeString
-	case []byte:
-		return TypeBinary
-	case float32, float64:
-		return TypeDouble
-	case []any:
-		return TypeArray
-	case map[string]any, map[any]any:
-		return TypeMap
+// maxDepth limits the nesting of arrays and maps inside one event.
+const maxDepth = 64
+
+// skipValue reads past the next value without materialising it and returns
+// its column type ("" for nil). Lengths are checked against the bytes left,
+// so a hostile header cannot force a large allocation.
+func skipValue(dec *msgpack.Decoder, rd *bytes.Reader, depth int) (string, error) {
+	c, err := dec.PeekCode()
+	if err != nil {
+		return "", err
 	}
-	if _, ok := asInt(v); ok {
-		return TypeLong
+	switch {
+	case c == msgpcode.Nil:
+		return "", dec.Skip()
+	case c == msgpcode.False || c == msgpcode.True:
+		return TypeBoolean, dec.Skip()
+	case msgpcode.IsFixedNum(c) || (c >= msgpcode.Uint8 && c <= msgpcode.Int64):
+		return TypeLong, dec.Skip()
+	case c == msgpcode.Float || c == msgpcode.Double:
+		return TypeDouble, dec.Skip()
+	case msgpcode.IsFixedString(c) || c == msgpcode.Str8 || c == msgpcode.Str16 || c == msgpcode.Str32:
+		return TypeString, dec.Skip()
+	case c == msgpcode.Bin8 || c == msgpcode.Bin16 || c == msgpcode.Bin32 || msgpcode.IsExt(c):
+		return TypeBinary, dec.Skip()
+	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
+		n, err := dec.DecodeArrayLen()
+		if err != nil {
+			return "", err
+		}
+		if err := checkNested(n, 1, rd, depth); err != nil {
+			return "", err
+		}
+		for i := 0; i < n; i++ {
+			if _, err := skipValue(dec, rd, depth+1); err != nil {
+				return "", err
+			}
+		}
+		return TypeArray, nil
+	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
+		n, err := dec.DecodeMapLen()
+		if err != nil {
+			return "", err
+		}
+		if err := checkNested(n, 2, rd, depth); err != nil {
+			return "", err
+		}
+		for i := 0; i < 2*n; i++ {
+			if _, err := skipValue(dec, rd, depth+1); err != nil {
+				return "", err
+			}
+		}
+		return TypeMap, nil
 	}
-	if _, ok := v.(uint64); ok {
-		return TypeLong
+	return "", fmt.Errorf("unknown msgpack code 0x%x", c)
+}
+
+func checkNested(n, per int, rd *bytes.Reader, depth int) error {
+	switch {
+	case depth >= maxDepth:
+		return fmt.Errorf("nested deeper than %d", maxDepth)
+	case n < 0 || int64(n)*int64(per) > int64(rd.Len()):
+		return fmt.Errorf("length %d exceeds the remaining %d bytes", n, rd.Len())
 	}
-	return TypeString
+	return nil
 }
 
 // EncodeGzip compresses a msgpack stream deterministically (same input, same

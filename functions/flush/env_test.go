@@ -38,7 +38,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 	tb.Helper()
 	ctx := context.Background()
 	n := envSeq.Add(1)
-	srv := motoSrv
+	srv := motoServer(tb)
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
 	e := &testEnv{
 		s3:  s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), UsePathStyle: true, Credentials: creds}),
@@ -243,23 +243,35 @@ func (r *tdReceiver) sink() Sink {
 		Policy: tdimport.RetryPolicy{MaxAttempts: 20, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}}
 }
 
-// motoSrv is one moto server for the package's tests; each test env uses
-// its own bucket and tables on it.
+// motoSrv is one moto server for the package's tests, started by the first
+// test that needs it (fuzzing and unit tests never start it); each test env
+// uses its own bucket and tables on it.
 var (
+	motoMu  sync.Mutex
 	motoSrv *moto.Server
 	envSeq  atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	srv, err := moto.Start(context.Background(), moto.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start moto:", err)
-		os.Exit(1)
+func motoServer(tb testing.TB) *moto.Server {
+	tb.Helper()
+	motoMu.Lock()
+	defer motoMu.Unlock()
+	if motoSrv == nil {
+		srv, err := moto.Start(context.Background(), moto.Options{})
+		if err != nil {
+			tb.Fatalf("start moto: %v", err)
+		}
+		motoSrv = srv
 	}
-	motoSrv = srv
+	return motoSrv
+}
+
+func TestMain(m *testing.M) {
 	code := m.Run()
-	if err := srv.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "close moto:", err)
+	if motoSrv != nil {
+		if err := motoSrv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "close moto:", err)
+		}
 	}
 	os.Exit(code)
 }

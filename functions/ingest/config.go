@@ -100,7 +100,7 @@ func (c Config) Validate() error {
 	}
 	pos := func(field string, v int) {
 		if v <= 0 {
-			errs = append(errs, fmt.Errorf("Limits.%s: must be positive, got %d", field, v))
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %d", "Limits."+field, v))
 		}
 	}
 	l := c.Limits

@@ -90,6 +90,7 @@ func readLimited(r io.Reader, compressed int, lim Limits, dst []byte, what strin
 		limit, byRatio = ratioLimit, true
 	}
 	buf := bytes.NewBuffer(dst[:0])
+	buf.Grow(min(limit, compressed*8) + bytes.MinRead)
 	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		if errors.Is(err, bytes.ErrTooLarge) {

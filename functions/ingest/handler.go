@@ -185,10 +185,7 @@ func (h *Handler) route(ctx context.Context, r *request) (events.APIGatewayV2HTT
 				return false
 			}
 		}
-		if r.method != method {
-			return false
-		}
-		return true
+		return r.method == method
 	}
 	n := len(s)
 	switch {
@@ -420,7 +417,8 @@ func uidIf(given bool, uid string) string {
 	return ""
 }
 
-const maxPooledBuffer = 16 << 20
+// maxPooledBuffer caps the decompression buffer kept for the next request.
+const maxPooledBuffer = 64 << 20
 
 var rawBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
@@ -476,13 +474,15 @@ func (h *Handler) write(ctx context.Context, r *request, db, table, uid string, 
 	return nil
 }
 
-// putContext bounds the Kinesis write: the invocation's deadline minus the
-// margin, or PutTimeout when there is no deadline.
+// putContext bounds the Kinesis write by PutTimeout (keep it under API
+// Gateway's 30 s integration timeout) and by the invocation's deadline minus
+// DeadlineMargin, whichever comes first.
 func (h *Handler) putContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(ctx, dl.Add(-h.cfg.DeadlineMargin))
+	dl := time.Now().Add(h.cfg.PutTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-h.cfg.DeadlineMargin).Before(dl) {
+		dl = d.Add(-h.cfg.DeadlineMargin)
 	}
-	return context.WithTimeout(ctx, h.cfg.PutTimeout)
+	return context.WithDeadline(ctx, dl)
 }
 
 // fail answers a rejected request and logs and counts it.

@@ -110,7 +110,9 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	seed(keyAdmin, "admin", []string{"*"}, true, true, false)
 	seed(keyRevoked, "revoked", []string{"testdb"}, true, true, true)
 	seed(keyOther, "other", []string{"otherdb"}, true, true, false)
-	n := func(v int64) *ddbtypes.AttributeValueMemberN { return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	n := func(v int64) *ddbtypes.AttributeValueMemberN {
+		return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
 	s := func(v string) *ddbtypes.AttributeValueMemberS { return &ddbtypes.AttributeValueMemberS{Value: v} }
 	env.ddb.put("catalog", item{"db": s("testdb"), "table": s(DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
 	env.ddb.put("catalog", item{"db": s("testdb"), "table": s("www_access"), "created_at": n(1700000000), "updated_at": n(1700000500),

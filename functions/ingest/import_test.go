@@ -114,8 +114,8 @@ func TestImportSplitsIntoParts(t *testing.T) {
 		name    string
 		n, size int
 	}{
-		{"many small events", 3000, 1000},     // ~6 MB of hex, ~3 MB gzipped
-		{"few large events", 12, 400_000},     // 800 KB each in hex
+		{"many small events", 3000, 1000},        // ~6 MB of hex, ~3 MB gzipped
+		{"few large events", 12, 400_000},        // 800 KB each in hex
 		{"one event near the limit", 1, 490_000}, // single 980 KB event
 	}
 	for _, tc := range tests {
@@ -178,7 +178,9 @@ func TestImportRejected(t *testing.T) {
 		{name: "not a map", body: func(t testing.TB) string { return string(gzBytes(t, []byte{0x01})) }, status: 400, reason: reasonNotMap},
 		{name: "truncated map", body: func(t testing.TB) string { return string(gzBytes(t, []byte{0x82, 0xa4, 't', 'i', 'm', 'e', 0x01})) }, status: 400, reason: reasonBadMsgpack},
 		{name: "non-string key", body: func(t testing.TB) string { return string(gzBytes(t, []byte{0x81, 0x01, 0x01})) }, status: 400, reason: reasonBadMsgpack},
-		{name: "reserved byte", body: func(t testing.TB) string { return string(gzBytes(t, []byte{0x82, 0xa4, 't', 'i', 'm', 'e', 0x01, 0xa1, 'a', 0xc1})) }, status: 400, reason: reasonBadMsgpack},
+		{name: "reserved byte", body: func(t testing.TB) string {
+			return string(gzBytes(t, []byte{0x82, 0xa4, 't', 'i', 'm', 'e', 0x01, 0xa1, 'a', 0xc1}))
+		}, status: 400, reason: reasonBadMsgpack},
 		{name: "second event invalid", body: func(t testing.TB) string { return string(gzBytes(t, append(msgpackStream(t, valid), 0x01))) }, status: 400, reason: reasonNotMap, contains: "event 1"},
 		{name: "time missing", body: func(t testing.TB) string { return string(gzMsgpack(t, map[string]any{"a": 1})) }, status: 422, reason: reasonTimeMissing},
 		{name: "time string", body: func(t testing.TB) string { return string(gzMsgpack(t, map[string]any{"time": "now"})) }, status: 422, reason: reasonTimeInvalid},

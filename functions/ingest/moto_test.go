@@ -69,7 +69,10 @@ func startMoto(t testing.TB) *motoEnv {
 	if _, err := e.kin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("ingest-test"), ShardCount: aws.Int32(1)}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
-	w := kinesis.NewStreamExistsWaiter(e.kin, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond; o.MaxDelay = time.Second })
+	w := kinesis.NewStreamExistsWaiter(e.kin, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay = 100 * time.Millisecond
+		o.MaxDelay = time.Second
+	})
 	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("ingest-test")}, 30*time.Second); err != nil {
 		t.Fatalf("wait for stream: %v", err)
 	}

@@ -83,6 +83,9 @@ func (w *walker) event(b []byte, p, idx int) (eventInfo, *apiError) {
 var (
 	errTooDeep  = errors.New("nesting too deep")
 	errReserved = errors.New("reserved msgpack type byte 0xc1")
+	// errExt rejects msgpack extension types: TD import bodies carry none,
+	// and downstream decoders would refuse them.
+	errExt = errors.New("msgpack extension types are not supported")
 )
 
 // mapHeader reads a map header at p. On failure p is -1 when truncated.
@@ -232,7 +235,7 @@ func skip(b []byte, p, depth, maxDepth int) (int, error) {
 	case c >= 0xa0 && c <= 0xbf:
 		return sized(1, int(c&0x1f))
 	case c >= 0x80 && c <= 0x8f:
-		return container(b, p+1, int(c&0x0f)*2, depth, maxDepth)
+		return mapBody(b, p+1, int(c&0x0f), depth, maxDepth)
 	case c >= 0x90 && c <= 0x9f:
 		return container(b, p+1, int(c&0x0f), depth, maxDepth)
 	}
@@ -247,25 +250,17 @@ func skip(b []byte, p, depth, maxDepth int) (int, error) {
 		return fixed(5)
 	case 0xcf, 0xd3, 0xcb:
 		return fixed(9)
-	case 0xd4:
-		return fixed(3)
-	case 0xd5:
-		return fixed(4)
-	case 0xd6:
-		return fixed(6)
-	case 0xd7:
-		return fixed(10)
-	case 0xd8:
-		return fixed(18)
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9:
+		return 0, errExt
 	}
 	// Types with a length header.
 	var hdr int
 	switch c {
-	case 0xc4, 0xd9, 0xc7:
+	case 0xc4, 0xd9:
 		hdr = 2
-	case 0xc5, 0xda, 0xc8, 0xdc, 0xde:
+	case 0xc5, 0xda, 0xdc, 0xde:
 		hdr = 3
-	case 0xc6, 0xdb, 0xc9, 0xdd, 0xdf:
+	case 0xc6, 0xdb, 0xdd, 0xdf:
 		hdr = 5
 	}
 	if p+hdr > len(b) {
@@ -278,22 +273,44 @@ func skip(b []byte, p, depth, maxDepth int) (int, error) {
 		return sized(3, u16())
 	case 0xc6, 0xdb:
 		return sized(5, u32())
-	case 0xc7:
-		return sized(3, u8()) // ext8: len, type
-	case 0xc8:
-		return sized(4, u16())
-	case 0xc9:
-		return sized(6, u32())
 	case 0xdc:
 		return container(b, p+3, u16(), depth, maxDepth)
 	case 0xdd:
 		return container(b, p+5, u32(), depth, maxDepth)
 	case 0xde:
-		return container(b, p+3, u16()*2, depth, maxDepth)
+		return mapBody(b, p+3, u16(), depth, maxDepth)
 	case 0xdf:
-		return container(b, p+5, u32()*2, depth, maxDepth)
+		return mapBody(b, p+5, u32(), depth, maxDepth)
 	}
 	return 0, errReserved
+}
+
+// errMapKey rejects nested map keys that are not strings: downstream
+// decoders read maps as string-keyed.
+var errMapKey = errors.New("map key is not a string")
+
+// mapBody validates n key/value pairs; keys must be str or bin.
+func mapBody(b []byte, p, n, depth, maxDepth int) (int, error) {
+	if depth >= maxDepth && n > 0 {
+		return 0, errTooDeep
+	}
+	if n > (len(b)-p)/2 {
+		return 0, errTruncated
+	}
+	for i := 0; i < n; i++ {
+		_, _, next, ok := strBytes(b, p)
+		if !ok {
+			if next < 0 {
+				return 0, errTruncated
+			}
+			return 0, errMapKey
+		}
+		var err error
+		if p, err = skip(b, next, depth+1, maxDepth); err != nil {
+			return 0, err
+		}
+	}
+	return p, nil
 }
 
 func container(b []byte, p, n, depth, maxDepth int) (int, error) {

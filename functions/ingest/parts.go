@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
@@ -59,26 +61,41 @@ func splitParts(b *batch, orig []byte, budget int) ([]part, *apiError) {
 	// Aim each group's uncompressed size at what should compress to ~85% of
 	// the budget; groups that still come out too big are halved.
 	target := budget * 3
-	if orig != nil && len(orig) > 0 {
+	if len(orig) > 0 {
 		target = int(float64(budget) * 0.85 * float64(len(b.raw)) / float64(len(orig)))
 	}
 	if target < 1 {
 		target = 1
 	}
-	var parts []part
-	start := 0 // first event of the current group
-	for start < b.events() {
+	type group struct{ start, end int }
+	var groups []group
+	for start := 0; start < b.events(); {
 		end := start
 		from := b.offset(start)
 		for end < b.events() && (end == start || b.ends[end]-from <= target) {
 			end++
 		}
-		ps, aerr := compressGroup(b, start, end, budget)
-		if aerr != nil {
-			return nil, aerr
-		}
-		parts = append(parts, ps...)
+		groups = append(groups, group{start, end})
 		start = end
+	}
+	// Compress the groups in parallel (a Lambda with >= 1,769 MB has 2+ vCPUs).
+	out := make([][]part, len(groups))
+	errs := make([]*apiError, len(groups))
+	var eg errgroup.Group
+	eg.SetLimit(runtime.GOMAXPROCS(0))
+	for i, g := range groups {
+		eg.Go(func() error {
+			out[i], errs[i] = compressGroup(b, g.start, g.end, budget)
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	var parts []part
+	for i := range groups {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		parts = append(parts, out[i]...)
 	}
 	return parts, nil
 }
@@ -114,7 +131,7 @@ func compressGroup(b *batch, start, end, budget int) ([]part, *apiError) {
 }
 
 var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	return w
 }}
 

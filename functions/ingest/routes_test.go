@@ -75,7 +75,9 @@ func TestKinesisFailures(t *testing.T) {
 
 func TestKinesisDeadlineMargin(t *testing.T) {
 	env := newEnv(t, nil)
-	env.kin.fail = func(int, *kinesis.PutRecordsInput) (map[int]string, error) { return map[int]string{0: "InternalFailure"}, nil }
+	env.kin.fail = func(int, *kinesis.PutRecordsInput) (map[int]string, error) {
+		return map[int]string{0: "InternalFailure"}, nil
+	}
 	// A deadline closer than the margin leaves no time to retry: one round, then 503.
 	ctx, cancel := context.WithDeadline(context.Background(), env.clock.Now().Add(env.cfg.DeadlineMargin+10*time.Millisecond))
 	defer cancel()
@@ -212,8 +214,7 @@ func toInt(v any) int64 {
 // tdJSONResponse replays a handler answer through td-client-go's own
 // response validation, so the shapes are exactly what the client accepts.
 type replayTransport struct {
-	h   *Handler
-	key string
+	h *Handler
 }
 
 func (rt *replayTransport) RoundTrip(req *http.Request) (*http.Response, error) {

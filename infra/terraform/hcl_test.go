@@ -107,7 +107,7 @@ func objectItems(expr hclsyntax.Expression) (map[string]hclsyntax.Expression, er
 			}
 			k = v.AsString()
 		}
-		out[k] = it.ValueExpr.(hclsyntax.Expression)
+		out[k] = it.ValueExpr
 	}
 	return out, nil
 }

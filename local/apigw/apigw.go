@@ -10,6 +10,10 @@
 //	})
 //	http.Serve(ln, gw)
 //
+// RoutesFromAPI builds the Routes from a deployed API (GetRoutes and
+// GetIntegrations through the edge), so the local front serves exactly the
+// routes and integration timeouts Terraform created.
+//
 // Behaviour mirrored from AWS:
 //   - route keys "METHOD /path/{var}/{proxy+}" (METHOD may be ANY) and
 //     "$default"; the most specific matching route wins (literal segment over
@@ -18,10 +22,12 @@
 //   - header names lower-cased, repeated headers and query parameters joined
 //     with commas, the Cookie header moved to cookies, x-forwarded-for/-port/
 //     -proto and x-amzn-trace-id added;
-//   - bodies whose Content-Type is not text (text/*, JSON, XML, JavaScript)
-//     are base64-encoded with isBase64Encoded true;
+//   - bodies whose Content-Type is not text/*, application/json,
+//     application/xml or application/javascript are base64-encoded with
+//     isBase64Encoded true (see IsTextContentType);
 //   - bodies above 10 MB answer 413 {"message":"Request Entity Too Large"};
-//   - an integration slower than 30 s answers 503 {"message":"Service Unavailable"};
+//   - an integration slower than 30 s (or the route's Timeout) answers 503
+//     {"message":"Service Unavailable"};
 //   - an invoke error (function error, crash, timeout) or a malformed
 //     response answers 500 {"message":"Internal Server Error"};
 //   - a response without statusCode is sent as 200 application/json with the
@@ -62,6 +68,9 @@ type Route struct {
 	Key string
 	// Invoke is this route's integration; nil uses Config.Invoke.
 	Invoke InvokeFunc
+	// Timeout is this route's integration timeout; 0 uses
+	// Config.IntegrationTimeout.
+	Timeout time.Duration
 }
 
 // Config configures a Gateway. Zero fields get the defaults from Defaults.
@@ -127,6 +136,9 @@ func (cfg Config) Validate() error {
 			errs = append(errs, fmt.Errorf("routes[%d].key: duplicate route key %q", i, r.Key))
 		}
 		keys[r.Key] = true
+		if r.Timeout < 0 {
+			errs = append(errs, fmt.Errorf("routes[%d].timeout: %s is negative", i, r.Timeout))
+		}
 		if r.Invoke == nil && cfg.Invoke == nil {
 			errs = append(errs, fmt.Errorf("routes[%d].invoke: no integration (set it or Config.Invoke)", i))
 		}
@@ -158,6 +170,10 @@ func New(cfg Config) (*Gateway, error) {
 		rt.invoke = r.Invoke
 		if rt.invoke == nil {
 			rt.invoke = cfg.Invoke
+		}
+		rt.timeout = r.Timeout
+		if rt.timeout == 0 {
+			rt.timeout = cfg.IntegrationTimeout
 		}
 		g.routes = append(g.routes, rt)
 	}
@@ -228,12 +244,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, now time.Time, r
 	if err != nil {
 		return writeMessage(w, http.StatusInternalServerError, msgInternal), rt.key
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.IntegrationTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
 	defer cancel()
 	out, err := rt.invoke(ctx, payload)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
-			g.cfg.Logger.Warn("integration timed out", "request_id", reqID, "route", rt.key, "timeout", g.cfg.IntegrationTimeout.String())
+			g.cfg.Logger.Warn("integration timed out", "request_id", reqID, "route", rt.key, "timeout", rt.timeout.String())
 			return writeMessage(w, http.StatusServiceUnavailable, msgUnavailable), rt.key
 		}
 		g.cfg.Logger.Warn("integration failed", "request_id", reqID, "route", rt.key, "error", err.Error())
@@ -356,23 +372,19 @@ func MarshalEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	return out, nil
 }
 
-// IsTextContentType reports whether API Gateway passes a body of this
-// Content-Type as text: text/*, JSON, XML and JavaScript types (including
-// +json and +xml suffixes). Everything else, including a missing type, is
-// base64-encoded.
+// IsTextContentType reports whether an HTTP API passes a body of this
+// Content-Type as text: only text/*, application/json, application/xml and
+// application/javascript. Everything else - a missing type,
+// application/x-www-form-urlencoded, multipart/form-data, +json suffixes -
+// is base64-encoded. (The AWS docs do not list the types; this is the set
+// observed on real HTTP APIs, as recorded by the ministack emulator.)
 func IsTextContentType(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
 	}
-	switch {
-	case strings.HasPrefix(mt, "text/"),
-		mt == "application/json", mt == "application/xml", mt == "application/javascript",
-		mt == "application/x-javascript", mt == "application/ecmascript",
-		strings.HasSuffix(mt, "+json"), strings.HasSuffix(mt, "+xml"):
-		return true
-	}
-	return false
+	return strings.HasPrefix(mt, "text/") ||
+		mt == "application/json" || mt == "application/xml" || mt == "application/javascript"
 }
 
 // DecodeResponse interprets a function's response payload as API Gateway

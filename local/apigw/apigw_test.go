@@ -202,6 +202,22 @@ func TestEventGolden(t *testing.T) {
 	}
 }
 
+func TestIsTextContentType(t *testing.T) {
+	tests := map[string]bool{
+		"text/plain": true, "text/csv; charset=utf-8": true, "application/json": true, "Application/JSON; charset=utf-8": true,
+		"application/xml": true, "application/javascript": true,
+		"": false, "application/octet-stream": false, "application/x-www-form-urlencoded": false,
+		"multipart/form-data; boundary=x": false, "application/x-msgpack": false, "application/vnd.api+json": false, "bogus/": false,
+	}
+	for ct, want := range tests {
+		t.Run(ct, func(t *testing.T) {
+			if got := IsTextContentType(ct); got != want {
+				t.Fatalf("IsTextContentType(%q) = %v, want %v", ct, got, want)
+			}
+		})
+	}
+}
+
 func TestRouteMatching(t *testing.T) {
 	gw, err := New(Config{
 		Routes: []Route{

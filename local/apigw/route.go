@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // DefaultRouteKey is the catch-all route key.
@@ -18,9 +19,9 @@ var methods = map[string]bool{
 type segKind int
 
 const (
-	segGreedy segKind = iota // {name+}: one or more trailing segments
-	segParam                 // {name}: exactly one segment
-	segLiteral               // text: equal segment
+	segGreedy  segKind = iota // {name+}: one or more trailing segments
+	segParam                  // {name}: exactly one segment
+	segLiteral                // text: equal segment
 )
 
 type segment struct {
@@ -30,10 +31,11 @@ type segment struct {
 
 // route is a parsed route key.
 type route struct {
-	key    string
-	method string // "" for $default
-	segs   []segment
-	invoke InvokeFunc
+	key     string
+	method  string // "" for $default
+	segs    []segment
+	invoke  InvokeFunc
+	timeout time.Duration
 }
 
 // parseRoute parses "METHOD /path/{param}/{proxy+}" or "$default".

@@ -32,21 +32,34 @@ import (
 	"github.com/spillwayhq/spillway/shared/awsconf"
 )
 
-// motoURL is the moto server shared by the tests of this package.
-var motoURL string
+// sharedMoto is the moto server shared by the tests of this package,
+// started on first use (fuzz workers never start one) and stopped by
+// TestMain.
+var sharedMoto struct {
+	once sync.Once
+	srv  *moto.Server
+	err  error
+}
+
+// motoURL returns the shared moto server's URL, starting it if needed.
+func motoURL(t testing.TB) string {
+	t.Helper()
+	sharedMoto.once.Do(func() {
+		sharedMoto.srv, sharedMoto.err = moto.Start(context.Background(), moto.Options{})
+	})
+	if sharedMoto.err != nil {
+		t.Fatalf("start moto: %v", sharedMoto.err)
+	}
+	return sharedMoto.srv.URL()
+}
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := moto.Start(ctx, moto.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start moto:", err)
-		cancel()
-		os.Exit(1)
-	}
-	motoURL = srv.URL()
 	code := m.Run()
-	_ = srv.Close()
-	cancel()
+	if sharedMoto.srv != nil {
+		if err := sharedMoto.srv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop moto:", err)
+		}
+	}
 	os.Exit(code)
 }
 
@@ -57,7 +70,7 @@ func startEdge(t testing.TB, cfg Config) *Server {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	if cfg.Backend == "" {
-		cfg.Backend = motoURL
+		cfg.Backend = motoURL(t)
 	}
 	s, err := Start(context.Background(), cfg)
 	if err != nil {
@@ -527,7 +540,7 @@ func TestStartErrors(t *testing.T) {
 		want error
 		text string
 	}{
-		{"port taken", Config{Addr: l.Addr().String(), Backend: motoURL}, ErrPortInUse, ""},
+		{"port taken", Config{Addr: l.Addr().String(), Backend: motoURL(t)}, ErrPortInUse, ""},
 		{"no backend", Config{Addr: "127.0.0.1:0"}, nil, "Backend: required"},
 		{"bad backend", Config{Addr: "127.0.0.1:0", Backend: "ftp://x"}, nil, "not an http(s) URL"},
 	}
@@ -550,7 +563,7 @@ func TestStartErrors(t *testing.T) {
 
 func TestCloseOnContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Start(ctx, Config{Addr: "127.0.0.1:0", Backend: motoURL})
+	s, err := Start(ctx, Config{Addr: "127.0.0.1:0", Backend: motoURL(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

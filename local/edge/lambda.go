@@ -32,6 +32,13 @@ type Invoker interface {
 	Invoke(ctx context.Context, function string, payload []byte) (InvokeResult, error)
 }
 
+// AsyncInvoker is implemented by Invokers that queue Event invocations
+// themselves (with Lambda's retries); the edge then hands Event calls to
+// InvokeAsync instead of running Invoke in the background.
+type AsyncInvoker interface {
+	InvokeAsync(ctx context.Context, function string, payload []byte) error
+}
+
 // InvokerFunc adapts a function to Invoker.
 type InvokerFunc func(ctx context.Context, function string, payload []byte) (InvokeResult, error)
 
@@ -70,6 +77,19 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request, c Call) {
 	case "DryRun":
 		w.WriteHeader(http.StatusNoContent)
 	case "Event":
+		if ai, ok := inv.(AsyncInvoker); ok {
+			if err := ai.InvokeAsync(r.Context(), c.Function, payload); err != nil {
+				if errors.Is(err, ErrUnknownFunction) {
+					writeAWSError(w, r, c, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+c.Function)
+					return
+				}
+				writeAWSError(w, r, c, http.StatusBadGateway, "ServiceException", "spillway edge: queue event for "+c.Function+": "+err.Error())
+				return
+			}
+			w.Header().Set("X-Amzn-RequestId", requestID())
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
 		s.async.Add(1)
 		go func() {
 			defer s.async.Done()

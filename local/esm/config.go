@@ -147,6 +147,26 @@ func FromMapping(m *lambda.GetEventSourceMappingOutput) Config {
 	return cfg
 }
 
+// FromMappingConfiguration is FromMapping for an item of a
+// ListEventSourceMappings answer.
+func FromMappingConfiguration(m lambdatypes.EventSourceMappingConfiguration) Config {
+	return FromMapping(&lambda.GetEventSourceMappingOutput{
+		EventSourceArn:                 m.EventSourceArn,
+		FunctionArn:                    m.FunctionArn,
+		UUID:                           m.UUID,
+		BatchSize:                      m.BatchSize,
+		MaximumBatchingWindowInSeconds: m.MaximumBatchingWindowInSeconds,
+		StartingPosition:               m.StartingPosition,
+		StartingPositionTimestamp:      m.StartingPositionTimestamp,
+		BisectBatchOnFunctionError:     m.BisectBatchOnFunctionError,
+		FunctionResponseTypes:          m.FunctionResponseTypes,
+		MaximumRetryAttempts:           m.MaximumRetryAttempts,
+		MaximumRecordAgeInSeconds:      m.MaximumRecordAgeInSeconds,
+		ParallelizationFactor:          m.ParallelizationFactor,
+		DestinationConfig:              m.DestinationConfig,
+	})
+}
+
 // Defaults returns cfg with every zero field set to its default.
 func Defaults(cfg Config) Config {
 	if cfg.BatchSize == 0 {

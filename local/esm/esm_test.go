@@ -69,7 +69,7 @@ func testCtx(tb testing.TB) context.Context {
 func newStream(tb testing.TB, c clients) string {
 	tb.Helper()
 	ctx := testCtx(tb)
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(tb.Name())
+	name := uniqueName(tb)
 	if _, err := c.kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)}); err != nil {
 		tb.Fatalf("create stream: %v", err)
 	}
@@ -285,7 +285,7 @@ func TestRetriesBisectAndSQSOnFailure(t *testing.T) {
 	c := newClients(t)
 	arn := newStream(t, c)
 	ctx := testCtx(t)
-	q, err := c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("dlq-" + strings.ReplaceAll(t.Name(), "/", "-"))})
+	q, err := c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(uniqueName(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestRecordAgeToS3(t *testing.T) {
 	c := newClients(t)
 	arn := newStream(t, c)
 	ctx := testCtx(t)
-	bucket := "dlq-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	bucket := strings.ToLower(uniqueName(t))
 	if _, err := c.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 // Lambda service limits mirrored by the runner.
@@ -146,4 +150,23 @@ func (cfg Config) Validate() error {
 		errs = append(errs, fmt.Errorf("async_retry_delay: %s is negative", cfg.AsyncRetryDelay))
 	}
 	return errors.Join(errs...)
+}
+
+// FromFunctionConfiguration copies what Lambda reports for a deployed
+// function (GetFunctionConfiguration through the edge: name, timeout,
+// memory, environment) into a Config for binary. Add the local-only
+// variables (AWS_ENDPOINT_URL, credentials) to Env before New.
+func FromFunctionConfiguration(fc *lambda.GetFunctionConfigurationOutput, binary string) Config {
+	cfg := Config{
+		Name:     aws.ToString(fc.FunctionName),
+		Binary:   binary,
+		Timeout:  time.Duration(aws.ToInt32(fc.Timeout)) * time.Second,
+		MemoryMB: int(aws.ToInt32(fc.MemorySize)),
+		Version:  aws.ToString(fc.Version),
+		Env:      map[string]string{},
+	}
+	if fc.Environment != nil {
+		maps.Copy(cfg.Env, fc.Environment.Variables)
+	}
+	return cfg
 }

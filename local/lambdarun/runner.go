@@ -686,3 +686,18 @@ func newTraceID(now time.Time) string {
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
 }
+
+// InvokeLambda runs a synchronous invocation with the Lambda Invoke API's
+// result shape, for servers that front the runner (the edge): on a
+// function error (including timeouts and crashes) it returns the error
+// document as payload, functionError "Unhandled" and a nil error; err is
+// reserved for failures to invoke at all (throttled, closed, ctx, payload
+// too large).
+func (r *Runner) InvokeLambda(ctx context.Context, payload []byte) (out []byte, functionError string, err error) {
+	out, err = r.Invoke(ctx, payload)
+	var fe *FunctionError
+	if errors.As(err, &fe) {
+		return fe.Payload, "Unhandled", nil
+	}
+	return out, "", err
+}

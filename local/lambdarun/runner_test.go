@@ -15,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // fnBinary is the test function, built once by TestMain.
@@ -204,6 +208,31 @@ type ctxInfo struct {
 	TraceID     string `json:"trace_id"`
 }
 
+func TestInvokeLambda(t *testing.T) {
+	r := newRunner(t, nil)
+	tests := []struct {
+		name, body, want, wantFE string
+	}{
+		{name: "success", body: `{"op":"echo","data":[1]}`, want: `[1]`},
+		{name: "function error", body: `{"op":"error","msg":"m"}`, want: `{"errorMessage":"m","errorType":"customError"}`, wantFE: "Unhandled"},
+		{name: "crash", body: `{"op":"exit","code":2}`, wantFE: "Unhandled", want: `"errorType":"Runtime.ExitError"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, fe, err := r.InvokeLambda(ctxT(t), []byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fe != tt.wantFE || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("got %s %q, want %s %q", out, fe, tt.want, tt.wantFE)
+			}
+		})
+	}
+	if _, _, err := r.InvokeLambda(ctxT(t), make([]byte, MaxSyncPayload+1)); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("too large: %v", err)
+	}
+}
+
 func TestInitFailure(t *testing.T) {
 	r := newRunner(t, func(c *Config) { c.Env = map[string]string{"FN_EXIT_AT_INIT": "1"} })
 	_, err := r.Invoke(ctxT(t), []byte(`{"op":"echo"}`))
@@ -365,6 +394,20 @@ func TestConfigValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFromFunctionConfiguration(t *testing.T) {
+	fc := &lambda.GetFunctionConfigurationOutput{
+		FunctionName: aws.String("sp-ingest"), Timeout: aws.Int32(30), MemorySize: aws.Int32(256), Version: aws.String("$LATEST"),
+		Environment: &lambdatypes.EnvironmentResponse{Variables: map[string]string{"SPILLWAY_STREAM_NAME": "sp-events"}},
+	}
+	cfg := FromFunctionConfiguration(fc, fnBinary)
+	if cfg.Name != "sp-ingest" || cfg.Timeout != 30*time.Second || cfg.MemoryMB != 256 || cfg.Env["SPILLWAY_STREAM_NAME"] != "sp-events" || cfg.Binary != fnBinary {
+		t.Fatalf("config %+v", cfg)
+	}
+	if err := Defaults(cfg).Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 

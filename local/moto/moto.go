@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -153,11 +154,11 @@ func start(ctx context.Context, bin, dir string, port int, opts Options) (*Serve
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.Env = append(os.Environ(), opts.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
+	// Pdeathsig kills moto if this process dies without calling Close (a test
+	// binary killed by its timeout, say). It is tied to the OS thread that
+	// started the child, so that thread stays locked, blocked in Wait, for
+	// the child's whole life.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	s := &Server{
 		url:       "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(port)),
 		logPath:   logPath,
@@ -166,11 +167,22 @@ func start(ctx context.Context, bin, dir string, port int, opts Options) (*Serve
 		done:      make(chan struct{}),
 		stopWatch: make(chan struct{}),
 	}
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		s.waitErr = cmd.Wait()
 		_ = logf.Close()
 		close(s.done)
 	}()
+	if err := <-started; err != nil {
+		_ = logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
 	if err := s.waitHealthy(ctx, opts.StartTimeout); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("%w\n%s", err, tail(logPath, 2048))

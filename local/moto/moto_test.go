@@ -1,9 +1,12 @@
 package moto_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -142,4 +145,55 @@ func TestStartErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelperProcess is not a test: TestNoOrphanWhenParentDies runs the test
+// binary with SPILLWAY_MOTO_HELPER=1 to get a parent that starts moto and is
+// then killed.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv("SPILLWAY_MOTO_HELPER") != "1" {
+		return
+	}
+	s, err := moto.Start(context.Background(), moto.Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	fmt.Println("PID", s.PID())
+	select {} // wait to be killed
+}
+
+func TestNoOrphanWhenParentDies(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SPILLWAY_MOTO_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var pid int
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "PID %d", &pid); err == nil {
+			break
+		}
+		if strings.HasPrefix(sc.Text(), "ERR") {
+			t.Fatal(sc.Text())
+		}
+	}
+	if pid == 0 {
+		t.Fatal("helper did not report a moto pid")
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+	if processGone(pid) {
+		t.Fatalf("moto %d not running before the parent was killed", pid)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waitGone(t, pid, 10*time.Second)
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -89,6 +90,7 @@ type Runner struct {
 	grace   time.Duration
 	log     *slog.Logger
 	mirror  string
+	cliCfg  string
 }
 
 // New prepares a work dir holding a copy of opts.Source and, when a provider
@@ -150,6 +152,7 @@ func New(opts Options) (*Runner, error) {
 			return nil, fmt.Errorf("write terraform cli config: %w", err)
 		}
 		r.env = append(r.env, "TF_CLI_CONFIG_FILE="+cfg)
+		r.cliCfg = cfg
 		// A plugin cache would copy the large provider binary; the mirror is
 		// already local.
 		r.env = append(r.env, "TF_PLUGIN_CACHE_DIR=")
@@ -166,6 +169,10 @@ func (r *Runner) LogPath() string { return r.logPath }
 
 // PluginMirror is the mirror root in use, or "" when the registry is used.
 func (r *Runner) PluginMirror() string { return r.mirror }
+
+// CLIConfigPath is the CLI config file written for the mirror, or "" when
+// the registry is used.
+func (r *Runner) CLIConfigPath() string { return r.cliCfg }
 
 // Init runs `terraform init`; extra args (e.g. -backend=false) are appended.
 func (r *Runner) Init(ctx context.Context, args ...string) error {
@@ -265,11 +272,16 @@ func (r *Runner) Run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Env = r.env
 	cmd.Stdout = io.MultiWriter(logf, &stdout, tailW)
 	cmd.Stderr = io.MultiWriter(logf, tailW)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig interrupts terraform (which then stops its providers) if this
+	// process dies mid-command; it is tied to the starting OS thread, which
+	// stays locked until the command has exited.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGINT}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = r.grace
 	start := time.Now()
+	runtime.LockOSThread()
 	err = cmd.Run()
+	runtime.UnlockOSThread()
 	if cmd.Process != nil {
 		// Providers run as children in the same group; make sure none outlive us.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -53,7 +53,11 @@ type PermanentError struct {
 	Err  error
 }
 
-func (e *PermanentError) Error() string { return "permanent kinesis error " + e.Code + ": " + e.Err.Error() }
+// Error describes the failure with its AWS code.
+func (e *PermanentError) Error() string {
+	return "permanent kinesis error " + e.Code + ": " + e.Err.Error()
+}
+// Unwrap returns the underlying SDK or per-record error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Options tunes Put. The zero value means the defaults (DefaultOptions).

@@ -329,6 +329,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// armRead sets the idle read deadline unless Shutdown began; under s.mu, so
+// Shutdown's "deadline now" always wins over it.
+func (cn *conn) armRead() bool {
+	s := cn.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	cn.c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	return true
+}
+
 func (s *Server) isClosing() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -364,7 +377,9 @@ func (s *Server) handle(c net.Conn) {
 			return
 		}
 	}
-	c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	if !cn.armRead() {
+		return
+	}
 	first, err := cn.r.Peek(1)
 	if err != nil {
 		return
@@ -418,10 +433,9 @@ func (cn *conn) serveMsgpack() error {
 		if len(cn.buf) >= s.cfg.MaxMessageBytes {
 			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.cfg.MaxMessageBytes)
 		}
-		if s.isClosing() {
+		if !cn.armRead() {
 			return nil
 		}
-		cn.c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 		m, rerr := cn.r.Read(chunk)
 		cn.buf = append(cn.buf, chunk[:m]...)
 		if rerr != nil {
@@ -603,6 +617,12 @@ func addEntry(e []byte, add func(t, r []byte), s *Server) error {
 	if err != nil {
 		return err
 	}
+	// Fluent Bit's v2 event format puts [time, metadata] where the time goes.
+	if k, tb, ok := arrayLen(t); ok && k >= 1 {
+		if t, _, err = split(tb); err != nil {
+			return err
+		}
+	}
 	add(t, r)
 	return nil
 }
@@ -631,10 +651,10 @@ func (cn *conn) store(tag string, count int, chunk []byte, jsonAck bool) error {
 		ack = appendStr([]byte{0x81, 0xa3, 'a', 'c', 'k'}, string(chunk))
 	}
 	cn.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	s.st.acks.Add(1) // counted before the write so a client that saw it sees the count
 	if _, err := cn.c.Write(ack); err != nil {
 		return fmt.Errorf("write ack: %w", err)
 	}
-	s.st.acks.Add(1)
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -351,6 +352,7 @@ func TestModes(t *testing.T) {
 		{"packed forward (bin)", mp(t, []any{"td.db1.tbl1", stream}), want2, "", 0, 0},
 		{"compressed packed forward, two gzip members", mp(t, []any{"td.db1.tbl1", gzipped(t, e1, e2), rec{"compressed": "gzip", "chunk": "c4"}}), want2, "c4", 0, 0},
 		{"invalid entries skipped", mp(t, []any{"td.db1.tbl1", []any{[]any{"notatime", rec{}}, []any{1, "notamap"}, []any{1, nil}, []any{1700000001, rec{"a": 1}}}, rec{"chunk": "c5"}}), want2[:1], "c5", 2, 0},
+		{"fluent bit v2 [time, metadata] entries", mp(t, []any{"td.db1.tbl1", []any{[]any{[]any{eventTimeExt(1700000001, 0), rec{"m": 1}}, rec{"a": 1}}}}), want2[:1], "", 0, 0},
 		{"bad tag dropped but acked", mp(t, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c6"}}), nil, "c6", 0, 1},
 	}
 	for _, tt := range tests {
@@ -659,11 +661,10 @@ func selfSigned(tb testing.TB) *TLSConfig {
 func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte{0x93, 0xab, 't', 'd', '.', 'd', 'b', '1', '.', 't', 'b', 'l', 0x01, 0x81, 0xa1, 'a', 0x01})
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		tag, out, n, _, err := DecodeMessage(msg, nil, 42, 1<<20)
+		_, out, n, _, err := DecodeMessage(msg, nil, 42, 1<<20)
 		if err != nil {
 			return
 		}
-		_ = tag
 		recs, err := decodeStream(out)
 		if err != nil {
 			t.Fatalf("output does not decode: %v", err)
@@ -677,4 +678,82 @@ func FuzzDecodeMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShutdownWithOpenConnections: idle and half-sent connections do not
+// hold Shutdown up; a message already complete is stored and acked first.
+func TestShutdownWithOpenConnections(t *testing.T) {
+	fs := newFakeSink()
+	srv, err := New(Config{}, fs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	half, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	msg := mp(t, []any{"td.db1.tbl1", 1, rec{"a": 1}, rec{"chunk": "s"}})
+	if _, err := half.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	half.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var ack map[string]string
+	if err := msgpack.NewDecoder(half).Decode(&ack); err != nil || ack["ack"] != "s" {
+		t.Fatalf("ack %v %v", ack, err)
+	}
+	if _, err := half.Write(msg[:5]); err != nil { // a message cut short
+		t.Fatal(err)
+	}
+	// Both connections are known to the server once it has answered or
+	// counted them.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().Connections < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("connections not accepted")
+		}
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if got := len(fs.snapshot()); got != 1 {
+		t.Fatalf("stored %d records, want 1", got)
+	}
+}
+
+func BenchmarkDecodePackedForward(b *testing.B) {
+	var stream []byte
+	const n = 1000
+	for i := 0; i < n; i++ {
+		stream = append(stream, mp(b, []any{eventTimeExt(1700000000, uint32(i)), rec{"host": "192.168.0.1", "method": "GET", "path": "/x/y/z", "code": 200, "size": 1234, "agent": "Mozilla/5.0 (X11; Linux x86_64)"}})...)
+	}
+	msg := mp(b, []any{"td.db1.tbl1", stream, rec{"chunk": "abc", "size": n}})
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	var out []byte
+	for i := 0; i < b.N; i++ {
+		var err error
+		_, out, _, _, err = DecodeMessage(msg, out[:0], 1, 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 }

@@ -23,10 +23,9 @@ func (cn *conn) serveJSON() error {
 	dec := json.NewDecoder(lr)
 	dec.UseNumber()
 	for {
-		if s.isClosing() && cn.r.Buffered() == 0 {
+		if !cn.armRead() && cn.r.Buffered() == 0 {
 			return nil
 		}
-		cn.c.SetReadDeadline(s.now().Add(s.cfg.IdleTimeout))
 		var msg []any
 		if err := dec.Decode(&msg); err != nil {
 			if errors.Is(err, io.EOF) {

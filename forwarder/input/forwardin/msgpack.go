@@ -27,7 +27,7 @@ func objLen(b []byte) (int, error) {
 		if i >= len(b) {
 			return 0, errShort
 		}
-		h, size, items, err := header(b[i:])
+		_, size, items, err := header(b[i:])
 		if err != nil {
 			return 0, err
 		}
@@ -36,7 +36,6 @@ func objLen(b []byte) (int, error) {
 		}
 		i += int(size)
 		pending += items
-		_ = h
 		pending--
 	}
 	return i, nil
@@ -132,6 +131,12 @@ func header(b []byte) (hlen int, size uint64, items uint64, err error) {
 	}
 	return 0, 0, 0, errFormat
 }
+
+// ObjectLen returns the size of the first complete msgpack object in b.
+// It checks that every declared length and element count is backed by
+// bytes, so a decoder given b[:n] never allocates more than len(b)
+// elements; it fails on truncated input and on bytes that are not msgpack.
+func ObjectLen(b []byte) (int, error) { return objLen(b) }
 
 // split returns the first complete object of b and the rest. b must hold
 // complete objects (callers framed the message first).
@@ -274,7 +279,6 @@ func appendRecord(dst, rec []byte, t int64) ([]byte, error) {
 	if !ok {
 		return dst, fmt.Errorf("record is not a map")
 	}
-	type span struct{ a, b int }
 	start := len(dst)
 	dst = append(dst, 0xdf, 0, 0, 0, 0) // map32 header, fixed below
 	kept := 0
@@ -288,10 +292,14 @@ func appendRecord(dst, rec []byte, t int64) ([]byte, error) {
 			return dst[:start], fmt.Errorf("record value: %w", err)
 		}
 		body = r2
-		if s, ok := rawString(k); ok && string(s) == "time" {
+		ks, ok := rawString(k)
+		if !ok {
+			return dst[:start], fmt.Errorf("record key is not a string")
+		}
+		if string(ks) == "time" {
 			continue
 		}
-		dst = append(dst, k...)
+		dst = appendStrBytes(dst, ks) // bin keys become str
 		dst = append(dst, v...)
 		kept++
 	}
@@ -330,7 +338,9 @@ func appendInt(b []byte, v int64) []byte {
 	}
 }
 
-func appendStr(b []byte, s string) []byte {
+func appendStr(b []byte, s string) []byte { return appendStrBytes(b, []byte(s)) }
+
+func appendStrBytes(b []byte, s []byte) []byte {
 	n := len(s)
 	switch {
 	case n < 32:

@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/sink"
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/vmihailenco/msgpack/v5"
@@ -264,15 +265,19 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (string, 
 			return "", nil, 0, fail(http.StatusBadRequest, "'json', 'msgpack' or 'ndjson' parameter (or a JSON/msgpack/NDJSON Content-Type) is required")
 		}
 	}
-	defTime := time.Now().Unix()
+	// Fluentd: a non-zero time parameter is every record's time; without
+	// it each record's own numeric "time" is used, else now.
+	defTime, force := time.Now().Unix(), false
 	if v := params.Get("time"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64 || f < math.MinInt64 {
 			return "", nil, 0, fail(http.StatusBadRequest, "time parameter %q is not a number of seconds", clip(v))
 		}
-		defTime = int64(math.Floor(f))
+		if f != 0 {
+			defTime, force = int64(math.Floor(f)), true
+		}
 	}
-	recs, n, err := DecodeRecords(kind, payload, defTime, s.cfg.MaxRecords)
+	recs, n, err := DecodeRecords(kind, payload, defTime, force, s.cfg.MaxRecords)
 	if err != nil {
 		if errors.Is(err, ErrTooMany) {
 			return "", nil, 0, fail(http.StatusRequestEntityTooLarge, "%v", err)
@@ -336,10 +341,10 @@ var ErrPayload = errors.New("bad payload")
 // DecodeRecords decodes an in_http payload of kind "json" (an object or an
 // array of objects), "ndjson" (one object per non-empty line) or "msgpack"
 // (a map or an array of maps) into concatenated msgpack maps, each with an
-// integer "time": the record's own numeric "time" if it has one (as
-// Fluentd's in_http, which moves it out of the record), else defTime.
+// integer "time": defTime when force is set (Fluentd's time parameter),
+// else the record's own numeric "time" if it has one, else defTime.
 // maxRecords <= 0 means no limit.
-func DecodeRecords(kind string, payload []byte, defTime int64, maxRecords int) ([]byte, int, error) {
+func DecodeRecords(kind string, payload []byte, defTime int64, force bool, maxRecords int) ([]byte, int, error) {
 	var out []byte
 	n := 0
 	add := func(v any) error {
@@ -351,7 +356,7 @@ func DecodeRecords(kind string, payload []byte, defTime int64, maxRecords int) (
 			return fmt.Errorf("%w: more than %d records", ErrTooMany, maxRecords)
 		}
 		var err error
-		out, err = appendRecord(out, m, defTime)
+		out, err = appendRecord(out, m, defTime, force)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", n, err)
 		}
@@ -393,9 +398,7 @@ func DecodeRecords(kind string, payload []byte, defTime int64, maxRecords int) (
 			}
 		}
 	case "msgpack":
-		dec := msgpack.NewDecoder(bytes.NewReader(payload))
-		dec.SetMapDecoder(func(d *msgpack.Decoder) (any, error) { return d.DecodeUntypedMap() })
-		v, err := dec.DecodeInterface()
+		v, err := decodeMsgpack(payload)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: msgpack: %v", ErrPayload, err)
 		}
@@ -412,6 +415,28 @@ func DecodeRecords(kind string, payload []byte, defTime int64, maxRecords int) (
 }
 
 const maxDepth = 256
+
+// decodeMsgpack decodes one msgpack value. The msgpack library panics on a
+// map whose key is itself a map or array (unhashable in Go); that panic is
+// turned into an error here, as bad input must never take the process down.
+func decodeMsgpack(payload []byte) (v any, err error) {
+	// Lengths first: the library preallocates what a header declares.
+	n, err := forwardin.ObjectLen(payload)
+	if err != nil {
+		return nil, err
+	}
+	if n != len(payload) {
+		return nil, fmt.Errorf("%d bytes after the msgpack value", len(payload)-n)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("map key is not a string: %v", r)
+		}
+	}()
+	dec := msgpack.NewDecoder(bytes.NewReader(payload))
+	dec.SetMapDecoder(func(d *msgpack.Decoder) (any, error) { return d.DecodeUntypedMap() })
+	return dec.DecodeInterface()
+}
 
 // stringKeys turns msgpack maps into map[string]any (str or bin keys; other
 // key types are refused, TD columns are names).
@@ -492,9 +517,9 @@ func fromJSON(v any) any {
 }
 
 // appendRecord encodes m with its "time" replaced by the integer event time.
-func appendRecord(dst []byte, m map[string]any, defTime int64) ([]byte, error) {
+func appendRecord(dst []byte, m map[string]any, defTime int64, force bool) ([]byte, error) {
 	t := defTime
-	if tv, ok := m["time"]; ok {
+	if tv, ok := m["time"]; ok && !force {
 		sec, err := numericSeconds(tv)
 		if err != nil {
 			return dst, err

@@ -167,7 +167,7 @@ func mp(tb testing.TB, v any) []byte {
 type rec = map[string]any
 
 func TestAccepted(t *testing.T) {
-	msgpackBody := mp(t, []any{rec{"a": 1, "time": 1700000000}, rec{"b": "x"}})
+	msgpackBody := mp(t, []any{rec{"a": 1, "time": 1700000000}, rec{"b": "x", "time": 1700000001.5}})
 	tests := []struct {
 		name     string
 		path     string
@@ -178,13 +178,15 @@ func TestAccepted(t *testing.T) {
 	}{
 		{"json body", "/td.db1.tbl1?time=1700000000.7", "application/json", "", []byte(`{"a":1,"s":"x","n":null,"f":1.5,"o":{"k":[1,2]}}`),
 			[]rec{{"a": int64(1), "s": "x", "n": nil, "f": 1.5, "o": rec{"k": []any{int64(1), int64(2)}}, "time": int64(1700000000)}}},
-		{"json array with own times", "/td.db1.tbl1?time=5", "application/json; charset=utf-8", "", []byte(`[{"a":1,"time":1600000000},{"a":2}]`),
-			[]rec{{"a": int64(1), "time": int64(1600000000)}, {"a": int64(2), "time": int64(5)}}},
+		{"json array: record times, time param absent", "/td.db1.tbl1", "application/json; charset=utf-8", "", []byte(`[{"a":1,"time":1600000000},{"a":2,"time":1600000001.9}]`),
+			[]rec{{"a": int64(1), "time": int64(1600000000)}, {"a": int64(2), "time": int64(1600000001)}}},
+		{"time param wins over record time", "/td.db1.tbl1?time=5", "application/json", "", []byte(`[{"a":1,"time":1600000000},{"a":2}]`),
+			[]rec{{"a": int64(1), "time": int64(5)}, {"a": int64(2), "time": int64(5)}}},
 		{"slash path", "/td/db1/tbl1?time=5", "application/json", "", []byte(`{"a":1}`), []rec{{"a": int64(1), "time": int64(5)}}},
 		{"ndjson", "/td.db1.tbl1?time=5", "application/x-ndjson", "", []byte("{\"a\":1}\n\n{\"a\":2}\n"),
 			[]rec{{"a": int64(1), "time": int64(5)}, {"a": int64(2), "time": int64(5)}}},
-		{"msgpack body", "/td.db1.tbl1?time=5", "application/msgpack", "", msgpackBody,
-			[]rec{{"a": int64(1), "time": int64(1700000000)}, {"b": "x", "time": int64(5)}}},
+		{"msgpack body", "/td.db1.tbl1", "application/msgpack", "", msgpackBody,
+			[]rec{{"a": int64(1), "time": int64(1700000000)}, {"b": "x", "time": int64(1700000001)}}},
 		{"form json=", "/td.db1.tbl1", "application/x-www-form-urlencoded", "", []byte(url.Values{"json": {`{"a":"b c&d"}`}, "time": {"42"}}.Encode()),
 			[]rec{{"a": "b c&d", "time": int64(42)}}},
 		{"form msgpack=", "/td.db1.tbl1?time=7", "application/x-www-form-urlencoded", "", []byte(url.Values{"msgpack": {string(mp(t, rec{"k": "v"}))}}.Encode()),
@@ -365,7 +367,7 @@ func FuzzDecodeRecords(f *testing.F) {
 	kinds := []string{"json", "ndjson", "msgpack"}
 	f.Fuzz(func(t *testing.T, k byte, payload []byte) {
 		kind := kinds[int(k)%len(kinds)]
-		out, n, err := DecodeRecords(kind, payload, 99, 1000)
+		out, n, err := DecodeRecords(kind, payload, 99, k&0x80 != 0, 1000)
 		if err != nil {
 			if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrTooMany) {
 				t.Fatalf("error %v wraps neither ErrPayload nor ErrTooMany", err)

@@ -1,0 +1,205 @@
+// Package agent wires the forwarder together: sources (tail, http,
+// forward) into the disk buffer, the buffer into the output, the monitor
+// endpoint over all of them, and the shutdown order (stop inputs, seal,
+// flush within a deadline, keep the rest on disk).
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/config"
+	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
+	"github.com/spillwayhq/spillway/forwarder/input/httpin"
+	"github.com/spillwayhq/spillway/forwarder/output"
+	"github.com/spillwayhq/spillway/forwarder/tail"
+)
+
+// Agent is a configured forwarder.
+type Agent struct {
+	cfg   config.Config
+	log   *slog.Logger
+	buf   *buffer.Buffer
+	out   *output.Output
+	tails []*tail.Tailer
+
+	httpSrv *httpin.Server
+	httpLn  net.Listener
+	fwdSrv  *forwardin.Server
+	fwdLn   net.Listener
+	monSrv  *http.Server
+	monLn   net.Listener
+	started time.Time
+}
+
+// New opens the buffer (recovering what a previous run left), builds the
+// sources and the output, and binds the listeners.
+func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	a = &Agent{cfg: cfg, log: logger, started: time.Now()}
+	defer func() {
+		if err != nil {
+			a.closeAll()
+		}
+	}()
+	bc := cfg.Buffer
+	bc.Logger = logger.With("component", "buffer")
+	if a.buf, err = buffer.Open(bc); err != nil {
+		return nil, err
+	}
+	oc := cfg.Output
+	oc.Logger = logger.With("component", "output")
+	if a.out, err = output.New(oc, a.buf); err != nil {
+		return nil, err
+	}
+	rec := a.buf.RecoveredPositions()
+	for _, tc := range cfg.Sources.Tail {
+		t, err := tail.New(tc, a.buf, rec, logger)
+		if err != nil {
+			return nil, err
+		}
+		a.tails = append(a.tails, t)
+	}
+	if hc := cfg.Sources.HTTP; hc != nil {
+		if a.httpSrv, err = httpin.New(*hc, a.buf, logger); err != nil {
+			return nil, err
+		}
+		if a.httpLn, err = net.Listen("tcp", hc.Addr); err != nil {
+			return nil, fmt.Errorf("http source: %w", err)
+		}
+	}
+	if fc := cfg.Sources.Forward; fc != nil {
+		if a.fwdSrv, err = forwardin.New(*fc, a.buf, logger); err != nil {
+			return nil, err
+		}
+		if a.fwdLn, err = net.Listen("tcp", fc.Addr); err != nil {
+			return nil, fmt.Errorf("forward source: %w", err)
+		}
+	}
+	if !cfg.Monitor.Disabled {
+		if a.monLn, err = net.Listen("tcp", cfg.Monitor.Addr); err != nil {
+			return nil, fmt.Errorf("monitor: %w", err)
+		}
+		a.monSrv = &http.Server{Handler: a.monitorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return a, nil
+}
+
+func (a *Agent) closeAll() {
+	for _, ln := range []net.Listener{a.httpLn, a.fwdLn, a.monLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if a.buf != nil {
+		a.buf.Close()
+	}
+}
+
+// Addrs returns the bound addresses of the http source, the forward source
+// and the monitor ("" when not enabled).
+func (a *Agent) Addrs() (httpAddr, forwardAddr, monitorAddr string) {
+	s := func(ln net.Listener) string {
+		if ln == nil {
+			return ""
+		}
+		return ln.Addr().String()
+	}
+	return s(a.httpLn), s(a.fwdLn), s(a.monLn)
+}
+
+// FlushNow seals every open chunk so the output ships it (SIGUSR1).
+func (a *Agent) FlushNow() int {
+	n := a.buf.SealAll()
+	a.log.Info("flush requested", "sealed_chunks", n)
+	return n
+}
+
+// Run runs until ctx ends, then stops the inputs, seals the open chunks and
+// ships within the shutdown timeout; what is left stays on disk.
+func (a *Agent) Run(ctx context.Context) error {
+	inCtx, stopInputs := context.WithCancel(context.Background())
+	defer stopInputs()
+	outCtx, stopOutput := context.WithCancel(context.Background())
+	defer stopOutput()
+
+	var inWG, outWG sync.WaitGroup
+	errc := make(chan error, 4)
+	for _, t := range a.tails {
+		inWG.Add(1)
+		go func() { defer inWG.Done(); _ = t.Run(inCtx) }()
+	}
+	if a.httpSrv != nil {
+		go func() {
+			if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http source: %w", err)
+			}
+		}()
+	}
+	if a.fwdSrv != nil {
+		go func() {
+			if err := a.fwdSrv.Serve(a.fwdLn); err != nil && !errors.Is(err, net.ErrClosed) {
+				errc <- fmt.Errorf("forward source: %w", err)
+			}
+		}()
+	}
+	if a.monSrv != nil {
+		go func() { _ = a.monSrv.Serve(a.monLn) }()
+	}
+	outWG.Add(2)
+	go func() { defer outWG.Done(); a.buf.Run(outCtx) }()
+	go func() { defer outWG.Done(); a.out.Run(outCtx) }()
+	a.log.Info("forwarder started", "tail_sources", len(a.tails), "buffer", a.cfg.Buffer.Dir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		a.log.Error("source failed, shutting down", "error", runErr)
+	}
+
+	// Stop inputs first: nothing new enters the buffer.
+	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if a.httpSrv != nil {
+		_ = a.httpSrv.Shutdown(sctx)
+	}
+	if a.fwdSrv != nil {
+		_ = a.fwdSrv.Shutdown(sctx)
+	}
+	stopInputs()
+	inWG.Wait()
+	// Ship what is left within the deadline.
+	a.buf.SealAll()
+	stopOutput()
+	outWG.Wait()
+	for sctx.Err() == nil {
+		if sealed, _ := a.buf.Pending(); sealed == 0 {
+			break
+		}
+		if err := a.out.Flush(sctx); err != nil && sctx.Err() == nil {
+			t := time.NewTimer(a.cfg.Output.MinBackoff)
+			select {
+			case <-sctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	sealed, _ := a.buf.Pending()
+	a.log.Info("forwarder stopped", "chunks_left_on_disk", sealed)
+	if a.monSrv != nil {
+		_ = a.monSrv.Close()
+	}
+	return errors.Join(runErr, a.buf.Close())
+}

@@ -1,0 +1,117 @@
+// Command spillway-forwarder is the Spillway edge forwarder: it tails files
+// and accepts Fluentd http/forward input, buffers on disk and ships to a TD
+// import API endpoint.
+//
+//	spillway-forwarder -config /etc/spillway/forwarder.yaml [--check]
+//
+// Signals: SIGUSR1 seals every chunk for shipping now; SIGTERM/SIGINT stop
+// the inputs and flush within shutdown_timeout (the rest stays on disk);
+// SIGHUP reopens the log file.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/spillwayhq/spillway/forwarder/agent"
+	"github.com/spillwayhq/spillway/forwarder/config"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	path := flag.String("config", "/etc/spillway/forwarder.yaml", "configuration file")
+	check := flag.Bool("check", false, "validate the configuration and exit")
+	flag.Parse()
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "spillway-forwarder: %v\n", err)
+		return 2
+	}
+	if *check {
+		fmt.Println("configuration OK")
+		return 0
+	}
+	lw := &logWriter{path: cfg.Log.File}
+	if err := lw.reopen(); err != nil {
+		fmt.Fprintf(os.Stderr, "spillway-forwarder: %v\n", err)
+		return 1
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	log := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	a, err := agent.New(cfg, log)
+	if err != nil {
+		log.Error("start", "error", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	go func() {
+		for s := range sigs {
+			switch s {
+			case syscall.SIGUSR1:
+				a.FlushNow()
+			case syscall.SIGHUP:
+				if err := lw.reopen(); err != nil {
+					log.Error("reopen log file", "error", err)
+				} else {
+					log.Info("log file reopened")
+				}
+			default:
+				log.Info("stopping", "signal", s.String())
+				cancel()
+			}
+		}
+	}()
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped with error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// logWriter writes to a file that SIGHUP reopens (for logrotate), or stderr.
+type logWriter struct {
+	path string
+	mu   sync.Mutex
+	w    io.WriteCloser
+}
+
+func (l *logWriter) reopen() error {
+	if l.path == "" {
+		l.mu.Lock()
+		l.w = os.Stderr
+		l.mu.Unlock()
+		return nil
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open log file: %w", err)
+	}
+	l.mu.Lock()
+	old := l.w
+	l.w = f
+	l.mu.Unlock()
+	if old != nil && old != os.Stderr {
+		old.Close()
+	}
+	return nil
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spillwayhq/spillway/forwarder/tdrecv"
+)
+
+// buildBinary compiles the forwarder into a temp dir.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "spillway-forwarder")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type rig struct {
+	tb      testing.TB
+	bin     string
+	dir     string
+	logPath string
+	cfgPath string
+	recv    *tdrecv.Receiver
+	written int
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	r := &rig{tb: tb, bin: buildBinary(tb), dir: tb.TempDir(), recv: tdrecv.New("k", true)}
+	srv := httptest.NewServer(r.recv)
+	tb.Cleanup(srv.Close)
+	r.logPath = filepath.Join(r.dir, "logs", "access.log")
+	if err := os.MkdirAll(filepath.Dir(r.logPath), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+state_dir: %s
+log: {file: %s}
+sources:
+  tail:
+    - name: app
+      path: [%q]
+      tag: td.db1.app
+      read_from_head: true
+      poll_interval: 20ms
+      refresh_interval: 50ms
+      rotate_wait: 200ms
+      batch_bytes: 4096
+buffer:
+  chunk_limit: 16384
+  flush_interval: 100ms
+output:
+  primary: {url: %q, api_key: k}
+  concurrency: 2
+  min_backoff: 10ms
+  max_backoff: 100ms
+monitor: {addr: "127.0.0.1:0"}
+shutdown_timeout: 10s
+`, filepath.Join(r.dir, "state"), filepath.Join(r.dir, "forwarder.log"), filepath.Join(r.dir, "logs", "*.log"), srv.URL)
+	r.cfgPath = filepath.Join(r.dir, "forwarder.yaml")
+	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) line(i int) string { return fmt.Sprintf("line-%07d %s", i, strings.Repeat("y", i%40)) }
+
+func (r *rig) write(n int) {
+	r.tb.Helper()
+	f, err := os.OpenFile(r.logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		r.tb.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(r.line(r.written) + "\n")
+		r.written++
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		r.tb.Fatal(err)
+	}
+}
+
+// rotate renames access.log -> .1 -> .2 ... like logrotate.
+func (r *rig) rotate() {
+	r.tb.Helper()
+	for i := 5; i >= 1; i-- {
+		p := fmt.Sprintf("%s.%d", r.logPath, i)
+		if _, err := os.Stat(p); err == nil {
+			if err := os.Rename(p, fmt.Sprintf("%s.%d", r.logPath, i+1)); err != nil {
+				r.tb.Fatal(err)
+			}
+		}
+	}
+	if err := os.Rename(r.logPath, r.logPath+".1"); err != nil {
+		r.tb.Fatal(err)
+	}
+}
+
+func (r *rig) start() *exec.Cmd {
+	r.tb.Helper()
+	cmd := exec.Command(r.bin, "-config", r.cfgPath)
+	if err := cmd.Start(); err != nil {
+		r.tb.Fatal(err)
+	}
+	return cmd
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}
+
+func (r *rig) exactlyOnce() {
+	r.tb.Helper()
+	seen := map[string]int{}
+	for _, rec := range r.recv.Records() {
+		m, _ := rec["message"].(string)
+		seen[m]++
+	}
+	missing, dups := 0, 0
+	for i := 0; i < r.written; i++ {
+		switch seen[r.line(i)] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			dups++
+		}
+	}
+	if missing != 0 || dups != 0 || len(seen) != r.written {
+		r.tb.Fatalf("%d lines written: %d missing, %d duplicated, %d distinct received", r.written, missing, dups, len(seen))
+	}
+}
+
+func TestCheckFlag(t *testing.T) {
+	r := newRig(t)
+	out, err := exec.Command(r.bin, "-config", r.cfgPath, "--check").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "configuration OK") {
+		t.Fatalf("--check: %v %s", err, out)
+	}
+	bad := filepath.Join(r.dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("nonsense: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(r.bin, "-config", bad, "--check").CombinedOutput(); err == nil {
+		t.Fatalf("--check accepted a bad config: %s", out)
+	}
+}
+
+// TestKill9 kills the forwarder with SIGKILL at seeded random points while
+// lines are written and the log rotates; after a last clean run every line
+// must have arrived exactly once.
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 runs build and start the binary 21 times")
+	}
+	r := newRig(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const runs = 20
+	for run := 0; run < runs; run++ {
+		if rng.IntN(4) == 0 && r.written > 0 {
+			r.rotate()
+		}
+		r.write(200 + rng.IntN(800))
+		cmd := r.start()
+		switch mode := rng.IntN(3); mode {
+		case 0: // right away
+		case 1: // once something arrived
+			target := r.recv.Count() + 1 + rng.IntN(r.written-r.recv.Count()+1)
+			waitFor(t, 20*time.Second, "progress", func() bool { return r.recv.Count() >= min(target, r.written) })
+		case 2: // while writing more
+			r.write(100 + rng.IntN(300))
+			if rng.IntN(2) == 0 {
+				r.rotate()
+				r.write(50)
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+	}
+	cmd := r.start()
+	waitFor(t, 60*time.Second, "every line", func() bool { return r.recv.Count() >= r.written })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	r.exactlyOnce()
+}
+
+// TestSigtermFlushes checks that SIGTERM ships what is buffered before exit
+// even with a long flush interval.
+func TestSigtermFlushes(t *testing.T) {
+	r := newRig(t)
+	cfg, _ := os.ReadFile(r.cfgPath)
+	_ = os.WriteFile(r.cfgPath, []byte(strings.Replace(string(cfg), "flush_interval: 100ms", "flush_interval: 1h", 1)), 0o600)
+	r.write(500)
+	cmd := r.start()
+	waitFor(t, 20*time.Second, "lines read", func() bool {
+		st, err := os.ReadFile(filepath.Join(r.dir, "state", "pos", "app.json"))
+		return err == nil && strings.Contains(string(st), `"offset": `) && !strings.Contains(string(st), `"offset": 0`)
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r.recv.Count() != 500 {
+		t.Fatalf("received %d of 500 after SIGTERM", r.recv.Count())
+	}
+	r.exactlyOnce()
+}

@@ -1,0 +1,204 @@
+// Package config owns the forwarder's configuration file: one YAML file,
+// decoded strictly (unknown keys are errors), with defaults filled in one
+// place and every problem reported at once with its field path.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
+	"github.com/spillwayhq/spillway/forwarder/input/httpin"
+	"github.com/spillwayhq/spillway/forwarder/output"
+	"github.com/spillwayhq/spillway/forwarder/tail"
+)
+
+// Config is the whole forwarder configuration.
+type Config struct {
+	// Log configures the forwarder's own log.
+	Log Log `yaml:"log"`
+	// StateDir holds the buffer (default <state_dir>/buffer) and position
+	// files (default <state_dir>/pos/<name>.json).
+	StateDir string `yaml:"state_dir"`
+	// Sources are the inputs.
+	Sources Sources `yaml:"sources"`
+	// Buffer is the disk buffer.
+	Buffer buffer.Config `yaml:"buffer"`
+	// Output is where chunks are shipped.
+	Output output.Config `yaml:"output"`
+	// Monitor is the monitoring endpoint.
+	Monitor Monitor `yaml:"monitor"`
+	// ShutdownTimeout bounds the flush at SIGTERM/SIGINT; what is not
+	// shipped by then stays on disk.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log configures the forwarder's own log (JSON lines).
+type Log struct {
+	Level string `yaml:"level"` // debug, info, warn, error
+	File  string `yaml:"file"`  // empty = stderr; SIGHUP reopens it
+}
+
+// Sources lists the inputs.
+type Sources struct {
+	Tail    []tail.Config     `yaml:"tail"`
+	HTTP    *httpin.Config    `yaml:"http"`
+	Forward *forwardin.Config `yaml:"forward"`
+}
+
+// Monitor configures the monitoring endpoint.
+type Monitor struct {
+	Addr     string `yaml:"addr"` // default 127.0.0.1:24220
+	Disabled bool   `yaml:"disabled"`
+}
+
+// Load reads, decodes strictly, fills defaults and validates path.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes data strictly, fills defaults and validates.
+func Parse(data []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	c = Defaults(c)
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Defaults fills every zero field with its default.
+func Defaults(c Config) Config {
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/spillway-forwarder"
+	}
+	bd := buffer.DefaultConfig()
+	if c.Buffer.Dir == "" {
+		c.Buffer.Dir = filepath.Join(c.StateDir, "buffer")
+	}
+	if c.Buffer.ChunkLimit == 0 {
+		c.Buffer.ChunkLimit = bd.ChunkLimit
+	}
+	if c.Buffer.FlushInterval == 0 {
+		c.Buffer.FlushInterval = bd.FlushInterval
+	}
+	if c.Buffer.TotalLimit == 0 {
+		c.Buffer.TotalLimit = bd.TotalLimit
+	}
+	if c.Buffer.Overflow == "" {
+		c.Buffer.Overflow = bd.Overflow
+	}
+	if c.Buffer.GzipLevel == 0 {
+		c.Buffer.GzipLevel = bd.GzipLevel
+	}
+	od := output.DefaultConfig()
+	if c.Output.FailoverAfter == 0 {
+		c.Output.FailoverAfter = od.FailoverAfter
+	}
+	if c.Output.PrimaryRetryInterval == 0 {
+		c.Output.PrimaryRetryInterval = od.PrimaryRetryInterval
+	}
+	if c.Output.Concurrency == 0 {
+		c.Output.Concurrency = od.Concurrency
+	}
+	if c.Output.RequestTimeout == 0 {
+		c.Output.RequestTimeout = od.RequestTimeout
+	}
+	if c.Output.MinBackoff == 0 {
+		c.Output.MinBackoff = od.MinBackoff
+	}
+	if c.Output.MaxBackoff == 0 {
+		c.Output.MaxBackoff = od.MaxBackoff
+	}
+	if c.Output.ClientAttempts == 0 {
+		c.Output.ClientAttempts = od.ClientAttempts
+	}
+	for i := range c.Sources.Tail {
+		t := &c.Sources.Tail[i]
+		*t = tail.Defaults(*t)
+		if t.PosFile == "" && t.Name != "" {
+			t.PosFile = filepath.Join(c.StateDir, "pos", t.Name+".json")
+		}
+	}
+	if c.Sources.HTTP != nil {
+		*c.Sources.HTTP = httpin.Defaults(*c.Sources.HTTP)
+	}
+	if c.Sources.Forward != nil {
+		*c.Sources.Forward = forwardin.Defaults(*c.Sources.Forward)
+	}
+	if c.Monitor.Addr == "" {
+		c.Monitor.Addr = "127.0.0.1:24220"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports every problem at once, each prefixed with its path.
+func (c Config) Validate() error {
+	var errs []error
+	var prefix func(p string, err error)
+	prefix = func(p string, err error) {
+		if err == nil {
+			return
+		}
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			for _, e := range j.Unwrap() {
+				prefix(p, e)
+			}
+			return
+		}
+		errs = append(errs, fmt.Errorf("%s.%w", p, err))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level))
+	}
+	prefix("buffer", c.Buffer.Validate())
+	prefix("output", c.Output.Validate())
+	if len(c.Sources.Tail) == 0 && c.Sources.HTTP == nil && c.Sources.Forward == nil {
+		errs = append(errs, errors.New("sources: no source configured (tail, http or forward)"))
+	}
+	names := map[string]bool{}
+	for i, t := range c.Sources.Tail {
+		p := fmt.Sprintf("sources.tail[%d]", i)
+		if names[t.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q used twice", p, t.Name))
+		}
+		names[t.Name] = true
+		prefix(p, t.Validate())
+	}
+	if c.Sources.HTTP != nil {
+		prefix("sources.http", c.Sources.HTTP.Validate())
+	}
+	if c.Sources.Forward != nil {
+		prefix("sources.forward", c.Sources.Forward.Validate())
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown_timeout: %v must be positive", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+state_dir: /tmp/spw
+sources:
+  tail:
+    - path: ["/var/log/apache2/access.log"]
+      tag: td.web.access
+      parse: {type: apache2}
+output:
+  primary: {url: "https://ingest.example.com", api_key_env: TD_API_KEY}
+`
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr []string
+	}{
+		{"minimal", minimal, nil},
+		{"unknown key", minimal + "bogus: 1\n", []string{"field bogus not found"}},
+		{"unknown nested key", strings.Replace(minimal, "tag: td.web.access", "tag: td.web.access\n      colour: red", 1), []string{"field colour not found"}},
+		{"every error at once", `
+log: {level: loud}
+buffer: {overflow: spill}
+sources:
+  tail:
+    - path: ["/x"]
+      tag: bad
+output:
+  primary: {url: "ftp://x"}
+shutdown_timeout: -1s
+`, []string{"log.level:", "buffer.overflow:", "sources.tail[0].tag:", "output.primary.url:", "output.primary: set exactly one", "shutdown_timeout:"}},
+		{"no source", "output:\n  primary: {url: \"http://127.0.0.1:1\", api_key: k}\n", []string{"sources: no source"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Buffer.Dir != "/tmp/spw/buffer" || c.Sources.Tail[0].PosFile != "/tmp/spw/pos/td.web.access.json" ||
+		c.Monitor.Addr != "127.0.0.1:24220" || c.ShutdownTimeout != 30*time.Second || c.Buffer.FlushInterval != 10*time.Second ||
+		c.Output.Concurrency != 2 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}

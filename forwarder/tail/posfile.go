@@ -1,0 +1,144 @@
+package tail
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// posEntry is one known file of a watched path.
+type posEntry struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	FPLen  int    `json:"fp_len"`
+	FP     uint64 `json:"fp"`
+	Offset int64  `json:"offset"`
+	Done   bool   `json:"done,omitempty"`
+	Path   string `json:"path,omitempty"`
+}
+
+// posFile is the position file's content.
+type posFile struct {
+	Version int                   `json:"version"`
+	Watches map[string][]posEntry `json:"watches"`
+}
+
+// loadPositions reads the position file and merges the buffer's recovered
+// positions: for one file identity the furthest offset wins.
+func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
+	t.prior = map[string][]posEntry{}
+	data, err := os.ReadFile(t.cfg.PosFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read position file: %w", err)
+	default:
+		var pf posFile
+		if err := json.Unmarshal(data, &pf); err != nil {
+			t.log.Error("position file unreadable, starting without it", "pos_file", t.cfg.PosFile, "error", err)
+		} else {
+			for k, v := range pf.Watches {
+				t.prior[k] = v
+			}
+		}
+	}
+	prefix := t.cfg.Name + "\x00"
+	for k, vals := range recovered {
+		key, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		for _, v := range vals {
+			var p posEntry
+			if json.Unmarshal(v, &p) != nil {
+				continue
+			}
+			t.mergePrior(key, p)
+		}
+	}
+	for k := range t.prior {
+		t.watches[k] = &watch{key: k}
+	}
+	return nil
+}
+
+func (t *Tailer) mergePrior(key string, p posEntry) {
+	list := t.prior[key]
+	for i := range list {
+		if list[i].Dev == p.Dev && list[i].Ino == p.Ino {
+			if p.Offset > list[i].Offset && !list[i].Done {
+				list[i].Offset = p.Offset
+				if p.FPLen > list[i].FPLen {
+					list[i].FPLen, list[i].FP = p.FPLen, p.FP
+				}
+			}
+			return
+		}
+	}
+	t.prior[key] = append(list, p)
+}
+
+// savePositions writes the position file atomically (temp file, fsync,
+// rename, fsync of the directory, mode 0600).
+func (t *Tailer) savePositions() error {
+	pf := posFile{Version: 1, Watches: map[string][]posEntry{}}
+	t.mu.Lock()
+	for k, w := range t.watches {
+		list := []posEntry{}
+		for _, e := range w.entries {
+			list = append(list, posEntry{Dev: e.dev, Ino: e.ino, FPLen: e.fpLen, FP: e.fp, Offset: e.offset, Done: e.done, Path: e.path})
+		}
+		if len(w.entries) == 0 && len(t.prior[k]) > 0 {
+			list = t.prior[k] // not polled yet: keep what we knew
+		}
+		pf.Watches[k] = list
+	}
+	t.mu.Unlock()
+	data, err := json.MarshalIndent(pf, "", " ")
+	if err != nil {
+		return fmt.Errorf("encode positions: %w", err)
+	}
+	if err := writeAtomic(t.cfg.PosFile, data); err != nil {
+		return fmt.Errorf("write position file: %w", err)
+	}
+	t.dirty = false
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Chmod(0o600)
+	}
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return werr
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

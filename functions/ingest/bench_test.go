@@ -1,0 +1,185 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// apacheEvents parses testdata/apache_combined_10k.log (copied from the
+// shared corpus) into TD events: the whole line as "message" plus a few
+// fields split out, and the log's own timestamp as "time".
+func apacheEvents(tb testing.TB) []map[string]any {
+	tb.Helper()
+	f, err := os.Open("testdata/apache_combined_10k.log")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		ev := map[string]any{"message": line, "time": int64(0)}
+		if host, rest, ok := strings.Cut(line, " "); ok {
+			ev["host"] = host
+			if _, rest, ok = strings.Cut(rest, "["); ok {
+				if ts, rest, ok := strings.Cut(rest, "]"); ok {
+					if t, err := time.Parse("02/Jan/2006:15:04:05 -0700", ts); err == nil {
+						ev["time"] = t.Unix()
+					}
+					if q := strings.Split(rest, "\""); len(q) >= 6 {
+						if req := strings.Fields(q[1]); len(req) >= 2 {
+							ev["method"], ev["path"] = req[0], req[1]
+						}
+						if f := strings.Fields(q[2]); len(f) >= 2 {
+							if code, err := strconv.Atoi(f[0]); err == nil {
+								ev["code"] = int64(code)
+							}
+							if size, err := strconv.Atoi(f[1]); err == nil {
+								ev["size"] = int64(size)
+							}
+						}
+						ev["referer"], ev["agent"] = q[3], q[5]
+					}
+				}
+			}
+		}
+		out = append(out, ev)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// countingKinesis accepts everything and counts.
+type countingKinesis struct{ records, bytes atomic.Int64 }
+
+func (c *countingKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	out := &kinesis.PutRecordsOutput{Records: make([]types.PutRecordsResultEntry, len(in.Records))}
+	for _, r := range in.Records {
+		c.records.Add(1)
+		c.bytes.Add(int64(len(r.Data)))
+	}
+	return out, nil
+}
+
+func benchHandler(b *testing.B) (*Handler, *countingKinesis) {
+	b.Helper()
+	env := newEnv(b, nil)
+	kin := &countingKinesis{}
+	h, err := New(env.cfg, Deps{Kinesis: kin, DynamoDB: env.ddb, Lambda: env.lam,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, kin
+}
+
+func benchImport(b *testing.B, repeat int) {
+	evs := apacheEvents(b)
+	var all []map[string]any
+	for i := 0; i < repeat; i++ {
+		all = append(all, evs...)
+	}
+	raw := msgpackStream(b, all...)
+	body := gzBytes(b, raw)
+	h, kin := benchHandler(b)
+	req := apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/bench1/msgpack.gz", keyWriter, string(body), nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for b.Loop() {
+		resp, _ := h.Handle(ctx, req)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d %s", resp.StatusCode, resp.Body)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(len(all)), "ns/event")
+	b.ReportMetric(float64(len(all))/(float64(kin.records.Load())/n), "events/record")
+	b.ReportMetric(float64(len(body)), "body-bytes")
+}
+
+// BenchmarkHandlerImport: the corpus as one TD import (fits one record:
+// the client's gzip passes through).
+func BenchmarkHandlerImport(b *testing.B) { benchImport(b, 1) }
+
+// BenchmarkHandlerImportSplit: the corpus five times over (> 1 MiB gzipped),
+// so the handler re-compresses it into several parts.
+func BenchmarkHandlerImportSplit(b *testing.B) { benchImport(b, 5) }
+
+// BenchmarkRawLimit is the floor the handler is compared with: gunzip plus
+// a full msgpack decode of the same body, nothing else.
+func BenchmarkRawLimit(b *testing.B) {
+	raw := msgpackStream(b, apacheEvents(b)...)
+	body := gzBytes(b, raw)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	events := 0
+	for b.Loop() {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		dec := msgpack.NewDecoder(zr)
+		events = 0
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			events++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events), "ns/event")
+}
+
+// BenchmarkHandlerInHTTPJSON: the corpus as one application/json array.
+func BenchmarkHandlerInHTTPJSON(b *testing.B) {
+	evs := apacheEvents(b)
+	var sb strings.Builder
+	sb.WriteString("[")
+	for i, ev := range evs {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`{"message":` + strconv.Quote(ev["message"].(string)) + `,"time":` + strconv.FormatInt(ev["time"].(int64), 10) + `}`)
+	}
+	sb.WriteString("]")
+	body := sb.String()
+	h, kin := benchHandler(b)
+	req := apiReq(http.MethodPost, "/td.testdb.www_access", keyWriter, body, map[string]string{"content-type": "application/json"})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		resp, _ := h.Handle(ctx, req)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d %s", resp.StatusCode, resp.Body)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(len(evs)), "ns/event")
+	b.ReportMetric(float64(len(evs))/(float64(kin.records.Load())/n), "events/record")
+}

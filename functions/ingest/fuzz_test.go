@@ -1,0 +1,143 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/shared/names"
+)
+
+// fuzzLimits are small so the fuzzer reaches every limit.
+func fuzzLimits() Limits {
+	l := DefaultLimits()
+	l.MaxDecompressedBytes = 1 << 20
+	l.RatioFloorBytes = 64 << 10
+	l.MaxRecordBytes = 64 << 10
+	l.MaxKeys = 16
+	l.MaxDepth = 8
+	l.MaxEvents = 1000
+	return l
+}
+
+// checkStream asserts that an accepted stream decodes with an independent
+// msgpack decoder into n maps, each with an integer time.
+func checkStream(t *testing.T, raw []byte, n int) {
+	t.Helper()
+	dec := msgpack.NewDecoder(bytes.NewReader(raw))
+	got := 0
+	for {
+		var m map[string]any
+		err := dec.Decode(&m)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("accepted stream does not decode at event %d: %v", got, err)
+		}
+		switch m["time"].(type) {
+		case int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+		default:
+			t.Fatalf("accepted event %d has time %T", got, m["time"])
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("walker counted %d events, decoder %d", n, got)
+	}
+}
+
+func FuzzDecodeImport(f *testing.F) {
+	f.Add(gzMsgpack(f, map[string]any{"time": int64(1), "k": "v"}))
+	f.Add(gzBytes(f, []byte{0x81, 0xa4, 't', 'i', 'm', 'e', 0xd3, 0, 0, 0, 0, 0, 0, 0, 1}))
+	lim := fuzzLimits()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := DecodeImport(body, lim)
+		var aerr *apiError
+		if err != nil {
+			if !errors.As(err, &aerr) || aerr.Status < 400 || aerr.Status > 499 || aerr.Message == "" {
+				t.Fatalf("error is not a 4xx API error: %v", err)
+			}
+			return
+		}
+		raw, aerr := gunzip(body, lim, nil)
+		if aerr != nil {
+			t.Fatalf("accepted body does not gunzip: %v", aerr)
+		}
+		checkStream(t, raw, n)
+	})
+}
+
+// FuzzDecodeMsgpackStream fuzzes the walker directly, without gzip.
+func FuzzDecodeMsgpackStream(f *testing.F) {
+	f.Add(msgpackStream(f, map[string]any{"time": int64(1700000000), "a": []any{1, "x", map[string]any{"b": nil}}}))
+	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
+	lim := fuzzLimits()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, aerr := decodeMsgpackStream(raw, lim)
+		if aerr != nil {
+			return
+		}
+		checkStream(t, raw, b.events())
+		if b.events() > 0 && b.ends[len(b.ends)-1] != len(raw) {
+			t.Fatal("events do not cover the stream")
+		}
+	})
+}
+
+var fuzzContentTypes = []string{"", "application/x-www-form-urlencoded", "application/json", "application/x-ndjson", "application/msgpack", "text/plain"}
+var fuzzEncodings = []string{"", "gzip", "deflate"}
+
+func FuzzInHTTP(f *testing.F) {
+	f.Add(uint8(1), uint8(0), "", []byte(`json={"action":"login","user":2}`))
+	f.Add(uint8(2), uint8(0), "time=1518756037.5", []byte(`[{"a":1,"time":3},{"b":[1,2,{"c":null}]}]`))
+	f.Add(uint8(3), uint8(0), "", []byte("{\"a\":1}\n{\"b\":2}\n"))
+	f.Add(uint8(4), uint8(0), "", []byte{0x91, 0x81, 0xa1, 'a', 0x01})
+	f.Add(uint8(2), uint8(1), "", gzBytes(f, []byte(`{"z":1}`)))
+	lim := fuzzLimits()
+	now := time.Unix(1700000000, 0)
+	f.Fuzz(func(t *testing.T, ct, ce uint8, query string, body []byte) {
+		b, aerr := decodeInHTTP(fuzzContentTypes[int(ct)%len(fuzzContentTypes)], fuzzEncodings[int(ce)%len(fuzzEncodings)], query, body, now, lim)
+		if aerr != nil {
+			if aerr.Status < 400 || aerr.Status > 499 {
+				t.Fatalf("status %d for bad input: %v", aerr.Status, aerr)
+			}
+			return
+		}
+		checkStream(t, b.raw, b.events())
+	})
+}
+
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"testdb", "td.testdb.www_access", "ab", "A_b", "a.b", strings.Repeat("a", 256), "abc\x00", "uid-123_X"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if err := names.Validate("database", s); err == nil {
+			if len(s) < names.MinLen || len(s) > names.MaxLen || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+				t.Fatalf("invalid name %q accepted", s)
+			}
+			db, table, err := names.ParseTag(names.Tag(s, s))
+			if err != nil || db != s || table != s {
+				t.Fatalf("tag round trip of %q: %q %q %v", s, db, table, err)
+			}
+		}
+		if db, table, err := names.ParseTag(s); err == nil && names.Tag(db, table) != s {
+			t.Fatalf("ParseTag(%q) does not round trip", s)
+		}
+		if validateUniqueID(s) == nil {
+			if strings.ContainsAny(s, "/.%?#\x00 ") || len(s) == 0 || len(s) > maxUniqueID {
+				t.Fatalf("unsafe unique_id %q accepted", s)
+			}
+			segs, err := splitPath("/v3/table/import_with_id/testdb/www_access/" + s + "/msgpack.gz")
+			if err != nil || len(segs) != 7 || segs[5] != s {
+				t.Fatalf("unique_id %q does not survive routing: %v %v", s, segs, err)
+			}
+		}
+	})
+}

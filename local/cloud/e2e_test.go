@@ -1,0 +1,87 @@
+package cloud_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/local/localtest"
+)
+
+// TestPipelineEndToEnd sends the 10k Apache corpus through the API front and
+// checks every sink through the AWS SDK (and the TD receiver's API): the
+// catalog count, the sealed S3 objects, the TD receiver, and that the three
+// hold the same records.
+func TestPipelineEndToEnd(t *testing.T) {
+	c := localtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	const db, table, want = "www", "access", 10000
+
+	t.Run("deployed configuration was read back", func(t *testing.T) {
+		for _, fn := range cloud.Functions {
+			f := c.Functions[fn]
+			if f == nil || len(f.Env) == 0 || f.Timeout <= 0 {
+				t.Fatalf("function %s: %+v", fn, f)
+			}
+		}
+		if c.Functions["ingest"].Env["SPILLWAY_STREAM_NAME"] != c.Outputs.StreamName {
+			t.Fatalf("ingest stream env %q, stream %q", c.Functions["ingest"].Env["SPILLWAY_STREAM_NAME"], c.Outputs.StreamName)
+		}
+		if len(c.Routes) == 0 || c.FlushSchedule == "" {
+			t.Fatalf("routes %v schedule %q", c.Routes, c.FlushSchedule)
+		}
+	})
+
+	sent, err := c.ImportFile(ctx, filepath.Join("..", "testdata", "apache_combined_10k.log"), db, table, 1000)
+	if err != nil {
+		t.Fatalf("import corpus: %v", err)
+	}
+	if sent != want {
+		t.Fatalf("sent %d records, want %d", sent, want)
+	}
+	if err := cloud.WaitFor(ctx, 250*time.Millisecond, "catalog count", func(ctx context.Context) (bool, error) {
+		n, err := c.CatalogCount(ctx, db, table)
+		return n >= want, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var sealed cloud.Sealed
+	if err := cloud.WaitFor(ctx, 500*time.Millisecond, "sealed objects", func(ctx context.Context) (bool, error) {
+		s, err := c.SealedObjects(ctx, db, table)
+		sealed = s
+		return len(s.Records) >= want, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.TD.WaitCount(ctx, db, table, want); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := c.CatalogCount(ctx, db, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Errorf("catalog count %d, want %d", n, want)
+	}
+	if len(sealed.Records) != want {
+		t.Errorf("sealed objects hold %d records, want %d", len(sealed.Records), want)
+	}
+	if got := c.TD.Count(db, table); got != want {
+		t.Errorf("TD receiver holds %d records, want %d", got, want)
+	}
+	s3Hashes, tdHashes := sealed.Hashes(), c.TD.Hashes(db, table)
+	if !slices.Equal(s3Hashes, tdHashes) {
+		t.Errorf("S3 sealed records and TD receiver records differ (%d vs %d hashes)", len(s3Hashes), len(tdHashes))
+	}
+	if len(slices.Compact(slices.Clone(s3Hashes))) != len(s3Hashes) {
+		t.Logf("note: the corpus has duplicate lines; hashes compared as multisets")
+	}
+}

@@ -1,0 +1,248 @@
+package cloud
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/local/tdreceiver"
+	"github.com/spillwayhq/spillway/shared/tdimport"
+)
+
+// CatalogEntry is one table's catalog item (see the catalog contract).
+type CatalogEntry struct {
+	DB           string `dynamodbav:"db"`
+	Table        string `dynamodbav:"table"`
+	Count        int64  `dynamodbav:"count"`
+	Bytes        int64  `dynamodbav:"bytes"`
+	MinTime      int64  `dynamodbav:"min_time"`
+	MaxTime      int64  `dynamodbav:"max_time"`
+	LastImportAt int64  `dynamodbav:"last_import_at"`
+	LateCount    int64  `dynamodbav:"late_count"`
+	FutureCount  int64  `dynamodbav:"future_count"`
+}
+
+// Catalog scans the catalog table and returns its table items (database
+// items aside), sorted by db and table.
+func (c *Cloud) Catalog(ctx context.Context) ([]CatalogEntry, error) {
+	dc := dynamodb.NewFromConfig(c.AWS)
+	var out []CatalogEntry
+	p := dynamodb.NewScanPaginator(dc, &dynamodb.ScanInput{TableName: aws.String(c.Outputs.CatalogTable), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan catalog %s: %w", c.Outputs.CatalogTable, err)
+		}
+		for _, item := range page.Items {
+			var e CatalogEntry
+			if err := attributevalue.UnmarshalMap(item, &e); err != nil {
+				return nil, fmt.Errorf("decode catalog item: %w", err)
+			}
+			if e.Table == "#database" {
+				continue
+			}
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].DB != out[j].DB {
+			return out[i].DB < out[j].DB
+		}
+		return out[i].Table < out[j].Table
+	})
+	return out, nil
+}
+
+// CatalogCount is the catalog's count for db.table (0 when absent).
+func (c *Cloud) CatalogCount(ctx context.Context, db, table string) (int64, error) {
+	entries, err := c.Catalog(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if e.DB == db && e.Table == table {
+			return e.Count, nil
+		}
+	}
+	return 0, nil
+}
+
+// Sealed is what the sealed S3 objects of one table hold.
+type Sealed struct {
+	Keys    []string
+	Records []tdreceiver.Record
+}
+
+// Hashes returns the sorted record hashes (tdreceiver.HashRecord).
+func (s Sealed) Hashes() []string {
+	out := make([]string, len(s.Records))
+	for i, r := range s.Records {
+		out[i] = tdreceiver.HashRecord(r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SealedObjects reads every sealed object (data/db=<db>/table=<table>/...)
+// through the S3 API and decodes its records.
+func (c *Cloud) SealedObjects(ctx context.Context, db, table string) (Sealed, error) {
+	sc := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true })
+	prefix := "data/db=" + db + "/table=" + table + "/"
+	var out Sealed
+	p := s3.NewListObjectsV2Paginator(sc, &s3.ListObjectsV2Input{Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return out, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			out.Keys = append(out.Keys, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(out.Keys)
+	for _, k := range out.Keys {
+		obj, err := sc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.Outputs.Bucket), Key: aws.String(k)})
+		if err != nil {
+			return out, fmt.Errorf("get %s: %w", k, err)
+		}
+		recs, err := tdreceiver.DecodeStream(obj.Body, tdreceiver.DefaultLimits())
+		_ = obj.Body.Close()
+		if err != nil {
+			return out, fmt.Errorf("decode %s: %w", k, err)
+		}
+		out.Records = append(out.Records, recs...)
+	}
+	return out, nil
+}
+
+// Flush asks ingest for an on-demand flush (POST /v1/flush on the API
+// front) and returns once it was accepted.
+func (c *Cloud) Flush(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.APIURL+"/v1/flush", nil)
+	if err != nil {
+		return fmt.Errorf("flush request: %w", err)
+	}
+	req.Header.Set("Authorization", "TD1 "+c.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("flush: %s answered %d: %s", c.APIURL, resp.StatusCode, b)
+	}
+	return nil
+}
+
+// WaitFor polls cond every interval until it reports true, returns an
+// error, or ctx ends.
+func WaitFor(ctx context.Context, interval time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w (last error: %v)", what, ctx.Err(), last)
+		case <-t.C:
+		}
+	}
+}
+
+// ImportFile parses an Apache combined log with the forwarder's apache2
+// parser and sends it to the API front as TD import_with_id requests of up
+// to perRequest records (unique ids derived from the file content, so a
+// re-run is deduplicated). It returns the number of records sent. It stands
+// in for the forwarder binary where that is not wanted.
+func (c *Cloud) ImportFile(ctx context.Context, path, db, table string, perRequest int) (int, error) {
+	if perRequest <= 0 {
+		perRequest = 1000
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("open corpus: %w", err)
+	}
+	defer f.Close()
+	p, err := parser.New(parser.Config{Type: parser.TypeApache2, Timezone: "UTC"})
+	if err != nil {
+		return 0, fmt.Errorf("apache2 parser: %w", err)
+	}
+	client := &tdimport.Client{Endpoint: c.APIURL, APIKey: c.APIKey, Logger: slog.New(slog.DiscardHandler)}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var raw []byte
+	n, inChunk, chunk := 0, 0, 0
+	now := time.Now()
+	send := func() error {
+		if inChunk == 0 {
+			return nil
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write(raw)
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("gzip chunk: %w", err)
+		}
+		sum := sha256.Sum256(raw)
+		uid := hex.EncodeToString(sum[:16])
+		if _, err := client.ImportWithID(ctx, db, table, uid, gz.Bytes()); err != nil {
+			return fmt.Errorf("import chunk %d (%s): %w", chunk, uid, err)
+		}
+		chunk++
+		raw, inChunk = raw[:0], 0
+		return nil
+	}
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		out, err := p.AppendRecord(raw, line, now)
+		if err != nil {
+			if errors.Is(err, parser.ErrNoMatch) {
+				continue
+			}
+			return n, fmt.Errorf("parse line %d: %w", n+1, err)
+		}
+		raw = out
+		n++
+		inChunk++
+		if inChunk == perRequest {
+			if err := send(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return n, fmt.Errorf("read corpus: %w", err)
+	}
+	if err := send(); err != nil {
+		return n, err
+	}
+	return n, nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spillwayhq/spillway/local/cloud"
+)
+
+func demo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf cloudFlags
+	cf.register(fs)
+	corpus := fs.String("corpus", "", "Apache combined log to replay (default: local/testdata/apache_combined_10k.log)")
+	db := fs.String("db", "www", "database")
+	table := fs.String("table", "access", "table")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	if *corpus == "" {
+		root, err := cloud.RepoRoot(".")
+		if err != nil {
+			return err
+		}
+		*corpus = filepath.Join(root, "local", "testdata", "apache_combined_10k.log")
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	t0 := time.Now()
+	fmt.Fprintln(stdout, "==> starting the local cloud (moto, edge, build, terraform apply, runners) ...")
+	c, err := cloud.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(stdout, "    up in %s\n", time.Since(t0).Round(time.Second))
+	printEndpoints(stdout, c)
+
+	fmt.Fprintf(stdout, "\n==> sending %s as td.%s.%s to the API front (apache2 parser, TD import_with_id) ...\n", filepath.Base(*corpus), *db, *table)
+	sent, err := c.ImportFile(ctx, *corpus, *db, *table, 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "    %d records sent\n", sent)
+
+	fmt.Fprintln(stdout, "==> waiting for fanout to count them in the catalog ...")
+	if err := cloud.WaitFor(ctx, 500*time.Millisecond, "catalog count", func(ctx context.Context) (bool, error) {
+		n, err := c.CatalogCount(ctx, *db, *table)
+		return n >= int64(sent), err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "==> flushing on demand (POST /v1/flush) and waiting for sealed objects and the TD receiver ...")
+	if err := c.Flush(ctx); err != nil {
+		return err
+	}
+	var sealed cloud.Sealed
+	if err := cloud.WaitFor(ctx, time.Second, "sealed objects", func(ctx context.Context) (bool, error) {
+		s, err := c.SealedObjects(ctx, *db, *table)
+		sealed = s
+		return len(s.Records) >= sent, err
+	}); err != nil {
+		return err
+	}
+	if err := c.TD.WaitCount(ctx, *db, *table, sent); err != nil {
+		return err
+	}
+
+	entries, err := c.Catalog(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\n$ td tables   (from the DynamoDB catalog)")
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "Database\tTable\tType\tCount\tMin time (UTC)\tMax time (UTC)\tBytes\t")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\tlog\t%d\t%s\t%s\t%d\t\n", e.DB, e.Table, e.Count, unix(e.MinTime), unix(e.MaxTime), e.Bytes)
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintln(stdout, "\nwhere the data landed:")
+	fmt.Fprintf(stdout, "  S3 s3://%s/data/db=%s/table=%s/: %d sealed objects, %d records\n", c.Outputs.Bucket, *db, *table, len(sealed.Keys), len(sealed.Records))
+	for i, k := range sealed.Keys {
+		if i == 5 {
+			fmt.Fprintf(stdout, "    ... %d more\n", len(sealed.Keys)-5)
+			break
+		}
+		fmt.Fprintf(stdout, "    %s\n", k)
+	}
+	fmt.Fprintf(stdout, "  TD receiver %s: %d records in %s.%s\n", c.TDURL, c.TD.Count(*db, *table), *db, *table)
+	same := equal(sealed.Hashes(), c.TD.Hashes(*db, *table))
+	fmt.Fprintf(stdout, "  S3 and TD hold the same records: %v\n", same)
+	fmt.Fprintf(stdout, "\ndone in %s; stopping everything ...\n", time.Since(t0).Round(time.Second))
+	if err := c.Close(); err != nil {
+		return err
+	}
+	if !same {
+		return fmt.Errorf("S3 sealed records and TD receiver records differ")
+	}
+	return nil
+}
+
+func unix(s int64) string {
+	if s == 0 {
+		return "-"
+	}
+	return time.Unix(s, 0).UTC().Format("2006-01-02 15:04:05")
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,354 @@
+package tdreceiver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	td "github.com/treasure-data/td-client-go"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/shared/tdimport"
+)
+
+// startReceiver starts a receiver on a free loopback port.
+func startReceiver(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start receiver: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close receiver: %v", err)
+		}
+	})
+	return s
+}
+
+// body builds a gzip msgpack stream of the records.
+func body(t testing.TB, recs ...map[string]any) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	enc := msgpack.NewEncoder(&raw)
+	for _, r := range recs {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(raw.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return gz.Bytes()
+}
+
+func events(from, n int) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = map[string]any{"time": int64(1700000000 + from + i), "host": "h" + strconv.Itoa(from+i), "code": 200}
+	}
+	return out
+}
+
+func do(t testing.TB, method, u, key string, b []byte) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "TD1 "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// tdClient is Treasure Data's own Go client pointed at the receiver over
+// plain HTTP.
+func tdClient(t testing.TB, s *Server, key string) *td.TDClient {
+	t.Helper()
+	u, _ := url.Parse(s.URL())
+	port, _ := strconv.Atoi(u.Port())
+	c, err := td.NewTDClient(td.Settings{ApiKey: key, Router: &td.FixedEndpointRouter{Endpoint: u.Hostname()}, Port: port, Transport: plainHTTP{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// plainHTTP downgrades td-client-go's hard-wired https to http.
+type plainHTTP struct{}
+
+func (plainHTTP) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme = "http"
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestTDClientCompatibility(t *testing.T) {
+	s := startReceiver(t, Config{APIKey: "1/abc"})
+	c := tdClient(t, s, "1/abc")
+	if err := c.CreateDatabase("www", nil); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	if err := c.CreateLogTable("www", "access"); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	if err := c.CreateLogTable("www", "access"); err == nil {
+		t.Fatal("second create table: want conflict error")
+	}
+	if _, err := c.Import("www", "access", "msgpack.gz", td.InMemoryBlob(body(t, events(0, 5)...)), "uid-1"); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if _, err := c.Import("www", "access", "msgpack.gz", td.InMemoryBlob(body(t, events(0, 5)...)), "uid-1"); err != nil {
+		t.Fatalf("repeated import: %v", err)
+	}
+	if _, err := c.Import("www", "access", "msgpack.gz", td.InMemoryBlob(body(t, events(5, 3)...)), ""); err != nil {
+		t.Fatalf("import without id: %v", err)
+	}
+	tables, err := c.ListTables("www")
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	if len(*tables) != 1 || (*tables)[0].Name != "access" || (*tables)[0].Count != 8 {
+		t.Fatalf("tables = %+v", *tables)
+	}
+	dbs, err := c.ListDatabases()
+	if err != nil {
+		t.Fatalf("list databases: %v", err)
+	}
+	if len(*dbs) != 1 || (*dbs)[0].Name != "www" || (*dbs)[0].Count != 8 {
+		t.Fatalf("databases = %+v", *dbs)
+	}
+	if _, err := tdClient(t, s, "wrong").ListDatabases(); err == nil {
+		t.Fatal("wrong key: want error")
+	}
+	if got := s.Duplicates(); got != 1 {
+		t.Fatalf("Duplicates = %d, want 1", got)
+	}
+}
+
+func TestImportStatuses(t *testing.T) {
+	s := startReceiver(t, Config{APIKey: "k1", AutoCreate: false})
+	key := "k1"
+	mustOK := func(method, path string) {
+		if resp, b := do(t, method, s.URL()+path, key, nil); resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	mustOK("POST", "/v3/database/create/www")
+	mustOK("POST", "/v3/table/create/www/access/log")
+	bad := func() []byte {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write([]byte{0x93, 1, 2, 3}) // an array, not a map
+		_ = zw.Close()
+		return gz.Bytes()
+	}()
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		key    string
+		body   []byte
+		status int
+	}{
+		{"ok with id", "PUT", "/v3/table/import_with_id/www/access/u1/msgpack.gz", key, body(t, events(0, 2)...), 200},
+		{"repeat id", "PUT", "/v3/table/import_with_id/www/access/u1/msgpack.gz", key, body(t, events(0, 2)...), 200},
+		{"ok without id", "PUT", "/v3/table/import/www/access/msgpack.gz", key, body(t, events(2, 1)...), 200},
+		{"no key", "PUT", "/v3/table/import/www/access/msgpack.gz", "", body(t, events(0, 1)...), 401},
+		{"wrong key", "PUT", "/v3/table/import/www/access/msgpack.gz", "nope", body(t, events(0, 1)...), 401},
+		{"unknown table", "PUT", "/v3/table/import/www/other/msgpack.gz", key, body(t, events(0, 1)...), 404},
+		{"bad name", "PUT", "/v3/table/import/WWW/access/msgpack.gz", key, body(t, events(0, 1)...), 400},
+		{"json format", "PUT", "/v3/table/import/www/access/json.gz", key, body(t, events(0, 1)...), 415},
+		{"not gzip", "PUT", "/v3/table/import/www/access/msgpack.gz", key, []byte("plain"), 400},
+		{"not a map", "PUT", "/v3/table/import/www/access/msgpack.gz", key, bad, 422},
+		{"no time", "PUT", "/v3/table/import/www/access/msgpack.gz", key, body(t, map[string]any{"a": 1}), 422},
+		{"string time", "PUT", "/v3/table/import/www/access/msgpack.gz", key, body(t, map[string]any{"time": "now"}), 422},
+		{"db exists", "POST", "/v3/database/create/www", key, nil, 409},
+		{"table without db", "POST", "/v3/table/create/nodb/access/log", key, nil, 404},
+		{"list unknown db", "GET", "/v3/table/list/nodb", key, nil, 404},
+		{"show table", "GET", "/v3/table/show/www/access", key, nil, 200},
+		{"unknown api", "GET", "/v3/job/list", key, nil, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := do(t, tt.method, s.URL()+tt.path, tt.key, tt.body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, b, tt.status)
+			}
+			if tt.status >= 400 && !strings.Contains(b, `"error"`) {
+				t.Fatalf("error body %q lacks TD's error field", b)
+			}
+		})
+	}
+	if got := s.Count("www", "access"); got != 3 {
+		t.Fatalf("Count = %d, want 3 (2 + 1, the repeat not stored)", got)
+	}
+	if got := s.Tables(); len(got) != 1 || got[0].Imports != 2 {
+		t.Fatalf("Tables = %+v", got)
+	}
+}
+
+func TestAutoCreateAndReadBack(t *testing.T) {
+	dir := t.TempDir()
+	s := startReceiver(t, Config{APIKey: "k", AutoCreate: true, Dir: dir})
+	for i, uid := range []string{"a1", "a2", "a1", "../escape"} {
+		resp, b := do(t, "PUT", s.URL()+"/v3/table/import_with_id/app/logs/"+url.PathEscape(uid)+"/msgpack.gz", "k", body(t, events(i*10, 10)...))
+		if resp.StatusCode != 200 {
+			t.Fatalf("import %s: %d %s", uid, resp.StatusCode, b)
+		}
+	}
+	if got := s.Count("app", "logs"); got != 30 {
+		t.Fatalf("Count = %d, want 30", got)
+	}
+	recs := s.Records("app", "logs")
+	want := make([]string, 0, len(recs))
+	for _, r := range recs {
+		want = append(want, HashRecord(r))
+	}
+	got := s.Hashes("app", "logs")
+	if len(got) != 30 {
+		t.Fatalf("%d hashes", len(got))
+	}
+	seen := map[string]bool{}
+	for _, h := range got {
+		seen[h] = true
+	}
+	for _, h := range want {
+		if !seen[h] {
+			t.Fatalf("hash %s of a stored record missing from Hashes", h)
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "app", "logs", "*.msgpack.gz"))
+	if err != nil || len(files) != 3 {
+		t.Fatalf("persisted files %v (err %v), want 3", files, err)
+	}
+	var total int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := DecodeStream(bytes.NewReader(b), DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(rs)
+	}
+	if total != 30 {
+		t.Fatalf("persisted %d records, want 30", total)
+	}
+}
+
+func TestFailureInjectionWithRetryingClient(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter time.Duration
+	}{
+		{"500", 500, 0},
+		{"429 with Retry-After", 429, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startReceiver(t, Config{APIKey: "k", AutoCreate: true})
+			s.FailNext(2, tt.status, tt.retryAfter)
+			c := &tdimport.Client{Endpoint: s.URL(), APIKey: "k", Logger: slog.New(slog.DiscardHandler), Policy: tdimport.RetryPolicy{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := c.ImportWithID(ctx, "www", "access", "chunk-1", body(t, events(0, 4)...))
+			if err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			if res.Attempts != 3 || s.Failures() != 2 {
+				t.Fatalf("attempts %d, failures %d; want 3 and 2", res.Attempts, s.Failures())
+			}
+			if got := s.Count("www", "access"); got != 4 {
+				t.Fatalf("Count = %d", got)
+			}
+		})
+	}
+	t.Run("retry-after header and control endpoint", func(t *testing.T) {
+		s := startReceiver(t, Config{APIKey: "k", AutoCreate: true})
+		resp, b := do(t, "POST", s.URL()+"/_spillway/fail", "", []byte(`{"next":1,"status":429,"retry_after":"2s"}`))
+		if resp.StatusCode != 200 {
+			t.Fatalf("control: %d %s", resp.StatusCode, b)
+		}
+		resp, _ = do(t, "GET", s.URL()+"/v3/database/list", "k", nil)
+		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "2" {
+			t.Fatalf("status %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		resp, _ = do(t, "GET", s.URL()+"/v3/database/list", "k", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("after the injected failure: %d", resp.StatusCode)
+		}
+		for _, bad := range []string{`{"next":1,"status":200}`, `{"next":1,"status":500,"extra":1}`, `{"next":1,"status":500,"retry_after":"x"}`} {
+			if resp, _ := do(t, "POST", s.URL()+"/_spillway/fail", "", []byte(bad)); resp.StatusCode != 400 {
+				t.Fatalf("control %s: status %d, want 400", bad, resp.StatusCode)
+			}
+		}
+	})
+}
+
+func TestWaitCount(t *testing.T) {
+	s := startReceiver(t, Config{APIKey: "k", AutoCreate: true})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- s.WaitCount(ctx, "www", "access", 6)
+	}()
+	for i := 0; i < 3; i++ {
+		if resp, b := do(t, "PUT", s.URL()+"/v3/table/import/www/access/msgpack.gz", "k", body(t, events(i*2, 2)...)); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.WaitCount(ctx, "www", "access", 7); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitCount on cancelled ctx = %v", err)
+	}
+}
+
+func TestStartPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	_, err = Start(context.Background(), Config{Addr: l.Addr().String()})
+	if !errors.Is(err, ErrPortInUse) {
+		t.Fatalf("err = %v, want ErrPortInUse", err)
+	}
+	if _, err := New(Config{MaxBodyBytes: -1, APIKey: "a b"}); err == nil || !strings.Contains(err.Error(), "MaxBodyBytes") || !strings.Contains(err.Error(), "APIKey") {
+		t.Fatalf("New with bad config: %v", err)
+	}
+}
