@@ -623,6 +623,13 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) (bool, err
 			t.rotations.Add(1)
 		}
 	}
+	if fresh && len(w.entries) > 0 {
+		// Record what existed before reading anything: a crash before the
+		// first save must not make rotated files look pre-existing.
+		if err := t.savePositions(); err != nil {
+			return false, err
+		}
+	}
 	if truncated != nil {
 		t.truncate(ctx, w, truncated)
 	}

@@ -234,3 +234,5 @@ func TestMain(m *testing.M) {
 func mustEnv(db, table string) *envelope.Envelope {
 	return &envelope.Envelope{DB: db, Table: table, UniqueID: "u", Parts: 1, Encoding: envelope.EncodingGzip}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

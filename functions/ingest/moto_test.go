@@ -27,10 +27,11 @@ import (
 	"github.com/spillwayhq/spillway/shared/envelope"
 )
 
-// motoClients starts moto_server on a free loopback port and returns real
+// startMoto starts moto_server on a free loopback port and returns real
 // SDK clients pointed at it, with the catalog and apikeys tables and a
 // one-shard stream created.
 type motoEnv struct {
+	url string
 	ddb *dynamodb.Client
 	kin *kinesis.Client
 }
@@ -49,7 +50,7 @@ func startMoto(t testing.TB) *motoEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &motoEnv{ddb: dynamodb.NewFromConfig(cfg), kin: kinesis.NewFromConfig(cfg)}
+	e := &motoEnv{url: srv.URL(), ddb: dynamodb.NewFromConfig(cfg), kin: kinesis.NewFromConfig(cfg)}
 	mk := func(name string, keys ...string) {
 		in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
 		for i, k := range keys {

@@ -47,7 +47,17 @@ type builds struct {
 }
 
 // goBuild runs one go build in its own process group, killed on ctx end.
+// A failure is retried once: concurrent builds sharing the Go build cache
+// occasionally fail to open a cache entry another build is writing.
 func goBuild(ctx context.Context, root, out, pkg, goos, goarch string, logw io.Writer) error {
+	err := goBuildOnce(ctx, root, out, pkg, goos, goarch, logw)
+	if err != nil && ctx.Err() == nil {
+		err = goBuildOnce(ctx, root, out, pkg, goos, goarch, logw)
+	}
+	return err
+}
+
+func goBuildOnce(ctx context.Context, root, out, pkg, goos, goarch string, logw io.Writer) error {
 	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root

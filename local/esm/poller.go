@@ -86,6 +86,7 @@ type shardState struct {
 	polls      uint64 // polls started
 	idlePoll   uint64 // number of the latest poll that found nothing with nothing pending
 	finished   bool   // closed shard read to its end
+	closed     bool   // ListShards reported an ending sequence number
 	done       chan struct{}
 }
 
@@ -172,10 +173,12 @@ func (p *Poller) refresh(ctx context.Context, wg *sync.WaitGroup, initial bool) 
 	var started []*shardState
 	for _, sh := range shards {
 		id := aws.ToString(sh.ShardId)
-		if _, ok := p.shards[id]; ok {
+		closed := sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil
+		if st, ok := p.shards[id]; ok {
+			st.closed = st.closed || closed
 			continue
 		}
-		st := &shardState{id: id, parent: aws.ToString(sh.ParentShardId), done: make(chan struct{})}
+		st := &shardState{id: id, parent: aws.ToString(sh.ParentShardId), closed: closed, done: make(chan struct{})}
 		p.shards[id] = st
 		started = append(started, st)
 	}
@@ -372,7 +375,13 @@ func (p *Poller) runShard(ctx context.Context, st *shardState, pos string) {
 		if ctx.Err() != nil {
 			return
 		}
-		if closed && len(buf) == 0 {
+		p.mu.Lock()
+		// Kinesis ends a closed shard with a nil iterator; some emulators
+		// keep answering empty pages instead, so a closed shard read up to
+		// the present is finished too.
+		ended := closed || (st.closed && caughtUp)
+		p.mu.Unlock()
+		if ended && len(buf) == 0 {
 			p.finish(st)
 			log.Info("shard finished")
 			return

@@ -7,7 +7,17 @@
 //
 // Where no mirror exists (a developer machine or CI with network access),
 // Terraform's own CLI configuration is left alone and `terraform init`
-// downloads the provider from the registry as usual.
+// downloads the provider from the registry as usual. Set
+// SPILLWAY_TF_PLUGIN_MIRROR to force a particular mirror.
+//
+// Typical use (the local cloud):
+//
+//	r, err := tfrun.New(tfrun.Options{Source: repo + "/infra/terraform", Module: "examples/local"})
+//	defer r.Close()
+//	err = r.Init(ctx)
+//	err = r.Apply(ctx, map[string]string{"endpoint": edgeURL, "lambda_package_dir": distDir})
+//	out, err := r.Output(ctx) // out["stream_name"] is the JSON value `"spillway-local-events"`
+//	err = r.Destroy(ctx, sameVars)
 package tfrun
 
 import (
@@ -61,6 +71,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// setDefaults fills in the defaults documented on each field.
+func (o *Options) setDefaults() {
+	if o.StopGrace == 0 {
+		o.StopGrace = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
 // Validate reports every problem with the options at once.
 func (o Options) Validate() error {
 	var errs []error
@@ -99,6 +119,7 @@ func New(opts Options) (*Runner, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	opts.setDefaults()
 	bin := opts.Binary
 	if bin == "" {
 		p, err := exec.LookPath("terraform")
@@ -120,12 +141,6 @@ func New(opts Options) (*Runner, error) {
 		}
 	}
 	r := &Runner{bin: bin, grace: opts.StopGrace, log: opts.Logger, mirror: mirror}
-	if r.grace == 0 {
-		r.grace = 30 * time.Second
-	}
-	if r.log == nil {
-		r.log = slog.Default()
-	}
 	base := opts.WorkDir
 	if base == "" {
 		d, err := os.MkdirTemp("", "spillway-tf-")
@@ -221,6 +236,11 @@ func (r *Runner) Output(ctx context.Context) (map[string]json.RawMessage, error)
 	if err != nil {
 		return nil, err
 	}
+	return decodeOutput(out)
+}
+
+// decodeOutput extracts each output's value from `terraform output -json`.
+func decodeOutput(out []byte) (map[string]json.RawMessage, error) {
 	var raw map[string]struct {
 		Value json.RawMessage `json:"value"`
 	}

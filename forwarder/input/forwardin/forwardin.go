@@ -372,8 +372,10 @@ func (s *Server) handle(c net.Conn) {
 	}
 	if s.cfg.SharedKey != "" {
 		if err := cn.handshake(); err != nil {
-			log.Warn("forward handshake refused", "err", err)
-			s.st.authFailed.Add(1)
+			if !errors.Is(err, errAuth) {
+				s.st.protocol.Add(1)
+			}
+			log.Warn("forward handshake failed", "err", err)
 			return
 		}
 	}
@@ -714,6 +716,9 @@ func gunzip(b []byte, limit int64) ([]byte, error) {
 	return out, nil
 }
 
+// errAuth: the client failed the shared key or user check.
+var errAuth = errors.New("authentication failed")
+
 // handshake runs HELO / PING / PONG (Forward Protocol Specification v1).
 func (cn *conn) handshake() error {
 	s := cn.s
@@ -752,11 +757,14 @@ func (cn *conn) handshake() error {
 	if err != nil {
 		return err
 	}
+	if reason != "" {
+		s.st.authFailed.Add(1) // before the PONG, so a client that saw it sees the count
+	}
 	if _, err := cn.c.Write(b); err != nil {
 		return fmt.Errorf("write PONG: %w", err)
 	}
 	if reason != "" {
-		return errors.New(reason)
+		return fmt.Errorf("%w: %s", errAuth, reason)
 	}
 	return nil
 }

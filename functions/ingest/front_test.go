@@ -1,0 +1,161 @@
+package ingest_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	td "github.com/treasure-data/td-client-go"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/local/apigw"
+	"github.com/spillwayhq/spillway/local/lambdarun"
+	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/lambdaenv"
+)
+
+// buildBootstrap compiles cmd/bootstrap as Lambda does (-tags lambda.norpc).
+func buildBootstrap(t testing.TB) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./cmd/bootstrap")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build bootstrap: %v\n%s", err, b)
+	}
+	return out
+}
+
+// httpScheme sends td-client-go's https URLs to the plain-HTTP local front.
+type httpScheme struct{}
+
+func (httpScheme) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme = "http"
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// corpusBody reads the apache corpus as TD events and returns the import
+// body and the event count.
+func corpusBody(t testing.TB) ([]byte, int) {
+	t.Helper()
+	f, err := os.Open("testdata/apache_combined_10k.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var raw bytes.Buffer
+	enc := msgpack.NewEncoder(&raw)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	n := 0
+	for sc.Scan() {
+		if err := enc.Encode(map[string]any{"time": int64(1431857103 + n), "message": sc.Text()}); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	_, _ = zw.Write(raw.Bytes())
+	_ = zw.Close()
+	return body.Bytes(), n
+}
+
+// TestThroughLocalFront runs the real bootstrap binary under the local
+// Lambda runner behind the local API Gateway front, with moto as DynamoDB
+// and Kinesis, and drives it with td-client-go v0.3.2 (Import, ListTables)
+// and a curl-style in_http post.
+func TestThroughLocalFront(t *testing.T) {
+	m := startMoto(t)
+	bin := buildBootstrap(t)
+	ctx := context.Background()
+	key, _, err := (&apikeys.Store{DB: m.ddb, Table: "apikeys"}).Create(ctx, apikeys.NewSpec{Name: "e2e", Databases: []string{"corpus_db"}, CanRead: true, CanWrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	runner, err := lambdarun.New(lambdarun.Config{
+		Name: "spillway-ingest", Binary: bin, Timeout: 30 * time.Second, MemoryMB: 512,
+		Env: map[string]string{
+			"AWS_ENDPOINT_URL": m.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+			lambdaenv.StreamName: "ingest-test", lambdaenv.CatalogTable: "catalog", lambdaenv.APIKeysTable: "apikeys",
+			lambdaenv.AutoCreate: "true", lambdaenv.LogLevel: "info",
+		},
+		Logs: &logs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = runner.Close() })
+	gw, err := apigw.New(apigw.Config{Routes: []apigw.Route{{Key: "$default"}}, Invoke: runner.Invoke, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	client, err := td.NewTDClient(td.Settings{ApiKey: key, Router: &td.FixedEndpointRouter{Endpoint: "127.0.0.1"}, Port: port, Transport: httpScheme{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, n := corpusBody(t)
+	start := time.Now()
+	if _, err := client.Import("corpus_db", "apache", "msgpack.gz", td.InMemoryBlob(body), "corpus0001"); err != nil {
+		t.Fatalf("td-client-go Import: %v\nfunction logs:\n%s", err, logs.String())
+	}
+	t.Logf("import of %d events (%d bytes gzipped) took %s; cold start %s", n, len(body), time.Since(start), runner.Stats().LastColdStart)
+	tables, err := client.ListTables("corpus_db")
+	if err != nil {
+		t.Fatalf("td-client-go ListTables: %v", err)
+	}
+	if len(*tables) != 1 || (*tables)[0].Name != "apache" {
+		t.Fatalf("tables %+v", *tables)
+	}
+	// Fluentd in_http through the same front.
+	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+strconv.Itoa(port)+"/td.corpus_db.apache", strings.NewReader(`json={"action":"login","user":2}`))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "TD1 "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("in_http: %d", resp.StatusCode)
+	}
+	// Everything is in the stream: the corpus in one record, the post in another.
+	events := 0
+	for _, r := range m.readStream(t) {
+		e, err := envelope.Unmarshal(r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events += e.Events
+	}
+	if events != n+1 {
+		t.Fatalf("%d events in the stream, want %d", events, n+1)
+	}
+	if st := runner.Stats(); st.ColdStarts != 1 || st.Errors != 0 {
+		t.Fatalf("runner stats %+v", st)
+	}
+}
