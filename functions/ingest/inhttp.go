@@ -43,7 +43,10 @@ func (h *Handler) handleInHTTP(ctx context.Context, r *request, tag string) (eve
 	if aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
-	uid := derivedUniqueID([]byte(tag), []byte(r.ev.RawQueryString), []byte(r.header("Content-Type")), body)
+	// The id covers the events after time resolution: a retry within the same
+	// second dedupes downstream, while identical posts at different times
+	// (two identical "login" events) stay distinct events.
+	uid := derivedUniqueID([]byte(tag), b.raw)
 	r.log = r.log.With("unique_id", uid)
 	if aerr := h.write(ctx, r, db, table, uid, b, nil); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr

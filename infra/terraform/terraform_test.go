@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/spillwayhq/spillway/local/moto"
@@ -175,10 +176,11 @@ func TestApplyLocalAgainstMoto(t *testing.T) {
 
 	r := newRunner(t, "examples/local")
 	vars := map[string]string{
-		"endpoint":           srv.URL(),
-		"lambda_package_dir": zips,
-		"name_prefix":        "spw-test",
-		"td_endpoints":       `["http://127.0.0.1:4568"]`,
+		"endpoint":            srv.URL(),
+		"lambda_package_dir":  zips,
+		"name_prefix":         "spw-test",
+		"td_endpoints":        `["http://127.0.0.1:4568"]`,
+		"enable_iam_auth_api": "true",
 	}
 	timed := func(name string, f func() error) {
 		t.Helper()
@@ -211,6 +213,11 @@ func TestApplyLocalAgainstMoto(t *testing.T) {
 		t.Fatalf("esm_uuid: %v", err)
 	}
 	checkDeployedFunctions(t, ctx, srv.URL(), fnNames, esmUUID)
+	var apiID string
+	if err := json.Unmarshal(out["api_id"], &apiID); err != nil {
+		t.Fatalf("api_id: %v", err)
+	}
+	checkDeployedRoutes(t, ctx, srv.URL(), apiID)
 
 	timed("plan (idempotence)", func() error {
 		changes, err := r.Plan(ctx, vars, true)
@@ -269,5 +276,55 @@ func checkDeployedFunctions(t *testing.T, ctx context.Context, endpoint string, 
 	}
 	if esm.DestinationConfig == nil || esm.DestinationConfig.OnFailure == nil || !strings.Contains(aws.ToString(esm.DestinationConfig.OnFailure.Destination), "fanout-failures") {
 		t.Errorf("esm on-failure destination = %+v", esm.DestinationConfig)
+	}
+}
+
+// checkDeployedRoutes reads the HTTP APIs back: the main one serves every
+// ingest route without IAM auth, the SigV4 one the same routes with AWS_IAM.
+func checkDeployedRoutes(t *testing.T, ctx context.Context, endpoint, apiID string) {
+	t.Helper()
+	c := apigatewayv2.New(apigatewayv2.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	want := []string{
+		"PUT /v3/table/import/{db}/{table}/{format}",
+		"PUT /v3/table/import_with_id/{db}/{table}/{unique_id}/{format}",
+		"GET /v3/database/list",
+		"GET /v3/table/list/{db}",
+		"GET /v3/table/show/{db}/{table}",
+		"POST /v1/flush",
+		"POST /{tag}",
+	}
+	apis, err := c.GetApis(ctx, &apigatewayv2.GetApisInput{})
+	if err != nil {
+		t.Fatalf("get apis: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, api := range apis.Items {
+		id := aws.ToString(api.ApiId)
+		wantAuth := "NONE"
+		if id != apiID {
+			wantAuth = "AWS_IAM"
+		}
+		seen[wantAuth] = true
+		routes, err := c.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: api.ApiId})
+		if err != nil {
+			t.Fatalf("get routes of %s: %v", id, err)
+		}
+		var got []string
+		for _, r := range routes.Items {
+			got = append(got, aws.ToString(r.RouteKey))
+			if string(r.AuthorizationType) != wantAuth {
+				t.Errorf("api %s route %s authorization = %q, want %q", aws.ToString(api.Name), aws.ToString(r.RouteKey), r.AuthorizationType, wantAuth)
+			}
+		}
+		if d := diffSets(want, got); d != "" {
+			t.Errorf("api %s routes: %s", aws.ToString(api.Name), d)
+		}
+	}
+	if !seen["NONE"] || !seen["AWS_IAM"] {
+		t.Errorf("apis found: %v, want the main and the SigV4 one", seen)
 	}
 }

@@ -174,75 +174,80 @@ func WaitFor(ctx context.Context, interval time.Duration, what string, cond func
 	}
 }
 
-// ImportFile parses an Apache combined log with the forwarder's apache2
-// parser and sends it to the API front as TD import_with_id requests of up
-// to perRequest records (unique ids derived from the file content, so a
-// re-run is deduplicated). It returns the number of records sent. It stands
-// in for the forwarder binary where that is not wanted.
-func (c *Cloud) ImportFile(ctx context.Context, path, db, table string, perRequest int) (int, error) {
-	if perRequest <= 0 {
-		perRequest = 1000
+// ParseApacheFile parses an Apache combined log with the forwarder's
+// apache2 parser (times in UTC) and returns the records as msgpack streams
+// of up to perChunk records each, and the record count. Lines that do not
+// match are skipped.
+func ParseApacheFile(path string, perChunk int) ([][]byte, int, error) {
+	if perChunk <= 0 {
+		perChunk = 1000
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("open corpus: %w", err)
+		return nil, 0, fmt.Errorf("open corpus: %w", err)
 	}
 	defer f.Close()
 	p, err := parser.New(parser.Config{Type: parser.TypeApache2, Timezone: "UTC"})
 	if err != nil {
-		return 0, fmt.Errorf("apache2 parser: %w", err)
+		return nil, 0, fmt.Errorf("apache2 parser: %w", err)
 	}
-	client := &tdimport.Client{Endpoint: c.APIURL, APIKey: c.APIKey, Logger: slog.New(slog.DiscardHandler)}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var raw []byte
-	n, inChunk, chunk := 0, 0, 0
+	var chunks [][]byte
+	var cur []byte
+	n, in := 0, 0
 	now := time.Now()
-	send := func() error {
-		if inChunk == 0 {
-			return nil
-		}
-		var gz bytes.Buffer
-		zw := gzip.NewWriter(&gz)
-		_, _ = zw.Write(raw)
-		if err := zw.Close(); err != nil {
-			return fmt.Errorf("gzip chunk: %w", err)
-		}
-		sum := sha256.Sum256(raw)
-		uid := hex.EncodeToString(sum[:16])
-		if _, err := client.ImportWithID(ctx, db, table, uid, gz.Bytes()); err != nil {
-			return fmt.Errorf("import chunk %d (%s): %w", chunk, uid, err)
-		}
-		chunk++
-		raw, inChunk = raw[:0], 0
-		return nil
-	}
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		out, err := p.AppendRecord(raw, line, now)
+		out, err := p.AppendRecord(cur, line, now)
 		if err != nil {
 			if errors.Is(err, parser.ErrNoMatch) {
 				continue
 			}
-			return n, fmt.Errorf("parse line %d: %w", n+1, err)
+			return nil, n, fmt.Errorf("parse record %d: %w", n+1, err)
 		}
-		raw = out
+		cur = out
 		n++
-		inChunk++
-		if inChunk == perRequest {
-			if err := send(); err != nil {
-				return n, err
-			}
+		in++
+		if in == perChunk {
+			chunks = append(chunks, cur)
+			cur, in = nil, 0
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return n, fmt.Errorf("read corpus: %w", err)
+		return nil, n, fmt.Errorf("read corpus: %w", err)
 	}
-	if err := send(); err != nil {
-		return n, err
+	if in > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks, n, nil
+}
+
+// ImportFile sends an Apache combined log (see ParseApacheFile) to the API
+// front as TD import_with_id requests of up to perRequest records, with
+// unique ids derived from the content (a re-run is deduplicated). It returns
+// the number of records sent. It stands in for the forwarder binary.
+func (c *Cloud) ImportFile(ctx context.Context, path, db, table string, perRequest int) (int, error) {
+	chunks, n, err := ParseApacheFile(path, perRequest)
+	if err != nil {
+		return 0, err
+	}
+	client := &tdimport.Client{Endpoint: c.APIURL, APIKey: c.APIKey, Logger: slog.New(slog.DiscardHandler)}
+	for i, raw := range chunks {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write(raw)
+		if err := zw.Close(); err != nil {
+			return 0, fmt.Errorf("gzip chunk: %w", err)
+		}
+		sum := sha256.Sum256(raw)
+		uid := hex.EncodeToString(sum[:16])
+		if _, err := client.ImportWithID(ctx, db, table, uid, gz.Bytes()); err != nil {
+			return 0, fmt.Errorf("import chunk %d (%s): %w", i, uid, err)
+		}
 	}
 	return n, nil
 }

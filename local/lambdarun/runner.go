@@ -13,8 +13,13 @@
 //	})
 //	defer r.Close()
 //	out, err := r.Invoke(ctx, payload)      // RequestResponse
+//	out, fnErr, err := r.InvokeLambda(ctx, payload) // Invoke API shape: fnErr "Unhandled"
 //	err = r.InvokeAsync(payload)            // Event: queued, retried twice on error
 //	err = r.WaitAsync(ctx)                  // until the async queue is empty
+//	err = r.Warm(ctx)                       // start every environment now
+//
+// FromFunctionConfiguration turns a GetFunctionConfiguration answer (what
+// Terraform deployed) into a Config.
 //
 // Each environment is one process started lazily (a cold start) with its own
 // Runtime API listener on 127.0.0.1:<free port>, and runs one invocation at

@@ -80,15 +80,35 @@ func ctxT(tb testing.TB) context.Context {
 	return ctx
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(tb testing.TB, what string, cond func() bool) {
+// lineSignal is a Logs writer that sends on lines each time the function
+// prints a line containing marker, so tests wait for "the handler is
+// running" without polling.
+type lineSignal struct {
+	marker string
+	lines  chan struct{}
+}
+
+func newLineSignal(marker string) *lineSignal {
+	return &lineSignal{marker: marker, lines: make(chan struct{}, 100)}
+}
+
+func (l *lineSignal) Write(p []byte) (int, error) {
+	for range strings.Count(string(p), l.marker) {
+		l.lines <- struct{}{}
+	}
+	return len(p), nil
+}
+
+// wait blocks until n more marker lines have been written.
+func (l *lineSignal) wait(tb testing.TB, n int) {
 	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
+	timeout := time.After(20 * time.Second)
+	for range n {
+		select {
+		case <-l.lines:
+		case <-timeout:
+			tb.Fatalf("timed out waiting for %q from the function", l.marker)
 		}
-		time.Sleep(time.Millisecond) // poll interval, not a wait for an event
 	}
 }
 
@@ -244,23 +264,27 @@ func TestInitFailure(t *testing.T) {
 
 func TestConcurrencyAndThrottle(t *testing.T) {
 	t.Run("two environments run in parallel", func(t *testing.T) {
-		r := newRunner(t, func(c *Config) { c.Concurrency = 2; c.Timeout = 20 * time.Second })
+		sig := newLineSignal("sleeping")
+		r := newRunner(t, func(c *Config) { c.Concurrency = 2; c.Throttle = true; c.Timeout = 20 * time.Second; c.Logs = sig })
 		if err := r.Warm(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
-		// Each invocation blocks until both have started: only two
-		// environments running at once can finish.
+		// Two invocations run at once, each in its own process; a third
+		// while both sleep is throttled.
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
 		for range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := r.Invoke(ctxT(t), []byte(`{"op":"sleep","ms":200}`))
+				_, err := r.Invoke(ctxT(t), []byte(`{"op":"sleep","ms":1500}`))
 				errs <- err
 			}()
 		}
-		waitFor(t, "two invocations in flight", func() bool { return r.Stats().Invocations == 2 })
+		sig.wait(t, 2) // both handlers are running
+		if _, err := r.Invoke(ctxT(t), []byte(`{"op":"echo"}`)); !errors.Is(err, ErrThrottled) {
+			t.Errorf("third invocation: %v, want ErrThrottled", err)
+		}
 		wg.Wait()
 		close(errs)
 		for err := range errs {
@@ -273,13 +297,14 @@ func TestConcurrencyAndThrottle(t *testing.T) {
 		}
 	})
 	t.Run("throttle when busy", func(t *testing.T) {
-		r := newRunner(t, func(c *Config) { c.Throttle = true; c.Timeout = 20 * time.Second })
+		sig := newLineSignal("sleeping")
+		r := newRunner(t, func(c *Config) { c.Throttle = true; c.Timeout = 20 * time.Second; c.Logs = sig })
 		done := make(chan error, 1)
 		go func() {
 			_, err := r.Invoke(ctxT(t), []byte(`{"op":"sleep","ms":300}`))
 			done <- err
 		}()
-		waitFor(t, "first invocation in flight", func() bool { return r.Stats().Invocations == 1 })
+		sig.wait(t, 1)
 		if _, err := r.Invoke(ctxT(t), []byte(`{"op":"echo"}`)); !errors.Is(err, ErrThrottled) {
 			t.Fatalf("error %v, want ErrThrottled", err)
 		}
@@ -290,14 +315,15 @@ func TestConcurrencyAndThrottle(t *testing.T) {
 }
 
 func TestCallerCancelLetsInvocationFinish(t *testing.T) {
-	r := newRunner(t, func(c *Config) { c.Timeout = 20 * time.Second })
+	sig := newLineSignal("sleeping")
+	r := newRunner(t, func(c *Config) { c.Timeout = 20 * time.Second; c.Logs = sig })
 	ctx, cancel := context.WithCancel(ctxT(t))
 	done := make(chan error, 1)
 	go func() {
 		_, err := r.Invoke(ctx, []byte(`{"op":"sleep","ms":300}`))
 		done <- err
 	}()
-	waitFor(t, "invocation in flight", func() bool { return r.Stats().Invocations == 1 })
+	sig.wait(t, 1)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)

@@ -57,7 +57,9 @@ type Options struct {
 	// PluginMirror is the filesystem mirror root; default: FindPluginMirror.
 	// When none is found Terraform uses its registry.
 	PluginMirror string
-	// WorkDir receives the copy; default: a new temp dir removed by Close.
+	// WorkDir receives the copy (in WorkDir/src, replaced by New, so state
+	// from an earlier run never leaks into this one), the CLI config and the
+	// log; default: a new temp dir removed by Close.
 	WorkDir string
 	// LogPath receives the output of every command; default: terraform.log in
 	// the work dir.
@@ -151,6 +153,10 @@ func New(opts Options) (*Runner, error) {
 	}
 	r.workDir = filepath.Join(base, "src")
 	r.dir = filepath.Join(r.workDir, filepath.Clean(opts.Module))
+	if err := os.RemoveAll(r.workDir); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("clear terraform work dir: %w", err)
+	}
 	if err := copyTree(opts.Source, r.workDir); err != nil {
 		_ = r.Close()
 		return nil, fmt.Errorf("copy %s: %w", opts.Source, err)

@@ -240,3 +240,25 @@ func TestNewWithoutTerraform(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotInstalled", err)
 	}
 }
+
+func TestNewReplacesStaleWorkDir(t *testing.T) {
+	base := t.TempDir()
+	stale := filepath.Join(base, "src", "terraform.tfstate")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{Source: "testdata/module", WorkDir: base, PluginMirror: fakeMirror(t, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale state survived New: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir(), "main.tf")); err != nil {
+		t.Fatalf("module not copied: %v", err)
+	}
+}

@@ -54,6 +54,7 @@ module "spillway" {
   api = {
     throttling_burst_limit = 2000
     throttling_rate_limit  = 5000
+    iam_auth_api           = true
     custom_domain = var.domain_name == null ? null : {
       domain_name     = var.domain_name
       certificate_arn = var.certificate_arn

@@ -76,3 +76,9 @@ variable "enable_dashboard" {
   type        = bool
   default     = true
 }
+
+variable "enable_iam_auth_api" {
+  description = "Also deploy the second HTTP API whose routes require AWS_IAM (SigV4)."
+  type        = bool
+  default     = false
+}

@@ -60,6 +60,10 @@ module "spillway" {
     point_in_time_recovery = var.enable_point_in_time_recovery
   }
 
+  api = {
+    iam_auth_api = var.enable_iam_auth_api
+  }
+
   alarms = {
     enabled   = var.enable_alarms
     dashboard = var.enable_dashboard

@@ -67,3 +67,8 @@ output "on_failure_queue_url" {
   description = "SQS on-failure queue of the fanout ESM."
   value       = module.spillway.on_failure_queue_url
 }
+
+output "iam_api_endpoint" {
+  description = "SigV4 ingest API base URL, or null when enable_iam_auth_api is false."
+  value       = module.spillway.iam_api_endpoint
+}

@@ -96,3 +96,64 @@ resource "aws_apigatewayv2_api_mapping" "this" {
   domain_name = aws_apigatewayv2_domain_name.this[0].id
   stage       = aws_apigatewayv2_stage.this.id
 }
+
+# Optional second HTTP API with the same routes, every one requiring AWS_IAM
+# (SigV4) authorization, for clients that sign requests instead of sending TD1
+# API keys. Ingest sees the caller in requestContext.authorizer.iam.
+locals {
+  iam_api_routes = var.api.iam_auth_api ? local.api_routes : toset([])
+}
+
+resource "aws_apigatewayv2_api" "iam" {
+  count = var.api.iam_auth_api ? 1 : 0
+
+  name          = "${var.name_prefix}-ingest-iam"
+  protocol_type = "HTTP"
+  description   = "Spillway ingest for SigV4 clients (AWS_IAM on every route)."
+  tags          = local.tags
+}
+
+resource "aws_apigatewayv2_integration" "iam" {
+  count = var.api.iam_auth_api ? 1 : 0
+
+  api_id                 = aws_apigatewayv2_api.iam[0].id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = aws_lambda_function.this["ingest"].invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 29000
+}
+
+resource "aws_apigatewayv2_route" "iam" {
+  for_each = local.iam_api_routes
+
+  api_id             = aws_apigatewayv2_api.iam[0].id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.iam[0].id}"
+  authorization_type = "AWS_IAM"
+}
+
+resource "aws_apigatewayv2_stage" "iam" {
+  count = var.api.iam_auth_api ? 1 : 0
+
+  api_id      = aws_apigatewayv2_api.iam[0].id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit = var.api.throttling_burst_limit
+    throttling_rate_limit  = var.api.throttling_rate_limit
+  }
+
+  tags = local.tags
+}
+
+resource "aws_lambda_permission" "iam_api" {
+  count = var.api.iam_auth_api ? 1 : 0
+
+  statement_id  = "AllowAPIGatewayIAMInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["ingest"].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.iam[0].execution_arn}/*/*"
+}

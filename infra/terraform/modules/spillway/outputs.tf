@@ -92,3 +92,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard name, or null when disabled."
   value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
 }
+
+output "iam_api_endpoint" {
+  description = "Base URL of the SigV4 (AWS_IAM) ingest API, or null when api.iam_auth_api is false."
+  value       = one(aws_apigatewayv2_api.iam[*].api_endpoint)
+}

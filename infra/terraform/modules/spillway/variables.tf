@@ -126,11 +126,12 @@ variable "event_source_mapping" {
 }
 
 variable "api" {
-  description = "HTTP API: stage throttling, access logs and an optional custom domain (ACM certificate in the same region)."
+  description = "HTTP API: stage throttling, access logs, an optional second API whose routes all require AWS_IAM (SigV4) auth, and an optional custom domain (ACM certificate in the same region)."
   type = object({
     throttling_burst_limit = optional(number, 1000)
     throttling_rate_limit  = optional(number, 2000)
     access_logs            = optional(bool, true)
+    iam_auth_api           = optional(bool, false)
     custom_domain = optional(object({
       domain_name     = string
       certificate_arn = string

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ func handle(ctx context.Context, req request) (any, error) {
 	case "plainerror":
 		return nil, errors.New(req.Msg)
 	case "sleep":
+		fmt.Println("sleeping")
 		time.Sleep(time.Duration(req.MS) * time.Millisecond)
 		return "slept", nil
 	case "exit":
