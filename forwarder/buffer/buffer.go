@@ -144,7 +144,8 @@ type Buffer struct {
 	closed   bool
 
 	posMu     sync.Mutex
-	latest    map[string][]byte   // latest position appended per key
+	latest    map[string]seqPos   // latest position appended per key
+	seq       uint64              // last position sequence number
 	recovered map[string][][]byte // positions found at Open
 
 	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
@@ -165,7 +166,7 @@ func Open(cfg Config) (*Buffer, error) {
 		cfg.Now = time.Now
 	}
 	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{}),
-		latest: map[string][]byte{}, recovered: map[string][][]byte{}}
+		latest: map[string]seqPos{}, recovered: map[string][][]byte{}}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -297,17 +298,34 @@ func (b *Buffer) scanMeta(c *Chunk) error {
 	return nil
 }
 
+// seqPos is a position with the sequence number it was appended with.
+type seqPos struct {
+	seq uint64
+	v   []byte
+}
+
+// Position metadata: uint64 LE sequence, uint16 LE key length, key, value.
+func encodeMeta(dst []byte, seq uint64, key string, v []byte) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, seq)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(key)))
+	return append(append(dst, key...), v...)
+}
+
 func (b *Buffer) addRecovered(m []byte) {
-	if len(m) < 2 {
+	if len(m) < 10 {
 		return
 	}
-	kl := int(binary.LittleEndian.Uint16(m))
-	if len(m) < 2+kl {
+	seq := binary.LittleEndian.Uint64(m)
+	kl := int(binary.LittleEndian.Uint16(m[8:]))
+	if len(m) < 10+kl {
 		return
 	}
-	k, v := m[2:2+kl], m[2+kl:]
-	b.recovered[string(k)] = append(b.recovered[string(k)], bytes.Clone(v))
-	b.latest[string(k)] = bytes.Clone(v)
+	k, v := string(m[10:10+kl]), m[10+kl:]
+	b.recovered[k] = append(b.recovered[k], bytes.Clone(v))
+	if cur, ok := b.latest[k]; !ok || seq > cur.seq {
+		b.latest[k] = seqPos{seq, bytes.Clone(v)}
+	}
+	b.seq = max(b.seq, seq)
 }
 
 const positionsFile = "positions"
@@ -340,13 +358,9 @@ func (b *Buffer) persistPositions() error {
 	b.posMu.Lock()
 	defer b.posMu.Unlock()
 	var out []byte
-	for k, v := range b.latest {
-		var l [4]byte
-		binary.LittleEndian.PutUint32(l[:], uint32(2+len(k)+len(v)))
-		out = append(out, l[:]...)
-		out = binary.LittleEndian.AppendUint16(out, uint16(len(k)))
-		out = append(out, k...)
-		out = append(out, v...)
+	for k, sp := range b.latest {
+		out = binary.LittleEndian.AppendUint32(out, uint32(10+len(k)+len(sp.v)))
+		out = encodeMeta(out, sp.seq, k, sp.v)
 	}
 	return writeAtomic(filepath.Join(b.cfg.Dir, positionsFile), out)
 }
@@ -440,13 +454,16 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 		return nil
 	}
 	var meta []byte
+	var seq uint64
 	if key != "" {
 		if len(key) > 4096 {
 			return fmt.Errorf("position key of %d bytes is over 4096", len(key))
 		}
-		meta = make([]byte, 0, 2+len(key)+len(pos))
-		meta = binary.LittleEndian.AppendUint16(meta, uint16(len(key)))
-		meta = append(append(meta, key...), pos...)
+		b.posMu.Lock()
+		b.seq++
+		seq = b.seq
+		b.posMu.Unlock()
+		meta = encodeMeta(make([]byte, 0, 10+len(key)+len(pos)), seq, key, pos)
 		if len(meta) > maxMeta {
 			return fmt.Errorf("position of %d bytes is over the %d limit", len(meta), maxMeta)
 		}
@@ -473,7 +490,9 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 		if err == nil && key != "" {
 			oc.hasMeta = true
 			b.posMu.Lock()
-			b.latest[key] = bytes.Clone(pos)
+			if cur, ok := b.latest[key]; !ok || seq > cur.seq {
+				b.latest[key] = seqPos{seq, bytes.Clone(pos)}
+			}
 			b.posMu.Unlock()
 		}
 		full := err == nil && oc.size >= b.cfg.ChunkLimit
@@ -692,6 +711,9 @@ func (b *Buffer) Run(ctx context.Context) {
 // ctx ends. The caller must Ack, Park or Release it.
 func (b *Buffer) Next(ctx context.Context) (*Chunk, error) {
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()

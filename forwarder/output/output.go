@@ -354,6 +354,7 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 	if err != nil {
 		o.src.Release(c)
 		o.failures.Add(1)
+		o.log.Error("read chunk for shipping", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
 		return err
 	}
 	ep := o.pick()

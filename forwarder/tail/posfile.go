@@ -26,8 +26,9 @@ type posFile struct {
 	Watches map[string][]posEntry `json:"watches"`
 }
 
-// loadPositions reads the position file and merges the buffer's recovered
-// positions: for one file identity the furthest offset wins.
+// loadPositions reads the position file and adds the buffer's recovered
+// positions as further candidates: for a file, the furthest candidate whose
+// fingerprint matches wins.
 func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 	t.prior = map[string][]posEntry{}
 	data, err := os.ReadFile(t.cfg.PosFile)
@@ -47,10 +48,11 @@ func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 	}
 	prefix := t.cfg.Name + "\x00"
 	for k, vals := range recovered {
-		key, ok := strings.CutPrefix(k, prefix)
+		rest, ok := strings.CutPrefix(k, prefix)
 		if !ok {
 			continue
 		}
+		key, _, _ := strings.Cut(rest, "\x00")
 		for _, v := range vals {
 			var p posEntry
 			if json.Unmarshal(v, &p) != nil {
@@ -65,20 +67,11 @@ func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 	return nil
 }
 
+// mergePrior adds a candidate position. Candidates are not merged: an
+// inode may have held several files, and only a fingerprint check against
+// the file on disk tells which candidate is its own (see register).
 func (t *Tailer) mergePrior(key string, p posEntry) {
-	list := t.prior[key]
-	for i := range list {
-		if list[i].Dev == p.Dev && list[i].Ino == p.Ino {
-			if p.Offset > list[i].Offset && !list[i].Done {
-				list[i].Offset = p.Offset
-				if p.FPLen > list[i].FPLen {
-					list[i].FPLen, list[i].FP = p.FPLen, p.FP
-				}
-			}
-			return
-		}
-	}
-	t.prior[key] = append(list, p)
+	t.prior[key] = append(t.prior[key], p)
 }
 
 // savePositions writes the position file atomically (temp file, fsync,

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -556,6 +557,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) (bool, err
 				if c.current && !e.done {
 					truncated = e // same inode, other content or shorter: truncated
 				} else {
+					t.log.Info("known inode holds other content: treated as a new file", "path", c.path, "inode", c.ino)
 					t.forget(w, e) // inode reused by another file
 					e = nil
 				}
@@ -726,19 +728,32 @@ func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 		f.Close()
 		return nil, errors.New("file replaced while opening")
 	}
-	// Apply a prior position (position file or buffer) for this identity.
-	for _, p := range t.prior[w.key] {
-		if p.Dev == c.dev && p.Ino == c.ino {
-			if fp, ok := fingerprint(f, p.FPLen); ok && fp == p.FP && p.Offset <= fi.Size() {
-				off = p.Offset
-				e := &entry{dev: c.dev, ino: c.ino, f: f, path: c.path, size: fi.Size(), mtime: c.mtime, offset: off, readPos: off, done: p.Done}
-				e.fpLen, e.fp = p.FPLen, p.FP
-				w.entries = append(w.entries, e)
-				t.dirty = true
-				return e, nil
-			}
+	// Apply the furthest prior position (position file or buffer) whose
+	// fingerprint matches this file.
+	var best *posEntry
+	for i := range t.prior[w.key] {
+		p := &t.prior[w.key][i]
+		if p.Dev != c.dev || p.Ino != c.ino || p.Offset > fi.Size() {
+			continue
+		}
+		if fp, ok := fingerprint(f, p.FPLen); !ok || fp != p.FP {
+			continue
+		}
+		if best == nil || p.Done && !best.Done || p.Done == best.Done && p.Offset > best.Offset {
+			best = p
 		}
 	}
+	if best != nil {
+		off = best.Offset
+		e := &entry{dev: c.dev, ino: c.ino, f: f, path: c.path, size: fi.Size(), mtime: c.mtime, offset: off, readPos: off, done: best.Done}
+		e.fpLen, e.fp = best.FPLen, best.FP
+		t.updateFP(e)
+		w.entries = append(w.entries, e)
+		t.dirty = true
+		t.log.Debug("following file from its saved position", "path", c.path, "inode", c.ino, "offset", off, "done", best.Done)
+		return e, nil
+	}
+	t.log.Debug("following new file", "path", c.path, "inode", c.ino, "offset", off)
 	e := &entry{dev: c.dev, ino: c.ino, f: f, path: c.path, size: fi.Size(), mtime: c.mtime, offset: off, readPos: off}
 	t.updateFP(e)
 	w.entries = append(w.entries, e)
@@ -952,7 +967,7 @@ func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
 		return nil
 	}
 	pos, _ := json.Marshal(posEntry{Dev: e.dev, Ino: e.ino, FPLen: e.fpLen, FP: e.fp, Offset: c})
-	key := t.cfg.Name + "\x00" + w.key
+	key := t.cfg.Name + "\x00" + w.key + "\x00" + strconv.FormatUint(e.dev, 10) + ":" + strconv.FormatUint(e.ino, 10)
 	wait := 10 * time.Millisecond
 	for {
 		err := t.sink.AppendWithPosition(ctx, t.cfg.Tag, t.batch, t.count, key, pos)

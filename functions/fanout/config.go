@@ -17,7 +17,13 @@ type Config struct {
 	LateWindow    time.Duration // how long after an hour ends it may still receive staged events (informational for fanout)
 	FutureLimit   time.Duration // events later than now+FutureLimit are quarantined
 	MaxPayload    int64         // decompressed payload limit per part, bytes
-	Concurrency   int           // parallel S3 puts / transactions per batch
+	Concurrency   int           // parallel S3 puts per batch
+	// CommitConcurrency is how many tables commit their transactions in
+	// parallel (a table's own transactions always run in order: they all
+	// update its catalog item). Set it to 1 against moto, whose
+	// TransactWriteItems is not isolated: a failed transaction restores a
+	// snapshot of the whole table and loses concurrent writes.
+	CommitConcurrency int
 }
 
 // DefaultConfig returns the defaults: ledger TTL 8 days (longer than the
@@ -31,6 +37,8 @@ func DefaultConfig() Config {
 		FutureLimit: time.Hour,
 		MaxPayload:  64 << 20,
 		Concurrency: 8,
+
+		CommitConcurrency: 4,
 	}
 }
 
@@ -60,6 +68,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, errors.New("concurrency: must be at least 1"))
+	}
+	if c.CommitConcurrency < 1 {
+		errs = append(errs, errors.New("commit_concurrency: must be at least 1"))
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,18 @@
 // DynamoDB transaction. Undecodable records and far-future events go to the
 // quarantine/ prefix; events for sealed hours go to late/.
 //
-// Fault points (test hook, see NewFault): after-decode, after-stage-s3,
-// after-catalog-bounds, after-commit.
+// Per batch: decode every record (bad ones are quarantined under
+// quarantine/records/shard=<shard>/<sequence>.json with the reason); drop
+// parts whose ledger entry exists; split each part's events by UTC hour
+// into staged/, late/ (hour already sealed by flush) or quarantine/future/
+// (later than now + FutureLimit); put the objects (same key and bytes on
+// every retry); widen the table's min_time, max_time and schema (idempotent,
+// optimistic concurrency); then one TransactWriteItems per part: Put ledger
+// item if absent + Put staged items + ADD count, bytes, late_count,
+// future_count. A ledger condition failure means "already committed".
+// Records that could not be committed are reported as BatchItemFailures from
+// the lowest one onward.
+//
+// Fault points (test hook, see NewFault; SPILLWAY_FAULT_POINT in main):
+// after-decode, after-stage-s3, after-catalog-bounds, after-commit.
 package fanout

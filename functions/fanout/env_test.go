@@ -43,6 +43,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 		ddb: dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), Credentials: creds}),
 		cfg: DefaultConfig(),
 	}
+	e.cfg.CommitConcurrency = 1 // moto's transactions are not isolated (see Config)
 	e.cfg.Bucket = fmt.Sprintf("spw%d", n)
 	e.cfg.CatalogTable, e.cfg.LedgerTable, e.cfg.ManifestTable = fmt.Sprintf("catalog%d", n), fmt.Sprintf("ledger%d", n), fmt.Sprintf("manifests%d", n)
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
@@ -236,3 +237,13 @@ func mustEnv(db, table string) *envelope.Envelope {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+func mustEnvelope(tb testing.TB, db, table, uid string, part int, raw []byte) []byte {
+	tb.Helper()
+	data, err := envelope.Marshal(&envelope.Envelope{DB: db, Table: table, UniqueID: uid, Part: part, Parts: part + 1,
+		Events: 1, Encoding: envelope.EncodingGzip, Payload: EncodeGzip(raw)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}

@@ -229,7 +229,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	for _, ps := range perTable {
 		tables = append(tables, ps[0])
 	}
-	forEach(tables, h.cfg.Concurrency, func(first *part) {
+	forEach(tables, h.cfg.CommitConcurrency, func(first *part) {
 		for _, p := range perTable[tableKey{first.env.DB, first.env.Table}] {
 			done, err := h.commit(ctx, p, now)
 			mu.Lock()

@@ -174,6 +174,7 @@ type tdReceiver struct {
 	tables   map[string]bool   // known db.table when strict
 	strict   bool              // 404 for unknown tables
 	requests int
+	auth     map[string]bool // Authorization headers seen
 }
 
 func newTDReceiver(tb testing.TB) *tdReceiver {
@@ -188,6 +189,10 @@ func (r *tdReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests++
+	if r.auth == nil {
+		r.auth = map[string]bool{}
+	}
+	r.auth[req.Header.Get("Authorization")] = true
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
 	switch {
 	case len(parts) >= 4 && parts[1] == "database" && parts[2] == "create":
@@ -275,3 +280,5 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

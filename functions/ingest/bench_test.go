@@ -1,16 +1,14 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,54 +17,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/local/cloud"
 )
 
-// apacheEvents parses testdata/apache_combined_10k.log (copied from the
-// shared corpus) into TD events: the whole line as "message" plus a few
-// fields split out, and the log's own timestamp as "time".
-func apacheEvents(tb testing.TB) []map[string]any {
+// apacheStream parses testdata/apache_combined_10k.log (a copy of the shared
+// corpus) with the forwarder's apache2 parser (cloud.ParseApacheFile) and
+// returns the events as one msgpack stream repeated times times, and the
+// event count.
+func apacheStream(tb testing.TB, times int) ([]byte, int) {
 	tb.Helper()
-	f, err := os.Open("testdata/apache_combined_10k.log")
-	if err != nil {
-		tb.Fatal(err)
+	chunks, n, err := cloud.ParseApacheFile("testdata/apache_combined_10k.log", 1<<30)
+	if err != nil || len(chunks) != 1 {
+		tb.Fatalf("parse corpus: %d chunks, %v", len(chunks), err)
 	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		ev := map[string]any{"message": line, "time": int64(0)}
-		if host, rest, ok := strings.Cut(line, " "); ok {
-			ev["host"] = host
-			if _, rest, ok = strings.Cut(rest, "["); ok {
-				if ts, rest, ok := strings.Cut(rest, "]"); ok {
-					if t, err := time.Parse("02/Jan/2006:15:04:05 -0700", ts); err == nil {
-						ev["time"] = t.Unix()
-					}
-					if q := strings.Split(rest, "\""); len(q) >= 6 {
-						if req := strings.Fields(q[1]); len(req) >= 2 {
-							ev["method"], ev["path"] = req[0], req[1]
-						}
-						if f := strings.Fields(q[2]); len(f) >= 2 {
-							if code, err := strconv.Atoi(f[0]); err == nil {
-								ev["code"] = int64(code)
-							}
-							if size, err := strconv.Atoi(f[1]); err == nil {
-								ev["size"] = int64(size)
-							}
-						}
-						ev["referer"], ev["agent"] = q[3], q[5]
-					}
-				}
-			}
-		}
-		out = append(out, ev)
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return bytes.Repeat(chunks[0], times), n * times
 }
 
 // countingKinesis accepts everything and counts.
@@ -94,12 +59,7 @@ func benchHandler(b *testing.B) (*Handler, *countingKinesis) {
 }
 
 func benchImport(b *testing.B, repeat int) {
-	evs := apacheEvents(b)
-	var all []map[string]any
-	for i := 0; i < repeat; i++ {
-		all = append(all, evs...)
-	}
-	raw := msgpackStream(b, all...)
+	raw, events := apacheStream(b, repeat)
 	body := gzBytes(b, raw)
 	h, kin := benchHandler(b)
 	req := apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/bench1/msgpack.gz", keyWriter, string(body), nil)
@@ -114,8 +74,8 @@ func benchImport(b *testing.B, repeat int) {
 		}
 	}
 	n := float64(b.N)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(len(all)), "ns/event")
-	b.ReportMetric(float64(len(all))/(float64(kin.records.Load())/n), "events/record")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(events), "ns/event")
+	b.ReportMetric(float64(events)/(float64(kin.records.Load())/n), "events/record")
 	b.ReportMetric(float64(len(body)), "body-bytes")
 }
 
@@ -150,7 +110,7 @@ func rawDecode(b *testing.B, body []byte) int {
 
 // BenchmarkRawLimit is the floor the handler is compared with.
 func BenchmarkRawLimit(b *testing.B) {
-	raw := msgpackStream(b, apacheEvents(b)...)
+	raw, _ := apacheStream(b, 1)
 	body := gzBytes(b, raw)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
@@ -167,12 +127,8 @@ func BenchmarkRawLimit(b *testing.B) {
 func BenchmarkVersusRawLimit(b *testing.B) {
 	for _, repeat := range []int{1, 5} {
 		b.Run("corpus_x"+strconv.Itoa(repeat), func(b *testing.B) {
-			evs := apacheEvents(b)
-			var all []map[string]any
-			for i := 0; i < repeat; i++ {
-				all = append(all, evs...)
-			}
-			body := gzBytes(b, msgpackStream(b, all...))
+			raw, events := apacheStream(b, repeat)
+			body := gzBytes(b, raw)
 			h, _ := benchHandler(b)
 			req := apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/bench1/msgpack.gz", keyWriter, string(body), nil)
 			var tRaw, tHandler time.Duration
@@ -187,25 +143,31 @@ func BenchmarkVersusRawLimit(b *testing.B) {
 				tHandler += time.Since(t1)
 			}
 			b.ReportMetric(100*float64(tRaw)/float64(tHandler), "%-of-raw-speed")
-			b.ReportMetric(float64(tHandler.Nanoseconds())/float64(b.N)/float64(len(all)), "handler-ns/event")
-			b.ReportMetric(float64(tRaw.Nanoseconds())/float64(b.N)/float64(len(all)), "raw-ns/event")
+			b.ReportMetric(float64(tHandler.Nanoseconds())/float64(b.N)/float64(events), "handler-ns/event")
+			b.ReportMetric(float64(tRaw.Nanoseconds())/float64(b.N)/float64(events), "raw-ns/event")
 		})
 	}
 }
 
-// BenchmarkHandlerInHTTPJSON: the corpus as one application/json array.
+// BenchmarkHandlerInHTTPJSON: the parsed corpus as one application/json array.
 func BenchmarkHandlerInHTTPJSON(b *testing.B) {
-	evs := apacheEvents(b)
-	var sb strings.Builder
-	sb.WriteString("[")
-	for i, ev := range evs {
-		if i > 0 {
-			sb.WriteString(",")
+	raw, _ := apacheStream(b, 1)
+	var evs []map[string]any
+	dec := msgpack.NewDecoder(bytes.NewReader(raw))
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			b.Fatal(err)
 		}
-		sb.WriteString(`{"message":` + strconv.Quote(ev["message"].(string)) + `,"time":` + strconv.FormatInt(ev["time"].(int64), 10) + `}`)
+		evs = append(evs, m)
 	}
-	sb.WriteString("]")
-	body := sb.String()
+	js, err := json.Marshal(evs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := string(js)
 	h, kin := benchHandler(b)
 	req := apiReq(http.MethodPost, "/td.testdb.www_access", keyWriter, body, map[string]string{"content-type": "application/json"})
 	ctx := context.Background()

@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -18,10 +17,10 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	td "github.com/treasure-data/td-client-go"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
 	"github.com/spillwayhq/spillway/local/apigw"
+	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/lambdarun"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
@@ -48,31 +47,26 @@ func (httpScheme) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// corpusBody reads the apache corpus as TD events and returns the import
-// body and the event count.
+// corpusBody parses the apache corpus with the forwarder's apache2 parser
+// (cloud.ParseApacheFile) and returns it as one import body and its event
+// count.
 func corpusBody(t testing.TB) ([]byte, int) {
 	t.Helper()
-	f, err := os.Open("testdata/apache_combined_10k.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var raw bytes.Buffer
-	enc := msgpack.NewEncoder(&raw)
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	n := 0
-	for sc.Scan() {
-		if err := enc.Encode(map[string]any{"time": int64(1431857103 + n), "message": sc.Text()}); err != nil {
-			t.Fatal(err)
-		}
-		n++
+	return corpusBodyN(t, 1)
+}
+
+// corpusBodyN is corpusBody with the corpus repeated times times.
+func corpusBodyN(t testing.TB, times int) ([]byte, int) {
+	t.Helper()
+	chunks, n, err := cloud.ParseApacheFile("testdata/apache_combined_10k.log", 1<<30)
+	if err != nil || len(chunks) != 1 {
+		t.Fatalf("parse corpus: %d chunks, %v", len(chunks), err)
 	}
 	var body bytes.Buffer
 	zw := gzip.NewWriter(&body)
-	_, _ = zw.Write(raw.Bytes())
+	_, _ = zw.Write(bytes.Repeat(chunks[0], times))
 	_ = zw.Close()
-	return body.Bytes(), n
+	return body.Bytes(), n * times
 }
 
 // TestThroughLocalFront runs the real bootstrap binary under the local

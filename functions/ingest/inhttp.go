@@ -140,6 +140,7 @@ func decodeInHTTP(contentType, contentEncoding, rawQuery string, body []byte, no
 	}
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true) // deterministic bytes: the unique_id is derived from them
 	for i, rec := range recs {
 		t := now.Unix()
 		rt, has := rec["time"]

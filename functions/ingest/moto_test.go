@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -22,8 +20,8 @@ import (
 
 	"github.com/spillwayhq/spillway/functions/ingest"
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/moto"
-	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/envelope"
 )
 
@@ -45,8 +43,7 @@ func startMoto(t testing.TB) *motoEnv {
 		t.Fatalf("start moto: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	cfg, err := awsconf.Load(ctx, config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL()),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	cfg, err := cloud.AWSConfig(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

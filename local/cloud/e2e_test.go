@@ -39,7 +39,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	})
 
 	corpus := filepath.Join("..", "testdata", "apache_combined_10k.log")
-	chunks, _, err := cloud.ParseApacheFile(corpus, 1000)
+	chunks, sent, err := cloud.ParseApacheFile(corpus, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,18 +54,27 @@ func TestPipelineEndToEnd(t *testing.T) {
 		}
 	}
 	slices.Sort(sourceHashes)
-	sent, err := c.ImportFile(ctx, corpus, db, table, 1000)
-	if err != nil {
-		t.Fatalf("import corpus: %v", err)
+	if sent != want || len(sourceHashes) != want {
+		t.Fatalf("parsed %d records (%d hashes), want %d", sent, len(sourceHashes), want)
 	}
-	if sent != want {
-		t.Fatalf("sent %d records, want %d", sent, want)
+	if err := c.ImportChunks(ctx, chunks, db, table); err != nil {
+		t.Fatalf("import corpus: %v", err)
 	}
 	if err := cloud.WaitFor(ctx, 250*time.Millisecond, "catalog count", func(ctx context.Context) (bool, error) {
 		n, err := c.CatalogCount(ctx, db, table)
 		return n >= want, err
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// A forwarder resend (same unique ids) must not count twice.
+	if err := c.ImportChunks(ctx, chunks[:2], db, table); err != nil {
+		t.Fatalf("resend: %v", err)
+	}
+	if err := c.ESM.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.CatalogCount(ctx, db, table); err != nil || n != want {
+		t.Fatalf("catalog count after a resend = %d (err %v), want %d", n, err, want)
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)

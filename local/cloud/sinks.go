@@ -176,8 +176,9 @@ func WaitFor(ctx context.Context, interval time.Duration, what string, cond func
 
 // ParseApacheFile parses an Apache combined log with the forwarder's
 // apache2 parser (times in UTC) and returns the records as msgpack streams
-// of up to perChunk records each, and the record count. Lines that do not
-// match are skipped.
+// of up to perChunk records each, and the record count. A line that does not
+// match becomes {"unmatched_line": line, "time": now}, as Fluentd's in_tail
+// does with emit_unmatched_lines (the 10k corpus has one truncated line).
 func ParseApacheFile(path string, perChunk int) ([][]byte, int, error) {
 	if perChunk <= 0 {
 		perChunk = 1000
@@ -204,10 +205,10 @@ func ParseApacheFile(path string, perChunk int) ([][]byte, int, error) {
 		}
 		out, err := p.AppendRecord(cur, line, now)
 		if err != nil {
-			if errors.Is(err, parser.ErrNoMatch) {
-				continue
+			if !errors.Is(err, parser.ErrNoMatch) {
+				return nil, n, fmt.Errorf("parse record %d: %w", n+1, err)
 			}
-			return nil, n, fmt.Errorf("parse record %d: %w", n+1, err)
+			out = parser.AppendUnparsed(cur, line, now)
 		}
 		cur = out
 		n++
@@ -227,27 +228,36 @@ func ParseApacheFile(path string, perChunk int) ([][]byte, int, error) {
 }
 
 // ImportFile sends an Apache combined log (see ParseApacheFile) to the API
-// front as TD import_with_id requests of up to perRequest records, with
-// unique ids derived from the content (a re-run is deduplicated). It returns
-// the number of records sent. It stands in for the forwarder binary.
+// front with ImportChunks, perRequest records per request. It returns the
+// number of records sent. It stands in for the forwarder binary.
 func (c *Cloud) ImportFile(ctx context.Context, path, db, table string, perRequest int) (int, error) {
 	chunks, n, err := ParseApacheFile(path, perRequest)
 	if err != nil {
 		return 0, err
 	}
+	if err := c.ImportChunks(ctx, chunks, db, table); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// ImportChunks sends each msgpack stream as one TD import_with_id request to
+// the API front (gzip body, unique id derived from the content, so a re-run
+// is deduplicated).
+func (c *Cloud) ImportChunks(ctx context.Context, chunks [][]byte, db, table string) error {
 	client := &tdimport.Client{Endpoint: c.APIURL, APIKey: c.APIKey, Logger: slog.New(slog.DiscardHandler)}
 	for i, raw := range chunks {
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
 		_, _ = zw.Write(raw)
 		if err := zw.Close(); err != nil {
-			return 0, fmt.Errorf("gzip chunk: %w", err)
+			return fmt.Errorf("gzip chunk: %w", err)
 		}
 		sum := sha256.Sum256(raw)
 		uid := hex.EncodeToString(sum[:16])
 		if _, err := client.ImportWithID(ctx, db, table, uid, gz.Bytes()); err != nil {
-			return 0, fmt.Errorf("import chunk %d (%s): %w", i, uid, err)
+			return fmt.Errorf("import chunk %d (%s): %w", i, uid, err)
 		}
 	}
-	return n, nil
+	return nil
 }

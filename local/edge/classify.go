@@ -156,6 +156,8 @@ func s3Operation(r *http.Request) string {
 	switch r.Method {
 	case http.MethodGet:
 		switch {
+		case !hasKey && q.Has("policy"):
+			return "GetBucketPolicy"
 		case !hasKey && path == "":
 			return "ListBuckets"
 		case !hasKey && q.Get("list-type") == "2":
@@ -174,6 +176,8 @@ func s3Operation(r *http.Request) string {
 		return "HeadBucket"
 	case http.MethodPut:
 		switch {
+		case !hasKey && q.Has("policy"):
+			return "PutBucketPolicy"
 		case !hasKey:
 			return "CreateBucket"
 		case q.Has("partNumber"):
@@ -194,6 +198,8 @@ func s3Operation(r *http.Request) string {
 		}
 	case http.MethodDelete:
 		switch {
+		case !hasKey && q.Has("policy"):
+			return "DeleteBucketPolicy"
 		case !hasKey:
 			return "DeleteBucket"
 		case q.Has("uploadId"):

@@ -27,6 +27,8 @@ func TestClassify(t *testing.T) {
 		{"s3 list v2", "GET", "/bucket?list-type=2&prefix=data/", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "ListObjectsV2"}},
 		{"s3 get", "GET", "/bucket/k", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "GetObject"}},
 		{"s3 create bucket", "PUT", "/bucket", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "CreateBucket"}},
+		{"s3 put bucket policy", "PUT", "/bucket?policy", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "PutBucketPolicy"}},
+		{"s3 get bucket policy", "GET", "/bucket?policy", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "GetBucketPolicy"}},
 		{"s3 multi delete", "POST", "/bucket?delete", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "DeleteObjects"}},
 		{"s3 upload part", "PUT", "/bucket/k?partNumber=1&uploadId=x", map[string]string{"Authorization": auth("s3")}, nil, Call{Service: "s3", Operation: "UploadPart"}},
 		{"lambda invoke by name", "POST", "/2015-03-31/functions/sp-flush/invocations", map[string]string{"Authorization": auth("lambda")}, nil, Call{Service: "lambda", Operation: "Invoke", Function: "sp-flush"}},

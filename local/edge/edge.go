@@ -47,6 +47,10 @@ type Config struct {
 	Faults FaultConfig
 	// Seed seeds fault randomness when Faults.Seed is 0; default 1.
 	Seed uint64
+	// ForwardBucketPolicies sends S3 bucket policy calls to moto, which then
+	// enforces policies without their Conditions; by default the edge keeps
+	// bucket policies itself and does not enforce them (see bucketPolicies).
+	ForwardBucketPolicies bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
 	// Logger receives JSON logs; default discards.
@@ -112,6 +116,7 @@ type Server struct {
 	client   *http.Client
 	faults   *injector
 	writeMu  map[string]*sync.Mutex
+	policies bucketPolicies
 
 	invMu   sync.RWMutex
 	invoker Invoker
@@ -253,6 +258,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.Service == "lambda" && c.Operation == "Invoke" {
 		s.serveInvoke(w, r, c)
+		return
+	}
+	if !s.cfg.ForwardBucketPolicies && isBucketPolicyCall(r, c) {
+		s.policies.serve(w, r, c)
 		return
 	}
 	if mu := s.writeMu[c.Service]; mu != nil && serialisedWrites[c.Service][c.Operation] {

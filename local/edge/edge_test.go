@@ -585,3 +585,50 @@ func TestCloseOnContextCancel(t *testing.T) {
 
 // pollPause spaces out the polls of a condition that has a deadline.
 func pollPause() { <-time.After(10 * time.Millisecond) }
+
+func TestBucketPolicyKeptByEdge(t *testing.T) {
+	const policy = `{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::%[1]s","arn:aws:s3:::%[1]s/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`
+	tests := []struct {
+		name        string
+		forward     bool
+		wantPutCode string // error code of PutObject after the policy is set
+	}{
+		{"kept by the edge", false, ""},
+		{"forwarded to moto, which ignores the condition", true, "Forbidden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEdge(t, Config{ForwardBucketPolicies: tt.forward})
+			sc := s3.NewFromConfig(awsConfig(t, e.URL()), func(o *s3.Options) { o.UsePathStyle = true })
+			ctx := context.Background()
+			bucket := uniqueName(t, "pol")
+			if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+				t.Fatal(err)
+			}
+			p := fmt.Sprintf(policy, bucket)
+			if _, err := sc.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(p)}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := sc.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.forward && aws.ToString(got.Policy) != p {
+				t.Fatalf("read back policy %q, want %q", aws.ToString(got.Policy), p)
+			}
+			_, err = sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"), Body: bytes.NewReader([]byte("v"))})
+			if code := apiCode(err); code != tt.wantPutCode {
+				t.Fatalf("PutObject error code %q (err %v), want %q", code, err, tt.wantPutCode)
+			}
+			if tt.forward {
+				return
+			}
+			if _, err := sc.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String(bucket)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sc.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)}); apiCode(err) != "NoSuchBucketPolicy" {
+				t.Fatalf("after delete: %v", err)
+			}
+		})
+	}
+}

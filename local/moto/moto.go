@@ -229,7 +229,8 @@ func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
 // URL is the server's base URL, e.g. http://127.0.0.1:40123.
 func (s *Server) URL() string { return s.url }
 
-// LogPath is the file holding the server's stdout and stderr.
+// LogPath is the file holding the server's stdout and stderr. It lives in
+// Options.Dir, or in the temp dir that Close removes when Dir was empty.
 func (s *Server) LogPath() string { return s.logPath }
 
 // PID is the server's process id (also its process group id).

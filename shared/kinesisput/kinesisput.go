@@ -57,6 +57,7 @@ type PermanentError struct {
 func (e *PermanentError) Error() string {
 	return "permanent kinesis error " + e.Code + ": " + e.Err.Error()
 }
+
 // Unwrap returns the underlying SDK or per-record error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 

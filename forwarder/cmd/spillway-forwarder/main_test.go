@@ -35,6 +35,7 @@ type rig struct {
 	cfgPath string
 	recv    *tdrecv.Receiver
 	written int
+	history []string
 }
 
 func newRig(tb testing.TB) *rig {
@@ -43,6 +44,9 @@ func newRig(tb testing.TB) *rig {
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			log, _ := os.ReadFile(filepath.Join(r.dir, "forwarder.log"))
+			if d := os.Getenv("SPILLWAY_TEST_KEEP_LOG"); d != "" {
+				_ = os.WriteFile(d, log, 0o600)
+			}
 			if len(log) > 8000 {
 				log = log[len(log)-8000:]
 			}
@@ -119,11 +123,19 @@ func (r *rig) rotate() {
 	if err := os.Rename(r.logPath, r.logPath+".1"); err != nil {
 		r.tb.Fatal(err)
 	}
+	r.history = append(r.history, fmt.Sprintf("rotate@%d", r.written))
 }
 
 func (r *rig) start() *exec.Cmd {
 	r.tb.Helper()
+	r.history = append(r.history, fmt.Sprintf("start@%d", r.written))
 	cmd := exec.Command(r.bin, "-config", r.cfgPath)
+	stderr, err := os.OpenFile(filepath.Join(r.dir, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		r.tb.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		r.tb.Fatal(err)
 	}
@@ -156,17 +168,47 @@ func (r *rig) exactlyOnce() {
 		seen[m]++
 	}
 	missing, dups := 0, 0
+	var firstMissing, firstDup []int
 	for i := 0; i < r.written; i++ {
 		switch seen[r.line(i)] {
 		case 0:
 			missing++
+			if len(firstMissing) < 5 {
+				firstMissing = append(firstMissing, i)
+			}
 		case 1:
 		default:
 			dups++
+			if len(firstDup) < 5 {
+				firstDup = append(firstDup, i)
+			}
 		}
+	}
+	if missing != 0 || dups != 0 {
+		pos, _ := os.ReadFile(filepath.Join(r.dir, "state", "pos", "app.json"))
+		r.tb.Logf("first missing %v, first duplicated %v; history %v\nposition file: %s", firstMissing, firstDup, r.history, pos)
 	}
 	if missing != 0 || dups != 0 || len(seen) != r.written {
 		r.tb.Fatalf("%d lines written: %d missing, %d duplicated, %d distinct received", r.written, missing, dups, len(seen))
+	}
+}
+
+// stop waits for a SIGTERMed forwarder to exit within a deadline; on
+// timeout it dumps its goroutines (SIGQUIT) and fails.
+func (r *rig) stop(cmd *exec.Cmd) {
+	r.tb.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			r.tb.Fatalf("clean stop: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-done
+		dump, _ := os.ReadFile(filepath.Join(r.dir, "stderr"))
+		r.tb.Fatalf("forwarder did not stop within 30s:\n%s", dump)
 	}
 }
 
@@ -226,9 +268,7 @@ func TestKill9(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean stop: %v", err)
-	}
+	r.stop(cmd)
 	r.exactlyOnce()
 }
 
@@ -247,9 +287,7 @@ func TestSigtermFlushes(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	r.stop(cmd)
 	if r.recv.Count() != 500 {
 		t.Fatalf("received %d of 500 after SIGTERM", r.recv.Count())
 	}

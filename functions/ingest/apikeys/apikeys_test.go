@@ -1,4 +1,4 @@
-package apikeys
+package apikeys_test
 
 import (
 	"bytes"
@@ -9,17 +9,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/moto"
-	"github.com/spillwayhq/spillway/shared/awsconf"
 )
 
 // newStore returns a Store on a fresh apikeys table in a real moto server.
-func newStore(t testing.TB) *Store {
+func newStore(t testing.TB) *apikeys.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -28,8 +27,7 @@ func newStore(t testing.TB) *Store {
 		t.Fatalf("start moto: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	cfg, err := awsconf.Load(ctx, config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL()),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	cfg, err := cloud.AWSConfig(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,19 +41,19 @@ func newStore(t testing.TB) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Store{DB: db, Table: "keys", Now: func() time.Time { return time.Unix(1700000000, 0) }}
+	return &apikeys.Store{DB: db, Table: "keys", Now: func() time.Time { return time.Unix(1700000000, 0) }}
 }
 
 func TestSpecValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		spec NewSpec
+		spec apikeys.NewSpec
 		want []string // substrings of the error; nil = valid
 	}{
-		{"valid", NewSpec{Name: "ci", Databases: []string{"db_one"}, CanWrite: true}, nil},
-		{"all databases", NewSpec{Name: "ops", Databases: []string{"*"}, CanRead: true}, nil},
-		{"everything wrong", NewSpec{Databases: []string{"Bad-Name"}}, []string{"name:", "databases:", "permissions:"}},
-		{"no databases", NewSpec{Name: "x", CanRead: true}, []string{"databases:"}},
+		{"valid", apikeys.NewSpec{Name: "ci", Databases: []string{"db_one"}, CanWrite: true}, nil},
+		{"all databases", apikeys.NewSpec{Name: "ops", Databases: []string{"*"}, CanRead: true}, nil},
+		{"everything wrong", apikeys.NewSpec{Databases: []string{"Bad-Name"}}, []string{"name:", "databases:", "permissions:"}},
+		{"no databases", apikeys.NewSpec{Name: "x", CanRead: true}, []string{"databases:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,8 +77,8 @@ func TestSpecValidate(t *testing.T) {
 }
 
 func TestAllows(t *testing.T) {
-	k := Key{Databases: []string{"a_db", "b_db"}}
-	all := Key{Databases: []string{AllDatabases}}
+	k := apikeys.Key{Databases: []string{"a_db", "b_db"}}
+	all := apikeys.Key{Databases: []string{apikeys.AllDatabases}}
 	if !k.Allows("a_db") || k.Allows("c_db") || !all.Allows("anything") {
 		t.Fatal("scope check wrong")
 	}
@@ -90,27 +88,27 @@ func TestStoreLifecycle(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	s.Rand = bytes.NewReader(bytes.Repeat([]byte{7}, 24))
-	clear, k, err := s.Create(ctx, NewSpec{Name: "ci", Databases: []string{"b_db", "a_db", "a_db"}, CanWrite: true, CanRead: true})
+	clear, k, err := s.Create(ctx, apikeys.NewSpec{Name: "ci", Databases: []string{"b_db", "a_db", "a_db"}, CanWrite: true, CanRead: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(clear, KeyPrefix) || k.Hash != Hash(clear) || strings.Join(k.Databases, ",") != "a_db,b_db" {
+	if !strings.HasPrefix(clear, apikeys.KeyPrefix) || k.Hash != apikeys.Hash(clear) || strings.Join(k.Databases, ",") != "a_db,b_db" {
 		t.Fatalf("key %q %+v", clear, k)
 	}
 	got, err := s.Lookup(ctx, clear)
 	if err != nil || got.Name != "ci" || !got.CanWrite || got.Revoked || got.CreatedAt.Unix() != 1700000000 {
 		t.Fatalf("lookup %+v %v", got, err)
 	}
-	if _, err := s.Lookup(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Lookup(ctx, "nope"); !errors.Is(err, apikeys.ErrNotFound) {
 		t.Fatalf("unknown key: %v", err)
 	}
 	// The same random bytes give the same key: the conditional put refuses it.
 	s.Rand = bytes.NewReader(bytes.Repeat([]byte{7}, 24))
-	if _, _, err := s.Create(ctx, NewSpec{Name: "dup", Databases: []string{"*"}, CanRead: true}); err == nil {
+	if _, _, err := s.Create(ctx, apikeys.NewSpec{Name: "dup", Databases: []string{"*"}, CanRead: true}); err == nil {
 		t.Fatal("duplicate hash stored twice")
 	}
 	s.Rand = nil
-	if _, _, err := s.Create(ctx, NewSpec{Name: "ops", Databases: []string{"*", "x_db"}, CanRead: true}); err != nil {
+	if _, _, err := s.Create(ctx, apikeys.NewSpec{Name: "ops", Databases: []string{"*", "x_db"}, CanRead: true}); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := s.List(ctx)
@@ -125,7 +123,7 @@ func TestStoreLifecycle(t *testing.T) {
 	if _, err := s.Revoke(ctx, "abc"); err == nil {
 		t.Fatal("short prefix accepted")
 	}
-	if _, err := s.Revoke(ctx, "zzzzzzzzzz"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Revoke(ctx, "zzzzzzzzzz"); !errors.Is(err, apikeys.ErrNotFound) {
 		t.Fatalf("unknown prefix: %v", err)
 	}
 	h, err := s.Revoke(ctx, strings.ToUpper(k.Hash[:10]))

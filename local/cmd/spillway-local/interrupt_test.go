@@ -56,7 +56,11 @@ func processesMentioning(t testing.TB, marker string) []string {
 // (SIGINT, as Ctrl-C) at several points, and checks that it exits, that no
 // process it started survives, and that its ports are free again.
 func TestDemoInterruptLeavesNothingBehind(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "spillway-local")
+	// Every process the demo starts has base in its command line
+	// (bootstraps, builds), working directory (moto, terraform and its
+	// provider) or environment.
+	base := t.TempDir()
+	bin := filepath.Join(base, "spillway-local")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
@@ -70,14 +74,10 @@ func TestDemoInterruptLeavesNothingBehind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			// Every process the demo starts has dir in its command line
-			// (bootstraps, builds), working directory (moto, terraform and
-			// its provider) or environment.
-			marker := dir
+			marker := base
 			addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
 			cmd := exec.Command(bin, "demo", "-edge", addrs[0], "-api", addrs[1], "-td", addrs[2],
-				"-data-dir", filepath.Join(dir, "data"), "-build-dir", filepath.Join(dir, "build"), "-timeout", "10m")
+				"-data-dir", filepath.Join(base, strings.ReplaceAll(tt.name, " ", "_")), "-build-dir", filepath.Join(base, "build"), "-timeout", "10m")
 			cmd.Dir = "."
 			cmd.Env = append(os.Environ(), "SPILLWAY_DEMO_MARKER="+marker)
 			stdout, err := cmd.StdoutPipe()

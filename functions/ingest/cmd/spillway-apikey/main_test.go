@@ -9,14 +9,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/moto"
-	"github.com/spillwayhq/spillway/shared/awsconf"
 )
 
 func TestCLI(t *testing.T) {
@@ -27,8 +25,7 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("start moto: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	cfg, err := awsconf.Load(ctx, config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL()),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	cfg, err := cloud.AWSConfig(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
