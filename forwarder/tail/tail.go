@@ -234,9 +234,11 @@ type Tailer struct {
 	prior   map[string][]posEntry // from the position file and the buffer
 	dirty   bool
 
-	buf   []byte
-	batch []byte
-	count int
+	buf     []byte
+	batch   []byte
+	spare   []byte
+	count   int
+	pending *inflight
 
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
 }
@@ -850,7 +852,7 @@ func (t *Tailer) read(ctx context.Context, w *watch, e *entry) error {
 		t.nBytes.Add(uint64(consumed))
 		e.readPos += int64(consumed)
 		if len(t.batch) >= t.cfg.BatchBytes {
-			if err := t.flush(ctx, w, e); err != nil {
+			if err := t.flushAsync(ctx, w, e); err != nil {
 				return err
 			}
 		}
@@ -955,27 +957,70 @@ func (e *entry) commit() int64 {
 	return e.readPos
 }
 
-// flush appends the batch with e's position and advances e.offset.
-func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
-	c := e.commit()
-	if t.count == 0 {
-		if c != e.offset {
-			e.offset = c
-			t.updateFP(e)
-			t.dirty = true
-		}
+// inflight is a batch being appended by a helper goroutine while the
+// tailer parses the next one (so parsing overlaps the buffer's fsync).
+type inflight struct {
+	done   chan error
+	e      *entry
+	commit int64
+	batch  []byte
+}
+
+// wait completes the in-flight append, if any, and advances its entry.
+func (t *Tailer) wait() error {
+	p := t.pending
+	if p == nil {
 		return nil
 	}
+	t.pending = nil
+	err := <-p.done
+	t.spare = p.batch[:0]
+	if err != nil {
+		return err
+	}
+	if p.commit > p.e.offset {
+		p.e.offset = p.commit
+	}
+	t.updateFP(p.e)
+	t.dirty = true
+	return nil
+}
+
+// flushAsync hands the batch to a helper goroutine and returns at once
+// (after waiting for the previous one).
+func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
+	if err := t.wait(); err != nil {
+		return err
+	}
+	if t.count == 0 {
+		return nil
+	}
+	p := &inflight{done: make(chan error, 1), e: e, commit: e.commit(), batch: t.batch}
+	pos, key := t.position(w, e, p.commit)
+	count := t.count
+	t.batch, t.count = t.spare, 0
+	t.spare = nil
+	t.pending = p
+	go func() { p.done <- t.appendRetry(ctx, p.batch, count, key, pos, e.path) }()
+	return nil
+}
+
+func (t *Tailer) position(w *watch, e *entry, c int64) ([]byte, string) {
 	pos, _ := json.Marshal(posEntry{Dev: e.dev, Ino: e.ino, FPLen: e.fpLen, FP: e.fp, Offset: c})
 	key := t.cfg.Name + "\x00" + w.key + "\x00" + strconv.FormatUint(e.dev, 10) + ":" + strconv.FormatUint(e.ino, 10)
+	return pos, key
+}
+
+// appendRetry appends, waiting while the buffer is full.
+func (t *Tailer) appendRetry(ctx context.Context, batch []byte, count int, key string, pos []byte, path string) error {
 	wait := 10 * time.Millisecond
 	for {
-		err := t.sink.AppendWithPosition(ctx, t.cfg.Tag, t.batch, t.count, key, pos)
+		err := t.sink.AppendWithPosition(ctx, t.cfg.Tag, batch, count, key, pos)
 		if err == nil {
-			break
+			return nil
 		}
 		if !errors.Is(err, sink.ErrFull) {
-			return fmt.Errorf("append %d lines of %s: %w", t.count, e.path, err)
+			return fmt.Errorf("append %d lines of %s: %w", count, path, err)
 		}
 		t.fullWaits.Add(1)
 		tm := time.NewTimer(wait)
@@ -986,6 +1031,27 @@ func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
 		case <-tm.C:
 		}
 		wait = min(wait*2, time.Second)
+	}
+}
+
+// flush appends the batch with e's position (after any in-flight one) and
+// advances e.offset.
+func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
+	if err := t.wait(); err != nil {
+		return err
+	}
+	c := e.commit()
+	if t.count == 0 {
+		if c != e.offset {
+			e.offset = c
+			t.updateFP(e)
+			t.dirty = true
+		}
+		return nil
+	}
+	pos, key := t.position(w, e, c)
+	if err := t.appendRetry(ctx, t.batch, t.count, key, pos, e.path); err != nil {
+		return err
 	}
 	t.batch, t.count = t.batch[:0], 0
 	e.offset = c

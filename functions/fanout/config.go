@@ -20,9 +20,10 @@ type Config struct {
 	Concurrency   int           // parallel S3 puts per batch
 	// CommitConcurrency is how many tables commit their transactions in
 	// parallel (a table's own transactions always run in order: they all
-	// update its catalog item). Set it to 1 against moto, whose
-	// TransactWriteItems is not isolated: a failed transaction restores a
-	// snapshot of the whole table and loses concurrent writes.
+	// update its catalog item). Default 1: moto's TransactWriteItems is not
+	// isolated (a failed transaction restores a snapshot of every table it
+	// touched and loses concurrent writes); on AWS, raise it for batches
+	// that mix many tables.
 	CommitConcurrency int
 }
 
@@ -38,7 +39,7 @@ func DefaultConfig() Config {
 		MaxPayload:  64 << 20,
 		Concurrency: 8,
 
-		CommitConcurrency: 4,
+		CommitConcurrency: 1,
 	}
 }
 

@@ -43,7 +43,6 @@ func newTestEnv(tb testing.TB) *testEnv {
 		ddb: dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), Credentials: creds}),
 		cfg: DefaultConfig(),
 	}
-	e.cfg.CommitConcurrency = 1 // moto's transactions are not isolated (see Config)
 	e.cfg.Bucket = fmt.Sprintf("spw%d", n)
 	e.cfg.CatalogTable, e.cfg.LedgerTable, e.cfg.ManifestTable = fmt.Sprintf("catalog%d", n), fmt.Sprintf("ledger%d", n), fmt.Sprintf("manifests%d", n)
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {

@@ -53,3 +53,7 @@ func NewFault(spec, fn, markerDir string, exit func(int)) FaultFunc {
 		return errors.New("fault point " + p + ": exit returned")
 	}
 }
+
+// FaultPoints lists, in order, every step boundary where Handle calls its
+// FaultFunc (values for SPILLWAY_FAULT_POINT).
+var FaultPoints = []string{"after-decode", "after-stage-s3", "after-catalog-bounds", "after-commit"}

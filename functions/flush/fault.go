@@ -53,3 +53,8 @@ func NewFault(spec, fn, markerDir string, exit func(int)) FaultFunc {
 		return errors.New("fault point " + p + ": exit returned")
 	}
 }
+
+// FaultPoints lists, in order, every step boundary where Handle calls its
+// FaultFunc (values for SPILLWAY_FAULT_POINT). after-td-import is reached
+// once per (sink, sealed object).
+var FaultPoints = []string{"after-manifest", "after-claim", "after-seal", "after-td-import", "before-delete", "after-delete"}

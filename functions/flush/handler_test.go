@@ -74,7 +74,7 @@ func TestScheduledThenForced(t *testing.T) {
 }
 
 func TestCrashAtEachFaultPointThenResume(t *testing.T) {
-	for _, point := range []string{"after-manifest", "after-claim", "after-seal", "after-td-import", "before-delete", "after-delete"} {
+	for _, point := range FaultPoints {
 		t.Run(point, func(t *testing.T) {
 			e := newTestEnv(t)
 			td := newTDReceiver(t)

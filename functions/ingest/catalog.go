@@ -67,17 +67,14 @@ func (h *Handler) ensureTable(ctx context.Context, db, table string) *apiError {
 	if _, ok := h.cache.get(ck); ok {
 		return nil
 	}
-	unavailable := func(err error) *apiError {
-		return &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog lookup failed; retry later", Cause: err}
-	}
 	it, err := h.getCatalog(ctx, db, table)
 	if err != nil {
-		return unavailable(err)
+		return unavailable("catalog lookup", err)
 	}
 	if it == nil {
 		dbItem, err := h.getCatalog(ctx, db, DatabaseItem)
 		if err != nil {
-			return unavailable(err)
+			return unavailable("catalog lookup", err)
 		}
 		switch {
 		case dbItem == nil && !h.cfg.AutoCreate:
@@ -87,11 +84,11 @@ func (h *Handler) ensureTable(ctx context.Context, db, table string) *apiError {
 		}
 		if dbItem == nil {
 			if _, err := h.createCatalog(ctx, db, DatabaseItem); err != nil {
-				return unavailable(err)
+				return unavailable("catalog lookup", err)
 			}
 		}
 		if _, err := h.createCatalog(ctx, db, table); err != nil {
-			return unavailable(err)
+			return unavailable("catalog lookup", err)
 		}
 	}
 	h.cache.put(ck, true)
@@ -99,13 +96,7 @@ func (h *Handler) ensureTable(ctx context.Context, db, table string) *apiError {
 }
 
 func (h *Handler) handleCreate(ctx context.Context, r *request, db, table string) (events.APIGatewayV2HTTPResponse, *apiError) {
-	if aerr := h.authenticate(ctx, r); aerr != nil {
-		return events.APIGatewayV2HTTPResponse{}, aerr
-	}
-	if aerr := validateNames(db, table); aerr != nil {
-		return events.APIGatewayV2HTTPResponse{}, aerr
-	}
-	if aerr := h.authorize(r, db, accessWrite); aerr != nil {
+	if aerr := h.prologue(ctx, r, db, table, accessWrite); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	key := table
@@ -114,7 +105,7 @@ func (h *Handler) handleCreate(ctx context.Context, r *request, db, table string
 	} else {
 		dbItem, err := h.getCatalog(ctx, db, DatabaseItem)
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog lookup failed; retry later", Cause: err}
+			return events.APIGatewayV2HTTPResponse{}, unavailable("catalog lookup", err)
 		}
 		if dbItem == nil {
 			return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownDB, "database %q does not exist", db)
@@ -122,7 +113,7 @@ func (h *Handler) handleCreate(ctx context.Context, r *request, db, table string
 	}
 	created, err := h.createCatalog(ctx, db, key)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog write failed; retry later", Cause: err}
+		return events.APIGatewayV2HTTPResponse{}, unavailable("catalog write", err)
 	}
 	if !created {
 		if table == "" {
@@ -270,23 +261,25 @@ func (h *Handler) queryDB(ctx context.Context, db string) ([]map[string]types.At
 	}
 }
 
-func (h *Handler) readPrologue(ctx context.Context, r *request, db, table string) *apiError {
+// prologue authenticates the caller, validates db (and table unless
+// empty) and checks the key's access to db.
+func (h *Handler) prologue(ctx context.Context, r *request, db, table string, a access) *apiError {
 	if aerr := h.authenticate(ctx, r); aerr != nil {
 		return aerr
 	}
 	if aerr := validateNames(db, table); aerr != nil {
 		return aerr
 	}
-	return h.authorize(r, db, accessRead)
+	return h.authorize(r, db, a)
 }
 
 func (h *Handler) handleTableList(ctx context.Context, r *request, db string) (events.APIGatewayV2HTTPResponse, *apiError) {
-	if aerr := h.readPrologue(ctx, r, db, ""); aerr != nil {
+	if aerr := h.prologue(ctx, r, db, "", accessRead); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	items, err := h.queryDB(ctx, db)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog query failed; retry later", Cause: err}
+		return events.APIGatewayV2HTTPResponse{}, unavailable("catalog query", err)
 	}
 	tables := []tableJSON{}
 	found := false
@@ -306,12 +299,12 @@ func (h *Handler) handleTableList(ctx context.Context, r *request, db string) (e
 }
 
 func (h *Handler) handleTableShow(ctx context.Context, r *request, db, table string) (events.APIGatewayV2HTTPResponse, *apiError) {
-	if aerr := h.readPrologue(ctx, r, db, table); aerr != nil {
+	if aerr := h.prologue(ctx, r, db, table, accessRead); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	it, err := h.getCatalog(ctx, db, table)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog lookup failed; retry later", Cause: err}
+		return events.APIGatewayV2HTTPResponse{}, unavailable("catalog lookup", err)
 	}
 	if it == nil {
 		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownTable, "table %q does not exist in database %q", table, db)
@@ -337,7 +330,7 @@ func (h *Handler) handleDatabaseList(ctx context.Context, r *request) (events.AP
 	for {
 		out, err := h.d.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(h.cfg.CatalogTable), ExclusiveStartKey: start})
 		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "catalog scan failed; retry later", Cause: err}
+			return events.APIGatewayV2HTTPResponse{}, unavailable("catalog scan", err)
 		}
 		for _, it := range out.Items {
 			dbv, ok1 := it["db"].(*types.AttributeValueMemberS)

@@ -85,3 +85,9 @@ func (e *apiError) headers(retryAfterSec int) map[string]string {
 	}
 	return h
 }
+
+// unavailable is the 503 for a failed dependency call (DynamoDB, Lambda);
+// the client should retry.
+func unavailable(what string, err error) *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: what + " failed; retry later", Cause: err}
+}

@@ -56,7 +56,7 @@ func (h *Handler) handleFlush(ctx context.Context, r *request) (events.APIGatewa
 		Payload:        payload,
 	})
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "could not start the flush; retry later", Cause: err}
+		return events.APIGatewayV2HTTPResponse{}, unavailable("flush invocation", err)
 	}
 	r.log.Info("flush requested", "db", db, "table", table, "function", h.cfg.FlushFunction)
 	h.metrics.emit(r.route, "", map[string]float64{"FlushRequests": 1})

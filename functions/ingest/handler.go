@@ -277,7 +277,7 @@ func (h *Handler) authenticate(ctx context.Context, r *request) *apiError {
 		return reject(http.StatusUnauthorized, reasonUnauthorized, "invalid API key")
 	}
 	if err != nil {
-		return &apiError{Status: http.StatusServiceUnavailable, Reason: reasonUnavailable, Message: "API key lookup failed; retry later", Cause: err}
+		return unavailable("API key lookup", err)
 	}
 	if k.Revoked {
 		return reject(http.StatusUnauthorized, reasonUnauthorized, "API key has been revoked")
@@ -359,16 +359,10 @@ type importResponse struct {
 }
 
 func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, format string) (events.APIGatewayV2HTTPResponse, *apiError) {
-	if aerr := h.authenticate(ctx, r); aerr != nil {
-		return events.APIGatewayV2HTTPResponse{}, aerr
-	}
-	if aerr := validateNames(db, table); aerr != nil {
+	if aerr := h.prologue(ctx, r, db, table, accessWrite); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	r.log = r.log.With("db", db, "table", table)
-	if aerr := h.authorize(r, db, accessWrite); aerr != nil {
-		return events.APIGatewayV2HTTPResponse{}, aerr
-	}
 	given := uid != ""
 	if given {
 		if aerr := validateUniqueID(uid); aerr != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func apiReq(method, path, key, body string, headers map[string]string) events.AP
 	for k, v := range headers {
 		h[k] = v
 	}
-	rawPath, query, _ := cut(path, "?")
+	rawPath, query, _ := strings.Cut(path, "?")
 	r := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "$default", RawPath: rawPath, RawQueryString: query, Headers: h, Body: body}
 	r.RequestContext.HTTP.Method = method
 	r.RequestContext.HTTP.Path = rawPath
@@ -158,15 +159,6 @@ func apiReq(method, path, key, body string, headers map[string]string) events.AP
 	r.RequestContext.Stage = "$default"
 	r.RequestContext.RequestID = "req-1"
 	return r
-}
-
-func cut(s, sep string) (string, string, bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 // gzMsgpack builds a TD import body from records.

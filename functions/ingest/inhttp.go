@@ -234,7 +234,7 @@ func jsonRecords(body []byte, lim Limits) ([]map[string]any, *apiError) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, reject(http.StatusBadRequest, reasonBadJSON, "invalid JSON: data after the first value")
 	}
-	return asRecords(v, lim, 0)
+	return asRecords(v, lim)
 }
 
 // ndjsonRecords decodes one JSON object per line (blank lines skipped).
@@ -287,11 +287,11 @@ func msgpackRecords(body []byte, lim Limits) ([]map[string]any, *apiError) {
 	if err := msgpack.Unmarshal(body, &v); err != nil {
 		return nil, reject(http.StatusBadRequest, reasonBadMsgpack, "invalid msgpack: %v", err)
 	}
-	return asRecords(v, lim, 0)
+	return asRecords(v, lim)
 }
 
 // asRecords accepts a map or an array of maps.
-func asRecords(v any, lim Limits, _ int) ([]map[string]any, *apiError) {
+func asRecords(v any, lim Limits) ([]map[string]any, *apiError) {
 	switch x := v.(type) {
 	case map[string]any:
 		if aerr := checkValue(x, lim, 0, 0); aerr != nil {

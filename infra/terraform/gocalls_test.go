@@ -111,6 +111,11 @@ func sdkCalls(pkgs []goPackage) ([]string, error) {
 	for _, pp := range byPath {
 		for _, f := range pp.files {
 			imports := fileImports(f)
+			for _, c := range directCalls(f, imports) {
+				for _, a := range iamActionsFor(c[0], c[1]) {
+					actions[a] = true
+				}
+			}
 			for _, decl := range f.Decls {
 				gd, ok := decl.(*ast.GenDecl)
 				if !ok || gd.Tok != token.VAR {
@@ -269,4 +274,72 @@ func interfaceMethods(byPath map[string]*parsedPkg, pp *parsedPkg, imports map[s
 		}
 	}
 	return nil, fmt.Errorf("interface %s.%s not found", pp.path, name)
+}
+
+// directCalls finds SDK operations called on a client without an interface:
+// `svc.NewFromConfig(cfg).Op(...)`, or `x.Op(...)` where x was assigned
+// `svc.NewFromConfig(...)` / `svc.New(...)` in the same file. It returns
+// (service, operation) pairs.
+func directCalls(f *ast.File, imports map[string]string) [][2]string {
+	clientSvc := func(e ast.Expr) (string, bool) {
+		call, ok := e.(*ast.CallExpr)
+		if !ok {
+			return "", false
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || (sel.Sel.Name != "NewFromConfig" && sel.Sel.Name != "New") {
+			return "", false
+		}
+		id, ok := sel.X.(*ast.Ident)
+		if !ok {
+			return "", false
+		}
+		path, ok := imports[id.Name]
+		if !ok || !strings.HasPrefix(path, sdkServicePrefix) {
+			return "", false
+		}
+		return strings.TrimPrefix(path, sdkServicePrefix), true
+	}
+	vars := map[string]string{} // identifier -> service
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch a := n.(type) {
+		case *ast.AssignStmt:
+			for i, rhs := range a.Rhs {
+				if svc, ok := clientSvc(rhs); ok && i < len(a.Lhs) {
+					if id, ok := a.Lhs[i].(*ast.Ident); ok {
+						vars[id.Name] = svc
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			for i, v := range a.Values {
+				if svc, ok := clientSvc(v); ok && i < len(a.Names) {
+					vars[a.Names[i].Name] = svc
+				}
+			}
+		}
+		return true
+	})
+	var out [][2]string
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || !ast.IsExported(sel.Sel.Name) || sel.Sel.Name == "Options" {
+			return true
+		}
+		svc, ok := clientSvc(sel.X)
+		if !ok {
+			if id, isID := sel.X.(*ast.Ident); isID {
+				svc, ok = vars[id.Name]
+			}
+		}
+		if ok {
+			out = append(out, [2]string{svc, sel.Sel.Name})
+		}
+		return true
+	})
+	return out
 }

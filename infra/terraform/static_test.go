@@ -134,7 +134,7 @@ func TestGoCallsFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"kinesis:PutRecords", "lambda:InvokeFunction", "s3:GetObject", "s3:ListBucket"}
+	want := []string{"kinesis:PutRecords", "lambda:InvokeFunction", "s3:GetObject", "s3:ListBucket", "secretsmanager:GetSecretValue", "sqs:SendMessage"}
 	if d := diffSets(want, calls); d != "" {
 		t.Fatalf("calls %v: %s", calls, d)
 	}

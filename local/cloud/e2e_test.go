@@ -3,10 +3,14 @@ package cloud_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/localtest"
@@ -35,6 +39,14 @@ func TestPipelineEndToEnd(t *testing.T) {
 		}
 		if len(c.Routes) == 0 || c.FlushSchedule == "" {
 			t.Fatalf("routes %v schedule %q", c.Routes, c.FlushSchedule)
+		}
+		sec, err := secretsmanager.NewFromConfig(c.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.Outputs.TDAPIKeySecretARN)})
+		if err != nil {
+			t.Fatalf("read the TD API key secret: %v", err)
+		}
+		var keys map[string]string
+		if err := json.Unmarshal([]byte(aws.ToString(sec.SecretString)), &keys); err != nil || keys[c.TDURL] != c.TDAPIKey {
+			t.Fatalf("secret holds %v (err %v), want the TD receiver's key under %s", keys, err, c.TDURL)
 		}
 	})
 

@@ -175,3 +175,42 @@ func encodeRecords(t testing.TB, recs []Record) []byte {
 	}
 	return b.Bytes()
 }
+
+func benchBody(b *testing.B) ([]byte, int) {
+	b.Helper()
+	recs := make([]any, 1000)
+	for i := range recs {
+		recs[i] = map[string]any{"time": int64(1432037101 + i), "host": "46.118.127.106", "method": "GET",
+			"path": "/scripts/grok-py-test/configlib.py", "code": 200, "size": 235, "referer": "-",
+			"agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
+	}
+	raw := encode(b, recs...)
+	return gz(b, raw), len(raw)
+}
+
+func BenchmarkDecodeStream(b *testing.B) {
+	body, rawLen := benchBody(b)
+	lim := DefaultLimits()
+	b.ReportAllocs()
+	b.SetBytes(int64(rawLen))
+	for b.Loop() {
+		if _, err := DecodeStream(bytes.NewReader(body), lim); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHashRecord(b *testing.B) {
+	body, rawLen := benchBody(b)
+	recs, err := DecodeStream(bytes.NewReader(body), DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(rawLen))
+	for b.Loop() {
+		for _, r := range recs {
+			_ = HashRecord(r)
+		}
+	}
+}
