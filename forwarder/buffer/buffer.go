@@ -668,7 +668,9 @@ func (b *Buffer) wakeLocked() {
 
 // SealDue seals every open chunk whose first record is older than the flush
 // interval and returns how many it sealed.
-func (b *Buffer) SealDue() int { return b.sealWhere(func(oc *openChunk, now time.Time) bool { return now.Sub(oc.created) >= b.cfg.FlushInterval }) }
+func (b *Buffer) SealDue() int {
+	return b.sealWhere(func(oc *openChunk, now time.Time) bool { return now.Sub(oc.created) >= b.cfg.FlushInterval })
+}
 
 // SealAll seals every open chunk now (SIGUSR1, shutdown) and returns how many.
 func (b *Buffer) SealAll() int { return b.sealWhere(func(*openChunk, time.Time) bool { return true }) }

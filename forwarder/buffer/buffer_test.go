@@ -374,3 +374,51 @@ func BenchmarkBody(b *testing.B) {
 		}
 	}
 }
+
+func TestPositionsSurviveAckAndRestart(t *testing.T) {
+	// Positions stored with records are reported after a restart, both from
+	// chunks still on disk and, once chunks are acknowledged, from the
+	// positions file.
+	tests := []struct {
+		name string
+		ack  bool
+	}{{"chunks on disk", false}, {"chunks acknowledged", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b := openTest(t, dir, nil)
+			ctx := context.Background()
+			for i, pos := range []string{"10", "20", "30"} {
+				if err := b.AppendWithPosition(ctx, "td.db1.tbl", records(t, i, 1), 1, "src\x00/a.log", []byte(pos)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.AppendWithPosition(ctx, "td.db1.tbl", records(t, 3, 1), 1, "src\x00/b.log", []byte("7")); err != nil {
+				t.Fatal(err)
+			}
+			if tt.ack {
+				b.SealAll()
+				if n := len(drain(t, b)["td.db1.tbl"]); n != 4 {
+					t.Fatalf("shipped %d records, want 4", n)
+				}
+				if files, _ := filepath.Glob(filepath.Join(dir, "*"+sealedExt)); len(files) != 0 {
+					t.Fatalf("chunks left after ack: %v", files)
+				}
+			}
+			b.Close()
+			rb := openTest(t, dir, nil)
+			got := rb.RecoveredPositions()
+			has := func(key, v string) bool {
+				for _, x := range got[key] {
+					if string(x) == v {
+						return true
+					}
+				}
+				return false
+			}
+			if !has("src\x00/a.log", "30") || !has("src\x00/b.log", "7") {
+				t.Fatalf("recovered positions %q", got)
+			}
+		})
+	}
+}

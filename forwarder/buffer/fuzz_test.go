@@ -2,7 +2,10 @@ package buffer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -26,5 +29,29 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("prefix re-decode = %d,%d,%v; want %d,%d,nil", v2, r2, err2, valid, recs)
 			}
 		}
+	})
+}
+
+// FuzzPositionsFile checks that any positions file content is recovered
+// from without a panic or an error.
+func FuzzPositionsFile(f *testing.F) {
+	var seed []byte
+	seed = binary.LittleEndian.AppendUint32(seed, uint32(10+3+2))
+	seed = encodeMeta(seed, 7, "k\x00a", []byte("42"))
+	f.Add(seed)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, positionsFile), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Dir = dir
+		b, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("open with a damaged positions file: %v", err)
+		}
+		_ = b.RecoveredPositions()
+		b.Close()
 	})
 }

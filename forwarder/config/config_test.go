@@ -71,3 +71,13 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
+
+func TestExampleParses(t *testing.T) {
+	c, err := Load("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sources.Tail) != 2 || c.Output.Standby == nil || c.Sources.HTTP == nil || c.Sources.Forward == nil {
+		t.Fatalf("example decoded to %+v", c)
+	}
+}

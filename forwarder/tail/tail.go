@@ -215,7 +215,6 @@ type entry struct {
 type watch struct {
 	key     string
 	entries []*entry
-	fresh   bool // first scan of this path at this start without a position
 }
 
 // Tailer follows the files of one Config.
@@ -328,15 +327,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		busy, err := t.Poll(ctx)
+		err := t.Poll(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			t.log.Error("tail poll", "error", err)
-		}
-		if busy {
-			continue // more data may be waiting: read on at once
 		}
 		timer.Reset(t.cfg.PollInterval)
 		select {
@@ -379,9 +375,9 @@ func (t *Tailer) Close() error {
 }
 
 // Poll makes one pass: expand globs (when due), check every followed file,
-// read what is new, append it to the buffer, and save positions. busy
-// reports that a read filled its block, so more data is likely waiting.
-func (t *Tailer) Poll(ctx context.Context) (busy bool, err error) {
+// read what is new up to its end, append it to the buffer, and save
+// positions. Tests drive the tailer with Poll and an injected clock.
+func (t *Tailer) Poll(ctx context.Context) error {
 	now := t.now()
 	if !t.started || now.Sub(t.lastRef) >= t.cfg.RefreshInterval {
 		t.refresh()
@@ -398,9 +394,7 @@ func (t *Tailer) Poll(ctx context.Context) (busy bool, err error) {
 	t.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].key < ws[j].key })
 	for _, w := range ws {
-		b, err := t.pollWatch(ctx, w, first)
-		busy = busy || b
-		if err != nil {
+		if err := t.pollWatch(ctx, w, first); err != nil {
 			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
@@ -412,7 +406,7 @@ func (t *Tailer) Poll(ctx context.Context) (busy bool, err error) {
 			errs = append(errs, err)
 		}
 	}
-	return busy, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // refresh expands the globs and adds watches for new paths.
@@ -536,7 +530,7 @@ func fingerprintPath(p string, n int) (uint64, bool) {
 	return fingerprint(f, n)
 }
 
-func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) (bool, error) {
+func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	now := t.now()
 	cands := t.candidates(w.key)
 	for _, e := range w.entries {
@@ -631,7 +625,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) (bool, err
 		// Record what existed before reading anything: a crash before the
 		// first save must not make rotated files look pre-existing.
 		if err := t.savePositions(); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if truncated != nil {
@@ -645,7 +639,6 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) (bool, err
 		}
 		return a.mtime.Before(b.mtime)
 	})
-	busy := false
 	var errs []error
 	for _, e := range append([]*entry(nil), w.entries...) {
 		if e.done {
@@ -692,7 +685,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) (bool, err
 		t.mu.Unlock()
 		t.dirty = true
 	}
-	return busy, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -743,6 +736,31 @@ func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 		}
 		if best == nil || p.Done && !best.Done || p.Done == best.Done && p.Offset > best.Offset {
 			best = p
+		}
+	}
+	if best == nil && !c.current {
+		// A rotated file no saved position names by inode may be a
+		// copytruncate copy made while the tailer was stopped: its content
+		// starts like a file we had read, so resume it where that file was.
+		for i := range t.prior[w.key] {
+			p := &t.prior[w.key][i]
+			if p.Done || p.FPLen < 64 || p.Offset > fi.Size() {
+				continue
+			}
+			if fp, ok := fingerprint(f, p.FPLen); !ok || fp != p.FP {
+				continue
+			}
+			if best == nil || p.Offset > best.Offset {
+				best = p
+			}
+		}
+		if best != nil {
+			t.log.Info("rotated file is a copy of a file read before: resuming it there", "path", c.path, "offset", best.Offset)
+			e := &entry{dev: c.dev, ino: c.ino, f: f, path: c.path, size: fi.Size(), mtime: c.mtime, offset: best.Offset, readPos: best.Offset}
+			t.updateFP(e)
+			w.entries = append(w.entries, e)
+			t.dirty = true
+			return e, nil
 		}
 	}
 	if best != nil {

@@ -93,7 +93,7 @@ func (e *env) crash() {
 
 func (e *env) poll() {
 	e.tb.Helper()
-	if _, err := e.tl.Poll(context.Background()); err != nil {
+	if err := e.tl.Poll(context.Background()); err != nil {
 		e.tb.Fatalf("poll: %v", err)
 	}
 }
@@ -398,4 +398,22 @@ func copyFile(tb testing.TB, a, b string) {
 	if err := os.WriteFile(b, data, 0o644); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+func TestNewFileReadFromHeadAndExclude(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.ReadFromHead = false
+		c.Exclude = []string{filepath.Join(filepath.Dir(c.PosFile), "skip*.log")}
+		c.RefreshInterval = time.Second
+	})
+	e.write(e.log, 10) // present at the first start: read from its end
+	e.poll()
+	other := filepath.Join(e.dir, "other.log")
+	e.write(other, 20) // appears later: read from its head
+	if err := os.WriteFile(filepath.Join(e.dir, "skip.log"), []byte("never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(2 * time.Second)
+	e.poll()
+	e.exactlyOnce(10)
 }

@@ -70,8 +70,8 @@ func Default() Config {
 // DefaultLimits returns the default limits.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxBodyBytes:         10 << 20, // API Gateway's own payload limit
-		MaxDecompressedBytes: 256 << 20,
+		MaxBodyBytes:         10 << 20,  // API Gateway's own payload limit
+		MaxDecompressedBytes: 128 << 20, // the function needs ~2x this in memory
 		MaxCompressionRatio:  200,
 		RatioFloorBytes:      1 << 20,
 		MaxRecordBytes:       1_000_000, // fits a Kinesis record once gzipped, whatever the data

@@ -165,3 +165,6 @@ func quoteHCL(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", "$${", "%{", "%%{")
 	return `"` + r.Replace(s) + `"`
 }
+
+func runtimeGOOS() string   { return runtime.GOOS }
+func runtimeGOARCH() string { return runtime.GOARCH }

@@ -103,7 +103,7 @@ func (s Sealed) Hashes() []string {
 // SealedObjects reads every sealed object (data/db=<db>/table=<table>/...)
 // through the S3 API and decodes its records.
 func (c *Cloud) SealedObjects(ctx context.Context, db, table string) (Sealed, error) {
-	sc := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true })
+	sc := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true })
 	prefix := "data/db=" + db + "/table=" + table + "/"
 	var out Sealed
 	p := s3.NewListObjectsV2Paginator(sc, &s3.ListObjectsV2Input{Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String(prefix)})

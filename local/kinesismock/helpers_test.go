@@ -226,7 +226,5 @@ func rssKiB(tb testing.TB, pid int) int {
 
 func processGone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // newJSONLogger returns a JSON slog logger writing to w.
 func newJSONLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }

@@ -67,7 +67,10 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to answer; default 90s
 	// (a cold start takes 2-8s on 2 busy cores).
 	StartTimeout time.Duration
-	// StopGrace is how long Close waits after SIGTERM before SIGKILL; default 5s.
+	// StopGrace is how long Close waits after SIGTERM before SIGKILL;
+	// default 2s. kinesis-mock's graceful shutdown waits for clients' open
+	// keep-alive connections, so with live SDK clients Close usually takes
+	// the whole grace; it persists nothing, so the SIGKILL loses nothing.
 	StopGrace time.Duration
 	// Env is extra environment (KEY=VALUE) for the child, after the
 	// defaults, e.g. LOG_LEVEL=DEBUG or INITIALIZE_STREAMS=s:1.
@@ -81,7 +84,7 @@ func DefaultOptions() Options {
 		Host:           "127.0.0.1",
 		OperationDelay: 10 * time.Millisecond,
 		StartTimeout:   90 * time.Second,
-		StopGrace:      5 * time.Second,
+		StopGrace:      2 * time.Second,
 	}
 }
 
@@ -186,6 +189,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			break
 		}
 		if opts.Port != 0 {
+			if ports[1] == opts.Port {
+				ports[1] = ports[0]
+			}
 			ports[0] = opts.Port
 		}
 		s, err := start(ctx, node, pkg, dir, preload, ports[0], ports[1], opts)
@@ -318,7 +324,9 @@ func start(ctx context.Context, node, pkg, dir, preload string, port, tlsPort in
 func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
+	// No keep-alive: kinesis-mock's graceful shutdown (SIGTERM) waits for
+	// open connections, so the health check must not leave one behind.
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {

@@ -10,7 +10,9 @@ const wildcard = (h) => h === undefined || h === null || h === '' || h === '0.0.
 const listen = net.Server.prototype.listen;
 net.Server.prototype.listen = function (...args) {
   const first = args[0];
-  if (typeof first === 'number' || (typeof first === 'string' && /^[0-9]+$/.test(first))) {
+  if (first === undefined || typeof first === 'function') {
+    args.unshift({ port: 0, host });
+  } else if (typeof first === 'number' || (typeof first === 'string' && /^[0-9]+$/.test(first))) {
     if (typeof args[1] === 'string' || args[1] === undefined || args[1] === null) {
       if (wildcard(args[1])) args[1] = host;
     } else {

@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -212,15 +214,33 @@ func measure(cmd *exec.Cmd, count func() int64, want int64) (result, error) {
 		}
 	}
 	wall := time.Since(start)
+	hwm := vmHWM(cmd.Process.Pid)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r := result{wall: wall}
 	if ru != nil {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		r.maxRSSKiB = ru.Maxrss
 	}
+	// ru_maxrss of a child counts the parent's pages copied before exec,
+	// so the peak is read from /proc while the child runs.
+	r.maxRSSKiB = hwm
 	return r, nil
+}
+
+// vmHWM returns the peak resident set size of pid in KiB (Linux).
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 func report(name string, r result, n int, size int64) {

@@ -109,8 +109,9 @@ func (r *rig) write(n int) {
 	}
 }
 
-// rotate renames access.log -> .1 -> .2 ... like logrotate.
-func (r *rig) rotate() {
+// rotate renames access.log -> .1 -> .2 ... like logrotate; with copy set
+// it copies access.log to .1 and truncates it (logrotate copytruncate).
+func (r *rig) rotate(copy bool) {
 	r.tb.Helper()
 	for i := 5; i >= 1; i-- {
 		p := fmt.Sprintf("%s.%d", r.logPath, i)
@@ -119,6 +120,20 @@ func (r *rig) rotate() {
 				r.tb.Fatal(err)
 			}
 		}
+	}
+	if copy {
+		data, err := os.ReadFile(r.logPath)
+		if err != nil {
+			r.tb.Fatal(err)
+		}
+		if err := os.WriteFile(r.logPath+".1", data, 0o644); err != nil {
+			r.tb.Fatal(err)
+		}
+		if err := os.Truncate(r.logPath, 0); err != nil {
+			r.tb.Fatal(err)
+		}
+		r.history = append(r.history, fmt.Sprintf("copytruncate@%d", r.written))
+		return
 	}
 	if err := os.Rename(r.logPath, r.logPath+".1"); err != nil {
 		r.tb.Fatal(err)
@@ -236,7 +251,7 @@ func TestKill9(t *testing.T) {
 	const runs = 20
 	for run := 0; run < runs; run++ {
 		if rng.IntN(4) == 0 && r.written > 0 {
-			r.rotate()
+			r.rotate(rng.IntN(2) == 0)
 		}
 		r.write(200 + rng.IntN(800))
 		cmd := r.start()
@@ -254,7 +269,7 @@ func TestKill9(t *testing.T) {
 		case 2: // while writing more
 			r.write(100 + rng.IntN(300))
 			if rng.IntN(2) == 0 {
-				r.rotate()
+				r.rotate(rng.IntN(2) == 0)
 				r.write(50)
 			}
 		}

@@ -21,6 +21,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	db := fs.String("db", "www", "database")
 	table := fs.String("table", "access", "table")
 	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
+	sender := fs.String("sender", "forwarder", "what sends the corpus: forwarder (the spillway-forwarder binary tailing it) or client (a TD import client)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,12 +29,19 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *sender != "forwarder" && *sender != "client" {
+		return fmt.Errorf("-sender: %q is neither forwarder nor client", *sender)
+	}
+	root, err := cloud.RepoRoot(".")
+	if err != nil {
+		return err
+	}
 	if *corpus == "" {
-		root, err := cloud.RepoRoot(".")
-		if err != nil {
-			return err
-		}
 		*corpus = filepath.Join(root, "local", "testdata", "apache_combined_10k.log")
+	}
+	_, want, err := cloud.ParseApacheFile(*corpus, 1000)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -50,12 +58,22 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "    up in %s\n", time.Since(t0).Round(time.Second))
 	printEndpoints(stdout, c)
 
-	fmt.Fprintf(stdout, "\n==> sending %s as td.%s.%s to the API front (apache2 parser, TD import_with_id) ...\n", filepath.Base(*corpus), *db, *table)
-	sent, err := c.ImportFile(ctx, *corpus, *db, *table, 1000)
-	if err != nil {
-		return err
+	sent := want
+	var fwd *cloud.Forwarder
+	switch *sender {
+	case "forwarder":
+		fmt.Fprintf(stdout, "\n==> sending %s: spillway-forwarder tails it (apache2 parser, tag td.%s.%s) and ships to the API front ...\n", filepath.Base(*corpus), *db, *table)
+		fwd, err = c.StartForwarder(ctx, root, *corpus, "apache2", "td."+*db+"."+*table)
+		if err != nil {
+			return err
+		}
+	default:
+		fmt.Fprintf(stdout, "\n==> sending %s as td.%s.%s to the API front (apache2 parser, TD import_with_id) ...\n", filepath.Base(*corpus), *db, *table)
+		if sent, err = c.ImportFile(ctx, *corpus, *db, *table, 1000); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "    %d records sent\n", sent)
 	}
-	fmt.Fprintf(stdout, "    %d records sent\n", sent)
 
 	fmt.Fprintln(stdout, "==> waiting for fanout to count them in the catalog ...")
 	if err := cloud.WaitFor(ctx, 500*time.Millisecond, "catalog count", func(ctx context.Context) (bool, error) {
@@ -63,6 +81,12 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		return n >= int64(sent), err
 	}); err != nil {
 		return err
+	}
+	if fwd != nil {
+		if err := fwd.Stop(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "    %d records counted; forwarder stopped (its log: %s)\n", sent, fwd.LogPath)
 	}
 	fmt.Fprintln(stdout, "==> flushing on demand (POST /v1/flush) and waiting for sealed objects and the TD receiver ...")
 	if err := c.Flush(ctx); err != nil {

@@ -21,7 +21,7 @@ locals {
       },
       {
         sid       = "PutRecords"
-        actions   = ["kinesis:PutRecords", "kinesis:DescribeStreamSummary"]
+        actions   = ["kinesis:PutRecords"]
         resources = [local.stream_arn]
       },
       {
@@ -62,6 +62,8 @@ locals {
         resources = ["${local.bucket_arn}/staged/*", "${local.bucket_arn}/late/*", "${local.bucket_arn}/quarantine/*"]
       },
       {
+        # TransactWriteItems needs the item actions its entries use (Put,
+        # Update, ConditionCheck) on the same tables.
         sid       = "Tables"
         actions   = ["dynamodb:TransactWriteItems", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"]
         resources = [local.ledger_arn, local.catalog_arn, local.manifests_arn]
@@ -84,13 +86,14 @@ locals {
         resources = ["${local.bucket_arn}/staged/*", "${local.bucket_arn}/data/*", "${local.bucket_arn}/late/*", "${local.bucket_arn}/failed/*"]
       },
       {
+        # Without ListBucket a GetObject of a missing key answers 403, not 404.
         sid       = "List"
         actions   = ["s3:ListBucket"]
         resources = [local.bucket_arn]
       },
       {
         sid       = "Tables"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:TransactWriteItems", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
         resources = [local.manifests_arn, local.catalog_arn]
       },
       {

@@ -1,0 +1,57 @@
+package tail
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/parser"
+)
+
+// BenchmarkTailApache2 measures tail -> apache2 -> fsynced disk buffer on
+// 100,000 real Apache combined lines per iteration.
+func BenchmarkTailApache2(b *testing.B) {
+	corpus, err := os.ReadFile(filepath.Join("testdata", "apache_combined_100.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := bytes.Repeat(corpus, 1000)
+	lines := bytes.Count(data, []byte("\n"))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		log := filepath.Join(dir, "access.log")
+		if err := os.WriteFile(log, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		bc := buffer.DefaultConfig()
+		bc.Dir = filepath.Join(dir, "buf")
+		bc.ChunkLimit = 64 << 20
+		buf, err := buffer.Open(bc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tl, err := New(Config{Paths: []string{log}, Tag: "td.web.access", PosFile: filepath.Join(dir, "pos.json"),
+			ReadFromHead: true, Parse: parser.Config{Type: parser.TypeApache2}}, buf, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := tl.Poll(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if s := tl.Stats(); s.Lines != uint64(lines) || s.ParseErrors != 0 {
+			b.Fatalf("stats %+v, want %d lines", s, lines)
+		}
+		tl.Close()
+		buf.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
+}
