@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -147,18 +145,6 @@ func gzipBytes(p []byte) []byte {
 	return buf.Bytes()
 }
 
-// partitionKey is envelope.PartitionKey, hashed when longer than Kinesis'
-// 256-character limit (long database and table names). Consumers identify
-// parts by envelope.PartID, never by the partition key.
-func partitionKey(e *envelope.Envelope) string {
-	k := envelope.PartitionKey(e)
-	if len(k) <= kinesisput.MaxPartitionKey {
-		return k
-	}
-	s := sha256.Sum256([]byte(k))
-	return "h." + hex.EncodeToString(s[:])
-}
-
 // records builds the Kinesis entries for the parts of one request.
 func records(meta envelope.Envelope, parts []part) ([]types.PutRecordsRequestEntry, error) {
 	out := make([]types.PutRecordsRequestEntry, 0, len(parts))
@@ -170,7 +156,7 @@ func records(meta envelope.Envelope, parts []part) ([]types.PutRecordsRequestEnt
 		if err != nil {
 			return nil, fmt.Errorf("marshal part %d of %d: %w", i, len(parts), err)
 		}
-		out = append(out, types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(partitionKey(&e))})
+		out = append(out, types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(envelope.PartitionKey(&e))})
 	}
 	return out, nil
 }

@@ -26,13 +26,14 @@ const mib = 1 << 20
 
 // backend is one Kinesis emulator the fidelity cases run against.
 type backend struct {
-	name string
-	url  func(testing.TB) string
+	name    string
+	url     func(testing.TB) string
+	account string // account id in the ARNs it makes for test credentials
 }
 
 var backends = []backend{
-	{"kinesis-mock", func(tb testing.TB) string { return sharedKinesisMock(tb).URL() }},
-	{"moto", func(tb testing.TB) string { return sharedMoto(tb).URL() }},
+	{"kinesis-mock", func(tb testing.TB) string { return sharedKinesisMock(tb).URL() }, "000000000000"},
+	{"moto", func(tb testing.TB) string { return sharedMoto(tb).URL() }, "123456789012"},
 }
 
 // outcome is what an emulator did with one request.
@@ -216,12 +217,12 @@ func putRecords(es []types.PutRecordsRequestEntry) func(context.Context, *kinesi
 func TestStreamFeatures(t *testing.T) {
 	cases := []struct {
 		name  string
-		check func(t *testing.T, c *kinesis.Client) error
+		check func(t *testing.T, b backend, c *kinesis.Client) error
 		want  map[string]bool // backend -> supported
 	}{
 		{
 			name: "ON_DEMAND stream creation",
-			check: func(t *testing.T, c *kinesis.Client) error {
+			check: func(t *testing.T, _ backend, c *kinesis.Client) error {
 				s := createStream(t, c, 0)
 				if s.StreamModeDetails == nil || s.StreamModeDetails.StreamMode != types.StreamModeOnDemand {
 					return fmt.Errorf("stream mode %+v, want ON_DEMAND", s.StreamModeDetails)
@@ -236,13 +237,14 @@ func TestStreamFeatures(t *testing.T) {
 		},
 		{
 			name: "StreamARN addressing",
-			check: func(t *testing.T, c *kinesis.Client) error {
+			check: func(t *testing.T, b backend, c *kinesis.Client) error {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				s := createStream(t, c, 2)
 				arn := aws.ToString(s.StreamARN)
-				if want := "arn:aws:kinesis:us-east-1:000000000000:stream/" + aws.ToString(s.StreamName); arn != want {
-					t.Logf("stream ARN %q, AWS form %q", arn, want)
+				// Each emulator has its own default account (README.md).
+				if want := "arn:aws:kinesis:us-east-1:" + b.account + ":stream/" + aws.ToString(s.StreamName); arn != want {
+					return fmt.Errorf("stream ARN %q, want %q", arn, want)
 				}
 				d, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamARN: aws.String(arn)})
 				if err != nil {
@@ -284,7 +286,7 @@ func TestStreamFeatures(t *testing.T) {
 			c := kinesisClient(t, b.url(t))
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					err := tc.check(t, c)
+					err := tc.check(t, b, c)
 					t.Logf("%s: %s: supported=%v (%v)", b.name, tc.name, err == nil, err)
 					if (err == nil) != tc.want[b.name] {
 						t.Errorf("%s: %s: supported=%v, want %v: %v", b.name, tc.name, err == nil, tc.want[b.name], err)

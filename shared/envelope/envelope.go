@@ -8,6 +8,8 @@ package envelope
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -90,10 +92,20 @@ func (e *Envelope) check() error {
 	return nil
 }
 
+// MaxPartitionKey is Kinesis' limit on a partition key, in characters.
+const MaxPartitionKey = 256
+
 // PartitionKey is the Kinesis partition key for e: parts of one request
 // spread over shards, and a retry of the same part maps to the same shard.
+// Keys longer than MaxPartitionKey (long names) are replaced by "h." and the
+// hex SHA-256 of the key. Consumers identify parts by PartID, never by this.
 func PartitionKey(e *Envelope) string {
-	return fmt.Sprintf("%s.%s.%s.%d", e.DB, e.Table, e.UniqueID, e.Part)
+	k := PartID(e)
+	if len(k) <= MaxPartitionKey {
+		return k
+	}
+	s := sha256.Sum256([]byte(k))
+	return "h." + hex.EncodeToString(s[:])
 }
 
 // PartID is the deterministic identity of one part, used for dedup ledger

@@ -87,3 +87,18 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+func TestPartitionKeyFitsKinesis(t *testing.T) {
+	long := valid()
+	long.DB = string(bytes.Repeat([]byte("d"), 255))
+	long.Table = string(bytes.Repeat([]byte("t"), 255))
+	k := PartitionKey(long)
+	if len(k) > MaxPartitionKey || k[:2] != "h." {
+		t.Fatalf("PartitionKey of long names = %q (%d chars)", k, len(k))
+	}
+	other := *long
+	other.Part = 2
+	if PartitionKey(&other) == k {
+		t.Fatal("different parts share a hashed partition key")
+	}
+}

@@ -279,7 +279,13 @@ func TestKill9(t *testing.T) {
 		_ = cmd.Wait()
 	}
 	cmd := r.start()
-	waitFor(t, 60*time.Second, "every line", func() bool { return r.recv.Count() >= r.written })
+	deadline := time.Now().Add(60 * time.Second)
+	for r.recv.Count() < r.written && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+	if r.recv.Count() < r.written {
+		r.exactlyOnce() // reports what is missing
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
