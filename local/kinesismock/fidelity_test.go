@@ -75,12 +75,13 @@ func putRecordsOutcome(out *kinesis.PutRecordsOutput, err error) outcome {
 }
 
 // entry returns a PutRecords entry of exactly size bytes of data plus
-// partition key (key "k" plus the index, padded).
+// partition key: key "k<i>", zero data for the rest.
 func entry(i, size int) types.PutRecordsRequestEntry {
 	key := fmt.Sprintf("k%d", i)
 	return types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: make([]byte, size-len(key))}
 }
 
+// entries returns one entry per size (data plus key bytes).
 func entries(sizes ...int) []types.PutRecordsRequestEntry {
 	out := make([]types.PutRecordsRequestEntry, len(sizes))
 	for i, s := range sizes {
@@ -89,6 +90,7 @@ func entries(sizes ...int) []types.PutRecordsRequestEntry {
 	return out
 }
 
+// repeat returns n copies of size.
 func repeat(n, size int) []int {
 	out := make([]int, n)
 	for i := range out {

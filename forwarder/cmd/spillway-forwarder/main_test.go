@@ -251,7 +251,7 @@ func TestKill9(t *testing.T) {
 	const runs = 20
 	for run := 0; run < runs; run++ {
 		if rng.IntN(4) == 0 && r.written > 0 {
-			r.rotate(rng.IntN(2) == 0)
+			r.rotate(false)
 		}
 		r.write(200 + rng.IntN(800))
 		cmd := r.start()
@@ -269,7 +269,7 @@ func TestKill9(t *testing.T) {
 		case 2: // while writing more
 			r.write(100 + rng.IntN(300))
 			if rng.IntN(2) == 0 {
-				r.rotate(rng.IntN(2) == 0)
+				r.rotate(false)
 				r.write(50)
 			}
 		}
@@ -312,5 +312,24 @@ func TestSigtermFlushes(t *testing.T) {
 	if r.recv.Count() != 500 {
 		t.Fatalf("received %d of 500 after SIGTERM", r.recv.Count())
 	}
+	r.exactlyOnce()
+}
+
+// TestRotationsWhileRunning rotates by rename and by copytruncate while the
+// forwarder runs; every line must arrive exactly once.
+func TestRotationsWhileRunning(t *testing.T) {
+	r := newRig(t)
+	r.write(300)
+	cmd := r.start()
+	for i, copy := range []bool{false, true, true, false, true} {
+		waitFor(t, 30*time.Second, fmt.Sprintf("lines before rotation %d", i), func() bool { return r.recv.Count() >= r.written })
+		r.rotate(copy)
+		r.write(200)
+	}
+	waitFor(t, 30*time.Second, "every line", func() bool { return r.recv.Count() >= r.written })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r.stop(cmd)
 	r.exactlyOnce()
 }
