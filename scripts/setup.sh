@@ -22,10 +22,16 @@ if ((${#missing[@]})); then
 fi
 
 # npm packages pinned by lockfiles (emulators run from the registry).
+for t in node npm; do
+  command -v "$t" >/dev/null 2>&1 || { say "$t not found: install Node.js >= 18 with npm (Debian: apt-get install nodejs npm)"; exit 1; }
+done
 for dir in local/npm; do
-  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+  [ -f "$dir/package-lock.json" ] || continue
+  sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$dir/node_modules/.spillway-lock-sha256" 2>/dev/null)" != "$sum" ]; then
     say "npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" > "$dir/node_modules/.spillway-lock-sha256"
   fi
 done
 

@@ -215,6 +215,13 @@ type entry struct {
 type watch struct {
 	key     string
 	entries []*entry
+	// young holds the size of unknown rotated files at their first sight:
+	// they are taken only once their size is stable (a copytruncate copy
+	// may still be being written).
+	young map[uint64]int64
+	// ghosts are identities of files found truncated: a copy of one of
+	// them (copytruncate) is resumed where the original was.
+	ghosts []posEntry
 }
 
 // Tailer follows the files of one Config.
@@ -579,6 +586,23 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	sort.Slice(unknown, func(i, j int) bool { return unknown[i].mtime.Before(unknown[j].mtime) })
 	for _, c := range unknown {
 		if !c.current && !fresh {
+			if w.young == nil {
+				w.young = map[uint64]int64{}
+			}
+			if sz, ok := w.young[c.ino]; !ok || sz != c.size {
+				w.young[c.ino] = c.size
+				continue // not stable yet: look again at the next poll
+			}
+			delete(w.young, c.ino)
+			if g := t.ghostOf(w, c); g != nil {
+				e, err := t.register(w, c, g.Offset)
+				if err != nil {
+					continue
+				}
+				e.seen = true
+				t.rotations.Add(1)
+				continue
+			}
 			if src := t.copyOf(w, c, truncated); src != nil {
 				if truncated == nil || src != truncated {
 					continue // a copy of a file still being read: wait for its truncation
@@ -707,6 +731,21 @@ func (t *Tailer) copyOf(w *watch, c candidate, truncated *entry) *entry {
 	return nil
 }
 
+// ghostOf returns the identity of a truncated file that c is a copy of, and
+// forgets it.
+func (t *Tailer) ghostOf(w *watch, c candidate) *posEntry {
+	for i, g := range w.ghosts {
+		if g.FPLen == 0 || c.size < g.Offset {
+			continue
+		}
+		if fp, ok := fingerprintPath(c.path, g.FPLen); ok && fp == g.FP {
+			w.ghosts = append(w.ghosts[:i], w.ghosts[i+1:]...)
+			return &g
+		}
+	}
+	return nil
+}
+
 // register opens c and adds it to w at offset.
 func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 	f, err := os.Open(c.path)
@@ -818,6 +857,12 @@ func (t *Tailer) truncate(ctx context.Context, w *watch, e *entry) {
 		t.log.Warn("file truncated before it was read to its end", "path", e.path, "lost_bytes", lost)
 	} else {
 		t.log.Info("file truncated", "path", e.path)
+	}
+	if e.size >= 0 && e.fpLen > 0 {
+		w.ghosts = append(w.ghosts, posEntry{FPLen: e.fpLen, FP: e.fp, Offset: e.offset})
+		if len(w.ghosts) > 8 {
+			w.ghosts = w.ghosts[1:]
+		}
 	}
 	e.ml = nil
 	e.offset, e.readPos, e.fpLen, e.fp, e.skipping = 0, 0, 0, 0, false

@@ -256,9 +256,11 @@ const (
 )
 
 // authenticate resolves the caller's key (apikey mode). It does not check
-// database scope; see authorize.
+// database scope; see authorize. A request that API Gateway's IAM authorizer
+// already verified (requestContext.authorizer.iam, set only by API Gateway
+// on AWS_IAM routes such as the optional SigV4 API) needs no TD1 key.
 func (h *Handler) authenticate(ctx context.Context, r *request) *apiError {
-	if h.cfg.AuthMode == AuthIAM {
+	if h.cfg.AuthMode == AuthIAM || iamAuthorized(r.ev) {
 		return nil
 	}
 	auth := strings.TrimSpace(r.header("Authorization"))
@@ -285,6 +287,13 @@ func (h *Handler) authenticate(ctx context.Context, r *request) *apiError {
 	h.cache.put("key\x00"+hash, k)
 	r.key = k
 	return nil
+}
+
+// iamAuthorized reports whether API Gateway verified the caller's SigV4
+// signature for this request.
+func iamAuthorized(ev *events.APIGatewayV2HTTPRequest) bool {
+	a := ev.RequestContext.Authorizer
+	return a != nil && a.IAM != nil && a.IAM.UserARN+a.IAM.CallerID+a.IAM.AccessKey != ""
 }
 
 // authorize checks that the caller may use db with the given access. db ""

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -353,6 +354,20 @@ func TestCatalogAuthAndErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("SigV4 verified by API Gateway needs no key", func(t *testing.T) {
+		env := newEnv(t, nil)
+		req := apiReq("GET", "/v3/table/list/testdb", "", "", nil)
+		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccessKey: "AKIDEXAMPLE", UserARN: "arn:aws:iam::123456789012:user/ops"},
+		}
+		if resp := env.call(t, req); resp.StatusCode != 200 {
+			t.Fatalf("status %d want 200: %s", resp.StatusCode, resp.Body)
+		}
+		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}}
+		if resp := env.call(t, req); resp.StatusCode != 401 {
+			t.Fatalf("empty IAM authorizer: status %d want 401", resp.StatusCode)
+		}
+	})
 	t.Run("dynamodb down", func(t *testing.T) {
 		env := newEnv(t, func(c *Config) { c.CacheTTL = 0 })
 		env.ddb.err = errors.New("connection refused")

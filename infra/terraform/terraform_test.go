@@ -294,6 +294,9 @@ func checkDeployedRoutes(t *testing.T, ctx context.Context, endpoint, apiID stri
 		"GET /v3/database/list",
 		"GET /v3/table/list/{db}",
 		"GET /v3/table/show/{db}/{table}",
+		"POST /v3/database/create/{db}",
+		"POST /v3/table/create/{db}/{table}",
+		"POST /v3/table/create/{db}/{table}/{type}",
 		"POST /v1/flush",
 		"POST /{tag}",
 	}

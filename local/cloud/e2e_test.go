@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"
 	"github.com/spillwayhq/spillway/local/tdreceiver"
 )
@@ -123,4 +124,70 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if !slices.Equal(s3Hashes, sourceHashes) {
 		t.Errorf("S3 sealed records differ from the corpus's parsed records")
 	}
+
+	t.Run("under injected faults", func(t *testing.T) {
+		const chaosTable = "access_faults"
+		// Different chunking gives different unique ids than the clean run.
+		chunks, n, err := cloud.ParseApacheFile(corpus, 700)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Edge.SetFaults(edge.FaultConfig{Seed: 7, Rules: []edge.FaultRule{
+			{Service: "kinesis", Operation: "PutRecords", Rate: 0.3, PartialFailure: 0.5},
+			{Service: "dynamodb", Operation: "TransactWriteItems", Rate: 0.2, Status: 400, Code: "ProvisionedThroughputExceededException"},
+			{Service: "dynamodb", Rate: 0.05, Status: 400, Code: "ThrottlingException"},
+			{Service: "s3", Operation: "PutObject", Rate: 0.1, Status: 503, Code: "SlowDown"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		c.TD.FailNext(3, 500, 0)
+		if err := c.ImportChunks(ctx, chunks, db, chaosTable); err != nil {
+			t.Fatalf("import under faults: %v", err)
+		}
+		if err := cloud.WaitFor(ctx, 250*time.Millisecond, "catalog count under faults", func(ctx context.Context) (bool, error) {
+			got, err := c.CatalogCount(ctx, db, chaosTable)
+			return got >= int64(n), err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ESM.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, counters := c.Edge.Faults()
+		if err := c.Edge.SetFaults(edge.FaultConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("injected: %v", counters)
+		for _, k := range []string{"kinesis.PutRecords.PartialFailure", "dynamodb.TransactWriteItems.ProvisionedThroughputExceededException", "s3.PutObject.SlowDown"} {
+			if counters[k] == 0 {
+				t.Errorf("no %s fault was injected; the test exercised nothing there", k)
+			}
+		}
+		if err := c.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var sealed cloud.Sealed
+		if err := cloud.WaitFor(ctx, 500*time.Millisecond, "sealed objects under faults", func(ctx context.Context) (bool, error) {
+			s, err := c.SealedObjects(ctx, db, chaosTable)
+			sealed = s
+			return len(s.Records) >= n, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.TD.WaitCount(ctx, db, chaosTable, n); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.CatalogCount(ctx, db, chaosTable); err != nil || got != int64(n) {
+			t.Errorf("catalog count %d (err %v), want %d", got, err, n)
+		}
+		if len(sealed.Records) != n || c.TD.Count(db, chaosTable) != n {
+			t.Errorf("sealed %d, TD %d; want %d each", len(sealed.Records), c.TD.Count(db, chaosTable), n)
+		}
+		if !slices.Equal(sealed.Hashes(), c.TD.Hashes(db, chaosTable)) {
+			t.Errorf("S3 and TD records differ under faults")
+		}
+		if c.TD.Failures() != 3 {
+			t.Errorf("TD receiver injected %d failures, want 3", c.TD.Failures())
+		}
+	})
 }

@@ -251,7 +251,7 @@ func TestKill9(t *testing.T) {
 	const runs = 20
 	for run := 0; run < runs; run++ {
 		if rng.IntN(4) == 0 && r.written > 0 {
-			r.rotate(false)
+			r.rotate(rng.IntN(2) == 0)
 		}
 		r.write(200 + rng.IntN(800))
 		cmd := r.start()
@@ -269,7 +269,7 @@ func TestKill9(t *testing.T) {
 		case 2: // while writing more
 			r.write(100 + rng.IntN(300))
 			if rng.IntN(2) == 0 {
-				r.rotate(false)
+				r.rotate(rng.IntN(2) == 0)
 				r.write(50)
 			}
 		}

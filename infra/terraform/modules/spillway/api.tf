@@ -7,6 +7,9 @@ locals {
     "GET /v3/database/list",
     "GET /v3/table/list/{db}",
     "GET /v3/table/show/{db}/{table}",
+    "POST /v3/database/create/{db}",
+    "POST /v3/table/create/{db}/{table}",
+    "POST /v3/table/create/{db}/{table}/{type}",
     "POST /v1/flush",
     "POST /{tag}",
   ])
