@@ -528,6 +528,12 @@ func fingerprint(r io.ReaderAt, n int) (uint64, bool) {
 	return h.Sum64(), true
 }
 
+// sameInode reports whether path still names inode ino.
+func sameInode(path string, ino uint64) bool {
+	c, ok := statCandidate(path)
+	return ok && c.ino == ino
+}
+
 func fingerprintPath(p string, n int) (uint64, bool) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -547,26 +553,32 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	var cur *entry
 	var truncated *entry
 	for _, c := range cands {
-		var e *entry
+		// Find the entry of this inode whose fingerprint still matches; an
+		// inode may be reused by a new file while the old entry drains the
+		// deleted file through its handle.
+		var e, mismatch *entry
 		for _, x := range w.entries {
-			if x.dev == c.dev && x.ino == c.ino {
-				e = x
-				break
+			if x.dev != c.dev || x.ino != c.ino {
+				continue
 			}
-		}
-		if e != nil && e.fpLen > 0 {
-			fp, ok := fingerprintPath(c.path, e.fpLen)
-			if !ok || fp != e.fp || c.size < e.readPos {
-				if c.current && !e.done {
-					truncated = e // same inode, other content or shorter: truncated
-				} else {
-					t.log.Info("known inode holds other content: treated as a new file", "path", c.path, "inode", c.ino)
-					t.forget(w, e) // inode reused by another file
-					e = nil
+			if x.fpLen > 0 {
+				fp, ok := fingerprintPath(c.path, x.fpLen)
+				if !sameInode(c.path, c.ino) {
+					break // renamed between stat and open: look again next poll
 				}
+				if !ok || fp != x.fp || c.size < x.readPos {
+					mismatch = x
+					continue
+				}
+			} else if c.size < x.readPos {
+				mismatch = x
+				continue
 			}
-		} else if e != nil && c.size < e.readPos {
-			truncated = e
+			e = x
+			break
+		}
+		if e == nil && mismatch != nil && c.current && !mismatch.done && mismatch.path == c.path {
+			truncated, e = mismatch, mismatch // same file at the same path, shorter or rewritten
 		}
 		if e == nil {
 			unknown = append(unknown, c)
@@ -589,9 +601,11 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			if w.young == nil {
 				w.young = map[uint64]int64{}
 			}
-			if sz, ok := w.young[c.ino]; !ok || sz != c.size {
+			// A file modified within rotate_wait (wall clock) may be a copy
+			// still being written: take it once its size held for a poll.
+			if sz, ok := w.young[c.ino]; time.Since(c.mtime) < t.cfg.RotateWait && (!ok || sz != c.size) {
 				w.young[c.ino] = c.size
-				continue // not stable yet: look again at the next poll
+				continue
 			}
 			delete(w.young, c.ino)
 			if g := t.ghostOf(w, c); g != nil {
@@ -644,6 +658,9 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 		} else if !done {
 			t.rotations.Add(1)
 		}
+	}
+	if truncated != nil && truncated.path != w.key {
+		truncated = nil // matched again under a rotated name: it was a race, not a truncation
 	}
 	if fresh && len(w.entries) > 0 {
 		// Record what existed before reading anything: a crash before the
@@ -866,6 +883,21 @@ func (t *Tailer) truncate(ctx context.Context, w *watch, e *entry) {
 	}
 	e.ml = nil
 	e.offset, e.readPos, e.fpLen, e.fp, e.skipping = 0, 0, 0, 0, false
+	// Reopen: the path may now be a new file that reuses the inode.
+	if f, err := os.Open(e.path); err == nil {
+		if fi, err := f.Stat(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && uint64(st.Ino) == e.ino {
+				if e.f != nil {
+					e.f.Close()
+				}
+				e.f = f
+				f = nil
+			}
+		}
+		if f != nil {
+			f.Close()
+		}
+	}
 	if c, ok := statCandidate(e.path); ok {
 		e.size = c.size
 	}
