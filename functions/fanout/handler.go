@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"log/slog"
 	"net/url"
 	"sort"
@@ -75,7 +76,7 @@ func New(cfg Config, s3c S3API, ddb DynamoDBAPI, opts ...Option) (*Handler, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("fanout config: %w", err)
 	}
-	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, log: slog.Default(), now: time.Now, fault: NoFault}
+	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, log: slog.Default(), now: time.Now, fault: fault.None}
 	for _, o := range opts {
 		o(h)
 	}

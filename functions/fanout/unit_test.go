@@ -2,9 +2,7 @@ package fanout
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -226,39 +224,5 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if c.LedgerTTL <= 24*time.Hour {
 		t.Errorf("default ledger TTL %v is not longer than Kinesis retention", c.LedgerTTL)
-	}
-}
-
-func TestNewFault(t *testing.T) {
-	cases := []struct {
-		spec      string
-		calls     []string
-		wantExits int
-	}{
-		{"", []string{"after-commit", "after-commit"}, 0},
-		{"after-commit", []string{"after-decode", "after-commit", "after-commit"}, 2},
-		{"after-commit@once", []string{"after-commit", "after-commit", "after-stage-s3"}, 1},
-	}
-	for _, c := range cases {
-		t.Run(c.spec, func(t *testing.T) {
-			exits := 0
-			f := NewFault(c.spec, "fanout", t.TempDir(), func(code int) {
-				if code != 3 {
-					t.Errorf("exit code %d", code)
-				}
-				exits++
-			})
-			for _, p := range c.calls {
-				_ = f(context.Background(), p)
-			}
-			if exits != c.wantExits {
-				t.Errorf("exits = %d, want %d", exits, c.wantExits)
-			}
-		})
-	}
-	dir := t.TempDir()
-	_ = NewFault("x@once", "fanout", dir, func(int) {})(context.Background(), "x")
-	if m, _ := filepath.Glob(filepath.Join(dir, "spillway-fault-fanout-x")); len(m) != 1 {
-		t.Errorf("marker file missing: %v", m)
 	}
 }

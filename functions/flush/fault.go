@@ -1,58 +1,10 @@
 package flush
 
-import (
-	"context"
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
-)
+import "github.com/spillwayhq/spillway/shared/fault"
 
-// FaultFunc is called by the handler at every named step boundary. A non-nil
-// error aborts the invocation at that point (tests use this to simulate a
-// crash); the production hook from NewFault exits the process instead.
-type FaultFunc func(ctx context.Context, point string) error
-
-// NoFault is the FaultFunc used when fault injection is off.
-func NoFault(context.Context, string) error { return nil }
-
-// NewFault builds the hook for the SPILLWAY_FAULT_POINT value spec:
-//
-//	""                off
-//	"<point>"         call exit(3) every time the handler reaches <point>
-//	"<point>@once"    call exit(3) the first time only: a marker file
-//	                  spillway-fault-<fn>-<point> in markerDir (os.TempDir()
-//	                  when empty) is created atomically and, once it exists,
-//	                  the point is passed. Delete the file to re-arm.
-//
-// fn names the function ("flush") so one marker directory can serve several.
-// exit is os.Exit in main; it is the only place the process exits.
-func NewFault(spec, fn, markerDir string, exit func(int)) FaultFunc {
-	if spec == "" {
-		return NoFault
-	}
-	point, once := strings.CutSuffix(spec, "@once")
-	if markerDir == "" {
-		markerDir = os.TempDir()
-	}
-	return func(_ context.Context, p string) error {
-		if p != point {
-			return nil
-		}
-		if once {
-			f, err := os.OpenFile(filepath.Join(markerDir, "spillway-fault-"+fn+"-"+point), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-			if errors.Is(err, os.ErrExist) {
-				return nil
-			}
-			if err == nil {
-				_ = f.Sync()
-				_ = f.Close()
-			}
-		}
-		exit(3)
-		return errors.New("fault point " + p + ": exit returned")
-	}
-}
+// FaultFunc is the hook Handle calls at every named step boundary; see
+// shared/fault.New for the SPILLWAY_FAULT_POINT values that build one.
+type FaultFunc = fault.Func
 
 // FaultPoints lists, in order, every step boundary where Handle calls its
 // FaultFunc (values for SPILLWAY_FAULT_POINT). after-td-import is reached

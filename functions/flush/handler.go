@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"io"
 	"log/slog"
 	"net/url"
@@ -129,7 +130,7 @@ func New(cfg Config, s3c S3API, ddb DynamoDBAPI, sinks []Sink, opts ...Option) (
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("flush config: %w", err)
 	}
-	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: NoFault}
+	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: fault.None}
 	for _, o := range opts {
 		o(h)
 	}

@@ -1,7 +1,6 @@
 package flush
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -86,29 +85,5 @@ func TestConfigValidate(t *testing.T) {
 	c.Bucket, c.CatalogTable, c.ManifestTable = "b", "c", "m"
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid config: %v", err)
-	}
-}
-
-func TestNewFault(t *testing.T) {
-	cases := []struct {
-		spec      string
-		calls     []string
-		wantExits int
-	}{
-		{"", []string{"after-seal"}, 0},
-		{"after-seal", []string{"after-claim", "after-seal", "after-seal"}, 2},
-		{"after-seal@once", []string{"after-seal", "after-seal"}, 1},
-	}
-	for _, c := range cases {
-		t.Run(c.spec, func(t *testing.T) {
-			exits := 0
-			f := NewFault(c.spec, "flush", t.TempDir(), func(int) { exits++ })
-			for _, p := range c.calls {
-				_ = f(context.Background(), p)
-			}
-			if exits != c.wantExits {
-				t.Errorf("exits = %d, want %d", exits, c.wantExits)
-			}
-		})
 	}
 }

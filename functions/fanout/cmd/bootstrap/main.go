@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"log/slog"
 	"os"
 	"strconv"
@@ -33,7 +34,7 @@ func main() {
 		os.Exit(1)
 	}
 	h, err := fanout.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg),
-		fanout.WithLogger(log), fanout.WithFault(fanout.NewFault(os.Getenv(lambdaenv.FaultPoint), "fanout", "", os.Exit)))
+		fanout.WithLogger(log), fanout.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "fanout", "", os.Exit)))
 	if err != nil {
 		log.Error("fanout handler", "err", err)
 		os.Exit(1)

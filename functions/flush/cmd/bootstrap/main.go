@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"log/slog"
 	"os"
 	"strconv"
@@ -64,7 +65,7 @@ func run(log *slog.Logger) error {
 		sinks = append(sinks, flush.Sink{Endpoint: ep, Client: &tdimport.Client{Endpoint: ep, APIKey: key, Logger: log}})
 	}
 	h, err := flush.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg), sinks,
-		flush.WithLogger(log), flush.WithFault(flush.NewFault(os.Getenv(lambdaenv.FaultPoint), "flush", "", os.Exit)))
+		flush.WithLogger(log), flush.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "flush", "", os.Exit)))
 	if err != nil {
 		return err
 	}
