@@ -206,6 +206,7 @@ type entry struct {
 	mtime    time.Time
 	seen     bool
 	eofSince time.Time // first time a rotated entry was found drained
+	missed   int       // consecutive scans a finished entry was not found in
 	skipping bool      // inside an over-long line
 	ml       []byte    // pending multiline event
 	mlStart  int64
@@ -234,7 +235,8 @@ type Tailer struct {
 	now     func() time.Time
 	started bool
 
-	mu      sync.Mutex // guards watches for Files()
+	mu      sync.Mutex // guards the watches map and files
+	files   []FileStatus
 	watches map[string]*watch
 	lastRef time.Time
 	prior   map[string][]posEntry // from the position file and the buffer
@@ -284,11 +286,19 @@ func (t *Tailer) Stats() Stats {
 		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load()}
 }
 
-// Files reports the followed files with their positions (lag = Size - Offset).
+// Files reports the followed files with their positions (lag = Size -
+// Offset) as of the end of the last poll. Safe for concurrent use.
 func (t *Tailer) Files() []FileStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return append([]FileStatus(nil), t.files...)
+}
+
+// publishFiles snapshots the followed files for Files (poll goroutine).
+func (t *Tailer) publishFiles() {
 	var out []FileStatus
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for _, w := range t.watches {
 		for _, e := range w.entries {
 			if !e.done {
@@ -297,7 +307,7 @@ func (t *Tailer) Files() []FileStatus {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
+	t.files = out
 }
 
 // Run polls until ctx ends, woken by file system events and by the poll
@@ -413,6 +423,7 @@ func (t *Tailer) Poll(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	t.publishFiles()
 	return errors.Join(errs...)
 }
 
@@ -683,7 +694,12 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	var errs []error
 	for _, e := range append([]*entry(nil), w.entries...) {
 		if e.done {
-			if !e.seen {
+			// A name can be missing from one scan while logrotate renames
+			// files one by one: forget a finished file only once it has
+			// been missing from several scans.
+			if e.seen {
+				e.missed = 0
+			} else if e.missed++; e.missed >= 3 {
 				t.forget(w, e)
 			}
 			continue

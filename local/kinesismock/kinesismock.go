@@ -16,17 +16,16 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/local/proc"
 )
 
 // ErrNotInstalled is returned by Start when node_modules/kinesis-local cannot
@@ -130,17 +129,14 @@ type Server struct {
 	url     string
 	tlsPort int
 	logPath string
-	cmd     *exec.Cmd
+	proc    *proc.Process
 	grace   time.Duration
 	tmpDir  string // removed by Close when Start created it
 	startup time.Duration
 
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-
 	closeOnce sync.Once
 	closeErr  error
-	stopWatch chan struct{}
+	stopWatch chan struct{} // closed by Close to end the ctx watch
 }
 
 // Start launches kinesis-mock and waits until its health check answers. The
@@ -183,7 +179,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	var lastErr error
 	for i := 0; i < attempts; i++ {
-		ports, err := freePorts(opts.Host, 2)
+		ports, err := proc.FreePorts(opts.Host, 2)
 		if err != nil {
 			lastErr = err
 			break
@@ -251,15 +247,9 @@ func repoRoot() (string, error) {
 
 func start(ctx context.Context, node, pkg, dir, preload string, port, tlsPort int, opts Options) (*Server, error) {
 	logPath := filepath.Join(dir, "kinesis-mock-"+strconv.Itoa(port)+".log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open kinesis-mock log: %w", err)
-	}
 	delay := strconv.FormatInt(opts.OperationDelay.Milliseconds(), 10) + "ms"
 	cmd := exec.Command(node, "--require", preload, filepath.Join(pkg, "main.js"))
 	cmd.Dir = pkg // kinesis-mock resolves relative paths (server.json, data/) here
-	cmd.Stdout = logf
-	cmd.Stderr = logf
 	env := append(os.Environ(),
 		"SPILLWAY_KINESIS_MOCK_HOST="+opts.Host,
 		"KINESIS_MOCK_PLAIN_PORT="+strconv.Itoa(port),
@@ -275,40 +265,28 @@ func start(ctx context.Context, node, pkg, dir, preload string, port, tlsPort in
 		env = append(env, v+"="+delay)
 	}
 	cmd.Env = append(env, opts.Env...)
+	began := time.Now()
 	// Pdeathsig kills kinesis-mock if this process dies without calling
-	// Close (a test binary killed by its timeout, say). It is tied to the OS
-	// thread that started the child, so that thread stays locked, blocked in
-	// Wait, for the child's whole life.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Close (a test binary killed by its timeout, say).
+	p, err := proc.Start(cmd, proc.Options{LogPath: logPath, Pdeathsig: syscall.SIGKILL})
+	if err != nil {
+		return nil, fmt.Errorf("kinesis-mock: %w", err)
+	}
 	s := &Server{
 		url:       "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(port)),
 		tlsPort:   tlsPort,
 		logPath:   logPath,
-		cmd:       cmd,
+		proc:      p,
 		grace:     opts.StopGrace,
-		done:      make(chan struct{}),
 		stopWatch: make(chan struct{}),
 	}
-	began := time.Now()
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.waitErr = cmd.Wait()
-		_ = logf.Close()
-		close(s.done)
-	}()
-	if err := <-started; err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("start %s: %w", node, err)
-	}
-	if err := s.waitHealthy(ctx, opts.StartTimeout); err != nil {
+	// WaitHTTP keeps no connection alive: kinesis-mock's graceful shutdown
+	// (SIGTERM) waits for open connections.
+	hctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	if err := p.WaitHTTP(hctx, s.url+"/healthcheck"); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("%w\n%s", err, tail(logPath, 2048))
+		return nil, fmt.Errorf("kinesis-mock: %w\n%s", err, proc.Tail(logPath, 2048))
 	}
 	s.startup = time.Since(began)
 	go func() {
@@ -319,37 +297,6 @@ func start(ctx context.Context, node, pkg, dir, preload string, port, tlsPort in
 		}
 	}()
 	return s, nil
-}
-
-func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	// No keep-alive: kinesis-mock's graceful shutdown (SIGTERM) waits for
-	// open connections, so the health check must not leave one behind.
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/healthcheck", nil)
-		if err != nil {
-			return fmt.Errorf("build health request: %w", err)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("kinesis-mock exited before it was healthy: %v", s.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("wait for kinesis-mock at %s: %w", s.url, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // URL is the plain HTTP endpoint, e.g. http://127.0.0.1:40123.
@@ -363,14 +310,14 @@ func (s *Server) TLSPort() int { return s.tlsPort }
 func (s *Server) LogPath() string { return s.logPath }
 
 // PID is the server's process id (also its process group id).
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+func (s *Server) PID() int { return s.proc.PID() }
 
 // StartupTime is how long Start waited from launching the process to the
 // first healthy answer.
 func (s *Server) StartupTime() time.Duration { return s.startup }
 
 // Done is closed when the server process has exited.
-func (s *Server) Done() <-chan struct{} { return s.done }
+func (s *Server) Done() <-chan struct{} { return s.proc.Done() }
 
 // Close stops the server's process group (SIGTERM, then SIGKILL after the
 // grace period), waits for it, and removes the temp dir Start created. It is
@@ -378,22 +325,7 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stopWatch)
-		pgid := s.cmd.Process.Pid
-		select {
-		case <-s.done:
-		default:
-			_ = syscall.Kill(-pgid, syscall.SIGTERM)
-			t := time.NewTimer(s.grace)
-			select {
-			case <-s.done:
-				t.Stop()
-			case <-t.C:
-				_ = syscall.Kill(-pgid, syscall.SIGKILL)
-				<-s.done
-			}
-		}
-		// Reap anything left in the group.
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		s.proc.Stop(s.grace)
 		if s.tmpDir != "" {
 			if err := os.RemoveAll(s.tmpDir); err != nil {
 				s.closeErr = fmt.Errorf("remove kinesis-mock dir: %w", err)
@@ -401,43 +333,4 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
-}
-
-// freePorts returns n distinct free ports on host.
-func freePorts(host string, n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("find free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// tail returns up to n bytes from the end of the file at path.
-func tail(path string, n int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	off := st.Size() - n
-	if off < 0 {
-		off = 0
-	}
-	b, _ := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
-	return string(b)
 }

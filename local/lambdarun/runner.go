@@ -52,8 +52,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/local/proc"
 )
 
 // Sentinel errors. Use errors.Is.
@@ -379,7 +380,7 @@ type environment struct {
 	next chan *invocation // taken by GET /next
 
 	mu       sync.Mutex
-	cmd      *exec.Cmd
+	proc     *proc.Process
 	exited   chan struct{} // closed when the current process has exited
 	exitErr  error
 	started  time.Time
@@ -422,7 +423,7 @@ func newEnvironment(r *Runner, idx int) (*environment, error) {
 func (e *environment) ensureStarted() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.cmd != nil {
+	if e.proc != nil {
 		return nil
 	}
 	cfg := e.r.cfg
@@ -431,11 +432,11 @@ func (e *environment) ensureStarted() error {
 	cmd.Env = e.environ()
 	cmd.Stdout = e.r.logs
 	cmd.Stderr = e.r.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", cfg.Binary, err)
+	p, err := proc.Start(cmd, proc.Options{})
+	if err != nil {
+		return err
 	}
-	e.cmd = cmd
+	e.proc = p
 	e.started = time.Now()
 	e.exited = make(chan struct{})
 	e.exitErr = nil
@@ -444,11 +445,11 @@ func (e *environment) ensureStarted() error {
 	e.initErr = nil
 	exited := e.exited
 	go func() {
-		err := cmd.Wait()
+		<-p.Done()
 		e.mu.Lock()
-		e.exitErr = err
-		if e.cmd == cmd {
-			e.cmd = nil
+		e.exitErr = p.Err()
+		if e.proc == p {
+			e.proc = nil
 		}
 		e.mu.Unlock()
 		close(exited)
@@ -504,12 +505,12 @@ func (e *environment) environ() []string {
 // kill kills the current process group and waits for the process to exit.
 func (e *environment) kill() {
 	e.mu.Lock()
-	cmd, exited := e.cmd, e.exited
+	p, exited := e.proc, e.exited
 	e.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	p.Kill()
 	<-exited
 }
 

@@ -9,17 +9,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/local/proc"
 )
 
 // ErrNotInstalled is returned by Start when the moto_server executable cannot
@@ -76,16 +76,13 @@ func (o Options) Validate() error {
 type Server struct {
 	url     string
 	logPath string
-	cmd     *exec.Cmd
+	proc    *proc.Process
 	grace   time.Duration
 	tmpDir  string // removed by Close when we created it
 
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-
 	closeOnce sync.Once
 	closeErr  error
-	stopWatch chan struct{}
+	stopWatch chan struct{} // closed by Close to end the ctx watch
 }
 
 // Start launches moto_server and waits until it answers HTTP requests. The
@@ -120,12 +117,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	for i := 0; i < attempts; i++ {
 		p := port
 		if p == 0 {
-			fp, err := freePort(opts.Host)
+			fp, err := proc.FreePorts(opts.Host, 1)
 			if err != nil {
 				lastErr = err
 				break
 			}
-			p = fp
+			p = fp[0]
 		}
 		s, err := start(ctx, bin, dir, p, opts)
 		if err == nil {
@@ -145,47 +142,27 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 func start(ctx context.Context, bin, dir string, port int, opts Options) (*Server, error) {
 	logPath := filepath.Join(dir, "moto-"+strconv.Itoa(port)+".log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open moto log: %w", err)
-	}
 	cmd := exec.Command(bin, "-H", opts.Host, "-p", strconv.Itoa(port))
 	cmd.Dir = dir
-	cmd.Stdout = logf
-	cmd.Stderr = logf
 	cmd.Env = append(os.Environ(), opts.Env...)
 	// Pdeathsig kills moto if this process dies without calling Close (a test
-	// binary killed by its timeout, say). It is tied to the OS thread that
-	// started the child, so that thread stays locked, blocked in Wait, for
-	// the child's whole life.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// binary killed by its timeout, say).
+	p, err := proc.Start(cmd, proc.Options{LogPath: logPath, Pdeathsig: syscall.SIGKILL})
+	if err != nil {
+		return nil, fmt.Errorf("moto_server: %w", err)
+	}
 	s := &Server{
 		url:       "http://" + net.JoinHostPort(opts.Host, strconv.Itoa(port)),
 		logPath:   logPath,
-		cmd:       cmd,
+		proc:      p,
 		grace:     opts.StopGrace,
-		done:      make(chan struct{}),
 		stopWatch: make(chan struct{}),
 	}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.waitErr = cmd.Wait()
-		_ = logf.Close()
-		close(s.done)
-	}()
-	if err := <-started; err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	if err := s.waitHealthy(ctx, opts.StartTimeout); err != nil {
+	hctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	if err := p.WaitHTTP(hctx, s.url+"/moto-api/data.json"); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("%w\n%s", err, tail(logPath, 2048))
+		return nil, fmt.Errorf("moto_server: %w\n%s", err, proc.Tail(logPath, 2048))
 	}
 	go func() {
 		select {
@@ -197,35 +174,6 @@ func start(ctx context.Context, bin, dir string, port int, opts Options) (*Serve
 	return s, nil
 }
 
-func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/moto-api/data.json", nil)
-		if err != nil {
-			return fmt.Errorf("build health request: %w", err)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("moto_server exited before it was healthy: %v", s.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("wait for moto_server at %s: %w", s.url, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
 // URL is the server's base URL, e.g. http://127.0.0.1:40123.
 func (s *Server) URL() string { return s.url }
 
@@ -234,10 +182,10 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) LogPath() string { return s.logPath }
 
 // PID is the server's process id (also its process group id).
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+func (s *Server) PID() int { return s.proc.PID() }
 
 // Done is closed when the server process has exited.
-func (s *Server) Done() <-chan struct{} { return s.done }
+func (s *Server) Done() <-chan struct{} { return s.proc.Done() }
 
 // Reset drops every resource moto holds (POST /moto-api/reset).
 func (s *Server) Reset(ctx context.Context) error {
@@ -262,22 +210,7 @@ func (s *Server) Reset(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stopWatch)
-		pgid := s.cmd.Process.Pid
-		select {
-		case <-s.done:
-		default:
-			_ = syscall.Kill(-pgid, syscall.SIGTERM)
-			t := time.NewTimer(s.grace)
-			select {
-			case <-s.done:
-				t.Stop()
-			case <-t.C:
-				_ = syscall.Kill(-pgid, syscall.SIGKILL)
-				<-s.done
-			}
-		}
-		// Reap anything left in the group (moto may fork workers).
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		s.proc.Stop(s.grace) // also reaps workers moto may fork
 		if s.tmpDir != "" {
 			if err := os.RemoveAll(s.tmpDir); err != nil {
 				s.closeErr = fmt.Errorf("remove moto dir: %w", err)
@@ -285,32 +218,4 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
-}
-
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail returns up to n bytes from the end of the file at path.
-func tail(path string, n int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	off := st.Size() - n
-	if off < 0 {
-		off = 0
-	}
-	b, _ := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
-	return string(b)
 }
