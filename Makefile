@@ -68,9 +68,9 @@ local-down: ## stop the local cloud started by local-up
 	  rm -f .local/pid; echo "local cloud stopped"; else echo "no local cloud running"; fi
 
 .PHONY: bench
-bench: ## run the Go benchmarks and the forwarder throughput script
+bench: setup ## run the Go benchmarks, then the forwarder throughput comparison (with Fluent Bit when it is on PATH)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./shared/... ./functions/... ./forwarder/... | tee bench/last-go-bench.txt
-	bench/forwarder/run.sh
+	$(GO) run ./bench/forwarder/run -n $${BENCH_LINES:-2000000} -seed 1
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 20s) each

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/local/mototest"
 	"github.com/spillwayhq/spillway/shared/envelope"
 )
 
@@ -48,23 +48,9 @@ func newTestEnv(tb testing.TB) *testEnv {
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
 		tb.Fatalf("create bucket: %v", err)
 	}
-	mk := func(name string, keys ...string) {
-		in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest}
-		for i, k := range keys {
-			kt := types.KeyTypeHash
-			if i == 1 {
-				kt = types.KeyTypeRange
-			}
-			in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(k), KeyType: kt})
-			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k), AttributeType: types.ScalarAttributeTypeS})
-		}
-		if _, err := e.ddb.CreateTable(ctx, in); err != nil {
-			tb.Fatalf("create table %s: %v", name, err)
-		}
-	}
-	mk(e.cfg.CatalogTable, "db", "table")
-	mk(e.cfg.LedgerTable, "id")
-	mk(e.cfg.ManifestTable, "pk", "sk")
+	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.CatalogTable, "db", "table")
+	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.LedgerTable, "id")
+	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.ManifestTable, "pk", "sk")
 	return e
 }
 
@@ -198,35 +184,17 @@ func (e *testEnv) stagedEvents(tb testing.TB, prefix string) []string {
 	return out
 }
 
-// motoSrv is one moto server for the package's tests, started by the first
-// test that needs it (fuzzing and unit tests never start it); each test env
-// uses its own bucket and tables on it.
-var (
-	motoMu  sync.Mutex
-	motoSrv *moto.Server
-	envSeq  atomic.Int64
-)
+// envSeq numbers the test envs: each uses its own bucket and tables on the
+// test binary's one moto server (mototest.Shared, started by the first test
+// that needs it; fuzzing and unit tests never start it).
+var envSeq atomic.Int64
 
-func motoServer(tb testing.TB) *moto.Server {
-	tb.Helper()
-	motoMu.Lock()
-	defer motoMu.Unlock()
-	if motoSrv == nil {
-		srv, err := moto.Start(context.Background(), moto.Options{})
-		if err != nil {
-			tb.Fatalf("start moto: %v", err)
-		}
-		motoSrv = srv
-	}
-	return motoSrv
-}
+func motoServer(tb testing.TB) *moto.Server { return mototest.Shared(tb) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if motoSrv != nil {
-		if err := motoSrv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "close moto:", err)
-		}
+	if err := mototest.CloseShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "close moto:", err)
 	}
 	os.Exit(code)
 }

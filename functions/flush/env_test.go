@@ -25,6 +25,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/local/mototest"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -49,20 +50,8 @@ func newTestEnv(tb testing.TB) *testEnv {
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
 		tb.Fatalf("create bucket: %v", err)
 	}
-	for name, keys := range map[string][]string{e.cfg.CatalogTable: {"db", "table"}, e.cfg.ManifestTable: {"pk", "sk"}} {
-		in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest}
-		for i, k := range keys {
-			kt := types.KeyTypeHash
-			if i == 1 {
-				kt = types.KeyTypeRange
-			}
-			in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(k), KeyType: kt})
-			in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(k), AttributeType: types.ScalarAttributeTypeS})
-		}
-		if _, err := e.ddb.CreateTable(ctx, in); err != nil {
-			tb.Fatalf("create table %s: %v", name, err)
-		}
-	}
+	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.CatalogTable, "db", "table")
+	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.ManifestTable, "pk", "sk")
 	return e
 }
 
@@ -248,35 +237,17 @@ func (r *tdReceiver) sink() Sink {
 		Policy: tdimport.RetryPolicy{MaxAttempts: 20, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}}
 }
 
-// motoSrv is one moto server for the package's tests, started by the first
-// test that needs it (fuzzing and unit tests never start it); each test env
-// uses its own bucket and tables on it.
-var (
-	motoMu  sync.Mutex
-	motoSrv *moto.Server
-	envSeq  atomic.Int64
-)
+// envSeq numbers the test envs: each uses its own bucket and tables on the
+// test binary's one moto server (mototest.Shared, started by the first test
+// that needs it; fuzzing and unit tests never start it).
+var envSeq atomic.Int64
 
-func motoServer(tb testing.TB) *moto.Server {
-	tb.Helper()
-	motoMu.Lock()
-	defer motoMu.Unlock()
-	if motoSrv == nil {
-		srv, err := moto.Start(context.Background(), moto.Options{})
-		if err != nil {
-			tb.Fatalf("start moto: %v", err)
-		}
-		motoSrv = srv
-	}
-	return motoSrv
-}
+func motoServer(tb testing.TB) *moto.Server { return mototest.Shared(tb) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if motoSrv != nil {
-		if err := motoSrv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "close moto:", err)
-		}
+	if err := mototest.CloseShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "close moto:", err)
 	}
 	os.Exit(code)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
@@ -21,7 +20,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/ingest"
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
 	"github.com/spillwayhq/spillway/local/cloud"
-	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/local/mototest"
 	"github.com/spillwayhq/spillway/shared/envelope"
 )
 
@@ -38,32 +37,14 @@ func startMoto(t testing.TB) *motoEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := moto.Start(context.Background(), moto.Options{})
-	if err != nil {
-		t.Fatalf("start moto: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := mototest.Start(t)
 	cfg, err := cloud.AWSConfig(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &motoEnv{url: srv.URL(), ddb: dynamodb.NewFromConfig(cfg), kin: kinesis.NewFromConfig(cfg)}
-	mk := func(name string, keys ...string) {
-		in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingModePayPerRequest}
-		for i, k := range keys {
-			kt := ddbtypes.KeyTypeHash
-			if i == 1 {
-				kt = ddbtypes.KeyTypeRange
-			}
-			in.KeySchema = append(in.KeySchema, ddbtypes.KeySchemaElement{AttributeName: aws.String(k), KeyType: kt})
-			in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{AttributeName: aws.String(k), AttributeType: ddbtypes.ScalarAttributeTypeS})
-		}
-		if _, err := e.ddb.CreateTable(ctx, in); err != nil {
-			t.Fatalf("create table %s: %v", name, err)
-		}
-	}
-	mk("catalog", "db", "table")
-	mk("apikeys", "key_hash")
+	mototest.CreateTable(t, ctx, e.ddb, "catalog", "db", "table")
+	mototest.CreateTable(t, ctx, e.ddb, "apikeys", "key_hash")
 	if _, err := e.kin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("ingest-test"), ShardCount: aws.Int32(1)}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}

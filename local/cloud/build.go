@@ -12,10 +12,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/spillwayhq/spillway/local/proc"
 )
 
 // Functions are the Lambda functions the pipeline deploys.
@@ -65,21 +66,18 @@ func goBuildOnce(ctx context.Context, root, out, pkg, goos, goarch string, logw 
 	var stderr bytes.Buffer
 	cmd.Stdout = logw
 	cmd.Stderr = io.MultiWriter(logw, &stderr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(cmd, proc.Options{})
+	if err != nil {
 		return fmt.Errorf("go build %s: %w", pkg, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
+	case <-p.Done():
+		if err := p.Err(); err != nil {
 			return fmt.Errorf("go build %s (%s/%s): %w\n%s", pkg, goos, goarch, err, stderr.String())
 		}
 		return nil
 	case <-ctx.Done():
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		p.Kill()
 		return fmt.Errorf("go build %s: %w", pkg, ctx.Err())
 	}
 }

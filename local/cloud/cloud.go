@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +39,7 @@ import (
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/esm"
 	"github.com/spillwayhq/spillway/local/lambdarun"
+	"github.com/spillwayhq/spillway/local/listen"
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/schedule"
 	"github.com/spillwayhq/spillway/local/tdreceiver"
@@ -54,8 +54,9 @@ const (
 )
 
 // ErrPortInUse is returned by Start when one of the listen addresses is
-// taken; the error names the address.
-var ErrPortInUse = errors.New("address already in use")
+// taken; the error names the address. It is listen.ErrPortInUse, the same
+// value the edge and the TD receiver return.
+var ErrPortInUse = listen.ErrPortInUse
 
 // Options configures Start. Defaults come from DefaultOptions; use
 // "127.0.0.1:0" for any address to pick a free port.
@@ -226,18 +227,6 @@ func (c *Cloud) Env() []string {
 	}
 }
 
-// listen opens a listener with a clear error for a taken port.
-func listen(what, addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("%s: listen on %s: %w (stop what holds the port or choose another)", what, addr, ErrPortInUse)
-		}
-		return nil, fmt.Errorf("%s: listen on %s: %w", what, addr, err)
-	}
-	return ln, nil
-}
-
 func (c *Cloud) logFile(name string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(c.DataDir, "logs", name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -324,7 +313,7 @@ func (c *Cloud) step(name string, t0 time.Time) {
 
 func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) error {
 	// Claim the fixed ports first, so a taken port fails fast.
-	apiLn, err := listen("API front", opts.APIAddr)
+	apiLn, err := listen.TCP("API front", opts.APIAddr)
 	if err != nil {
 		return err
 	}

@@ -8,16 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/local/proc"
 )
 
 // Forwarder is a running spillway-forwarder process tailing one file into
 // the API front.
 type Forwarder struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	proc *proc.Process
 	// LogPath is the forwarder's own JSON log.
 	LogPath string
 }
@@ -74,51 +73,33 @@ shutdown_timeout: 10s
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SPILLWAY_API_KEY="+c.APIKey)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start forwarder: %w", err)
+	p, err := proc.Start(cmd, proc.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("forwarder: %w", err)
 	}
-	f := &Forwarder{cmd: cmd, done: make(chan struct{}), LogPath: logPath}
-	go func() {
-		f.err = cmd.Wait()
-		close(f.done)
-	}()
+	f := &Forwarder{proc: p, LogPath: logPath}
 	c.closers = append(c.closers, f.Stop)
 	go func() {
 		select {
 		case <-ctx.Done():
 			_ = f.Stop()
-		case <-f.done:
+		case <-p.Done():
 		}
 	}()
 	return f, nil
 }
 
 // Done is closed when the forwarder process has exited.
-func (f *Forwarder) Done() <-chan struct{} { return f.done }
+func (f *Forwarder) Done() <-chan struct{} { return f.proc.Done() }
 
 // Stop sends SIGTERM to the forwarder's process group, waits up to 15s for
 // it to flush and exit, then kills the group. It is safe to call more than
 // once.
 func (f *Forwarder) Stop() error {
-	pgid := f.cmd.Process.Pid
-	select {
-	case <-f.done:
-	default:
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		t := time.NewTimer(15 * time.Second)
-		defer t.Stop()
-		select {
-		case <-f.done:
-		case <-t.C:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-f.done
-		}
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	f.proc.Stop(15 * time.Second)
 	var ee *exec.ExitError
-	if f.err != nil && !errors.As(f.err, &ee) {
-		return fmt.Errorf("forwarder: %w", f.err)
+	if err := f.proc.Err(); err != nil && !errors.As(err, &ee) {
+		return fmt.Errorf("forwarder: %w", err)
 	}
 	return nil
 }

@@ -20,8 +20,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/local/listen"
 )
 
 // DefaultAddr is the LocalStack-compatible edge address.
@@ -33,7 +34,8 @@ const DefaultAddr = "127.0.0.1:4566"
 const maxBufferedBody = 16 << 20
 
 // ErrPortInUse is returned by Start when the configured address is taken.
-var ErrPortInUse = errors.New("address already in use")
+// It is listen.ErrPortInUse, the same value for every local component.
+var ErrPortInUse = listen.ErrPortInUse
 
 // Config configures the edge. Defaults come from DefaultConfig.
 type Config struct {
@@ -331,13 +333,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listen.TCP("edge", s.cfg.Addr)
 	if err != nil {
 		s.cancelBase()
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("edge: listen on %s: %w (stop what holds the port or choose another)", s.cfg.Addr, ErrPortInUse)
-		}
-		return nil, fmt.Errorf("edge: listen on %s: %w", s.cfg.Addr, err)
+		return nil, err
 	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}

@@ -5,12 +5,11 @@ package localtest
 
 import (
 	"context"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/local/proc"
 )
 
 // Option adjusts the cloud.Options Start uses.
@@ -56,16 +55,7 @@ func logTails(t testing.TB, dir string) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		st, err := f.Stat()
-		if err == nil {
-			off := max(st.Size()-3<<10, 0)
-			b, _ := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
-			t.Logf("--- %s (last %d bytes)\n%s", filepath.Base(p), len(b), b)
-		}
-		_ = f.Close()
+		b := proc.Tail(p, 3<<10)
+		t.Logf("--- %s (last %d bytes)\n%s", filepath.Base(p), len(b), b)
 	}
 }

@@ -28,9 +28,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/spillwayhq/spillway/local/listen"
 	"github.com/spillwayhq/spillway/shared/names"
 )
 
@@ -38,7 +38,8 @@ import (
 const DefaultAddr = "127.0.0.1:4568"
 
 // ErrPortInUse is returned by Start when the configured address is taken.
-var ErrPortInUse = errors.New("address already in use")
+// It is listen.ErrPortInUse, the same value for every local component.
+var ErrPortInUse = listen.ErrPortInUse
 
 // tdTimeLayout is how TD's API writes timestamps.
 const tdTimeLayout = "2006-01-02 15:04:05 MST"
@@ -656,12 +657,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	ln, err := listen.TCP("tdreceiver", s.cfg.Addr)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("tdreceiver: listen on %s: %w (stop what holds the port or choose another)", s.cfg.Addr, ErrPortInUse)
-		}
-		return nil, fmt.Errorf("tdreceiver: listen on %s: %w", s.cfg.Addr, err)
+		return nil, err
 	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}

@@ -12,37 +12,48 @@ import (
 
 // Func is called by the handler at every named step boundary. A non-nil
 // error aborts the invocation at that point (tests use this to simulate a
-// crash); the production hook from NewFault exits the process instead.
+// crash); the production hook from New exits the process instead.
 type Func func(ctx context.Context, point string) error
 
 // None is the Func used when fault injection is off.
 func None(context.Context, string) error { return nil }
 
-// New builds the hook for the SPILLWAY_FAULT_POINT value spec:
+// New builds the hook for the SPILLWAY_FAULT_POINT value spec, a
+// comma-separated list of:
 //
-//	""                off
 //	"<point>"         call exit(3) every time the handler reaches <point>
 //	"<point>@once"    call exit(3) the first time only: a marker file
 //	                  spillway-fault-<fn>-<point> in markerDir (os.TempDir()
 //	                  when empty) is created atomically and, once it exists,
 //	                  the point is passed. Delete the file to re-arm.
 //
-// fn names the function ("fanout", "flush") so one marker directory can serve several.
-// exit is os.Exit in main; it is the only place the process exits.
+// An empty spec turns injection off. "a@once,b@once" crashes once at a, then
+// (after the caller's retry) once at b. fn names the function ("fanout",
+// "flush") so one marker directory can serve several. exit is os.Exit in
+// main; it is the only place the process exits.
 func New(spec, fn, markerDir string, exit func(int)) Func {
-	if spec == "" {
+	if strings.TrimSpace(spec) == "" {
 		return None
 	}
-	point, once := strings.CutSuffix(spec, "@once")
+	once := map[string]bool{} // point -> crash only once
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		point, o := strings.CutSuffix(item, "@once")
+		once[point] = o
+	}
 	if markerDir == "" {
 		markerDir = os.TempDir()
 	}
 	return func(_ context.Context, p string) error {
-		if p != point {
+		o, ok := once[p]
+		if !ok {
 			return nil
 		}
-		if once {
-			f, err := os.OpenFile(filepath.Join(markerDir, "spillway-fault-"+fn+"-"+point), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if o {
+			f, err := os.OpenFile(filepath.Join(markerDir, "spillway-fault-"+fn+"-"+p), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if errors.Is(err, os.ErrExist) {
 				return nil
 			}

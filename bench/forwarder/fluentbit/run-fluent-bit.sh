@@ -8,8 +8,8 @@
 #
 # Usage:
 #   bench/forwarder/fluentbit/run-fluent-bit.sh [-c CORPUS] [-r RUNS] [-f FORMAT] [-a ADVISE] [-o RESULTS]
-#     -c CORPUS  log file to tail (default: ../shared/corpus/apache_combined_10k.log
-#                beside the repo, the real 10k corpus, read in place)
+#     -c CORPUS  log file to tail (default: local/testdata/apache_combined_10k.log
+#                in this repository, the real 10k corpus)
 #     -r RUNS    runs per variant (default 3)
 #     -f FORMAT  json_lines | msgpack | both   (default both)
 #     -a ADVISE  on | off | both: in_tail's file_cache_advise (on is Fluent Bit's
@@ -44,7 +44,7 @@ while getopts "c:r:f:a:o:h" opt; do
     *) exit 2 ;;
   esac
 done
-[[ -z $corpus ]] && corpus="$root/../shared/corpus/apache_combined_10k.log" # shared/ sits beside the repo
+[[ -z $corpus ]] && corpus="$root/local/testdata/apache_combined_10k.log"
 [[ -f $corpus ]] || { echo "no corpus at $corpus" >&2; exit 2; }
 corpus=$(cd "$(dirname "$corpus")" && pwd)/$(basename "$corpus")
 [[ $formats == both ]] && formats="json_lines msgpack"
@@ -162,7 +162,7 @@ EOF
         read -r ut st < <(awk '{print $14, $15}' "/proc/$fb_pid/stat")
         hwm=$(awk '/^VmHWM:/{print $2}' "/proc/$fb_pid/status")
         # same CPU in ns from the live threads' schedstat (finer than the 10 ms ticks)
-        sns=$(cat /proc/"$fb_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}')
+        sns=$(cat /proc/"$fb_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')
         (( got >= lines )) && break
         if (( $(date +%s) > deadline )); then echo "timeout: sink has $got of $lines records" >&2; break; fi
         sleep 0.1

@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
 	"github.com/spillwayhq/spillway/local/cloud"
-	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/local/mototest"
 )
 
 // newStore returns a Store on a fresh apikeys table in a real moto server.
@@ -22,25 +20,13 @@ func newStore(t testing.TB) *apikeys.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := moto.Start(context.Background(), moto.Options{})
-	if err != nil {
-		t.Fatalf("start moto: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := mototest.Start(t)
 	cfg, err := cloud.AWSConfig(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String("keys"),
-		BillingMode:          types.BillingModePayPerRequest,
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key_hash"), KeyType: types.KeyTypeHash}},
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("key_hash"), AttributeType: types.ScalarAttributeTypeS}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mototest.CreateTable(t, ctx, db, "keys", "key_hash")
 	return &apikeys.Store{DB: db, Table: "keys", Now: func() time.Time { return time.Unix(1700000000, 0) }}
 }
 

@@ -14,29 +14,19 @@ import (
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
 	"github.com/spillwayhq/spillway/local/cloud"
-	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/local/mototest"
 )
 
 func TestCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := moto.Start(context.Background(), moto.Options{})
-	if err != nil {
-		t.Fatalf("start moto: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := mototest.Start(t)
 	cfg, err := cloud.AWSConfig(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String("keys"), BillingMode: types.BillingModePayPerRequest,
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key_hash"), KeyType: types.KeyTypeHash}},
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("key_hash"), AttributeType: types.ScalarAttributeTypeS}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	mototest.CreateTable(t, ctx, db, "keys", "key_hash")
 	runOK := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
