@@ -13,10 +13,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -47,9 +49,9 @@ var ErrClosed = errors.New("buffer closed")
 // Config configures a Buffer.
 type Config struct {
 	Dir           string        `yaml:"path"`           // directory of chunk files (created 0700)
-	ChunkLimit    int64         `yaml:"chunk_limit"`    // seal a chunk when it would grow past this many bytes
+	ChunkLimit    int64         `yaml:"chunk_limit"`    // seal a chunk when its records (msgpack, before compression) would grow past this many bytes
 	FlushInterval time.Duration `yaml:"flush_interval"` // seal a chunk this long after its first record
-	TotalLimit    int64         `yaml:"total_limit"`    // bytes of open and sealed chunks together
+	TotalLimit    int64         `yaml:"total_limit"`    // bytes on disk (compressed) of open and sealed chunks together
 	Overflow      string        `yaml:"overflow"`       // "block" or "drop_oldest"
 	GzipLevel     int           `yaml:"gzip_level"`     // 1 (fastest) to 9
 
@@ -124,10 +126,18 @@ type openChunk struct {
 	id, tag string
 	path    string
 	size    int64
+	raw     atomic.Int64 // record bytes before compression, reserved or written
 	records int
 	created time.Time
 	sealed  bool
 	hasMeta bool
+}
+
+func (oc *openChunk) rawBytes() int64 {
+	if oc == nil {
+		return 0
+	}
+	return oc.raw.Load()
 }
 
 // Buffer is the disk buffer. It implements sink.Sink.
@@ -150,7 +160,8 @@ type Buffer struct {
 
 	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
 
-	gz sync.Pool
+	gz     sync.Pool // *gzip.Writer at cfg.GzipLevel
+	frames sync.Pool // *bytes.Buffer for frames being built
 }
 
 var _ sink.Sink = (*Buffer)(nil)
@@ -167,6 +178,7 @@ func Open(cfg Config) (*Buffer, error) {
 	}
 	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{}),
 		latest: map[string]seqPos{}, recovered: map[string][][]byte{}}
+	b.frames.New = func() any { return new(bytes.Buffer) }
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -190,6 +202,12 @@ func (b *Buffer) recover() error {
 			continue
 		}
 		p := filepath.Join(b.cfg.Dir, name)
+		if strings.HasSuffix(name, openExt) || strings.HasSuffix(name, sealedExt) {
+			if err := checkVersion(p); err != nil {
+				b.log.Error("leaving chunk file of an unsupported format on disk", "file", name, "error", err)
+				continue
+			}
+		}
 		switch {
 		case strings.HasSuffix(name, openExt):
 			id, tag, err := parseName(strings.TrimSuffix(name, openExt))
@@ -234,6 +252,20 @@ func (b *Buffer) recover() error {
 	}
 	if len(b.queue) > 0 {
 		b.log.Info("buffer recovered", "chunks", len(b.queue), "bytes", b.total)
+	}
+	return nil
+}
+
+// checkVersion returns an ErrUnsupportedVersion error when the chunk file at
+// p was written in a format this build cannot read.
+func checkVersion(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil // reported by the caller's own open
+	}
+	defer f.Close()
+	if _, err := newFrameReader(f); errors.Is(err, ErrUnsupportedVersion) {
+		return err
 	}
 	return nil
 }
@@ -474,9 +506,20 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n := int64(frameHeader + len(meta) + len(records))
+	if len(records) > MaxFrame {
+		return fmt.Errorf("%d record bytes are over the %d frame limit", len(records), MaxFrame)
+	}
+	// Compress before taking any lock: appends of other tags proceed, and
+	// the total limit is charged with the bytes that reach the disk.
+	fb, err := b.frame(records, count, meta)
+	if err != nil {
+		return err
+	}
+	defer b.frames.Put(fb)
+	frame := fb.Bytes()
+	n := int64(len(frame))
 	for {
-		oc, err := b.reserve(tag, n)
+		oc, err := b.reserve(tag, n, int64(len(records)))
 		if err != nil {
 			return err
 		}
@@ -486,7 +529,7 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 			b.unreserve(n)
 			continue
 		}
-		err = b.write(oc, records, count, meta)
+		err = b.write(oc, frame, count)
 		if err == nil && key != "" {
 			oc.hasMeta = true
 			b.posMu.Lock()
@@ -495,9 +538,10 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 			}
 			b.posMu.Unlock()
 		}
-		full := err == nil && oc.size >= b.cfg.ChunkLimit
+		full := err == nil && oc.raw.Load() >= b.cfg.ChunkLimit
 		oc.mu.Unlock()
 		if err != nil {
+			oc.raw.Add(-int64(len(records)))
 			b.unreserve(n)
 			return err
 		}
@@ -515,9 +559,10 @@ func (b *Buffer) unreserve(n int64) {
 	b.mu.Unlock()
 }
 
-// reserve accounts n bytes against the total limit and returns the open chunk
-// of tag that should take them, creating or rotating it.
-func (b *Buffer) reserve(tag string, n int64) (*openChunk, error) {
+// reserve accounts n bytes against the total limit and raw record bytes
+// against the chunk limit, and returns the open chunk of tag that should take
+// them, creating or rotating it.
+func (b *Buffer) reserve(tag string, n, raw int64) (*openChunk, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -533,7 +578,7 @@ func (b *Buffer) reserve(tag string, n int64) (*openChunk, error) {
 		}
 	}
 	oc := b.open[tag]
-	if oc != nil && oc.size > int64(len(magic)) && oc.size+n > b.cfg.ChunkLimit {
+	if r := oc.rawBytes(); r > 0 && r+raw > b.cfg.ChunkLimit {
 		delete(b.open, tag)
 		go b.sealDetached(oc)
 		oc = nil
@@ -548,6 +593,7 @@ func (b *Buffer) reserve(tag string, n int64) (*openChunk, error) {
 		b.total += oc.size
 	}
 	b.total += n
+	oc.raw.Add(raw)
 	return oc, nil
 }
 
@@ -595,21 +641,88 @@ func (b *Buffer) create(tag string) (*openChunk, error) {
 	return &openChunk{f: f, id: id, tag: tag, path: p, size: int64(len(magic)), created: b.cfg.Now()}, nil
 }
 
-// write appends one frame and fsyncs (caller holds oc.mu). On error the file
-// is cut back to its previous size.
-func (b *Buffer) write(oc *openChunk, records []byte, count int, meta []byte) error {
-	frame := appendFrame(make([]byte, 0, frameHeader+len(meta)+len(records)), records, count, meta)
+// write appends one frame (count records) and fsyncs (caller holds oc.mu).
+// On error the file is cut back to its previous size.
+func (b *Buffer) write(oc *openChunk, frame []byte, count int) error {
 	if _, err := oc.f.WriteAt(frame, oc.size); err != nil {
 		_ = oc.f.Truncate(oc.size)
 		return fmt.Errorf("write chunk %s: %w", oc.id, err)
 	}
-	if err := oc.f.Sync(); err != nil {
+	if err := datasync(oc.f); err != nil {
 		_ = oc.f.Truncate(oc.size)
 		return fmt.Errorf("sync chunk %s: %w", oc.id, err)
 	}
 	oc.size += int64(len(frame))
 	oc.records += count
 	return nil
+}
+
+// minPart is the smallest piece of a batch compressed on its own goroutine.
+const minPart = 256 << 10
+
+// frame builds the version-2 frame of count records: the records are cut in
+// up to GOMAXPROCS pieces (at any byte: gzip members concatenate), each
+// compressed to a gzip member in parallel. The returned buffer goes back to
+// b.frames after use.
+func (b *Buffer) frame(records []byte, count int, meta []byte) (*bytes.Buffer, error) {
+	parts := min(runtime.GOMAXPROCS(0), len(records)/minPart, 8)
+	parts = max(parts, 1)
+	fb := b.frames.Get().(*bytes.Buffer)
+	fb.Reset()
+	fb.Grow(frameHeader + len(meta) + len(records)/4)
+	var zero [frameHeader]byte
+	fb.Write(zero[:])
+	fb.Write(meta)
+	var rest [7]*bytes.Buffer
+	var errs [8]error
+	var wg sync.WaitGroup
+	cut := func(i int) []byte { return records[i*len(records)/parts : (i+1)*len(records)/parts] }
+	for i := 1; i < parts; i++ {
+		pb := b.frames.Get().(*bytes.Buffer)
+		pb.Reset()
+		rest[i-1] = pb
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.gzipTo(pb, cut(i))
+		}()
+	}
+	errs[0] = b.gzipTo(fb, cut(0))
+	wg.Wait()
+	for i := 1; i < parts; i++ {
+		fb.Write(rest[i-1].Bytes())
+		b.frames.Put(rest[i-1])
+	}
+	if err := errors.Join(errs[:parts]...); err != nil {
+		b.frames.Put(fb)
+		return nil, fmt.Errorf("compress records: %w", err)
+	}
+	f := fb.Bytes()
+	h := f[:frameHeader]
+	binary.LittleEndian.PutUint32(h[0:4], uint32(len(f)-frameHeader-len(meta)))
+	binary.LittleEndian.PutUint32(h[4:8], uint32(count))
+	binary.LittleEndian.PutUint32(h[8:12], uint32(len(meta)))
+	binary.LittleEndian.PutUint32(h[12:16], uint32(len(records)))
+	binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, f[frameHeader:]))
+	return fb, nil
+}
+
+// gzipTo appends p to w as one gzip member.
+func (b *Buffer) gzipTo(w io.Writer, p []byte) error {
+	zw, _ := b.gz.Get().(*gzip.Writer)
+	if zw == nil {
+		var err error
+		if zw, err = gzip.NewWriterLevel(w, b.cfg.GzipLevel); err != nil {
+			return err
+		}
+	} else {
+		zw.Reset(w)
+	}
+	defer b.gz.Put(zw)
+	if _, err := zw.Write(p); err != nil {
+		return err
+	}
+	return zw.Close()
 }
 
 func (b *Buffer) sealDetached(oc *openChunk) { b.finishSeal(oc) }
@@ -752,38 +865,50 @@ func (b *Buffer) TryNext() *Chunk {
 }
 
 // Body returns the chunk's records as a TD import body: gzip of the msgpack
-// map stream. A damaged frame (disk corruption) ends the body early; the loss
-// is logged. Records is set from what was read.
+// map stream. For a version-2 chunk it is the concatenation of the frames'
+// gzip members (a valid multi-member gzip stream, nothing is recompressed);
+// a version-1 chunk is compressed here. A damaged frame (disk corruption)
+// ends the body early; the loss is logged. Records is set from what was read.
 func (b *Buffer) Body(c *Chunk) ([]byte, error) {
 	f, err := os.Open(c.path)
 	if err != nil {
 		return nil, fmt.Errorf("open chunk %s: %w", c.ID, err)
 	}
 	defer f.Close()
-	var out bytes.Buffer
-	out.Grow(int(c.Size / 6))
-	zw, _ := b.gz.Get().(*gzip.Writer)
-	if zw == nil {
-		zw, err = gzip.NewWriterLevel(&out, b.cfg.GzipLevel)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-	} else {
-		zw.Reset(&out)
+	fr, err := newFrameReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("read chunk %s: %w", c.ID, err)
 	}
-	defer b.gz.Put(zw)
-	_, recs, derr := Decode(f, func(p []byte, _ int) error {
-		_, err := zw.Write(p)
-		return err
-	})
+	var out bytes.Buffer
+	var fn func(p []byte, _ int) error
+	var zw *gzip.Writer
+	if fr.compressed() {
+		out.Grow(int(c.Size))
+		fn = func(p []byte, _ int) error { _, err := out.Write(p); return err }
+	} else {
+		out.Grow(int(c.Size / 6))
+		zw, _ = b.gz.Get().(*gzip.Writer)
+		if zw == nil {
+			if zw, err = gzip.NewWriterLevel(&out, b.cfg.GzipLevel); err != nil {
+				return nil, fmt.Errorf("gzip: %w", err)
+			}
+		} else {
+			zw.Reset(&out)
+		}
+		defer b.gz.Put(zw)
+		fn = func(p []byte, _ int) error { _, err := zw.Write(p); return err }
+	}
+	_, recs, derr := fr.each(fn, nil)
 	if derr != nil {
 		if !errors.Is(derr, ErrCorrupt) {
 			return nil, fmt.Errorf("read chunk %s: %w", c.ID, derr)
 		}
 		b.log.Error("sealed chunk is damaged; shipping its valid prefix", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", recs, "error", derr)
 	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("gzip chunk %s: %w", c.ID, err)
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return nil, fmt.Errorf("gzip chunk %s: %w", c.ID, err)
+		}
 	}
 	c.Records = recs
 	return out.Bytes(), nil

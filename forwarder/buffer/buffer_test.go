@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -122,6 +123,7 @@ func TestAppendSealShip(t *testing.T) {
 	}{
 		{"one chunk", 1 << 20, 3, 10, 1},
 		{"size rotation", 2048, 20, 50, 20},
+		{"batches compressed in parallel parts", 64 << 20, 3, 40000, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,17 +203,16 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := frameHeader + len(records(t, 8, 4))
-	lastStart := len(full) - frame
+	lastStart := lastFrameStart(t, full)
 	type mutate struct {
 		name string
 		fn   func([]byte) []byte
 	}
 	var cases []mutate
-	for cut := lastStart; cut < len(full); cut += 7 {
+	for cut := lastStart; cut < len(full); cut += 3 {
 		cases = append(cases, mutate{"cut" + strconv.Itoa(cut), func(b []byte) []byte { return b[:cut] }})
 	}
-	for flip := lastStart; flip < len(full); flip += 11 {
+	for flip := lastStart; flip < len(full); flip += 5 {
 		cases = append(cases, mutate{"flip" + strconv.Itoa(flip), func(b []byte) []byte { b[flip] ^= 0x40; return b }})
 	}
 	for _, m := range cases {
@@ -230,6 +231,25 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 				t.Fatalf("recovered %v, want %v", got["td.db1.tbl"], want)
 			}
 		})
+	}
+}
+
+// lastFrameStart returns the offset of the last frame of a chunk file.
+func lastFrameStart(tb testing.TB, data []byte) int {
+	tb.Helper()
+	fr, err := newFrameReader(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	last := fr.off
+	for {
+		start := fr.off
+		if _, _, err := fr.next(); err == io.EOF {
+			return int(last)
+		} else if err != nil {
+			tb.Fatalf("decode: %v", err)
+		}
+		last = start
 	}
 }
 
@@ -267,7 +287,9 @@ func TestOverflow(t *testing.T) {
 			b := openTest(t, t.TempDir(), func(c *Config) { c.ChunkLimit = 2048; c.TotalLimit = 8192; c.Overflow = tt.policy })
 			ctx := context.Background()
 			var fullErrs int
-			for i := 0; i < 40; i++ {
+			// 200 batches of 10 records: about 18 KB on disk once compressed.
+			const batches = 200
+			for i := 0; i < batches; i++ {
 				err := b.Append(ctx, "td.db1.tbl", records(t, i*10, 10), 10)
 				if errors.Is(err, sink.ErrFull) {
 					fullErrs++
@@ -289,7 +311,7 @@ func TestOverflow(t *testing.T) {
 				}
 				b.SealAll()
 				got := drain(t, b)["td.db1.tbl"]
-				if got[len(got)-1] != 399 || int(s.DroppedRecords)+len(got) != 400 {
+				if got[len(got)-1] != batches*10-1 || int(s.DroppedRecords)+len(got) != batches*10 {
 					t.Fatalf("kept %d records ending %d, dropped %d", len(got), got[len(got)-1], s.DroppedRecords)
 				}
 			}
@@ -420,5 +442,103 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 				t.Fatalf("recovered positions %q", got)
 			}
 		})
+	}
+}
+
+// writeV1Chunk writes a version-1 chunk file (uncompressed frames) holding
+// batches of records numbered from 0, each frame with a position.
+func writeV1Chunk(tb testing.TB, path string, batches, perBatch int) {
+	tb.Helper()
+	data := []byte(magicV1)
+	for i := 0; i < batches; i++ {
+		meta := encodeMeta(nil, uint64(i+1), "src\x00/v1.log", []byte(strconv.Itoa((i+1)*100)))
+		data = appendFrameV1(data, records(tb, i*perBatch, perBatch), perBatch, meta)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestReadsVersion1Chunks(t *testing.T) {
+	// Chunks written by the previous format (uncompressed frames) are
+	// recovered, their torn tails cut, and shipped compressed.
+	tests := []struct {
+		name    string
+		ext     string
+		cut     int // bytes cut from the end (a torn tail)
+		want    int
+		wantPos string
+	}{
+		{"sealed", sealedExt, 0, 30, "300"},
+		{"open", openExt, 0, 30, "300"},
+		{"open with a torn tail", openExt, 5, 20, "200"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "0000000000000001000000010000abcd.td.db1.tbl"+tt.ext)
+			writeV1Chunk(t, p, 3, 10)
+			if tt.cut > 0 {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(p, fi.Size()-int64(tt.cut)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := openTest(t, dir, nil)
+			var latest string
+			for _, v := range b.RecoveredPositions()["src\x00/v1.log"] {
+				if len(v) > len(latest) || string(v) > latest {
+					latest = string(v)
+				}
+			}
+			if latest != tt.wantPos {
+				t.Fatalf("recovered position %q, want %q", latest, tt.wantPos)
+			}
+			if got := drain(t, b)["td.db1.tbl"]; !equal(got, seq(0, tt.want)) {
+				t.Fatalf("shipped %v, want 0..%d", got, tt.want-1)
+			}
+		})
+	}
+}
+
+func TestBodyIsMultiMemberGzipForStdlib(t *testing.T) {
+	// The ingest function and the local receiver read bodies with the
+	// standard library's gzip reader: it must see every member.
+	b := openTest(t, t.TempDir(), nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.SealAll()
+	c := b.TryNext()
+	if c == nil {
+		t.Fatal("no chunk")
+	}
+	body, err := b.Body(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Records != 90000 {
+		t.Fatalf("records = %d, want 90000", c.Records)
+	}
+	zr, err := stdgzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(records(t, 0, 30000), records(t, 30000, 30000)...), records(t, 60000, 30000)...)
+	if !bytes.Equal(raw, want) {
+		t.Fatalf("stdlib gunzip gave %d bytes, want %d", len(raw), len(want))
+	}
+	if int64(len(body)) >= c.Size || c.Size >= int64(len(raw))/2 {
+		t.Fatalf("chunk of %d raw bytes is %d bytes on disk with a %d-byte body", len(raw), c.Size, len(body))
 	}
 }

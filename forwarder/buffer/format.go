@@ -9,23 +9,40 @@ import (
 	"io"
 )
 
-// Chunk file format. A chunk file starts with the 8-byte magic and holds a
-// sequence of frames, one per Append:
+// Chunk file format, version 2 (magic "SPWBUF02", written by this version).
+// A chunk file starts with the 8-byte magic and holds a sequence of frames,
+// one per Append:
 //
-//	uint32 little-endian payload length
+//	uint32 little-endian stored payload length
 //	uint32 little-endian record count
 //	uint32 little-endian metadata length (0 when none)
-//	uint32 little-endian CRC-32C (Castagnoli) of count, metadata length, metadata and payload
+//	uint32 little-endian raw length (msgpack bytes before compression)
+//	uint32 little-endian CRC-32C (Castagnoli) of count, metadata length,
+//	       raw length, metadata and stored payload
 //	metadata: a source position (see AppendWithPosition), stored with the records
-//	payload: count concatenated msgpack maps
+//	payload: one or more gzip members whose decompressed concatenation is
+//	         count concatenated msgpack maps (raw length bytes)
+//
+// The records are compressed before they are written and fsynced, so a
+// chunk's body for the TD import API is the concatenation of its frames'
+// payloads (a multi-member gzip stream), and about 8x fewer bytes are
+// fsynced than with raw msgpack.
+//
+// Version 1 (magic "SPWBUF01", written by earlier versions) has a 16-byte
+// frame header without the raw length, the CRC over count, metadata length,
+// metadata and payload, and an uncompressed payload. It is still read:
+// Body compresses such chunks when they are shipped.
 //
 // A frame that is cut short or fails its checksum ends the valid part of the
 // file: everything from it on is a torn tail (a crash during a write) and is
 // cut at recovery.
 const (
-	magic       = "SPWBUF01"
-	frameHeader = 16
-	// MaxFrame bounds one frame's payload; a length above it is corruption.
+	magic         = "SPWBUF02"
+	magicV1       = "SPWBUF01"
+	frameHeader   = 20
+	frameHeaderV1 = 16
+	// MaxFrame bounds one frame's stored payload and raw length; a length
+	// above it is corruption.
 	MaxFrame = 256 << 20
 )
 
@@ -35,9 +52,32 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // checksum mismatch or an impossible length.
 var ErrCorrupt = errors.New("corrupt chunk file")
 
-// appendFrame appends one frame holding payload (count records) and meta to dst.
-func appendFrame(dst, payload []byte, count int, meta []byte) []byte {
+// ErrUnsupportedVersion is returned for a chunk file whose magic names a
+// format version this build cannot read (written by a newer build). Such
+// files are left untouched on disk.
+var ErrUnsupportedVersion = errors.New("unsupported chunk format version")
+
+// appendFrame appends one version-2 frame to dst: payload is the stored
+// (compressed) form of count records that are raw bytes long.
+func appendFrame(dst, payload []byte, count, raw int, meta []byte) []byte {
 	var h [frameHeader]byte
+	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[4:8], uint32(count))
+	binary.LittleEndian.PutUint32(h[8:12], uint32(len(meta)))
+	binary.LittleEndian.PutUint32(h[12:16], uint32(raw))
+	c := crc32.Update(0, castagnoli, h[4:16])
+	c = crc32.Update(c, castagnoli, meta)
+	c = crc32.Update(c, castagnoli, payload)
+	binary.LittleEndian.PutUint32(h[16:20], c)
+	dst = append(dst, h[:]...)
+	dst = append(dst, meta...)
+	return append(dst, payload...)
+}
+
+// appendFrameV1 appends one version-1 frame (uncompressed payload); only
+// tests write version 1, to check that old chunks are still read.
+func appendFrameV1(dst, payload []byte, count int, meta []byte) []byte {
+	var h [frameHeaderV1]byte
 	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(h[4:8], uint32(count))
 	binary.LittleEndian.PutUint32(h[8:12], uint32(len(meta)))
@@ -52,11 +92,13 @@ func appendFrame(dst, payload []byte, count int, meta []byte) []byte {
 
 // frameReader streams the frames of a chunk file.
 type frameReader struct {
-	r     *bufio.Reader
-	off   int64 // offset of the end of the last valid frame
-	buf   []byte
-	count int
-	meta  []byte // metadata of the last frame returned
+	r       *bufio.Reader
+	version int   // 1 or 2
+	off     int64 // offset of the end of the last valid frame
+	buf     []byte
+	count   int
+	meta    []byte // metadata of the last frame returned
+	raw     int    // raw (uncompressed) length of the last frame returned
 }
 
 // maxMeta bounds a frame's metadata.
@@ -68,18 +110,36 @@ func newFrameReader(r io.Reader) (*frameReader, error) {
 	if _, err := io.ReadFull(br, m[:]); err != nil {
 		return nil, fmt.Errorf("%w: read magic: %v", ErrCorrupt, err)
 	}
-	if string(m[:]) != magic {
+	fr := &frameReader{r: br, off: int64(len(magic))}
+	switch string(m[:]) {
+	case magic:
+		fr.version = 2
+	case magicV1:
+		fr.version = 1
+	default:
+		if string(m[:6]) == magic[:6] {
+			return nil, fmt.Errorf("%w: %q (this build reads %q and %q)", ErrUnsupportedVersion, m[:], magicV1, magic)
+		}
 		return nil, fmt.Errorf("%w: bad magic %q", ErrCorrupt, m[:])
 	}
-	return &frameReader{r: br, off: int64(len(magic))}, nil
+	return fr, nil
 }
 
-// next returns the next frame's payload (valid until the next call) and its
-// record count. It returns io.EOF at a clean end and an ErrCorrupt error at a
-// torn or damaged frame; fr.off is then the length of the valid prefix.
+// compressed reports whether frame payloads are gzip members (version 2).
+func (fr *frameReader) compressed() bool { return fr.version >= 2 }
+
+// next returns the next frame's stored payload (valid until the next call)
+// and its record count. It returns io.EOF at a clean end and an ErrCorrupt
+// error at a torn or damaged frame; fr.off is then the length of the valid
+// prefix.
 func (fr *frameReader) next() ([]byte, int, error) {
-	var h [frameHeader]byte
-	n, err := io.ReadFull(fr.r, h[:])
+	hl := frameHeader
+	if fr.version == 1 {
+		hl = frameHeaderV1
+	}
+	var hb [frameHeader]byte
+	h := hb[:hl]
+	n, err := io.ReadFull(fr.r, h)
 	if err == io.EOF {
 		return nil, 0, io.EOF
 	}
@@ -89,8 +149,12 @@ func (fr *frameReader) next() ([]byte, int, error) {
 	size := binary.LittleEndian.Uint32(h[0:4])
 	count := binary.LittleEndian.Uint32(h[4:8])
 	mlen := binary.LittleEndian.Uint32(h[8:12])
-	if size > MaxFrame || count > size || mlen > maxMeta {
-		return nil, 0, fmt.Errorf("%w: frame at offset %d claims %d bytes, %d records, %d metadata bytes", ErrCorrupt, fr.off, size, count, mlen)
+	raw, sum := size, binary.LittleEndian.Uint32(h[12:16])
+	if fr.version >= 2 {
+		raw, sum = binary.LittleEndian.Uint32(h[12:16]), binary.LittleEndian.Uint32(h[16:20])
+	}
+	if size > MaxFrame || raw > MaxFrame || count > raw || mlen > maxMeta {
+		return nil, 0, fmt.Errorf("%w: frame at offset %d claims %d bytes (%d raw), %d records, %d metadata bytes", ErrCorrupt, fr.off, size, raw, count, mlen)
 	}
 	total := int(size) + int(mlen)
 	if cap(fr.buf) < total {
@@ -100,21 +164,23 @@ func (fr *frameReader) next() ([]byte, int, error) {
 	if _, err := io.ReadFull(fr.r, fr.buf); err != nil {
 		return nil, 0, fmt.Errorf("%w: frame at offset %d cut short", ErrCorrupt, fr.off)
 	}
-	c := crc32.Update(0, castagnoli, h[4:12])
+	c := crc32.Update(0, castagnoli, h[4:hl-4])
 	c = crc32.Update(c, castagnoli, fr.buf)
-	if c != binary.LittleEndian.Uint32(h[12:16]) {
+	if c != sum {
 		return nil, 0, fmt.Errorf("%w: checksum mismatch in frame at offset %d", ErrCorrupt, fr.off)
 	}
-	fr.off += frameHeader + int64(total)
+	fr.off += int64(hl + total)
 	fr.count += int(count)
 	fr.meta = fr.buf[:mlen]
+	fr.raw = int(raw)
 	return fr.buf[mlen:], int(count), nil
 }
 
 // Decode streams the frames of a chunk file from r, calling fn with each
-// frame's payload and record count. It returns the length of the valid prefix
-// and the number of records in it; err is nil at a clean end, or wraps
-// ErrCorrupt at the first damaged frame (what came before it is valid).
+// frame's stored payload (gzip members in version 2, raw msgpack in version
+// 1) and record count. It returns the length of the valid prefix and the
+// number of records in it; err is nil at a clean end, or wraps ErrCorrupt at
+// the first damaged frame (what came before it is valid).
 func Decode(r io.Reader, fn func(payload []byte, count int) error) (valid int64, records int, err error) {
 	return decodeMeta(r, fn, nil)
 }
@@ -125,6 +191,11 @@ func decodeMeta(r io.Reader, fn func(payload []byte, count int) error, metaFn fu
 	if err != nil {
 		return 0, 0, err
 	}
+	return fr.each(fn, metaFn)
+}
+
+// each reads the frames left in fr (see decodeMeta).
+func (fr *frameReader) each(fn func(payload []byte, count int) error, metaFn func(meta []byte)) (valid int64, records int, err error) {
 	for {
 		p, n, err := fr.next()
 		if err == io.EOF {

@@ -7,13 +7,23 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // FuzzDecode checks that the chunk decoder never panics, reports a valid
 // prefix no longer than its input, and that the prefix decodes cleanly.
 func FuzzDecode(f *testing.F) {
+	rec := []byte{0x81, 0xa4, 't', 'i', 'm', 'e', 0x01}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(rec)
+	_ = zw.Close()
 	f.Add([]byte(magic))
-	f.Add(appendFrame([]byte(magic), []byte{0x81, 0xa4, 't', 'i', 'm', 'e', 0x01}, 1, []byte("k\x00v")))
+	f.Add(appendFrame([]byte(magic), gz.Bytes(), 1, len(rec), []byte("k\x00v")))
+	f.Add([]byte(magic + "\xff\xff\xff\xff"))
+	f.Add([]byte(magicV1))
+	f.Add(appendFrameV1([]byte(magicV1), rec, 1, []byte("k\x00v")))
 	f.Add([]byte("SPWBUF01\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		valid, recs, err := Decode(bytes.NewReader(data), nil)

@@ -91,6 +91,9 @@ func (t *Tailer) savePositions() error {
 	}
 	t.mu.Unlock()
 	data, err := json.MarshalIndent(pf, "", " ")
+	if b, err := json.Marshal(pf); err == nil {
+		t.log.Debug("DBG save", "pf", string(b))
+	}
 	if err != nil {
 		return fmt.Errorf("encode positions: %w", err)
 	}

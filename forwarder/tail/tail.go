@@ -273,6 +273,11 @@ func New(cfg Config, s Sink, recovered map[string][][]byte, logger *slog.Logger)
 	if err := t.loadPositions(recovered); err != nil {
 		return nil, err
 	}
+	for k, v := range t.prior {
+		for _, p := range v {
+			t.log.Debug("DBG prior", "key", k, "ino", p.Ino, "fplen", p.FPLen, "fp", p.FP, "off", p.Offset, "done", p.Done, "path", p.Path)
+		}
+	}
 	return t, nil
 }
 
@@ -616,10 +621,12 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			// still being written: take it once its size held for a poll.
 			if sz, ok := w.young[c.ino]; time.Since(c.mtime) < t.cfg.RotateWait && (!ok || sz != c.size) {
 				w.young[c.ino] = c.size
+				t.log.Debug("DBG young", "path", c.path, "ino", c.ino, "size", c.size)
 				continue
 			}
 			delete(w.young, c.ino)
 			if g := t.ghostOf(w, c); g != nil {
+				t.log.Debug("DBG ghost copy", "path", c.path, "ino", c.ino, "off", g.Offset)
 				e, err := t.register(w, c, g.Offset)
 				if err != nil {
 					continue
@@ -633,6 +640,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 					continue // a copy of a file still being read: wait for its truncation
 				}
 				// copytruncate: read the copy from where the original was.
+				t.log.Debug("DBG copy of truncated", "path", c.path, "ino", c.ino, "off", truncated.offset)
 				e, err := t.register(w, c, truncated.offset)
 				if err != nil {
 					continue
@@ -681,6 +689,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 		}
 	}
 	if truncated != nil {
+		t.log.Debug("DBG truncated", "ino", truncated.ino, "off", truncated.offset, "size", truncated.size)
 		t.truncate(ctx, w, truncated)
 	}
 	// Order: rotated files by age, the current file last.
@@ -1109,6 +1118,7 @@ func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
 	p := &inflight{done: make(chan error, 1), e: e, commit: e.commit(), batch: t.batch}
 	pos, key := t.position(w, e, p.commit)
 	count := t.count
+	t.log.Debug("DBG append async", "path", e.path, "ino", e.ino, "n", t.count, "pos", string(pos))
 	t.batch, t.count = t.spare, 0
 	t.spare = nil
 	t.pending = p
@@ -1161,6 +1171,7 @@ func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
 		return nil
 	}
 	pos, key := t.position(w, e, c)
+	t.log.Debug("DBG append", "path", e.path, "ino", e.ino, "n", t.count, "pos", string(pos))
 	if err := t.appendRetry(ctx, t.batch, t.count, key, pos, e.path); err != nil {
 		return err
 	}

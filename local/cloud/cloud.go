@@ -89,6 +89,11 @@ type Options struct {
 	ESMPollInterval time.Duration
 	// IngestConcurrency is the number of ingest execution environments.
 	IngestConcurrency int
+	// FunctionEnv adds environment variables, by function short name
+	// ("ingest", "fanout", "flush"), to what Terraform deployed: test hooks
+	// such as SPILLWAY_FAULT_POINT. They override the deployed and the local
+	// variables (TMPDIR, AWS_ENDPOINT_URL, ...), not the Lambda runtime ones.
+	FunctionEnv map[string]map[string]string
 	// StartTimeout bounds the whole start.
 	StartTimeout time.Duration
 	// Logger receives progress lines; default: JSON to <DataDir>/logs/cloud.log.
@@ -146,6 +151,25 @@ func (o Options) Validate() error {
 	if o.IngestConcurrency < 0 {
 		errs = append(errs, errors.New("cloud.Options.IngestConcurrency: negative"))
 	}
+	fns := make([]string, 0, len(o.FunctionEnv))
+	for fn := range o.FunctionEnv {
+		fns = append(fns, fn)
+	}
+	sort.Strings(fns)
+	for _, fn := range fns {
+		known := false
+		for _, f := range Functions {
+			known = known || f == fn
+		}
+		if !known {
+			errs = append(errs, fmt.Errorf("cloud.Options.FunctionEnv: unknown function %q (want one of %s)", fn, strings.Join(Functions, ", ")))
+		}
+		for k := range o.FunctionEnv[fn] {
+			if k == "" || strings.ContainsAny(k, "=\x00") {
+				errs = append(errs, fmt.Errorf("cloud.Options.FunctionEnv[%q]: invalid variable name %q", fn, k))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -184,6 +208,10 @@ type Cloud struct {
 	APIKey, TDAPIKey string
 	// DataDir holds logs/ and the receiver's td/ files.
 	DataDir string
+	// FunctionTmpDir is every function process's TMPDIR (<DataDir>/lambda-tmp,
+	// emptied at start), so files a function leaves in os.TempDir(), such as
+	// shared/fault's "@once" markers, stay with this cloud.
+	FunctionTmpDir string
 	// Outputs are what Terraform created.
 	Outputs Outputs
 	// Functions are the deployed functions by short name (ingest, fanout, flush).
@@ -276,6 +304,14 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 		if err := os.MkdirAll(filepath.Join(c.DataDir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+	}
+	// A kept DataDir may hold the previous run's function temp files.
+	c.FunctionTmpDir = filepath.Join(c.DataDir, "lambda-tmp")
+	if err := os.RemoveAll(c.FunctionTmpDir); err != nil {
+		return nil, fmt.Errorf("clear function temp dir: %w", err)
+	}
+	if err := os.MkdirAll(c.FunctionTmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create function temp dir: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
@@ -471,6 +507,10 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 		env["AWS_ENDPOINT_URL"] = c.EdgeURL
 		env["AWS_ACCESS_KEY_ID"] = "test"
 		env["AWS_SECRET_ACCESS_KEY"] = "test"
+		env["TMPDIR"] = c.FunctionTmpDir
+		for k, v := range opts.FunctionEnv[short] {
+			env[k] = v
+		}
 		conc := 1
 		if short == "ingest" {
 			conc = opts.IngestConcurrency

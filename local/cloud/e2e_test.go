@@ -1,10 +1,8 @@
 package cloud_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"
-	"github.com/spillwayhq/spillway/local/tdreceiver"
 )
 
 // TestPipelineEndToEnd sends the 10k Apache corpus through the API front and
@@ -51,25 +48,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		}
 	})
 
-	corpus := filepath.Join("..", "testdata", "apache_combined_10k.log")
-	chunks, sent, err := cloud.ParseApacheFile(corpus, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sourceHashes []string
-	for _, ch := range chunks {
-		recs, err := tdreceiver.DecodeMsgpack(bytes.NewReader(ch), tdreceiver.DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			sourceHashes = append(sourceHashes, tdreceiver.HashRecord(r))
-		}
-	}
-	slices.Sort(sourceHashes)
-	if sent != want || len(sourceHashes) != want {
-		t.Fatalf("parsed %d records (%d hashes), want %d", sent, len(sourceHashes), want)
-	}
+	chunks, sourceHashes := parseCorpus(t, 1000, want)
 	if err := c.ImportChunks(ctx, chunks, db, table); err != nil {
 		t.Fatalf("import corpus: %v", err)
 	}
@@ -103,32 +82,12 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err := c.TD.WaitCount(ctx, db, table, want); err != nil {
 		t.Fatal(err)
 	}
-
-	n, err := c.CatalogCount(ctx, db, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != want {
-		t.Errorf("catalog count %d, want %d", n, want)
-	}
-	if len(sealed.Records) != want {
-		t.Errorf("sealed objects hold %d records, want %d", len(sealed.Records), want)
-	}
-	if got := c.TD.Count(db, table); got != want {
-		t.Errorf("TD receiver holds %d records, want %d", got, want)
-	}
-	s3Hashes, tdHashes := sealed.Hashes(), c.TD.Hashes(db, table)
-	if !slices.Equal(s3Hashes, tdHashes) {
-		t.Errorf("S3 sealed records and TD receiver records differ (%d vs %d hashes)", len(s3Hashes), len(tdHashes))
-	}
-	if !slices.Equal(s3Hashes, sourceHashes) {
-		t.Errorf("S3 sealed records differ from the corpus's parsed records")
-	}
+	checkExactSinks(ctx, t, c, db, table, sealed, sourceHashes)
 
 	t.Run("under injected faults", func(t *testing.T) {
 		const chaosTable = "access_faults"
 		// Different chunking gives different unique ids than the clean run.
-		chunks, n, err := cloud.ParseApacheFile(corpus, 700)
+		chunks, n, err := cloud.ParseApacheFile(corpusPath, 700)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,6 +101,15 @@ func TestOptionsValidate(t *testing.T) {
 		{"bad addr", func(o *Options) { o.APIAddr = "nope" }, "APIAddr"},
 		{"bad faults", func(o *Options) { o.Faults = edge.FaultConfig{Rules: []edge.FaultRule{{Service: "s3"}}} }, "Faults"},
 		{"negative", func(o *Options) { o.FlushPeriod = -1 }, "negative"},
+		{"function env", func(o *Options) {
+			o.FunctionEnv = map[string]map[string]string{"fanout": {"SPILLWAY_FAULT_POINT": "after-commit@once"}}
+		}, ""},
+		{"function env unknown function", func(o *Options) {
+			o.FunctionEnv = map[string]map[string]string{"fanot": {"SPILLWAY_FAULT_POINT": "x"}}
+		}, `unknown function "fanot"`},
+		{"function env bad name", func(o *Options) {
+			o.FunctionEnv = map[string]map[string]string{"flush": {"A=B": "x"}}
+		}, "invalid variable name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,16 +133,25 @@ func (r *rig) rotate(copy bool) {
 			r.tb.Fatal(err)
 		}
 		r.history = append(r.history, fmt.Sprintf("copytruncate@%d", r.written))
+		r.mark("copytruncate")
 		return
 	}
 	if err := os.Rename(r.logPath, r.logPath+".1"); err != nil {
 		r.tb.Fatal(err)
 	}
 	r.history = append(r.history, fmt.Sprintf("rotate@%d", r.written))
+	r.mark("rotate")
+}
+
+func (r *rig) mark(s string) {
+	f, _ := os.OpenFile(filepath.Join(r.dir, "forwarder.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	fmt.Fprintf(f, "MARK %s written=%d\n", s, r.written)
+	f.Close()
 }
 
 func (r *rig) start() *exec.Cmd {
 	r.tb.Helper()
+	r.mark("start")
 	r.history = append(r.history, fmt.Sprintf("start@%d", r.written))
 	cmd := exec.Command(r.bin, "-config", r.cfgPath)
 	stderr, err := os.OpenFile(filepath.Join(r.dir, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -251,7 +260,7 @@ func TestKill9(t *testing.T) {
 	const runs = 20
 	for run := 0; run < runs; run++ {
 		if rng.IntN(4) == 0 && r.written > 0 {
-			r.rotate(false) // rename only: copytruncate across kill -9 is a known gap (see report)
+			r.rotate(rng.IntN(2) == 0)
 		}
 		r.write(200 + rng.IntN(800))
 		cmd := r.start()
@@ -269,10 +278,11 @@ func TestKill9(t *testing.T) {
 		case 2: // while writing more
 			r.write(100 + rng.IntN(300))
 			if rng.IntN(2) == 0 {
-				r.rotate(false)
+				r.rotate(rng.IntN(2) == 0)
 				r.write(50)
 			}
 		}
+		r.mark("kill")
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +333,7 @@ func TestRotationsWhileRunning(t *testing.T) {
 	r := newRig(t)
 	r.write(300)
 	cmd := r.start()
-	for i, copy := range []bool{false, false, false, false, false} {
+	for i, copy := range []bool{false, true, false, true, true} {
 		waitFor(t, 30*time.Second, fmt.Sprintf("lines before rotation %d", i), func() bool { return r.recv.Count() >= r.written })
 		r.rotate(copy)
 		r.write(200)

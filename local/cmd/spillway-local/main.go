@@ -59,8 +59,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // cloudFlags are the flags up and demo share.
 type cloudFlags struct {
-	opts       cloud.Options
-	faultsFile string
+	opts        cloud.Options
+	faultsFile  string
+	faultPoints faultPointFlag
 }
 
 func (f *cloudFlags) register(fs *flag.FlagSet) {
@@ -73,6 +74,8 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.opts.NoBuild, "no-build", false, "use the zips and binaries already in -build-dir")
 	fs.DurationVar(&f.opts.FlushPeriod, "flush-period", 0, "fire the flush schedule at this period instead of the deployed expression")
 	fs.StringVar(&f.faultsFile, "faults", "", "YAML/JSON file of edge fault rules")
+	f.faultPoints = faultPointFlag{}
+	fs.Var(f.faultPoints, "fault-point", "crash a function at a step: fn=point[@once][,...] (fanout or flush; repeatable; see local/README.md)")
 }
 
 func (f *cloudFlags) options() (cloud.Options, error) {
@@ -84,6 +87,7 @@ func (f *cloudFlags) options() (cloud.Options, error) {
 		}
 		o.Faults = fc
 	}
+	o.FunctionEnv = f.faultPoints.env()
 	if o.DataDir != "" {
 		o.KeepData = true
 	}
