@@ -264,7 +264,11 @@ func checkVersion(p string) error {
 		return nil // reported by the caller's own open
 	}
 	defer f.Close()
-	if _, err := newFrameReader(f); errors.Is(err, ErrUnsupportedVersion) {
+	var m [len(magic)]byte
+	if _, err := io.ReadFull(f, m[:]); err != nil {
+		return nil // a short file is a torn chunk, cut by recovery
+	}
+	if _, err := newFrameReader(bytes.NewReader(m[:])); errors.Is(err, ErrUnsupportedVersion) {
 		return err
 	}
 	return nil
