@@ -18,6 +18,7 @@ type posEntry struct {
 	Offset int64  `json:"offset"`
 	Done   bool   `json:"done,omitempty"`
 	Path   string `json:"path,omitempty"`
+	head   []byte // in memory only: the bytes FP hashes, when known
 }
 
 // posFile is the position file's content.
@@ -74,6 +75,42 @@ func (t *Tailer) mergePrior(key string, p posEntry) {
 	t.prior[key] = append(t.prior[key], p)
 }
 
+// claimedBy reports whether entry e is the file (or a copy of the file)
+// that prior position p describes, at or past p.
+func claimedBy(e *entry, p posEntry) bool {
+	if e.dev == p.Dev && e.ino == p.Ino && e.fpLen == p.FPLen && e.fp == p.FP {
+		return e.offset >= p.Offset || e.done
+	}
+	return p.FPLen > 0 && len(e.head) >= p.FPLen && hashBytes(e.head[:p.FPLen]) == p.FP && (e.offset >= p.Offset || e.done)
+}
+
+// unclaimed returns the furthest prior position of each identity that no
+// followed entry has taken over; priors of empty files say nothing.
+func unclaimed(entries []*entry, prior []posEntry) []posEntry {
+	var out []posEntry
+next:
+	for _, p := range prior {
+		if p.FPLen == 0 {
+			continue
+		}
+		for _, e := range entries {
+			if claimedBy(e, p) {
+				continue next
+			}
+		}
+		for i, q := range out {
+			if q.Dev == p.Dev && q.Ino == p.Ino && q.FPLen == p.FPLen && q.FP == p.FP {
+				if p.Offset > q.Offset || p.Done && !q.Done {
+					out[i] = p
+				}
+				continue next
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // savePositions writes the position file atomically (temp file, fsync,
 // rename, fsync of the directory, mode 0600).
 func (t *Tailer) savePositions() error {
@@ -84,16 +121,17 @@ func (t *Tailer) savePositions() error {
 		for _, e := range w.entries {
 			list = append(list, posEntry{Dev: e.dev, Ino: e.ino, FPLen: e.fpLen, FP: e.fp, Offset: e.offset, Done: e.done, Path: e.path})
 		}
-		if len(w.entries) == 0 && len(t.prior[k]) > 0 {
-			list = t.prior[k] // not polled yet: keep what we knew
-		}
+		// Keep what we knew of files not followed yet (rotated files
+		// still settling, copies not matched yet): a crash now must not
+		// make them look unread.
+		list = append(list, unclaimed(w.entries, t.prior[k])...)
+		// Truncated files whose copy is not matched yet: after a restart
+		// the copy is resumed at the position they had reached.
+		list = append(list, w.ghosts...)
 		pf.Watches[k] = list
 	}
 	t.mu.Unlock()
 	data, err := json.MarshalIndent(pf, "", " ")
-	if b, err := json.Marshal(pf); err == nil {
-		t.log.Debug("DBG save", "pf", string(b))
-	}
 	if err != nil {
 		return fmt.Errorf("encode positions: %w", err)
 	}

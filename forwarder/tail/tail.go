@@ -9,7 +9,11 @@
 // growth. Each watched path keeps a list of known files: the current one and
 // rotated ones (found with rotated-name globs such as access.log.1) that have
 // not been read to their end. A rotated file the tailer has never seen (two
-// rotations between polls, or while it was stopped) is read from its head.
+// rotations between polls, or while it was stopped) is read from its head,
+// unless its first bytes are those of a file already read (a copytruncate
+// copy: new inode, same content): it is then read from the position that
+// file had reached. Positions of truncated files whose copy has not been
+// taken yet stay in the position file, so this also holds across a crash.
 package tail
 
 import (
@@ -197,13 +201,15 @@ type entry struct {
 	dev, ino uint64
 	fpLen    int
 	fp       uint64
-	offset   int64 // everything before is in the buffer
-	readPos  int64 // everything before was consumed (offset <= readPos)
-	done     bool  // rotated away and read to its end
+	head     []byte // the fpLen bytes fp hashes (to recognise a partial copy)
+	offset   int64  // everything before is in the buffer
+	readPos  int64  // everything before was consumed (offset <= readPos)
+	done     bool   // rotated away and read to its end
 	f        *os.File
 	path     string
 	size     int64
 	mtime    time.Time
+	copied   int64 // size of its copytruncate copy, when one was matched
 	seen     bool
 	eofSince time.Time // first time a rotated entry was found drained
 	missed   int       // consecutive scans a finished entry was not found in
@@ -272,11 +278,6 @@ func New(cfg Config, s Sink, recovered map[string][][]byte, logger *slog.Logger)
 	}
 	if err := t.loadPositions(recovered); err != nil {
 		return nil, err
-	}
-	for k, v := range t.prior {
-		for _, p := range v {
-			t.log.Debug("DBG prior", "key", k, "ino", p.Ino, "fplen", p.FPLen, "fp", p.FP, "off", p.Offset, "done", p.Done, "path", p.Path)
-		}
 	}
 	return t, nil
 }
@@ -621,13 +622,23 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			// still being written: take it once its size held for a poll.
 			if sz, ok := w.young[c.ino]; time.Since(c.mtime) < t.cfg.RotateWait && (!ok || sz != c.size) {
 				w.young[c.ino] = c.size
-				t.log.Debug("DBG young", "path", c.path, "ino", c.ino, "size", c.size)
 				continue
 			}
 			delete(w.young, c.ino)
-			if g := t.ghostOf(w, c); g != nil {
-				t.log.Debug("DBG ghost copy", "path", c.path, "ino", c.ino, "off", g.Offset)
-				e, err := t.register(w, c, g.Offset)
+			if c.size == 0 {
+				continue // nothing to read; may be a copy about to be written
+			}
+			f, err := os.Open(c.path)
+			if err != nil {
+				continue
+			}
+			head := readHead(f, int(min(c.size, fpMax)))
+			f.Close()
+			// A copy made by copytruncate holds what was read from the
+			// original: resume it at the original's position (at most its
+			// size: the tailer may have read lines appended after the copy).
+			if g := t.ghostOf(w, head); g != nil {
+				e, err := t.register(w, c, min(g.Offset, c.size))
 				if err != nil {
 					continue
 				}
@@ -635,19 +646,18 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 				t.rotations.Add(1)
 				continue
 			}
-			if src := t.copyOf(w, c, truncated); src != nil {
+			if src := t.copyOf(w, head, truncated); src != nil {
 				if truncated == nil || src != truncated {
 					continue // a copy of a file still being read: wait for its truncation
 				}
 				// copytruncate: read the copy from where the original was.
-				t.log.Debug("DBG copy of truncated", "path", c.path, "ino", c.ino, "off", truncated.offset)
-				e, err := t.register(w, c, truncated.offset)
+				e, err := t.register(w, c, min(truncated.offset, c.size))
 				if err != nil {
 					continue
 				}
 				e.seen = true
 				t.rotations.Add(1)
-				truncated.size = -1 // its tail is in the copy, nothing lost
+				truncated.copied = c.size // what the copy holds is not lost
 				continue
 			}
 		}
@@ -689,7 +699,6 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 		}
 	}
 	if truncated != nil {
-		t.log.Debug("DBG truncated", "ino", truncated.ino, "off", truncated.offset, "size", truncated.size)
 		t.truncate(ctx, w, truncated)
 	}
 	// Order: rotated files by age, the current file last.
@@ -745,6 +754,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			}
 		}
 	}
+	t.prunePriors(w, cands)
 	if len(w.entries) == 0 && !fileExists(w.key) {
 		t.mu.Lock()
 		delete(t.watches, w.key)
@@ -754,19 +764,63 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	return errors.Join(errs...)
 }
 
+// prunePriors forgets prior positions that no followed entry took over and
+// that no file on disk can still match: none starts with the same bytes
+// (the file itself, or its copytruncate copy) or is too short to tell.
+func (t *Tailer) prunePriors(w *watch, cands []candidate) {
+	prior := t.prior[w.key]
+	if len(prior) == 0 {
+		return
+	}
+	keep := prior[:0:0]
+	heads := map[string][]byte{}
+next:
+	for _, p := range prior {
+		if p.FPLen == 0 {
+			continue
+		}
+		for _, e := range w.entries {
+			if claimedBy(e, p) {
+				continue next
+			}
+		}
+		for _, c := range cands {
+			if c.size < int64(p.FPLen) {
+				keep = append(keep, p) // too short to tell: maybe a copy being written
+				continue next
+			}
+			h, ok := heads[c.path]
+			if !ok {
+				if f, err := os.Open(c.path); err == nil {
+					h = readHead(f, fpMax)
+					f.Close()
+				}
+				heads[c.path] = h
+			}
+			if len(h) >= p.FPLen && hashBytes(h[:p.FPLen]) == p.FP {
+				keep = append(keep, p)
+				continue next
+			}
+		}
+	}
+	if len(keep) != len(prior) {
+		t.mu.Lock()
+		t.prior[w.key] = keep
+		t.mu.Unlock()
+		t.dirty = true
+	}
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // copyOf returns the known entry whose content c starts with (a copy made by
 // copytruncate), preferring the truncated one.
-func (t *Tailer) copyOf(w *watch, c candidate, truncated *entry) *entry {
+func (t *Tailer) copyOf(w *watch, head []byte, truncated *entry) *entry {
+	if truncated != nil && headMatches(head, truncated.fpLen, truncated.fp, truncated.head) {
+		return truncated
+	}
 	for _, e := range w.entries {
-		if e.done || e.fpLen == 0 || c.size < e.offset {
-			continue
-		}
-		if truncated != nil && e != truncated {
-			continue
-		}
-		if fp, ok := fingerprintPath(c.path, e.fpLen); ok && fp == e.fp {
+		if !e.done && headMatches(head, e.fpLen, e.fp, e.head) {
 			return e
 		}
 	}
@@ -775,12 +829,9 @@ func (t *Tailer) copyOf(w *watch, c candidate, truncated *entry) *entry {
 
 // ghostOf returns the identity of a truncated file that c is a copy of, and
 // forgets it.
-func (t *Tailer) ghostOf(w *watch, c candidate) *posEntry {
+func (t *Tailer) ghostOf(w *watch, head []byte) *posEntry {
 	for i, g := range w.ghosts {
-		if g.FPLen == 0 || c.size < g.Offset {
-			continue
-		}
-		if fp, ok := fingerprintPath(c.path, g.FPLen); ok && fp == g.FP {
+		if headMatches(head, g.FPLen, g.FP, g.head) {
 			w.ghosts = append(w.ghosts[:i], w.ghosts[i+1:]...)
 			return &g
 		}
@@ -825,7 +876,7 @@ func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 		// starts like a file we had read, so resume it where that file was.
 		for i := range t.prior[w.key] {
 			p := &t.prior[w.key][i]
-			if p.Done || p.FPLen < 64 || p.Offset > fi.Size() {
+			if p.Done || p.FPLen < 64 {
 				continue
 			}
 			if fp, ok := fingerprint(f, p.FPLen); !ok || fp != p.FP {
@@ -836,8 +887,9 @@ func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 			}
 		}
 		if best != nil {
-			t.log.Info("rotated file is a copy of a file read before: resuming it there", "path", c.path, "offset", best.Offset)
-			e := &entry{dev: c.dev, ino: c.ino, f: f, path: c.path, size: fi.Size(), mtime: c.mtime, offset: best.Offset, readPos: best.Offset}
+			off = min(max(off, best.Offset), fi.Size())
+			t.log.Info("rotated file is a copy of a file read before: resuming it there", "path", c.path, "offset", off)
+			e := &entry{dev: c.dev, ino: c.ino, f: f, path: c.path, size: fi.Size(), mtime: c.mtime, offset: off, readPos: off}
 			t.updateFP(e)
 			w.entries = append(w.entries, e)
 			t.dirty = true
@@ -864,16 +916,47 @@ func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 
 // updateFP grows the fingerprint up to fpMax bytes of what exists.
 func (t *Tailer) updateFP(e *entry) {
-	if e.fpLen >= fpMax || e.f == nil {
+	if e.f == nil || e.fpLen >= fpMax && len(e.head) == e.fpLen {
 		return
 	}
 	n := int(min(int64(fpMax), max(e.size, e.readPos)))
-	if n <= e.fpLen {
+	if n < e.fpLen || n == e.fpLen && len(e.head) == n {
 		return
 	}
-	if fp, ok := fingerprint(e.f, n); ok {
-		e.fpLen, e.fp = n, fp
+	b := readHead(e.f, n)
+	if len(b) < n {
+		return
 	}
+	if e.fpLen > 0 && hashBytes(b[:e.fpLen]) != e.fp {
+		return // rewritten under us: the next poll sees the mismatch
+	}
+	e.fpLen, e.fp, e.head = n, hashBytes(b), b
+}
+
+// readHead returns up to n leading bytes of r.
+func readHead(r io.ReaderAt, n int) []byte {
+	b := make([]byte, n)
+	m, _ := r.ReadAt(b, 0)
+	return b[:m]
+}
+
+func hashBytes(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+// headMatches reports whether head (a candidate's first bytes) starts like
+// a file identified by (fpLen, fp, known): equal over fpLen bytes, or, when
+// the candidate is shorter, a prefix of known (a copy still short).
+func headMatches(head []byte, fpLen int, fp uint64, known []byte) bool {
+	if fpLen == 0 {
+		return false
+	}
+	if len(head) >= fpLen {
+		return hashBytes(head[:fpLen]) == fp
+	}
+	return len(known) == fpLen && len(head) > 0 && bytes.HasPrefix(known, head)
 }
 
 func (t *Tailer) forget(w *watch, e *entry) {
@@ -893,21 +976,21 @@ func (t *Tailer) forget(w *watch, e *entry) {
 // truncate handles a current file that became shorter (or was rewritten).
 func (t *Tailer) truncate(ctx context.Context, w *watch, e *entry) {
 	t.truncations.Add(1)
-	if e.size >= 0 && e.size > e.offset {
-		lost := e.size - e.offset
+	if covered := max(e.offset, e.copied); e.size >= 0 && e.size > covered {
+		lost := e.size - covered
 		t.lost.Add(uint64(lost))
 		t.log.Warn("file truncated before it was read to its end", "path", e.path, "lost_bytes", lost)
 	} else {
 		t.log.Info("file truncated", "path", e.path)
 	}
 	if e.size >= 0 && e.fpLen > 0 {
-		w.ghosts = append(w.ghosts, posEntry{FPLen: e.fpLen, FP: e.fp, Offset: e.offset})
+		w.ghosts = append(w.ghosts, posEntry{Dev: e.dev, Ino: e.ino, FPLen: e.fpLen, FP: e.fp, Offset: e.offset, Path: e.path, head: e.head})
 		if len(w.ghosts) > 8 {
 			w.ghosts = w.ghosts[1:]
 		}
 	}
 	e.ml = nil
-	e.offset, e.readPos, e.fpLen, e.fp, e.skipping = 0, 0, 0, 0, false
+	e.offset, e.readPos, e.fpLen, e.fp, e.head, e.skipping, e.copied = 0, 0, 0, 0, nil, false, 0
 	// Reopen: the path may now be a new file that reuses the inode.
 	if f, err := os.Open(e.path); err == nil {
 		if fi, err := f.Stat(); err == nil {
@@ -1118,7 +1201,6 @@ func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
 	p := &inflight{done: make(chan error, 1), e: e, commit: e.commit(), batch: t.batch}
 	pos, key := t.position(w, e, p.commit)
 	count := t.count
-	t.log.Debug("DBG append async", "path", e.path, "ino", e.ino, "n", t.count, "pos", string(pos))
 	t.batch, t.count = t.spare, 0
 	t.spare = nil
 	t.pending = p
@@ -1171,7 +1253,6 @@ func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
 		return nil
 	}
 	pos, key := t.position(w, e, c)
-	t.log.Debug("DBG append", "path", e.path, "ino", e.ino, "n", t.count, "pos", string(pos))
 	if err := t.appendRetry(ctx, t.batch, t.count, key, pos, e.path); err != nil {
 		return err
 	}
