@@ -1,5 +1,5 @@
 // Package buffer owns the forwarder's disk buffer: per-tag chunk files of
-// checksummed record frames, sealed by size or age, each with the unique id
+// checksummed, gzip-compressed record frames, sealed by size or age, each with the unique id
 // that becomes the TD import unique_id, recovered after a crash (torn tails
 // cut), bounded in total size, and handed to the output one sealed chunk at a
 // time until it is acknowledged (deleted) or parked (moved to failed/).
@@ -54,6 +54,11 @@ type Config struct {
 	TotalLimit    int64         `yaml:"total_limit"`    // bytes on disk (compressed) of open and sealed chunks together
 	Overflow      string        `yaml:"overflow"`       // "block" or "drop_oldest"
 	GzipLevel     int           `yaml:"gzip_level"`     // 1 (fastest) to 9
+	// SingleMemberBody ships every chunk as one gzip member, compressing it
+	// again at ship time, for endpoints whose gzip reader stops after the
+	// first member (Ruby's Zlib::GzipReader does). Off by default: bodies
+	// are the concatenated members stored on disk.
+	SingleMemberBody bool `yaml:"single_member_body"`
 
 	Now    func() time.Time `yaml:"-"` // clock; nil = time.Now
 	Logger *slog.Logger     `yaml:"-"` // nil = slog.Default()
@@ -151,7 +156,12 @@ type Buffer struct {
 	inflight map[string]*Chunk // handed out by Next
 	total    int64
 	notify   chan struct{}
+	opened   chan struct{} // signalled (without blocking) when a chunk is created
 	closed   bool
+
+	// appending is read-held by every Append while it compresses and
+	// writes, so SealAll includes the appends that have already started.
+	appending sync.RWMutex
 
 	posMu     sync.Mutex
 	latest    map[string]seqPos   // latest position appended per key
@@ -179,6 +189,7 @@ func Open(cfg Config) (*Buffer, error) {
 	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{}),
 		latest: map[string]seqPos{}, recovered: map[string][][]byte{}}
 	b.frames.New = func() any { return new(bytes.Buffer) }
+	b.opened = make(chan struct{}, 1)
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -489,6 +500,8 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 	if count <= 0 || len(records) == 0 {
 		return nil
 	}
+	b.appending.RLock()
+	defer b.appending.RUnlock()
 	var meta []byte
 	var seq uint64
 	if key != "" {
@@ -642,6 +655,10 @@ func (b *Buffer) create(tag string) (*openChunk, error) {
 		os.Remove(p)
 		return nil, err
 	}
+	select {
+	case b.opened <- struct{}{}:
+	default:
+	}
 	return &openChunk{f: f, id: id, tag: tag, path: p, size: int64(len(magic)), created: b.cfg.Now()}, nil
 }
 
@@ -789,8 +806,14 @@ func (b *Buffer) SealDue() int {
 	return b.sealWhere(func(oc *openChunk, now time.Time) bool { return now.Sub(oc.created) >= b.cfg.FlushInterval })
 }
 
-// SealAll seals every open chunk now (SIGUSR1, shutdown) and returns how many.
-func (b *Buffer) SealAll() int { return b.sealWhere(func(*openChunk, time.Time) bool { return true }) }
+// SealAll seals every open chunk now (SIGUSR1, shutdown) and returns how
+// many. Appends already under way when it is called land in the chunks it
+// seals.
+func (b *Buffer) SealAll() int {
+	b.appending.Lock()
+	defer b.appending.Unlock()
+	return b.sealWhere(func(*openChunk, time.Time) bool { return true })
+}
 
 func (b *Buffer) sealWhere(due func(*openChunk, time.Time) bool) int {
 	now := b.cfg.Now()
@@ -809,21 +832,34 @@ func (b *Buffer) sealWhere(due func(*openChunk, time.Time) bool) int {
 	return len(todo)
 }
 
-// Run seals due chunks until ctx ends, checking every quarter flush interval
-// (at most every second).
+// Run seals each open chunk when it reaches the flush interval, until ctx
+// ends: it sleeps until the oldest open chunk is due (or a chunk is opened).
 func (b *Buffer) Run(ctx context.Context) {
-	d := b.cfg.FlushInterval / 4
-	d = min(max(d, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(d)
+	t := time.NewTimer(b.untilDue())
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-b.opened:
 		case <-t.C:
 			b.SealDue()
 		}
+		t.Reset(b.untilDue())
 	}
+}
+
+// untilDue returns how long until the oldest open chunk is due to be sealed
+// (the flush interval when none is open), at least 5 ms.
+func (b *Buffer) untilDue() time.Duration {
+	now := b.cfg.Now()
+	d := b.cfg.FlushInterval
+	b.mu.Lock()
+	for _, oc := range b.open {
+		d = min(d, oc.created.Add(b.cfg.FlushInterval).Sub(now))
+	}
+	b.mu.Unlock()
+	return max(d, 5*time.Millisecond)
 }
 
 // Next returns the oldest sealed chunk not in flight, waiting for one until
@@ -886,9 +922,15 @@ func (b *Buffer) Body(c *Chunk) ([]byte, error) {
 	var out bytes.Buffer
 	var fn func(p []byte, _ int) error
 	var zw *gzip.Writer
+	frames, raw := 0, 0
 	if fr.compressed() {
 		out.Grow(int(c.Size))
-		fn = func(p []byte, _ int) error { _, err := out.Write(p); return err }
+		fn = func(p []byte, _ int) error {
+			frames++
+			raw += fr.raw
+			_, err := out.Write(p)
+			return err
+		}
 	} else {
 		out.Grow(int(c.Size / 6))
 		zw, _ = b.gz.Get().(*gzip.Writer)
@@ -915,6 +957,38 @@ func (b *Buffer) Body(c *Chunk) ([]byte, error) {
 		}
 	}
 	c.Records = recs
+	if frames > 0 && (b.cfg.SingleMemberBody || frames > 1 && raw/frames < smallFrame) {
+		// Many small appends (http, forward): one gzip member each
+		// compresses poorly, so the body is compressed again as one.
+		body, err := b.recompress(out.Bytes(), raw)
+		if err != nil {
+			return nil, fmt.Errorf("recompress chunk %s: %w", c.ID, err)
+		}
+		return body, nil
+	}
+	return out.Bytes(), nil
+}
+
+// smallFrame is the average raw frame size under which Body compresses a
+// chunk's records again as one gzip member.
+const smallFrame = 16 << 10
+
+// recompress returns the multi-member gzip stream members (raw bytes once
+// decompressed) compressed as one member.
+func (b *Buffer) recompress(members []byte, raw int) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(members))
+	if err != nil {
+		return nil, err
+	}
+	plain := bytes.NewBuffer(make([]byte, 0, raw))
+	if _, err := io.Copy(plain, zr); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Grow(raw / 4)
+	if err := b.gzipTo(&out, plain.Bytes()); err != nil {
+		return nil, err
+	}
 	return out.Bytes(), nil
 }
 

@@ -573,3 +573,97 @@ func TestNewerFormatLeftOnDisk(t *testing.T) {
 		})
 	}
 }
+
+func TestBodyOfSmallAppendsIsCompressedAsOne(t *testing.T) {
+	// Appends of a few records (http, forward inputs) are compressed one by
+	// one on disk; the shipped body compresses them together again.
+	b := openTest(t, t.TempDir(), nil)
+	ctx := context.Background()
+	for i := 0; i < 200; i++ {
+		if err := b.Append(ctx, "td.db1.tbl", records(t, i*2, 2), 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.SealAll()
+	c := b.TryNext()
+	if c == nil {
+		t.Fatal("no chunk")
+	}
+	body, err := b.Body(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeBody(t, body); !equal(got, seq(0, 400)) || c.Records != 400 {
+		t.Fatalf("body holds %d records (Records %d), want 0..399", len(got), c.Records)
+	}
+	if int64(len(body))*4 > c.Size {
+		t.Fatalf("body of %d bytes for a chunk of %d bytes on disk", len(body), c.Size)
+	}
+}
+
+func TestSingleMemberBody(t *testing.T) {
+	// With single_member_body a reader that stops after the first gzip
+	// member still sees every record.
+	for _, single := range []bool{false, true} {
+		t.Run(strconv.FormatBool(single), func(t *testing.T) {
+			b := openTest(t, t.TempDir(), func(c *Config) { c.SingleMemberBody = single })
+			ctx := context.Background()
+			for i := 0; i < 2; i++ {
+				if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.SealAll()
+			c := b.TryNext()
+			if c == nil {
+				t.Fatal("no chunk")
+			}
+			body, err := b.Body(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := stdgzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr.Multistream(false)
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := len(decodeRaw(t, raw))
+			if single && first != 60000 || !single && first >= 60000 {
+				t.Fatalf("first gzip member holds %d of 60000 records (single_member_body %v)", first, single)
+			}
+			if got := decodeBody(t, body); !equal(got, seq(0, 60000)) {
+				t.Fatalf("body holds %d records, want 0..59999", len(got))
+			}
+		})
+	}
+}
+
+func TestRunSealsAtFlushInterval(t *testing.T) {
+	// Run seals a chunk once it is flush_interval old, without SealAll.
+	b := openTest(t, t.TempDir(), func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if err := b.Append(ctx, "td.db1.tbl", records(t, i, 1), 1); err != nil {
+			t.Fatal(err)
+		}
+		c, err := b.Next(ctx)
+		if err != nil {
+			t.Fatalf("chunk %d not sealed by Run: %v", i, err)
+		}
+		if age := time.Since(start); age < 20*time.Millisecond || c.Records != 1 {
+			t.Fatalf("chunk %d sealed after %v with %d records", i, age, c.Records)
+		}
+		if err := b.Ack(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
