@@ -90,8 +90,11 @@ monitor: {addr: "127.0.0.1:0"}
 	}
 	resp.Body.Close()
 	lines := strings.Count(string(corpus), "\n")
-	waitFor(t, "tail lines in the buffer", func() bool {
+	waitFor(t, "tail lines read", func() bool {
 		return strings.Contains(get(t, "http://"+monAddr+"/metrics"), fmt.Sprintf(`spillway_forwarder_tail_lines_total{source="web"} %d`, lines))
+	})
+	waitFor(t, "every record in the buffer", func() bool {
+		return strings.Contains(get(t, "http://"+monAddr+"/metrics"), fmt.Sprintf("spillway_forwarder_buffer_appended_records_total %d", lines+1))
 	})
 	a.FlushNow() // SIGUSR1
 	waitFor(t, "records at the receiver", func() bool { return recv.Count() == lines+1 })

@@ -100,6 +100,7 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 	n := func(v uint64) string { return " " + strconv.FormatUint(v, 10) }
 	metric("spillway_forwarder_buffer_bytes", "Bytes in the disk buffer.", "gauge", " "+strconv.FormatInt(bs.Bytes, 10))
 	metric("spillway_forwarder_buffer_chunks", "Chunks in the disk buffer.", "gauge", `{state="open"} `+strconv.Itoa(bs.OpenChunks), `{state="sealed"} `+strconv.Itoa(bs.SealedChunks))
+	metric("spillway_forwarder_buffer_appended_records_total", "Records stored in the disk buffer.", "counter", n(bs.AppendedRecs))
 	metric("spillway_forwarder_buffer_full_total", "Appends refused by a full buffer.", "counter", n(bs.FullRejections))
 	metric("spillway_forwarder_buffer_dropped_records_total", "Records dropped by drop_oldest.", "counter", n(bs.DroppedRecords))
 	metric("spillway_forwarder_buffer_torn_bytes_total", "Bytes cut from torn chunk tails at recovery.", "counter", n(bs.TornBytes))
