@@ -1,71 +1,18 @@
 # Spillway on LocalStack (docker compose, edge port 4566, test credentials).
-# The enable_* variables gate resources an emulator edition may not offer.
+# The same root module as examples/local - provider endpoints, test
+# credentials, module call - with LocalStack's defaults; only what differs
+# is set here.
 
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  s3_use_path_style           = true
+module "local" {
+  source = "../local"
 
-  endpoints {
-    apigatewayv2   = var.endpoint
-    cloudwatch     = var.endpoint
-    cloudwatchlogs = var.endpoint
-    dynamodb       = var.endpoint
-    eventbridge    = var.endpoint
-    iam            = var.endpoint
-    kinesis        = var.endpoint
-    kms            = var.endpoint
-    lambda         = var.endpoint
-    s3             = var.endpoint
-    secretsmanager = var.endpoint
-    sqs            = var.endpoint
-    sts            = var.endpoint
-  }
-}
-
-module "spillway" {
-  source = "../../modules/spillway"
-
-  name_prefix        = var.name_prefix
-  lambda_package_dir = var.lambda_package_dir
-  architecture       = var.architecture
-  auto_create        = var.auto_create
-  log_level          = var.log_level
-  td_endpoints       = var.td_endpoints
-  td_apikeys         = var.td_apikeys
-
-  secret_recovery_window_days = 0
-
-  stream = {
-    mode       = "ON_DEMAND"
-    encryption = var.enable_kinesis_encryption
-    # moto 5.2 drops the Tags of CreateStream; tagging would never converge.
-    tagged = false
-  }
-
-  flush = {
-    schedule_expression = var.flush_schedule_expression
-  }
-
-  bucket = {
-    force_destroy = true
-  }
-
-  dynamodb = {
-    point_in_time_recovery = var.enable_point_in_time_recovery
-  }
-
-  api = {
-    iam_auth_api = var.enable_iam_auth_api
-  }
-
-  alarms = {
-    enabled   = var.enable_alarms
-    dashboard = var.enable_dashboard
-  }
+  endpoint                  = var.endpoint
+  name_prefix               = var.name_prefix
+  lambda_package_dir        = var.lambda_package_dir
+  architecture              = var.architecture
+  td_endpoints              = var.td_endpoints
+  td_apikeys                = var.td_apikeys
+  enable_kinesis_encryption = var.enable_kinesis_encryption
+  enable_alarms             = var.enable_alarms
+  enable_dashboard          = var.enable_dashboard
 }

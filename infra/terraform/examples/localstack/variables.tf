@@ -1,7 +1,7 @@
 variable "endpoint" {
-  description = "AWS endpoint every service is reached at (the local edge or moto)."
+  description = "LocalStack edge URL."
   type        = string
-  default     = "http://127.0.0.1:4566"
+  default     = "http://localhost:4566"
 }
 
 variable "name_prefix" {
@@ -11,74 +11,43 @@ variable "name_prefix" {
 }
 
 variable "lambda_package_dir" {
-  description = "Directory holding <name>-<arch>.zip as `make build` writes them."
+  description = "Absolute directory holding <name>-<arch>.zip as `make build` writes them (dist/)."
   type        = string
-  default     = "../../../../dist"
 }
 
 variable "architecture" {
-  description = "Lambda architecture: arm64 or x86_64 (selects *-arm64.zip or *-amd64.zip)."
+  description = "Lambda architecture: arm64 or x86_64 (LocalStack runs the functions; use x86_64 on an amd64 host without emulation)."
   type        = string
   default     = "arm64"
 }
 
 variable "td_endpoints" {
-  description = "TD import API base URLs flush uploads to (the local TD receiver)."
+  description = "TD import API base URLs flush uploads to."
   type        = list(string)
-  default     = ["http://127.0.0.1:4568"]
+  default     = []
 }
 
 variable "td_apikeys" {
-  description = "TD API keys by endpoint URL stored in the secret."
+  description = "TD API keys by endpoint URL, stored in the secret."
   type        = map(string)
-  default     = { "http://127.0.0.1:4568" = "1/local-test-key" }
+  default     = {}
   sensitive   = true
 }
 
-variable "flush_schedule_expression" {
-  description = "EventBridge schedule of flush."
-  type        = string
-  default     = "rate(1 minute)"
-}
-
-variable "auto_create" {
-  description = "Create databases and tables on first write."
-  type        = bool
-  default     = true
-}
-
-variable "log_level" {
-  description = "Function log level."
-  type        = string
-  default     = "debug"
-}
-
 variable "enable_kinesis_encryption" {
-  description = "KMS SSE on the stream (moto accepts it; turn off for emulators that do not)."
-  type        = bool
-  default     = true
-}
-
-variable "enable_point_in_time_recovery" {
-  description = "DynamoDB PITR (moto accepts it)."
+  description = "KMS SSE on the stream (turn off if the LocalStack edition has no KMS)."
   type        = bool
   default     = true
 }
 
 variable "enable_alarms" {
-  description = "CloudWatch alarms (moto accepts them)."
+  description = "CloudWatch alarms (turn off if CloudWatch is not enabled)."
   type        = bool
   default     = true
 }
 
 variable "enable_dashboard" {
-  description = "CloudWatch dashboard (moto accepts it)."
+  description = "CloudWatch dashboard (turn off if CloudWatch is not enabled)."
   type        = bool
   default     = true
-}
-
-variable "enable_iam_auth_api" {
-  description = "Also deploy the second HTTP API whose routes require AWS_IAM (SigV4)."
-  type        = bool
-  default     = false
 }
