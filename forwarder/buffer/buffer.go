@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/forwarder/sink"
 	"github.com/spillwayhq/spillway/shared/names"
@@ -53,7 +54,11 @@ type Config struct {
 	FlushInterval time.Duration `yaml:"flush_interval"` // seal a chunk this long after its first record
 	TotalLimit    int64         `yaml:"total_limit"`    // bytes on disk (compressed) of open and sealed chunks together
 	Overflow      string        `yaml:"overflow"`       // "block" or "drop_oldest"
-	GzipLevel     int           `yaml:"gzip_level"`     // 1 (fastest) to 9
+	// Compression is how records are compressed before they are written:
+	// "zstd" (default; bodies are sent as msgpack.zst where the endpoint
+	// accepts it and converted to gzip where it does not) or "gzip".
+	Compression Codec `yaml:"compression"`
+	GzipLevel   int   `yaml:"gzip_level"` // 1 (fastest) to 9, for gzip compression and gzip bodies
 	// SingleMemberBody ships every chunk as one gzip member, compressing it
 	// again at ship time, for endpoints whose gzip reader stops after the
 	// first member (Ruby's Zlib::GzipReader does). Off by default: bodies
@@ -71,6 +76,7 @@ func DefaultConfig() Config {
 		FlushInterval: 10 * time.Second,
 		TotalLimit:    1 << 30,
 		Overflow:      OverflowBlock,
+		Compression:   Zstd,
 		GzipLevel:     1,
 	}
 }
@@ -92,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.Overflow != OverflowBlock && c.Overflow != OverflowDropOldest {
 		errs = append(errs, fmt.Errorf("overflow: %q is neither %q nor %q", c.Overflow, OverflowBlock, OverflowDropOldest))
+	}
+	if c.Compression != Zstd && c.Compression != Gzip {
+		errs = append(errs, fmt.Errorf("compression: %q is neither %q nor %q", c.Compression, Zstd, Gzip))
 	}
 	if c.GzipLevel < 1 || c.GzipLevel > 9 {
 		errs = append(errs, fmt.Errorf("gzip_level: %d is not in 1..9", c.GzipLevel))
@@ -170,8 +179,10 @@ type Buffer struct {
 
 	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
 
-	gz     sync.Pool // *gzip.Writer at cfg.GzipLevel
-	frames sync.Pool // *bytes.Buffer for frames being built
+	gz     sync.Pool     // *gzip.Writer at cfg.GzipLevel
+	zenc   *zstd.Encoder // stateless EncodeAll, safe for concurrent use
+	zdec   *zstd.Decoder // DecodeAll, for zstd chunks sent as gzip
+	frames sync.Pool     // *bytes.Buffer for frames being built
 }
 
 var _ sink.Sink = (*Buffer)(nil)
@@ -189,6 +200,14 @@ func Open(cfg Config) (*Buffer, error) {
 	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{}),
 		latest: map[string]seqPos{}, recovered: map[string][][]byte{}}
 	b.frames.New = func() any { return new(bytes.Buffer) }
+	var err error
+	if b.zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithWindowSize(zstdWindow), zstd.WithZeroFrames(true)); err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
+	if b.zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxFrame)); err != nil {
+		return nil, fmt.Errorf("zstd decoder: %w", err)
+	}
 	b.opened = make(chan struct{}, 1)
 	if b.log == nil {
 		b.log = slog.Default()
@@ -502,41 +521,114 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 	}
 	b.appending.RLock()
 	defer b.appending.RUnlock()
+	p, err := b.prepare(tag, records, count, key, pos)
+	if err != nil {
+		return err
+	}
+	defer p.Discard()
+	return b.commit(ctx, p)
+}
+
+// Prepared is a batch of records compressed by Prepare and not yet stored.
+type Prepared struct {
+	b     *Buffer
+	tag   string
+	fb    *bytes.Buffer // the frame, its position sequence still 0
+	count int
+	raw   int
+	key   string
+	pos   []byte
+}
+
+var _ sink.Prepared = (*Prepared)(nil)
+
+// Prepare does the expensive part of AppendWithPosition - checks and
+// compression - without storing anything, so a source can compress its
+// next batch while the previous one is written and fsynced. Commit stores
+// the batch; Prepared batches of one source must be committed in order, as
+// the positions they carry are. records may be reused once Prepare returns.
+func (b *Buffer) Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error) {
+	if count <= 0 || len(records) == 0 {
+		return nil, fmt.Errorf("prepare %s: no records", tag)
+	}
+	p, err := b.prepare(tag, records, count, key, pos)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (b *Buffer) prepare(tag string, records []byte, count int, key string, pos []byte) (*Prepared, error) {
 	var meta []byte
-	var seq uint64
 	if key != "" {
 		if len(key) > 4096 {
-			return fmt.Errorf("position key of %d bytes is over 4096", len(key))
+			return nil, fmt.Errorf("position key of %d bytes is over 4096", len(key))
 		}
-		b.posMu.Lock()
-		b.seq++
-		seq = b.seq
-		b.posMu.Unlock()
-		meta = encodeMeta(make([]byte, 0, 10+len(key)+len(pos)), seq, key, pos)
+		// The sequence number (the first 8 bytes) is set by commit.
+		meta = encodeMeta(make([]byte, 0, 10+len(key)+len(pos)), 0, key, pos)
 		if len(meta) > maxMeta {
-			return fmt.Errorf("position of %d bytes is over the %d limit", len(meta), maxMeta)
+			return nil, fmt.Errorf("position of %d bytes is over the %d limit", len(meta), maxMeta)
 		}
 	}
 	if _, _, err := names.ParseTag(tag); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if len(records) > MaxFrame {
-		return fmt.Errorf("%d record bytes are over the %d frame limit", len(records), MaxFrame)
+		return nil, fmt.Errorf("%d record bytes are over the %d frame limit", len(records), MaxFrame)
 	}
 	// Compress before taking any lock: appends of other tags proceed, and
 	// the total limit is charged with the bytes that reach the disk.
 	fb, err := b.frame(records, count, meta)
 	if err != nil {
+		return nil, err
+	}
+	return &Prepared{b: b, tag: tag, fb: fb, count: count, raw: len(records), key: key, pos: bytes.Clone(pos)}, nil
+}
+
+// Commit stores the prepared records: written and fsynced in the tag's open
+// chunk. It returns sink.ErrFull when the buffer is full and the overflow
+// policy blocks; the batch stays prepared and Commit may be called again.
+// After any other result the batch is spent.
+func (p *Prepared) Commit(ctx context.Context) error {
+	if p.fb == nil {
+		return errors.New("prepared batch already committed or discarded")
+	}
+	p.b.appending.RLock()
+	defer p.b.appending.RUnlock()
+	err := p.b.commit(ctx, p)
+	if !errors.Is(err, sink.ErrFull) {
+		p.Discard()
+	}
+	return err
+}
+
+// Discard releases a prepared batch that will not be committed.
+func (p *Prepared) Discard() {
+	if p.fb != nil {
+		p.b.frames.Put(p.fb)
+		p.fb = nil
+	}
+}
+
+// commit writes p (the caller holds b.appending read-locked).
+func (b *Buffer) commit(ctx context.Context, p *Prepared) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	defer b.frames.Put(fb)
-	frame := fb.Bytes()
+	frame := p.fb.Bytes()
+	var seq uint64
+	if p.key != "" {
+		b.posMu.Lock()
+		b.seq++
+		seq = b.seq
+		b.posMu.Unlock()
+		binary.LittleEndian.PutUint64(frame[frameHeader:], seq)
+		h := frame[:frameHeader]
+		binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, frame[frameHeader:]))
+	}
 	n := int64(len(frame))
 	for {
-		oc, err := b.reserve(tag, n, int64(len(records)))
+		oc, err := b.reserve(p.tag, n, int64(p.raw))
 		if err != nil {
 			return err
 		}
@@ -546,23 +638,23 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 			b.unreserve(n)
 			continue
 		}
-		err = b.write(oc, frame, count)
-		if err == nil && key != "" {
+		err = b.write(oc, frame, p.count)
+		if err == nil && p.key != "" {
 			oc.hasMeta = true
 			b.posMu.Lock()
-			if cur, ok := b.latest[key]; !ok || seq > cur.seq {
-				b.latest[key] = seqPos{seq, bytes.Clone(pos)}
+			if cur, ok := b.latest[p.key]; !ok || seq > cur.seq {
+				b.latest[p.key] = seqPos{seq, p.pos}
 			}
 			b.posMu.Unlock()
 		}
 		full := err == nil && oc.raw.Load() >= b.cfg.ChunkLimit
 		oc.mu.Unlock()
 		if err != nil {
-			oc.raw.Add(-int64(len(records)))
+			oc.raw.Add(-int64(p.raw))
 			b.unreserve(n)
 			return err
 		}
-		b.appended.Add(uint64(count))
+		b.appended.Add(uint64(p.count))
 		if full {
 			b.seal(oc)
 		}
@@ -645,7 +737,7 @@ func (b *Buffer) create(tag string) (*openChunk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create chunk: %w", err)
 	}
-	if _, err := f.Write([]byte(magic)); err != nil {
+	if _, err := f.Write([]byte(b.magic())); err != nil {
 		f.Close()
 		os.Remove(p)
 		return nil, fmt.Errorf("write chunk header: %w", err)
@@ -660,6 +752,14 @@ func (b *Buffer) create(tag string) (*openChunk, error) {
 	default:
 	}
 	return &openChunk{f: f, id: id, tag: tag, path: p, size: int64(len(magic)), created: b.cfg.Now()}, nil
+}
+
+// magic is the header of the chunks this buffer writes.
+func (b *Buffer) magic() string {
+	if b.cfg.Compression == Gzip {
+		return magic
+	}
+	return magicZstd
 }
 
 // write appends one frame (count records) and fsyncs (caller holds oc.mu).
@@ -681,10 +781,10 @@ func (b *Buffer) write(oc *openChunk, frame []byte, count int) error {
 // minPart is the smallest piece of a batch compressed on its own goroutine.
 const minPart = 256 << 10
 
-// frame builds the version-2 frame of count records: the records are cut in
-// up to GOMAXPROCS pieces (at any byte: gzip members concatenate), each
-// compressed to a gzip member in parallel. The returned buffer goes back to
-// b.frames after use.
+// frame builds the frame of count records: the records are cut in up to
+// GOMAXPROCS pieces (at any byte: gzip members and zstd frames concatenate),
+// compressed in parallel with the configured codec. The returned buffer
+// goes back to b.frames after use.
 func (b *Buffer) frame(records []byte, count int, meta []byte) (*bytes.Buffer, error) {
 	parts := min(runtime.GOMAXPROCS(0), len(records)/minPart, 8)
 	parts = max(parts, 1)
@@ -705,10 +805,10 @@ func (b *Buffer) frame(records []byte, count int, meta []byte) (*bytes.Buffer, e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = b.gzipTo(pb, cut(i))
+			errs[i] = b.compressTo(b.cfg.Compression, pb, cut(i))
 		}()
 	}
-	errs[0] = b.gzipTo(fb, cut(0))
+	errs[0] = b.compressTo(b.cfg.Compression, fb, cut(0))
 	wg.Wait()
 	for i := 1; i < parts; i++ {
 		fb.Write(rest[i-1].Bytes())
@@ -726,6 +826,20 @@ func (b *Buffer) frame(records []byte, count int, meta []byte) (*bytes.Buffer, e
 	binary.LittleEndian.PutUint32(h[12:16], uint32(len(records)))
 	binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, f[frameHeader:]))
 	return fb, nil
+}
+
+// zstdWindow is the zstd window: frames stay decodable with little memory.
+const zstdWindow = 1 << 20
+
+// compressTo appends p to w as one gzip member or zstd frame.
+func (b *Buffer) compressTo(codec Codec, w *bytes.Buffer, p []byte) error {
+	if codec == Zstd {
+		w.Grow(len(p)/4 + 64)
+		out := b.zenc.EncodeAll(p, w.AvailableBuffer())
+		w.Write(out)
+		return nil
+	}
+	return b.gzipTo(w, p)
 }
 
 // gzipTo appends p to w as one gzip member.
@@ -904,92 +1018,111 @@ func (b *Buffer) TryNext() *Chunk {
 	return c
 }
 
-// Body returns the chunk's records as a TD import body: gzip of the msgpack
-// map stream. For a version-2 chunk it is the concatenation of the frames'
-// gzip members (a valid multi-member gzip stream, nothing is recompressed);
-// a version-1 chunk is compressed here. A damaged frame (disk corruption)
-// ends the body early; the loss is logged. Records is set from what was read.
+// Body returns the chunk's records as a gzip TD import body (msgpack.gz),
+// the format every endpoint accepts; see BodyAs.
 func (b *Buffer) Body(c *Chunk) ([]byte, error) {
+	body, _, err := b.BodyAs(c, false)
+	return body, err
+}
+
+// BodyAs returns the chunk's records as a TD import body and its codec: a
+// compressed msgpack map stream. A chunk stored with gzip (version 2), or
+// with zstd (version 3) when zstdOK, is sent as stored: the concatenation of
+// its frames' members or frames, nothing is recompressed. A zstd chunk when
+// !zstdOK is converted to one gzip member, and a version-1 chunk is
+// compressed here. Chunks of many small frames (http, forward inputs) are
+// compressed again as one member or frame, and with SingleMemberBody every
+// gzip body is one member. A damaged frame (disk corruption) ends the body
+// early; the loss is logged. Records is set from what was read.
+func (b *Buffer) BodyAs(c *Chunk, zstdOK bool) ([]byte, Codec, error) {
 	f, err := os.Open(c.path)
 	if err != nil {
-		return nil, fmt.Errorf("open chunk %s: %w", c.ID, err)
+		return nil, "", fmt.Errorf("open chunk %s: %w", c.ID, err)
 	}
 	defer f.Close()
 	fr, err := newFrameReader(f)
 	if err != nil {
-		return nil, fmt.Errorf("read chunk %s: %w", c.ID, err)
+		return nil, "", fmt.Errorf("read chunk %s: %w", c.ID, err)
 	}
-	var out bytes.Buffer
-	var fn func(p []byte, _ int) error
-	var zw *gzip.Writer
+	stored := fr.codec()
+	out := Gzip
+	if zstdOK && (stored == Zstd || stored == "" && b.cfg.Compression == Zstd) {
+		out = Zstd
+	}
+	if stored == Zstd && out == Gzip {
+		stored = "" // decompressed frame by frame below
+	}
+	var body bytes.Buffer
+	plain := new(bytes.Buffer)
 	frames, raw := 0, 0
-	if fr.compressed() {
-		out.Grow(int(c.Size))
+	var fn func(p []byte, _ int) error
+	switch {
+	case stored == out:
+		body.Grow(int(c.Size))
 		fn = func(p []byte, _ int) error {
 			frames++
 			raw += fr.raw
-			_, err := out.Write(p)
+			_, err := body.Write(p)
 			return err
 		}
-	} else {
-		out.Grow(int(c.Size / 6))
-		zw, _ = b.gz.Get().(*gzip.Writer)
-		if zw == nil {
-			if zw, err = gzip.NewWriterLevel(&out, b.cfg.GzipLevel); err != nil {
-				return nil, fmt.Errorf("gzip: %w", err)
+	case fr.codec() == Zstd:
+		fn = func(p []byte, _ int) error {
+			d, err := b.zdec.DecodeAll(p, plain.AvailableBuffer())
+			if err != nil {
+				return fmt.Errorf("%w: zstd frame: %v", ErrCorrupt, err)
 			}
-		} else {
-			zw.Reset(&out)
+			plain.Write(d)
+			return nil
 		}
-		defer b.gz.Put(zw)
-		fn = func(p []byte, _ int) error { _, err := zw.Write(p); return err }
+	default: // version 1: raw msgpack
+		fn = func(p []byte, _ int) error { _, err := plain.Write(p); return err }
 	}
 	_, recs, derr := fr.each(fn, nil)
 	if derr != nil {
 		if !errors.Is(derr, ErrCorrupt) {
-			return nil, fmt.Errorf("read chunk %s: %w", c.ID, derr)
+			return nil, "", fmt.Errorf("read chunk %s: %w", c.ID, derr)
 		}
 		b.log.Error("sealed chunk is damaged; shipping its valid prefix", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", recs, "error", derr)
 	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return nil, fmt.Errorf("gzip chunk %s: %w", c.ID, err)
-		}
-	}
 	c.Records = recs
-	if frames > 0 && (b.cfg.SingleMemberBody || frames > 1 && raw/frames < smallFrame) {
-		// Many small appends (http, forward): one gzip member each
-		// compresses poorly, so the body is compressed again as one.
-		body, err := b.recompress(out.Bytes(), raw)
-		if err != nil {
-			return nil, fmt.Errorf("recompress chunk %s: %w", c.ID, err)
+	if frames > 0 && (out == Gzip && b.cfg.SingleMemberBody || frames > 1 && raw/frames < smallFrame) {
+		// Many small appends (http, forward): one member each compresses
+		// poorly, so the body is compressed again as one.
+		if err := b.decompress(out, body.Bytes(), plain, raw); err != nil {
+			return nil, "", fmt.Errorf("recompress chunk %s: %w", c.ID, err)
 		}
-		return body, nil
+		body.Reset()
 	}
-	return out.Bytes(), nil
+	if body.Len() == 0 {
+		if err := b.compressTo(out, &body, plain.Bytes()); err != nil {
+			return nil, "", fmt.Errorf("compress chunk %s: %w", c.ID, err)
+		}
+	}
+	return body.Bytes(), out, nil
 }
 
-// smallFrame is the average raw frame size under which Body compresses a
-// chunk's records again as one gzip member.
+// smallFrame is the average raw frame size under which BodyAs compresses a
+// chunk's records again as one member or frame.
 const smallFrame = 16 << 10
 
-// recompress returns the multi-member gzip stream members (raw bytes once
-// decompressed) compressed as one member.
-func (b *Buffer) recompress(members []byte, raw int) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(members))
+// decompress appends to plain the records of a stored body (gzip members
+// or zstd frames, raw bytes once decompressed).
+func (b *Buffer) decompress(codec Codec, stored []byte, plain *bytes.Buffer, raw int) error {
+	plain.Grow(raw)
+	if codec == Zstd {
+		d, err := b.zdec.DecodeAll(stored, plain.AvailableBuffer())
+		if err != nil {
+			return err
+		}
+		plain.Write(d)
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(stored))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	plain := bytes.NewBuffer(make([]byte, 0, raw))
-	if _, err := io.Copy(plain, zr); err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	out.Grow(raw / 4)
-	if err := b.gzipTo(&out, plain.Bytes()); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	_, err = io.Copy(plain, zr)
+	return err
 }
 
 // Ack deletes a shipped chunk.

@@ -5,6 +5,7 @@ import (
 	stdgzip "compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/sink"
@@ -510,41 +512,85 @@ func TestReadsVersion1Chunks(t *testing.T) {
 	}
 }
 
-func TestBodyIsMultiMemberGzipForStdlib(t *testing.T) {
-	// The ingest function and the local receiver read bodies with the
-	// standard library's gzip reader: it must see every member.
-	b := openTest(t, t.TempDir(), nil)
-	ctx := context.Background()
-	for i := 0; i < 3; i++ {
-		if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {
-			t.Fatal(err)
-		}
+func TestBodyCodecs(t *testing.T) {
+	// The ingest function and the local receiver read gzip bodies with the
+	// standard library's gzip reader (it must see every member) and zstd
+	// bodies with klauspost's decoder (every frame). Stored bodies are sent
+	// as stored; a zstd chunk for a gzip-only endpoint is converted.
+	tests := []struct {
+		stored  Codec
+		zstdOK  bool
+		want    Codec
+		asIs    bool // body is the concatenation of the stored frames
+		members int  // at least this many gzip members in the body
+	}{
+		{stored: Gzip, zstdOK: false, want: Gzip, asIs: true, members: 3},
+		{stored: Gzip, zstdOK: true, want: Gzip, asIs: true, members: 3},
+		{stored: Zstd, zstdOK: true, want: Zstd, asIs: true},
+		{stored: Zstd, zstdOK: false, want: Gzip, members: 1},
 	}
-	b.SealAll()
-	c := b.TryNext()
-	if c == nil {
-		t.Fatal("no chunk")
-	}
-	body, err := b.Body(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Records != 90000 {
-		t.Fatalf("records = %d, want 90000", c.Records)
-	}
-	zr, err := stdgzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := decodeRaw(t, raw); !equal(got, seq(0, 90000)) {
-		t.Fatalf("stdlib gunzip gave %d records, want 0..89999 in order", len(got))
-	}
-	if int64(len(body)) >= c.Size || c.Size >= int64(len(raw))/2 {
-		t.Fatalf("chunk of %d raw bytes is %d bytes on disk with a %d-byte body", len(raw), c.Size, len(body))
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
+			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
+			ctx := context.Background()
+			for i := 0; i < 3; i++ {
+				if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.SealAll()
+			c := b.TryNext()
+			if c == nil {
+				t.Fatal("no chunk")
+			}
+			body, codec, err := b.BodyAs(c, tt.zstdOK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if codec != tt.want {
+				t.Fatalf("codec = %q, want %q", codec, tt.want)
+			}
+			if c.Records != 90000 {
+				t.Fatalf("records = %d, want 90000", c.Records)
+			}
+			var raw []byte
+			if codec == Gzip {
+				br := bytes.NewReader(body)
+				zr, err := stdgzip.NewReader(br)
+				if err != nil {
+					t.Fatal(err)
+				}
+				members := 0
+				for err == nil {
+					zr.Multistream(false)
+					m, rerr := io.ReadAll(zr)
+					if rerr != nil {
+						t.Fatal(rerr)
+					}
+					raw = append(raw, m...)
+					members++
+					err = zr.Reset(br)
+				}
+				if err != io.EOF {
+					t.Fatal(err)
+				}
+				if members < tt.members || !tt.asIs && members != 1 {
+					t.Fatalf("%d gzip members, want at least %d (exactly 1 when converted)", members, tt.members)
+				}
+				if got := decodeRaw(t, raw); !equal(got, seq(0, 90000)) {
+					t.Fatalf("decoded %d records, want 0..89999 in order", len(got))
+				}
+			} else if got := decodeCodec(t, codec, body); !equal(got, seq(0, 90000)) {
+				t.Fatalf("decoded %d records, want 0..89999 in order", len(got))
+			}
+			onDisk := c.Size - int64(len(magic)) - 3*frameHeader // the frames hold no metadata
+			if tt.asIs != (int64(len(body)) == onDisk) {
+				t.Fatalf("body of %d bytes, stored payloads %d bytes: sent as stored = %v, want %v", len(body), onDisk, int64(len(body)) == onDisk, tt.asIs)
+			}
+			if c.Size >= int64(len(records(t, 0, 90000)))/2 {
+				t.Fatalf("chunk of 90000 records is %d bytes on disk", c.Size)
+			}
+		})
 	}
 }
 
@@ -577,28 +623,54 @@ func TestNewerFormatLeftOnDisk(t *testing.T) {
 func TestBodyOfSmallAppendsIsCompressedAsOne(t *testing.T) {
 	// Appends of a few records (http, forward inputs) are compressed one by
 	// one on disk; the shipped body compresses them together again.
-	b := openTest(t, t.TempDir(), nil)
-	ctx := context.Background()
-	for i := 0; i < 200; i++ {
-		if err := b.Append(ctx, "td.db1.tbl", records(t, i*2, 2), 2); err != nil {
-			t.Fatal(err)
-		}
+	for _, tt := range []struct {
+		stored Codec
+		zstdOK bool
+	}{{Gzip, false}, {Zstd, false}, {Zstd, true}} {
+		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
+			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
+			ctx := context.Background()
+			for i := 0; i < 200; i++ {
+				if err := b.Append(ctx, "td.db1.tbl", records(t, i*2, 2), 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.SealAll()
+			c := b.TryNext()
+			if c == nil {
+				t.Fatal("no chunk")
+			}
+			body, codec, err := b.BodyAs(c, tt.zstdOK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decodeCodec(t, codec, body)
+			if !equal(got, seq(0, 400)) || c.Records != 400 {
+				t.Fatalf("body holds %d records (Records %d), want 0..399", len(got), c.Records)
+			}
+			if int64(len(body))*4 > c.Size {
+				t.Fatalf("%s body of %d bytes for a chunk of %d bytes on disk", codec, len(body), c.Size)
+			}
+		})
 	}
-	b.SealAll()
-	c := b.TryNext()
-	if c == nil {
-		t.Fatal("no chunk")
+}
+
+// decodeCodec returns the "n" values of a gzip or zstd msgpack body.
+func decodeCodec(tb testing.TB, codec Codec, body []byte) []int64 {
+	tb.Helper()
+	if codec == Gzip {
+		return decodeBody(tb, body)
 	}
-	body, err := b.Body(c)
+	zd, err := zstd.NewReader(nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	if got := decodeBody(t, body); !equal(got, seq(0, 400)) || c.Records != 400 {
-		t.Fatalf("body holds %d records (Records %d), want 0..399", len(got), c.Records)
+	defer zd.Close()
+	raw, err := zd.DecodeAll(body, nil)
+	if err != nil {
+		tb.Fatalf("zstd: %v", err)
 	}
-	if int64(len(body))*4 > c.Size {
-		t.Fatalf("body of %d bytes for a chunk of %d bytes on disk", len(body), c.Size)
-	}
+	return decodeRaw(tb, raw)
 }
 
 func TestSingleMemberBody(t *testing.T) {
@@ -606,7 +678,7 @@ func TestSingleMemberBody(t *testing.T) {
 	// member still sees every record.
 	for _, single := range []bool{false, true} {
 		t.Run(strconv.FormatBool(single), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.SingleMemberBody = single })
+			b := openTest(t, t.TempDir(), func(c *Config) { c.SingleMemberBody, c.Compression = single, Gzip })
 			ctx := context.Background()
 			for i := 0; i < 2; i++ {
 				if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {

@@ -9,9 +9,10 @@ import (
 	"io"
 )
 
-// Chunk file format, version 2 (magic "SPWBUF02", written by this version).
-// A chunk file starts with the 8-byte magic and holds a sequence of frames,
-// one per Append:
+// Chunk file format, versions 2 and 3 (written by this version: magic
+// "SPWBUF03" when records are compressed with zstd, the default, "SPWBUF02"
+// when with gzip). A chunk file starts with the 8-byte magic and holds a
+// sequence of frames, one per Append:
 //
 //	uint32 little-endian stored payload length
 //	uint32 little-endian record count
@@ -20,13 +21,14 @@ import (
 //	uint32 little-endian CRC-32C (Castagnoli) of count, metadata length,
 //	       raw length, metadata and stored payload
 //	metadata: a source position (see AppendWithPosition), stored with the records
-//	payload: one or more gzip members whose decompressed concatenation is
-//	         count concatenated msgpack maps (raw length bytes)
+//	payload: one or more gzip members (version 2) or zstd frames (version 3)
+//	         whose decompressed concatenation is count concatenated msgpack
+//	         maps (raw length bytes)
 //
 // The records are compressed before they are written and fsynced, so a
 // chunk's body for the TD import API is the concatenation of its frames'
-// payloads (a multi-member gzip stream), and about 8x fewer bytes are
-// fsynced than with raw msgpack.
+// payloads (a multi-member gzip or multi-frame zstd stream), and about 8x
+// fewer bytes are fsynced than with raw msgpack.
 //
 // Version 1 (magic "SPWBUF01", written by earlier versions) has a 16-byte
 // frame header without the raw length, the CRC over count, metadata length,
@@ -37,7 +39,8 @@ import (
 // file: everything from it on is a torn tail (a crash during a write) and is
 // cut at recovery.
 const (
-	magic         = "SPWBUF02"
+	magic         = "SPWBUF02" // gzip payloads
+	magicZstd     = "SPWBUF03" // zstd payloads
 	magicV1       = "SPWBUF01"
 	frameHeader   = 20
 	frameHeaderV1 = 16
@@ -57,7 +60,16 @@ var ErrCorrupt = errors.New("corrupt chunk file")
 // files are left untouched on disk.
 var ErrUnsupportedVersion = errors.New("unsupported chunk format version")
 
-// appendFrame appends one version-2 frame to dst: payload is the stored
+// Codec names how a chunk's records are compressed on disk and in a body.
+type Codec string
+
+// Codecs.
+const (
+	Gzip Codec = "gzip"
+	Zstd Codec = "zstd"
+)
+
+// appendFrame appends one version-2 or -3 frame to dst: payload is the stored
 // (compressed) form of count records that are raw bytes long.
 func appendFrame(dst, payload []byte, count, raw int, meta []byte) []byte {
 	var h [frameHeader]byte
@@ -93,7 +105,7 @@ func appendFrameV1(dst, payload []byte, count int, meta []byte) []byte {
 // frameReader streams the frames of a chunk file.
 type frameReader struct {
 	r       *bufio.Reader
-	version int   // 1 or 2
+	version int   // 1, 2 or 3
 	off     int64 // offset of the end of the last valid frame
 	buf     []byte
 	count   int
@@ -114,19 +126,30 @@ func newFrameReader(r io.Reader) (*frameReader, error) {
 	switch string(m[:]) {
 	case magic:
 		fr.version = 2
+	case magicZstd:
+		fr.version = 3
 	case magicV1:
 		fr.version = 1
 	default:
 		if string(m[:6]) == magic[:6] {
-			return nil, fmt.Errorf("%w: %q (this build reads %q and %q)", ErrUnsupportedVersion, m[:], magicV1, magic)
+			return nil, fmt.Errorf("%w: %q (this build reads %q, %q and %q)", ErrUnsupportedVersion, m[:], magicV1, magic, magicZstd)
 		}
 		return nil, fmt.Errorf("%w: bad magic %q", ErrCorrupt, m[:])
 	}
 	return fr, nil
 }
 
-// compressed reports whether frame payloads are gzip members (version 2).
-func (fr *frameReader) compressed() bool { return fr.version >= 2 }
+// codec returns how frame payloads are compressed: "" for version 1 (raw
+// msgpack), Gzip for version 2, Zstd for version 3.
+func (fr *frameReader) codec() Codec {
+	switch fr.version {
+	case 2:
+		return Gzip
+	case 3:
+		return Zstd
+	}
+	return ""
+}
 
 // next returns the next frame's stored payload (valid until the next call)
 // and its record count. It returns io.EOF at a clean end and an ErrCorrupt
@@ -177,8 +200,8 @@ func (fr *frameReader) next() ([]byte, int, error) {
 }
 
 // Decode streams the frames of a chunk file from r, calling fn with each
-// frame's stored payload (gzip members in version 2, raw msgpack in version
-// 1) and record count. It returns the length of the valid prefix and the
+// frame's stored payload (gzip members in version 2, zstd frames in version
+// 3, raw msgpack in version 1) and record count. It returns the length of the valid prefix and the
 // number of records in it; err is nil at a clean end, or wraps ErrCorrupt at
 // the first damaged frame (what came before it is valid).
 func Decode(r io.Reader, fn func(payload []byte, count int) error) (valid int64, records int, err error) {

@@ -111,12 +111,18 @@ func Defaults(c Config) Config {
 	if c.Buffer.GzipLevel == 0 {
 		c.Buffer.GzipLevel = bd.GzipLevel
 	}
+	if c.Buffer.Compression == "" {
+		c.Buffer.Compression = bd.Compression
+	}
 	od := output.DefaultConfig()
 	if c.Output.FailoverAfter == 0 {
 		c.Output.FailoverAfter = od.FailoverAfter
 	}
 	if c.Output.PrimaryRetryInterval == 0 {
 		c.Output.PrimaryRetryInterval = od.PrimaryRetryInterval
+	}
+	if c.Output.Compression == "" {
+		c.Output.Compression = od.Compression
 	}
 	if c.Output.Concurrency == 0 {
 		c.Output.Concurrency = od.Concurrency

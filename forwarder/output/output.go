@@ -46,6 +46,11 @@ type Config struct {
 	MinBackoff           time.Duration `yaml:"min_backoff"`            // wait after a failed attempt, doubled per consecutive failure
 	MaxBackoff           time.Duration `yaml:"max_backoff"`
 	ClientAttempts       int           `yaml:"client_attempts"` // attempts inside one ImportWithID call
+	// Compression of import bodies: "auto" (default) sends msgpack.zst and,
+	// when an endpoint refuses a zstd body but takes the same chunk as
+	// msgpack.gz, sends gzip to that endpoint from then on; "zstd" always
+	// sends zstd; "gzip" always sends gzip (what every TD endpoint takes).
+	Compression string `yaml:"compression"`
 
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -60,7 +65,23 @@ func DefaultConfig() Config {
 		MinBackoff:           time.Second,
 		MaxBackoff:           time.Minute,
 		ClientAttempts:       3,
+		Compression:          CompressionAuto,
 	}
+}
+
+// Compression settings.
+const (
+	CompressionAuto = "auto"
+	CompressionZstd = "zstd"
+	CompressionGzip = "gzip"
+)
+
+// format is the TD import format of a body in codec.
+func format(codec buffer.Codec) string {
+	if codec == buffer.Zstd {
+		return tdimport.FormatZstd
+	}
+	return tdimport.FormatGzip
 }
 
 // Validate reports every problem of c, each prefixed with its field path.
@@ -84,6 +105,11 @@ func (c Config) Validate() error {
 	}
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, fmt.Errorf("min_backoff, max_backoff: need 0 < %v <= %v", c.MinBackoff, c.MaxBackoff))
+	}
+	switch c.Compression {
+	case CompressionAuto, CompressionZstd, CompressionGzip:
+	default:
+		errs = append(errs, fmt.Errorf("compression: %q is not one of %q, %q, %q", c.Compression, CompressionAuto, CompressionZstd, CompressionGzip))
 	}
 	if c.ClientAttempts < 1 {
 		errs = append(errs, fmt.Errorf("client_attempts: %d must be at least 1", c.ClientAttempts))
@@ -167,7 +193,7 @@ func (e Endpoint) client(cfg Config, log *slog.Logger) (*tdimport.Client, error)
 type Source interface {
 	Next(ctx context.Context) (*buffer.Chunk, error)
 	TryNext() *buffer.Chunk
-	Body(c *buffer.Chunk) ([]byte, error)
+	BodyAs(c *buffer.Chunk, zstdOK bool) ([]byte, buffer.Codec, error)
 	Ack(c *buffer.Chunk) error
 	Park(c *buffer.Chunk, answer []byte) error
 	Release(c *buffer.Chunk)
@@ -177,7 +203,7 @@ var _ Source = (*buffer.Buffer)(nil)
 
 // importer is the part of tdimport.Client the output uses.
 type importer interface {
-	ImportWithID(ctx context.Context, db, table, uniqueID string, body []byte) (*tdimport.ImportResult, error)
+	ImportWithIDFormat(ctx context.Context, db, table, uniqueID, format string, body []byte) (*tdimport.ImportResult, error)
 }
 
 var _ importer = (*tdimport.Client)(nil)
@@ -199,6 +225,9 @@ type Output struct {
 	log     *slog.Logger
 	clients [2]importer // primary, standby (nil when none)
 	names   [2]string
+	// gzipOnly is set for an endpoint that refused a zstd body and took the
+	// same chunk as gzip (compression: auto).
+	gzipOnly [2]atomic.Bool
 
 	mu          sync.Mutex
 	active      int // 0 primary, 1 standby
@@ -348,20 +377,26 @@ type answer struct {
 }
 
 // Ship makes one attempt to deliver c: 2xx -> Ack, permanent refusal -> Park,
-// anything else -> Release (the chunk is retried later) and the error.
+// anything else -> Release (the chunk is retried later) and the error. With
+// compression auto, a zstd body the endpoint refuses is sent again at once
+// as gzip.
 func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
-	body, err := o.src.Body(c)
-	if err != nil {
+	ep := o.pick()
+	zstdOK := o.cfg.Compression == CompressionZstd || o.cfg.Compression == CompressionAuto && !o.gzipOnly[ep].Load()
+	body, codec, err := o.send(ctx, ep, c, zstdOK)
+	if codec == buffer.Zstd && o.cfg.Compression == CompressionAuto && tdimport.IsPermanent(err) && ctx.Err() == nil {
+		zerr := err
+		if body, _, err = o.send(ctx, ep, c, false); err == nil {
+			o.gzipOnly[ep].Store(true)
+			o.log.Info("endpoint refused a zstd body and took gzip; sending it gzip from now on", "endpoint", o.names[ep], "zstd_error", zerr)
+		}
+	}
+	switch {
+	case body == nil && err != nil:
 		o.src.Release(c)
 		o.failures.Add(1)
 		o.log.Error("read chunk for shipping", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
 		return err
-	}
-	ep := o.pick()
-	rctx, cancel := context.WithTimeout(ctx, o.cfg.RequestTimeout)
-	_, err = o.clients[ep].ImportWithID(rctx, c.DB, c.Table, c.ID, body)
-	cancel()
-	switch {
 	case err == nil:
 		if aerr := o.src.Ack(c); aerr != nil {
 			o.log.Error("ack shipped chunk", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", aerr)
@@ -398,6 +433,20 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		o.log.Warn("chunk not shipped, will retry", "db", c.DB, "table", c.Table, "unique_id", c.ID, "endpoint", o.names[ep], "error", err)
 		return fmt.Errorf("ship chunk %s: %w", c.ID, err)
 	}
+}
+
+// send reads c's body (zstd when zstdOK and the chunk allows it) and makes
+// one import call to endpoint ep. The body is nil when the chunk could not
+// be read.
+func (o *Output) send(ctx context.Context, ep int, c *buffer.Chunk, zstdOK bool) ([]byte, buffer.Codec, error) {
+	body, codec, err := o.src.BodyAs(c, zstdOK)
+	if err != nil {
+		return nil, "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, o.cfg.RequestTimeout)
+	defer cancel()
+	_, err = o.clients[ep].ImportWithIDFormat(rctx, c.DB, c.Table, c.ID, format(codec), body)
+	return body, codec, err
 }
 
 // Stats returns a snapshot of the counters.

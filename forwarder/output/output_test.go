@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -276,4 +277,59 @@ func TestRunShipsUntilCancelled(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestCompressionNegotiation(t *testing.T) {
+	// compression auto sends zstd and falls back to gzip, for good, on an
+	// endpoint that refuses zstd but takes the same chunk as gzip; zstd and
+	// gzip are fixed. Every chunk arrives exactly once or is parked.
+	const gz, zst = "msgpack.gz", "msgpack.zst"
+	tests := []struct {
+		name        string
+		stored      buffer.Codec
+		compression string
+		gzipOnly    bool
+		wantFormats map[string]int
+		wantRecords int
+		wantParked  uint64
+	}{
+		{"auto, zstd endpoint", buffer.Zstd, CompressionAuto, false, map[string]int{zst: 3}, 3, 0},
+		{"auto, gzip-only endpoint", buffer.Zstd, CompressionAuto, true, map[string]int{zst: 1, gz: 3}, 3, 0},
+		{"zstd, gzip-only endpoint", buffer.Zstd, CompressionZstd, true, map[string]int{zst: 3}, 0, 3},
+		{"gzip", buffer.Zstd, CompressionGzip, false, map[string]int{gz: 3}, 3, 0},
+		{"auto, gzip chunks", buffer.Gzip, CompressionAuto, false, map[string]int{gz: 3}, 3, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rv := tdrecv.New("k1", true)
+			rv.GzipOnly = tt.gzipOnly
+			cfg := testConfig(server(t, rv).URL)
+			cfg.Compression = tt.compression
+			cfg.Concurrency = 1 // with more, each chunk in flight may probe zstd once
+			bcfg := buffer.DefaultConfig()
+			bcfg.Dir, bcfg.Compression = t.TempDir(), tt.stored
+			b, err := buffer.Open(bcfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			fill(t, b, "td.db1.tbl", 3)
+			o, err := New(cfg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := rv.Formats(); !maps.Equal(got, tt.wantFormats) {
+				t.Fatalf("requests per format %v, want %v", got, tt.wantFormats)
+			}
+			if rv.Count() != tt.wantRecords || o.Stats().Parked != tt.wantParked {
+				t.Fatalf("receiver has %d records, %d chunks parked; want %d, %d", rv.Count(), o.Stats().Parked, tt.wantRecords, tt.wantParked)
+			}
+			if _, dups, _, _ := rv.Stats(); dups != 0 {
+				t.Fatalf("%d duplicate uploads", dups)
+			}
+		})
+	}
 }

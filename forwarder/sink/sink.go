@@ -22,3 +22,15 @@ type Sink interface {
 	// nothing of the call is stored.
 	Append(ctx context.Context, tag string, records []byte, count int) error
 }
+
+// Prepared is a batch of records made ready for storing (checked and
+// compressed) but not stored yet, so a source can prepare its next batch
+// while the previous one is written.
+type Prepared interface {
+	// Commit stores the batch (written and fsynced). On ErrFull the batch
+	// stays prepared and Commit may be called again; after any other
+	// result it is spent.
+	Commit(ctx context.Context) error
+	// Discard releases a batch that will not be committed.
+	Discard()
+}

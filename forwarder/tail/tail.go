@@ -172,9 +172,11 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Sink is the disk buffer as the tailer uses it.
+// Sink is the disk buffer as the tailer uses it: Prepare checks and
+// compresses a batch with the position it reaches, Commit (in order) writes
+// and fsyncs it.
 type Sink interface {
-	AppendWithPosition(ctx context.Context, tag string, records []byte, count int, key string, pos []byte) error
+	Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error)
 }
 
 // Stats are the tailer's counters.
@@ -239,6 +241,7 @@ type Tailer struct {
 	ml      *regexp.Regexp
 	log     *slog.Logger
 	now     func() time.Time
+	readAt  time.Time // when the block being parsed was read: the time of lines without their own
 	started bool
 
 	mu      sync.Mutex // guards the watches map and files
@@ -250,9 +253,9 @@ type Tailer struct {
 
 	buf     []byte
 	batch   []byte
-	spare   []byte
+	spares  [][]byte
 	count   int
-	pending *inflight
+	pending []*inflight // oldest first, at most maxInflight
 
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
 }
@@ -748,6 +751,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			e.eofSince = time.Time{}
 		}
 		if !rotated && e.ml != nil && now.Sub(e.mlLast) >= t.cfg.MultilineFlush {
+			t.readAt = now
 			t.emitML(e)
 			if err := t.flush(ctx, w, e); err != nil {
 				errs = append(errs, err)
@@ -1015,6 +1019,7 @@ func (t *Tailer) truncate(ctx context.Context, w *watch, e *entry) {
 
 // finish emits a drained rotated file's last partial line and marks it done.
 func (t *Tailer) finish(ctx context.Context, w *watch, e *entry) error {
+	t.readAt = t.now()
 	if e.readPos < e.size { // a last line without newline
 		n, _ := e.f.ReadAt(t.buf[:min(int64(len(t.buf)), e.size-e.readPos)], e.readPos)
 		if n > 0 && !e.skipping {
@@ -1035,8 +1040,19 @@ func (t *Tailer) finish(ctx context.Context, w *watch, e *entry) error {
 	return nil
 }
 
-// read consumes e from readPos to its end in blocks.
+// read consumes e from readPos to its end in blocks. When a batch cannot be
+// stored, reading rewinds to the end of what was stored, so the lines are
+// read again at the next poll.
 func (t *Tailer) read(ctx context.Context, w *watch, e *entry) error {
+	err := t.readBlocks(ctx, w, e)
+	if err != nil && ctx.Err() == nil {
+		t.batch, t.count = t.batch[:0], 0
+		e.readPos, e.ml, e.skipping = e.offset, nil, false
+	}
+	return err
+}
+
+func (t *Tailer) readBlocks(ctx context.Context, w *watch, e *entry) error {
 	if e.f == nil {
 		return nil
 	}
@@ -1051,6 +1067,7 @@ func (t *Tailer) read(ctx context.Context, w *watch, e *entry) error {
 		if e.readPos+int64(n) > e.size {
 			e.size = e.readPos + int64(n)
 		}
+		t.readAt = t.now()
 		consumed := t.lines(e, t.buf[:n])
 		t.nBytes.Add(uint64(consumed))
 		e.readPos += int64(consumed)
@@ -1139,7 +1156,7 @@ func (t *Tailer) emitML(e *entry) {
 }
 
 func (t *Tailer) record(l []byte) {
-	now := t.now()
+	now := t.readAt
 	var err error
 	before := len(t.batch)
 	t.batch, err = t.parse.AppendRecord(t.batch, l, now)
@@ -1160,26 +1177,40 @@ func (e *entry) commit() int64 {
 	return e.readPos
 }
 
-// inflight is a batch being appended by a helper goroutine while the
-// tailer parses the next one (so parsing overlaps the buffer's fsync).
+// inflight is a batch being stored by a helper goroutine while the tailer
+// parses the next one: batches are compressed concurrently and committed in
+// order, so parsing, compressing and fsyncing overlap.
 type inflight struct {
-	done   chan error
+	done   chan struct{} // closed when err is set
+	err    error
 	e      *entry
 	commit int64
 	batch  []byte
 }
 
-// wait completes the in-flight append, if any, and advances its entry.
+// maxInflight bounds the batches being stored at once.
+const maxInflight = 2
+
+// wait completes every in-flight batch, oldest first, and advances their
+// entries; it returns the first error.
 func (t *Tailer) wait() error {
-	p := t.pending
-	if p == nil {
-		return nil
+	var first error
+	for len(t.pending) > 0 {
+		if err := t.waitOldest(); err != nil && first == nil {
+			first = err
+		}
 	}
-	t.pending = nil
-	err := <-p.done
-	t.spare = p.batch[:0]
-	if err != nil {
-		return err
+	return first
+}
+
+// waitOldest completes the oldest in-flight batch and advances its entry.
+func (t *Tailer) waitOldest() error {
+	p := t.pending[0]
+	t.pending = t.pending[1:]
+	<-p.done
+	t.spares = append(t.spares, p.batch[:0])
+	if p.err != nil {
+		return p.err
 	}
 	if p.commit > p.e.offset {
 		p.e.offset = p.commit
@@ -1190,22 +1221,50 @@ func (t *Tailer) wait() error {
 }
 
 // flushAsync hands the batch to a helper goroutine and returns at once
-// (after waiting for the previous one).
+// (after waiting for the oldest one when maxInflight are in flight).
 func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
-	if err := t.wait(); err != nil {
-		return err
+	for len(t.pending) >= maxInflight {
+		if err := t.waitOldest(); err != nil {
+			return errors.Join(err, t.wait())
+		}
 	}
 	if t.count == 0 {
 		return nil
 	}
-	p := &inflight{done: make(chan error, 1), e: e, commit: e.commit(), batch: t.batch}
+	var prev *inflight
+	if n := len(t.pending); n > 0 {
+		prev = t.pending[n-1]
+	}
+	p := &inflight{done: make(chan struct{}), e: e, commit: e.commit(), batch: t.batch}
 	pos, key := t.position(w, e, p.commit)
 	count := t.count
-	t.batch, t.count = t.spare, 0
-	t.spare = nil
-	t.pending = p
-	go func() { p.done <- t.appendRetry(ctx, p.batch, count, key, pos, e.path) }()
+	t.batch, t.count = nil, 0
+	if n := len(t.spares); n > 0 {
+		t.batch, t.spares = t.spares[n-1], t.spares[:n-1]
+	}
+	t.pending = append(t.pending, p)
+	go func() {
+		defer close(p.done)
+		p.err = t.store(ctx, prev, p.batch, count, key, pos, e.path)
+	}()
 	return nil
+}
+
+// store prepares a batch, waits for the batch before it (prev, may be nil)
+// to be committed, and commits it.
+func (t *Tailer) store(ctx context.Context, prev *inflight, batch []byte, count int, key string, pos []byte, path string) error {
+	pb, err := t.sink.Prepare(t.cfg.Tag, batch, count, key, pos)
+	if err != nil {
+		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
+	}
+	if prev != nil {
+		<-prev.done
+		if prev.err != nil {
+			pb.Discard()
+			return fmt.Errorf("append %d lines of %s: an earlier batch failed", count, path)
+		}
+	}
+	return t.commitRetry(ctx, pb, count, path)
 }
 
 func (t *Tailer) position(w *watch, e *entry, c int64) ([]byte, string) {
@@ -1214,11 +1273,20 @@ func (t *Tailer) position(w *watch, e *entry, c int64) ([]byte, string) {
 	return pos, key
 }
 
-// appendRetry appends, waiting while the buffer is full.
+// appendRetry stores a batch at once, waiting while the buffer is full.
 func (t *Tailer) appendRetry(ctx context.Context, batch []byte, count int, key string, pos []byte, path string) error {
+	pb, err := t.sink.Prepare(t.cfg.Tag, batch, count, key, pos)
+	if err != nil {
+		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
+	}
+	return t.commitRetry(ctx, pb, count, path)
+}
+
+// commitRetry commits pb, waiting while the buffer is full.
+func (t *Tailer) commitRetry(ctx context.Context, pb sink.Prepared, count int, path string) error {
 	wait := 10 * time.Millisecond
 	for {
-		err := t.sink.AppendWithPosition(ctx, t.cfg.Tag, batch, count, key, pos)
+		err := pb.Commit(ctx)
 		if err == nil {
 			return nil
 		}
@@ -1230,6 +1298,7 @@ func (t *Tailer) appendRetry(ctx context.Context, batch []byte, count int, key s
 		select {
 		case <-ctx.Done():
 			tm.Stop()
+			pb.Discard()
 			return ctx.Err()
 		case <-tm.C:
 		}

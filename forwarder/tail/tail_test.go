@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/forwarder/sink"
 )
 
 // env is a tailer over a real disk buffer in a temp dir, driven by Poll with
@@ -416,4 +419,60 @@ func TestNewFileReadFromHeadAndExclude(t *testing.T) {
 	e.now = e.now.Add(2 * time.Second)
 	e.poll()
 	e.exactlyOnce(10)
+}
+
+// failingSink is the real disk buffer with injected failures: the commits
+// whose 1-based numbers are in fail return an I/O error and store nothing.
+type failingSink struct {
+	b    *buffer.Buffer
+	n    atomic.Int64
+	fail map[int64]bool
+}
+
+func (f *failingSink) Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error) {
+	p, err := f.b.Prepare(tag, records, count, key, pos)
+	if err != nil {
+		return nil, err
+	}
+	return &failingPrepared{Prepared: p, f: f}, nil
+}
+
+type failingPrepared struct {
+	sink.Prepared
+	f *failingSink
+}
+
+func (p *failingPrepared) Commit(ctx context.Context) error {
+	if p.f.fail[p.f.n.Add(1)] {
+		p.Discard()
+		return errors.New("injected: input/output error")
+	}
+	return p.Prepared.Commit(ctx)
+}
+
+func TestStoreFailureRereads(t *testing.T) {
+	// A batch the buffer cannot store (with the next one in flight behind
+	// it) is read again at the next poll: nothing lost, nothing twice.
+	for _, failAt := range []int64{1, 3, 4} {
+		t.Run(fmt.Sprint("commit ", failAt), func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.MaxLineSize = 1024 }) // 4 KiB read blocks: many batches
+			fs := &failingSink{b: e.buf, fail: map[int64]bool{failAt: true}}
+			tl, err := New(e.cfg, fs, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tl.SetClock(func() time.Time { return e.now })
+			e.tl = tl
+			e.write(e.log, 400)
+			if err := e.tl.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "injected") {
+				t.Fatalf("first poll: %v, want the injected error", err)
+			}
+			e.write(e.log, 100)
+			e.poll()
+			if fs.n.Load() <= failAt+1 {
+				t.Fatalf("only %d commits: the batches did not pipeline", fs.n.Load())
+			}
+			e.exactlyOnce(0)
+		})
+	}
 }

@@ -2,6 +2,7 @@ package tdreceiver
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
@@ -11,7 +12,9 @@ import (
 	"io"
 	"math"
 	"sort"
+	"sync"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -78,6 +81,66 @@ func DecodeStream(body io.Reader, lim Limits) ([]Record, error) {
 	}
 	defer zr.Close()
 	return DecodeMsgpack(&limitedReader{r: zr, n: lim.MaxDecompressedBytes}, lim)
+}
+
+// maxZstdWindow is the largest window a zstd frame may declare (RFC 9659's
+// 8 MiB, as Spillway's ingest): a hostile frame header cannot make the
+// decoder allocate more.
+const maxZstdWindow = 8 << 20
+
+// zstdDecoders holds idle synchronous (concurrency 1, no goroutines)
+// low-memory decoders.
+var zstdDecoders sync.Pool // *zstd.Decoder
+
+// DecodeZstd is DecodeStream for a zstd body: one or more concatenated
+// frames (skippable frames are skipped) holding the msgpack map stream,
+// within the same limits.
+func DecodeZstd(body io.Reader, lim Limits) ([]Record, error) {
+	zr, err := getZstd(body)
+	if err != nil {
+		return nil, err
+	}
+	defer putZstd(zr)
+	return DecodeMsgpack(&limitedReader{r: zr, n: lim.MaxDecompressedBytes}, lim)
+}
+
+func getZstd(r io.Reader) (*zstd.Decoder, error) {
+	zr, _ := zstdDecoders.Get().(*zstd.Decoder)
+	if zr == nil {
+		var err error
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, fmt.Errorf("zstd decoder: %w", err)
+		}
+	}
+	if err := zr.Reset(r); err != nil {
+		return nil, fmt.Errorf("zstd decoder: %w", err)
+	}
+	return zr, nil
+}
+
+func putZstd(zr *zstd.Decoder) {
+	_ = zr.Reset(nil) // drop the reference to the body
+	zstdDecoders.Put(zr)
+}
+
+// zstdToGzip re-compresses a zstd body as one gzip member, reading at most
+// lim.MaxDecompressedBytes of it.
+func zstdToGzip(body []byte, lim Limits) ([]byte, error) {
+	zr, err := getZstd(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer putZstd(zr)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	if _, err := io.Copy(zw, &limitedReader{r: zr, n: lim.MaxDecompressedBytes}); err != nil {
+		return nil, fmt.Errorf("zstd to gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("zstd to gzip: %w", err)
+	}
+	return out.Bytes(), nil
 }
 
 // DecodeMsgpack decodes an uncompressed stream of msgpack maps (see

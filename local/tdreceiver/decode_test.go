@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -92,6 +93,79 @@ func TestDecodeStream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// zst returns raw as zstd frames of at most frame bytes each (one frame when
+// frame <= 0), cut at any byte.
+func zst(t testing.TB, raw []byte, frame int) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if frame <= 0 {
+		return enc.EncodeAll(raw, nil)
+	}
+	var out []byte
+	for len(raw) > 0 {
+		n := min(frame, len(raw))
+		out = enc.EncodeAll(raw[:n], out)
+		raw = raw[n:]
+	}
+	return out
+}
+
+// zstdHugeWindow is a zstd frame header asking for a 1 GiB window, then an
+// empty last block.
+var zstdHugeWindow = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00}
+
+func TestDecodeZstd(t *testing.T) {
+	lim := DefaultLimits()
+	small := lim
+	small.MaxDecompressedBytes = 64
+	two := encode(t, map[string]any{"time": 1, "a": "b"}, map[string]any{"time": uint64(2), "n": []any{1, "x"}})
+	skippable := []byte{0x50, 0x2a, 0x4d, 0x18, 0x01, 0x00, 0x00, 0x00, 0x00}
+	tests := []struct {
+		name    string
+		body    []byte
+		lim     Limits
+		want    int
+		wantErr error // with anyErr: any error
+		anyErr  bool
+	}{
+		{name: "two records, one frame", body: zst(t, two, 0), lim: lim, want: 2},
+		{name: "two records, 3-byte frames", body: zst(t, two, 3), lim: lim, want: 2},
+		{name: "skippable and empty frames", body: append(append(append([]byte(nil), skippable...), zst(t, nil, 0)...), zst(t, two, 0)...), lim: lim, want: 2},
+		{name: "empty frame", body: zst(t, nil, 0), lim: lim, want: 0},
+		{name: "not zstd", body: []byte("hello"), lim: lim, anyErr: true},
+		{name: "gzip", body: gz(t, two), lim: lim, anyErr: true},
+		{name: "truncated", body: zst(t, two, 0)[:12], lim: lim, anyErr: true},
+		{name: "1 GiB window", body: zstdHugeWindow, lim: lim, anyErr: true},
+		{name: "array record", body: zst(t, encode(t, []any{1, 2}), 0), lim: lim, wantErr: ErrBadRecord},
+		{name: "missing time", body: zst(t, encode(t, map[string]any{"a": 1}), 0), lim: lim, wantErr: ErrBadRecord},
+		{name: "too large", body: zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 200))}), 0), lim: small, wantErr: ErrTooLarge},
+		{name: "bomb", body: zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 64<<20))}), 0), lim: Limits{MaxDecompressedBytes: 1 << 20, MaxRecords: 10, MaxDepth: 4, MaxKeys: 4}, wantErr: ErrTooLarge},
+	}
+	for round := range 2 { // the pooled decoders again, after every failure
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				recs, err := DecodeZstd(bytes.NewReader(tt.body), tt.lim)
+				switch {
+				case tt.anyErr:
+					if err == nil {
+						t.Fatalf("round %d: want an error", round)
+					}
+				case tt.wantErr != nil:
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("round %d: err = %v, want %v", round, err, tt.wantErr)
+					}
+				case err != nil || len(recs) != tt.want:
+					t.Fatalf("round %d: %d records, %v; want %d", round, len(recs), err, tt.want)
+				}
+			})
+		}
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package tdreceiver owns a local Treasure Data import API receiver: it
-// accepts TD import requests (import and import_with_id of msgpack.gz
-// bodies), database and table creation and listings, checks the TD1 API key,
+// accepts TD import requests (import and import_with_id of msgpack.gz and
+// msgpack.zst bodies), database and table creation and listings, checks the TD1 API key,
 // honours unique_id (a repeated id is answered 200 and not stored twice),
 // keeps what it received in memory (and optionally in a directory), injects
 // 500/429 failures on demand, and lets tests read back records, counts and
@@ -32,6 +32,7 @@ import (
 
 	"github.com/spillwayhq/spillway/local/listen"
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 // DefaultAddr is the receiver's default listen address.
@@ -52,7 +53,8 @@ type Config struct {
 	// generates a random one when empty.
 	APIKey string
 	// Dir, when set, receives every accepted body as
-	// <db>/<table>/<unique id>.msgpack.gz.
+	// <db>/<table>/<unique id>.msgpack.gz: a gzip body as it came, a zstd
+	// body re-compressed as gzip.
 	Dir string
 	// AutoCreate creates unknown databases and tables on import; when false
 	// (TD's behaviour) an import into an unknown table is answered 404.
@@ -116,7 +118,7 @@ type table struct {
 	hashes     []string
 	ids        map[string]bool
 	imports    int
-	bytes      int64
+	bytes      int64 // compressed bytes received (estimated_storage_size)
 }
 
 type database struct {
@@ -370,8 +372,13 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	if !validNames(w, db, tbl) {
 		return
 	}
-	if format != "msgpack.gz" {
-		tdError(w, http.StatusUnsupportedMediaType, "Unsupported format", "format "+format+" is not supported; use msgpack.gz")
+	decode := DecodeStream
+	switch format {
+	case tdimport.FormatGzip:
+	case tdimport.FormatZstd:
+		decode = DecodeZstd
+	default:
+		tdError(w, http.StatusUnsupportedMediaType, "Unsupported format", "format "+format+" is not supported; use "+tdimport.FormatGzip+" or "+tdimport.FormatZstd)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
@@ -385,7 +392,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := md5.Sum(body)
 	md5hex := hex.EncodeToString(sum[:])
-	recs, err := DecodeStream(bytes.NewReader(body), s.cfg.Limits)
+	recs, err := decode(bytes.NewReader(body), s.cfg.Limits)
 	if err != nil {
 		status := http.StatusBadRequest
 		switch {
@@ -394,7 +401,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, ErrBadRecord):
 			status = http.StatusUnprocessableEntity
 		}
-		s.log.Warn("import rejected", "db", db, "table", tbl, "unique_id", uid, "err", err)
+		s.log.Warn("import rejected", "db", db, "table", tbl, "unique_id", uid, "format", format, "err", err)
 		tdError(w, status, "Invalid import body", err.Error())
 		return
 	}
@@ -438,11 +445,18 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	s.notifyLocked()
 	s.mu.Unlock()
 	if !dup && s.cfg.Dir != "" {
-		if err := s.persist(db, tbl, uid, seq, body); err != nil {
+		stored := body
+		if format == tdimport.FormatZstd {
+			stored, err = zstdToGzip(body, s.cfg.Limits)
+		}
+		if err == nil {
+			err = s.persist(db, tbl, uid, seq, stored)
+		}
+		if err != nil {
 			s.log.Error("persist import", "db", db, "table", tbl, "unique_id", uid, "err", err)
 		}
 	}
-	s.log.Info("import", "db", db, "table", tbl, "unique_id", uid, "records", len(recs), "duplicate", dup)
+	s.log.Info("import", "db", db, "table", tbl, "unique_id", uid, "format", format, "records", len(recs), "duplicate", dup)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"database": db, "table": tbl, "unique_id": uid, "md5_hex": md5hex,
 		"elapsed_time": s.cfg.Now().Sub(start).Seconds(),

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +14,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +60,13 @@ func body(t testing.TB, recs ...map[string]any) []byte {
 		t.Fatal(err)
 	}
 	return gz.Bytes()
+}
+
+// zbody is body as zstd frames of at most 40 uncompressed bytes each (the
+// forwarder sends one frame per append).
+func zbody(t testing.TB, recs ...map[string]any) []byte {
+	t.Helper()
+	return zst(t, encode(t, anys(recs)...), 40)
 }
 
 func events(from, n int) []map[string]any {
@@ -180,6 +191,15 @@ func TestImportStatuses(t *testing.T) {
 		{"ok with id", "PUT", "/v3/table/import_with_id/www/access/u1/msgpack.gz", key, body(t, events(0, 2)...), 200},
 		{"repeat id", "PUT", "/v3/table/import_with_id/www/access/u1/msgpack.gz", key, body(t, events(0, 2)...), 200},
 		{"ok without id", "PUT", "/v3/table/import/www/access/msgpack.gz", key, body(t, events(2, 1)...), 200},
+		{"ok zstd with id", "PUT", "/v3/table/import_with_id/www/access/z1/msgpack.zst", key, zbody(t, events(3, 2)...), 200},
+		{"repeat id as zstd", "PUT", "/v3/table/import_with_id/www/access/u1/msgpack.zst", key, zbody(t, events(0, 2)...), 200},
+		{"ok zstd without id", "PUT", "/v3/table/import/www/access/msgpack.zst", key, zbody(t, events(5, 1)...), 200},
+		{"not zstd", "PUT", "/v3/table/import/www/access/msgpack.zst", key, []byte("plain"), 400},
+		{"gzip as zstd", "PUT", "/v3/table/import/www/access/msgpack.zst", key, body(t, events(0, 1)...), 400},
+		{"zstd window over 8 MiB", "PUT", "/v3/table/import/www/access/msgpack.zst", key, zstdHugeWindow, 400},
+		{"zstd no time", "PUT", "/v3/table/import/www/access/msgpack.zst", key, zbody(t, map[string]any{"a": 1}), 422},
+		{"zstd unknown table", "PUT", "/v3/table/import_with_id/www/other/z9/msgpack.zst", key, zbody(t, events(0, 1)...), 404},
+		{"zstd format misspelt", "PUT", "/v3/table/import/www/access/msgpack.zstd", key, zbody(t, events(0, 1)...), 415},
 		{"no key", "PUT", "/v3/table/import/www/access/msgpack.gz", "", body(t, events(0, 1)...), 401},
 		{"wrong key", "PUT", "/v3/table/import/www/access/msgpack.gz", "nope", body(t, events(0, 1)...), 401},
 		{"unknown table", "PUT", "/v3/table/import/www/other/msgpack.gz", key, body(t, events(0, 1)...), 404},
@@ -206,10 +226,10 @@ func TestImportStatuses(t *testing.T) {
 			}
 		})
 	}
-	if got := s.Count("www", "access"); got != 3 {
-		t.Fatalf("Count = %d, want 3 (2 + 1, the repeat not stored)", got)
+	if got := s.Count("www", "access"); got != 6 {
+		t.Fatalf("Count = %d, want 6 (2 + 1 gzip, 2 + 1 zstd, the repeats not stored)", got)
 	}
-	if got := s.Tables(); len(got) != 1 || got[0].Imports != 2 {
+	if got := s.Tables(); len(got) != 1 || got[0].Imports != 4 {
 		t.Fatalf("Tables = %+v", got)
 	}
 }
@@ -263,6 +283,108 @@ func TestAutoCreateAndReadBack(t *testing.T) {
 	if total != 30 {
 		t.Fatalf("persisted %d records, want 30", total)
 	}
+}
+
+// TestZstdImportStoresWhatGzipStores sends the same records as gzip to one
+// table and as multi-frame zstd to another: both tables hold the same
+// records, the persisted files are gzip either way, and the zstd limits are
+// the gzip ones.
+func TestZstdImportStoresWhatGzipStores(t *testing.T) {
+	dir := t.TempDir()
+	s := startReceiver(t, Config{APIKey: "k", AutoCreate: true, Dir: dir})
+	c := &tdimport.Client{Endpoint: s.URL(), APIKey: "k", Logger: slog.New(slog.DiscardHandler), Policy: tdimport.RetryPolicy{MaxAttempts: 1}}
+	ctx := context.Background()
+	recs := events(0, 500)
+	imports := []struct {
+		table, uid, format string
+		body               []byte
+	}{
+		{"via_gzip", "c1", tdimport.FormatGzip, body(t, recs[:300]...)},
+		{"via_gzip", "c2", tdimport.FormatGzip, body(t, recs[300:]...)},
+		{"via_zstd", "c1", tdimport.FormatZstd, zbody(t, recs[:300]...)},
+		{"via_zstd", "c2", tdimport.FormatZstd, zst(t, encode(t, anys(recs[300:])...), 0)},
+		{"via_zstd", "c1", tdimport.FormatZstd, zbody(t, recs[:300]...)}, // repeated id: not stored again
+	}
+	for _, im := range imports {
+		if _, err := c.ImportWithIDFormat(ctx, "app", im.table, im.uid, im.format, im.body); err != nil {
+			t.Fatalf("import %s %s: %v", im.table, im.uid, err)
+		}
+	}
+	if resp, b := do(t, "PUT", s.URL()+"/v3/table/import/app/via_zstd/msgpack.zst", "k", zbody(t, events(1000, 1)...)); resp.StatusCode != 200 {
+		t.Fatalf("import without id: %d %s", resp.StatusCode, b)
+	}
+	gzHashes, zstHashes := s.Hashes("app", "via_gzip"), s.Hashes("app", "via_zstd")
+	if len(gzHashes) != 500 || len(zstHashes) != 501 || s.Duplicates() != 1 {
+		t.Fatalf("%d gzip records, %d zstd records, %d duplicates; want 500, 501, 1", len(gzHashes), len(zstHashes), s.Duplicates())
+	}
+	want := append([]string(nil), gzHashes...)
+	want = append(want, HashRecord(events(1000, 1)[0]))
+	sort.Strings(want)
+	if !slices.Equal(want, zstHashes) {
+		t.Fatal("the zstd table holds other records than the gzip table")
+	}
+	for _, table := range []string{"via_gzip", "via_zstd"} {
+		files, err := filepath.Glob(filepath.Join(dir, "app", table, "*.msgpack.gz"))
+		if err != nil || len(files) != map[string]int{"via_gzip": 2, "via_zstd": 3}[table] {
+			t.Fatalf("%s: persisted %v (%v)", table, files, err)
+		}
+		var hashes []string
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := DecodeStream(bytes.NewReader(b), DefaultLimits())
+			if err != nil {
+				t.Fatalf("%s is not a gzip msgpack stream: %v", f, err)
+			}
+			for _, r := range rs {
+				hashes = append(hashes, HashRecord(r))
+			}
+		}
+		sort.Strings(hashes)
+		if !slices.Equal(hashes, s.Hashes("app", table)) {
+			t.Fatalf("%s: the persisted files hold other records than the table", table)
+		}
+	}
+
+	t.Run("limits", func(t *testing.T) {
+		small := startReceiver(t, Config{APIKey: "k", AutoCreate: true, MaxBodyBytes: 1000, Limits: Limits{MaxDecompressedBytes: 4096, MaxRecords: 10, MaxDepth: 8, MaxKeys: 8}})
+		bomb := zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 16<<20))}), 0)
+		tests := []struct {
+			name   string
+			body   []byte
+			status int
+		}{
+			{"within", zbody(t, events(0, 3)...), 200},
+			{"bomb", bomb, 413},
+			{"too many records", zbody(t, events(0, 11)...), 413},
+			{"body too large", zst(t, encode(t, map[string]any{"time": 1, "s": randomHex(2000)}), 0), 413},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				resp, b := do(t, "PUT", small.URL()+"/v3/table/import_with_id/app/via_zstd/"+strings.ReplaceAll(tt.name, " ", "_")+"/msgpack.zst", "k", tt.body)
+				if resp.StatusCode != tt.status {
+					t.Fatalf("status %d (%s), want %d", resp.StatusCode, b, tt.status)
+				}
+			})
+		}
+	})
+}
+
+func anys(recs []map[string]any) []any {
+	out := make([]any, len(recs))
+	for i, r := range recs {
+		out[i] = r
+	}
+	return out
+}
+
+// randomHex is n incompressible hex characters.
+func randomHex(n int) string {
+	b := make([]byte, n/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func TestFailureInjectionWithRetryingClient(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package tdimport is a client for the Treasure Data import API as Spillway
-// speaks it: import_with_id of gzip msgpack bodies, database and table
+// speaks it: import_with_id of gzip or zstd msgpack bodies, database and table
 // creation, and the one HTTP retry policy of the project (connection errors,
 // 408, 429 and 5xx except 501; Retry-After honoured; jittered exponential
 // backoff; bounded by the context).
@@ -68,15 +68,32 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &se) && se.StatusCode == http.StatusNotFound
 }
 
+// Import body formats (the last path segment of an import request).
+const (
+	// FormatGzip is a gzip-compressed msgpack map stream (one or more
+	// members), the format every TD import endpoint accepts.
+	FormatGzip = "msgpack.gz"
+	// FormatZstd is a zstd-compressed msgpack map stream (one or more
+	// frames), accepted by Spillway's ingest; an endpoint that does not
+	// know it answers 4xx (Spillway: 415).
+	FormatZstd = "msgpack.zst"
+)
+
 // ImportWithID uploads body (gzip of a msgpack map stream) to db.table with
 // the given unique_id, so a repeated upload is stored once.
 func (c *Client) ImportWithID(ctx context.Context, db, table, uniqueID string, body []byte) (*ImportResult, error) {
-	p := fmt.Sprintf("/v3/table/import_with_id/%s/%s/%s/msgpack.gz",
-		url.PathEscape(db), url.PathEscape(table), url.PathEscape(uniqueID))
+	return c.ImportWithIDFormat(ctx, db, table, uniqueID, FormatGzip, body)
+}
+
+// ImportWithIDFormat is ImportWithID for a body in the given format
+// (FormatGzip or FormatZstd).
+func (c *Client) ImportWithIDFormat(ctx context.Context, db, table, uniqueID, format string, body []byte) (*ImportResult, error) {
+	p := fmt.Sprintf("/v3/table/import_with_id/%s/%s/%s/%s",
+		url.PathEscape(db), url.PathEscape(table), url.PathEscape(uniqueID), format)
 	var res ImportResult
 	status, attempts, err := c.do(ctx, http.MethodPut, p, body, &res)
 	if err != nil {
-		return nil, fmt.Errorf("import %s.%s unique_id %s: %w", db, table, uniqueID, err)
+		return nil, fmt.Errorf("import %s.%s unique_id %s (%s): %w", db, table, uniqueID, format, err)
 	}
 	res.StatusCode, res.Attempts = status, attempts
 	return &res, nil

@@ -39,14 +39,15 @@ func main() {
 	seed := flag.Uint64("seed", 1, "generator seed")
 	bin := flag.String("bin", "", "forwarder binary (default: build it)")
 	input := flag.String("input", "", "use this log file instead of generating one")
+	peer := flag.Bool("fluent-bit", true, "also run fluent-bit the same way when it is on PATH")
 	flag.Parse()
-	if err := run(*n, *seed, *bin, *input); err != nil {
+	if err := run(*n, *seed, *bin, *input, *peer); err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, seed uint64, bin, input string) error {
+func run(n int, seed uint64, bin, input string, peer bool) error {
 	dir, err := os.MkdirTemp("", "spillway-bench-")
 	if err != nil {
 		return err
@@ -143,8 +144,12 @@ monitor: {disabled: true}
 	if err != nil {
 		return err
 	}
-	report("spillway-forwarder (tail+apache2+fsync buffer+gzip+TD import)", res, n, size)
+	report("spillway-forwarder (tail+apache2+fsync buffer+zstd+TD import)", res, n, size)
 
+	if !peer {
+		fmt.Println("fluent-bit: not run (-fluent-bit=false)")
+		return nil
+	}
 	if fb, err := exec.LookPath("fluent-bit"); err == nil {
 		fbCfg := fmt.Sprintf(`[SERVICE]
     Flush 1
@@ -191,12 +196,21 @@ type result struct {
 	wall      time.Duration
 	cpu       time.Duration
 	maxRSSKiB int64
+	recvCPU   time.Duration // this process (the receiver) meanwhile
+	marks     []time.Duration
+}
+
+// selfCPU returns this process's user+system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // measure starts cmd, waits until count() reaches want, stops it with
 // SIGTERM and returns wall time to completion and the child's rusage.
 func measure(cmd *exec.Cmd, count func() int64, want int64) (result, error) {
-	start := time.Now()
+	start, self := time.Now(), selfCPU()
 	if err := cmd.Start(); err != nil {
 		return result{}, err
 	}
@@ -204,7 +218,11 @@ func measure(cmd *exec.Cmd, count func() int64, want int64) (result, error) {
 	defer cancel()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	var marks []time.Duration
 	for count() < want {
+		for len(marks) < len(markAt) && count() >= int64(markAt[len(marks)]*float64(want)) {
+			marks = append(marks, time.Since(start))
+		}
 		select {
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
@@ -214,11 +232,15 @@ func measure(cmd *exec.Cmd, count func() int64, want int64) (result, error) {
 		}
 	}
 	wall := time.Since(start)
+	recvCPU := selfCPU() - self
+	for len(marks) < len(markAt) {
+		marks = append(marks, wall)
+	}
 	hwm := vmHWM(cmd.Process.Pid)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	r := result{wall: wall}
+	r := result{wall: wall, recvCPU: recvCPU, marks: marks}
 	if ru != nil {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
@@ -243,10 +265,18 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
+// markAt are the fractions of the records at which the receiver's progress
+// is timed.
+var markAt = []float64{0.01, 0.5, 0.99}
+
 func report(name string, r result, n int, size int64) {
-	fmt.Printf("%s\n  wall %.2fs  %.0f lines/s  %.1f MB/s  CPU %.2fs = %.2f us/line = %.1f CPU-s/GB  peak RSS %.1f MB\n\n",
+	fmt.Printf("%s\n  wall %.2fs  %.0f lines/s  %.1f MB/s  CPU %.2fs = %.2f us/line = %.1f CPU-s/GB  peak RSS %.1f MB\n",
 		name, r.wall.Seconds(), float64(n)/r.wall.Seconds(), float64(size)/1e6/r.wall.Seconds(),
 		r.cpu.Seconds(), r.cpu.Seconds()*1e6/float64(n), r.cpu.Seconds()/(float64(size)/1e9), float64(r.maxRSSKiB)/1024)
+	steady := r.marks[2] - r.marks[0]
+	fmt.Printf("  receiver had 1%% / 50%% / 99%% of the records at %.2fs / %.2fs / %.2fs (%.0f lines/s between 1%% and 99%%); receiver CPU %.2fs (%.2f us/line)\n\n",
+		r.marks[0].Seconds(), r.marks[1].Seconds(), r.marks[2].Seconds(), 0.98*float64(n)/steady.Seconds(),
+		r.recvCPU.Seconds(), r.recvCPU.Seconds()*1e6/float64(n))
 }
 
 // limits measures, in this process, reading the file in 1 MiB blocks,

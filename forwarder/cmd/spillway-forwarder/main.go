@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 
@@ -29,6 +30,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	path := flag.String("config", "/etc/spillway/forwarder.yaml", "configuration file")
 	check := flag.Bool("check", false, "validate the configuration and exit")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -49,6 +51,17 @@ func run() int {
 	log := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Error("cpu profile", "error", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	a, err := agent.New(cfg, log)
 	if err != nil {
 		log.Error("start", "error", err)
