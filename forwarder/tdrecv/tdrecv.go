@@ -153,30 +153,28 @@ func decode(body []byte, format string, keep bool) ([]map[string]any, int, error
 			return nil, 0, fmt.Errorf("gunzip: %w", err)
 		}
 	}
+	if !keep {
+		n, err := countRecords(plain)
+		if err != nil {
+			return nil, 0, fmt.Errorf("msgpack record %d: %w", n, err)
+		}
+		return nil, n, nil
+	}
 	dec := msgpack.NewDecoder(bytes.NewReader(plain))
 	var out []map[string]any
-	n := 0
-	var err error
-	for {
-		if keep {
-			var m map[string]any
-			err = dec.Decode(&m)
-			if err == nil {
-				if _, ok := m["time"]; !ok {
-					return nil, 0, errors.New("record without time")
-				}
-				out = append(out, m)
-			}
-		} else {
-			err = dec.Skip()
-		}
+	for n := 0; ; n++ {
+		var m map[string]any
+		err := dec.Decode(&m)
 		if err == io.EOF {
 			return out, n, nil
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("msgpack record %d: %w", n, err)
 		}
-		n++
+		if _, ok := m["time"]; !ok {
+			return nil, 0, errors.New("record without time")
+		}
+		out = append(out, m)
 	}
 }
 
