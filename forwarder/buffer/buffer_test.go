@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -737,5 +738,37 @@ func TestRunSealsAtFlushInterval(t *testing.T) {
 		if err := b.Ack(c); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestZstdBodiesFitReceiverWindow(t *testing.T) {
+	// Spillway's receivers refuse zstd frames asking for a window over
+	// 8 MiB (RFC 9659's limit for HTTP); a large append must stay within.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one piece per frame
+	b := openTest(t, t.TempDir(), func(c *Config) { c.ChunkLimit = 64 << 20; c.TotalLimit = 1 << 30 })
+	recs := records(t, 0, 600000) // ~15 MiB of msgpack in one append
+	if err := b.Append(context.Background(), "td.db1.tbl", recs, 600000); err != nil {
+		t.Fatal(err)
+	}
+	b.SealAll()
+	c := b.TryNext()
+	if c == nil {
+		t.Fatal("no chunk")
+	}
+	body, codec, err := b.BodyAs(c, true)
+	if err != nil || codec != Zstd {
+		t.Fatalf("BodyAs = %s, %v", codec, err)
+	}
+	zd, err := zstd.NewReader(nil, zstd.WithDecoderMaxWindow(8<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zd.Close()
+	raw, err := zd.DecodeAll(body, nil)
+	if err != nil {
+		t.Fatalf("decoder with an 8 MiB window limit: %v", err)
+	}
+	if !bytes.Equal(raw, recs) {
+		t.Fatalf("decoded %d bytes, want the %d appended", len(raw), len(recs))
 	}
 }

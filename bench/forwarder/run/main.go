@@ -28,6 +28,7 @@ import (
 	"time"
 
 	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/bench/forwarder/apachegen"
 	"github.com/spillwayhq/spillway/forwarder/parser"
@@ -280,8 +281,10 @@ func report(name string, r result, n int, size int64) {
 }
 
 // limits measures, in this process, reading the file in 1 MiB blocks,
-// parsing every line with the apache2 parser, and gzip level 1 of the
-// resulting msgpack stream.
+// parsing every line with the apache2 parser into 2 MiB batches (as the
+// forwarder's tail does), and compressing the parser's msgpack output (the
+// first 64 MiB of it) in 1 MiB pieces with zstd (fastest, as the buffer
+// stores it) and gzip level 1.
 func limits(path string, n int, size int64) error {
 	start := time.Now()
 	f, err := os.Open(path)
@@ -310,29 +313,60 @@ func limits(path string, n int, size int64) error {
 	f, _ = os.Open(path)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var out bytes.Buffer
-	var rec []byte
+	var sample []byte
+	sampleLines, batchLines := 0, 0
+	batch := make([]byte, 0, 3<<20)
 	now := time.Now()
 	start = time.Now()
 	for sc.Scan() {
-		rec, err = p.AppendRecord(rec[:0], sc.Bytes(), now)
+		before := len(batch)
+		batch, err = p.AppendRecord(batch, sc.Bytes(), now)
 		if err != nil {
-			rec = parser.AppendUnparsed(rec[:0], sc.Bytes(), now)
+			batch = parser.AppendUnparsed(batch[:before], sc.Bytes(), now)
 		}
-		out.Write(rec)
+		if batchLines++; len(batch) >= 2<<20 {
+			if len(sample) < 64<<20 {
+				sample = append(sample, batch...)
+				sampleLines += batchLines
+			}
+			batch, batchLines = batch[:0], 0
+		}
 	}
 	f.Close()
 	parse := time.Since(start)
-
-	start = time.Now()
-	zw, _ := kgzip.NewWriterLevel(io.Discard, 1)
-	_, _ = zw.Write(out.Bytes())
-	_ = zw.Close()
-	comp := time.Since(start)
+	if sampleLines == 0 {
+		sample, sampleLines = batch, batchLines
+	}
 
 	fmt.Printf("raw limits (this process, one core):\n")
 	fmt.Printf("  read     %.0f lines/s  %.0f MB/s\n", float64(lines)/read.Seconds(), float64(size)/1e6/read.Seconds())
-	fmt.Printf("  parse    %.0f lines/s  %.2f us/line (apache2, scanner split, msgpack out %.1f MB)\n", float64(n)/parse.Seconds(), parse.Seconds()*1e6/float64(n), float64(out.Len())/1e6)
-	fmt.Printf("  gzip-1   %.0f lines/s  %.0f MB/s of msgpack  %.2f us/line\n\n", float64(n)/comp.Seconds(), float64(out.Len())/1e6/comp.Seconds(), comp.Seconds()*1e6/float64(n))
+	fmt.Printf("  parse    %.0f lines/s  %.2f us/line (apache2 to msgpack, bufio.Scanner split)\n", float64(n)/parse.Seconds(), parse.Seconds()*1e6/float64(n))
+	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		fn   func(piece []byte) int
+	}{
+		{"zstd-1", func(piece []byte) int { return len(zenc.EncodeAll(piece, nil)) }},
+		{"gzip-1", func(piece []byte) int {
+			var out bytes.Buffer
+			zw, _ := kgzip.NewWriterLevel(&out, 1)
+			_, _ = zw.Write(piece)
+			_ = zw.Close()
+			return out.Len()
+		}},
+	} {
+		start, total := time.Now(), 0
+		for off := 0; off < len(sample); off += 1 << 20 {
+			total += c.fn(sample[off:min(off+1<<20, len(sample))])
+		}
+		d := time.Since(start)
+		fmt.Printf("  %s   %.0f lines/s  %.0f MB/s of msgpack  %.2f us/line  ratio %.1f (first %.0f MB of msgpack)\n", c.name,
+			float64(sampleLines)/d.Seconds(), float64(len(sample))/1e6/d.Seconds(), d.Seconds()*1e6/float64(sampleLines),
+			float64(len(sample))/float64(total), float64(len(sample))/1e6)
+	}
+	fmt.Println()
 	return nil
 }
