@@ -85,7 +85,9 @@ func (rv *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	body := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxBody)+bytes.MinRead))
+	_, err := body.ReadFrom(io.LimitReader(r.Body, maxBody))
+	raw := body.Bytes()
 	if err != nil {
 		http.Error(w, `{"error":"read body"}`, http.StatusBadRequest)
 		return
