@@ -97,3 +97,33 @@ func BenchmarkHandleBatch(b *testing.B) {
 	b.ReportMetric(float64(ddb.ns.Load())/float64(b.N)/1e6, "ddb-ms/op")
 	b.ReportMetric(float64(s3c.ns.Load())/float64(b.N)/1e6, "s3-ms/op")
 }
+
+// BenchmarkDecodePayload decodes one part's payload (the first 5,000 corpus
+// events) in each envelope encoding, as ingest writes them: gzip as a TD
+// client sends it, zstd as ingest's parts (SpeedFastest, 1 MiB window).
+func BenchmarkDecodePayload(b *testing.B) {
+	evs := corpusEvents(b)[:5000]
+	var size int64
+	for _, r := range evs {
+		size += int64(len(r))
+	}
+	payloads := []struct {
+		enc     string
+		payload []byte
+	}{
+		{envelope.EncodingGzip, EncodeGzip(evs...)},
+		{envelope.EncodingZstd, encodeZstd(b, 0, evs...)},
+	}
+	for _, p := range payloads {
+		b.Run(p.enc, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(size)
+			for b.Loop() {
+				if _, _, err := DecodePayload(p.enc, p.payload, 64<<20); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(p.payload)), "payload-bytes")
+		})
+	}
+}

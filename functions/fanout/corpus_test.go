@@ -97,7 +97,7 @@ func (e *testEnv) stagedHashes(tb testing.TB) []string {
 		}
 		body, _ := io.ReadAll(obj.Body)
 		obj.Body.Close()
-		evs, _, err := DecodePayload(body, 1<<30)
+		evs, _, err := DecodePayload(envelope.EncodingGzip, body, 1<<30)
 		if err != nil {
 			tb.Fatal(err)
 		}

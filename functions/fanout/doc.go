@@ -5,11 +5,13 @@
 // DynamoDB transaction. Undecodable records and far-future events go to the
 // quarantine/ prefix; events for sealed hours go to late/.
 //
-// Per batch: decode every record (bad ones are quarantined under
+// Per batch: decode every record, its payload gzip or zstd as the
+// envelope's enc says (bad ones are quarantined under
 // quarantine/records/shard=<shard>/<sequence>.json with the reason); drop
 // parts whose ledger entry exists; split each part's events by UTC hour
 // into staged/, late/ (hour already sealed by flush) or quarantine/future/
-// (later than now + FutureLimit); put the objects (same key and bytes on
+// (later than now + FutureLimit), each object gzip whatever the payload's
+// encoding was; put the objects (same key and bytes on
 // every retry); widen the table's min_time, max_time and schema (idempotent,
 // optimistic concurrency); then one TransactWriteItems per part: Put ledger
 // item if absent + Put staged items + ADD count, bytes, late_count,

@@ -168,7 +168,7 @@ func (e *testEnv) stagedEvents(tb testing.TB, prefix string) []string {
 		}
 		body, _ := io.ReadAll(obj.Body)
 		obj.Body.Close()
-		evs, _, err := DecodePayload(body, 1<<30)
+		evs, _, err := DecodePayload(envelope.EncodingGzip, body, 1<<30)
 		if err != nil {
 			tb.Fatalf("%s: %v", k, err)
 		}

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/spillwayhq/spillway/shared/envelope"
 )
 
 // FuzzDecodeStream checks that any input either decodes into events whose
@@ -34,21 +38,45 @@ func FuzzDecodeStream(f *testing.F) {
 	})
 }
 
-// FuzzDecodePayload checks the gzip layer and its size limit.
+// FuzzDecodePayload checks both decompression layers and the size limit:
+// every input is decoded as gzip and as zstd (seeds in
+// testdata/fuzz/FuzzDecodePayload: gzip, and zstd frames, skippable and
+// empty frames, a 1 GiB window header, a bomb, bad checksums). A failure
+// must wrap ErrBadPayload, no more than the limit may be decoded, and what
+// zstd accepts must be what an independent whole-buffer decode gives.
 func FuzzDecodePayload(f *testing.F) {
-	f.Add(EncodeGzip(mp(f, map[string]any{"time": 1, "msg": "a"})))
+	ev := mp(f, map[string]any{"time": 1, "msg": "a"})
+	f.Add(EncodeGzip(ev))
 	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"))
-	f.Fuzz(func(t *testing.T, gz []byte) {
-		evs, _, err := DecodePayload(gz, 1<<16)
-		if err != nil && !errors.Is(err, ErrBadPayload) {
-			t.Fatalf("error %v does not wrap ErrBadPayload", err)
-		}
-		var n int
-		for _, e := range evs {
-			n += len(e.Raw)
-		}
-		if n > 1<<16 {
-			t.Fatalf("decoded %d bytes over the limit", n)
+	f.Add(encodeZstd(f, 0, ev))
+	f.Add(encodeZstd(f, 5, ev, mp(f, map[string]any{"time": 2, "a": []any{1, "x"}})))
+	const limit = 1 << 16
+	ref, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(limit))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ref.Close()
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		for _, enc := range []string{envelope.EncodingGzip, envelope.EncodingZstd} {
+			evs, _, err := DecodePayload(enc, payload, limit)
+			if err != nil {
+				if !errors.Is(err, ErrBadPayload) {
+					t.Fatalf("%s: error %v does not wrap ErrBadPayload", enc, err)
+				}
+				continue
+			}
+			var raw []byte
+			for _, e := range evs {
+				raw = append(raw, e.Raw...)
+			}
+			if len(raw) > limit {
+				t.Fatalf("%s: decoded %d bytes over the limit", enc, len(raw))
+			}
+			if enc == envelope.EncodingZstd {
+				if want, err := ref.DecodeAll(payload, nil); err != nil || !bytes.Equal(want, raw) {
+					t.Fatalf("DecodeAll disagrees: %d bytes, %v; streamed %d bytes", len(want), err, len(raw))
+				}
+			}
 		}
 	})
 }

@@ -139,7 +139,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		var evs []Event
 		var schema Schema
 		if err == nil {
-			evs, schema, err = DecodePayload(env.Payload, h.cfg.MaxPayload)
+			evs, schema, err = DecodePayload(env.Encoding, env.Payload, h.cfg.MaxPayload)
 		}
 		if err != nil {
 			h.quarantineRecord(ctx, b, i, r, err.Error())

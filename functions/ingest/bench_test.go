@@ -19,6 +19,8 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 // apacheStream parses testdata/apache_combined_10k.log (a copy of the shared
@@ -58,11 +60,14 @@ func benchHandler(b *testing.B) (*Handler, *countingKinesis) {
 	return h, kin
 }
 
-func benchImport(b *testing.B, repeat int) {
+func benchImport(b *testing.B, repeat int, format string) {
 	raw, events := apacheStream(b, repeat)
 	body := gzBytes(b, raw)
+	if format == tdimport.FormatZstd {
+		body = zstdFrames(b, raw, 64<<10) // one frame per 64 KiB, as the forwarder appends
+	}
 	h, kin := benchHandler(b)
-	req := apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/bench1/msgpack.gz", keyWriter, string(body), nil)
+	req := apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/bench1/"+format, keyWriter, string(body), nil)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
@@ -77,15 +82,85 @@ func benchImport(b *testing.B, repeat int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(events), "ns/event")
 	b.ReportMetric(float64(events)/(float64(kin.records.Load())/n), "events/record")
 	b.ReportMetric(float64(len(body)), "body-bytes")
+	b.ReportMetric(float64(kin.bytes.Load())/n, "kinesis-bytes")
 }
 
 // BenchmarkHandlerImport: the corpus as one TD import (fits one record:
 // the client's gzip passes through).
-func BenchmarkHandlerImport(b *testing.B) { benchImport(b, 1) }
+func BenchmarkHandlerImport(b *testing.B) { benchImport(b, 1, tdimport.FormatGzip) }
+
+// BenchmarkHandlerImportZstd: the corpus as one msgpack.zst import (64 KiB
+// frames, as the forwarder writes them; fits one record: the client's zstd
+// passes through).
+func BenchmarkHandlerImportZstd(b *testing.B) { benchImport(b, 1, tdimport.FormatZstd) }
 
 // BenchmarkHandlerImportSplit: the corpus five times over (> 1 MiB gzipped),
 // so the handler re-compresses it into several parts.
-func BenchmarkHandlerImportSplit(b *testing.B) { benchImport(b, 5) }
+func BenchmarkHandlerImportSplit(b *testing.B) { benchImport(b, 5, tdimport.FormatGzip) }
+
+// BenchmarkHandlerImportSplitZstd: the corpus five times over as msgpack.zst
+// (64 KiB frames, > 1 MiB), cut into parts like the gzip one.
+func BenchmarkHandlerImportSplitZstd(b *testing.B) { benchImport(b, 5, tdimport.FormatZstd) }
+
+// BenchmarkCompressPart compares the part encodings on one group: the
+// corpus (2.44 MB of msgpack, about what one part holds) compressed once,
+// on one goroutine.
+func BenchmarkCompressPart(b *testing.B) {
+	raw, _ := apacheStream(b, 1)
+	for _, enc := range []string{envelope.EncodingGzip, envelope.EncodingZstd} {
+		b.Run(enc, func(b *testing.B) {
+			var out []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				out = compress(enc, raw)
+			}
+			b.ReportMetric(float64(len(out)), "payload-bytes")
+		})
+	}
+}
+
+// BenchmarkSplitParts times the split step alone (grouping and compressing
+// the parts, in parallel as the handler does) for each part encoding, on the
+// corpus five times over, with the groups sized from a gzip body's ratio and
+// from a zstd body's (64 KiB frames). It is how splitEncoding was chosen.
+func BenchmarkSplitParts(b *testing.B) {
+	raw, events := apacheStream(b, 5)
+	bt, aerr := decodeMsgpackStream(raw, DefaultLimits())
+	if aerr != nil {
+		b.Fatal(aerr)
+	}
+	budget := payloadBudget(envelope.Envelope{DB: "testdb", Table: "www_access", UniqueID: "bench1", Producer: "127.0.0.1", ReceivedMS: 1})
+	bodies := []struct {
+		name string
+		body []byte
+		enc  string
+	}{
+		{"gzip-body", gzBytes(b, raw), envelope.EncodingGzip},
+		{"zstd-body", zstdFrames(b, raw, 64<<10), envelope.EncodingZstd},
+	}
+	for _, body := range bodies {
+		for _, enc := range []string{envelope.EncodingGzip, envelope.EncodingZstd} {
+			b.Run(body.name+"/parts="+enc, func(b *testing.B) {
+				var parts []part
+				b.ReportAllocs()
+				b.SetBytes(int64(len(raw)))
+				for b.Loop() {
+					if parts, aerr = splitParts(bt, body.body, body.enc, enc, budget); aerr != nil {
+						b.Fatal(aerr)
+					}
+				}
+				total := 0
+				for _, p := range parts {
+					total += len(p.payload)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events), "ns/event")
+				b.ReportMetric(float64(len(parts)), "parts")
+				b.ReportMetric(float64(total), "payload-bytes")
+			})
+		}
+	}
+}
 
 // rawDecode is the raw limit: gunzip plus a full msgpack decode of the body,
 // nothing else. It returns the number of events.

@@ -45,7 +45,7 @@ type Config struct {
 // and message (see README.md).
 type Limits struct {
 	MaxBodyBytes         int // request body as received (after base64), 413
-	MaxDecompressedBytes int // body after gunzip/inflate, 413
+	MaxDecompressedBytes int // body after gunzip/unzstd/inflate, 413
 	MaxCompressionRatio  int // decompressed/compressed, checked beyond RatioFloorBytes, 413
 	RatioFloorBytes      int // decompressed size below which the ratio is not checked
 	MaxRecordBytes       int // one event's msgpack encoding, 413

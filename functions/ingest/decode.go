@@ -5,11 +5,15 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 // batch is a validated request: the decompressed msgpack map stream and
@@ -65,6 +69,77 @@ func gunzip(body []byte, lim Limits, dst []byte) ([]byte, *apiError) {
 	return readLimited(zr, len(body), lim, dst, "gzip")
 }
 
+// maxZstdWindow is the largest window a zstd frame may declare: the 8 MiB
+// that RFC 9659 sets for zstd in HTTP and that zstd's own levels 1-19 and
+// klauspost/compress's encoder (the forwarder uses 1 MiB) stay within. A
+// frame header asking for more is refused before the decoder allocates its
+// window, so a hostile header cannot make the function allocate gigabytes.
+const maxZstdWindow = 8 << 20
+
+// zstdDecoders holds idle *zstd.Decoder (see newZstdDecoder).
+var zstdDecoders sync.Pool
+
+// newZstdDecoder returns a synchronous decoder (concurrency 1: no
+// goroutines, so an idle one in the pool is simply collected), in low-memory
+// mode, that refuses frames whose window passes maxZstdWindow.
+func newZstdDecoder() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow))
+}
+
+// errZstdWindow replaces the decoder's window errors with what the client
+// must change.
+var errZstdWindow = fmt.Errorf("a frame declares a window over the %d-byte limit (encode with a smaller window or level)", maxZstdWindow)
+
+// zstdReader reads a pooled decoder and names window-limit failures.
+type zstdReader struct{ d *zstd.Decoder }
+
+func (r zstdReader) Read(p []byte) (int, error) {
+	n, err := r.d.Read(p)
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		err = errZstdWindow
+	}
+	return n, err
+}
+
+// unzstd decompresses a zstd body (one or more concatenated frames) within
+// the same decompressed-size and ratio limits as gunzip, so a zstd bomb gets
+// the answer a gzip bomb gets (413). Invalid zstd is 400
+// invalid_compression.
+func unzstd(body []byte, lim Limits, dst []byte) ([]byte, *apiError) {
+	if len(body) == 0 {
+		return nil, reject(http.StatusBadRequest, reasonBadGzip, "body is not zstd: empty body")
+	}
+	d, _ := zstdDecoders.Get().(*zstd.Decoder)
+	if d == nil {
+		var err error
+		if d, err = newZstdDecoder(); err != nil {
+			return nil, &apiError{Status: http.StatusInternalServerError, Reason: reasonInternal, Message: "could not start the zstd decoder", Cause: err}
+		}
+	}
+	defer func() {
+		_ = d.Reset(nil) // drop the reference to body
+		zstdDecoders.Put(d)
+	}()
+	// A *bytes.Reader, not a *bytes.Buffer: the decoder would decode a small
+	// Buffer whole, before readLimited could stop it.
+	if err := d.Reset(bytes.NewReader(body)); err != nil {
+		return nil, reject(http.StatusBadRequest, reasonBadGzip, "body is not zstd: %v", err)
+	}
+	return readLimited(zstdReader{d}, len(body), lim, dst, "zstd")
+}
+
+// decompressor returns the decompression of an import format
+// (tdimport.FormatGzip or FormatZstd), or false for an unknown format.
+func decompressor(format string) (func(body []byte, lim Limits, dst []byte) ([]byte, *apiError), bool) {
+	switch format {
+	case tdimport.FormatGzip:
+		return gunzip, true
+	case tdimport.FormatZstd:
+		return unzstd, true
+	}
+	return nil, false
+}
+
 // inflate decompresses an HTTP "deflate" body (zlib, or raw deflate as some
 // clients send) within the limits.
 func inflate(body []byte, lim Limits) ([]byte, *apiError) {
@@ -108,7 +183,7 @@ func readLimited(r io.Reader, compressed int, lim Limits, dst []byte, what strin
 }
 
 // decodeMsgpackStream validates a msgpack map stream (TD import body after
-// gunzip) and indexes its events.
+// decompression) and indexes its events.
 func decodeMsgpackStream(raw []byte, lim Limits) (*batch, *apiError) {
 	w := walker{lim: lim}
 	b := &batch{raw: raw, ends: make([]int, 0, len(raw)/128+1)}
@@ -138,7 +213,18 @@ func decodeMsgpackStream(raw []byte, lim Limits) (*batch, *apiError) {
 // is the message the API would answer. It is the decoder the import routes
 // use, exported for fuzzing and benchmarks.
 func DecodeImport(body []byte, lim Limits) (events int, err error) {
-	raw, aerr := gunzip(body, lim, nil)
+	return DecodeImportFormat(tdimport.FormatGzip, body, lim)
+}
+
+// DecodeImportFormat is DecodeImport for a body in the given import format
+// (tdimport.FormatGzip or tdimport.FormatZstd); an unknown format is the
+// API's 415 error.
+func DecodeImportFormat(format string, body []byte, lim Limits) (events int, err error) {
+	decompress, ok := decompressor(format)
+	if !ok {
+		return 0, unsupportedFormat(format)
+	}
+	raw, aerr := decompress(body, lim, nil)
 	if aerr != nil {
 		return 0, aerr
 	}

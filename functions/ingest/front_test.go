@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	td "github.com/treasure-data/td-client-go"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
@@ -24,6 +27,7 @@ import (
 	"github.com/spillwayhq/spillway/local/lambdarun"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 // buildBootstrap compiles cmd/bootstrap as Lambda does (-tags lambda.norpc).
@@ -58,15 +62,93 @@ func corpusBody(t testing.TB) ([]byte, int) {
 // corpusBodyN is corpusBody with the corpus repeated times times.
 func corpusBodyN(t testing.TB, times int) ([]byte, int) {
 	t.Helper()
+	raw, n := corpusStream(t)
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	_, _ = zw.Write(bytes.Repeat(raw, times))
+	_ = zw.Close()
+	return body.Bytes(), n * times
+}
+
+// corpusStream is the parsed corpus as one msgpack stream and its event
+// count.
+func corpusStream(t testing.TB) ([]byte, int) {
+	t.Helper()
 	chunks, n, err := cloud.ParseApacheFile("testdata/apache_combined_10k.log", 1<<30)
 	if err != nil || len(chunks) != 1 {
 		t.Fatalf("parse corpus: %d chunks, %v", len(chunks), err)
 	}
-	var body bytes.Buffer
-	zw := gzip.NewWriter(&body)
-	_, _ = zw.Write(bytes.Repeat(chunks[0], times))
-	_ = zw.Close()
-	return body.Bytes(), n * times
+	return chunks[0], n
+}
+
+// zstdFrames is raw as concatenated zstd frames of at most frame bytes
+// each, as the forwarder sends a chunk (one frame per append).
+func zstdFrames(t testing.TB, raw []byte, frame int) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var out []byte
+	for len(raw) > 0 {
+		n := min(frame, len(raw))
+		out = enc.EncodeAll(raw[:n], out)
+		raw = raw[n:]
+	}
+	return out
+}
+
+// payloadOf decompresses an envelope's payload as its Encoding says, with
+// decoders of its own (not the handler's).
+func payloadOf(t testing.TB, e *envelope.Envelope) []byte {
+	t.Helper()
+	var r io.Reader
+	switch e.Encoding {
+	case envelope.EncodingGzip:
+		zr, err := gzip.NewReader(bytes.NewReader(e.Payload))
+		if err != nil {
+			t.Fatalf("envelope %s part %d: %v", e.UniqueID, e.Part, err)
+		}
+		r = zr
+	case envelope.EncodingZstd:
+		zr, err := zstd.NewReader(bytes.NewReader(e.Payload), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
+		if err != nil {
+			t.Fatalf("envelope %s part %d: %v", e.UniqueID, e.Part, err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		t.Fatalf("envelope %s part %d: encoding %q", e.UniqueID, e.Part, e.Encoding)
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("envelope %s part %d (%s): %v", e.UniqueID, e.Part, e.Encoding, err)
+	}
+	return raw
+}
+
+// payloads returns, per unique_id, the events of the envelopes in recs:
+// their payloads decompressed and concatenated in part order.
+func payloads(t testing.TB, recs []types.Record) map[string][]byte {
+	t.Helper()
+	parts := map[string][][]byte{}
+	for _, r := range recs {
+		e, err := envelope.Unmarshal(r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := payloadOf(t, e)
+		if parts[e.UniqueID] == nil {
+			parts[e.UniqueID] = make([][]byte, e.Parts)
+		}
+		parts[e.UniqueID][e.Part] = raw
+	}
+	out := map[string][]byte{}
+	for id, ps := range parts {
+		out[id] = bytes.Join(ps, nil)
+	}
+	return out
 }
 
 // TestThroughLocalFront runs the real bootstrap binary under the local
@@ -118,6 +200,19 @@ func TestThroughLocalFront(t *testing.T) {
 		t.Fatalf("td-client-go Import: %v\nfunction logs:\n%s", err, logs.String())
 	}
 	t.Logf("import of %d events (%d bytes gzipped) took %s; cold start %s", n, len(body), time.Since(start), runner.Stats().LastColdStart)
+	// The same corpus as the forwarder sends it with compression auto:
+	// msgpack.zst, one frame per 64 KiB, through tdimport over the same front.
+	raw, _ := corpusStream(t)
+	zbody := zstdFrames(t, raw, 64<<10)
+	zc := &tdimport.Client{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), APIKey: key, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Policy: tdimport.RetryPolicy{MaxAttempts: 1}}
+	if _, err := zc.ImportWithIDFormat(ctx, "corpus_db", "apache", "corpus0002", tdimport.FormatZstd, zbody); err != nil {
+		t.Fatalf("zstd import: %v\nfunction logs:\n%s", err, logs.String())
+	}
+	_, err = zc.ImportWithIDFormat(ctx, "corpus_db", "apache", "corpus0003", "msgpack.br", zbody)
+	if se := (*tdimport.StatusError)(nil); !errors.As(err, &se) || se.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(se.Body, "msgpack.zst") {
+		t.Fatalf("unknown format: %v, want 415 naming msgpack.zst", err)
+	}
 	tables, err := client.ListTables("corpus_db")
 	if err != nil {
 		t.Fatalf("td-client-go ListTables: %v", err)
@@ -137,17 +232,22 @@ func TestThroughLocalFront(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("in_http: %d", resp.StatusCode)
 	}
-	// Everything is in the stream: the corpus in one record, the post in another.
+	// Everything is in the stream: the corpus twice (gzip, zstd), the post.
+	recs := m.readStream(t)
 	events := 0
-	for _, r := range m.readStream(t) {
+	for _, r := range recs {
 		e, err := envelope.Unmarshal(r.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		events += e.Events
 	}
-	if events != n+1 {
-		t.Fatalf("%d events in the stream, want %d", events, n+1)
+	if events != 2*n+1 {
+		t.Fatalf("%d events in the stream, want %d", events, 2*n+1)
+	}
+	got := payloads(t, recs)
+	if !bytes.Equal(got["corpus0001"], raw) || !bytes.Equal(got["corpus0002"], raw) {
+		t.Fatalf("stored streams: gzip import %d bytes, zstd import %d bytes; want both the corpus (%d bytes)", len(got["corpus0001"]), len(got["corpus0002"]), len(raw))
 	}
 	if st := runner.Stats(); st.ColdStarts != 1 || st.Errors != 0 {
 		t.Fatalf("runner stats %+v", st)

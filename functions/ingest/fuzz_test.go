@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 // fuzzLimits are small so the fuzzer reaches every limit.
@@ -70,6 +72,41 @@ func FuzzDecodeImport(f *testing.F) {
 			t.Fatalf("accepted body does not gunzip: %v", aerr)
 		}
 		checkStream(t, raw, n)
+	})
+}
+
+// FuzzDecodeImportZstd is FuzzDecodeImport for msgpack.zst bodies (seeds in
+// testdata/fuzz/FuzzDecodeImportZstd: frames, skippable and empty frames, a
+// 1 GiB window header, a bomb, bad checksums). Every failure must be a 4xx;
+// what is accepted must decode, and must be what a second, independent
+// decode (DecodeAll, whole-buffer) of the same body gives.
+func FuzzDecodeImportZstd(f *testing.F) {
+	f.Add(zstdFrames(f, msgpackStream(f, map[string]any{"time": int64(1), "k": "v"}), 0))
+	f.Add(zstdFrames(f, msgpackStream(f, map[string]any{"time": int64(1)}, map[string]any{"time": int64(2), "a": []any{1, "x"}}), 9))
+	lim := fuzzLimits()
+	ref, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(lim.MaxDecompressedBytes)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ref.Close()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := DecodeImportFormat(tdimport.FormatZstd, body, lim)
+		var aerr *apiError
+		if err != nil {
+			if !errors.As(err, &aerr) || aerr.Status < 400 || aerr.Status > 499 || aerr.Message == "" {
+				t.Fatalf("error is not a 4xx API error: %v", err)
+			}
+			return
+		}
+		raw, aerr := unzstd(body, lim, nil)
+		if aerr != nil {
+			t.Fatalf("accepted body does not decompress again: %v", aerr)
+		}
+		checkStream(t, raw, n)
+		want, err := ref.DecodeAll(body, nil)
+		if err != nil || !bytes.Equal(want, raw) {
+			t.Fatalf("DecodeAll disagrees: %d bytes, %v; streamed %d bytes", len(want), err, len(raw))
+		}
 	})
 }
 

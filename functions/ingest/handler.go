@@ -30,6 +30,7 @@ import (
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 // DynamoAPI is the part of the DynamoDB client ingest needs (catalog reads
@@ -378,8 +379,9 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 			return events.APIGatewayV2HTTPResponse{}, aerr
 		}
 	}
-	if format != "msgpack.gz" {
-		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusUnsupportedMediaType, reasonFormat, "import format %q is not supported; use msgpack.gz", clip(format, 64))
+	decompress, ok := decompressor(format)
+	if !ok {
+		return events.APIGatewayV2HTTPResponse{}, unsupportedFormat(format)
 	}
 	body, aerr := requestBody(r.ev.Body, r.ev.IsBase64Encoded, h.cfg.Limits)
 	if aerr != nil {
@@ -387,12 +389,15 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 	}
 	sum := md5.Sum(body)
 	if !given {
+		// Over the body as sent, like md5_hex: a retry of the same bytes
+		// dedupes, while the same events sent once as gzip and once as
+		// zstd are two imports (as two different gzip encodings are).
 		uid = derivedUniqueID([]byte(db), []byte(table), body)
 	}
-	r.log = r.log.With("unique_id", uid)
+	r.log = r.log.With("unique_id", uid, "format", format)
 	bufp := rawBuffers.Get().(*[]byte)
 	defer func() { rawBuffers.Put(bufp) }()
-	raw, aerr := gunzip(body, h.cfg.Limits, *bufp)
+	raw, aerr := decompress(body, h.cfg.Limits, *bufp)
 	if aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
@@ -403,7 +408,13 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 	if aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
-	if aerr := h.write(ctx, r, db, table, uid, b, body); aerr != nil {
+	// A body that fits one record passes through as it came, gzip or zstd
+	// (the envelope says which); a bigger one is cut into parts.
+	enc := envelope.EncodingGzip
+	if format == tdimport.FormatZstd {
+		enc = envelope.EncodingZstd
+	}
+	if aerr := h.write(ctx, r, db, table, uid, b, body, enc, len(body)); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	out, _ := json.Marshal(importResponse{
@@ -425,20 +436,30 @@ const maxPooledBuffer = 64 << 20
 
 var rawBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
+// unsupportedFormat is the 415 for an import format other than
+// tdimport.FormatGzip and FormatZstd (clients such as the forwarder fall
+// back to gzip on it).
+func unsupportedFormat(format string) *apiError {
+	return reject(http.StatusUnsupportedMediaType, reasonFormat, "import format %q is not supported; use %s or %s", clip(format, 64), tdimport.FormatGzip, tdimport.FormatZstd)
+}
+
 // write checks the catalog and puts every part of b into Kinesis; it returns
-// only when all parts are in (nil) or the request must be retried.
-func (h *Handler) write(ctx context.Context, r *request, db, table, uid string, b *batch, gz []byte) *apiError {
+// only when all parts are in (nil) or the request must be retried. orig, when
+// not nil, is the client's own compression of b.raw, origEnc (an envelope
+// encoding) says which; it is passed through when it fits one record.
+// compressed is the request body's size, for the log.
+func (h *Handler) write(ctx context.Context, r *request, db, table, uid string, b *batch, orig []byte, origEnc string, compressed int) *apiError {
 	if aerr := h.ensureTable(ctx, db, table); aerr != nil {
 		return aerr
 	}
 	meta := envelope.Envelope{
 		DB: db, Table: table, UniqueID: uid, Producer: clip(r.ev.RequestContext.HTTP.SourceIP, maxProducer),
-		ReceivedMS: h.d.Now().UnixMilli(), Encoding: envelope.EncodingGzip,
+		ReceivedMS: h.d.Now().UnixMilli(), Encoding: splitEncoding, // each part sets its own
 	}
 	if p := r.header("X-Spillway-Producer"); p != "" {
 		meta.Producer = clip(p, maxProducer)
 	}
-	parts, aerr := splitParts(b, gz, payloadBudget(meta))
+	parts, aerr := splitParts(b, orig, origEnc, splitEncoding, payloadBudget(meta))
 	if aerr != nil {
 		return aerr
 	}
@@ -472,7 +493,7 @@ func (h *Handler) write(ctx context.Context, r *request, db, table, uid string, 
 	fields["KinesisRecords"] = float64(len(entries))
 	fields["Latency"] = float64(lat.Milliseconds())
 	h.metrics.emit(r.route, "", fields)
-	r.log.Info("accepted", "events", b.events(), "bytes", bytesIn, "compressed_bytes", len(gz), "records", len(entries),
+	r.log.Info("accepted", "events", b.events(), "bytes", bytesIn, "compressed_bytes", compressed, "records", len(entries),
 		"min_time", b.minT, "max_time", b.maxT, "retried", st.Retried, "latency_ms", lat.Milliseconds())
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
@@ -193,6 +194,57 @@ func gzBytes(t testing.TB, p []byte) []byte {
 	return buf.Bytes()
 }
 
+// zstdFrames returns p as concatenated zstd frames of at most frame
+// uncompressed bytes each (cut at any byte, as frames may be), or as one
+// frame when frame <= 0.
+func zstdFrames(t testing.TB, p []byte, frame int) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if frame <= 0 {
+		return enc.EncodeAll(p, nil)
+	}
+	var out []byte
+	for len(p) > 0 {
+		n := min(frame, len(p))
+		out = enc.EncodeAll(p[:n], out)
+		p = p[n:]
+	}
+	return out
+}
+
+// payloadOf decompresses an envelope's payload as its Encoding says, with
+// decoders of its own (not the handler's), without limits.
+func payloadOf(t testing.TB, e *envelope.Envelope) []byte {
+	t.Helper()
+	var r io.Reader
+	switch e.Encoding {
+	case envelope.EncodingGzip:
+		zr, err := gzip.NewReader(bytes.NewReader(e.Payload))
+		if err != nil {
+			t.Fatalf("envelope part %d: payload gzip: %v", e.Part, err)
+		}
+		r = zr
+	case envelope.EncodingZstd:
+		zr, err := zstd.NewReader(bytes.NewReader(e.Payload), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			t.Fatalf("envelope part %d: payload zstd: %v", e.Part, err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		t.Fatalf("envelope part %d: encoding %q", e.Part, e.Encoding)
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("envelope part %d: payload %s: %v", e.Part, e.Encoding, err)
+	}
+	return raw
+}
+
 // decoded is what reached Kinesis, decoded.
 type decoded struct {
 	envs   []*envelope.Envelope
@@ -211,14 +263,7 @@ func decodeEntries(t testing.TB, entries []types.PutRecordsRequestEntry) decoded
 			t.Fatalf("envelope: %v", err)
 		}
 		d.envs = append(d.envs, env)
-		zr, err := gzip.NewReader(bytes.NewReader(env.Payload))
-		if err != nil {
-			t.Fatalf("payload gzip: %v", err)
-		}
-		raw, err := io.ReadAll(zr)
-		if err != nil {
-			t.Fatalf("payload gunzip: %v", err)
-		}
+		raw := payloadOf(t, env)
 		dec := msgpack.NewDecoder(bytes.NewReader(raw))
 		n := 0
 		for {

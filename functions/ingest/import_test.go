@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 func TestImportAccepted(t *testing.T) {
@@ -118,34 +119,48 @@ func TestImportSplitsIntoParts(t *testing.T) {
 		{"few large events", 12, 400_000},        // 800 KB each in hex
 		{"one event near the limit", 1, 490_000}, // single 980 KB event
 	}
+	formats := []struct {
+		format, enc string
+		compress    func(testing.TB, []byte) []byte
+	}{
+		{tdimport.FormatGzip, envelope.EncodingGzip, gzBytes},
+		{tdimport.FormatZstd, envelope.EncodingZstd, func(t testing.TB, p []byte) []byte { return zstdFrames(t, p, 64<<10) }},
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			env := newEnv(t, nil)
-			recs := randomRecords(tc.n, tc.size, uint64(tc.n))
-			raw := msgpackStream(t, recs...)
-			body := gzBytes(t, raw)
-			resp := env.call(t, apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/split1/msgpack.gz", keyWriter, string(body), nil))
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("status %d %s", resp.StatusCode, resp.Body)
-			}
-			d := decodeEntries(t, env.kin.entries())
-			if len(d.events) != tc.n {
-				t.Fatalf("got %d events, want %d", len(d.events), tc.n)
-			}
-			if len(body) > envelope.MaxRecordBytes && len(d.envs) < 2 {
-				t.Fatalf("a %d-byte body must be split", len(body))
-			}
-			for i, e := range d.envs {
-				if e.Part != i || e.Parts != len(d.envs) || e.UniqueID != "split1" {
-					t.Fatalf("part %d: %+v", i, e)
+		for _, f := range formats {
+			t.Run(tc.name+"/"+f.format, func(t *testing.T) {
+				env := newEnv(t, nil)
+				recs := randomRecords(tc.n, tc.size, uint64(tc.n))
+				raw := msgpackStream(t, recs...)
+				body := f.compress(t, raw)
+				resp := env.call(t, apiReq(http.MethodPut, "/v3/table/import_with_id/testdb/www_access/split1/"+f.format, keyWriter, string(body), nil))
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %d %s", resp.StatusCode, resp.Body)
 				}
-			}
-			for i, ev := range d.events {
-				if ev["i"] != int64(i) && ev["i"] != int8(i) && fmt.Sprint(ev["i"]) != fmt.Sprint(i) {
-					t.Fatalf("event %d out of order: %v", i, ev["i"])
+				d := decodeEntries(t, env.kin.entries())
+				if len(d.events) != tc.n {
+					t.Fatalf("got %d events, want %d", len(d.events), tc.n)
 				}
-			}
-		})
+				if len(body) > envelope.MaxRecordBytes && len(d.envs) < 2 {
+					t.Fatalf("a %d-byte body must be split", len(body))
+				}
+				// One part is the body passed through; parts are splitEncoding.
+				wantEnc := splitEncoding
+				if len(d.envs) == 1 && bytes.Equal(d.envs[0].Payload, body) {
+					wantEnc = f.enc
+				}
+				for i, e := range d.envs {
+					if e.Part != i || e.Parts != len(d.envs) || e.UniqueID != "split1" || e.Encoding != wantEnc {
+						t.Fatalf("part %d: %+v, want encoding %q", i, e, wantEnc)
+					}
+				}
+				for i, ev := range d.events {
+					if ev["i"] != int64(i) && ev["i"] != int8(i) && fmt.Sprint(ev["i"]) != fmt.Sprint(i) {
+						t.Fatalf("event %d out of order: %v", i, ev["i"])
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -161,6 +176,7 @@ func TestImportRejected(t *testing.T) {
 	}
 	deep["time"] = int64(1)
 	path := "/v3/table/import_with_id/testdb/www_access/uid1/msgpack.gz"
+	zstdPath := "/v3/table/import_with_id/testdb/www_access/uid1/msgpack.zst"
 	tests := []struct {
 		name     string
 		mod      func(*Config)
@@ -205,7 +221,30 @@ func TestImportRejected(t *testing.T) {
 		{name: "invalid database name", path: "/v3/table/import/Test-DB/www_access/msgpack.gz", status: 400, reason: reasonBadName, contains: "database name"},
 		{name: "short table name", path: "/v3/table/import/testdb/ab/msgpack.gz", status: 400, reason: reasonBadName, contains: "table name"},
 		{name: "bad unique_id", path: "/v3/table/import_with_id/testdb/www_access/a.b/msgpack.gz", status: 400, reason: reasonBadUniqueID},
-		{name: "unsupported format", path: "/v3/table/import_with_id/testdb/www_access/u/json.gz", status: 415, reason: reasonFormat},
+		{name: "unsupported format", path: "/v3/table/import_with_id/testdb/www_access/u/json.gz", status: 415, reason: reasonFormat, contains: "use msgpack.gz or msgpack.zst"},
+		{name: "unsupported format without id", path: "/v3/table/import/testdb/www_access/msgpack.zstd", status: 415, reason: reasonFormat, contains: "msgpack.zst"},
+		{name: "not zstd", path: zstdPath, body: func(testing.TB) string { return "hello" }, status: 400, reason: reasonBadGzip, contains: "zstd"},
+		{name: "gzip sent as zstd", path: zstdPath, status: 400, reason: reasonBadGzip, contains: "zstd"},
+		{name: "empty zstd", path: zstdPath, body: func(testing.TB) string { return "" }, status: 400, reason: reasonBadGzip, contains: "zstd"},
+		{name: "truncated zstd", path: zstdPath, body: func(t testing.TB) string { b := zstdFrames(t, msgpackStream(t, valid), 0); return string(b[:len(b)-3]) }, status: 400, reason: reasonBadGzip, contains: "zstd"},
+		{name: "zstd second frame truncated", path: zstdPath, body: func(t testing.TB) string {
+			b := zstdFrames(t, msgpackStream(t, valid, valid, valid), 20)
+			return string(b[:len(b)-2])
+		}, status: 400, reason: reasonBadGzip, contains: "zstd"},
+		{name: "zstd window over 8 MiB", path: zstdPath, body: func(testing.TB) string { return string(zstdHugeWindow) }, status: 400, reason: reasonBadGzip, contains: "window"},
+		{name: "zstd not a map", path: zstdPath, body: func(t testing.TB) string { return string(zstdFrames(t, []byte{0x01}, 0)) }, status: 400, reason: reasonNotMap},
+		{name: "zstd time missing", path: zstdPath, body: func(t testing.TB) string { return string(zstdFrames(t, msgpackStream(t, map[string]any{"a": 1}), 0)) }, status: 422, reason: reasonTimeMissing},
+		{name: "zstd body too large", path: zstdPath, mod: func(c *Config) { c.Limits.MaxBodyBytes = 10 }, body: func(t testing.TB) string { return string(zstdFrames(t, msgpackStream(t, valid), 0)) }, status: 413, reason: reasonBodyTooLarge},
+		{name: "zstd decompressed too large", path: zstdPath, mod: func(c *Config) { c.Limits.MaxDecompressedBytes = 50; c.Limits.RatioFloorBytes = 1000 }, body: func(t testing.TB) string {
+			return string(zstdFrames(t, msgpackStream(t, map[string]any{"time": int64(1), "x": strings.Repeat("a", 100)}), 0))
+		}, status: 413, reason: reasonDecompTooLarge},
+		{name: "zstd bomb ratio", path: zstdPath, mod: func(c *Config) { c.Limits.MaxCompressionRatio = 10; c.Limits.RatioFloorBytes = 1000 }, body: func(t testing.TB) string {
+			return string(zstdFrames(t, msgpackStream(t, map[string]any{"time": int64(1), "x": strings.Repeat("a", 100_000)}), 0))
+		}, status: 413, reason: reasonRatio, contains: "zstd body expands"},
+		{name: "zstd bomb 64 MiB, default limits", path: zstdPath, body: func(t testing.TB) string { return string(zstdBomb(t, 64<<20)) }, status: 413, reason: reasonRatio},
+		{name: "zstd bomb in a later frame", path: zstdPath, body: func(t testing.TB) string {
+			return string(append(zstdFrames(t, msgpackStream(t, valid), 0), zstdBomb(t, 64<<20)...))
+		}, status: 413, reason: reasonRatio},
 		{name: "unknown database", path: "/v3/table/import/nodb/www_access/msgpack.gz", key: keyAdmin, status: 404, reason: reasonUnknownDB, contains: "nodb"},
 		{name: "unknown table", path: "/v3/table/import/testdb/nosuch/msgpack.gz", status: 404, reason: reasonUnknownTable},
 		{name: "no authorization", key: "-", status: 401, reason: reasonUnauthorized},

@@ -48,7 +48,7 @@ func (h *Handler) handleInHTTP(ctx context.Context, r *request, tag string) (eve
 	// (two identical "login" events) stay distinct events.
 	uid := derivedUniqueID([]byte(tag), b.raw)
 	r.log = r.log.With("unique_id", uid)
-	if aerr := h.write(ctx, r, db, table, uid, b, nil); aerr != nil {
+	if aerr := h.write(ctx, r, db, table, uid, b, nil, "", len(body)); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -138,13 +137,27 @@ func TestAgainstMoto(t *testing.T) {
 	if err != nil || env.UniqueID != "moto1" || env.Events != 100 || *recs[0].PartitionKey != envelope.PartitionKey(env) {
 		t.Fatalf("envelope %+v err %v", env, err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(env.Payload))
-	if err != nil {
-		t.Fatal(err)
+	if env.Encoding != envelope.EncodingGzip || !bytes.Equal(env.Payload, body.Bytes()) {
+		t.Fatalf("envelope %q payload of %d bytes; want the client's gzip body passed through", env.Encoding, len(env.Payload))
 	}
-	got, _ := io.ReadAll(zr)
-	if !bytes.Equal(got, raw.Bytes()) {
+	if got := payloadOf(t, env); !bytes.Equal(got, raw.Bytes()) {
 		t.Fatal("payload differs from the imported events")
+	}
+	// The same events as multi-frame zstd pass through as the client's zstd.
+	zbody := zstdFrames(t, raw.Bytes(), 100)
+	resp = do(http.MethodPut, "/v3/table/import_with_id/motodb/events/moto2/msgpack.zst", key, string(zbody))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("zstd import: %d %s", resp.StatusCode, resp.Body)
+	}
+	recs = m.readStream(t)
+	for _, r := range recs {
+		if e, err := envelope.Unmarshal(r.Data); err != nil || (e.UniqueID == "moto2" && (e.Encoding != envelope.EncodingZstd || !bytes.Equal(e.Payload, zbody))) {
+			t.Fatalf("zstd import's envelope %+v (err %v); want the client's zstd body passed through", e, err)
+		}
+	}
+	got2 := payloads(t, recs)
+	if len(got2) != 2 || !bytes.Equal(got2["moto1"], raw.Bytes()) || !bytes.Equal(got2["moto2"], raw.Bytes()) {
+		t.Fatalf("stream holds %d imports; the zstd import must store the gzip import's events", len(got2))
 	}
 	// Auto-create wrote the catalog; the listing reads it back.
 	resp = do(http.MethodGet, "/v3/table/list/motodb", key, "")

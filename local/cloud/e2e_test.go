@@ -1,19 +1,44 @@
 package cloud_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"
+	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdimport"
 )
+
+// zstdFrames returns p as concatenated zstd frames of at most frame
+// uncompressed bytes each (cut at any byte), as a zstd client may send.
+func zstdFrames(t testing.TB, p []byte, frame int) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var out []byte
+	for len(p) > 0 {
+		n := min(frame, len(p))
+		out = enc.EncodeAll(p[:n], out)
+		p = p[n:]
+	}
+	return out
+}
 
 // TestPipelineEndToEnd sends the 10k Apache corpus through the API front and
 // checks every sink through the AWS SDK (and the TD receiver's API): the
@@ -83,6 +108,62 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactSinks(ctx, t, c, db, table, sealed, sourceHashes)
+
+	t.Run("zstd imports", func(t *testing.T) {
+		// The same records as msgpack.zst: half in 64 KiB frames (fits one
+		// record: ingest passes the client's zstd through), half in 100-byte
+		// frames (over the record budget: ingest cuts it into zstd parts).
+		// Fanout decodes both; staged and sealed objects and flush's TD
+		// uploads stay gzip (SealedObjects reads gzip only).
+		const zstdTable = "access_zstd"
+		zctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		t0 := time.Now()
+		client := &tdimport.Client{Endpoint: c.APIURL, APIKey: c.APIKey, Logger: slog.New(slog.DiscardHandler)}
+		half := len(chunks) / 2
+		bodies := [][]byte{zstdFrames(t, bytes.Join(chunks[:half], nil), 64<<10), zstdFrames(t, bytes.Join(chunks[half:], nil), 100)}
+		if len(bodies[0]) >= envelope.MaxRecordBytes || len(bodies[1]) <= envelope.MaxRecordBytes {
+			t.Fatalf("zstd bodies of %d and %d bytes: want one under and one over a Kinesis record", len(bodies[0]), len(bodies[1]))
+		}
+		for i, body := range bodies {
+			if _, err := client.ImportWithIDFormat(zctx, db, zstdTable, fmt.Sprintf("zstd%d", i), tdimport.FormatZstd, body); err != nil {
+				t.Fatalf("zstd import %d: %v", i, err)
+			}
+		}
+		if err := cloud.WaitFor(zctx, 250*time.Millisecond, "catalog count of the zstd imports", func(ctx context.Context) (bool, error) {
+			n, err := c.CatalogCount(ctx, db, zstdTable)
+			return n >= want, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Flush(zctx); err != nil {
+			t.Fatal(err)
+		}
+		var sealed cloud.Sealed
+		if err := cloud.WaitFor(zctx, 500*time.Millisecond, "sealed objects of the zstd imports", func(ctx context.Context) (bool, error) {
+			s, err := c.SealedObjects(ctx, db, zstdTable)
+			sealed = s
+			return len(s.Records) >= want, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.TD.WaitCount(zctx, db, zstdTable, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ESM.WaitIdle(zctx); err != nil {
+			t.Fatal(err)
+		}
+		checkExactSinks(zctx, t, c, db, zstdTable, sealed, sourceHashes)
+		out, err := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true }).ListObjectsV2(zctx, &s3.ListObjectsV2Input{
+			Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String("quarantine/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Contents) != 0 {
+			t.Errorf("fanout quarantined %d objects, first %s", len(out.Contents), aws.ToString(out.Contents[0].Key))
+		}
+		t.Logf("zstd imports: %d records through ingest, Kinesis, fanout, flush in %s", want, time.Since(t0).Round(time.Millisecond))
+	})
 
 	t.Run("under injected faults", func(t *testing.T) {
 		const chaosTable = "access_faults"

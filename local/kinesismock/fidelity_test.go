@@ -307,7 +307,8 @@ type part struct {
 
 // buildRequest builds the Kinesis entries of one accepted request the way
 // functions/ingest does (parts.go: records): one envelope per part, payload
-// gzip(msgpack map stream), partition key envelope.PartitionKey. events
+// gzip(msgpack map stream) (ingest's own parts are zstd; the encoding does
+// not matter to Kinesis), partition key envelope.PartitionKey. events
 // holds each part's events.
 func buildRequest(tb testing.TB, uid string, events [][]map[string]any) ([]types.PutRecordsRequestEntry, []part) {
 	tb.Helper()

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/functions/ingest"
@@ -136,12 +137,28 @@ func TestIngestHandlerRoundTrip(t *testing.T) {
 		if p.Part != i || p.Parts != len(parts) || p.UniqueID != "uid-kinesismock-1" || p.DB != "fidelity_db" || p.Table != "events" {
 			t.Fatalf("part %d: header %+v, want part %d of %d", i, *p, i, len(parts))
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(p.Payload))
-		if err != nil {
-			t.Fatalf("part %d gunzip: %v", i, err)
+		// Parts ingest cuts are compressed as it chooses (zstd today); the
+		// envelope says which.
+		var zr io.Reader
+		switch p.Encoding {
+		case envelope.EncodingGzip:
+			gr, err := gzip.NewReader(bytes.NewReader(p.Payload))
+			if err != nil {
+				t.Fatalf("part %d gunzip: %v", i, err)
+			}
+			zr = gr
+		case envelope.EncodingZstd:
+			d, err := zstd.NewReader(bytes.NewReader(p.Payload), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
+			if err != nil {
+				t.Fatalf("part %d unzstd: %v", i, err)
+			}
+			defer d.Close()
+			zr = d
+		default:
+			t.Fatalf("part %d: payload encoding %q", i, p.Encoding)
 		}
 		if _, err := io.Copy(&got, zr); err != nil {
-			t.Fatalf("part %d gunzip: %v", i, err)
+			t.Fatalf("part %d (%s): %v", i, p.Encoding, err)
 		}
 		nEvents += p.Events
 	}

@@ -2,8 +2,9 @@
 // writes and fanout (or any user consumer) reads. See docs/kinesis-record-format.md.
 //
 // A record's Data is the 4-byte magic "SPW1" followed by one msgpack map
-// (Envelope). The payload inside is exactly a Treasure Data import body:
-// gzip of a stream of msgpack maps, each with an integer "time".
+// (Envelope). The payload inside is a stream of msgpack maps, each with an
+// integer "time", compressed as the envelope's Encoding says: gzip (then it
+// is byte for byte a Treasure Data import body) or zstd.
 package envelope
 
 import (
@@ -22,8 +23,16 @@ const Version = 1
 // MaxRecordBytes is Kinesis' limit on one record's data plus partition key.
 const MaxRecordBytes = 1 << 20
 
-// EncodingGzip marks a payload compressed with gzip (the only one in version 1).
-const EncodingGzip = "gzip"
+// Payload encodings (the "enc" field). A reader that meets one it does not
+// know gets ErrInvalid from Unmarshal.
+const (
+	// EncodingGzip marks a payload compressed with gzip (one or more
+	// members): a Treasure Data msgpack.gz import body.
+	EncodingGzip = "gzip"
+	// EncodingZstd marks a payload compressed with zstd (one or more frames,
+	// skippable frames allowed, each window at most 8 MiB).
+	EncodingZstd = "zstd"
+)
 
 var magic = []byte("SPW1")
 
@@ -45,8 +54,8 @@ type Envelope struct {
 	Producer   string `msgpack:"producer"`    // who sent it (forwarder host or client address)
 	Events     int    `msgpack:"events"`      // events in Payload
 	ReceivedMS int64  `msgpack:"received_ms"` // ingest time, Unix milliseconds
-	Encoding   string `msgpack:"enc"`         // payload compression: "gzip"
-	Payload    []byte `msgpack:"payload"`     // gzip(msgpack map stream)
+	Encoding   string `msgpack:"enc"`         // payload compression: EncodingGzip or EncodingZstd
+	Payload    []byte `msgpack:"payload"`     // msgpack map stream compressed as Encoding says
 }
 
 // Marshal encodes e with the magic prefix.
@@ -84,7 +93,7 @@ func (e *Envelope) check() error {
 		return fmt.Errorf("%w: missing uid", ErrInvalid)
 	case e.Parts < 1 || e.Part < 0 || e.Part >= e.Parts:
 		return fmt.Errorf("%w: part %d of %d", ErrInvalid, e.Part, e.Parts)
-	case e.Encoding != EncodingGzip:
+	case e.Encoding != EncodingGzip && e.Encoding != EncodingZstd:
 		return fmt.Errorf("%w: unknown payload encoding %q", ErrInvalid, e.Encoding)
 	case e.Events < 0:
 		return fmt.Errorf("%w: negative event count", ErrInvalid)

@@ -31,6 +31,30 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEncodings: every payload encoding of version 1 round-trips.
+func TestEncodings(t *testing.T) {
+	for _, tc := range []struct{ enc, payload string }{
+		{EncodingGzip, "\x1f\x8b"},
+		{EncodingZstd, "\x28\xb5\x2f\xfd"},
+	} {
+		t.Run(tc.enc, func(t *testing.T) {
+			in := valid()
+			in.Encoding, in.Payload = tc.enc, []byte(tc.payload)
+			data, err := Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Unmarshal(data)
+			if err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if out.Encoding != tc.enc || !bytes.Equal(out.Payload, in.Payload) {
+				t.Fatalf("got encoding %q payload %x", out.Encoding, out.Payload)
+			}
+		})
+	}
+}
+
 func TestUnmarshalRejects(t *testing.T) {
 	mk := func(f func(*Envelope)) []byte {
 		e := valid()
@@ -54,6 +78,10 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"part out of range", mk(func(e *Envelope) { e.Part = 3 }), ErrInvalid},
 		{"zero parts", mk(func(e *Envelope) { e.Parts = 0; e.Part = 0 }), ErrInvalid},
 		{"unknown encoding", mk(func(e *Envelope) { e.Encoding = "lz4" }), ErrInvalid},
+		{"no encoding", mk(func(e *Envelope) { e.Encoding = "" }), ErrInvalid},
+		{"encoding in upper case", mk(func(e *Envelope) { e.Encoding = "ZSTD" }), ErrInvalid},
+		{"import format as encoding", mk(func(e *Envelope) { e.Encoding = "msgpack.zst" }), ErrInvalid},
+		{"encoding with a space", mk(func(e *Envelope) { e.Encoding = "gzip " }), ErrInvalid},
 		{"negative events", mk(func(e *Envelope) { e.Events = -1 }), ErrInvalid},
 	}
 	for _, tt := range tests {
@@ -68,6 +96,10 @@ func TestUnmarshalRejects(t *testing.T) {
 func FuzzUnmarshal(f *testing.F) {
 	good, _ := Marshal(valid())
 	f.Add(good)
+	z := valid()
+	z.Encoding, z.Payload = EncodingZstd, []byte{0x28, 0xb5, 0x2f, 0xfd}
+	goodZstd, _ := Marshal(z)
+	f.Add(goodZstd)
 	f.Add([]byte("SPW1"))
 	f.Add([]byte("SPW1\x80"))
 	f.Fuzz(func(t *testing.T, data []byte) {
