@@ -1,8 +1,9 @@
 package tdrecv
 
 import (
+	"github.com/spillwayhq/spillway/internal/testcodec"
+
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/shared/tdimport"
@@ -32,32 +32,13 @@ func stream(tb testing.TB, from, n int) []byte {
 }
 
 func gz(tb testing.TB, raw []byte) []byte {
-	tb.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write(raw)
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return b.Bytes()
+	return testcodec.Gzip(tb, raw)
 }
 
 // zst is raw as zstd frames of at most frame bytes each, as the forwarder
 // concatenates one frame per append.
 func zst(tb testing.TB, raw []byte, frame int) []byte {
-	tb.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer enc.Close()
-	var out []byte
-	for len(raw) > 0 {
-		n := min(frame, len(raw))
-		out = enc.EncodeAll(raw[:n], out)
-		raw = raw[n:]
-	}
-	return out
+	return testcodec.Zstd(tb, raw, frame)
 }
 
 func client(tb testing.TB, rv *Receiver) *tdimport.Client {

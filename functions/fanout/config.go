@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"github.com/spillwayhq/spillway/shared/envelope"
+
 	"errors"
 	"fmt"
 	"time"
@@ -36,7 +38,7 @@ func DefaultConfig() Config {
 		LedgerTTL:   192 * time.Hour,
 		LateWindow:  10 * time.Minute,
 		FutureLimit: time.Hour,
-		MaxPayload:  64 << 20,
+		MaxPayload:  envelope.MaxPayloadRaw,
 		Concurrency: 8,
 
 		CommitConcurrency: 1,

@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"github.com/spillwayhq/spillway/internal/testcodec"
+
 	"bytes"
 	"context"
 	"errors"
@@ -14,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
 )
@@ -23,23 +24,7 @@ import (
 // uncompressed bytes each (cut at any byte), or one frame when frame <= 0,
 // written as ingest writes parts (SpeedFastest, 1 MiB window).
 func encodeZstd(tb testing.TB, frame int, raws ...[]byte) []byte {
-	tb.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer enc.Close()
-	p := bytes.Join(raws, nil)
-	if frame <= 0 {
-		return enc.EncodeAll(p, nil)
-	}
-	var out []byte
-	for len(p) > 0 {
-		n := min(frame, len(p))
-		out = enc.EncodeAll(p[:n], out)
-		p = p[n:]
-	}
-	return out
+	return testcodec.Zstd(tb, bytes.Join(raws, nil), frame)
 }
 
 // zstdSkippable is a skippable frame (magic 0x184D2A50) with 3 bytes of

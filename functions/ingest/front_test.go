@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"github.com/spillwayhq/spillway/internal/testcodec"
+
 	"bytes"
 	"context"
 	"errors"
@@ -84,19 +86,7 @@ func corpusStream(t testing.TB) ([]byte, int) {
 // zstdFrames is raw as concatenated zstd frames of at most frame bytes
 // each, as the forwarder sends a chunk (one frame per append).
 func zstdFrames(t testing.TB, raw []byte, frame int) []byte {
-	t.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	var out []byte
-	for len(raw) > 0 {
-		n := min(frame, len(raw))
-		out = enc.EncodeAll(raw[:n], out)
-		raw = raw[n:]
-	}
-	return out
+	return testcodec.Zstd(t, raw, frame)
 }
 
 // payloadOf decompresses an envelope's payload as its Encoding says, with

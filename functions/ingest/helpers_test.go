@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/spillwayhq/spillway/internal/testcodec"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -182,38 +184,14 @@ func msgpackStream(t testing.TB, recs ...map[string]any) []byte {
 }
 
 func gzBytes(t testing.TB, p []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testcodec.Gzip(t, p)
 }
 
 // zstdFrames returns p as concatenated zstd frames of at most frame
 // uncompressed bytes each (cut at any byte, as frames may be), or as one
 // frame when frame <= 0.
 func zstdFrames(t testing.TB, p []byte, frame int) []byte {
-	t.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	if frame <= 0 {
-		return enc.EncodeAll(p, nil)
-	}
-	var out []byte
-	for len(p) > 0 {
-		n := min(frame, len(p))
-		out = enc.EncodeAll(p[:n], out)
-		p = p[n:]
-	}
-	return out
+	return testcodec.Zstd(t, p, frame)
 }
 
 // payloadOf decompresses an envelope's payload as its Encoding says, with

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/klauspost/compress/zstd"
+
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
@@ -320,5 +322,45 @@ func TestStagePrefixAndIAMMode(t *testing.T) {
 	req.RequestContext.Stage = "prod"
 	if resp := env.call(t, req); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestPartsStayWithinWhatFanoutAccepts(t *testing.T) {
+	// A body that compresses well can fit one Kinesis record yet hold more
+	// than fanout decompresses per part: it is split by raw size instead
+	// of passed through, so no acknowledged event is refused downstream.
+	rec := msgpackStream(t, map[string]any{"time": int64(1700000000), "message": strings.Repeat("a", 230)})
+	raw := bytes.Repeat(rec, (envelope.MaxPayloadRaw+envelope.MaxPayloadRaw/8)/len(rec))
+	b, aerr := decodeMsgpackStream(raw, DefaultLimits())
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	orig := zstdFrames(t, raw, 0)
+	budget := 1 << 20
+	if len(orig) > budget {
+		t.Fatalf("test body compresses to %d bytes, want it to fit one record", len(orig))
+	}
+	parts, aerr := splitParts(b, orig, envelope.EncodingZstd, splitEncoding, budget)
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	zd, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zd.Close()
+	events := 0
+	for i, p := range parts {
+		plain, err := zd.DecodeAll(p.payload, nil)
+		if err != nil || p.enc != envelope.EncodingZstd {
+			t.Fatalf("part %d (%s): %v", i, p.enc, err)
+		}
+		if len(plain) > envelope.MaxPayloadRaw {
+			t.Fatalf("part %d of %d holds %d bytes once decompressed, over %d", i, len(parts), len(plain), envelope.MaxPayloadRaw)
+		}
+		events += p.events
+	}
+	if len(parts) < 2 || events != b.events() {
+		t.Fatalf("%d parts holding %d events, want >= 2 parts holding %d", len(parts), events, b.events())
 	}
 }

@@ -63,18 +63,17 @@ func splitParts(b *batch, orig []byte, origEnc, enc string, budget int) ([]part,
 	if b.events() == 0 {
 		return nil, nil
 	}
-	if orig != nil && len(orig) <= budget {
+	if orig != nil && len(orig) <= budget && len(b.raw) <= envelope.MaxPayloadRaw {
 		return []part{{events: b.events(), enc: origEnc, payload: orig}}, nil
 	}
 	// Aim each group's uncompressed size at what should compress to ~85% of
-	// the budget; groups that still come out too big are halved.
+	// the budget, and at most envelope.MaxPayloadRaw (what fanout accepts);
+	// groups that still come out too big are halved.
 	target := budget * 3
 	if len(orig) > 0 {
 		target = int(float64(budget) * 0.85 * float64(len(b.raw)) / float64(len(orig)))
 	}
-	if target < 1 {
-		target = 1
-	}
+	target = max(min(target, envelope.MaxPayloadRaw), 1)
 	type group struct{ start, end int }
 	var groups []group
 	for start := 0; start < b.events(); {

@@ -1,6 +1,8 @@
 package cloud_test
 
 import (
+	"github.com/spillwayhq/spillway/internal/testcodec"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
@@ -25,19 +26,7 @@ import (
 // zstdFrames returns p as concatenated zstd frames of at most frame
 // uncompressed bytes each (cut at any byte), as a zstd client may send.
 func zstdFrames(t testing.TB, p []byte, frame int) []byte {
-	t.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	var out []byte
-	for len(p) > 0 {
-		n := min(frame, len(p))
-		out = enc.EncodeAll(p[:n], out)
-		p = p[n:]
-	}
-	return out
+	return testcodec.Zstd(t, p, frame)
 }
 
 // TestPipelineEndToEnd sends the 10k Apache corpus through the API front and

@@ -1,24 +1,17 @@
 package tdreceiver
 
 import (
+	"github.com/spillwayhq/spillway/internal/testcodec"
+
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 func gz(t testing.TB, raw []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write(raw)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return testcodec.Gzip(t, raw)
 }
 
 func encode(t testing.TB, vs ...any) []byte {
@@ -99,22 +92,7 @@ func TestDecodeStream(t *testing.T) {
 // zst returns raw as zstd frames of at most frame bytes each (one frame when
 // frame <= 0), cut at any byte.
 func zst(t testing.TB, raw []byte, frame int) []byte {
-	t.Helper()
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	if frame <= 0 {
-		return enc.EncodeAll(raw, nil)
-	}
-	var out []byte
-	for len(raw) > 0 {
-		n := min(frame, len(raw))
-		out = enc.EncodeAll(raw[:n], out)
-		raw = raw[n:]
-	}
-	return out
+	return testcodec.Zstd(t, raw, frame)
 }
 
 // zstdHugeWindow is a zstd frame header asking for a 1 GiB window, then an

@@ -23,6 +23,11 @@ const Version = 1
 // MaxRecordBytes is Kinesis' limit on one record's data plus partition key.
 const MaxRecordBytes = 1 << 20
 
+// MaxPayloadRaw bounds a payload once decompressed: writers never build a
+// part larger, and readers accept at least this much (fanout's default
+// limit), so a part accepted by ingest is never refused downstream.
+const MaxPayloadRaw = 64 << 20
+
 // Payload encodings (the "enc" field). A reader that meets one it does not
 // know gets ErrInvalid from Unmarshal.
 const (
