@@ -20,7 +20,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	td "github.com/treasure-data/td-client-go"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
@@ -93,29 +92,7 @@ func zstdFrames(t testing.TB, raw []byte, frame int) []byte {
 // decoders of its own (not the handler's).
 func payloadOf(t testing.TB, e *envelope.Envelope) []byte {
 	t.Helper()
-	var r io.Reader
-	switch e.Encoding {
-	case envelope.EncodingGzip:
-		zr, err := gzip.NewReader(bytes.NewReader(e.Payload))
-		if err != nil {
-			t.Fatalf("envelope %s part %d: %v", e.UniqueID, e.Part, err)
-		}
-		r = zr
-	case envelope.EncodingZstd:
-		zr, err := zstd.NewReader(bytes.NewReader(e.Payload), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
-		if err != nil {
-			t.Fatalf("envelope %s part %d: %v", e.UniqueID, e.Part, err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		t.Fatalf("envelope %s part %d: encoding %q", e.UniqueID, e.Part, e.Encoding)
-	}
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("envelope %s part %d (%s): %v", e.UniqueID, e.Part, e.Encoding, err)
-	}
-	return raw
+	return testcodec.Decompress(t, e.Encoding, e.Payload)
 }
 
 // payloads returns, per unique_id, the events of the envelopes in recs:

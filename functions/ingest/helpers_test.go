@@ -17,8 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
@@ -198,29 +196,7 @@ func zstdFrames(t testing.TB, p []byte, frame int) []byte {
 // decoders of its own (not the handler's), without limits.
 func payloadOf(t testing.TB, e *envelope.Envelope) []byte {
 	t.Helper()
-	var r io.Reader
-	switch e.Encoding {
-	case envelope.EncodingGzip:
-		zr, err := gzip.NewReader(bytes.NewReader(e.Payload))
-		if err != nil {
-			t.Fatalf("envelope part %d: payload gzip: %v", e.Part, err)
-		}
-		r = zr
-	case envelope.EncodingZstd:
-		zr, err := zstd.NewReader(bytes.NewReader(e.Payload), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
-		if err != nil {
-			t.Fatalf("envelope part %d: payload zstd: %v", e.Part, err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		t.Fatalf("envelope part %d: encoding %q", e.Part, e.Encoding)
-	}
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("envelope part %d: payload %s: %v", e.Part, e.Encoding, err)
-	}
-	return raw
+	return testcodec.Decompress(t, e.Encoding, e.Payload)
 }
 
 // decoded is what reached Kinesis, decoded.

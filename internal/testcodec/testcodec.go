@@ -5,6 +5,7 @@ package testcodec
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -45,4 +46,34 @@ func Gzip(tb testing.TB, p []byte) []byte {
 		tb.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// Decompress returns p decompressed as enc says ("gzip": one or more
+// members, "zstd": one or more frames within an 8 MiB window), failing tb
+// on any other encoding or a damaged stream.
+func Decompress(tb testing.TB, enc string, p []byte) []byte {
+	tb.Helper()
+	var r io.Reader
+	switch enc {
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(p))
+		if err != nil {
+			tb.Fatalf("gzip: %v", err)
+		}
+		r = zr
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(p), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
+		if err != nil {
+			tb.Fatalf("zstd: %v", err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		tb.Fatalf("unknown encoding %q", enc)
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		tb.Fatalf("%s: %v", enc, err)
+	}
+	return raw
 }
