@@ -533,17 +533,7 @@ func TestBodyCodecs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
 			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
-			ctx := context.Background()
-			for i := 0; i < 3; i++ {
-				if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b.SealAll()
-			c := b.TryNext()
-			if c == nil {
-				t.Fatal("no chunk")
-			}
+			c := oneChunk(t, b, 3, 30000)
 			body, codec, err := b.BodyAs(c, tt.zstdOK)
 			if err != nil {
 				t.Fatal(err)
@@ -630,17 +620,7 @@ func TestBodyOfSmallAppendsIsCompressedAsOne(t *testing.T) {
 	}{{Gzip, false}, {Zstd, false}, {Zstd, true}} {
 		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
 			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
-			ctx := context.Background()
-			for i := 0; i < 200; i++ {
-				if err := b.Append(ctx, "td.db1.tbl", records(t, i*2, 2), 2); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b.SealAll()
-			c := b.TryNext()
-			if c == nil {
-				t.Fatal("no chunk")
-			}
+			c := oneChunk(t, b, 200, 2)
 			body, codec, err := b.BodyAs(c, tt.zstdOK)
 			if err != nil {
 				t.Fatal(err)
@@ -654,6 +634,23 @@ func TestBodyOfSmallAppendsIsCompressedAsOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneChunk appends n batches of per records to td.db1.tbl, seals and
+// returns the one chunk they make.
+func oneChunk(tb testing.TB, b *Buffer, n, per int) *Chunk {
+	tb.Helper()
+	for i := 0; i < n; i++ {
+		if err := b.Append(context.Background(), "td.db1.tbl", records(tb, i*per, per), per); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	b.SealAll()
+	c := b.TryNext()
+	if c == nil {
+		tb.Fatal("no chunk")
+	}
+	return c
 }
 
 // decodeCodec returns the "n" values of a gzip or zstd msgpack body.
@@ -680,17 +677,7 @@ func TestSingleMemberBody(t *testing.T) {
 	for _, single := range []bool{false, true} {
 		t.Run(strconv.FormatBool(single), func(t *testing.T) {
 			b := openTest(t, t.TempDir(), func(c *Config) { c.SingleMemberBody, c.Compression = single, Gzip })
-			ctx := context.Background()
-			for i := 0; i < 2; i++ {
-				if err := b.Append(ctx, "td.db1.tbl", records(t, i*30000, 30000), 30000); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b.SealAll()
-			c := b.TryNext()
-			if c == nil {
-				t.Fatal("no chunk")
-			}
+			c := oneChunk(t, b, 2, 30000)
 			body, err := b.Body(c)
 			if err != nil {
 				t.Fatal(err)
