@@ -161,10 +161,17 @@ func TestPipelineEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Each asserted fault fires on the first matching call (Next: 1), so
+		// the assertions below do not depend on how many calls the random
+		// rates happen to hit (fanout makes only ~15 TransactWriteItems
+		// calls here), then at random.
 		if err := c.Edge.SetFaults(edge.FaultConfig{Seed: 7, Rules: []edge.FaultRule{
+			{Service: "kinesis", Operation: "PutRecords", Next: 1, PartialFailure: 0.5},
 			{Service: "kinesis", Operation: "PutRecords", Rate: 0.3, PartialFailure: 0.5},
+			{Service: "dynamodb", Operation: "TransactWriteItems", Next: 1, Status: 400, Code: "ProvisionedThroughputExceededException"},
 			{Service: "dynamodb", Operation: "TransactWriteItems", Rate: 0.2, Status: 400, Code: "ProvisionedThroughputExceededException"},
 			{Service: "dynamodb", Rate: 0.05, Status: 400, Code: "ThrottlingException"},
+			{Service: "s3", Operation: "PutObject", Next: 1, Status: 503, Code: "SlowDown"},
 			{Service: "s3", Operation: "PutObject", Rate: 0.1, Status: 503, Code: "SlowDown"},
 		}}); err != nil {
 			t.Fatal(err)
