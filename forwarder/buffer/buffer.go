@@ -628,9 +628,9 @@ func (b *Buffer) commit(ctx context.Context, p *Prepared) error {
 		seq = b.seq
 		b.posMu.Unlock()
 		binary.LittleEndian.PutUint64(frame[frameHeader:], seq)
-		h := frame[:frameHeader]
-		binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, frame[frameHeader:]))
 	}
+	h := frame[:frameHeader]
+	binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, frame[frameHeader:]))
 	n := int64(len(frame))
 	for {
 		oc, err := b.reserve(p.tag, n, int64(p.raw))
@@ -786,7 +786,8 @@ func (b *Buffer) write(oc *openChunk, frame []byte, count int) error {
 // minPart is the smallest piece of a batch compressed on its own goroutine.
 const minPart = 256 << 10
 
-// frame builds the frame of count records: the records are cut in up to
+// frame builds the frame of count records, its checksum left to commit:
+// the records are cut in up to
 // GOMAXPROCS pieces (at any byte: gzip members and zstd frames concatenate),
 // compressed in parallel with the configured codec. The returned buffer
 // goes back to b.frames after use.
@@ -829,8 +830,7 @@ func (b *Buffer) frame(records []byte, count int, meta []byte) (*bytes.Buffer, e
 	binary.LittleEndian.PutUint32(h[4:8], uint32(count))
 	binary.LittleEndian.PutUint32(h[8:12], uint32(len(meta)))
 	binary.LittleEndian.PutUint32(h[12:16], uint32(len(records)))
-	binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, f[frameHeader:]))
-	return fb, nil
+	return fb, nil // the checksum is set by commit, after the position sequence
 }
 
 // compressTo appends p to w as one gzip member or zstd frame.
@@ -1051,9 +1051,6 @@ func (b *Buffer) BodyAs(c *Chunk, zstdOK bool) ([]byte, Codec, error) {
 	if zstdOK && (stored == Zstd || stored == "" && b.cfg.Compression == Zstd) {
 		out = Zstd
 	}
-	if stored == Zstd && out == Gzip {
-		stored = "" // decompressed frame by frame below
-	}
 	var body bytes.Buffer
 	plain := new(bytes.Buffer)
 	frames, raw := 0, 0
@@ -1067,7 +1064,7 @@ func (b *Buffer) BodyAs(c *Chunk, zstdOK bool) ([]byte, Codec, error) {
 			_, err := body.Write(p)
 			return err
 		}
-	case fr.codec() == Zstd:
+	case stored == Zstd: // sent as gzip: decompressed frame by frame
 		fn = func(p []byte, _ int) error {
 			d, err := b.zdec.DecodeAll(p, plain.AvailableBuffer())
 			if err != nil {
