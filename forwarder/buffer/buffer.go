@@ -787,10 +787,9 @@ func (b *Buffer) write(oc *openChunk, frame []byte, count int) error {
 const minPart = 256 << 10
 
 // frame builds the frame of count records, its checksum left to commit:
-// the records are cut in up to
-// GOMAXPROCS pieces (at any byte: gzip members and zstd frames concatenate),
-// compressed in parallel with the configured codec. The returned buffer
-// goes back to b.frames after use.
+// the records are cut in up to GOMAXPROCS pieces (at any byte: gzip members
+// and zstd frames concatenate), compressed in parallel with the configured
+// codec. The returned buffer goes back to b.frames after use.
 func (b *Buffer) frame(records []byte, count int, meta []byte) (*bytes.Buffer, error) {
 	parts := min(runtime.GOMAXPROCS(0), len(records)/minPart, 8)
 	parts = max(parts, 1)
