@@ -43,11 +43,19 @@ forwarder: ## build the static forwarder binaries dist/spillway-forwarder-linux-
 test: setup ## run every test, the local-cloud end-to-end suites included
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+GCI_SECTIONS := -s standard -s default -s 'prefix(github.com/spillwayhq/spillway)'
+
 .PHONY: lint
-lint: ## gofmt, go vet, staticcheck
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: setup ## gofmt, import grouping (std, third party, this module), go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed (make fmt):"; echo "$$out"; exit 1; fi
+	@out=$$($(GO) tool gci list $(GCI_SECTIONS) $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "import grouping needed (make fmt):"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+.PHONY: fmt
+fmt: ## gofmt and group imports (std, third party, this module) in place
+	@gofmt -w $$(git ls-files '*.go')
+	@$(GO) tool gci write $(GCI_SECTIONS) $$(git ls-files '*.go')
 
 .PHONY: demo
 demo: setup ## run the whole pipeline locally on the 10k Apache corpus and show where the data landed

@@ -18,7 +18,13 @@ type pkg struct {
 	Deps       []string
 }
 
-// violations applies the project's dependency-direction rules (STYLE.md) to pkgs.
+// violations applies the project's dependency-direction rules (STYLE.md) to
+// pkgs, whose Deps are their non-test imports: shared imports none of
+// functions, forwarder or local; functions never import each other; the
+// forwarder and the functions never import each other, and the forwarder
+// links no Lambda or AWS SDK code; only local/ imports local/; the
+// test-support packages under internal/ are imported by tests, local/ and
+// bench/ only.
 func violations(pkgs []pkg) []string {
 	var out []string
 	area := func(p string) string {
@@ -46,6 +52,11 @@ func violations(pkgs []pkg) []string {
 				out = append(out, fmt.Sprintf("%s imports %s: functions must not import each other", p.ImportPath, d))
 			case to == "local" && from != "local":
 				out = append(out, fmt.Sprintf("%s imports %s: nothing outside local/ may import local", p.ImportPath, d))
+			case strings.HasPrefix(from, "forwarder") && strings.HasPrefix(to, "functions"),
+				strings.HasPrefix(from, "functions") && strings.HasPrefix(to, "forwarder"):
+				out = append(out, fmt.Sprintf("%s imports %s: the forwarder and the functions must not import each other", p.ImportPath, d))
+			case to == "internal" && from != "internal" && from != "local" && from != "bench":
+				out = append(out, fmt.Sprintf("%s imports %s: test-support packages (internal/) are for tests, local/ and bench/ only", p.ImportPath, d))
 			}
 		}
 	}
@@ -86,15 +97,22 @@ func TestDependencyRulesCatchViolations(t *testing.T) {
 		{ImportPath: module + "/functions/fanout", Deps: []string{module + "/functions/flush"}},
 		{ImportPath: module + "/functions/flush/cmd/bootstrap", Deps: []string{module + "/functions/flush", module + "/local/edge"}},
 		{ImportPath: module + "/forwarder/cmd/spillway-forwarder", Deps: []string{"github.com/aws/aws-lambda-go/lambda"}},
-		{ImportPath: module + "/shared/envelope", Deps: []string{module + "/forwarder/sink"}},
+		{ImportPath: module + "/shared/envelope", Deps: []string{module + "/forwarder/output"}},
+		{ImportPath: module + "/forwarder/output", Deps: []string{module + "/functions/ingest"}},
+		{ImportPath: module + "/functions/ingest", Deps: []string{module + "/forwarder/parser"}},
+		{ImportPath: module + "/functions/fanout", Deps: []string{module + "/internal/testcodec"}},
+		{ImportPath: module + "/forwarder/cmd/spillway-forwarder", Deps: []string{module + "/internal/testcodec"}},
+		{ImportPath: module + "/shared/tdimport", Deps: []string{module + "/internal/testcodec"}},
 	}
 	got := violations(bad)
-	if len(got) != 5 {
-		t.Fatalf("got %d violations, want 5:\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) != len(bad) {
+		t.Fatalf("got %d violations, want %d:\n%s", len(got), len(bad), strings.Join(got, "\n"))
 	}
 	good := []pkg{
 		{ImportPath: module + "/functions/fanout/cmd/bootstrap", Deps: []string{module + "/functions/fanout", module + "/shared/envelope", "github.com/aws/aws-lambda-go/lambda"}},
-		{ImportPath: module + "/local/cloud", Deps: []string{module + "/local/edge", module + "/shared/names"}},
+		{ImportPath: module + "/local/cloud", Deps: []string{module + "/local/edge", module + "/shared/names", module + "/internal/testcodec"}},
+		{ImportPath: module + "/bench/forwarder/run", Deps: []string{module + "/forwarder/output", module + "/internal/testcodec"}},
+		{ImportPath: module + "/internal/testcodec", Deps: []string{module + "/shared/names"}},
 	}
 	if got := violations(good); len(got) != 0 {
 		t.Fatalf("false positives: %v", got)

@@ -19,6 +19,6 @@
 // Records that could not be committed are reported as BatchItemFailures from
 // the lowest one onward.
 //
-// Fault points (test hook, see NewFault; SPILLWAY_FAULT_POINT in main):
+// Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-decode, after-stage-s3, after-catalog-bounds, after-commit.
 package fanout

@@ -20,7 +20,7 @@
 // "<manifest id>-<n>", per-sink progress is recorded per object), so any
 // invocation resumes an open manifest after a crash.
 //
-// Fault points (test hook, see NewFault; SPILLWAY_FAULT_POINT in main):
+// Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-manifest, after-claim, after-seal, after-td-import, before-delete,
 // after-delete.
 package flush
