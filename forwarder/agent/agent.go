@@ -15,12 +15,15 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/config"
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/tail"
 )
+
+var _ buffer.Checkpoint = (*checkpoint.Store)(nil)
 
 // Agent is a configured forwarder.
 type Agent struct {
@@ -53,6 +56,11 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 	}()
 	bc := cfg.Buffer
 	bc.Logger = logger.With("component", "buffer")
+	cp, err := checkpoint.Open(bc.Dir)
+	if err != nil {
+		return nil, err
+	}
+	bc.Checkpoint = cp
 	if a.buf, err = buffer.Open(bc); err != nil {
 		return nil, err
 	}
@@ -61,7 +69,7 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 	if a.out, err = output.New(oc, a.buf); err != nil {
 		return nil, err
 	}
-	rec := a.buf.RecoveredPositions()
+	rec := cp.Recovered()
 	for _, tc := range cfg.Sources.Tail {
 		t, err := tail.New(tc, a.buf, rec, logger)
 		if err != nil {

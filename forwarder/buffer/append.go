@@ -21,21 +21,12 @@ import (
 // Append stores count records (concatenated msgpack maps) for tag. It returns
 // once they are written and fsynced. On error nothing of the call is stored.
 func (b *Buffer) Append(ctx context.Context, tag string, records []byte, count int) error {
-	return b.AppendWithPosition(ctx, tag, records, count, "", nil)
-}
-
-// AppendWithPosition is Append that stores, in the same fsynced frame, the
-// source position (key, value) the records reach. After a crash,
-// RecoveredPositions reports it, so a source never re-reads records that are
-// already in the buffer even if its own position file lags. Values are
-// opaque to the buffer.
-func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []byte, count int, key string, pos []byte) error {
 	if count <= 0 || len(records) == 0 {
 		return nil
 	}
 	b.appending.RLock()
 	defer b.appending.RUnlock()
-	p, err := b.prepare(tag, records, count, key, pos)
+	p, err := b.prepare(tag, records, count, nil)
 	if err != nil {
 		return err
 	}
@@ -47,39 +38,40 @@ func (b *Buffer) AppendWithPosition(ctx context.Context, tag string, records []b
 type Prepared struct {
 	b     *Buffer
 	tag   string
-	fb    *bytes.Buffer // the frame, its position sequence still 0
+	fb    *bytes.Buffer // the frame, its checkpoint record not stamped yet
 	count int
 	raw   int
-	key   string
-	pos   []byte
+	cp    bool // the frame carries a checkpoint record
 }
 
 var _ sink.Prepared = (*Prepared)(nil)
 
-// Prepare does the expensive part of AppendWithPosition - checks and
-// compression - without storing anything, so a source can compress its
-// next batch while the previous one is written and fsynced. Commit stores
-// the batch; Prepared batches of one source must be committed in order, as
-// the positions they carry are. records may be reused once Prepare returns.
-func (b *Buffer) Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error) {
+// Prepare does the expensive part of Append - checks and compression -
+// without storing anything, so a source can compress its next batch while
+// the previous one is written and fsynced. checkpoint, when not nil, is an
+// opaque checkpoint record (the position the records reach, see package
+// checkpoint) stored in the same frame as the records: it is durable exactly
+// when they are, and it is handed to the configured Checkpoint as the frame
+// is committed (Stamp, then Committed) and when the chunk is recovered
+// (Recover). Commit stores the batch; Prepared batches of one source must be
+// committed in order, as the positions they carry are. records and
+// checkpoint may be reused once Prepare returns.
+func (b *Buffer) Prepare(tag string, records []byte, count int, checkpoint []byte) (sink.Prepared, error) {
 	if count <= 0 || len(records) == 0 {
 		return nil, fmt.Errorf("prepare %s: no records", tag)
 	}
-	p, err := b.prepare(tag, records, count, key, pos)
+	p, err := b.prepare(tag, records, count, checkpoint)
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (b *Buffer) prepare(tag string, records []byte, count int, key string, pos []byte) (*Prepared, error) {
-	var meta []byte
-	if key != "" {
-		if len(key) > 4096 {
-			return nil, fmt.Errorf("position key of %d bytes is over 4096", len(key))
+func (b *Buffer) prepare(tag string, records []byte, count int, meta []byte) (*Prepared, error) {
+	if meta != nil {
+		if b.cfg.Checkpoint == nil {
+			return nil, errors.New("a checkpoint record for a buffer without a Checkpoint")
 		}
-		// The sequence number (the first 8 bytes) is set by commit.
-		meta = encodeMeta(make([]byte, 0, 10+len(key)+len(pos)), 0, key, pos)
 		if len(meta) > maxMeta {
 			return nil, fmt.Errorf("position of %d bytes is over the %d limit", len(meta), maxMeta)
 		}
@@ -96,7 +88,7 @@ func (b *Buffer) prepare(tag string, records []byte, count int, key string, pos 
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{b: b, tag: tag, fb: fb, count: count, raw: len(records), key: key, pos: bytes.Clone(pos)}, nil
+	return &Prepared{b: b, tag: tag, fb: fb, count: count, raw: len(records), cp: meta != nil}, nil
 }
 
 // Commit stores the prepared records: written and fsynced in the tag's open
@@ -130,15 +122,11 @@ func (b *Buffer) commit(ctx context.Context, p *Prepared) error {
 		return err
 	}
 	frame := p.fb.Bytes()
-	var seq uint64
-	if p.key != "" {
-		b.posMu.Lock()
-		b.seq++
-		seq = b.seq
-		b.posMu.Unlock()
-		binary.LittleEndian.PutUint64(frame[frameHeader:], seq)
-	}
 	h := frame[:frameHeader]
+	meta := frame[frameHeader : frameHeader+binary.LittleEndian.Uint32(h[8:12])]
+	if p.cp {
+		b.cfg.Checkpoint.Stamp(meta)
+	}
 	binary.LittleEndian.PutUint32(h[16:20], crc32.Update(crc32.Update(0, castagnoli, h[4:16]), castagnoli, frame[frameHeader:]))
 	n := int64(len(frame))
 	for {
@@ -153,13 +141,9 @@ func (b *Buffer) commit(ctx context.Context, p *Prepared) error {
 			continue
 		}
 		err = b.write(oc, frame, p.count)
-		if err == nil && p.key != "" {
-			oc.hasMeta = true
-			b.posMu.Lock()
-			if cur, ok := b.latest[p.key]; !ok || seq > cur.seq {
-				b.latest[p.key] = seqPos{seq, p.pos}
-			}
-			b.posMu.Unlock()
+		if err == nil && p.cp {
+			oc.hasCheckpoint = true
+			b.cfg.Checkpoint.Committed(meta)
 		}
 		full := err == nil && oc.raw.Load() >= b.cfg.ChunkLimit
 		oc.mu.Unlock()
@@ -223,8 +207,8 @@ func (b *Buffer) reserve(tag string, n, raw int64) (*openChunk, error) {
 func (b *Buffer) dropOldestLocked(need int64) {
 	for need > 0 && len(b.queue) > 0 {
 		c := b.queue[0]
-		if c.hasMeta {
-			if err := b.persistPositions(); err != nil {
+		if c.hasCheckpoint {
+			if err := b.cfg.Checkpoint.Save(); err != nil {
 				b.log.Error("drop oldest chunk", "unique_id", c.ID, "tag", c.Tag, "error", err)
 				return
 			}

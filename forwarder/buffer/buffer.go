@@ -55,8 +55,33 @@ type Config struct {
 	// are the concatenated members stored on disk.
 	SingleMemberBody bool `yaml:"single_member_body"`
 
+	// Checkpoint keeps the source positions stored with records (see
+	// Prepare); nil when no source stores positions.
+	Checkpoint Checkpoint `yaml:"-"`
+
 	Now    func() time.Time `yaml:"-"` // clock; nil = time.Now
 	Logger *slog.Logger     `yaml:"-"` // nil = slog.Default()
+}
+
+// Checkpoint keeps the source positions that Prepare stores with records.
+// The buffer treats a checkpoint record as opaque bytes: it stores it in the
+// frame of the records it describes, so the position is durable exactly
+// when its records are. *checkpoint.Store implements it.
+type Checkpoint interface {
+	// Stamp is called while the frame carrying rec is committed, before it
+	// is checksummed and written; it may rewrite rec in place (its commit
+	// sequence number).
+	Stamp(rec []byte)
+	// Committed is called once the frame carrying rec is written and
+	// fsynced. rec is not retained.
+	Committed(rec []byte)
+	// Recover is called at Open with every record found in the chunks on
+	// disk. rec is not retained.
+	Recover(rec []byte)
+	// Save makes the latest committed positions durable on their own; it is
+	// called before a chunk holding records is deleted (shipped, parked or
+	// dropped), and the chunk is kept when it fails.
+	Save() error
 }
 
 // DefaultConfig returns the defaults for every field but Dir.
@@ -107,7 +132,9 @@ type Chunk struct {
 	Size    int64 // bytes on disk
 	Records int   // -1 when recovered from disk and not yet read
 	path    string
-	hasMeta bool
+	// hasCheckpoint: a frame carries a checkpoint record, so the
+	// Checkpoint is saved before the chunk is deleted.
+	hasCheckpoint bool
 }
 
 // Stats is a snapshot of the buffer's counters.
@@ -125,16 +152,16 @@ type Stats struct {
 }
 
 type openChunk struct {
-	mu      sync.Mutex
-	f       *os.File
-	id, tag string
-	path    string
-	size    int64
-	raw     atomic.Int64 // record bytes before compression, reserved or written
-	records int
-	created time.Time
-	sealed  bool
-	hasMeta bool
+	mu            sync.Mutex
+	f             *os.File
+	id, tag       string
+	path          string
+	size          int64
+	raw           atomic.Int64 // record bytes before compression, reserved or written
+	records       int
+	created       time.Time
+	sealed        bool
+	hasCheckpoint bool
 }
 
 func (oc *openChunk) rawBytes() int64 {
@@ -162,11 +189,6 @@ type Buffer struct {
 	// writes, so SealAll includes the appends that have already started.
 	appending sync.RWMutex
 
-	posMu     sync.Mutex
-	latest    map[string]seqPos   // latest position appended per key
-	seq       uint64              // last position sequence number
-	recovered map[string][][]byte // positions found at Open
-
 	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
 
 	gz     sync.Pool     // *gzip.Writer at cfg.GzipLevel
@@ -187,8 +209,7 @@ func Open(cfg Config) (*Buffer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{}),
-		latest: map[string]seqPos{}, recovered: map[string][][]byte{}}
+	b := &Buffer{cfg: cfg, log: cfg.Logger, open: map[string]*openChunk{}, inflight: map[string]*Chunk{}, notify: make(chan struct{})}
 	b.frames.New = func() any { return new(bytes.Buffer) }
 	var err error
 	// A 2 MiB window: a tail batch's pieces (up to 2 MiB) are one segment

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/sink"
 )
 
@@ -31,6 +32,11 @@ func openTest(tb testing.TB, dir string, mod func(*Config)) *Buffer {
 	tb.Helper()
 	cfg := DefaultConfig()
 	cfg.Dir = dir
+	cp, err := checkpoint.Open(dir)
+	if err != nil {
+		tb.Fatalf("open checkpoint: %v", err)
+	}
+	cfg.Checkpoint = cp
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -40,6 +46,33 @@ func openTest(tb testing.TB, dir string, mod func(*Config)) *Buffer {
 	}
 	tb.Cleanup(func() { b.Close() })
 	return b
+}
+
+// recovered returns the positions b's checkpoint store recovered at Open.
+func recovered(tb testing.TB, b *Buffer) map[string][][]byte {
+	tb.Helper()
+	cp, ok := b.cfg.Checkpoint.(*checkpoint.Store)
+	if !ok {
+		tb.Fatalf("buffer checkpoint is %T", b.cfg.Checkpoint)
+	}
+	return cp.Recovered()
+}
+
+// appendAt stores records with the checkpoint record of position pos under
+// key.
+func appendAt(tb testing.TB, b *Buffer, tag string, records []byte, count int, key, pos string) {
+	tb.Helper()
+	rec, err := checkpoint.NewRecord(key, []byte(pos))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := b.Prepare(tag, records, count, rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Commit(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // records encodes n maps {"time":t,"n":start+i}.
@@ -418,15 +451,10 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			b := openTest(t, dir, nil)
-			ctx := context.Background()
 			for i, pos := range []string{"10", "20", "30"} {
-				if err := b.AppendWithPosition(ctx, "td.db1.tbl", records(t, i, 1), 1, "src\x00/a.log", []byte(pos)); err != nil {
-					t.Fatal(err)
-				}
+				appendAt(t, b, "td.db1.tbl", records(t, i, 1), 1, "src\x00/a.log", pos)
 			}
-			if err := b.AppendWithPosition(ctx, "td.db1.tbl", records(t, 3, 1), 1, "src\x00/b.log", []byte("7")); err != nil {
-				t.Fatal(err)
-			}
+			appendAt(t, b, "td.db1.tbl", records(t, 3, 1), 1, "src\x00/b.log", "7")
 			if tt.ack {
 				b.SealAll()
 				if n := len(drain(t, b)["td.db1.tbl"]); n != 4 {
@@ -438,7 +466,7 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 			}
 			b.Close()
 			rb := openTest(t, dir, nil)
-			got := rb.RecoveredPositions()
+			got := recovered(t, rb)
 			has := func(key, v string) bool {
 				for _, x := range got[key] {
 					if string(x) == v {
@@ -459,8 +487,16 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 func writeV1Chunk(tb testing.TB, path string, batches, perBatch int) {
 	tb.Helper()
 	data := []byte(magicV1)
+	cp, err := checkpoint.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
 	for i := 0; i < batches; i++ {
-		meta := encodeMeta(nil, uint64(i+1), "src\x00/v1.log", []byte(strconv.Itoa((i+1)*100)))
+		meta, err := checkpoint.NewRecord("src\x00/v1.log", []byte(strconv.Itoa((i+1)*100)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cp.Stamp(meta) // sequence i+1
 		data = appendFrameV1(data, records(tb, i*perBatch, perBatch), perBatch, meta)
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -498,7 +534,7 @@ func TestReadsVersion1Chunks(t *testing.T) {
 			}
 			b := openTest(t, dir, nil)
 			var latest string
-			for _, v := range b.RecoveredPositions()["src\x00/v1.log"] {
+			for _, v := range recovered(t, b)["src\x00/v1.log"] {
 				if len(v) > len(latest) || string(v) > latest {
 					latest = string(v)
 				}

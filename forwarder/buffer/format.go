@@ -20,7 +20,7 @@ import (
 //	uint32 little-endian raw length (msgpack bytes before compression)
 //	uint32 little-endian CRC-32C (Castagnoli) of count, metadata length,
 //	       raw length, metadata and stored payload
-//	metadata: a source position (see AppendWithPosition), stored with the records
+//	metadata: a checkpoint record (see Prepare), stored with the records
 //	payload: one or more gzip members (version 2) or zstd frames (version 3)
 //	         whose decompressed concatenation is count concatenated msgpack
 //	         maps (raw length bytes)

@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"log/slog"
 	"os"
@@ -84,29 +83,5 @@ func FuzzBody(f *testing.F) {
 				_, _, _ = b.BodyAs(c, zstdOK)
 			}
 		}
-	})
-}
-
-// FuzzPositionsFile checks that any positions file content is recovered
-// from without a panic or an error.
-func FuzzPositionsFile(f *testing.F) {
-	var seed []byte
-	seed = binary.LittleEndian.AppendUint32(seed, uint32(10+3+2))
-	seed = encodeMeta(seed, 7, "k\x00a", []byte("42"))
-	f.Add(seed)
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, positionsFile), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg := DefaultConfig()
-		cfg.Dir = dir
-		b, err := Open(cfg)
-		if err != nil {
-			t.Fatalf("open with a damaged positions file: %v", err)
-		}
-		_ = b.RecoveredPositions()
-		b.Close()
 	})
 }

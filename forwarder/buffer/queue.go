@@ -53,8 +53,8 @@ func (b *Buffer) TryNext() *Chunk {
 
 // Ack deletes a shipped chunk.
 func (b *Buffer) Ack(c *Chunk) error {
-	if c.hasMeta {
-		if err := b.persistPositions(); err != nil {
+	if c.hasCheckpoint {
+		if err := b.cfg.Checkpoint.Save(); err != nil {
 			return fmt.Errorf("ack chunk %s: %w", c.ID, err)
 		}
 	}
@@ -93,8 +93,8 @@ func (b *Buffer) Release(c *Chunk) {
 // Park moves a refused chunk to failed/ next to a .response file holding the
 // server's answer. Parked chunks are never retried nor deleted by the buffer.
 func (b *Buffer) Park(c *Chunk, answer []byte) error {
-	if c.hasMeta {
-		if err := b.persistPositions(); err != nil {
+	if c.hasCheckpoint {
+		if err := b.cfg.Checkpoint.Save(); err != nil {
 			return fmt.Errorf("park chunk %s: %w", c.ID, err)
 		}
 	}

@@ -61,9 +61,6 @@ func (b *Buffer) recover() error {
 		}
 	}
 	sort.Slice(b.queue, func(i, j int) bool { return b.queue[i].ID < b.queue[j].ID })
-	if err := b.loadPositions(); err != nil {
-		return err
-	}
 	for _, c := range b.queue {
 		if c.Records >= 0 {
 			continue // an open chunk just recovered: already scanned
@@ -108,8 +105,8 @@ func (b *Buffer) recoverOpen(p, id, tag string) (*Chunk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat chunk %s: %w", p, err)
 	}
-	hasMeta := false
-	valid, recs, derr := decodeMeta(f, nil, func(m []byte) { hasMeta = true; b.addRecovered(m) })
+	hasCheckpoint := false
+	valid, recs, derr := decodeMeta(f, nil, func(m []byte) { hasCheckpoint = true; b.recoverCheckpoint(m) })
 	if derr != nil && !errors.Is(derr, ErrCorrupt) {
 		return nil, fmt.Errorf("read chunk %s: %w", p, derr)
 	}
@@ -135,10 +132,11 @@ func (b *Buffer) recoverOpen(p, id, tag string) (*Chunk, error) {
 		return nil, fmt.Errorf("seal recovered chunk %s: %w", p, err)
 	}
 	db, table, _ := names.ParseTag(tag)
-	return &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: valid, Records: recs, path: sp, hasMeta: hasMeta}, nil
+	return &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: valid, Records: recs, path: sp, hasCheckpoint: hasCheckpoint}, nil
 }
 
-// scanMeta collects the positions stored in a chunk's frames.
+// scanMeta hands the checkpoint records stored in a chunk's frames to the
+// Checkpoint and counts its records.
 func (b *Buffer) scanMeta(c *Chunk) error {
 	f, err := os.Open(c.path)
 	if err != nil {
@@ -146,12 +144,20 @@ func (b *Buffer) scanMeta(c *Chunk) error {
 	}
 	defer f.Close()
 	_, recs, err := decodeMeta(f, nil, func(m []byte) {
-		c.hasMeta = true
-		b.addRecovered(m)
+		c.hasCheckpoint = true
+		b.recoverCheckpoint(m)
 	})
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return fmt.Errorf("read chunk %s: %w", c.ID, err)
 	}
 	c.Records = recs
 	return nil
+}
+
+// recoverCheckpoint hands a checkpoint record found in a chunk to the
+// Checkpoint (records are ignored without one).
+func (b *Buffer) recoverCheckpoint(rec []byte) {
+	if b.cfg.Checkpoint != nil {
+		b.cfg.Checkpoint.Recover(rec)
+	}
 }

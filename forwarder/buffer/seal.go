@@ -49,7 +49,7 @@ func (b *Buffer) finishSeal(oc *openChunk) {
 		return
 	}
 	db, table, _ := names.ParseTag(oc.tag)
-	c := &Chunk{ID: oc.id, Tag: oc.tag, DB: db, Table: table, Size: oc.size, Records: oc.records, path: sp, hasMeta: oc.hasMeta}
+	c := &Chunk{ID: oc.id, Tag: oc.tag, DB: db, Table: table, Size: oc.size, Records: oc.records, path: sp, hasCheckpoint: oc.hasCheckpoint}
 	b.mu.Lock()
 	i := sort.Search(len(b.queue), func(i int) bool { return b.queue[i].ID > c.ID })
 	b.queue = append(b.queue, nil)

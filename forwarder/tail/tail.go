@@ -38,6 +38,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/forwarder/sink"
 	"github.com/spillwayhq/spillway/shared/names"
@@ -173,10 +174,10 @@ func (c Config) Validate() error {
 }
 
 // Sink is the disk buffer as the tailer uses it: Prepare checks and
-// compresses a batch with the position it reaches, Commit (in order) writes
-// and fsyncs it.
+// compresses a batch with the checkpoint record of the position it reaches
+// (see package checkpoint), Commit (in order) writes and fsyncs both.
 type Sink interface {
-	Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error)
+	Prepare(tag string, records []byte, count int, checkpoint []byte) (sink.Prepared, error)
 }
 
 // Stats are the tailer's counters.
@@ -260,7 +261,7 @@ type Tailer struct {
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
 }
 
-// New builds a Tailer. recovered is the buffer's RecoveredPositions (may be
+// New builds a Tailer. recovered is the checkpoint store's Recovered (may be
 // nil); positions there that are ahead of the position file win.
 func New(cfg Config, s Sink, recovered map[string][][]byte, logger *slog.Logger) (*Tailer, error) {
 	cfg = Defaults(cfg)
@@ -1253,7 +1254,7 @@ func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
 // store prepares a batch, waits for the batch before it (prev, may be nil)
 // to be committed, and commits it.
 func (t *Tailer) store(ctx context.Context, prev *inflight, batch []byte, count int, key string, pos []byte, path string) error {
-	pb, err := t.sink.Prepare(t.cfg.Tag, batch, count, key, pos)
+	pb, err := t.prepare(batch, count, key, pos)
 	if err != nil {
 		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
 	}
@@ -1273,9 +1274,19 @@ func (t *Tailer) position(w *watch, e *entry, c int64) ([]byte, string) {
 	return pos, key
 }
 
+// prepare hands a batch and the checkpoint record of its position to the
+// buffer for compression.
+func (t *Tailer) prepare(batch []byte, count int, key string, pos []byte) (sink.Prepared, error) {
+	rec, err := checkpoint.NewRecord(key, pos)
+	if err != nil {
+		return nil, err
+	}
+	return t.sink.Prepare(t.cfg.Tag, batch, count, rec)
+}
+
 // appendRetry stores a batch at once, waiting while the buffer is full.
 func (t *Tailer) appendRetry(ctx context.Context, batch []byte, count int, key string, pos []byte, path string) error {
-	pb, err := t.sink.Prepare(t.cfg.Tag, batch, count, key, pos)
+	pb, err := t.prepare(batch, count, key, pos)
 	if err != nil {
 		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/forwarder/sink"
 )
@@ -55,12 +56,17 @@ func (e *env) start() {
 	e.tb.Helper()
 	bc := buffer.DefaultConfig()
 	bc.Dir = e.bufDir
+	cp, err := checkpoint.Open(e.bufDir)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	bc.Checkpoint = cp
 	b, err := buffer.Open(bc)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
 	e.buf = b
-	tl, err := New(e.cfg, b, b.RecoveredPositions(), nil)
+	tl, err := New(e.cfg, b, cp.Recovered(), nil)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -429,8 +435,8 @@ type failingSink struct {
 	fail map[int64]bool
 }
 
-func (f *failingSink) Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error) {
-	p, err := f.b.Prepare(tag, records, count, key, pos)
+func (f *failingSink) Prepare(tag string, records []byte, count int, rec []byte) (sink.Prepared, error) {
+	p, err := f.b.Prepare(tag, records, count, rec)
 	if err != nil {
 		return nil, err
 	}
