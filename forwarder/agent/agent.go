@@ -66,6 +66,7 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 	}
 	oc := cfg.Output
 	oc.Logger = logger.With("component", "output")
+	oc.Body = output.BodyConfig{GzipLevel: bc.GzipLevel, SingleMemberBody: bc.SingleMemberBody, Compression: bc.Compression}
 	if a.out, err = output.New(oc, a.buf); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,14 @@
 // Package buffer owns the forwarder's disk buffer: per-tag chunk files of
-// checksummed, gzip-compressed record frames, sealed by size or age, each with the unique id
-// that becomes the TD import unique_id, recovered after a crash (torn tails
-// cut), bounded in total size, and handed to the output one sealed chunk at a
-// time until it is acknowledged (deleted) or parked (moved to failed/).
+// checksummed, compressed record frames (format.go), sealed by size or age,
+// each with the unique id that becomes the TD import unique_id, recovered
+// after a crash (torn tails cut), bounded in total size, and handed to the
+// output one sealed chunk at a time until it is acknowledged (deleted) or
+// parked (moved to failed/).
+//
+// It stores chunks and nothing else: a source position rides in the frame
+// of its records as an opaque checkpoint record that a Checkpoint keeps
+// (package checkpoint), and the output builds import bodies from a chunk's
+// frames (Chunk.Read).
 package buffer
 
 import (
@@ -52,7 +58,9 @@ type Config struct {
 	// SingleMemberBody ships every chunk as one gzip member, compressing it
 	// again at ship time, for endpoints whose gzip reader stops after the
 	// first member (Ruby's Zlib::GzipReader does). Off by default: bodies
-	// are the concatenated members stored on disk.
+	// are the concatenated members stored on disk. The output builds bodies
+	// (output.BodyConfig); the setting is configured here, with the
+	// compression it applies to.
 	SingleMemberBody bool `yaml:"single_member_body"`
 
 	// Checkpoint keeps the source positions stored with records (see
@@ -193,7 +201,6 @@ type Buffer struct {
 
 	gz     sync.Pool     // *gzip.Writer at cfg.GzipLevel
 	zenc   *zstd.Encoder // stateless EncodeAll, safe for concurrent use
-	zdec   *zstd.Decoder // DecodeAll, for zstd chunks sent as gzip
 	frames sync.Pool     // *bytes.Buffer for frames being built
 }
 
@@ -220,9 +227,6 @@ func Open(cfg Config) (*Buffer, error) {
 	if b.zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
 		zstd.WithWindowSize(2<<20), zstd.WithZeroFrames(true)); err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)
-	}
-	if b.zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxFrame)); err != nil {
-		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
 	b.opened = make(chan struct{}, 1)
 	if b.log == nil {

@@ -2,14 +2,11 @@ package buffer
 
 import (
 	"bytes"
-	stdgzip "compress/gzip"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,16 +85,40 @@ func records(tb testing.TB, start, n int) []byte {
 	return buf.Bytes()
 }
 
-// decodeBody returns the "n" values of a gzip msgpack body.
-func decodeBody(tb testing.TB, body []byte) []int64 {
+// chunkRecords returns the "n" values of c's records, read frame by frame
+// (gzip members, zstd frames or raw msgpack).
+func chunkRecords(tb testing.TB, c *Chunk) []int64 {
 	tb.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(body))
+	r, err := c.Read()
 	if err != nil {
-		tb.Fatalf("gzip: %v", err)
+		tb.Fatal(err)
 	}
-	raw, err := io.ReadAll(zr)
+	defer r.Close()
+	zd, err := zstd.NewReader(nil)
 	if err != nil {
-		tb.Fatalf("gunzip: %v", err)
+		tb.Fatal(err)
+	}
+	defer zd.Close()
+	codec := r.Codec()
+	var raw []byte
+	if _, err := r.Each(func(p []byte, _ int) error {
+		switch codec {
+		case Gzip:
+			zr, err := gzip.NewReader(bytes.NewReader(p))
+			if err != nil {
+				return err
+			}
+			m, err := io.ReadAll(zr)
+			raw = append(raw, m...)
+			return err
+		case Zstd:
+			raw, err = zd.DecodeAll(p, raw)
+			return err
+		}
+		raw = append(raw, p...)
+		return nil
+	}); err != nil {
+		tb.Fatalf("read chunk %s: %v", c.ID, err)
 	}
 	return decodeRaw(tb, raw)
 }
@@ -123,11 +144,7 @@ func drain(tb testing.TB, b *Buffer) map[string][]int64 {
 	tb.Helper()
 	got := map[string][]int64{}
 	for c := b.TryNext(); c != nil; c = b.TryNext() {
-		body, err := b.Body(c)
-		if err != nil {
-			tb.Fatalf("body: %v", err)
-		}
-		got[c.Tag] = append(got[c.Tag], decodeBody(tb, body)...)
+		got[c.Tag] = append(got[c.Tag], chunkRecords(tb, c)...)
 		if err := b.Ack(c); err != nil {
 			tb.Fatalf("ack: %v", err)
 		}
@@ -422,23 +439,6 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-func BenchmarkBody(b *testing.B) {
-	buf := openTest(b, b.TempDir(), nil)
-	recs := records(b, 0, 20000)
-	if err := buf.Append(context.Background(), "td.db1.tbl", recs, 20000); err != nil {
-		b.Fatal(err)
-	}
-	buf.SealAll()
-	c := buf.TryNext()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(recs)))
-	for b.Loop() {
-		if _, err := buf.Body(c); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func TestPositionsSurviveAckAndRestart(t *testing.T) {
 	// Positions stored with records are reported after a restart, both from
 	// chunks still on disk and, once chunks are acknowledged, from the
@@ -549,78 +549,6 @@ func TestReadsVersion1Chunks(t *testing.T) {
 	}
 }
 
-func TestBodyCodecs(t *testing.T) {
-	// The ingest function and the local receiver read gzip bodies with the
-	// standard library's gzip reader (it must see every member) and zstd
-	// bodies with klauspost's decoder (every frame). Stored bodies are sent
-	// as stored; a zstd chunk for a gzip-only endpoint is converted.
-	tests := []struct {
-		stored  Codec
-		zstdOK  bool
-		want    Codec
-		asIs    bool // body is the concatenation of the stored frames
-		members int  // at least this many gzip members in the body
-	}{
-		{stored: Gzip, zstdOK: false, want: Gzip, asIs: true, members: 3},
-		{stored: Gzip, zstdOK: true, want: Gzip, asIs: true, members: 3},
-		{stored: Zstd, zstdOK: true, want: Zstd, asIs: true},
-		{stored: Zstd, zstdOK: false, want: Gzip, members: 1},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
-			c := oneChunk(t, b, 3, 30000)
-			body, codec, err := b.BodyAs(c, tt.zstdOK)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if codec != tt.want {
-				t.Fatalf("codec = %q, want %q", codec, tt.want)
-			}
-			if c.Records != 90000 {
-				t.Fatalf("records = %d, want 90000", c.Records)
-			}
-			var raw []byte
-			if codec == Gzip {
-				br := bytes.NewReader(body)
-				zr, err := stdgzip.NewReader(br)
-				if err != nil {
-					t.Fatal(err)
-				}
-				members := 0
-				for err == nil {
-					zr.Multistream(false)
-					m, rerr := io.ReadAll(zr)
-					if rerr != nil {
-						t.Fatal(rerr)
-					}
-					raw = append(raw, m...)
-					members++
-					err = zr.Reset(br)
-				}
-				if err != io.EOF {
-					t.Fatal(err)
-				}
-				if members < tt.members || !tt.asIs && members != 1 {
-					t.Fatalf("%d gzip members, want at least %d (exactly 1 when converted)", members, tt.members)
-				}
-				if got := decodeRaw(t, raw); !equal(got, seq(0, 90000)) {
-					t.Fatalf("decoded %d records, want 0..89999 in order", len(got))
-				}
-			} else if got := decodeCodec(t, codec, body); !equal(got, seq(0, 90000)) {
-				t.Fatalf("decoded %d records, want 0..89999 in order", len(got))
-			}
-			onDisk := c.Size - int64(len(magic)) - 3*frameHeader // the frames hold no metadata
-			if tt.asIs != (int64(len(body)) == onDisk) {
-				t.Fatalf("body of %d bytes, stored payloads %d bytes: sent as stored = %v, want %v", len(body), onDisk, int64(len(body)) == onDisk, tt.asIs)
-			}
-			if c.Size >= int64(len(records(t, 0, 90000)))/2 {
-				t.Fatalf("chunk of 90000 records is %d bytes on disk", c.Size)
-			}
-		})
-	}
-}
-
 func TestNewerFormatLeftOnDisk(t *testing.T) {
 	// A chunk of a format version this build cannot read (a downgrade) is
 	// neither shipped, cut nor deleted.
@@ -642,97 +570,6 @@ func TestNewerFormatLeftOnDisk(t *testing.T) {
 			}
 			if _, _, err := Decode(bytes.NewReader(data), nil); !errors.Is(err, ErrUnsupportedVersion) {
 				t.Fatalf("Decode error = %v, want ErrUnsupportedVersion", err)
-			}
-		})
-	}
-}
-
-func TestBodyOfSmallAppendsIsCompressedAsOne(t *testing.T) {
-	// Appends of a few records (http, forward inputs) are compressed one by
-	// one on disk; the shipped body compresses them together again.
-	for _, tt := range []struct {
-		stored Codec
-		zstdOK bool
-	}{{Gzip, false}, {Zstd, false}, {Zstd, true}} {
-		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
-			c := oneChunk(t, b, 200, 2)
-			body, codec, err := b.BodyAs(c, tt.zstdOK)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := decodeCodec(t, codec, body)
-			if !equal(got, seq(0, 400)) || c.Records != 400 {
-				t.Fatalf("body holds %d records (Records %d), want 0..399", len(got), c.Records)
-			}
-			if int64(len(body))*4 > c.Size {
-				t.Fatalf("%s body of %d bytes for a chunk of %d bytes on disk", codec, len(body), c.Size)
-			}
-		})
-	}
-}
-
-// oneChunk appends n batches of per records to td.db1.tbl, seals and
-// returns the one chunk they make.
-func oneChunk(tb testing.TB, b *Buffer, n, per int) *Chunk {
-	tb.Helper()
-	for i := 0; i < n; i++ {
-		if err := b.Append(context.Background(), "td.db1.tbl", records(tb, i*per, per), per); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	b.SealAll()
-	c := b.TryNext()
-	if c == nil {
-		tb.Fatal("no chunk")
-	}
-	return c
-}
-
-// decodeCodec returns the "n" values of a gzip or zstd msgpack body.
-func decodeCodec(tb testing.TB, codec Codec, body []byte) []int64 {
-	tb.Helper()
-	if codec == Gzip {
-		return decodeBody(tb, body)
-	}
-	zd, err := zstd.NewReader(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer zd.Close()
-	raw, err := zd.DecodeAll(body, nil)
-	if err != nil {
-		tb.Fatalf("zstd: %v", err)
-	}
-	return decodeRaw(tb, raw)
-}
-
-func TestSingleMemberBody(t *testing.T) {
-	// With single_member_body a reader that stops after the first gzip
-	// member still sees every record.
-	for _, single := range []bool{false, true} {
-		t.Run(strconv.FormatBool(single), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.SingleMemberBody, c.Compression = single, Gzip })
-			c := oneChunk(t, b, 2, 30000)
-			body, err := b.Body(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr, err := stdgzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr.Multistream(false)
-			raw, err := io.ReadAll(zr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first := len(decodeRaw(t, raw))
-			if single && first != 60000 || !single && first >= 60000 {
-				t.Fatalf("first gzip member holds %d of 60000 records (single_member_body %v)", first, single)
-			}
-			if got := decodeBody(t, body); !equal(got, seq(0, 60000)) {
-				t.Fatalf("body holds %d records, want 0..59999", len(got))
 			}
 		})
 	}
@@ -761,37 +598,5 @@ func TestRunSealsAtFlushInterval(t *testing.T) {
 		if err := b.Ack(c); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func TestZstdBodiesFitReceiverWindow(t *testing.T) {
-	// Spillway's receivers refuse zstd frames asking for a window over
-	// 8 MiB (RFC 9659's limit for HTTP); a large append must stay within.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one piece per frame
-	b := openTest(t, t.TempDir(), func(c *Config) { c.ChunkLimit = 64 << 20; c.TotalLimit = 1 << 30 })
-	recs := records(t, 0, 600000) // ~15 MiB of msgpack in one append
-	if err := b.Append(context.Background(), "td.db1.tbl", recs, 600000); err != nil {
-		t.Fatal(err)
-	}
-	b.SealAll()
-	c := b.TryNext()
-	if c == nil {
-		t.Fatal("no chunk")
-	}
-	body, codec, err := b.BodyAs(c, true)
-	if err != nil || codec != Zstd {
-		t.Fatalf("BodyAs = %s, %v", codec, err)
-	}
-	zd, err := zstd.NewReader(nil, zstd.WithDecoderMaxWindow(8<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zd.Close()
-	raw, err := zd.DecodeAll(body, nil)
-	if err != nil {
-		t.Fatalf("decoder with an 8 MiB window limit: %v", err)
-	}
-	if !bytes.Equal(raw, recs) {
-		t.Fatalf("decoded %d bytes, want the %d appended", len(raw), len(recs))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 )
 
 // Chunk file format, versions 2 and 3 (written by this version: magic
@@ -237,3 +238,41 @@ func (fr *frameReader) each(fn func(payload []byte, count int) error, metaFn fun
 		}
 	}
 }
+
+// ChunkReader streams the frames of a sealed chunk, for the output to build
+// an import body from them.
+type ChunkReader struct {
+	f  *os.File
+	fr *frameReader
+}
+
+// Read opens c to stream its frames. The error wraps ErrCorrupt or
+// ErrUnsupportedVersion when the file does not start like a chunk.
+func (c *Chunk) Read() (*ChunkReader, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("open chunk %s: %w", c.ID, err)
+	}
+	fr, err := newFrameReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read chunk %s: %w", c.ID, err)
+	}
+	return &ChunkReader{f: f, fr: fr}, nil
+}
+
+// Codec returns how the chunk's frame payloads are compressed: Gzip
+// (version 2), Zstd (version 3), or "" for raw msgpack (version 1).
+func (r *ChunkReader) Codec() Codec { return r.fr.codec() }
+
+// Each calls fn with each frame's stored payload (valid until fn returns)
+// and its raw length (msgpack bytes before compression). It returns the
+// number of records read; err is nil at a clean end, fn's error, or wraps
+// ErrCorrupt at the first damaged frame (what came before it is valid).
+func (r *ChunkReader) Each(fn func(payload []byte, raw int) error) (records int, err error) {
+	_, records, err = r.fr.each(func(p []byte, _ int) error { return fn(p, r.fr.raw) }, nil)
+	return records, err
+}
+
+// Close closes the chunk file.
+func (r *ChunkReader) Close() error { return r.f.Close() }

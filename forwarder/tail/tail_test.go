@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/checkpoint"
+	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/forwarder/sink"
 )
@@ -137,8 +138,12 @@ func (e *env) write(path string, n int) {
 func (e *env) collect() {
 	e.tb.Helper()
 	e.buf.SealAll()
+	bs, err := output.NewBodies(output.DefaultConfig().Body, nil)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
 	for c := e.buf.TryNext(); c != nil; c = e.buf.TryNext() {
-		body, err := e.buf.Body(c)
+		body, _, err := bs.Body(c, false)
 		if err != nil {
 			e.tb.Fatal(err)
 		}
