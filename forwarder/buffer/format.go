@@ -34,7 +34,7 @@ import (
 // Version 1 (magic "SPWBUF01", written by earlier versions) has a 16-byte
 // frame header without the raw length, the CRC over count, metadata length,
 // metadata and payload, and an uncompressed payload. It is still read:
-// Body compresses such chunks when they are shipped.
+// the output compresses such chunks when they are shipped.
 //
 // A frame that is cut short or fails its checksum ends the valid part of the
 // file: everything from it on is a torn tail (a crash during a write) and is
