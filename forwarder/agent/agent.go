@@ -1,7 +1,7 @@
 // Package agent wires the forwarder together: sources (tail, http,
 // forward) into the disk buffer, the buffer into the output, the monitor
 // endpoint over all of them, and the shutdown order (stop inputs, seal,
-// flush within a deadline, keep the rest on disk).
+// ship within a deadline, keep the rest on disk).
 package agent
 
 import (
@@ -126,10 +126,10 @@ func (a *Agent) Addrs() (httpAddr, forwardAddr, monitorAddr string) {
 	return s(a.httpLn), s(a.fwdLn), s(a.monLn)
 }
 
-// FlushNow seals every open chunk so the output ships it (SIGUSR1).
-func (a *Agent) FlushNow() int {
+// SealNow seals every open chunk so the output ships it (SIGUSR1).
+func (a *Agent) SealNow() int {
 	n := a.buf.SealAll()
-	a.log.Info("flush requested", "sealed_chunks", n)
+	a.log.Info("seal requested", "sealed_chunks", n)
 	return n
 }
 
@@ -196,7 +196,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if sealed, _ := a.buf.Pending(); sealed == 0 {
 			break
 		}
-		if err := a.out.Flush(sctx); err != nil && sctx.Err() == nil {
+		if err := a.out.ShipQueued(sctx); err != nil && sctx.Err() == nil {
 			t := time.NewTimer(a.cfg.Output.MinBackoff)
 			select {
 			case <-sctx.Done():

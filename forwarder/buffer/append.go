@@ -14,7 +14,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/shared/names"
 )
 
@@ -44,7 +44,7 @@ type Prepared struct {
 	cp    bool // the frame carries a checkpoint record
 }
 
-var _ sink.Prepared = (*Prepared)(nil)
+var _ intake.Prepared = (*Prepared)(nil)
 
 // Prepare does the expensive part of Append - checks and compression -
 // without storing anything, so a source can compress its next batch while
@@ -56,7 +56,7 @@ var _ sink.Prepared = (*Prepared)(nil)
 // (Recover). Commit stores the batch; Prepared batches of one source must be
 // committed in order, as the positions they carry are. records and
 // checkpoint may be reused once Prepare returns.
-func (b *Buffer) Prepare(tag string, records []byte, count int, checkpoint []byte) (sink.Prepared, error) {
+func (b *Buffer) Prepare(tag string, records []byte, count int, checkpoint []byte) (intake.Prepared, error) {
 	if count <= 0 || len(records) == 0 {
 		return nil, fmt.Errorf("prepare %s: no records", tag)
 	}
@@ -92,7 +92,7 @@ func (b *Buffer) prepare(tag string, records []byte, count int, meta []byte) (*P
 }
 
 // Commit stores the prepared records: written and fsynced in the tag's open
-// chunk. It returns sink.ErrFull when the buffer is full and the overflow
+// chunk. It returns intake.ErrFull when the buffer is full and the overflow
 // policy blocks; the batch stays prepared and Commit may be called again.
 // After any other result the batch is spent.
 func (p *Prepared) Commit(ctx context.Context) error {
@@ -102,7 +102,7 @@ func (p *Prepared) Commit(ctx context.Context) error {
 	p.b.appending.RLock()
 	defer p.b.appending.RUnlock()
 	err := p.b.commit(ctx, p)
-	if !errors.Is(err, sink.ErrFull) {
+	if !errors.Is(err, intake.ErrFull) {
 		p.Discard()
 	}
 	return err
@@ -181,7 +181,7 @@ func (b *Buffer) reserve(tag string, n, raw int64) (*openChunk, error) {
 		}
 		if b.total+n > b.cfg.TotalLimit {
 			b.full.Add(1)
-			return nil, sink.ErrFull
+			return nil, intake.ErrFull
 		}
 	}
 	oc := b.open[tag]

@@ -25,12 +25,12 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 )
 
 // Overflow policies.
 const (
-	OverflowBlock      = "block"       // Append returns sink.ErrFull
+	OverflowBlock      = "block"       // Append returns intake.ErrFull
 	OverflowDropOldest = "drop_oldest" // the oldest sealed chunks are deleted (counted)
 )
 
@@ -45,11 +45,11 @@ var ErrClosed = errors.New("buffer closed")
 
 // Config configures a Buffer.
 type Config struct {
-	Dir           string        `yaml:"path"`           // directory of chunk files (created 0700)
-	ChunkLimit    int64         `yaml:"chunk_limit"`    // seal a chunk when its records (msgpack, before compression) would grow past this many bytes
-	FlushInterval time.Duration `yaml:"flush_interval"` // seal a chunk this long after its first record
-	TotalLimit    int64         `yaml:"total_limit"`    // bytes on disk (compressed) of open and sealed chunks together
-	Overflow      string        `yaml:"overflow"`       // "block" or "drop_oldest"
+	Dir          string        `yaml:"path"`           // directory of chunk files (created 0700)
+	ChunkLimit   int64         `yaml:"chunk_limit"`    // seal a chunk when its records (msgpack, before compression) would grow past this many bytes
+	SealInterval time.Duration `yaml:"flush_interval"` // seal a chunk this long after its first record
+	TotalLimit   int64         `yaml:"total_limit"`    // bytes on disk (compressed) of open and sealed chunks together
+	Overflow     string        `yaml:"overflow"`       // "block" or "drop_oldest"
 	// Compression is how records are compressed before they are written:
 	// "zstd" (default; bodies are sent as msgpack.zst where the endpoint
 	// accepts it and converted to gzip where it does not) or "gzip".
@@ -95,12 +95,12 @@ type Checkpoint interface {
 // DefaultConfig returns the defaults for every field but Dir.
 func DefaultConfig() Config {
 	return Config{
-		ChunkLimit:    8 << 20,
-		FlushInterval: 10 * time.Second,
-		TotalLimit:    1 << 30,
-		Overflow:      OverflowBlock,
-		Compression:   Zstd,
-		GzipLevel:     1,
+		ChunkLimit:   8 << 20,
+		SealInterval: 10 * time.Second,
+		TotalLimit:   1 << 30,
+		Overflow:     OverflowBlock,
+		Compression:  Zstd,
+		GzipLevel:    1,
 	}
 }
 
@@ -113,8 +113,8 @@ func (c Config) Validate() error {
 	if c.ChunkLimit < 1024 {
 		errs = append(errs, fmt.Errorf("chunk_limit: %d is below 1024 bytes", c.ChunkLimit))
 	}
-	if c.FlushInterval <= 0 {
-		errs = append(errs, fmt.Errorf("flush_interval: %v must be positive", c.FlushInterval))
+	if c.SealInterval <= 0 {
+		errs = append(errs, fmt.Errorf("flush_interval: %v must be positive", c.SealInterval))
 	}
 	if c.TotalLimit < c.ChunkLimit {
 		errs = append(errs, fmt.Errorf("total_limit: %d is below chunk_limit %d", c.TotalLimit, c.ChunkLimit))
@@ -151,7 +151,7 @@ type Stats struct {
 	OpenChunks     int
 	SealedChunks   int // queued and in flight
 	AppendedRecs   uint64
-	FullRejections uint64 // Appends refused with sink.ErrFull
+	FullRejections uint64 // Appends refused with intake.ErrFull
 	DroppedChunks  uint64 // chunks deleted by drop_oldest
 	DroppedRecords uint64 // records in those chunks (known counts only)
 	TornBytes      uint64 // bytes cut from torn tails at recovery
@@ -179,7 +179,7 @@ func (oc *openChunk) rawBytes() int64 {
 	return oc.raw.Load()
 }
 
-// Buffer is the disk buffer. It implements sink.Sink.
+// Buffer is the disk buffer. It implements intake.Appender.
 type Buffer struct {
 	cfg Config
 	log *slog.Logger
@@ -204,7 +204,7 @@ type Buffer struct {
 	frames sync.Pool     // *bytes.Buffer for frames being built
 }
 
-var _ sink.Sink = (*Buffer)(nil)
+var _ intake.Appender = (*Buffer)(nil)
 
 // Open opens (creating) the buffer directory and recovers what a previous run
 // left: open chunks are checked frame by frame (streaming), their torn tails

@@ -17,7 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/checkpoint"
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 )
 
 // clock is a settable test clock.
@@ -222,7 +222,7 @@ func TestAppendRejectsBadTag(t *testing.T) {
 
 func TestSealDueByAge(t *testing.T) {
 	clk := &clock{t: time.Unix(1700000000, 0)}
-	b := openTest(t, t.TempDir(), func(c *Config) { c.Now = clk.Now; c.FlushInterval = time.Minute })
+	b := openTest(t, t.TempDir(), func(c *Config) { c.Now = clk.Now; c.SealInterval = time.Minute })
 	if err := b.Append(context.Background(), "td.db1.tbl", records(t, 0, 5), 5); err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestOverflow(t *testing.T) {
 			const batches = 200
 			for i := 0; i < batches; i++ {
 				err := b.Append(ctx, "td.db1.tbl", records(t, i*10, 10), 10)
-				if errors.Is(err, sink.ErrFull) {
+				if errors.Is(err, intake.ErrFull) {
 					fullErrs++
 				} else if err != nil {
 					t.Fatal(err)
@@ -575,9 +575,9 @@ func TestNewerFormatLeftOnDisk(t *testing.T) {
 	}
 }
 
-func TestRunSealsAtFlushInterval(t *testing.T) {
+func TestRunSealsAtSealInterval(t *testing.T) {
 	// Run seals a chunk once it is flush_interval old, without SealAll.
-	b := openTest(t, t.TempDir(), func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
+	b := openTest(t, t.TempDir(), func(c *Config) { c.SealInterval = 20 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan struct{})

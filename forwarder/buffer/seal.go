@@ -64,10 +64,10 @@ func (b *Buffer) wakeLocked() {
 	b.notify = make(chan struct{})
 }
 
-// SealDue seals every open chunk whose first record is older than the flush
-// interval and returns how many it sealed.
+// SealDue seals every open chunk whose first record is older than the seal
+// interval (flush_interval) and returns how many it sealed.
 func (b *Buffer) SealDue() int {
-	return b.sealWhere(func(oc *openChunk, now time.Time) bool { return now.Sub(oc.created) >= b.cfg.FlushInterval })
+	return b.sealWhere(func(oc *openChunk, now time.Time) bool { return now.Sub(oc.created) >= b.cfg.SealInterval })
 }
 
 // SealAll seals every open chunk now (SIGUSR1, shutdown) and returns how
@@ -96,7 +96,7 @@ func (b *Buffer) sealWhere(due func(*openChunk, time.Time) bool) int {
 	return len(todo)
 }
 
-// Run seals each open chunk when it reaches the flush interval, until ctx
+// Run seals each open chunk when it reaches the seal interval, until ctx
 // ends: it sleeps until the oldest open chunk is due (or a chunk is opened).
 func (b *Buffer) Run(ctx context.Context) {
 	t := time.NewTimer(b.untilDue())
@@ -114,13 +114,13 @@ func (b *Buffer) Run(ctx context.Context) {
 }
 
 // untilDue returns how long until the oldest open chunk is due to be sealed
-// (the flush interval when none is open), at least 5 ms.
+// (the seal interval when none is open), at least 5 ms.
 func (b *Buffer) untilDue() time.Duration {
 	now := b.cfg.Now()
-	d := b.cfg.FlushInterval
+	d := b.cfg.SealInterval
 	b.mu.Lock()
 	for _, oc := range b.open {
-		d = min(d, oc.created.Add(b.cfg.FlushInterval).Sub(now))
+		d = min(d, oc.created.Add(b.cfg.SealInterval).Sub(now))
 	}
 	b.mu.Unlock()
 	return max(d, 5*time.Millisecond)

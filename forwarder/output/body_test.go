@@ -364,7 +364,7 @@ func TestZstdBodiesFitReceiverWindow(t *testing.T) {
 	}
 	body, codec, err := bodies(t).Body(c, true)
 	if err != nil || codec != buffer.Zstd {
-		t.Fatalf("BodyAs = %s, %v", codec, err)
+		t.Fatalf("Body = %s, %v", codec, err)
 	}
 	zd, err := zstd.NewReader(nil, zstd.WithDecoderMaxWindow(8<<20))
 	if err != nil {

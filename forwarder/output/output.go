@@ -298,9 +298,9 @@ func (o *Output) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Flush ships what is queued now and returns when the queue is empty, an
+// ShipQueued ships what is queued now and returns when the queue is empty, an
 // attempt failed (the chunk stays queued), or ctx ends.
-func (o *Output) Flush(ctx context.Context) error {
+func (o *Output) ShipQueued(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	for i := 0; i < o.cfg.Concurrency; i++ {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/checkpoint"
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 )
 
 // inflight is a batch being stored by a helper goroutine while the tailer
@@ -55,9 +55,9 @@ func (t *Tailer) waitOldest() error {
 	return nil
 }
 
-// flushAsync hands the batch to a helper goroutine and returns at once
+// storeBatchAsync hands the batch to a helper goroutine and returns at once
 // (after waiting for the oldest one when maxInflight are in flight).
-func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
+func (t *Tailer) storeBatchAsync(ctx context.Context, w *watch, e *entry) error {
 	for len(t.pending) >= maxInflight {
 		if err := t.waitOldest(); err != nil {
 			return errors.Join(err, t.wait())
@@ -80,14 +80,14 @@ func (t *Tailer) flushAsync(ctx context.Context, w *watch, e *entry) error {
 	t.pending = append(t.pending, p)
 	go func() {
 		defer close(p.done)
-		p.err = t.store(ctx, prev, p.batch, count, key, pos, e.path)
+		p.err = t.storeInOrder(ctx, prev, p.batch, count, key, pos, e.path)
 	}()
 	return nil
 }
 
-// store prepares a batch, waits for the batch before it (prev, may be nil)
+// storeInOrder prepares a batch, waits for the batch before it (prev, may be nil)
 // to be committed, and commits it.
-func (t *Tailer) store(ctx context.Context, prev *inflight, batch []byte, count int, key string, pos []byte, path string) error {
+func (t *Tailer) storeInOrder(ctx context.Context, prev *inflight, batch []byte, count int, key string, pos []byte, path string) error {
 	pb, err := t.prepare(batch, count, key, pos)
 	if err != nil {
 		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
@@ -110,12 +110,12 @@ func (t *Tailer) position(w *watch, e *entry, c int64) ([]byte, string) {
 
 // prepare hands a batch and the checkpoint record of its position to the
 // buffer for compression.
-func (t *Tailer) prepare(batch []byte, count int, key string, pos []byte) (sink.Prepared, error) {
+func (t *Tailer) prepare(batch []byte, count int, key string, pos []byte) (intake.Prepared, error) {
 	rec, err := checkpoint.NewRecord(key, pos)
 	if err != nil {
 		return nil, err
 	}
-	return t.sink.Prepare(t.cfg.Tag, batch, count, rec)
+	return t.dst.Prepare(t.cfg.Tag, batch, count, rec)
 }
 
 // appendRetry stores a batch at once, waiting while the buffer is full.
@@ -128,14 +128,14 @@ func (t *Tailer) appendRetry(ctx context.Context, batch []byte, count int, key s
 }
 
 // commitRetry commits pb, waiting while the buffer is full.
-func (t *Tailer) commitRetry(ctx context.Context, pb sink.Prepared, count int, path string) error {
+func (t *Tailer) commitRetry(ctx context.Context, pb intake.Prepared, count int, path string) error {
 	wait := 10 * time.Millisecond
 	for {
 		err := pb.Commit(ctx)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, sink.ErrFull) {
+		if !errors.Is(err, intake.ErrFull) {
 			return fmt.Errorf("append %d lines of %s: %w", count, path, err)
 		}
 		t.fullWaits.Add(1)
@@ -151,9 +151,9 @@ func (t *Tailer) commitRetry(ctx context.Context, pb sink.Prepared, count int, p
 	}
 }
 
-// flush appends the batch with e's position (after any in-flight one) and
+// storeBatch appends the batch with e's position (after any in-flight one) and
 // advances e.offset.
-func (t *Tailer) flush(ctx context.Context, w *watch, e *entry) error {
+func (t *Tailer) storeBatch(ctx context.Context, w *watch, e *entry) error {
 	if err := t.wait(); err != nil {
 		return err
 	}

@@ -49,8 +49,9 @@ type Config struct {
 	// MultilineStart, when set, is a regexp matching the first line of an
 	// event; following lines that do not match are joined to it with "\n".
 	MultilineStart string `yaml:"multiline_start"`
-	// MultilineFlush emits a pending multiline event after this much quiet.
-	MultilineFlush time.Duration `yaml:"multiline_flush_interval"`
+	// MultilineTimeout emits a pending multiline event after this much
+	// quiet (multiline_flush_interval).
+	MultilineTimeout time.Duration `yaml:"multiline_flush_interval"`
 	// Parse configures the line parser.
 	Parse parser.Config `yaml:"parse"`
 }
@@ -81,8 +82,8 @@ func Defaults(c Config) Config {
 	if c.BatchBytes == 0 {
 		c.BatchBytes = 2 << 20
 	}
-	if c.MultilineFlush == 0 {
-		c.MultilineFlush = 5 * time.Second
+	if c.MultilineTimeout == 0 {
+		c.MultilineTimeout = 5 * time.Second
 	}
 	if c.Parse.Type == "" {
 		c.Parse.Type = parser.TypeNone
@@ -122,7 +123,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("batch_bytes: %d is below 1024", c.BatchBytes))
 	}
 	for name, d := range map[string]time.Duration{"refresh_interval": c.RefreshInterval, "poll_interval": c.PollInterval,
-		"rotate_wait": c.RotateWait, "multiline_flush_interval": c.MultilineFlush} {
+		"rotate_wait": c.RotateWait, "multiline_flush_interval": c.MultilineTimeout} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %v must be positive", name, d))
 		}

@@ -41,7 +41,7 @@ func (t *Tailer) readBlocks(ctx context.Context, w *watch, e *entry) error {
 		t.nBytes.Add(uint64(consumed))
 		e.readPos += int64(consumed)
 		if len(t.batch) >= t.cfg.BatchBytes {
-			if err := t.flushAsync(ctx, w, e); err != nil {
+			if err := t.storeBatchAsync(ctx, w, e); err != nil {
 				return err
 			}
 		}
@@ -49,7 +49,7 @@ func (t *Tailer) readBlocks(ctx context.Context, w *watch, e *entry) error {
 			break
 		}
 	}
-	if err := t.flush(ctx, w, e); err != nil {
+	if err := t.storeBatch(ctx, w, e); err != nil {
 		return err
 	}
 	return ctx.Err()

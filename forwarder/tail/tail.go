@@ -37,15 +37,15 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/forwarder/sink"
 )
 
-// Sink is the disk buffer as the tailer uses it: Prepare checks and
+// Preparer is the disk buffer as the tailer uses it: Prepare checks and
 // compresses a batch with the checkpoint record of the position it reaches
 // (see package checkpoint), Commit (in order) writes and fsyncs both.
-type Sink interface {
-	Prepare(tag string, records []byte, count int, checkpoint []byte) (sink.Prepared, error)
+type Preparer interface {
+	Prepare(tag string, records []byte, count int, checkpoint []byte) (intake.Prepared, error)
 }
 
 // Stats are the tailer's counters.
@@ -71,7 +71,7 @@ type FileStatus struct {
 // Tailer follows the files of one Config.
 type Tailer struct {
 	cfg     Config
-	sink    Sink
+	dst     Preparer
 	parse   parser.Parser
 	ml      *regexp.Regexp
 	log     *slog.Logger
@@ -97,7 +97,7 @@ type Tailer struct {
 
 // New builds a Tailer. recovered is the checkpoint store's Recovered (may be
 // nil); positions there that are ahead of the position file win.
-func New(cfg Config, s Sink, recovered map[string][][]byte, logger *slog.Logger) (*Tailer, error) {
+func New(cfg Config, dst Preparer, recovered map[string][][]byte, logger *slog.Logger) (*Tailer, error) {
 	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tail config: %w", err)
@@ -109,7 +109,7 @@ func New(cfg Config, s Sink, recovered map[string][][]byte, logger *slog.Logger)
 	if logger == nil {
 		logger = slog.Default()
 	}
-	t := &Tailer{cfg: cfg, sink: s, parse: p, log: logger.With("source", "tail", "name", cfg.Name), now: time.Now,
+	t := &Tailer{cfg: cfg, dst: dst, parse: p, log: logger.With("source", "tail", "name", cfg.Name), now: time.Now,
 		watches: map[string]*watch{}, buf: make([]byte, max(cfg.ReadBytes, cfg.MaxLineSize+1))}
 	if cfg.MultilineStart != "" {
 		t.ml = regexp.MustCompile(cfg.MultilineStart)

@@ -18,9 +18,9 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/checkpoint"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/forwarder/sink"
 )
 
 // env is a tailer over a real disk buffer in a temp dir, driven by Poll with
@@ -359,20 +359,20 @@ func TestMaxLineSize(t *testing.T) {
 }
 
 func TestMultiline(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MultilineStart = `^\d{4}-`; c.MultilineFlush = 5 * time.Second })
+	e := newEnv(t, func(c *Config) { c.MultilineStart = `^\d{4}-`; c.MultilineTimeout = 5 * time.Second })
 	if err := os.WriteFile(e.log, []byte("2024-01-01 start\n  at a\n  at b\n2024-01-02 next\n  at c\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.poll()
 	e.collect()
 	if len(e.got) != 1 || e.got["2024-01-01 start\n  at a\n  at b"] != 1 {
-		t.Fatalf("before the flush timeout: %v", e.got)
+		t.Fatalf("before the multiline timeout: %v", e.got)
 	}
 	e.now = e.now.Add(6 * time.Second)
 	e.poll()
 	e.collect()
 	if e.got["2024-01-02 next\n  at c"] != 1 {
-		t.Fatalf("after the flush timeout: %v", e.got)
+		t.Fatalf("after the multiline timeout: %v", e.got)
 	}
 }
 
@@ -432,15 +432,15 @@ func TestNewFileReadFromHeadAndExclude(t *testing.T) {
 	e.exactlyOnce(10)
 }
 
-// failingSink is the real disk buffer with injected failures: the commits
+// failingPreparer is the real disk buffer with injected failures: the commits
 // whose 1-based numbers are in fail return an I/O error and store nothing.
-type failingSink struct {
+type failingPreparer struct {
 	b    *buffer.Buffer
 	n    atomic.Int64
 	fail map[int64]bool
 }
 
-func (f *failingSink) Prepare(tag string, records []byte, count int, rec []byte) (sink.Prepared, error) {
+func (f *failingPreparer) Prepare(tag string, records []byte, count int, rec []byte) (intake.Prepared, error) {
 	p, err := f.b.Prepare(tag, records, count, rec)
 	if err != nil {
 		return nil, err
@@ -449,8 +449,8 @@ func (f *failingSink) Prepare(tag string, records []byte, count int, rec []byte)
 }
 
 type failingPrepared struct {
-	sink.Prepared
-	f *failingSink
+	intake.Prepared
+	f *failingPreparer
 }
 
 func (p *failingPrepared) Commit(ctx context.Context) error {
@@ -467,7 +467,7 @@ func TestStoreFailureRereads(t *testing.T) {
 	for _, failAt := range []int64{1, 3, 4} {
 		t.Run(fmt.Sprint("commit ", failAt), func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.MaxLineSize = 1024 }) // 4 KiB read blocks: many batches
-			fs := &failingSink{b: e.buf, fail: map[int64]bool{failAt: true}}
+			fs := &failingPreparer{b: e.buf, fail: map[int64]bool{failAt: true}}
 			tl, err := New(e.cfg, fs, nil, nil)
 			if err != nil {
 				t.Fatal(err)

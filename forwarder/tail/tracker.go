@@ -230,10 +230,10 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 		} else {
 			e.eofSince = time.Time{}
 		}
-		if !rotated && e.ml != nil && now.Sub(e.mlLast) >= t.cfg.MultilineFlush {
+		if !rotated && e.ml != nil && now.Sub(e.mlLast) >= t.cfg.MultilineTimeout {
 			t.readAt = now
 			t.emitML(e)
-			if err := t.flush(ctx, w, e); err != nil {
+			if err := t.storeBatch(ctx, w, e); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -435,7 +435,7 @@ func (t *Tailer) finish(ctx context.Context, w *watch, e *entry) error {
 		e.readPos += int64(n)
 	}
 	t.emitML(e)
-	if err := t.flush(ctx, w, e); err != nil {
+	if err := t.storeBatch(ctx, w, e); err != nil {
 		return err
 	}
 	e.done = true
