@@ -270,8 +270,18 @@ func (r *ChunkReader) Codec() Codec { return r.fr.codec() }
 // number of records read; err is nil at a clean end, fn's error, or wraps
 // ErrCorrupt at the first damaged frame (what came before it is valid).
 func (r *ChunkReader) Each(fn func(payload []byte, raw int) error) (records int, err error) {
-	_, records, err = r.fr.each(func(p []byte, _ int) error { return fn(p, r.fr.raw) }, nil)
-	return records, err
+	for {
+		p, _, err := r.fr.next()
+		if err == io.EOF {
+			return r.fr.count, nil
+		}
+		if err != nil {
+			return r.fr.count, err
+		}
+		if err := fn(p, r.fr.raw); err != nil {
+			return r.fr.count, err
+		}
+	}
 }
 
 // Close closes the chunk file.
