@@ -1,7 +1,7 @@
 // Package agent wires the forwarder together: sources (tail, http,
 // forward) into the disk buffer, the buffer into the output, the monitor
 // endpoint over all of them, and the shutdown order (stop inputs, seal,
-// flush within a deadline, keep the rest on disk).
+// ship within a deadline, keep the rest on disk).
 package agent
 
 import (
@@ -15,12 +15,15 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/config"
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/tail"
 )
+
+var _ buffer.Checkpoint = (*checkpoint.Store)(nil)
 
 // Agent is a configured forwarder.
 type Agent struct {
@@ -53,15 +56,21 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 	}()
 	bc := cfg.Buffer
 	bc.Logger = logger.With("component", "buffer")
+	cp, err := checkpoint.Open(bc.Dir)
+	if err != nil {
+		return nil, err
+	}
+	bc.Checkpoint = cp
 	if a.buf, err = buffer.Open(bc); err != nil {
 		return nil, err
 	}
 	oc := cfg.Output
 	oc.Logger = logger.With("component", "output")
+	oc.Body = output.BodyConfig{GzipLevel: bc.GzipLevel, SingleMemberBody: bc.SingleMemberBody, Compression: bc.Compression}
 	if a.out, err = output.New(oc, a.buf); err != nil {
 		return nil, err
 	}
-	rec := a.buf.RecoveredPositions()
+	rec := cp.Recovered()
 	for _, tc := range cfg.Sources.Tail {
 		t, err := tail.New(tc, a.buf, rec, logger)
 		if err != nil {
@@ -117,10 +126,10 @@ func (a *Agent) Addrs() (httpAddr, forwardAddr, monitorAddr string) {
 	return s(a.httpLn), s(a.fwdLn), s(a.monLn)
 }
 
-// FlushNow seals every open chunk so the output ships it (SIGUSR1).
-func (a *Agent) FlushNow() int {
+// SealNow seals every open chunk so the output ships it (SIGUSR1).
+func (a *Agent) SealNow() int {
 	n := a.buf.SealAll()
-	a.log.Info("flush requested", "sealed_chunks", n)
+	a.log.Info("seal requested", "sealed_chunks", n)
 	return n
 }
 
@@ -187,7 +196,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if sealed, _ := a.buf.Pending(); sealed == 0 {
 			break
 		}
-		if err := a.out.Flush(sctx); err != nil && sctx.Err() == nil {
+		if err := a.out.ShipQueued(sctx); err != nil && sctx.Err() == nil {
 			t := time.NewTimer(a.cfg.Output.MinBackoff)
 			select {
 			case <-sctx.Done():

@@ -96,7 +96,7 @@ monitor: {addr: "127.0.0.1:0"}
 	waitFor(t, "every record in the buffer", func() bool {
 		return strings.Contains(get(t, "http://"+monAddr+"/metrics"), fmt.Sprintf("spillway_forwarder_buffer_appended_records_total %d", lines+1))
 	})
-	a.FlushNow() // SIGUSR1
+	a.SealNow() // SIGUSR1
 	waitFor(t, "records at the receiver", func() bool { return recv.Count() == lines+1 })
 
 	var pj struct {

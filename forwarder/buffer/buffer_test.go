@@ -2,14 +2,11 @@ package buffer
 
 import (
 	"bytes"
-	stdgzip "compress/gzip"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +16,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 )
 
 // clock is a settable test clock.
@@ -31,6 +29,11 @@ func openTest(tb testing.TB, dir string, mod func(*Config)) *Buffer {
 	tb.Helper()
 	cfg := DefaultConfig()
 	cfg.Dir = dir
+	cp, err := checkpoint.Open(dir)
+	if err != nil {
+		tb.Fatalf("open checkpoint: %v", err)
+	}
+	cfg.Checkpoint = cp
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -40,6 +43,33 @@ func openTest(tb testing.TB, dir string, mod func(*Config)) *Buffer {
 	}
 	tb.Cleanup(func() { b.Close() })
 	return b
+}
+
+// recovered returns the positions b's checkpoint store recovered at Open.
+func recovered(tb testing.TB, b *Buffer) map[string][][]byte {
+	tb.Helper()
+	cp, ok := b.cfg.Checkpoint.(*checkpoint.Store)
+	if !ok {
+		tb.Fatalf("buffer checkpoint is %T", b.cfg.Checkpoint)
+	}
+	return cp.Recovered()
+}
+
+// appendAt stores records with the checkpoint record of position pos under
+// key.
+func appendAt(tb testing.TB, b *Buffer, tag string, records []byte, count int, key, pos string) {
+	tb.Helper()
+	rec, err := checkpoint.NewRecord(key, []byte(pos))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := b.Prepare(tag, records, count, rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Commit(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // records encodes n maps {"time":t,"n":start+i}.
@@ -55,16 +85,40 @@ func records(tb testing.TB, start, n int) []byte {
 	return buf.Bytes()
 }
 
-// decodeBody returns the "n" values of a gzip msgpack body.
-func decodeBody(tb testing.TB, body []byte) []int64 {
+// chunkRecords returns the "n" values of c's records, read frame by frame
+// (gzip members, zstd frames or raw msgpack).
+func chunkRecords(tb testing.TB, c *Chunk) []int64 {
 	tb.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(body))
+	r, err := c.Read()
 	if err != nil {
-		tb.Fatalf("gzip: %v", err)
+		tb.Fatal(err)
 	}
-	raw, err := io.ReadAll(zr)
+	defer r.Close()
+	zd, err := zstd.NewReader(nil)
 	if err != nil {
-		tb.Fatalf("gunzip: %v", err)
+		tb.Fatal(err)
+	}
+	defer zd.Close()
+	codec := r.Codec()
+	var raw []byte
+	if _, err := r.Each(func(p []byte, _ int) error {
+		switch codec {
+		case Gzip:
+			zr, err := gzip.NewReader(bytes.NewReader(p))
+			if err != nil {
+				return err
+			}
+			m, err := io.ReadAll(zr)
+			raw = append(raw, m...)
+			return err
+		case Zstd:
+			raw, err = zd.DecodeAll(p, raw)
+			return err
+		}
+		raw = append(raw, p...)
+		return nil
+	}); err != nil {
+		tb.Fatalf("read chunk %s: %v", c.ID, err)
 	}
 	return decodeRaw(tb, raw)
 }
@@ -90,11 +144,7 @@ func drain(tb testing.TB, b *Buffer) map[string][]int64 {
 	tb.Helper()
 	got := map[string][]int64{}
 	for c := b.TryNext(); c != nil; c = b.TryNext() {
-		body, err := b.Body(c)
-		if err != nil {
-			tb.Fatalf("body: %v", err)
-		}
-		got[c.Tag] = append(got[c.Tag], decodeBody(tb, body)...)
+		got[c.Tag] = append(got[c.Tag], chunkRecords(tb, c)...)
 		if err := b.Ack(c); err != nil {
 			tb.Fatalf("ack: %v", err)
 		}
@@ -172,7 +222,7 @@ func TestAppendRejectsBadTag(t *testing.T) {
 
 func TestSealDueByAge(t *testing.T) {
 	clk := &clock{t: time.Unix(1700000000, 0)}
-	b := openTest(t, t.TempDir(), func(c *Config) { c.Now = clk.Now; c.FlushInterval = time.Minute })
+	b := openTest(t, t.TempDir(), func(c *Config) { c.Now = clk.Now; c.SealInterval = time.Minute })
 	if err := b.Append(context.Background(), "td.db1.tbl", records(t, 0, 5), 5); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +350,7 @@ func TestOverflow(t *testing.T) {
 			const batches = 200
 			for i := 0; i < batches; i++ {
 				err := b.Append(ctx, "td.db1.tbl", records(t, i*10, 10), 10)
-				if errors.Is(err, sink.ErrFull) {
+				if errors.Is(err, intake.ErrFull) {
 					fullErrs++
 				} else if err != nil {
 					t.Fatal(err)
@@ -389,23 +439,6 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-func BenchmarkBody(b *testing.B) {
-	buf := openTest(b, b.TempDir(), nil)
-	recs := records(b, 0, 20000)
-	if err := buf.Append(context.Background(), "td.db1.tbl", recs, 20000); err != nil {
-		b.Fatal(err)
-	}
-	buf.SealAll()
-	c := buf.TryNext()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(recs)))
-	for b.Loop() {
-		if _, err := buf.Body(c); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func TestPositionsSurviveAckAndRestart(t *testing.T) {
 	// Positions stored with records are reported after a restart, both from
 	// chunks still on disk and, once chunks are acknowledged, from the
@@ -418,15 +451,10 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			b := openTest(t, dir, nil)
-			ctx := context.Background()
 			for i, pos := range []string{"10", "20", "30"} {
-				if err := b.AppendWithPosition(ctx, "td.db1.tbl", records(t, i, 1), 1, "src\x00/a.log", []byte(pos)); err != nil {
-					t.Fatal(err)
-				}
+				appendAt(t, b, "td.db1.tbl", records(t, i, 1), 1, "src\x00/a.log", pos)
 			}
-			if err := b.AppendWithPosition(ctx, "td.db1.tbl", records(t, 3, 1), 1, "src\x00/b.log", []byte("7")); err != nil {
-				t.Fatal(err)
-			}
+			appendAt(t, b, "td.db1.tbl", records(t, 3, 1), 1, "src\x00/b.log", "7")
 			if tt.ack {
 				b.SealAll()
 				if n := len(drain(t, b)["td.db1.tbl"]); n != 4 {
@@ -438,7 +466,7 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 			}
 			b.Close()
 			rb := openTest(t, dir, nil)
-			got := rb.RecoveredPositions()
+			got := recovered(t, rb)
 			has := func(key, v string) bool {
 				for _, x := range got[key] {
 					if string(x) == v {
@@ -459,8 +487,16 @@ func TestPositionsSurviveAckAndRestart(t *testing.T) {
 func writeV1Chunk(tb testing.TB, path string, batches, perBatch int) {
 	tb.Helper()
 	data := []byte(magicV1)
+	cp, err := checkpoint.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
 	for i := 0; i < batches; i++ {
-		meta := encodeMeta(nil, uint64(i+1), "src\x00/v1.log", []byte(strconv.Itoa((i+1)*100)))
+		meta, err := checkpoint.NewRecord("src\x00/v1.log", []byte(strconv.Itoa((i+1)*100)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cp.Stamp(meta) // sequence i+1
 		data = appendFrameV1(data, records(tb, i*perBatch, perBatch), perBatch, meta)
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -498,7 +534,7 @@ func TestReadsVersion1Chunks(t *testing.T) {
 			}
 			b := openTest(t, dir, nil)
 			var latest string
-			for _, v := range b.RecoveredPositions()["src\x00/v1.log"] {
+			for _, v := range recovered(t, b)["src\x00/v1.log"] {
 				if len(v) > len(latest) || string(v) > latest {
 					latest = string(v)
 				}
@@ -508,78 +544,6 @@ func TestReadsVersion1Chunks(t *testing.T) {
 			}
 			if got := drain(t, b)["td.db1.tbl"]; !equal(got, seq(0, tt.want)) {
 				t.Fatalf("shipped %v, want 0..%d", got, tt.want-1)
-			}
-		})
-	}
-}
-
-func TestBodyCodecs(t *testing.T) {
-	// The ingest function and the local receiver read gzip bodies with the
-	// standard library's gzip reader (it must see every member) and zstd
-	// bodies with klauspost's decoder (every frame). Stored bodies are sent
-	// as stored; a zstd chunk for a gzip-only endpoint is converted.
-	tests := []struct {
-		stored  Codec
-		zstdOK  bool
-		want    Codec
-		asIs    bool // body is the concatenation of the stored frames
-		members int  // at least this many gzip members in the body
-	}{
-		{stored: Gzip, zstdOK: false, want: Gzip, asIs: true, members: 3},
-		{stored: Gzip, zstdOK: true, want: Gzip, asIs: true, members: 3},
-		{stored: Zstd, zstdOK: true, want: Zstd, asIs: true},
-		{stored: Zstd, zstdOK: false, want: Gzip, members: 1},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
-			c := oneChunk(t, b, 3, 30000)
-			body, codec, err := b.BodyAs(c, tt.zstdOK)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if codec != tt.want {
-				t.Fatalf("codec = %q, want %q", codec, tt.want)
-			}
-			if c.Records != 90000 {
-				t.Fatalf("records = %d, want 90000", c.Records)
-			}
-			var raw []byte
-			if codec == Gzip {
-				br := bytes.NewReader(body)
-				zr, err := stdgzip.NewReader(br)
-				if err != nil {
-					t.Fatal(err)
-				}
-				members := 0
-				for err == nil {
-					zr.Multistream(false)
-					m, rerr := io.ReadAll(zr)
-					if rerr != nil {
-						t.Fatal(rerr)
-					}
-					raw = append(raw, m...)
-					members++
-					err = zr.Reset(br)
-				}
-				if err != io.EOF {
-					t.Fatal(err)
-				}
-				if members < tt.members || !tt.asIs && members != 1 {
-					t.Fatalf("%d gzip members, want at least %d (exactly 1 when converted)", members, tt.members)
-				}
-				if got := decodeRaw(t, raw); !equal(got, seq(0, 90000)) {
-					t.Fatalf("decoded %d records, want 0..89999 in order", len(got))
-				}
-			} else if got := decodeCodec(t, codec, body); !equal(got, seq(0, 90000)) {
-				t.Fatalf("decoded %d records, want 0..89999 in order", len(got))
-			}
-			onDisk := c.Size - int64(len(magic)) - 3*frameHeader // the frames hold no metadata
-			if tt.asIs != (int64(len(body)) == onDisk) {
-				t.Fatalf("body of %d bytes, stored payloads %d bytes: sent as stored = %v, want %v", len(body), onDisk, int64(len(body)) == onDisk, tt.asIs)
-			}
-			if c.Size >= int64(len(records(t, 0, 90000)))/2 {
-				t.Fatalf("chunk of 90000 records is %d bytes on disk", c.Size)
 			}
 		})
 	}
@@ -611,100 +575,9 @@ func TestNewerFormatLeftOnDisk(t *testing.T) {
 	}
 }
 
-func TestBodyOfSmallAppendsIsCompressedAsOne(t *testing.T) {
-	// Appends of a few records (http, forward inputs) are compressed one by
-	// one on disk; the shipped body compresses them together again.
-	for _, tt := range []struct {
-		stored Codec
-		zstdOK bool
-	}{{Gzip, false}, {Zstd, false}, {Zstd, true}} {
-		t.Run(fmt.Sprintf("%s-zstdOK=%v", tt.stored, tt.zstdOK), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.Compression = tt.stored })
-			c := oneChunk(t, b, 200, 2)
-			body, codec, err := b.BodyAs(c, tt.zstdOK)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := decodeCodec(t, codec, body)
-			if !equal(got, seq(0, 400)) || c.Records != 400 {
-				t.Fatalf("body holds %d records (Records %d), want 0..399", len(got), c.Records)
-			}
-			if int64(len(body))*4 > c.Size {
-				t.Fatalf("%s body of %d bytes for a chunk of %d bytes on disk", codec, len(body), c.Size)
-			}
-		})
-	}
-}
-
-// oneChunk appends n batches of per records to td.db1.tbl, seals and
-// returns the one chunk they make.
-func oneChunk(tb testing.TB, b *Buffer, n, per int) *Chunk {
-	tb.Helper()
-	for i := 0; i < n; i++ {
-		if err := b.Append(context.Background(), "td.db1.tbl", records(tb, i*per, per), per); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	b.SealAll()
-	c := b.TryNext()
-	if c == nil {
-		tb.Fatal("no chunk")
-	}
-	return c
-}
-
-// decodeCodec returns the "n" values of a gzip or zstd msgpack body.
-func decodeCodec(tb testing.TB, codec Codec, body []byte) []int64 {
-	tb.Helper()
-	if codec == Gzip {
-		return decodeBody(tb, body)
-	}
-	zd, err := zstd.NewReader(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer zd.Close()
-	raw, err := zd.DecodeAll(body, nil)
-	if err != nil {
-		tb.Fatalf("zstd: %v", err)
-	}
-	return decodeRaw(tb, raw)
-}
-
-func TestSingleMemberBody(t *testing.T) {
-	// With single_member_body a reader that stops after the first gzip
-	// member still sees every record.
-	for _, single := range []bool{false, true} {
-		t.Run(strconv.FormatBool(single), func(t *testing.T) {
-			b := openTest(t, t.TempDir(), func(c *Config) { c.SingleMemberBody, c.Compression = single, Gzip })
-			c := oneChunk(t, b, 2, 30000)
-			body, err := b.Body(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr, err := stdgzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr.Multistream(false)
-			raw, err := io.ReadAll(zr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first := len(decodeRaw(t, raw))
-			if single && first != 60000 || !single && first >= 60000 {
-				t.Fatalf("first gzip member holds %d of 60000 records (single_member_body %v)", first, single)
-			}
-			if got := decodeBody(t, body); !equal(got, seq(0, 60000)) {
-				t.Fatalf("body holds %d records, want 0..59999", len(got))
-			}
-		})
-	}
-}
-
-func TestRunSealsAtFlushInterval(t *testing.T) {
+func TestRunSealsAtSealInterval(t *testing.T) {
 	// Run seals a chunk once it is flush_interval old, without SealAll.
-	b := openTest(t, t.TempDir(), func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
+	b := openTest(t, t.TempDir(), func(c *Config) { c.SealInterval = 20 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan struct{})
@@ -725,37 +598,5 @@ func TestRunSealsAtFlushInterval(t *testing.T) {
 		if err := b.Ack(c); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func TestZstdBodiesFitReceiverWindow(t *testing.T) {
-	// Spillway's receivers refuse zstd frames asking for a window over
-	// 8 MiB (RFC 9659's limit for HTTP); a large append must stay within.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one piece per frame
-	b := openTest(t, t.TempDir(), func(c *Config) { c.ChunkLimit = 64 << 20; c.TotalLimit = 1 << 30 })
-	recs := records(t, 0, 600000) // ~15 MiB of msgpack in one append
-	if err := b.Append(context.Background(), "td.db1.tbl", recs, 600000); err != nil {
-		t.Fatal(err)
-	}
-	b.SealAll()
-	c := b.TryNext()
-	if c == nil {
-		t.Fatal("no chunk")
-	}
-	body, codec, err := b.BodyAs(c, true)
-	if err != nil || codec != Zstd {
-		t.Fatalf("BodyAs = %s, %v", codec, err)
-	}
-	zd, err := zstd.NewReader(nil, zstd.WithDecoderMaxWindow(8<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zd.Close()
-	raw, err := zd.DecodeAll(body, nil)
-	if err != nil {
-		t.Fatalf("decoder with an 8 MiB window limit: %v", err)
-	}
-	if !bytes.Equal(raw, recs) {
-		t.Fatalf("decoded %d bytes, want the %d appended", len(raw), len(recs))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 )
 
 // Chunk file format, versions 2 and 3 (written by this version: magic
@@ -20,7 +21,7 @@ import (
 //	uint32 little-endian raw length (msgpack bytes before compression)
 //	uint32 little-endian CRC-32C (Castagnoli) of count, metadata length,
 //	       raw length, metadata and stored payload
-//	metadata: a source position (see AppendWithPosition), stored with the records
+//	metadata: a checkpoint record (see Prepare), stored with the records
 //	payload: one or more gzip members (version 2) or zstd frames (version 3)
 //	         whose decompressed concatenation is count concatenated msgpack
 //	         maps (raw length bytes)
@@ -33,7 +34,7 @@ import (
 // Version 1 (magic "SPWBUF01", written by earlier versions) has a 16-byte
 // frame header without the raw length, the CRC over count, metadata length,
 // metadata and payload, and an uncompressed payload. It is still read:
-// Body compresses such chunks when they are shipped.
+// the output compresses such chunks when they are shipped.
 //
 // A frame that is cut short or fails its checksum ends the valid part of the
 // file: everything from it on is a torn tail (a crash during a write) and is
@@ -237,3 +238,51 @@ func (fr *frameReader) each(fn func(payload []byte, count int) error, metaFn fun
 		}
 	}
 }
+
+// ChunkReader streams the frames of a sealed chunk, for the output to build
+// an import body from them.
+type ChunkReader struct {
+	f  *os.File
+	fr *frameReader
+}
+
+// Read opens c to stream its frames. The error wraps ErrCorrupt or
+// ErrUnsupportedVersion when the file does not start like a chunk.
+func (c *Chunk) Read() (*ChunkReader, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("open chunk %s: %w", c.ID, err)
+	}
+	fr, err := newFrameReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read chunk %s: %w", c.ID, err)
+	}
+	return &ChunkReader{f: f, fr: fr}, nil
+}
+
+// Codec returns how the chunk's frame payloads are compressed: Gzip
+// (version 2), Zstd (version 3), or "" for raw msgpack (version 1).
+func (r *ChunkReader) Codec() Codec { return r.fr.codec() }
+
+// Each calls fn with each frame's stored payload (valid until fn returns)
+// and its raw length (msgpack bytes before compression). It returns the
+// number of records read; err is nil at a clean end, fn's error, or wraps
+// ErrCorrupt at the first damaged frame (what came before it is valid).
+func (r *ChunkReader) Each(fn func(payload []byte, raw int) error) (records int, err error) {
+	for {
+		p, _, err := r.fr.next()
+		if err == io.EOF {
+			return r.fr.count, nil
+		}
+		if err != nil {
+			return r.fr.count, err
+		}
+		if err := fn(p, r.fr.raw); err != nil {
+			return r.fr.count, err
+		}
+	}
+}
+
+// Close closes the chunk file.
+func (r *ChunkReader) Close() error { return r.f.Close() }

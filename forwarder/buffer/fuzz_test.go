@@ -2,11 +2,7 @@ package buffer
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -51,62 +47,4 @@ func zstdFrame(p []byte) []byte {
 	enc, _ := zstd.NewWriter(nil)
 	defer enc.Close()
 	return enc.EncodeAll(p, nil)
-}
-
-// FuzzBody checks that shipping a sealed chunk of any content (every format
-// version, as gzip and as zstd) never panics: a damaged chunk ships its
-// valid prefix or fails with an error.
-func FuzzBody(f *testing.F) {
-	rec := []byte{0x81, 0xa4, 't', 'i', 'm', 'e', 0x01}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(rec)
-	_ = zw.Close()
-	f.Add(appendFrame([]byte(magic), gz.Bytes(), 1, len(rec), nil))
-	f.Add(appendFrame([]byte(magicZstd), zstdFrame(rec), 1, len(rec), nil))
-	f.Add(appendFrame([]byte(magicZstd), []byte("\x28\xb5\x2f\xfd garbage"), 1, len(rec), nil))
-	f.Add(appendFrameV1([]byte(magicV1), rec, 1, nil))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "0000000000000001000000010000abcd.td.db1.tbl"+sealedExt), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg := DefaultConfig()
-		cfg.Dir = dir
-		cfg.Logger = slog.New(slog.DiscardHandler)
-		b, err := Open(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		if c := b.TryNext(); c != nil {
-			for _, zstdOK := range []bool{false, true} {
-				_, _, _ = b.BodyAs(c, zstdOK)
-			}
-		}
-	})
-}
-
-// FuzzPositionsFile checks that any positions file content is recovered
-// from without a panic or an error.
-func FuzzPositionsFile(f *testing.F) {
-	var seed []byte
-	seed = binary.LittleEndian.AppendUint32(seed, uint32(10+3+2))
-	seed = encodeMeta(seed, 7, "k\x00a", []byte("42"))
-	f.Add(seed)
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, positionsFile), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg := DefaultConfig()
-		cfg.Dir = dir
-		b, err := Open(cfg)
-		if err != nil {
-			t.Fatalf("open with a damaged positions file: %v", err)
-		}
-		_ = b.RecoveredPositions()
-		b.Close()
-	})
 }

@@ -36,7 +36,7 @@ type Config struct {
 	Output output.Config `yaml:"output"`
 	// Monitor is the monitoring endpoint.
 	Monitor Monitor `yaml:"monitor"`
-	// ShutdownTimeout bounds the flush at SIGTERM/SIGINT; what is not
+	// ShutdownTimeout bounds the shipping at SIGTERM/SIGINT; what is not
 	// shipped by then stays on disk.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
@@ -99,8 +99,8 @@ func Defaults(c Config) Config {
 	if c.Buffer.ChunkLimit == 0 {
 		c.Buffer.ChunkLimit = bd.ChunkLimit
 	}
-	if c.Buffer.FlushInterval == 0 {
-		c.Buffer.FlushInterval = bd.FlushInterval
+	if c.Buffer.SealInterval == 0 {
+		c.Buffer.SealInterval = bd.SealInterval
 	}
 	if c.Buffer.TotalLimit == 0 {
 		c.Buffer.TotalLimit = bd.TotalLimit

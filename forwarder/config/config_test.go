@@ -66,7 +66,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Buffer.Dir != "/tmp/spw/buffer" || c.Sources.Tail[0].PosFile != "/tmp/spw/pos/td.web.access.json" ||
-		c.Monitor.Addr != "127.0.0.1:24220" || c.ShutdownTimeout != 30*time.Second || c.Buffer.FlushInterval != 10*time.Second ||
+		c.Monitor.Addr != "127.0.0.1:24220" || c.ShutdownTimeout != 30*time.Second || c.Buffer.SealInterval != 10*time.Second ||
 		c.Output.Concurrency != 2 {
 		t.Fatalf("defaults: %+v", c)
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	// msgpack.gz, sends gzip to that endpoint from then on; "zstd" always
 	// sends zstd; "gzip" always sends gzip (what every TD endpoint takes).
 	Compression string `yaml:"compression"`
+	// Body is how bodies are built from stored chunks; the agent sets it
+	// from the buffer section.
+	Body BodyConfig `yaml:"-"`
 
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -66,6 +69,7 @@ func DefaultConfig() Config {
 		MaxBackoff:           time.Minute,
 		ClientAttempts:       3,
 		Compression:          CompressionAuto,
+		Body:                 defaultBodyConfig(),
 	}
 }
 
@@ -189,11 +193,11 @@ func (e Endpoint) client(cfg Config, log *slog.Logger) (*tdimport.Client, error)
 	}, nil
 }
 
-// Source is what the output needs from the disk buffer.
+// Source is what the output needs from the disk buffer: sealed chunks
+// (whose frames it reads with Chunk.Read) and their fate.
 type Source interface {
 	Next(ctx context.Context) (*buffer.Chunk, error)
 	TryNext() *buffer.Chunk
-	BodyAs(c *buffer.Chunk, zstdOK bool) ([]byte, buffer.Codec, error)
 	Ack(c *buffer.Chunk) error
 	Park(c *buffer.Chunk, answer []byte) error
 	Release(c *buffer.Chunk)
@@ -222,6 +226,7 @@ type Stats struct {
 type Output struct {
 	cfg     Config
 	src     Source
+	bodies  *Bodies
 	log     *slog.Logger
 	clients [2]importer // primary, standby (nil when none)
 	names   [2]string
@@ -253,6 +258,11 @@ func New(cfg Config, src Source) (*Output, error) {
 	if o.log == nil {
 		o.log = slog.Default()
 	}
+	bodies, err := NewBodies(cfg.Body, o.log)
+	if err != nil {
+		return nil, err
+	}
+	o.bodies = bodies
 	c, err := cfg.Primary.client(cfg, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("primary: %w", err)
@@ -288,9 +298,9 @@ func (o *Output) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Flush ships what is queued now and returns when the queue is empty, an
+// ShipQueued ships what is queued now and returns when the queue is empty, an
 // attempt failed (the chunk stays queued), or ctx ends.
-func (o *Output) Flush(ctx context.Context) error {
+func (o *Output) ShipQueued(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	for i := 0; i < o.cfg.Concurrency; i++ {
@@ -439,7 +449,7 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 // one import call to endpoint ep. The body is nil when the chunk could not
 // be read.
 func (o *Output) send(ctx context.Context, ep int, c *buffer.Chunk, zstdOK bool) ([]byte, buffer.Codec, error) {
-	body, codec, err := o.src.BodyAs(c, zstdOK)
+	body, codec, err := o.bodies.Body(c, zstdOK)
 	if err != nil {
 		return nil, "", err
 	}

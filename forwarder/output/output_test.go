@@ -93,7 +93,7 @@ func TestShipAndFailover(t *testing.T) {
 			}
 			ctx := context.Background()
 			for i := 0; i < 20; i++ {
-				_ = o.Flush(ctx)
+				_ = o.ShipQueued(ctx)
 			}
 			if p.Count() != tt.wantPrimary || s.Count() != tt.wantStandby {
 				t.Fatalf("primary got %d, standby %d; want %d, %d", p.Count(), s.Count(), tt.wantPrimary, tt.wantStandby)
@@ -134,20 +134,20 @@ func TestPrimaryRetriedAfterInterval(t *testing.T) {
 	ctx := context.Background()
 	fill(t, b, "td.db1.tbl", 1)
 	for i := 0; i < 3; i++ {
-		_ = o.Flush(ctx)
+		_ = o.ShipQueued(ctx)
 	}
 	if s.Count() != 1 || !o.Stats().OnStandby {
 		t.Fatalf("standby has %d, stats %+v", s.Count(), o.Stats())
 	}
 	down.Store(false)
 	fill(t, b, "td.db1.tbl", 1)
-	_ = o.Flush(ctx)
+	_ = o.ShipQueued(ctx)
 	if s.Count() != 2 || p.Count() != 0 {
 		t.Fatalf("before the interval: primary %d standby %d", p.Count(), s.Count())
 	}
 	now = now.Add(time.Minute)
 	fill(t, b, "td.db1.tbl", 1)
-	if err := o.Flush(ctx); err != nil {
+	if err := o.ShipQueued(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if p.Count() != 1 || o.Stats().OnStandby {
@@ -170,7 +170,7 @@ func TestPermanentRefusalParks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = o.Flush(context.Background())
+			err = o.ShipQueued(context.Background())
 			sealed, _ := b.Pending()
 			if tt.wantPark {
 				if err != nil || sealed != 0 || o.Stats().Parked != 1 {
@@ -206,8 +206,8 @@ func TestAPIKeySources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := o.Flush(context.Background()); err != nil || rv.Count() != 1 {
-				t.Fatalf("flush %v, received %d", err, rv.Count())
+			if err := o.ShipQueued(context.Background()); err != nil || rv.Count() != 1 {
+				t.Fatalf("ShipQueued = %v, received %d", err, rv.Count())
 			}
 		})
 	}
@@ -237,9 +237,9 @@ func TestTLSWithCAFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = o.Flush(context.Background())
+			err = o.ShipQueued(context.Background())
 			if (err == nil) != tc.ok {
-				t.Fatalf("flush err = %v, want ok=%v", err, tc.ok)
+				t.Fatalf("ShipQueued = %v, want ok=%v", err, tc.ok)
 			}
 		})
 	}
@@ -318,7 +318,7 @@ func TestCompressionNegotiation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := o.Flush(context.Background()); err != nil {
+			if err := o.ShipQueued(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if got := rv.Formats(); !maps.Equal(got, tt.wantFormats) {

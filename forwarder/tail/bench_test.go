@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/parser"
 )
 
@@ -32,6 +33,9 @@ func BenchmarkTailApache2(b *testing.B) {
 		bc := buffer.DefaultConfig()
 		bc.Dir = filepath.Join(dir, "buf")
 		bc.ChunkLimit = 64 << 20
+		if bc.Checkpoint, err = checkpoint.Open(bc.Dir); err != nil {
+			b.Fatal(err)
+		}
 		buf, err := buffer.Open(bc)
 		if err != nil {
 			b.Fatal(err)

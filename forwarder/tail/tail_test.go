@@ -17,8 +17,10 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/checkpoint"
+	"github.com/spillwayhq/spillway/forwarder/intake"
+	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/forwarder/sink"
 )
 
 // env is a tailer over a real disk buffer in a temp dir, driven by Poll with
@@ -55,12 +57,17 @@ func (e *env) start() {
 	e.tb.Helper()
 	bc := buffer.DefaultConfig()
 	bc.Dir = e.bufDir
+	cp, err := checkpoint.Open(e.bufDir)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	bc.Checkpoint = cp
 	b, err := buffer.Open(bc)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
 	e.buf = b
-	tl, err := New(e.cfg, b, b.RecoveredPositions(), nil)
+	tl, err := New(e.cfg, b, cp.Recovered(), nil)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -131,8 +138,12 @@ func (e *env) write(path string, n int) {
 func (e *env) collect() {
 	e.tb.Helper()
 	e.buf.SealAll()
+	bs, err := output.NewBodies(output.DefaultConfig().Body, nil)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
 	for c := e.buf.TryNext(); c != nil; c = e.buf.TryNext() {
-		body, err := e.buf.Body(c)
+		body, _, err := bs.Body(c, false)
 		if err != nil {
 			e.tb.Fatal(err)
 		}
@@ -348,20 +359,20 @@ func TestMaxLineSize(t *testing.T) {
 }
 
 func TestMultiline(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MultilineStart = `^\d{4}-`; c.MultilineFlush = 5 * time.Second })
+	e := newEnv(t, func(c *Config) { c.MultilineStart = `^\d{4}-`; c.MultilineTimeout = 5 * time.Second })
 	if err := os.WriteFile(e.log, []byte("2024-01-01 start\n  at a\n  at b\n2024-01-02 next\n  at c\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.poll()
 	e.collect()
 	if len(e.got) != 1 || e.got["2024-01-01 start\n  at a\n  at b"] != 1 {
-		t.Fatalf("before the flush timeout: %v", e.got)
+		t.Fatalf("before the multiline timeout: %v", e.got)
 	}
 	e.now = e.now.Add(6 * time.Second)
 	e.poll()
 	e.collect()
 	if e.got["2024-01-02 next\n  at c"] != 1 {
-		t.Fatalf("after the flush timeout: %v", e.got)
+		t.Fatalf("after the multiline timeout: %v", e.got)
 	}
 }
 
@@ -421,16 +432,16 @@ func TestNewFileReadFromHeadAndExclude(t *testing.T) {
 	e.exactlyOnce(10)
 }
 
-// failingSink is the real disk buffer with injected failures: the commits
+// failingPreparer is the real disk buffer with injected failures: the commits
 // whose 1-based numbers are in fail return an I/O error and store nothing.
-type failingSink struct {
+type failingPreparer struct {
 	b    *buffer.Buffer
 	n    atomic.Int64
 	fail map[int64]bool
 }
 
-func (f *failingSink) Prepare(tag string, records []byte, count int, key string, pos []byte) (sink.Prepared, error) {
-	p, err := f.b.Prepare(tag, records, count, key, pos)
+func (f *failingPreparer) Prepare(tag string, records []byte, count int, rec []byte) (intake.Prepared, error) {
+	p, err := f.b.Prepare(tag, records, count, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -438,8 +449,8 @@ func (f *failingSink) Prepare(tag string, records []byte, count int, key string,
 }
 
 type failingPrepared struct {
-	sink.Prepared
-	f *failingSink
+	intake.Prepared
+	f *failingPreparer
 }
 
 func (p *failingPrepared) Commit(ctx context.Context) error {
@@ -456,7 +467,7 @@ func TestStoreFailureRereads(t *testing.T) {
 	for _, failAt := range []int64{1, 3, 4} {
 		t.Run(fmt.Sprint("commit ", failAt), func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.MaxLineSize = 1024 }) // 4 KiB read blocks: many batches
-			fs := &failingSink{b: e.buf, fail: map[int64]bool{failAt: true}}
+			fs := &failingPreparer{b: e.buf, fail: map[int64]bool{failAt: true}}
 			tl, err := New(e.cfg, fs, nil, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -5,7 +5,7 @@
 //	spillway-forwarder -config /etc/spillway/forwarder.yaml [--check]
 //
 // Signals: SIGUSR1 seals every chunk for shipping now; SIGTERM/SIGINT stop
-// the inputs and flush within shutdown_timeout (the rest stays on disk);
+// the inputs and ship within shutdown_timeout (the rest stays on disk);
 // SIGHUP reopens the log file.
 package main
 
@@ -85,7 +85,7 @@ func run() int {
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
-				a.FlushNow()
+				a.SealNow()
 			case syscall.SIGHUP:
 				if err := lw.reopen(); err != nil {
 					log.Error("reopen log file", "error", err)

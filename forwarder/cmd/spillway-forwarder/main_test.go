@@ -308,7 +308,7 @@ func TestKill9(t *testing.T) {
 }
 
 // TestSigtermFlushes checks that SIGTERM ships what is buffered before exit
-// even with a long flush interval.
+// even with a long flush_interval.
 func TestSigtermFlushes(t *testing.T) {
 	r := newRig(t)
 	cfg, _ := os.ReadFile(r.cfgPath)

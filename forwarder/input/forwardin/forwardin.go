@@ -1,14 +1,14 @@
 // Package forwardin owns the forwarder's forward source: a Fluentd forward
 // protocol v1 server (Message, Forward, PackedForward and
 // CompressedPackedForward modes, EventTime, chunk acks, the shared_key
-// handshake, TLS, the UDP heartbeat) that hands records to a sink.Sink.
+// handshake, TLS, the UDP heartbeat) that hands records to an intake.Appender.
 //
 // Behaviour and limits:
 //   - Each record's time (integer, float or EventTime; 0 means now) becomes
 //     its integer "time" key, replacing any "time" the record had; the
 //     other pairs are copied byte for byte.
 //   - {"ack": chunk} is written only after Sink.Append returned nil.
-//   - On sink.ErrFull or any sink error no ack is written and the
+//   - On intake.ErrFull or any sink error no ack is written and the
 //     connection is closed, so the client resends.
 //   - A tag that is not td.<db>.<table> with valid names can never be
 //     stored: its events are dropped, counted (Stats.BadTag) and logged, and
@@ -45,7 +45,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -158,7 +158,7 @@ type Stats struct {
 // Server is the forward source.
 type Server struct {
 	cfg  Config
-	sink sink.Sink
+	sink intake.Appender
 	log  *slog.Logger
 	tls  *tls.Config
 
@@ -176,7 +176,7 @@ type Server struct {
 }
 
 // New builds a Server (after Defaults) that hands records to s.
-func New(cfg Config, s sink.Sink, logger *slog.Logger) (*Server, error) {
+func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
 	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("forward source config: %w", err)

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/fluent/fluent-logger-golang/fluent"
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -51,7 +51,7 @@ type fakeSink struct {
 	entered chan struct{} // if set, signalled when Append starts
 }
 
-var _ sink.Sink = (*fakeSink)(nil)
+var _ intake.Appender = (*fakeSink)(nil)
 
 func newFakeSink() *fakeSink { return &fakeSink{changed: make(chan struct{}, 1)} }
 
@@ -143,7 +143,7 @@ func norm(v any) any {
 }
 
 // startServer serves cfg on a free loopback port until cleanup.
-func startServer(tb testing.TB, cfg Config, s sink.Sink) (*Server, string) {
+func startServer(tb testing.TB, cfg Config, s intake.Appender) (*Server, string) {
 	tb.Helper()
 	srv, err := New(cfg, s, nil)
 	if err != nil {
@@ -415,7 +415,7 @@ func TestClosedWithoutAck(t *testing.T) {
 		msg     func(testing.TB) []byte
 		stat    func(Stats) uint64
 	}{
-		{"sink full", Config{}, sink.ErrFull, good, func(s Stats) uint64 { return s.Refused }},
+		{"sink full", Config{}, intake.ErrFull, good, func(s Stats) uint64 { return s.Refused }},
 		{"sink error", Config{}, errors.New("disk gone"), good, func(s Stats) uint64 { return s.Refused }},
 		{"message too large", Config{MaxMessageBytes: 64}, nil, func(tb testing.TB) []byte {
 			return mp(tb, []any{"td.db1.tbl1", 1, rec{"a": string(bytes.Repeat([]byte("x"), 100))}, rec{"chunk": "c"}})

@@ -1,7 +1,7 @@
 // Package httpin owns the forwarder's HTTP source: Fluentd in_http's wire
 // format (POST /td.<db>.<table> with json=, msgpack= or ndjson= parameters,
 // or JSON, msgpack and NDJSON bodies by Content-Type, arrays as batches, a
-// time parameter, gzip/deflate Content-Encoding). Records go to a sink.Sink;
+// time parameter, gzip/deflate Content-Encoding). Records go to an intake.Appender;
 // the answer is 200 only after Append returned.
 //
 // Answers:
@@ -11,7 +11,7 @@
 //	     a record that is not an object, a non-numeric time, unknown Content-Encoding
 //	405  method other than POST
 //	413  body, decompressed body or record count over the configured limit
-//	503  sink.ErrFull (Retry-After set); the client should resend
+//	503  intake.ErrFull (Retry-After set); the client should resend
 //	500  any other sink error
 package httpin
 
@@ -36,7 +36,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -121,7 +121,7 @@ type Stats struct {
 // Server is the HTTP source.
 type Server struct {
 	cfg  Config
-	sink sink.Sink
+	sink intake.Appender
 	log  *slog.Logger
 	srv  *http.Server
 
@@ -129,7 +129,7 @@ type Server struct {
 }
 
 // New builds a Server (after Defaults) that hands records to s.
-func New(cfg Config, s sink.Sink, logger *slog.Logger) (*Server, error) {
+func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
 	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("http source config: %w", err)
@@ -193,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.records.Add(uint64(n))
 			w.WriteHeader(http.StatusOK)
 			return
-		case errors.Is(err, sink.ErrFull):
+		case errors.Is(err, intake.ErrFull):
 			s.full.Add(1)
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.RetryAfter.Seconds()))))
 			http.Error(w, "503 Service Unavailable: buffer is full, retry later", http.StatusServiceUnavailable)

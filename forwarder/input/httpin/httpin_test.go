@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spillwayhq/spillway/forwarder/sink"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -36,7 +36,7 @@ type appendCall struct {
 	count   int
 }
 
-var _ sink.Sink = (*fakeSink)(nil)
+var _ intake.Appender = (*fakeSink)(nil)
 
 func (f *fakeSink) Append(ctx context.Context, tag string, records []byte, count int) error {
 	if f.entered != nil {
@@ -108,7 +108,7 @@ func norm(v any) any {
 }
 
 // startServer runs a Server on a free loopback port and stops it at cleanup.
-func startServer(tb testing.TB, cfg Config, s sink.Sink) string {
+func startServer(tb testing.TB, cfg Config, s intake.Appender) string {
 	tb.Helper()
 	srv, err := New(cfg, s, nil)
 	if err != nil {
@@ -261,7 +261,7 @@ func TestRefused(t *testing.T) {
 		{"too many records", Config{MaxRecords: 2}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`[{},{},{}]`), 413, "too many"},
 		{"unknown encoding", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "Content-Encoding"},
 		{"bad gzip", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "gzip"},
-		{"sink full", Config{RetryAfter: 3 * time.Second}, sink.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
+		{"sink full", Config{RetryAfter: 3 * time.Second}, intake.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
 		{"sink broken", Config{}, errors.New("disk on fire"), "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 500, "could not store"},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,7 @@
-// Package sink defines the hand-off between the forwarder's inputs (tail,
+// Package intake defines the hand-off between the forwarder's inputs (tail,
 // http, forward) and its disk buffer: records encoded as Treasure Data
 // import records (msgpack maps with an integer "time").
-package sink
+package intake
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 // withholds its ack).
 var ErrFull = errors.New("disk buffer is full")
 
-// Sink stores records durably.
-type Sink interface {
+// Appender stores records durably.
+type Appender interface {
 	// Append stores count records for tag (td.<db>.<table>). records is the
 	// concatenation of count msgpack maps, each with an integer "time" key.
 	// It returns only once the records are in the disk buffer (written and

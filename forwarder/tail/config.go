@@ -1,0 +1,140 @@
+package tail
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/shared/names"
+)
+
+// Config configures one tail source.
+type Config struct {
+	// Name identifies the source in the position file and the buffer
+	// (default: the tag). Unique per forwarder.
+	Name string `yaml:"name"`
+	// Paths are globs of the files to follow.
+	Paths []string `yaml:"path"`
+	// Exclude are globs of files never followed.
+	Exclude []string `yaml:"exclude_path"`
+	// Rotated are globs, with {path} standing for a followed file's path,
+	// naming its rotated copies (default {path}.[0-9]* and {path}-[0-9]*).
+	// Compressed copies (.gz, .bz2, .xz, .zst) are never read.
+	Rotated []string `yaml:"rotated_path"`
+	// Tag is td.<db>.<table>.
+	Tag string `yaml:"tag"`
+	// PosFile is the position file (written atomically, mode 0600).
+	PosFile string `yaml:"pos_file"`
+	// ReadFromHead reads files found at the first start from their
+	// beginning instead of their end. Files appearing later are always read
+	// from their beginning.
+	ReadFromHead bool `yaml:"read_from_head"`
+	// RefreshInterval is how often globs are re-expanded without an event.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	// PollInterval is how often files are checked without an event.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// RotateWait is how long a rotated (or deleted) file is still watched
+	// for writes after reaching its end.
+	RotateWait time.Duration `yaml:"rotate_wait"`
+	// MaxLineSize truncates longer lines (counted and logged).
+	MaxLineSize int `yaml:"max_line_size"`
+	// ReadBytes is the read block size.
+	ReadBytes int `yaml:"read_bytes"`
+	// BatchBytes is how many record bytes are gathered per buffer Append.
+	BatchBytes int `yaml:"batch_bytes"`
+	// MultilineStart, when set, is a regexp matching the first line of an
+	// event; following lines that do not match are joined to it with "\n".
+	MultilineStart string `yaml:"multiline_start"`
+	// MultilineTimeout emits a pending multiline event after this much
+	// quiet (multiline_flush_interval).
+	MultilineTimeout time.Duration `yaml:"multiline_flush_interval"`
+	// Parse configures the line parser.
+	Parse parser.Config `yaml:"parse"`
+}
+
+// Defaults fills the zero fields of c.
+func Defaults(c Config) Config {
+	if c.Name == "" {
+		c.Name = c.Tag
+	}
+	if len(c.Rotated) == 0 {
+		c.Rotated = []string{"{path}.[0-9]*", "{path}-[0-9]*"}
+	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = 5 * time.Second
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.RotateWait == 0 {
+		c.RotateWait = 5 * time.Second
+	}
+	if c.MaxLineSize == 0 {
+		c.MaxLineSize = 512 << 10
+	}
+	if c.ReadBytes == 0 {
+		c.ReadBytes = 1 << 20
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 2 << 20
+	}
+	if c.MultilineTimeout == 0 {
+		c.MultilineTimeout = 5 * time.Second
+	}
+	if c.Parse.Type == "" {
+		c.Parse.Type = parser.TypeNone
+	}
+	return c
+}
+
+// Validate reports every problem of c, each prefixed with its field name.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Paths) == 0 {
+		errs = append(errs, errors.New("path: at least one glob is required"))
+	}
+	for i, p := range append(append([]string{}, c.Paths...), c.Exclude...) {
+		if _, err := filepath.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("path[%d]: bad glob %q: %w", i, p, err))
+		}
+	}
+	for i, r := range c.Rotated {
+		if !strings.Contains(r, "{path}") {
+			errs = append(errs, fmt.Errorf("rotated_path[%d]: %q lacks {path}", i, r))
+		}
+	}
+	if _, _, err := names.ParseTag(c.Tag); err != nil {
+		errs = append(errs, fmt.Errorf("tag: %w", err))
+	}
+	if c.PosFile == "" {
+		errs = append(errs, errors.New("pos_file: must be set"))
+	}
+	if c.MaxLineSize < 16 {
+		errs = append(errs, fmt.Errorf("max_line_size: %d is below 16", c.MaxLineSize))
+	}
+	if c.ReadBytes < 4096 {
+		errs = append(errs, fmt.Errorf("read_bytes: %d is below 4096", c.ReadBytes))
+	}
+	if c.BatchBytes < 1024 {
+		errs = append(errs, fmt.Errorf("batch_bytes: %d is below 1024", c.BatchBytes))
+	}
+	for name, d := range map[string]time.Duration{"refresh_interval": c.RefreshInterval, "poll_interval": c.PollInterval,
+		"rotate_wait": c.RotateWait, "multiline_flush_interval": c.MultilineTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %v must be positive", name, d))
+		}
+	}
+	if c.MultilineStart != "" {
+		if _, err := regexp.Compile(c.MultilineStart); err != nil {
+			errs = append(errs, fmt.Errorf("multiline_start: %w", err))
+		}
+	}
+	if err := parser.Defaults(c.Parse).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("parse: %w", err))
+	}
+	return errors.Join(errs...)
+}
