@@ -1,4 +1,4 @@
-package tdreceiver
+package tdtest
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package tdrecv
+package tdtest
 
 import (
 	"bytes"
