@@ -148,12 +148,25 @@ func zstdToGzip(body []byte, lim Limits) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// plainBuffers are reused decompression outputs for the count-only path.
-var plainBuffers = sync.Pool{New: func() any { b := new(bytes.Buffer); b.Grow(4 << 20); return b }}
+// plainBuffers are reused decompression outputs of the count-only path.
+var plainBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<20); return &b }}
+
+// maxZstdAll bounds what the count-only path's zstd decoder decompresses
+// from one body, whatever Limits say (it is fixed when the decoder is
+// built): DefaultLimits' MaxDecompressedBytes.
+const maxZstdAll = 512 << 20
+
+// zstdAll is the count-only path's decoder, shared: DecodeAll is safe for
+// concurrent use, and decoding a whole body at once is faster than the
+// streaming decoders DecodeZstd uses.
+var zstdAll = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdAll))
+})
 
 // decodeBody decodes an import body of format (tdimport.FormatGzip or
-// FormatZstd). With countOnly it decompresses into a reused buffer and
-// counts the records in place (recs is nil); else it decodes them.
+// FormatZstd). With countOnly it decompresses the whole body into a reused
+// buffer and counts the records in place (recs is nil); else it decodes
+// them.
 func decodeBody(body []byte, format string, lim Limits, countOnly bool) (recs []Record, n int, err error) {
 	if !countOnly {
 		decode := DecodeStream
@@ -163,34 +176,41 @@ func decodeBody(body []byte, format string, lim Limits, countOnly bool) (recs []
 		recs, err := decode(bytes.NewReader(body), lim)
 		return recs, len(recs), err
 	}
-	var r io.Reader
+	plain := plainBuffers.Get().(*[]byte)
+	defer plainBuffers.Put(plain)
 	if format == tdimport.FormatZstd {
-		zr, err := getZstd(bytes.NewReader(body))
+		d, err := zstdAll()
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("zstd decoder: %w", err)
 		}
-		defer putZstd(zr)
-		r = zr
-	} else {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
+		out, err := d.DecodeAll(body, (*plain)[:0])
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || err == nil && int64(len(out)) > lim.MaxDecompressedBytes {
+			return nil, 0, fmt.Errorf("%w: decompressed size", ErrTooLarge)
+		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %w", ErrNotGzip, err)
+			return nil, 0, fmt.Errorf("zstd: %w", err)
 		}
-		defer zr.Close()
-		r = zr
-	}
-	plain := plainBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if plain.Cap() <= 64<<20 {
-			plain.Reset()
-			plainBuffers.Put(plain)
+		if cap(out) <= 64<<20 {
+			*plain = out[:0]
 		}
-	}()
-	plain.Reset()
-	if _, err := plain.ReadFrom(&limitedReader{r: r, n: lim.MaxDecompressedBytes}); err != nil {
-		return nil, 0, fmt.Errorf("decompress: %w", err)
+		if n, err = countRecords(out, lim); err != nil {
+			return nil, 0, fmt.Errorf("msgpack record %d: %w", n, err)
+		}
+		return nil, n, nil
 	}
-	if n, err = countRecords(plain.Bytes(), lim); err != nil {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrNotGzip, err)
+	}
+	defer zr.Close()
+	buf := bytes.NewBuffer((*plain)[:0])
+	if _, err := buf.ReadFrom(&limitedReader{r: zr, n: lim.MaxDecompressedBytes}); err != nil {
+		return nil, 0, fmt.Errorf("gunzip: %w", err)
+	}
+	if buf.Cap() <= 64<<20 {
+		*plain = buf.Bytes()[:0]
+	}
+	if n, err = countRecords(buf.Bytes(), lim); err != nil {
 		return nil, 0, fmt.Errorf("msgpack record %d: %w", n, err)
 	}
 	return nil, n, nil
