@@ -374,7 +374,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	c.Edge, c.EdgeURL = e, e.URL()
 	c.closers = append(c.closers, e.Close)
 
-	tdLog, err := c.jsonLogger("tdtest.log")
+	tdLog, err := c.jsonLogger("tdreceiver.log")
 	if err != nil {
 		return err
 	}
