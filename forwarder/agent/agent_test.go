@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/config"
-	"github.com/spillwayhq/spillway/forwarder/tdrecv"
+	"github.com/spillwayhq/spillway/internal/tdtest"
 )
 
 func waitFor(tb testing.TB, what string, cond func() bool) {
@@ -46,7 +46,7 @@ func get(tb testing.TB, url string) string {
 // and out to a TD import receiver, then checks the monitor endpoint.
 func TestAgentEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	recv := tdrecv.New("k", true)
+	recv := tdtest.NewTest(t, tdtest.Config{APIKey: "k", AutoCreate: true})
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	corpus, err := os.ReadFile(filepath.Join("testdata", "apache_combined_100.log"))
@@ -97,7 +97,7 @@ monitor: {addr: "127.0.0.1:0"}
 		return strings.Contains(get(t, "http://"+monAddr+"/metrics"), fmt.Sprintf("spillway_forwarder_buffer_appended_records_total %d", lines+1))
 	})
 	a.SealNow() // SIGUSR1
-	waitFor(t, "records at the receiver", func() bool { return recv.Count() == lines+1 })
+	waitFor(t, "records at the receiver", func() bool { return recv.Stats().Records == lines+1 })
 
 	var pj struct {
 		Plugins []map[string]any `json:"plugins"`
@@ -128,7 +128,7 @@ monitor: {addr: "127.0.0.1:0"}
 			t.Errorf("metrics lack %q:\n%s", want, m)
 		}
 	}
-	recs := recv.Records()
+	recs := recv.AllRecords()
 	hosts := 0
 	for _, r := range recs {
 		if _, ok := r["host"]; ok {

@@ -17,7 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
-	"github.com/spillwayhq/spillway/forwarder/tdrecv"
+	"github.com/spillwayhq/spillway/internal/tdtest"
 )
 
 func newBuffer(tb testing.TB) *buffer.Buffer {
@@ -44,7 +44,14 @@ func fill(tb testing.TB, b *buffer.Buffer, tag string, n int) {
 	}
 }
 
-func server(tb testing.TB, rv *tdrecv.Receiver) *httptest.Server {
+// receiver is a count-only TD endpoint double that takes key and creates
+// tables on import; fail, when set, is its Config.Fail.
+func receiver(tb testing.TB, key string, fail func(db, table, uniqueID string) int) *tdtest.Server {
+	tb.Helper()
+	return tdtest.NewTest(tb, tdtest.Config{APIKey: key, AutoCreate: true, CountOnly: true, Fail: fail})
+}
+
+func server(tb testing.TB, rv *tdtest.Server) *httptest.Server {
 	tb.Helper()
 	s := httptest.NewServer(rv)
 	tb.Cleanup(s.Close)
@@ -75,11 +82,12 @@ func TestShipAndFailover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := tdrecv.New("k1", false)
+			var fail func(string, string, string) int
 			if tt.primaryStatus != 0 {
-				p.Fail = func(string, string, string) int { return tt.primaryStatus }
+				fail = func(string, string, string) int { return tt.primaryStatus }
 			}
-			s := tdrecv.New("k2", false)
+			p := receiver(t, "k1", fail)
+			s := receiver(t, "k2", nil)
 			ps, ss := server(t, p), server(t, s)
 			cfg := testConfig(ps.URL)
 			if tt.standby {
@@ -95,8 +103,8 @@ func TestShipAndFailover(t *testing.T) {
 			for i := 0; i < 20; i++ {
 				_ = o.ShipQueued(ctx)
 			}
-			if p.Count() != tt.wantPrimary || s.Count() != tt.wantStandby {
-				t.Fatalf("primary got %d, standby %d; want %d, %d", p.Count(), s.Count(), tt.wantPrimary, tt.wantStandby)
+			if p.Count("db1", "tbl") != tt.wantPrimary || s.Count("db1", "tbl") != tt.wantStandby {
+				t.Fatalf("primary got %d, standby %d; want %d, %d", p.Count("db1", "tbl"), s.Count("db1", "tbl"), tt.wantPrimary, tt.wantStandby)
 			}
 			if st := o.Stats(); st.OnStandby != tt.wantOnStandby {
 				t.Fatalf("stats %+v", st)
@@ -111,14 +119,13 @@ func TestShipAndFailover(t *testing.T) {
 func TestPrimaryRetriedAfterInterval(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
-	p := tdrecv.New("k", false)
-	p.Fail = func(string, string, string) int {
+	p := receiver(t, "k", func(string, string, string) int {
 		if down.Load() {
 			return 502
 		}
 		return 0
-	}
-	s := tdrecv.New("k", false)
+	})
+	s := receiver(t, "k", nil)
 	cfg := testConfig(server(t, p).URL)
 	cfg.Primary.APIKey = "k"
 	cfg.Standby = &Endpoint{URL: server(t, s).URL, APIKey: "k"}
@@ -136,22 +143,22 @@ func TestPrimaryRetriedAfterInterval(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		_ = o.ShipQueued(ctx)
 	}
-	if s.Count() != 1 || !o.Stats().OnStandby {
-		t.Fatalf("standby has %d, stats %+v", s.Count(), o.Stats())
+	if s.Count("db1", "tbl") != 1 || !o.Stats().OnStandby {
+		t.Fatalf("standby has %d, stats %+v", s.Count("db1", "tbl"), o.Stats())
 	}
 	down.Store(false)
 	fill(t, b, "td.db1.tbl", 1)
 	_ = o.ShipQueued(ctx)
-	if s.Count() != 2 || p.Count() != 0 {
-		t.Fatalf("before the interval: primary %d standby %d", p.Count(), s.Count())
+	if s.Count("db1", "tbl") != 2 || p.Count("db1", "tbl") != 0 {
+		t.Fatalf("before the interval: primary %d standby %d", p.Count("db1", "tbl"), s.Count("db1", "tbl"))
 	}
 	now = now.Add(time.Minute)
 	fill(t, b, "td.db1.tbl", 1)
 	if err := o.ShipQueued(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if p.Count() != 1 || o.Stats().OnStandby {
-		t.Fatalf("after the interval: primary %d, stats %+v", p.Count(), o.Stats())
+	if p.Count("db1", "tbl") != 1 || o.Stats().OnStandby {
+		t.Fatalf("after the interval: primary %d, stats %+v", p.Count("db1", "tbl"), o.Stats())
 	}
 }
 
@@ -162,8 +169,7 @@ func TestPermanentRefusalParks(t *testing.T) {
 	}{{400, true}, {413, true}, {422, true}, {408, false}, {429, false}, {500, false}}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			rv := tdrecv.New("k1", false)
-			rv.Fail = func(string, string, string) int { return tt.status }
+			rv := receiver(t, "k1", func(string, string, string) int { return tt.status })
 			b := newBuffer(t)
 			fill(t, b, "td.db1.tbl", 1)
 			o, err := New(testConfig(server(t, rv).URL), b)
@@ -196,7 +202,7 @@ func TestAPIKeySources(t *testing.T) {
 		"env":     {APIKeyEnv: "SPILLWAY_TEST_KEY"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rv := tdrecv.New("secret1", false)
+			rv := receiver(t, "secret1", nil)
 			ep.URL = server(t, rv).URL
 			cfg := testConfig(ep.URL)
 			cfg.Primary = ep
@@ -206,15 +212,15 @@ func TestAPIKeySources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := o.ShipQueued(context.Background()); err != nil || rv.Count() != 1 {
-				t.Fatalf("ShipQueued = %v, received %d", err, rv.Count())
+			if err := o.ShipQueued(context.Background()); err != nil || rv.Count("db1", "tbl") != 1 {
+				t.Fatalf("ShipQueued = %v, received %d", err, rv.Count("db1", "tbl"))
 			}
 		})
 	}
 }
 
 func TestTLSWithCAFile(t *testing.T) {
-	rv := tdrecv.New("k1", false)
+	rv := receiver(t, "k1", nil)
 	s := httptest.NewTLSServer(rv)
 	t.Cleanup(s.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -258,7 +264,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestRunShipsUntilCancelled(t *testing.T) {
-	rv := tdrecv.New("k1", false)
+	rv := receiver(t, "k1", nil)
 	b := newBuffer(t)
 	o, err := New(testConfig(server(t, rv).URL), b)
 	if err != nil {
@@ -269,9 +275,9 @@ func TestRunShipsUntilCancelled(t *testing.T) {
 	go func() { o.Run(ctx); close(done) }()
 	fill(t, b, "td.db1.tbl", 10)
 	deadline := time.Now().Add(10 * time.Second)
-	for rv.Count() < 10 {
+	for rv.Count("db1", "tbl") < 10 {
 		if time.Now().After(deadline) {
-			t.Fatalf("received %d of 10", rv.Count())
+			t.Fatalf("received %d of 10", rv.Count("db1", "tbl"))
 		}
 		runtimeGosched()
 	}
@@ -301,8 +307,7 @@ func TestCompressionNegotiation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rv := tdrecv.New("k1", true)
-			rv.GzipOnly = tt.gzipOnly
+			rv := tdtest.NewTest(t, tdtest.Config{APIKey: "k1", AutoCreate: true, GzipOnly: tt.gzipOnly})
 			cfg := testConfig(server(t, rv).URL)
 			cfg.Compression = tt.compression
 			cfg.Concurrency = 1 // with more, each chunk in flight may probe zstd once
@@ -321,13 +326,13 @@ func TestCompressionNegotiation(t *testing.T) {
 			if err := o.ShipQueued(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if got := rv.Formats(); !maps.Equal(got, tt.wantFormats) {
+			if got := rv.Stats().Formats; !maps.Equal(got, tt.wantFormats) {
 				t.Fatalf("requests per format %v, want %v", got, tt.wantFormats)
 			}
-			if rv.Count() != tt.wantRecords || o.Stats().Parked != tt.wantParked {
-				t.Fatalf("receiver has %d records, %d chunks parked; want %d, %d", rv.Count(), o.Stats().Parked, tt.wantRecords, tt.wantParked)
+			if rv.Count("db1", "tbl") != tt.wantRecords || o.Stats().Parked != tt.wantParked {
+				t.Fatalf("receiver has %d records, %d chunks parked; want %d, %d", rv.Count("db1", "tbl"), o.Stats().Parked, tt.wantRecords, tt.wantParked)
 			}
-			if _, dups, _, _ := rv.Stats(); dups != 0 {
+			if dups := rv.Stats().Duplicates; dups != 0 {
 				t.Fatalf("%d duplicate uploads", dups)
 			}
 		})

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/local/apigw"
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/esm"
@@ -42,7 +43,6 @@ import (
 	"github.com/spillwayhq/spillway/local/listen"
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/schedule"
-	"github.com/spillwayhq/spillway/local/tdreceiver"
 	"github.com/spillwayhq/spillway/local/tfrun"
 )
 
@@ -224,7 +224,7 @@ type Cloud struct {
 	AWS aws.Config
 	// Edge, TD, ESM and Schedule are the running components.
 	Edge     *edge.Server
-	TD       *tdreceiver.Server
+	TD       *tdtest.Server
 	ESM      *esm.Poller
 	Schedule *schedule.Scheduler
 
@@ -378,7 +378,11 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	if err != nil {
 		return err
 	}
-	td, err := tdreceiver.Start(runCtx, tdreceiver.Config{Addr: opts.TDAddr, Dir: filepath.Join(c.DataDir, "td"), AutoCreate: true, Logger: tdLog})
+	tdLn, err := listen.TCP("td receiver", opts.TDAddr)
+	if err != nil {
+		return err
+	}
+	td, err := tdtest.Serve(runCtx, tdLn, tdtest.Config{Dir: filepath.Join(c.DataDir, "td"), AutoCreate: true, Logger: tdLog})
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/local/cloud"
-	"github.com/spillwayhq/spillway/local/tdreceiver"
 )
 
 // corpusPath is the 10k Apache corpus the end-to-end tests send.
@@ -24,12 +24,12 @@ func parseCorpus(t testing.TB, perChunk, want int) (chunks [][]byte, hashes []st
 		t.Fatal(err)
 	}
 	for _, ch := range chunks {
-		recs, err := tdreceiver.DecodeMsgpack(bytes.NewReader(ch), tdreceiver.DefaultLimits())
+		recs, err := tdtest.DecodeMsgpack(bytes.NewReader(ch), tdtest.DefaultLimits())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			hashes = append(hashes, tdreceiver.HashRecord(r))
+			hashes = append(hashes, tdtest.HashRecord(r))
 		}
 	}
 	slices.Sort(hashes)

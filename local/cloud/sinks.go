@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/local/tdreceiver"
+	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -87,14 +87,14 @@ func (c *Cloud) CatalogCount(ctx context.Context, db, table string) (int64, erro
 // Sealed is what the sealed S3 objects of one table hold.
 type Sealed struct {
 	Keys    []string
-	Records []tdreceiver.Record
+	Records []tdtest.Record
 }
 
-// Hashes returns the sorted record hashes (tdreceiver.HashRecord).
+// Hashes returns the sorted record hashes (tdtest.HashRecord).
 func (s Sealed) Hashes() []string {
 	out := make([]string, len(s.Records))
 	for i, r := range s.Records {
-		out[i] = tdreceiver.HashRecord(r)
+		out[i] = tdtest.HashRecord(r)
 	}
 	sort.Strings(out)
 	return out
@@ -122,7 +122,7 @@ func (c *Cloud) SealedObjects(ctx context.Context, db, table string) (Sealed, er
 		if err != nil {
 			return out, fmt.Errorf("get %s: %w", k, err)
 		}
-		recs, err := tdreceiver.DecodeStream(obj.Body, tdreceiver.DefaultLimits())
+		recs, err := tdtest.DecodeStream(obj.Body, tdtest.DefaultLimits())
 		_ = obj.Body.Close()
 		if err != nil {
 			return out, fmt.Errorf("decode %s: %w", k, err)

@@ -34,7 +34,7 @@ import (
 
 	"github.com/spillwayhq/spillway/bench/forwarder/apachegen"
 	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/forwarder/tdrecv"
+	"github.com/spillwayhq/spillway/internal/tdtest"
 )
 
 func main() {
@@ -96,7 +96,10 @@ func run(n int, seed uint64, bin, input string, peer bool) error {
 		fmt.Printf("binary: %s, %.1f MB (CGO_ENABLED=0, -trimpath -s -w)\n\n", bin, float64(st.Size())/1e6)
 	}
 
-	recv := tdrecv.New("bench", false)
+	recv, err := tdtest.New(tdtest.Config{APIKey: "bench", AutoCreate: true, CountOnly: true})
+	if err != nil {
+		return err
+	}
 	var fbLines atomic.Int64
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", recv)
@@ -143,7 +146,7 @@ monitor: {disabled: true}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	res, err := measure(exec.Command(bin, "-config", cfgPath), func() int64 { return int64(recv.Count()) }, int64(n))
+	res, err := measure(exec.Command(bin, "-config", cfgPath), func() int64 { return int64(recv.Count("bench", "access")) }, int64(n))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spillwayhq/spillway/forwarder/tdrecv"
+	"github.com/spillwayhq/spillway/internal/tdtest"
 )
 
 // buildBinary compiles the forwarder into a temp dir.
@@ -33,14 +33,14 @@ type rig struct {
 	dir     string
 	logPath string
 	cfgPath string
-	recv    *tdrecv.Receiver
+	recv    *tdtest.Server
 	written int
 	history []string
 }
 
 func newRig(tb testing.TB) *rig {
 	tb.Helper()
-	r := &rig{tb: tb, bin: buildBinary(tb), dir: tb.TempDir(), recv: tdrecv.New("k", true)}
+	r := &rig{tb: tb, bin: buildBinary(tb), dir: tb.TempDir(), recv: tdtest.NewTest(tb, tdtest.Config{APIKey: "k", AutoCreate: true})}
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			log, _ := os.ReadFile(filepath.Join(r.dir, "forwarder.log"))
@@ -188,7 +188,7 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 func (r *rig) exactlyOnce() {
 	r.tb.Helper()
 	seen := map[string]int{}
-	for _, rec := range r.recv.Records() {
+	for _, rec := range r.recv.Records("db1", "app") {
 		m, _ := rec["message"].(string)
 		seen[m]++
 	}
@@ -274,8 +274,8 @@ func TestKill9(t *testing.T) {
 		switch mode := rng.IntN(3); mode {
 		case 0: // right away
 		case 1: // once something arrived
-			target := r.recv.Count() + 1 + rng.IntN(r.written-r.recv.Count()+1)
-			waitFor(t, 20*time.Second, "progress", func() bool { return r.recv.Count() >= min(target, r.written) })
+			target := r.recv.Count("db1", "app") + 1 + rng.IntN(r.written-r.recv.Count("db1", "app")+1)
+			waitFor(t, 20*time.Second, "progress", func() bool { return r.recv.Count("db1", "app") >= min(target, r.written) })
 		case 2: // while writing more
 			r.write(100 + rng.IntN(300))
 			if rng.IntN(2) == 0 {
@@ -294,10 +294,10 @@ func TestKill9(t *testing.T) {
 	// until it reports it started, even when every line already arrived.
 	waitFor(t, 20*time.Second, "last start", func() bool { return r.starts() > started })
 	deadline := time.Now().Add(60 * time.Second)
-	for r.recv.Count() < r.written && time.Now().Before(deadline) {
+	for r.recv.Count("db1", "app") < r.written && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond) // polling interval of a condition with a deadline
 	}
-	if r.recv.Count() < r.written {
+	if r.recv.Count("db1", "app") < r.written {
 		r.exactlyOnce() // reports what is missing
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -323,8 +323,8 @@ func TestSigtermFlushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.stop(cmd)
-	if r.recv.Count() != 500 {
-		t.Fatalf("received %d of 500 after SIGTERM", r.recv.Count())
+	if r.recv.Count("db1", "app") != 500 {
+		t.Fatalf("received %d of 500 after SIGTERM", r.recv.Count("db1", "app"))
 	}
 	r.exactlyOnce()
 }
@@ -336,11 +336,11 @@ func TestRotationsWhileRunning(t *testing.T) {
 	r.write(300)
 	cmd := r.start()
 	for i, copy := range []bool{false, true, false, true, true} {
-		waitFor(t, 30*time.Second, fmt.Sprintf("lines before rotation %d", i), func() bool { return r.recv.Count() >= r.written })
+		waitFor(t, 30*time.Second, fmt.Sprintf("lines before rotation %d", i), func() bool { return r.recv.Count("db1", "app") >= r.written })
 		r.rotate(copy)
 		r.write(200)
 	}
-	waitFor(t, 30*time.Second, "every line", func() bool { return r.recv.Count() >= r.written })
+	waitFor(t, 30*time.Second, "every line", func() bool { return r.recv.Count("db1", "app") >= r.written })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tdreceiver
+package tdtest
 
 import (
 	"bytes"
@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,11 +29,14 @@ import (
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
-// startReceiver starts a receiver on a free loopback port.
+// startReceiver serves a receiver on a free loopback port.
 func startReceiver(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	s, err := Start(context.Background(), cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Serve(context.Background(), ln, cfg)
 	if err != nil {
 		t.Fatalf("start receiver: %v", err)
 	}
@@ -460,17 +465,151 @@ func TestWaitCount(t *testing.T) {
 	}
 }
 
-func TestStartPortInUse(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func TestNewRejectsBadConfig(t *testing.T) {
+	if _, err := New(Config{MaxBodyBytes: -1, APIKey: "a b"}); err == nil || !strings.Contains(err.Error(), "MaxBodyBytes") || !strings.Contains(err.Error(), "APIKey") {
+		t.Fatalf("New with bad config: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = l.Close() })
-	_, err = Start(context.Background(), Config{Addr: l.Addr().String()})
-	if !errors.Is(err, ErrPortInUse) {
-		t.Fatalf("err = %v, want ErrPortInUse", err)
+	if _, err := Serve(context.Background(), ln, Config{MaxBodyBytes: -1}); err == nil {
+		t.Fatal("Serve with bad config: want error")
 	}
-	if _, err := New(Config{MaxBodyBytes: -1, APIKey: "a b"}); err == nil || !strings.Contains(err.Error(), "MaxBodyBytes") || !strings.Contains(err.Error(), "APIKey") {
-		t.Fatalf("New with bad config: %v", err)
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve with bad config left the listener open: %v", err)
+	}
+}
+
+// stream is n msgpack records.
+func stream(tb testing.TB, from, n int) []byte {
+	tb.Helper()
+	var b bytes.Buffer
+	enc := msgpack.NewEncoder(&b)
+	for i := from; i < from+n; i++ {
+		if err := enc.Encode(map[string]any{"time": int64(1700000000 + i), "host": "10.0.0.1", "path": "/index.html", "code": 200}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// client is a one-attempt TD import client of rv.
+func client(tb testing.TB, rv *Server) *tdimport.Client {
+	tb.Helper()
+	srv := httptest.NewServer(rv)
+	tb.Cleanup(srv.Close)
+	return &tdimport.Client{Endpoint: srv.URL, APIKey: "k", Logger: slog.New(slog.DiscardHandler),
+		Policy: tdimport.RetryPolicy{MaxAttempts: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}}
+}
+
+func TestFormats(t *testing.T) {
+	raw := stream(t, 0, 300)
+	tests := []struct {
+		name     string
+		gzipOnly bool
+		format   string
+		body     []byte
+		status   int // 0 = accepted
+	}{
+		{name: "gzip", format: tdimport.FormatGzip, body: gz(t, raw)},
+		{name: "zstd, many frames", format: tdimport.FormatZstd, body: zst(t, raw, 1000)},
+		{name: "zstd, one frame", format: tdimport.FormatZstd, body: zst(t, raw, len(raw))},
+		{name: "gzip to a gzip-only receiver", gzipOnly: true, format: tdimport.FormatGzip, body: gz(t, raw)},
+		{name: "zstd to a gzip-only receiver", gzipOnly: true, format: tdimport.FormatZstd, body: zst(t, raw, 1000), status: http.StatusUnsupportedMediaType},
+		{name: "unknown format", format: "json.gz", body: gz(t, raw), status: http.StatusUnsupportedMediaType},
+		{name: "gzip sent as zstd", format: tdimport.FormatZstd, body: gz(t, raw), status: http.StatusBadRequest},
+		{name: "truncated zstd", format: tdimport.FormatZstd, body: zst(t, raw, 1000)[:500], status: http.StatusBadRequest},
+		{name: "zstd with a 1 GiB window", format: tdimport.FormatZstd, body: []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00}, status: http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rv := NewTest(t, Config{APIKey: "k", AutoCreate: true, GzipOnly: tc.gzipOnly})
+			c := client(t, rv)
+			_, err := c.ImportWithIDFormat(context.Background(), "db1", "tbl", "u1", tc.format, tc.body)
+			if tc.status != 0 {
+				var se *tdimport.StatusError
+				if !errors.As(err, &se) || se.StatusCode != tc.status || !tdimport.IsPermanent(err) {
+					t.Fatalf("err = %v, want a permanent %d", err, tc.status)
+				}
+				if n := rv.Stats().Records; n != 0 {
+					t.Fatalf("refused upload stored %d records", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := rv.Count("db1", "tbl"); n != 300 || !reflect.DeepEqual(rv.Records("db1", "tbl"), decodeAll(t, raw)) {
+				t.Fatalf("stored %d records, not the ones sent", n)
+			}
+			if got := rv.Stats().Formats; got[tc.format] != 1 || len(got) != 1 {
+				t.Fatalf("Formats = %v", got)
+			}
+		})
+	}
+}
+
+// decodeAll decodes a msgpack stream as the receiver does.
+func decodeAll(tb testing.TB, raw []byte) []Record {
+	tb.Helper()
+	recs, _, err := decodeBody(gz(tb, raw), tdimport.FormatGzip, DefaultLimits(), false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return recs
+}
+
+// TestGzipOnlyFallback is the forwarder's fallback as a client sees it: a
+// zstd upload refused 415, the same chunk sent as gzip taken, a repeat in
+// either format deduplicated by unique_id; in count-only mode.
+func TestGzipOnlyFallback(t *testing.T) {
+	raw := stream(t, 0, 50)
+	for _, gzipOnly := range []bool{false, true} {
+		rv := NewTest(t, Config{APIKey: "k", AutoCreate: true, CountOnly: true, GzipOnly: gzipOnly})
+		c := client(t, rv)
+		ctx := context.Background()
+		_, err := c.ImportWithIDFormat(ctx, "db1", "tbl", "chunk1", tdimport.FormatZstd, zst(t, raw, 100))
+		if gzipOnly != tdimport.IsPermanent(err) || !gzipOnly && err != nil {
+			t.Fatalf("gzipOnly %v: zstd upload: %v", gzipOnly, err)
+		}
+		if _, err := c.ImportWithID(ctx, "db1", "tbl", "chunk1", gz(t, raw)); err != nil {
+			t.Fatalf("gzipOnly %v: gzip upload: %v", gzipOnly, err)
+		}
+		st := rv.Stats()
+		wantDups := 1
+		if gzipOnly {
+			wantDups = 0
+		}
+		if st.Records != 50 || st.Duplicates != wantDups || st.Requests != 2 || len(rv.AllRecords()) != 0 {
+			t.Fatalf("gzipOnly %v: %+v, %d records kept", gzipOnly, st, len(rv.AllRecords()))
+		}
+		if f := st.Formats; f[tdimport.FormatZstd] != 1 || f[tdimport.FormatGzip] != 1 {
+			t.Fatalf("Formats = %v", f)
+		}
+	}
+}
+
+// BenchmarkDecode compares the receiver's cost per record for the two
+// formats, as the forwarder benchmark counts records (CountOnly).
+func BenchmarkDecode(b *testing.B) {
+	raw := stream(b, 0, 20000)
+	lim := DefaultLimits()
+	for _, tc := range []struct {
+		format string
+		body   []byte
+	}{
+		{tdimport.FormatGzip, gz(b, raw)},
+		{tdimport.FormatZstd, zst(b, raw, 64<<10)},
+	} {
+		b.Run(tc.format, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, n, err := decodeBody(tc.body, tc.format, lim, true); err != nil || n != 20000 {
+					b.Fatalf("%d records, %v", n, err)
+				}
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package tdrecv
+package tdtest
 
 import (
 	"bytes"
@@ -42,25 +42,34 @@ func TestCountRecords(t *testing.T) {
 		many[string(rune('a'+i))] = i
 	}
 	rec := mp(t, map[string]any{"time": 1})
+	small := Limits{MaxDecompressedBytes: 1 << 20, MaxRecords: 1, MaxDepth: 2, MaxKeys: 8}
 	tests := []struct {
 		name    string
 		in      []byte
 		want    int
 		wantErr error
+		lim     Limits // zero: DefaultLimits
 	}{
-		{"empty", nil, 0, nil},
-		{"one", rec, 1, nil},
-		{"every type", mp(t, big, big), 2, nil},
-		{"map16", mp(t, many), 1, nil},
-		{"ext", []byte{0x81, 0xa1, 'e', 0xd6, 0x00, 1, 2, 3, 4, 0x81, 0xa1, 'e', 0xc7, 2, 0x05, 1, 2}, 2, nil},
-		{"truncated", rec[:len(rec)-1], 0, errTruncated},
-		{"not a map", mp(t, 1), 0, errBadType},
-		{"reserved byte", []byte{0x81, 0xa1, 'k', 0xc1}, 0, errBadType},
-		{"huge length", []byte{0x81, 0xa1, 'k', 0xdb, 0xff, 0xff, 0xff, 0xff}, 0, errTruncated},
+		{"empty", nil, 0, nil, Limits{}},
+		{"one", rec, 1, nil, Limits{}},
+		{"every type", mp(t, big, big), 2, nil, Limits{}},
+		{"map16", mp(t, many), 1, nil, Limits{}},
+		{"ext", []byte{0x81, 0xa1, 'e', 0xd6, 0x00, 1, 2, 3, 4, 0x81, 0xa1, 'e', 0xc7, 2, 0x05, 1, 2}, 2, nil, Limits{}},
+		{"truncated", rec[:len(rec)-1], 0, errTruncated, Limits{}},
+		{"not a map", mp(t, 1), 0, errBadType, Limits{}},
+		{"reserved byte", []byte{0x81, 0xa1, 'k', 0xc1}, 0, errBadType, Limits{}},
+		{"huge length", []byte{0x81, 0xa1, 'k', 0xdb, 0xff, 0xff, 0xff, 0xff}, 0, errTruncated, Limits{}},
+		{"more records than allowed", mp(t, map[string]any{"time": 1}, map[string]any{"time": 2}), 0, ErrTooLarge, small},
+		{"deeper than allowed", mp(t, map[string]any{"time": 1, "a": []any{[]any{[]any{1}}}}), 0, ErrTooLarge, small},
+		{"within the small limits", mp(t, map[string]any{"time": 1, "a": []any{1}}), 1, nil, small},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := countRecords(tt.in)
+			lim := tt.lim
+			if lim == (Limits{}) {
+				lim = DefaultLimits()
+			}
+			n, err := countRecords(tt.in, lim)
 			if !errors.Is(err, tt.wantErr) || err == nil && n != tt.want {
 				t.Fatalf("countRecords = %d, %v; want %d, %v", n, err, tt.want, tt.wantErr)
 			}
@@ -80,7 +89,7 @@ func FuzzCountRecords(f *testing.F) {
 	f.Add([]byte{0x81, 0xa1, 'e', 0xd6, 0x00, 1, 2, 3, 4})
 	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := countRecords(b)
+		n, err := countRecords(b, DefaultLimits())
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package tdreceiver
+package tdtest
 
 import (
 	"github.com/spillwayhq/spillway/internal/testcodec"
