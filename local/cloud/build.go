@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +110,24 @@ func buildFunctions(ctx context.Context, root, dir string, logw io.Writer) (buil
 		return b, err
 	}
 	return b, nil
+}
+
+// DefaultBuildDir is where the builds of the checkout at root go when
+// Options.BuildDir is empty: spillway-local/<hash of root> in the user
+// cache dir. Each checkout has its own, so runs from two checkouts at once
+// (CI jobs, worktrees) never replace each other's zips between Terraform's
+// plan and apply; runs of one checkout share it (its builds are
+// reproducible: -trimpath, fixed zip timestamps).
+func DefaultBuildDir(root string) string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(cache, "spillway-local", hex.EncodeToString(sum[:6]))
 }
 
 // writeZip writes a Lambda package holding bin as "bootstrap" with a fixed

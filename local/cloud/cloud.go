@@ -72,8 +72,9 @@ type Options struct {
 	// RepoRoot is the Spillway module root; default: found above the working
 	// directory.
 	RepoRoot string
-	// BuildDir receives the built zips and binaries; default: a
-	// spillway-local directory in the user cache dir (reused across runs).
+	// BuildDir receives the built zips and binaries; default: a directory
+	// per checkout under spillway-local in the user cache dir (reused
+	// across runs of that checkout; see DefaultBuildDir).
 	BuildDir string
 	// NoBuild uses existing outputs instead of building: <BuildDir>/zips/
 	// <fn>-arm64.zip and <BuildDir>/native/<fn>/bootstrap.
@@ -397,11 +398,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	}
 	buildDir := opts.BuildDir
 	if buildDir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		buildDir = filepath.Join(cache, "spillway-local")
+		buildDir = DefaultBuildDir(root)
 	}
 	var b builds
 	if opts.NoBuild {

@@ -138,3 +138,16 @@ func TestStartPortTaken(t *testing.T) {
 		t.Fatalf("err = %v, want ErrPortInUse naming %s", err, l.Addr())
 	}
 }
+
+// TestDefaultBuildDirPerCheckout: two checkouts never share a build
+// directory (a concurrent run would replace the other's zips between
+// Terraform's plan and apply); one checkout always gets the same one.
+func TestDefaultBuildDirPerCheckout(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	if DefaultBuildDir(a) == DefaultBuildDir(b) {
+		t.Fatalf("checkouts %s and %s share %s", a, b, DefaultBuildDir(a))
+	}
+	if DefaultBuildDir(a) != DefaultBuildDir(a+"/.") {
+		t.Fatalf("one checkout, two dirs: %s, %s", DefaultBuildDir(a), DefaultBuildDir(a+"/."))
+	}
+}
