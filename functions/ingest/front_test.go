@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/klauspost/compress/gzip"
 	td "github.com/treasure-data/td-client-go"
@@ -118,6 +120,34 @@ func payloads(t testing.TB, recs []types.Record) map[string][]byte {
 	return out
 }
 
+// firstDiff returns the first offset at which a and b differ, or -1.
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}
+
+// describeParts lists each stream record's unique_id, part/parts, events
+// and shard/sequence, to tell a lost, doubled or misplaced part apart.
+func describeParts(t testing.TB, recs []types.Record) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, r := range recs {
+		e, err := envelope.Unmarshal(r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&sb, "\n  %s part %d/%d: %d events, seq %s", e.UniqueID, e.Part, e.Parts, e.Events, aws.ToString(r.SequenceNumber))
+	}
+	return sb.String()
+}
+
 // TestThroughLocalFront runs the real bootstrap binary under the local
 // Lambda runner behind the local API Gateway front, with moto as DynamoDB
 // and Kinesis, and drives it with td-client-go v0.3.2 (Import, ListTables)
@@ -213,8 +243,14 @@ func TestThroughLocalFront(t *testing.T) {
 		t.Fatalf("%d events in the stream, want %d", events, 2*n+1)
 	}
 	got := payloads(t, recs)
-	if !bytes.Equal(got["corpus0001"], raw) || !bytes.Equal(got["corpus0002"], raw) {
-		t.Fatalf("stored streams: gzip import %d bytes, zstd import %d bytes; want both the corpus (%d bytes)", len(got["corpus0001"]), len(got["corpus0002"]), len(raw))
+	for _, id := range []string{"corpus0001", "corpus0002"} {
+		if !bytes.Equal(got[id], raw) {
+			t.Errorf("stored stream of %s: %d bytes, first difference at offset %d; want the corpus (%d bytes); records: %s",
+				id, len(got[id]), firstDiff(got[id], raw), len(raw), describeParts(t, recs))
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 	if st := runner.Stats(); st.ColdStarts != 1 || st.Errors != 0 {
 		t.Fatalf("runner stats %+v", st)
