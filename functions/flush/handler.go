@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/spillwayhq/spillway/shared/fault"
 	"io"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
@@ -66,15 +63,13 @@ type Sink struct {
 
 // Manifest states.
 const (
-	StateOpen     = "open"    // created, claims in progress
-	StateClaimed  = "claimed" // every staged object claimed
-	StateSealed   = "sealed"  // sealed objects written
-	StateDone     = "done"    // every sink committed, staged objects deleted
-	StateAborted  = "aborted" // lost a claim race; claims released
-	sourceSched   = "aws.events"
-	sourceIngest  = "spillway.ingest"
-	databaseItem  = "#database"
-	manifestPKPre = "manifest#"
+	StateOpen    = "open"    // created, claims in progress
+	StateClaimed = "claimed" // every staged object claimed
+	StateSealed  = "sealed"  // sealed objects written
+	StateDone    = "done"    // every sink committed, staged objects deleted
+	StateAborted = "aborted" // lost a claim race; claims released
+	sourceSched  = "aws.events"
+	sourceIngest = "spillway.ingest"
 )
 
 // ErrBadRequest is returned for an invocation payload flush does not understand.
@@ -210,8 +205,8 @@ func (h *Handler) tables(ctx context.Context, db, table string) ([][2]string, er
 			return nil, fmt.Errorf("scan catalog: %w", err)
 		}
 		for _, it := range pg.Items {
-			d, t := sval(it["db"]), sval(it["table"])
-			if t == databaseItem || (db != "" && d != db) || names.Validate("database", d) != nil || names.Validate("table", t) != nil {
+			d, t, err := layout.ParseCatalogKey(sval(it["db"]), sval(it["table"]))
+			if err != nil || t == "" || (db != "" && d != db) {
 				continue
 			}
 			out = append(out, [2]string{d, t})
@@ -249,23 +244,6 @@ type Manifest struct {
 	Sealed  []string        `dynamodbav:"sealed,omitempty"`
 	Imports []string        `dynamodbav:"imports,stringset,omitempty"`
 	Created int64           `dynamodbav:"created_at"`
-}
-
-// ManifestPK is the manifests-table partition key of a table's manifests.
-func ManifestPK(db, table string) string { return manifestPKPre + db + "." + table }
-
-// StagedPK is the manifests-table partition key of a table's staged items (written by fanout).
-func StagedPK(db, table string) string { return "staged#" + db + "." + table }
-
-// SealedPK is the manifests-table partition key of a table's sealed-hour markers.
-func SealedPK(db, table string) string { return "sealed#" + db + "." + table }
-
-// ManifestID is the deterministic id of a manifest claiming keys.
-func ManifestID(keys []string) string {
-	s := append([]string(nil), keys...)
-	sort.Strings(s)
-	sum := sha256.Sum256([]byte(strings.Join(s, "\n")))
-	return hex.EncodeToString(sum[:16])
 }
 
 func (h *Handler) flushTable(ctx context.Context, db, table string, force bool, res *Result) error {
@@ -313,7 +291,7 @@ func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manif
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		FilterExpression:          aws.String("#s IN (:o, :c, :z)"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(ManifestPK(db, table)), ":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.ManifestPK(db, table)), ":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed)},
 	})
 	for p.HasMorePages() {
 		pg, err := p.NextPage(ctx)
@@ -336,7 +314,7 @@ func (h *Handler) staged(ctx context.Context, db, table string) ([]stagedItem, e
 	p := dynamodb.NewQueryPaginator(h.ddb, &dynamodb.QueryInput{
 		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(StagedPK(db, table))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.StagedPK(db, table))},
 	})
 	for p.HasMorePages() {
 		pg, err := p.NextPage(ctx)
@@ -380,7 +358,7 @@ func (h *Handler) createManifest(ctx context.Context, db, table string, entries 
 	for i, e := range entries {
 		keys[i] = e.Key
 	}
-	m := &Manifest{PK: ManifestPK(db, table), ID: ManifestID(keys), DB: db, Table: table, State: StateOpen, Entries: entries, Created: h.now().Unix()}
+	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.ManifestID(keys), DB: db, Table: table, State: StateOpen, Entries: entries, Created: h.now().Unix()}
 	item, err := attributevalue.MarshalMap(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
@@ -404,7 +382,7 @@ func (h *Handler) createManifest(ctx context.Context, db, table string, entries 
 func (h *Handler) getManifest(ctx context.Context, db, table, id string) (*Manifest, error) {
 	res, err := h.ddb.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"pk": str(ManifestPK(db, table)), "sk": str(id)},
+		Key: map[string]types.AttributeValue{"pk": str(layout.ManifestPK(db, table)), "sk": str(id)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get manifest %s: %w", id, err)
@@ -521,7 +499,7 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 	for i, e := range m.Entries {
 		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{"pk": str(StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
+			Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
 			UpdateExpression:          aws.String("SET claimed_by = :m"),
 			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
@@ -532,7 +510,7 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 			for _, r := range m.Entries[:i] {
 				_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 					TableName:                 aws.String(h.cfg.ManifestTable),
-					Key:                       map[string]types.AttributeValue{"pk": str(StagedPK(m.DB, m.Table)), "sk": str(r.Key)},
+					Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(r.Key)},
 					UpdateExpression:          aws.String("REMOVE claimed_by"),
 					ConditionExpression:       aws.String("claimed_by = :m"),
 					ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
@@ -553,35 +531,21 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 	return true, nil
 }
 
-// partitionOf extracts "db=/table=/dt=/hour=" from a staged or late key.
-func partitionOf(key string) (string, error) {
-	i := strings.Index(key, "db=")
-	j := strings.LastIndex(key, "/")
-	if i < 0 || j <= i {
-		return "", fmt.Errorf("staged key %q has no partition", key)
-	}
-	return key[i:j], nil
-}
-
-// SealedKey is the key of sealed object n of manifest id in partition path.
-func SealedKey(path, id string, n int) string {
-	return "data/" + path + "/" + id + "-" + strconv.Itoa(n) + ".msgpack.gz"
-}
-
 // seal reads m's staged objects and writes the sealed objects (same keys
 // and bytes on every run). It returns their keys and bodies.
 func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][]byte, error) {
 	type pe struct {
+		part layout.Partition
 		path string
 		e    ManifestEntry
 	}
 	var ents []pe
 	for _, e := range m.Entries {
-		p, err := partitionOf(e.Key)
+		o, err := layout.ParsePartKey(e.Key)
 		if err != nil {
 			return nil, nil, err
 		}
-		ents = append(ents, pe{p, e})
+		ents = append(ents, pe{o.Partition, o.Partition.Path(), e})
 	}
 	sort.SliceStable(ents, func(i, j int) bool {
 		if ents[i].path != ents[j].path {
@@ -592,12 +556,13 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 	var keys []string
 	bodies := map[string][]byte{}
 	var cur bytes.Buffer
+	var curPart layout.Partition
 	curPath := ""
 	flush := func() error {
 		if cur.Len() == 0 {
 			return nil
 		}
-		k := SealedKey(curPath, m.ID, len(keys))
+		k := layout.SealedKey(curPart, m.ID, len(keys))
 		body := gzipBytes(cur.Bytes())
 		if err := h.put(ctx, k, body); err != nil {
 			return err
@@ -612,7 +577,7 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 			if err := flush(); err != nil {
 				return nil, nil, err
 			}
-			curPath = x.path
+			curPart, curPath = x.part, x.path
 		}
 		raw, err := h.get(ctx, x.e.Key)
 		if err != nil {
@@ -716,11 +681,7 @@ func (h *Handler) park(ctx context.Context, endpoint string, m *Manifest, uid, o
 		rec.StatusCode, rec.Response = se.StatusCode, se.Body
 	}
 	doc, _ := json.Marshal(rec)
-	host := endpoint
-	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
-		host = u.Host
-	}
-	key := "failed/" + url.PathEscape(host) + "/db=" + m.DB + "/table=" + m.Table + "/" + uid + ".json"
+	key := layout.FailedKey(endpoint, m.DB, m.Table, uid)
 	h.log.WarnContext(ctx, "import refused, parked", "db", m.DB, "table", m.Table, "unique_id", uid, "endpoint", endpoint, "key", key, "err", cause)
 	return h.put(ctx, key, doc)
 }
@@ -729,22 +690,17 @@ func (h *Handler) park(ctx context.Context, endpoint string, m *Manifest, uid, o
 func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 	seen := map[string]bool{}
 	for _, e := range m.Entries {
-		p, err := partitionOf(e.Key)
+		o, err := layout.ParsePartKey(e.Key)
 		if err != nil {
 			return err
 		}
-		// p = db=<db>/table=<t>/dt=<dt>/hour=<hh>
-		parts := strings.Split(p, "/")
-		if len(parts) != 4 {
-			return fmt.Errorf("staged key %q: bad partition", e.Key)
-		}
-		sk := strings.TrimPrefix(parts[2], "dt=") + "/" + strings.TrimPrefix(parts[3], "hour=")
+		sk := o.Partition.SealedSK()
 		if seen[sk] {
 			continue
 		}
 		seen[sk] = true
 		_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(h.cfg.ManifestTable), Item: map[string]types.AttributeValue{
-			"pk": str(SealedPK(m.DB, m.Table)), "sk": str(sk), "manifest": str(m.ID), "sealed_at": num(h.now().Unix()),
+			"pk": str(layout.SealedPK(m.DB, m.Table)), "sk": str(sk), "manifest": str(m.ID), "sealed_at": num(h.now().Unix()),
 		}})
 		if err != nil {
 			return fmt.Errorf("mark %s.%s %s sealed: %w", m.DB, m.Table, sk, err)
@@ -756,7 +712,7 @@ func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 		}
 		_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{"pk": str(StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
+			Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
 			ConditionExpression:       aws.String("claimed_by = :m"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
 		})
