@@ -69,19 +69,29 @@ func TestLongestNamesFit(t *testing.T) {
 		db, table string
 		uid       string
 		ts        int64
+		hashed    bool // the staged object name is hashed
 	}{
-		{"short names", "d_b", "t_b", "u", hourT},
-		{"longest names", longDB, longTable, longUID, hourT},
-		{"longest names, year 10000", longDB, longTable, longUID, 253402300800 + 3600*24*365*90000},
-		{"longest names, negative year", longDB, longTable, longUID, -1 << 40},
-		{"234 + 234 (fits today)", strings.Repeat("d", 234), strings.Repeat("t", 234), "0123456789abcdef0123456789abcdef", hourT},
-		{"235 + 235 (hashed)", strings.Repeat("d", 235), strings.Repeat("t", 235), "0123456789abcdef0123456789abcdef", hourT},
+		{"short names", "d_b", "t_b", "u", hourT, false},
+		{"longest names", longDB, longTable, longUID, hourT, true},
+		{"longest names, year 10000", longDB, longTable, longUID, 253402300800 + 3600*24*365*90000, true},
+		{"longest names, negative year", longDB, longTable, longUID, -1 << 40, true},
+		{"232 + 232, part 99999 (fits, unchanged)", strings.Repeat("d", 232), strings.Repeat("t", 232), "0123456789abcdef0123456789abcdef", hourT, false},
+		{"235 + 235 (hashed)", strings.Repeat("d", 235), strings.Repeat("t", 235), "0123456789abcdef0123456789abcdef", hourT, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			partID := c.db + "." + c.table + "." + c.uid + "." + strconv.Itoa(99999)
 			s3, pks, sks := keysOf(c.db, c.table, partID, strings.Repeat("s", 128), strings.Repeat("9", 128), "https://"+host+":65535/v3", c.uid+"-9999", c.ts)
 			checkLimits(t, s3, pks, sks)
+			for _, k := range []string{s3["staged"], s3["late"]} {
+				o, err := ParsePartKey(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if IsHashed(o.Name) != c.hashed {
+					t.Errorf("%.40q... name hashed %v, want %v", k, IsHashed(o.Name), c.hashed)
+				}
+			}
 			for _, k := range []string{s3["staged"], s3["late"], s3["future"]} {
 				o, err := ParsePartKey(k)
 				if err != nil {
