@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -51,15 +50,17 @@ func ParseCatalogKey(hash, rng string) (db, table string, err error) {
 
 // Ledger table: HASH id (S).
 
-// LedgerID is the dedup ledger key of a part (envelope.PartID). The part
-// id is used as is when it is valid UTF-8, at most MaxPartitionKey bytes and
-// free of HashMark (every id ingest produces); otherwise the hashed form,
-// whose readable prefix is the path-escaped part id.
+// LedgerID is the dedup ledger key of a part (envelope.PartID of validated
+// names). The part id is used as is when it is valid UTF-8 and at most
+// MaxPartitionKey bytes (every id ingest produces, and every id that was a
+// ledger key before this package); otherwise it is hashed with an empty
+// readable prefix: HashMark and the hex SHA-256 of the part id. A part id
+// starts with a database name, never with HashMark, so the forms never meet.
 func LedgerID(partID string) string {
-	if partID != "" && len(partID) <= MaxPartitionKey && utf8.ValidString(partID) && !strings.Contains(partID, HashMark) {
+	if partID != "" && len(partID) <= MaxPartitionKey && utf8.ValidString(partID) && !strings.HasPrefix(partID, HashMark) {
 		return partID
 	}
-	return hashed(partID, url.PathEscape(partID))
+	return hashed(partID, "")
 }
 
 // ParseLedgerID returns the part id of a ledger key; ok is false when the
@@ -69,9 +70,9 @@ func ParseLedgerID(id string) (partID string, ok bool, err error) {
 	if id == "" || len(id) > MaxPartitionKey || !utf8.ValidString(id) {
 		return "", false, fmt.Errorf("%w: ledger id of %d bytes", ErrMalformed, len(id))
 	}
-	if IsHashed(id) {
-		if _, err := unescapeSegment(id); err != nil {
-			return "", false, fmt.Errorf("%w: ledger id: %v", ErrMalformed, err)
+	if h, ok := strings.CutPrefix(id, HashMark); ok {
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			return "", false, fmt.Errorf("%w: ledger id %q is not %s and a SHA-256", ErrMalformed, clip(id), HashMark)
 		}
 		return "", false, nil
 	}

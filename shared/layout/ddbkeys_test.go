@@ -96,7 +96,8 @@ func TestLedgerID(t *testing.T) {
 		{"ingest id", "d_b.t_b.0123456789abcdef0123456789abcdef.3", true},
 		{"long names", strings.Repeat("d", 255) + "." + strings.Repeat("t", 255) + "." + strings.Repeat("u", 128) + ".99", true},
 		{"too long", "d_b.t_b." + strings.Repeat("u", MaxPartitionKey) + ".0", false},
-		{"hash mark", "d_b.t_b.a!b.0", false},
+		{"hash mark inside", "d_b.t_b.a!b.0", true},
+		{"hash mark first", "!d_b.t_b.a.0", false},
 		{"invalid utf-8", "d_b.t_b.\xff.0", false},
 	}
 	for _, c := range cases {

@@ -7,8 +7,9 @@ import (
 )
 
 // HashMark separates the readable prefix of a hashed component from the
-// hex SHA-256 of the full component. It never occurs in a component kept as
-// is.
+// hex SHA-256 of the full component. It never occurs in an S3 key component
+// kept as is (escaping turns it into %21), and never starts a ledger id kept
+// as is.
 const HashMark = "!"
 
 // readableLen bounds the readable prefix of a hashed component.
@@ -28,6 +29,7 @@ func hashed(full, readable string) string {
 	return readable + HashMark + hex.EncodeToString(sum[:])
 }
 
-// IsHashed reports whether a key component (an object name, a ledger id,
-// a host or shard segment) is in hashed form.
+// IsHashed reports whether an S3 key component (an object name, a host,
+// shard, sequence or unique id segment) is in hashed form. For ledger ids
+// use ParseLedgerID.
 func IsHashed(component string) bool { return strings.Contains(component, HashMark) }

@@ -11,9 +11,10 @@
 // component that would make a key too long (a part id built from long
 // names, an oversized shard id or endpoint host) is replaced by its hashed
 // form: a readable prefix of at most 64 bytes, the marker "!" and the hex
-// SHA-256 of the full component. The marker never occurs in a component
-// kept as is (escaped components never hold "!"; a ledger id holding "!"
-// is hashed too), so distinct components never share a key. Keys whose
+// SHA-256 of the full component. The marker never occurs in an S3 key
+// component kept as is (escaping turns it into %21) and never starts a
+// ledger id kept as is (ledger ids hash with an empty readable prefix), so
+// distinct components never share a key. Keys whose
 // components fit are byte-identical to the layout before this package.
 // Readers never reverse a hash: what they need (database, table, hour) is
 // never hashed, and the full part id is kept in the staged item's part_id
