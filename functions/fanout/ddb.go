@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 // catalogItem is what fanout reads of a catalog table item.
@@ -64,7 +66,7 @@ func (h *Handler) dropDone(ctx context.Context, parts []*part) ([]*part, error) 
 	}
 	keys := make([]map[string]types.AttributeValue, 0, len(parts))
 	for _, p := range parts {
-		keys = append(keys, map[string]types.AttributeValue{"id": str(p.id)})
+		keys = append(keys, map[string]types.AttributeValue{"id": str(layout.LedgerID(p.id))})
 	}
 	found, err := h.batchGet(ctx, h.cfg.LedgerTable, keys, "id", nil)
 	if err != nil {
@@ -78,7 +80,7 @@ func (h *Handler) dropDone(ctx context.Context, parts []*part) ([]*part, error) 
 	}
 	kept := parts[:0]
 	for _, p := range parts {
-		if !done[p.id] {
+		if !done[layout.LedgerID(p.id)] {
 			kept = append(kept, p)
 		}
 	}
@@ -125,11 +127,11 @@ func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]
 	var keys []map[string]types.AttributeValue
 	for _, p := range parts {
 		for _, e := range p.events {
-			pt := PartitionOf(p.env.DB, p.env.Table, e.Time)
+			pt := layout.PartitionOf(p.env.DB, p.env.Table, e.Time)
 			sk := sealedKey{pt.DB, pt.Table, pt.SealedSK()}
 			if !want[sk] {
 				want[sk] = true
-				keys = append(keys, map[string]types.AttributeValue{"pk": str(SealedPK(sk.db, sk.table)), "sk": str(sk.sk)})
+				keys = append(keys, map[string]types.AttributeValue{"pk": str(layout.SealedPK(sk.db, sk.table)), "sk": str(sk.sk)})
 			}
 		}
 	}
@@ -148,7 +150,7 @@ func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]
 			continue
 		}
 		for k := range want {
-			if SealedPK(k.db, k.table) == pk.Value && k.sk == sk.Value {
+			if layout.SealedPK(k.db, k.table) == pk.Value && k.sk == sk.Value {
 				out[k] = true
 			}
 		}
@@ -177,7 +179,7 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 	if h.cfg.AutoCreate && cur == nil {
 		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.CatalogTable),
-			Key:                       map[string]types.AttributeValue{"db": str(tk.db), "table": str(DatabaseItem)},
+			Key:                       map[string]types.AttributeValue{"db": str(tk.db), "table": str(layout.DatabaseItem)},
 			UpdateExpression:          aws.String("SET created_at = if_not_exists(created_at, :now), updated_at = :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
 		})
@@ -276,7 +278,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 		Put: &types.Put{
 			TableName: aws.String(h.cfg.LedgerTable),
 			Item: map[string]types.AttributeValue{
-				"id": str(p.id), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
+				"id": str(layout.LedgerID(p.id)), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
 				"part": num(int64(p.env.Part)), "events": num(int64(len(p.events))),
 				"committed_at": num(now.Unix()), "expires_at": num(now.Add(h.cfg.LedgerTTL).Unix()),
 			},
@@ -296,7 +298,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(h.cfg.ManifestTable),
 			Item: map[string]types.AttributeValue{
-				"pk": str(StagedPK(p.env.DB, p.env.Table)), "sk": str(g.key),
+				"pk": str(layout.StagedPK(p.env.DB, p.env.Table)), "sk": str(g.key),
 				"events": num(int64(g.events)), "bytes": num(g.bytes), "dt": str(g.part.DT()), "hour": str(g.part.HH()),
 				"hour_unix": num(g.part.Hour), "late": &types.AttributeValueMemberBOOL{Value: g.late},
 				"part_id": str(p.id), "created_at": num(now.Unix()),

@@ -19,6 +19,9 @@
 // Records that could not be committed are reported as BatchItemFailures from
 // the lowest one onward.
 //
+// Every S3 key and DynamoDB key above is formatted by shared/layout, which
+// owns the layout and its rule for names too long for a key.
+//
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-decode, after-stage-s3, after-catalog-bounds, after-commit.
 package fanout

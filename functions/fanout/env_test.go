@@ -23,6 +23,7 @@ import (
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/mototest"
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 // testEnv is a moto server with the Spillway tables and bucket.
@@ -142,7 +143,7 @@ func (e *testEnv) keys(tb testing.TB, prefix string) []string {
 func (e *testEnv) stagedItems(tb testing.TB, db, table string) (items, evs int) {
 	tb.Helper()
 	p := dynamodb.NewQueryPaginator(e.ddb, &dynamodb.QueryInput{TableName: aws.String(e.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :pk"), ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(StagedPK(db, table))}})
+		KeyConditionExpression: aws.String("pk = :pk"), ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.StagedPK(db, table))}})
 	for p.HasMorePages() {
 		pg, err := p.NextPage(context.Background())
 		if err != nil {

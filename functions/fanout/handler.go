@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/spillwayhq/spillway/shared/fault"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strconv"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/names"
 )
 
@@ -41,9 +41,6 @@ var (
 	_ S3API       = (*s3.Client)(nil)
 	_ DynamoDBAPI = (*dynamodb.Client)(nil)
 )
-
-// DatabaseItem is the catalog sort key of a database's own item.
-const DatabaseItem = "#database"
 
 // maxStagedPerPart bounds the staged objects of one part so its transaction
 // stays within DynamoDB's 100 items (ledger + catalog + staged items).
@@ -85,7 +82,7 @@ func New(cfg Config, s3c S3API, ddb DynamoDBAPI, opts ...Option) (*Handler, erro
 
 // group is the events of one part in one partition bound for one prefix.
 type group struct {
-	part   Partition
+	part   layout.Partition
 	late   bool
 	future bool
 	key    string
@@ -278,17 +275,17 @@ func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
 	var order []string
 	rawByKey := map[string][][]byte{}
 	for _, e := range p.events {
-		pt := PartitionOf(p.env.DB, p.env.Table, e.Time)
+		pt := layout.PartitionOf(p.env.DB, p.env.Table, e.Time)
 		g := &group{part: pt}
 		switch {
 		case e.Time > futureLimit:
 			g.future = true
-			g.key = QuarantineFutureKey(pt, url.PathEscape(p.id))
+			g.key = layout.QuarantineFutureKey(pt, p.id)
 		case sealed[sealedKey{pt.DB, pt.Table, pt.SealedSK()}]:
 			g.late = true
-			g.key = StagedKey(true, pt, url.PathEscape(p.id))
+			g.key = layout.StagedKey(true, pt, p.id)
 		default:
-			g.key = StagedKey(false, pt, url.PathEscape(p.id))
+			g.key = layout.StagedKey(false, pt, p.id)
 		}
 		if old, ok := byKey[g.key]; ok {
 			g = old
@@ -346,7 +343,7 @@ func (h *Handler) quarantineRecord(ctx context.Context, b *batch, i int, r *even
 		Reason: reason, EventSourceARN: r.EventSourceArn, ShardID: shard, SequenceNumber: r.Kinesis.SequenceNumber,
 		PartitionKey: r.Kinesis.PartitionKey, ArrivalUnixMS: r.Kinesis.ApproximateArrivalTimestamp.UnixMilli(), Data: r.Kinesis.Data,
 	})
-	key := QuarantineRecordKey(shard, r.Kinesis.SequenceNumber)
+	key := layout.QuarantineRecordKey(shard, r.Kinesis.SequenceNumber)
 	if err := h.put(ctx, key, doc, "application/json"); err != nil {
 		h.log.ErrorContext(ctx, "quarantine record", "key", key, "err", err)
 		b.fail(i)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -89,7 +91,7 @@ func TestHandleQuarantineLateFuture(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(hourT+1800, 0)
 	// Mark hour hourT-3600 sealed.
-	sealed := PartitionOf("db_one", "tbl_a", hourT-3600)
+	sealed := layout.PartitionOf("db_one", "tbl_a", hourT-3600)
 	if _, err := e.ddb.PutItem(ctx, putSealed(e.cfg.ManifestTable, sealed)); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 func mp(tb testing.TB, vs ...any) []byte {
@@ -132,41 +134,6 @@ func TestEncodeGzipDeterministic(t *testing.T) {
 	}
 }
 
-func TestPartitionAndKeys(t *testing.T) {
-	cases := []struct {
-		t        int64
-		wantPath string
-	}{
-		{hourT, "db=d_b/table=t_b/dt=2026-11-22/hour=10"},
-		{hourT + 3599, "db=d_b/table=t_b/dt=2026-11-22/hour=10"},
-		{hourT + 3600, "db=d_b/table=t_b/dt=2026-11-22/hour=11"},
-		{hourT - 1, "db=d_b/table=t_b/dt=2026-11-22/hour=09"},
-		{0, "db=d_b/table=t_b/dt=1970-01-01/hour=00"},
-		{-1, "db=d_b/table=t_b/dt=1969-12-31/hour=23"},
-	}
-	for _, c := range cases {
-		t.Run(c.wantPath, func(t *testing.T) {
-			p := PartitionOf("d_b", "t_b", c.t)
-			if p.Path() != c.wantPath {
-				t.Errorf("Path(%d) = %s, want %s", c.t, p.Path(), c.wantPath)
-			}
-			if p.Hour > c.t || c.t-p.Hour >= 3600 {
-				t.Errorf("hour start %d does not contain %d", p.Hour, c.t)
-			}
-		})
-	}
-	p := PartitionOf("d_b", "t_b", hourT)
-	if got := StagedKey(false, p, "d_b.t_b.u.0"); got != "staged/db=d_b/table=t_b/dt=2026-11-22/hour=10/d_b.t_b.u.0.msgpack.gz" {
-		t.Errorf("staged key = %s", got)
-	}
-	if got := StagedKey(true, p, "x"); !strings.HasPrefix(got, "late/db=d_b/") {
-		t.Errorf("late key = %s", got)
-	}
-	if got := QuarantineRecordKey("shardId-1", "49/5"); got != "quarantine/records/shard=shardId-1/49%2F5.json" {
-		t.Errorf("quarantine key = %s", got)
-	}
-}
-
 func TestSplitGroups(t *testing.T) {
 	raw := mp(t, map[string]any{"time": hourT + 1}, map[string]any{"time": hourT + 3601}, map[string]any{"time": hourT + 2}, map[string]any{"time": hourT + 99999})
 	evs, schema, err := DecodeStream(raw)
@@ -174,7 +141,7 @@ func TestSplitGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &part{env: mustEnv("d_b", "t_b"), id: "d_b.t_b.u.0", events: evs, schema: schema}
-	sealed := map[sealedKey]bool{{"d_b", "t_b", PartitionOf("d_b", "t_b", hourT+3601).SealedSK()}: true}
+	sealed := map[sealedKey]bool{{"d_b", "t_b", layout.PartitionOf("d_b", "t_b", hourT+3601).SealedSK()}: true}
 	if err := p.split(sealed, hourT+7200); err != nil {
 		t.Fatal(err)
 	}

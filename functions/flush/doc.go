@@ -20,6 +20,16 @@
 // "<manifest id>-<n>", per-sink progress is recorded per object), so any
 // invocation resumes an open manifest after a crash.
 //
+// Every key above (and the data/ and failed/ object keys) is formatted and
+// parsed by shared/layout; flush reads a staged object's partition with
+// layout.ParsePartKey, never by scanning the key.
+//
+// Files: handler.go is the entry point and the per-table loop; manifest.go
+// the claim-then-commit state machine (staged items, manifests, claims,
+// sealed-hour markers, deletion); seal.go reads staged objects and writes
+// sealed ones; tdsink.go imports sealed objects into the TD endpoints and
+// parks refused ones.
+//
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-manifest, after-claim, after-seal, after-td-import, before-delete,
 // after-delete.

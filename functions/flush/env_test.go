@@ -26,6 +26,7 @@ import (
 
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/mototest"
+	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -78,18 +79,14 @@ func (e *testEnv) stage(tb testing.TB, db, table string, hour int64, late bool, 
 		}
 		raw.Write(b)
 	}
-	t := time.Unix(hour, 0).UTC()
-	prefix := "staged/"
-	if late {
-		prefix = "late/"
-	}
-	key := fmt.Sprintf("%sdb=%s/table=%s/dt=%s/hour=%s/%s.msgpack.gz", prefix, db, table, t.Format("2006-01-02"), t.Format("15"), partID)
+	p := layout.PartitionOf(db, table, hour)
+	key := layout.StagedKey(late, p, partID)
 	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(gzipBytes(raw.Bytes()))}); err != nil {
 		tb.Fatal(err)
 	}
 	_, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.ManifestTable), Item: map[string]types.AttributeValue{
-		"pk": str(StagedPK(db, table)), "sk": str(key), "events": num(int64(len(msgs))), "bytes": num(int64(raw.Len())),
-		"dt": str(t.Format("2006-01-02")), "hour": str(t.Format("15")), "hour_unix": num(hour),
+		"pk": str(layout.StagedPK(db, table)), "sk": str(key), "events": num(int64(len(msgs))), "bytes": num(int64(raw.Len())),
+		"dt": str(p.DT()), "hour": str(p.HH()), "hour_unix": num(p.Hour),
 		"late": &types.AttributeValueMemberBOOL{Value: late}, "part_id": str(partID),
 	}})
 	if err != nil {

@@ -6,40 +6,6 @@ import (
 	"time"
 )
 
-func TestManifestIDDeterministic(t *testing.T) {
-	a := ManifestID([]string{"k2", "k1", "k3"})
-	if a != ManifestID([]string{"k1", "k2", "k3"}) {
-		t.Error("id depends on key order")
-	}
-	if a == ManifestID([]string{"k1", "k2"}) {
-		t.Error("different key sets share an id")
-	}
-	if len(a) != 32 {
-		t.Errorf("id %q is not 32 hex characters", a)
-	}
-}
-
-func TestPartitionOfKey(t *testing.T) {
-	cases := []struct{ key, want string }{
-		{"staged/db=d_b/table=t_b/dt=2026-11-22/hour=10/d_b.t_b.u.0.msgpack.gz", "db=d_b/table=t_b/dt=2026-11-22/hour=10"},
-		{"late/db=d_b/table=t_b/dt=2026-11-22/hour=09/x.msgpack.gz", "db=d_b/table=t_b/dt=2026-11-22/hour=09"},
-	}
-	for _, c := range cases {
-		t.Run(c.key, func(t *testing.T) {
-			got, err := partitionOf(c.key)
-			if err != nil || got != c.want {
-				t.Errorf("partitionOf = %q, %v; want %q", got, err, c.want)
-			}
-		})
-	}
-	if _, err := partitionOf("staged/nothing.gz"); err == nil {
-		t.Error("key without partition accepted")
-	}
-	if got := SealedKey("db=a/table=b/dt=x/hour=01", "mid", 3); got != "data/db=a/table=b/dt=x/hour=01/mid-3.msgpack.gz" {
-		t.Errorf("SealedKey = %s", got)
-	}
-}
-
 func TestDue(t *testing.T) {
 	now := time.Unix(hourT+600, 0) // 10:10
 	items := []stagedItem{

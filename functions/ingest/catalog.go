@@ -14,10 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
 
-// DatabaseItem is the catalog's sort key value for a database's own item.
-const DatabaseItem = "#database"
+	"github.com/spillwayhq/spillway/shared/layout"
+)
 
 // tdTimeFormat is how TD's API writes times.
 const tdTimeFormat = "2006-01-02 15:04:05 MST"
@@ -72,7 +71,7 @@ func (h *Handler) ensureTable(ctx context.Context, db, table string) *apiError {
 		return unavailable("catalog lookup", err)
 	}
 	if it == nil {
-		dbItem, err := h.getCatalog(ctx, db, DatabaseItem)
+		dbItem, err := h.getCatalog(ctx, db, layout.DatabaseItem)
 		if err != nil {
 			return unavailable("catalog lookup", err)
 		}
@@ -83,7 +82,7 @@ func (h *Handler) ensureTable(ctx context.Context, db, table string) *apiError {
 			return reject(http.StatusNotFound, reasonUnknownTable, "table %q does not exist in database %q", table, db)
 		}
 		if dbItem == nil {
-			if _, err := h.createCatalog(ctx, db, DatabaseItem); err != nil {
+			if _, err := h.createCatalog(ctx, db, layout.DatabaseItem); err != nil {
 				return unavailable("catalog lookup", err)
 			}
 		}
@@ -101,9 +100,9 @@ func (h *Handler) handleCreate(ctx context.Context, r *request, db, table string
 	}
 	key := table
 	if table == "" {
-		key = DatabaseItem
+		key = layout.DatabaseItem
 	} else {
-		dbItem, err := h.getCatalog(ctx, db, DatabaseItem)
+		dbItem, err := h.getCatalog(ctx, db, layout.DatabaseItem)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, unavailable("catalog lookup", err)
 		}
@@ -284,7 +283,7 @@ func (h *Handler) handleTableList(ctx context.Context, r *request, db string) (e
 	tables := []tableJSON{}
 	found := false
 	for _, it := range items {
-		if v, ok := it["table"].(*types.AttributeValueMemberS); ok && v.Value == DatabaseItem {
+		if v, ok := it["table"].(*types.AttributeValueMemberS); ok && v.Value == layout.DatabaseItem {
 			found = true
 			continue
 		}
@@ -343,7 +342,7 @@ func (h *Handler) handleDatabaseList(ctx context.Context, r *request) (events.AP
 				a = &agg{}
 				dbs[dbv.Value] = a
 			}
-			if tv.Value == DatabaseItem {
+			if tv.Value == layout.DatabaseItem {
 				a.item = it
 				continue
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 // Clear API keys seeded by newEnv.
@@ -116,11 +117,11 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 		return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 	}
 	s := func(v string) *ddbtypes.AttributeValueMemberS { return &ddbtypes.AttributeValueMemberS{Value: v} }
-	env.ddb.put("catalog", item{"db": s("testdb"), "table": s(DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
+	env.ddb.put("catalog", item{"db": s("testdb"), "table": s(layout.DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
 	env.ddb.put("catalog", item{"db": s("testdb"), "table": s("www_access"), "created_at": n(1700000000), "updated_at": n(1700000500),
 		"count": n(42), "bytes": n(4200), "min_time": n(1699990000), "max_time": n(1700000400), "last_import_at": n(1700000450),
 		"schema": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"host": s("string"), "size": s("long")}}})
-	env.ddb.put("catalog", item{"db": s("otherdb"), "table": s(DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
+	env.ddb.put("catalog", item{"db": s("otherdb"), "table": s(layout.DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
 	h, err := New(cfg, Deps{
 		Kinesis: env.kin, DynamoDB: env.ddb, Lambda: env.lam,
 		Logger:  slog.New(slog.NewJSONHandler(env.logs, nil)),

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -304,7 +305,7 @@ func TestImportAutoCreate(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d %s", resp.StatusCode, resp.Body)
 	}
-	for _, tbl := range []string{DatabaseItem, "newtable"} {
+	for _, tbl := range []string{layout.DatabaseItem, "newtable"} {
 		if env.ddb.get("catalog", catalogKey("newdb", tbl)) == nil {
 			t.Fatalf("catalog item newdb/%s not created", tbl)
 		}

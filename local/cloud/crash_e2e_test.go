@@ -21,6 +21,7 @@ import (
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/localtest"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 // TestPipelineCrashPoints crashes fanout and flush (the real bootstrap
@@ -138,8 +139,8 @@ func TestPipelineCrashPoints(t *testing.T) {
 func leftovers(ctx context.Context, c *cloud.Cloud, db, table string, want int) ([]string, error) {
 	var out []string
 	sc := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true })
-	for _, prefix := range []string{fanout.PrefixStaged, fanout.PrefixLate} {
-		prefix += "db=" + db + "/table=" + table + "/"
+	for _, prefix := range []string{layout.PrefixStaged, layout.PrefixLate} {
+		prefix = layout.TablePrefix(prefix, db, table)
 		p := s3.NewListObjectsV2Paginator(sc, &s3.ListObjectsV2Input{Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String(prefix)})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -152,7 +153,7 @@ func leftovers(ctx context.Context, c *cloud.Cloud, db, table string, want int) 
 		}
 	}
 	dc := dynamodb.NewFromConfig(c.AWS)
-	for _, pk := range []string{flush.StagedPK(db, table), flush.ManifestPK(db, table)} {
+	for _, pk := range []string{layout.StagedPK(db, table), layout.ManifestPK(db, table)} {
 		p := dynamodb.NewQueryPaginator(dc, &dynamodb.QueryInput{
 			TableName:                 aws.String(c.Outputs.ManifestTable),
 			KeyConditionExpression:    aws.String("pk = :pk"),
@@ -165,7 +166,7 @@ func leftovers(ctx context.Context, c *cloud.Cloud, db, table string, want int) 
 				return nil, fmt.Errorf("query %s: %w", pk, err)
 			}
 			for _, item := range page.Items {
-				if pk == flush.StagedPK(db, table) {
+				if pk == layout.StagedPK(db, table) {
 					out = append(out, "staged item "+attrString(item["sk"]))
 					continue
 				}

@@ -20,6 +20,7 @@ import (
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -144,7 +145,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		}
 		checkExactSinks(zctx, t, c, db, zstdTable, sealed, sourceHashes)
 		out, err := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true }).ListObjectsV2(zctx, &s3.ListObjectsV2Input{
-			Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String("quarantine/")})
+			Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String(layout.PrefixQuarantine)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/internal/tdtest"
+	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -55,7 +56,7 @@ func (c *Cloud) Catalog(ctx context.Context) ([]CatalogEntry, error) {
 			if err := attributevalue.UnmarshalMap(item, &e); err != nil {
 				return nil, fmt.Errorf("decode catalog item: %w", err)
 			}
-			if e.Table == "#database" {
+			if e.Table == layout.DatabaseItem {
 				continue
 			}
 			out = append(out, e)
@@ -104,7 +105,7 @@ func (s Sealed) Hashes() []string {
 // through the S3 API and decodes its records.
 func (c *Cloud) SealedObjects(ctx context.Context, db, table string) (Sealed, error) {
 	sc := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true })
-	prefix := "data/db=" + db + "/table=" + table + "/"
+	prefix := layout.TablePrefix(layout.PrefixSealed, db, table)
 	var out Sealed
 	p := s3.NewListObjectsV2Paginator(sc, &s3.ListObjectsV2Input{Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {

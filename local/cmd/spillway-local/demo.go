@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 func demo(args []string, stdout, stderr io.Writer) error {
@@ -117,7 +118,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	_ = tw.Flush()
 
 	fmt.Fprintln(stdout, "\nwhere the data landed:")
-	fmt.Fprintf(stdout, "  S3 s3://%s/data/db=%s/table=%s/: %d sealed objects, %d records\n", c.Outputs.Bucket, *db, *table, len(sealed.Keys), len(sealed.Records))
+	fmt.Fprintf(stdout, "  S3 s3://%s/%s: %d sealed objects, %d records\n", c.Outputs.Bucket, layout.TablePrefix(layout.PrefixSealed, *db, *table), len(sealed.Keys), len(sealed.Records))
 	for i, k := range sealed.Keys {
 		if i == 5 {
 			fmt.Fprintf(stdout, "    ... %d more\n", len(sealed.Keys)-5)

@@ -1,0 +1,340 @@
+package flush
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spillwayhq/spillway/shared/layout"
+)
+
+// Manifest states.
+const (
+	StateOpen    = "open"    // created, claims in progress
+	StateClaimed = "claimed" // every staged object claimed
+	StateSealed  = "sealed"  // sealed objects written
+	StateDone    = "done"    // every sink committed, staged objects deleted
+	StateAborted = "aborted" // lost a claim race; claims released
+)
+
+// stagedItem is a staged (or late) object item written by fanout.
+type stagedItem struct {
+	Key       string `dynamodbav:"sk"`
+	Events    int64  `dynamodbav:"events"`
+	Bytes     int64  `dynamodbav:"bytes"`
+	HourUnix  int64  `dynamodbav:"hour_unix"`
+	Late      bool   `dynamodbav:"late"`
+	ClaimedBy string `dynamodbav:"claimed_by"`
+}
+
+// ManifestEntry is one claimed staged object in a manifest.
+type ManifestEntry struct {
+	Key    string `dynamodbav:"k" json:"k"`
+	Events int64  `dynamodbav:"e" json:"e"`
+	Bytes  int64  `dynamodbav:"b" json:"b"`
+}
+
+// Manifest is one flush of one table.
+type Manifest struct {
+	PK      string          `dynamodbav:"pk"`
+	ID      string          `dynamodbav:"sk"`
+	DB      string          `dynamodbav:"db"`
+	Table   string          `dynamodbav:"table"`
+	State   string          `dynamodbav:"state"`
+	Entries []ManifestEntry `dynamodbav:"entries"`
+	Sealed  []string        `dynamodbav:"sealed,omitempty"`
+	Imports []string        `dynamodbav:"imports,stringset,omitempty"`
+	Created int64           `dynamodbav:"created_at"`
+}
+
+func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manifest, error) {
+	var out []*Manifest
+	p := dynamodb.NewQueryPaginator(h.ddb, &dynamodb.QueryInput{
+		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		FilterExpression:          aws.String("#s IN (:o, :c, :z)"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.ManifestPK(db, table)), ":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed)},
+	})
+	for p.HasMorePages() {
+		pg, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query manifests of %s.%s: %w", db, table, err)
+		}
+		for _, it := range pg.Items {
+			var m Manifest
+			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+				return nil, fmt.Errorf("decode manifest of %s.%s: %w", db, table, err)
+			}
+			out = append(out, &m)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) staged(ctx context.Context, db, table string) ([]stagedItem, error) {
+	var out []stagedItem
+	p := dynamodb.NewQueryPaginator(h.ddb, &dynamodb.QueryInput{
+		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.StagedPK(db, table))},
+	})
+	for p.HasMorePages() {
+		pg, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query staged of %s.%s: %w", db, table, err)
+		}
+		for _, it := range pg.Items {
+			var s stagedItem
+			if err := attributevalue.UnmarshalMap(it, &s); err != nil {
+				return nil, fmt.Errorf("decode staged item of %s.%s: %w", db, table, err)
+			}
+			if s.ClaimedBy == "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// due picks the unclaimed staged items to seal now, sorted by key: all of
+// them when forced or when their bytes reach the seal target, else the
+// late ones and those whose hour ended more than the late window ago.
+func (h *Handler) due(items []stagedItem, force bool) []ManifestEntry {
+	var total int64
+	for _, s := range items {
+		total += s.Bytes
+	}
+	cutoff := h.now().Add(-h.cfg.LateWindow).Unix()
+	var out []ManifestEntry
+	for _, s := range items {
+		if force || total >= h.cfg.SealTargetBytes || s.Late || s.HourUnix+3600 <= cutoff {
+			out = append(out, ManifestEntry{Key: s.Key, Events: s.Events, Bytes: s.Bytes})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func (h *Handler) createManifest(ctx context.Context, db, table string, entries []ManifestEntry) (*Manifest, error) {
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.ManifestID(keys), DB: db, Table: table, State: StateOpen, Entries: entries, Created: h.now().Unix()}
+	item, err := attributevalue.MarshalMap(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(h.cfg.ManifestTable), Item: item,
+		ConditionExpression:       aws.String("attribute_not_exists(sk) OR #s = :a"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": str(StateAborted)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return h.getManifest(ctx, db, table, m.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create manifest %s for %s.%s: %w", m.ID, db, table, err)
+	}
+	return m, h.point(ctx, "after-manifest")
+}
+
+func (h *Handler) getManifest(ctx context.Context, db, table, id string) (*Manifest, error) {
+	res, err := h.ddb.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": str(layout.ManifestPK(db, table)), "sk": str(id)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get manifest %s: %w", id, err)
+	}
+	if res.Item == nil {
+		return nil, fmt.Errorf("manifest %s of %s.%s vanished", id, db, table)
+	}
+	var m Manifest
+	if err := attributevalue.UnmarshalMap(res.Item, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// setState moves m from one state to the next; when another flush moved it
+// first, m is reloaded.
+func (h *Handler) setState(ctx context.Context, m *Manifest, to string, extraSet string, extra map[string]types.AttributeValue) error {
+	vals := map[string]types.AttributeValue{":from": str(m.State), ":to": str(to), ":now": num(h.now().Unix())}
+	for k, v := range extra {
+		vals[k] = v
+	}
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{"pk": str(m.PK), "sk": str(m.ID)},
+		UpdateExpression:          aws.String("SET #s = :to, updated_at = :now" + extraSet),
+		ConditionExpression:       aws.String("#s = :from"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: vals,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		cur, gerr := h.getManifest(ctx, m.DB, m.Table, m.ID)
+		if gerr != nil {
+			return gerr
+		}
+		*m = *cur
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("manifest %s %s -> %s: %w", m.ID, m.State, to, err)
+	}
+	m.State = to
+	return nil
+}
+
+// run drives a manifest to done (or aborted).
+func (h *Handler) run(ctx context.Context, m *Manifest, res *Result) error {
+	var bodies map[string][]byte
+	for {
+		switch m.State {
+		case StateOpen:
+			ok, err := h.claim(ctx, m)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				res.Aborted++
+				return nil
+			}
+			if err := h.setState(ctx, m, StateClaimed, "", nil); err != nil {
+				return err
+			}
+			if err := h.point(ctx, "after-claim"); err != nil {
+				return err
+			}
+		case StateClaimed:
+			objs, b, err := h.seal(ctx, m)
+			if err != nil {
+				return err
+			}
+			bodies = b
+			lv, _ := attributevalue.Marshal(objs)
+			if err := h.setState(ctx, m, StateSealed, ", sealed = :objs", map[string]types.AttributeValue{":objs": lv}); err != nil {
+				return err
+			}
+			if m.Sealed == nil {
+				m.Sealed = objs
+			}
+			if err := h.point(ctx, "after-seal"); err != nil {
+				return err
+			}
+		case StateSealed:
+			if err := h.importAll(ctx, m, bodies, res); err != nil {
+				return err
+			}
+			if err := h.point(ctx, "before-delete"); err != nil {
+				return err
+			}
+			if err := h.finish(ctx, m); err != nil {
+				return err
+			}
+			if err := h.point(ctx, "after-delete"); err != nil {
+				return err
+			}
+			if err := h.setState(ctx, m, StateDone, ", done_at = :now", nil); err != nil {
+				return err
+			}
+			for _, e := range m.Entries {
+				res.Events += e.Events
+				res.Bytes += e.Bytes
+			}
+			res.SealedObjects += len(m.Sealed)
+		case StateDone, StateAborted:
+			return nil
+		default:
+			return fmt.Errorf("manifest %s: unknown state %q", m.ID, m.State)
+		}
+	}
+}
+
+// claim marks every entry claimed by m, in key order. On a lost race it
+// releases m's claims, marks m aborted and reports false.
+func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
+	for i, e := range m.Entries {
+		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
+			UpdateExpression:          aws.String("SET claimed_by = :m"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key)
+			for _, r := range m.Entries[:i] {
+				_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+					TableName:                 aws.String(h.cfg.ManifestTable),
+					Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(r.Key)},
+					UpdateExpression:          aws.String("REMOVE claimed_by"),
+					ConditionExpression:       aws.String("claimed_by = :m"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+				})
+				if err != nil && !errors.As(err, &ccf) {
+					return false, fmt.Errorf("release claim %s: %w", r.Key, err)
+				}
+			}
+			if err := h.setState(ctx, m, StateAborted, "", nil); err != nil {
+				return false, err
+			}
+			return m.State != StateAborted && m.State != StateOpen, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("claim %s for manifest %s: %w", e.Key, m.ID, err)
+		}
+	}
+	return true, nil
+}
+
+// finish marks the hours sealed, then deletes the staged objects and items.
+func (h *Handler) finish(ctx context.Context, m *Manifest) error {
+	seen := map[string]bool{}
+	for _, e := range m.Entries {
+		o, err := layout.ParsePartKey(e.Key)
+		if err != nil {
+			return err
+		}
+		sk := o.Partition.SealedSK()
+		if seen[sk] {
+			continue
+		}
+		seen[sk] = true
+		_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(h.cfg.ManifestTable), Item: map[string]types.AttributeValue{
+			"pk": str(layout.SealedPK(m.DB, m.Table)), "sk": str(sk), "manifest": str(m.ID), "sealed_at": num(h.now().Unix()),
+		}})
+		if err != nil {
+			return fmt.Errorf("mark %s.%s %s sealed: %w", m.DB, m.Table, sk, err)
+		}
+	}
+	for _, e := range m.Entries {
+		if _, err := h.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(h.cfg.Bucket), Key: aws.String(e.Key)}); err != nil {
+			return fmt.Errorf("delete s3://%s/%s: %w", h.cfg.Bucket, e.Key, err)
+		}
+		_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
+			ConditionExpression:       aws.String("claimed_by = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("delete staged item %s: %w", e.Key, err)
+		}
+	}
+	return nil
+}

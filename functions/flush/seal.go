@@ -1,0 +1,109 @@
+package flush
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spillwayhq/spillway/shared/layout"
+)
+
+// seal reads m's staged objects and writes the sealed objects (same keys
+// and bytes on every run). It returns their keys and bodies.
+func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][]byte, error) {
+	type pe struct {
+		part layout.Partition
+		path string
+		e    ManifestEntry
+	}
+	var ents []pe
+	for _, e := range m.Entries {
+		o, err := layout.ParsePartKey(e.Key)
+		if err != nil {
+			return nil, nil, err
+		}
+		ents = append(ents, pe{o.Partition, o.Partition.Path(), e})
+	}
+	sort.SliceStable(ents, func(i, j int) bool {
+		if ents[i].path != ents[j].path {
+			return ents[i].path < ents[j].path
+		}
+		return ents[i].e.Key < ents[j].e.Key
+	})
+	var keys []string
+	bodies := map[string][]byte{}
+	var cur bytes.Buffer
+	var curPart layout.Partition
+	curPath := ""
+	flush := func() error {
+		if cur.Len() == 0 {
+			return nil
+		}
+		k := layout.SealedKey(curPart, m.ID, len(keys))
+		body := gzipBytes(cur.Bytes())
+		if err := h.put(ctx, k, body); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		bodies[k] = body
+		cur.Reset()
+		return nil
+	}
+	for _, x := range ents {
+		if x.path != curPath || int64(cur.Len()) >= h.cfg.SealTargetBytes {
+			if err := flush(); err != nil {
+				return nil, nil, err
+			}
+			curPart, curPath = x.part, x.path
+		}
+		raw, err := h.get(ctx, x.e.Key)
+		if err != nil {
+			return nil, nil, err
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, nil, fmt.Errorf("gunzip %s: %w", x.e.Key, err)
+		}
+		if _, err := io.Copy(&cur, zr); err != nil {
+			return nil, nil, fmt.Errorf("gunzip %s: %w", x.e.Key, err)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, nil, err
+	}
+	return keys, bodies, nil
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+func (h *Handler) put(ctx context.Context, key string, body []byte) error {
+	if _, err := h.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", h.cfg.Bucket, key, err)
+	}
+	return nil
+}
+
+func (h *Handler) get(ctx context.Context, key string) ([]byte, error) {
+	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", h.cfg.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", h.cfg.Bucket, key, err)
+	}
+	return b, nil
+}

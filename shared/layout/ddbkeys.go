@@ -1,0 +1,155 @@
+package layout
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spillwayhq/spillway/shared/names"
+)
+
+// DynamoDB's limits on key attribute values, in bytes (UTF-8).
+const (
+	MaxPartitionKey = 2048
+	MaxSortKey      = 1024
+)
+
+// Catalog table: HASH db (S), RANGE table (S).
+
+// DatabaseItem is the catalog range key of a database's own item; it can
+// never be a table name ("#" is not a name character).
+const DatabaseItem = "#database"
+
+// CatalogKey returns the catalog key (hash, range) of db.table; table ""
+// names the database's own item.
+func CatalogKey(db, table string) (hash, rng string) {
+	if table == "" {
+		return db, DatabaseItem
+	}
+	return db, table
+}
+
+// ParseCatalogKey parses a catalog key; table is "" for a database's own
+// item.
+func ParseCatalogKey(hash, rng string) (db, table string, err error) {
+	if err := names.Validate("database", hash); err != nil {
+		return "", "", fmt.Errorf("%w: catalog key: %w", ErrMalformed, err)
+	}
+	if rng == DatabaseItem {
+		return hash, "", nil
+	}
+	if err := names.Validate("table", rng); err != nil {
+		return "", "", fmt.Errorf("%w: catalog key: %w", ErrMalformed, err)
+	}
+	return hash, rng, nil
+}
+
+// Ledger table: HASH id (S).
+
+// LedgerID is the dedup ledger key of a part (envelope.PartID of validated
+// names). The part id is used as is when it is valid UTF-8 and at most
+// MaxPartitionKey bytes (every id ingest produces, and every id that was a
+// ledger key before this package); otherwise it is hashed with an empty
+// readable prefix: HashMark and the hex SHA-256 of the part id. A part id
+// starts with a database name, never with HashMark, so the forms never meet.
+func LedgerID(partID string) string {
+	if partID != "" && len(partID) <= MaxPartitionKey && utf8.ValidString(partID) && !strings.HasPrefix(partID, HashMark) {
+		return partID
+	}
+	return hashed(partID, "")
+}
+
+// ParseLedgerID returns the part id of a ledger key; ok is false when the
+// key is hashed (the ledger item's db, table, unique_id and part attributes
+// hold the part's identity).
+func ParseLedgerID(id string) (partID string, ok bool, err error) {
+	if id == "" || len(id) > MaxPartitionKey || !utf8.ValidString(id) {
+		return "", false, fmt.Errorf("%w: ledger id of %d bytes", ErrMalformed, len(id))
+	}
+	if h, ok := strings.CutPrefix(id, HashMark); ok {
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			return "", false, fmt.Errorf("%w: ledger id %q is not %s and a SHA-256", ErrMalformed, clip(id), HashMark)
+		}
+		return "", false, nil
+	}
+	return id, true, nil
+}
+
+// Manifests table: HASH pk (S), RANGE sk (S). One table holds three kinds
+// of items, told apart by the partition key's kind:
+//
+//	pk staged#<db>.<table>   sk the staged or late object key (StagedKey)
+//	pk manifest#<db>.<table> sk the manifest id (ManifestID)
+//	pk sealed#<db>.<table>   sk <YYYY-MM-DD>/<HH> (Partition.SealedSK)
+
+// Kinds of manifests-table partition keys.
+const (
+	KindStaged   = "staged"
+	KindManifest = "manifest"
+	KindSealed   = "sealed"
+)
+
+// StagedPK is the manifests-table partition key of a table's staged items
+// (written by fanout, claimed by flush).
+func StagedPK(db, table string) string { return manifestsPK(KindStaged, db, table) }
+
+// ManifestPK is the manifests-table partition key of a table's manifests.
+func ManifestPK(db, table string) string { return manifestsPK(KindManifest, db, table) }
+
+// SealedPK is the manifests-table partition key of a table's sealed-hour
+// markers.
+func SealedPK(db, table string) string { return manifestsPK(KindSealed, db, table) }
+
+func manifestsPK(kind, db, table string) string { return kind + "#" + db + "." + table }
+
+// ParseManifestsPK parses a manifests-table partition key.
+func ParseManifestsPK(pk string) (kind, db, table string, err error) {
+	kind, rest, ok := strings.Cut(pk, "#")
+	db, table, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed) {
+		return "", "", "", fmt.Errorf("%w: %q is not a manifests-table partition key", ErrMalformed, clip(pk))
+	}
+	if err := errors.Join(names.Validate("database", db), names.Validate("table", table)); err != nil {
+		return "", "", "", fmt.Errorf("%w: manifests-table partition key: %w", ErrMalformed, err)
+	}
+	return kind, db, table, nil
+}
+
+// SealedSK is the sort key of the partition's sealed-hour marker (under
+// SealedPK): <YYYY-MM-DD>/<HH>.
+func (p Partition) SealedSK() string { return p.DT() + "/" + p.HH() }
+
+// ParseSealedSK parses a sealed-hour marker's sort key of db.table.
+func ParseSealedSK(db, table, sk string) (Partition, error) {
+	dt, hh, ok := strings.Cut(sk, "/")
+	if !ok {
+		return Partition{}, fmt.Errorf("%w: sealed sort key %q is not <date>/<hour>", ErrMalformed, clip(sk))
+	}
+	hour, err := parseHour(dt, hh)
+	if err != nil {
+		return Partition{}, fmt.Errorf("%w: sealed sort key: %v", ErrMalformed, err)
+	}
+	return Partition{DB: db, Table: table, Hour: hour}, nil
+}
+
+// ManifestID is the deterministic id (and manifests-table sort key) of a
+// manifest claiming the given staged keys: the first 128 bits of SHA-256
+// over the sorted keys joined by newlines, in hex.
+func ManifestID(stagedKeys []string) string {
+	s := append([]string(nil), stagedKeys...)
+	sort.Strings(s)
+	sum := sha256.Sum256([]byte(strings.Join(s, "\n")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// ParseManifestID checks a manifest id: 32 lower-case hex digits.
+func ParseManifestID(id string) error {
+	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		return fmt.Errorf("%w: manifest id %q is not 32 hex digits", ErrMalformed, clip(id))
+	}
+	return nil
+}

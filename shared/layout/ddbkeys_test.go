@@ -1,0 +1,132 @@
+package layout
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDynamoDBKeysGolden(t *testing.T) {
+	p := PartitionOf("d_b", "t_b", hourT)
+	cases := []struct{ name, got, want string }{
+		{"staged pk", StagedPK("d_b", "t_b"), "staged#d_b.t_b"},
+		{"manifest pk", ManifestPK("d_b", "t_b"), "manifest#d_b.t_b"},
+		{"sealed pk", SealedPK("d_b", "t_b"), "sealed#d_b.t_b"},
+		{"sealed sk", p.SealedSK(), "2026-11-22/10"},
+		{"ledger id", LedgerID("d_b.t_b.u-1_X.0"), "d_b.t_b.u-1_X.0"},
+		{"manifest id", ManifestID([]string{"k2", "k1"}), ManifestID([]string{"k1", "k2"})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.got != c.want {
+				t.Errorf("key = %q, want %q", c.got, c.want)
+			}
+		})
+	}
+}
+
+func TestManifestsPKRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		kind string
+		f    func(db, table string) string
+	}{{KindStaged, StagedPK}, {KindManifest, ManifestPK}, {KindSealed, SealedPK}} {
+		t.Run(c.kind, func(t *testing.T) {
+			kind, db, table, err := ParseManifestsPK(c.f("d_b", "t_b"))
+			if err != nil || kind != c.kind || db != "d_b" || table != "t_b" {
+				t.Errorf("ParseManifestsPK = %q %q %q %v", kind, db, table, err)
+			}
+		})
+	}
+	for _, pk := range []string{"", "staged#", "staged#d_b", "staged#d_b.t_b.x", "other#d_b.t_b", "staged#D_B.t_b", "staged.d_b.t_b"} {
+		t.Run("reject "+pk, func(t *testing.T) {
+			if _, _, _, err := ParseManifestsPK(pk); !errors.Is(err, ErrMalformed) {
+				t.Errorf("ParseManifestsPK(%q) = %v, want ErrMalformed", pk, err)
+			}
+		})
+	}
+}
+
+func TestSealedSKRoundTrip(t *testing.T) {
+	for _, ts := range []int64{hourT, 0, -1, hourT + 86400*400} {
+		p := PartitionOf("d_b", "t_b", ts)
+		back, err := ParseSealedSK("d_b", "t_b", p.SealedSK())
+		if err != nil || back != p {
+			t.Errorf("ParseSealedSK(%s) = %+v, %v; want %+v", p.SealedSK(), back, err, p)
+		}
+	}
+	for _, sk := range []string{"", "2026-11-22", "2026-11-22/25", "2026-11-22/1", "2026-11-22-10"} {
+		if _, err := ParseSealedSK("d_b", "t_b", sk); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseSealedSK(%q) = %v, want ErrMalformed", sk, err)
+		}
+	}
+}
+
+func TestCatalogKey(t *testing.T) {
+	cases := []struct {
+		db, table string
+		wantRange string
+	}{
+		{"d_b", "t_b", "t_b"},
+		{"d_b", "", DatabaseItem},
+	}
+	for _, c := range cases {
+		t.Run(c.wantRange, func(t *testing.T) {
+			h, r := CatalogKey(c.db, c.table)
+			if h != c.db || r != c.wantRange {
+				t.Fatalf("CatalogKey = %q %q", h, r)
+			}
+			db, table, err := ParseCatalogKey(h, r)
+			if err != nil || db != c.db || table != c.table {
+				t.Errorf("ParseCatalogKey = %q %q %v", db, table, err)
+			}
+		})
+	}
+	for _, k := range [][2]string{{"", "t_b"}, {"d_b", ""}, {"d_b", "#db"}, {"D_B", "t_b"}} {
+		if _, _, err := ParseCatalogKey(k[0], k[1]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseCatalogKey(%q) = %v, want ErrMalformed", k, err)
+		}
+	}
+}
+
+func TestLedgerID(t *testing.T) {
+	cases := []struct {
+		name, partID string
+		wantKept     bool
+	}{
+		{"ingest id", "d_b.t_b.0123456789abcdef0123456789abcdef.3", true},
+		{"long names", strings.Repeat("d", 255) + "." + strings.Repeat("t", 255) + "." + strings.Repeat("u", 128) + ".99", true},
+		{"too long", "d_b.t_b." + strings.Repeat("u", MaxPartitionKey) + ".0", false},
+		{"hash mark inside", "d_b.t_b.a!b.0", true},
+		{"hash mark first", "!d_b.t_b.a.0", false},
+		{"invalid utf-8", "d_b.t_b.\xff.0", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id := LedgerID(c.partID)
+			if len(id) > MaxPartitionKey {
+				t.Fatalf("ledger id of %d bytes", len(id))
+			}
+			got, ok, err := ParseLedgerID(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != c.wantKept || (ok && got != c.partID) || (ok && id != c.partID) {
+				t.Errorf("LedgerID(%q) = %q, parsed %q %v; want kept=%v", c.partID, id, got, ok, c.wantKept)
+			}
+		})
+	}
+}
+
+func TestParseManifestID(t *testing.T) {
+	if err := ParseManifestID(ManifestID([]string{"a"})); err != nil {
+		t.Error(err)
+	}
+	if len(ManifestID(nil)) != 32 || ManifestID([]string{"a"}) == ManifestID([]string{"a", "b"}) {
+		t.Error("manifest ids are not 32 hex digits or collide")
+	}
+	for _, id := range []string{"", "mid", strings.Repeat("A", 32), strings.Repeat("a", 33)} {
+		if err := ParseManifestID(id); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseManifestID(%q) = %v", id, err)
+		}
+	}
+}
