@@ -96,10 +96,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("MaxPayload: must be positive, got %d", c.MaxPayload))
 	}
 	if c.Concurrency < 1 {
-		errs = append(errs, fmt.Errorf("Concurrency: must be at least 1, got %d", c.Concurrency))
+		errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", "Concurrency", c.Concurrency))
 	}
 	if c.CommitConcurrency < 1 {
-		errs = append(errs, errors.New("CommitConcurrency: must be at least 1"))
+		errs = append(errs, fmt.Errorf("CommitConcurrency: must be at least 1, got %d", c.CommitConcurrency))
 	}
 	return errors.Join(errs...)
 }
