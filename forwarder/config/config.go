@@ -84,15 +84,35 @@ func Parse(data []byte) (Config, error) {
 	return c, nil
 }
 
-// Defaults fills every zero field with its default.
+// DefaultConfig returns the defaults of every field that has one: the
+// buffer's and the output's DefaultConfig, log level info, state directory
+// /var/lib/spillway-forwarder, monitor on 127.0.0.1:24220, 30 s shutdown.
+// Paths under the state directory (buffer.dir, each tail's pos_file) and the
+// per-source defaults depend on the file's values: Defaults fills them.
+func DefaultConfig() Config {
+	return Config{
+		Log:             Log{Level: "info"},
+		StateDir:        "/var/lib/spillway-forwarder",
+		Buffer:          buffer.DefaultConfig(),
+		Output:          output.DefaultConfig(),
+		Monitor:         Monitor{Addr: "127.0.0.1:24220"},
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Defaults fills every zero field of a decoded c from DefaultConfig, derives
+// the paths under the state directory, and fills each source's defaults
+// (tail.Defaults, httpin.Defaults, forwardin.Defaults). A field set to its
+// zero value in the file therefore takes its default.
 func Defaults(c Config) Config {
+	d := DefaultConfig()
 	if c.Log.Level == "" {
-		c.Log.Level = "info"
+		c.Log.Level = d.Log.Level
 	}
 	if c.StateDir == "" {
-		c.StateDir = "/var/lib/spillway-forwarder"
+		c.StateDir = d.StateDir
 	}
-	bd := buffer.DefaultConfig()
+	bd := d.Buffer
 	if c.Buffer.Dir == "" {
 		c.Buffer.Dir = filepath.Join(c.StateDir, "buffer")
 	}
@@ -114,7 +134,7 @@ func Defaults(c Config) Config {
 	if c.Buffer.Compression == "" {
 		c.Buffer.Compression = bd.Compression
 	}
-	od := output.DefaultConfig()
+	od := d.Output
 	if c.Output.FailoverAfter == 0 {
 		c.Output.FailoverAfter = od.FailoverAfter
 	}
@@ -153,10 +173,10 @@ func Defaults(c Config) Config {
 		*c.Sources.Forward = forwardin.Defaults(*c.Sources.Forward)
 	}
 	if c.Monitor.Addr == "" {
-		c.Monitor.Addr = "127.0.0.1:24220"
+		c.Monitor.Addr = d.Monitor.Addr
 	}
 	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 30 * time.Second
+		c.ShutdownTimeout = d.ShutdownTimeout
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,38 @@ func TestExampleParses(t *testing.T) {
 	}
 	if len(c.Sources.Tail) != 2 || c.Output.Standby == nil || c.Sources.HTTP == nil || c.Sources.Forward == nil {
 		t.Fatalf("example decoded to %+v", c)
+	}
+}
+
+// TestParseFillsDefaultConfig: what a file leaves out comes from
+// DefaultConfig, the one place the forwarder's defaults are written.
+func TestParseFillsDefaultConfig(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfig()
+	d.StateDir = "/tmp/spw"
+	d.Buffer.Dir = "/tmp/spw/buffer"
+	d.Output.Primary = c.Output.Primary
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"log", c.Log, d.Log},
+		{"buffer", c.Buffer, d.Buffer},
+		{"monitor", c.Monitor, d.Monitor},
+		{"shutdown_timeout", c.ShutdownTimeout, d.ShutdownTimeout},
+		{"output.concurrency", c.Output.Concurrency, d.Output.Concurrency},
+		{"output.max_backoff", c.Output.MaxBackoff, d.Output.MaxBackoff},
+		{"output.compression", c.Output.Compression, d.Output.Compression},
+		{"output.failover_after", c.Output.FailoverAfter, d.Output.FailoverAfter},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tc.got, tc.want) {
+				t.Errorf("got %+v, want %+v", tc.got, tc.want)
+			}
+		})
 	}
 }

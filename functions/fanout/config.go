@@ -1,51 +1,70 @@
 package fanout
 
 import (
-	"github.com/spillwayhq/spillway/shared/envelope"
-
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/resend"
 )
 
-// Config is the typed configuration of the fanout handler.
+// Config is the typed configuration of the fanout handler. main fills it
+// from the environment (shared/lambdaenv names) over DefaultConfig.
 type Config struct {
-	Bucket        string        // S3 bucket for staged, late and quarantine objects
-	CatalogTable  string        // DynamoDB catalog table (db, table)
-	LedgerTable   string        // DynamoDB dedup ledger (id, TTL on expires_at)
-	ManifestTable string        // DynamoDB manifests table (staged-object items, sealed-hour markers)
-	AutoCreate    bool          // create catalog databases and tables on first write
-	LedgerTTL     time.Duration // lifetime of a ledger entry
-	LateWindow    time.Duration // how long after an hour ends it may still receive staged events (informational for fanout)
-	FutureLimit   time.Duration // events later than now+FutureLimit are quarantined
-	MaxPayload    int64         // decompressed payload limit per part, bytes
-	Concurrency   int           // parallel S3 puts per batch
+	Bucket        string // S3 bucket for staged, late and quarantine objects (SPILLWAY_BUCKET)
+	CatalogTable  string // DynamoDB catalog table (db, table) (SPILLWAY_CATALOG_TABLE)
+	LedgerTable   string // DynamoDB dedup ledger (id, TTL on expires_at) (SPILLWAY_LEDGER_TABLE)
+	ManifestTable string // DynamoDB manifests table (staged-object items, sealed-hour markers) (SPILLWAY_MANIFEST_TABLE)
+	AutoCreate    bool   // create catalog databases and tables on first write (SPILLWAY_AUTO_CREATE)
+
+	// LedgerTTL is the lifetime of a ledger entry (SPILLWAY_LEDGER_TTL_HOURS).
+	// It must be at least resend.MinLedgerTTL(ResendHorizon, StreamRetention):
+	// a resend that arrives after its entry expired is stored twice.
+	LedgerTTL time.Duration
+	// ResendHorizon is the longest time a client resends a request under one
+	// unique_id (SPILLWAY_RESEND_HORIZON_HOURS); default resend.Horizon.
+	ResendHorizon time.Duration
+	// StreamRetention is the Kinesis stream's retention
+	// (SPILLWAY_STREAM_RETENTION_HOURS); default resend.DefaultStreamRetention.
+	StreamRetention time.Duration
+
+	LateWindow  time.Duration // how long after an hour ends it may still receive staged events (informational for fanout) (SPILLWAY_LATE_WINDOW)
+	FutureLimit time.Duration // events later than now+FutureLimit are quarantined (SPILLWAY_FUTURE_LIMIT)
+	MaxPayload  int64         // decompressed payload limit per part, bytes
+	Concurrency int           // parallel S3 puts per batch
+
 	// CommitConcurrency is how many tables commit their transactions in
-	// parallel (a table's own transactions always run in order: they all
-	// update its catalog item). Default 1: moto's TransactWriteItems is not
-	// isolated (a failed transaction restores a snapshot of every table it
-	// touched and loses concurrent writes); on AWS, raise it for batches
-	// that mix many tables.
+	// parallel (SPILLWAY_COMMIT_CONCURRENCY). A table's own transactions
+	// always run in order: they all update its catalog item, and DynamoDB
+	// cancels concurrent transactions on one item (TransactionConflict).
+	// Transactions of different tables touch disjoint items (their own
+	// ledger entries, staged items and catalog item), which DynamoDB runs in
+	// parallel; the default matches Concurrency. Against moto, run every
+	// DynamoDB write through the local edge, which serialises them (moto's
+	// TransactWriteItems is not isolated), or set 1.
 	CommitConcurrency int
 }
 
-// DefaultConfig returns the defaults: ledger TTL 8 days (longer than the
-// Kinesis default retention of 24 h plus a 7-day forwarder retry window),
-// late window 10 minutes, future limit 1 hour.
+// DefaultConfig returns the defaults: the ledger TTL derived from the
+// resend horizon and the default stream retention (9 days), auto-create off
+// (as ingest and Terraform), late window 10 minutes, future limit 1 hour,
+// 8 parallel S3 puts and 8 tables committing in parallel.
 func DefaultConfig() Config {
 	return Config{
-		AutoCreate:  true,
-		LedgerTTL:   192 * time.Hour,
-		LateWindow:  10 * time.Minute,
-		FutureLimit: time.Hour,
-		MaxPayload:  envelope.MaxPayloadRaw,
-		Concurrency: 8,
-
-		CommitConcurrency: 1,
+		LedgerTTL:         resend.MinLedgerTTL(resend.Horizon, resend.DefaultStreamRetention),
+		ResendHorizon:     resend.Horizon,
+		StreamRetention:   resend.DefaultStreamRetention,
+		LateWindow:        10 * time.Minute,
+		FutureLimit:       time.Hour,
+		MaxPayload:        envelope.MaxPayloadRaw,
+		Concurrency:       8,
+		CommitConcurrency: 8,
 	}
 }
 
-// Validate reports every configuration problem at once.
+// Validate reports every configuration problem at once, each prefixed with
+// its field name.
 func (c Config) Validate() error {
 	var errs []error
 	req := func(name, v string) {
@@ -53,27 +72,34 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: required", name))
 		}
 	}
-	req("bucket", c.Bucket)
-	req("catalog_table", c.CatalogTable)
-	req("ledger_table", c.LedgerTable)
-	req("manifest_table", c.ManifestTable)
-	if c.LedgerTTL <= 0 {
-		errs = append(errs, errors.New("ledger_ttl: must be positive"))
+	req("Bucket", c.Bucket)
+	req("CatalogTable", c.CatalogTable)
+	req("LedgerTable", c.LedgerTable)
+	req("ManifestTable", c.ManifestTable)
+	if c.ResendHorizon < 0 {
+		errs = append(errs, fmt.Errorf("ResendHorizon: must not be negative, got %s", c.ResendHorizon))
+	}
+	if c.StreamRetention <= 0 {
+		errs = append(errs, fmt.Errorf("StreamRetention: must be positive, got %s", c.StreamRetention))
+	}
+	if min := resend.MinLedgerTTL(c.ResendHorizon, c.StreamRetention); c.LedgerTTL < min {
+		errs = append(errs, fmt.Errorf("LedgerTTL: %s is shorter than resend horizon %s + stream retention %s + margin %s = %s: late resends would be stored twice",
+			c.LedgerTTL, c.ResendHorizon, c.StreamRetention, resend.LedgerMargin, min))
 	}
 	if c.LateWindow < 0 {
-		errs = append(errs, errors.New("late_window: must not be negative"))
+		errs = append(errs, fmt.Errorf("LateWindow: must not be negative, got %s", c.LateWindow))
 	}
 	if c.FutureLimit <= 0 {
-		errs = append(errs, errors.New("future_limit: must be positive"))
+		errs = append(errs, fmt.Errorf("FutureLimit: must be positive, got %s", c.FutureLimit))
 	}
 	if c.MaxPayload <= 0 {
-		errs = append(errs, errors.New("max_payload: must be positive"))
+		errs = append(errs, fmt.Errorf("MaxPayload: must be positive, got %d", c.MaxPayload))
 	}
 	if c.Concurrency < 1 {
-		errs = append(errs, errors.New("concurrency: must be at least 1"))
+		errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", "Concurrency", c.Concurrency))
 	}
 	if c.CommitConcurrency < 1 {
-		errs = append(errs, errors.New("commit_concurrency: must be at least 1"))
+		errs = append(errs, fmt.Errorf("CommitConcurrency: must be at least 1, got %d", c.CommitConcurrency))
 	}
 	return errors.Join(errs...)
 }

@@ -44,6 +44,11 @@ func newTestEnv(tb testing.TB) *testEnv {
 		ddb: dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), Credentials: creds}),
 		cfg: DefaultConfig(),
 	}
+	e.cfg.AutoCreate = true
+	// These tests talk to moto directly, without the local edge that
+	// serialises DynamoDB writes, and moto's TransactWriteItems is not
+	// isolated (a cancelled transaction restores every table it touched).
+	e.cfg.CommitConcurrency = 1
 	e.cfg.Bucket = fmt.Sprintf("spw%d", n)
 	e.cfg.CatalogTable, e.cfg.LedgerTable, e.cfg.ManifestTable = fmt.Sprintf("catalog%d", n), fmt.Sprintf("ledger%d", n), fmt.Sprintf("manifests%d", n)
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {

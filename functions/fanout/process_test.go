@@ -40,7 +40,8 @@ func TestBootstrapFaultPointExitsOnce(t *testing.T) {
 			"TMPDIR": t.TempDir(), lambdaenv.FaultPoint: "after-commit@once",
 			lambdaenv.Bucket: e.cfg.Bucket, lambdaenv.CatalogTable: e.cfg.CatalogTable,
 			lambdaenv.LedgerTable: e.cfg.LedgerTable, lambdaenv.ManifestTable: e.cfg.ManifestTable,
-			lambdaenv.AutoCreate: "true", lambdaenv.LedgerTTLHours: "192", lambdaenv.LateWindow: "10m", lambdaenv.FutureLimit: "876000h",
+			lambdaenv.AutoCreate: "true", lambdaenv.LedgerTTLHours: "216", lambdaenv.LateWindow: "10m", lambdaenv.FutureLimit: "876000h",
+			lambdaenv.CommitConcurrency: "1", // moto directly, without the edge's serialised writes (see newTestEnv)
 		},
 	})
 	if err != nil {

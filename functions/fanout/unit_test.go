@@ -168,7 +168,7 @@ func TestSplitGroups(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "bucket") || !strings.Contains(err.Error(), "ledger_ttl") {
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "Bucket") || !strings.Contains(err.Error(), "LedgerTTL") {
 		t.Errorf("empty config: %v", err)
 	}
 	c := DefaultConfig()

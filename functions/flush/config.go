@@ -6,13 +6,14 @@ import (
 	"time"
 )
 
-// Config is the typed configuration of the flush handler.
+// Config is the typed configuration of the flush handler. main fills it from
+// the environment (shared/lambdaenv names) over DefaultConfig.
 type Config struct {
-	Bucket          string        // S3 bucket (staged/, late/, data/, failed/)
-	CatalogTable    string        // DynamoDB catalog: lists the tables to flush
-	ManifestTable   string        // DynamoDB manifests table (staged items, manifests, sealed markers)
-	SealTargetBytes int64         // uncompressed bytes per sealed object; also the size that makes a table due early
-	LateWindow      time.Duration // an hour is due once it ended this long ago
+	Bucket          string        // S3 bucket (staged/, late/, data/, failed/) (SPILLWAY_BUCKET)
+	CatalogTable    string        // DynamoDB catalog: lists the tables to flush (SPILLWAY_CATALOG_TABLE)
+	ManifestTable   string        // DynamoDB manifests table (staged items, manifests, sealed markers) (SPILLWAY_MANIFEST_TABLE)
+	SealTargetBytes int64         // uncompressed bytes per sealed object; also the size that makes a table due early (SPILLWAY_SEAL_TARGET_BYTES)
+	LateWindow      time.Duration // an hour is due once it ended this long ago (SPILLWAY_LATE_WINDOW)
 	MaxClaim        int           // staged objects per manifest (bounded by the 400 KB item limit)
 }
 
@@ -22,22 +23,23 @@ func DefaultConfig() Config {
 	return Config{SealTargetBytes: 64 << 20, LateWindow: 10 * time.Minute, MaxClaim: 500}
 }
 
-// Validate reports every configuration problem at once.
+// Validate reports every configuration problem at once, each prefixed with
+// its field name.
 func (c Config) Validate() error {
 	var errs []error
-	for _, f := range [][2]string{{"bucket", c.Bucket}, {"catalog_table", c.CatalogTable}, {"manifest_table", c.ManifestTable}} {
+	for _, f := range [][2]string{{"Bucket", c.Bucket}, {"CatalogTable", c.CatalogTable}, {"ManifestTable", c.ManifestTable}} {
 		if f[1] == "" {
 			errs = append(errs, fmt.Errorf("%s: required", f[0]))
 		}
 	}
 	if c.SealTargetBytes <= 0 {
-		errs = append(errs, errors.New("seal_target_bytes: must be positive"))
+		errs = append(errs, fmt.Errorf("SealTargetBytes: must be positive, got %d", c.SealTargetBytes))
 	}
 	if c.LateWindow < 0 {
-		errs = append(errs, errors.New("late_window: must not be negative"))
+		errs = append(errs, fmt.Errorf("LateWindow: must not be negative, got %s", c.LateWindow))
 	}
 	if c.MaxClaim < 1 || c.MaxClaim > 1000 {
-		errs = append(errs, errors.New("max_claim: must be 1 to 1000"))
+		errs = append(errs, fmt.Errorf("MaxClaim: must be 1 to 1000, got %d", c.MaxClaim))
 	}
 	return errors.Join(errs...)
 }

@@ -42,7 +42,7 @@ func TestDue(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	err := (Config{}).Validate()
-	for _, want := range []string{"bucket", "catalog_table", "manifest_table", "seal_target_bytes", "max_claim"} {
+	for _, want := range []string{"Bucket", "CatalogTable", "ManifestTable", "SealTargetBytes", "MaxClaim"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("empty config error %v does not name %s", err, want)
 		}

@@ -16,7 +16,7 @@ const (
 )
 
 // Config is the ingest handler's configuration. main fills it from the
-// environment (shared/lambdaenv names); Default gives every other field.
+// environment (shared/lambdaenv names) over DefaultConfig.
 type Config struct {
 	StreamName    string // Kinesis stream to write (SPILLWAY_STREAM_NAME)
 	CatalogTable  string // DynamoDB catalog (SPILLWAY_CATALOG_TABLE)
@@ -54,9 +54,9 @@ type Limits struct {
 	MaxEvents            int // events per request, 413
 }
 
-// Default returns the configuration with every default filled in and the
-// AWS resource names empty.
-func Default() Config {
+// DefaultConfig returns the configuration with every default filled in and
+// the AWS resource names empty.
+func DefaultConfig() Config {
 	return Config{
 		AuthMode:       AuthAPIKey,
 		Limits:         DefaultLimits(),
@@ -81,7 +81,8 @@ func DefaultLimits() Limits {
 	}
 }
 
-// Validate reports every problem of c at once.
+// Validate reports every problem of c at once, each prefixed with its field
+// path.
 func (c Config) Validate() error {
 	var errs []error
 	req := func(field, v string) {

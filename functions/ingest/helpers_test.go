@@ -86,7 +86,7 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	t.Helper()
-	cfg := Default()
+	cfg := DefaultConfig()
 	cfg.StreamName = "spillway-test"
 	cfg.CatalogTable = "catalog"
 	cfg.APIKeysTable = "apikeys"

@@ -95,7 +95,7 @@ func TestAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create key: %v", err)
 	}
-	cfg := ingest.Default()
+	cfg := ingest.DefaultConfig()
 	cfg.StreamName, cfg.CatalogTable, cfg.APIKeysTable, cfg.AutoCreate, cfg.CacheTTL = "ingest-test", "catalog", "apikeys", true, 0
 	var metrics bytes.Buffer
 	h, err := ingest.New(cfg, ingest.Deps{Kinesis: m.kin, DynamoDB: m.ddb, Metrics: &metrics})

@@ -483,7 +483,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
 	}
-	ok := Default()
+	ok := DefaultConfig()
 	ok.StreamName, ok.CatalogTable, ok.APIKeysTable = "s", "c", "k"
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)

@@ -66,7 +66,7 @@ func TestIngestHandlerRoundTrip(t *testing.T) {
 	s := createStream(t, kin, 0)
 	ddb, catalog := catalogTable(t)
 
-	cfg := ingest.Default()
+	cfg := ingest.DefaultConfig()
 	cfg.StreamName, cfg.CatalogTable, cfg.AuthMode, cfg.AutoCreate, cfg.CacheTTL = aws.ToString(s.StreamName), catalog, ingest.AuthIAM, true, 0
 	cfg.PutTimeout = 90 * time.Second
 	var logs, metrics bytes.Buffer

@@ -4,12 +4,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"github.com/spillwayhq/spillway/shared/fault"
+	"errors"
 	"log/slog"
 	"os"
-	"strconv"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,13 +14,14 @@ import (
 
 	"github.com/spillwayhq/spillway/functions/fanout"
 	"github.com/spillwayhq/spillway/shared/awsconf"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level(os.Getenv(lambdaenv.LogLevel))}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lambdaenv.NewLoader(os.LookupEnv).Level()}))
 	slog.SetDefault(log)
-	cfg, err := configFromEnv()
+	cfg, err := configFromEnv(os.LookupEnv)
 	if err != nil {
 		log.Error("fanout configuration", "err", err)
 		os.Exit(1)
@@ -42,38 +40,21 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-func configFromEnv() (fanout.Config, error) {
+// configFromEnv reads the fanout configuration over fanout.DefaultConfig and
+// reports every bad variable and every invalid field at once.
+func configFromEnv(lookup func(string) (string, bool)) (fanout.Config, error) {
+	env := lambdaenv.NewLoader(lookup)
 	c := fanout.DefaultConfig()
-	c.Bucket = os.Getenv(lambdaenv.Bucket)
-	c.CatalogTable = os.Getenv(lambdaenv.CatalogTable)
-	c.LedgerTable = os.Getenv(lambdaenv.LedgerTable)
-	c.ManifestTable = os.Getenv(lambdaenv.ManifestTable)
-	if v := os.Getenv(lambdaenv.AutoCreate); v != "" {
-		c.AutoCreate = v == "true"
-	}
-	if v := os.Getenv(lambdaenv.LedgerTTLHours); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return c, fmt.Errorf("%s: %w", lambdaenv.LedgerTTLHours, err)
-		}
-		c.LedgerTTL = time.Duration(n) * time.Hour
-	}
-	for name, dst := range map[string]*time.Duration{lambdaenv.LateWindow: &c.LateWindow, lambdaenv.FutureLimit: &c.FutureLimit} {
-		if v := os.Getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%s: %w", name, err)
-			}
-			*dst = d
-		}
-	}
-	return c, c.Validate()
-}
-
-func level(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return slog.LevelInfo
-	}
-	return l
+	env.String(lambdaenv.Bucket, &c.Bucket)
+	env.String(lambdaenv.CatalogTable, &c.CatalogTable)
+	env.String(lambdaenv.LedgerTable, &c.LedgerTable)
+	env.String(lambdaenv.ManifestTable, &c.ManifestTable)
+	env.Bool(lambdaenv.AutoCreate, &c.AutoCreate)
+	env.Hours(lambdaenv.LedgerTTLHours, &c.LedgerTTL)
+	env.Hours(lambdaenv.ResendHorizonHours, &c.ResendHorizon)
+	env.Hours(lambdaenv.StreamRetentionHours, &c.StreamRetention)
+	env.Int(lambdaenv.CommitConcurrency, &c.CommitConcurrency)
+	env.Duration(lambdaenv.LateWindow, &c.LateWindow)
+	env.Duration(lambdaenv.FutureLimit, &c.FutureLimit)
+	return c, errors.Join(env.Err(), c.Validate())
 }

@@ -6,13 +6,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/spillwayhq/spillway/shared/fault"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,12 +20,13 @@ import (
 
 	"github.com/spillwayhq/spillway/functions/flush"
 	"github.com/spillwayhq/spillway/shared/awsconf"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level(os.Getenv(lambdaenv.LogLevel))}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lambdaenv.NewLoader(os.LookupEnv).Level()}))
 	slog.SetDefault(log)
 	if err := run(log); err != nil {
 		log.Error("flush start-up", "err", err)
@@ -37,7 +36,7 @@ func main() {
 
 func run(log *slog.Logger) error {
 	ctx := context.Background()
-	cfg, err := configFromEnv()
+	cfg, e, err := configFromEnv(os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -46,8 +45,8 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	keys := map[string]string{}
-	endpoints := splitList(os.Getenv(lambdaenv.TDEndpoints))
-	if id := os.Getenv(lambdaenv.TDAPIKeySecret); id != "" && len(endpoints) > 0 {
+	endpoints := e.TDEndpoints
+	if id := e.TDAPIKeySecret; id != "" && len(endpoints) > 0 {
 		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 		if err != nil {
 			return fmt.Errorf("read secret %s: %w", id, err)
@@ -73,42 +72,25 @@ func run(log *slog.Logger) error {
 	return nil
 }
 
-func configFromEnv() (flush.Config, error) {
+// env is what flush reads from the environment besides its Config.
+type env struct {
+	TDEndpoints    []string // SPILLWAY_TD_ENDPOINTS
+	TDAPIKeySecret string   // SPILLWAY_TD_APIKEY_SECRET
+}
+
+// configFromEnv reads the flush configuration over flush.DefaultConfig and
+// the TD endpoint settings, and reports every bad variable and every
+// invalid field at once.
+func configFromEnv(lookup func(string) (string, bool)) (flush.Config, env, error) {
+	l := lambdaenv.NewLoader(lookup)
 	c := flush.DefaultConfig()
-	c.Bucket = os.Getenv(lambdaenv.Bucket)
-	c.CatalogTable = os.Getenv(lambdaenv.CatalogTable)
-	c.ManifestTable = os.Getenv(lambdaenv.ManifestTable)
-	if v := os.Getenv(lambdaenv.SealTargetBytes); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return c, fmt.Errorf("%s: %w", lambdaenv.SealTargetBytes, err)
-		}
-		c.SealTargetBytes = n
-	}
-	if v := os.Getenv(lambdaenv.LateWindow); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("%s: %w", lambdaenv.LateWindow, err)
-		}
-		c.LateWindow = d
-	}
-	return c, c.Validate()
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func level(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return slog.LevelInfo
-	}
-	return l
+	var e env
+	l.String(lambdaenv.Bucket, &c.Bucket)
+	l.String(lambdaenv.CatalogTable, &c.CatalogTable)
+	l.String(lambdaenv.ManifestTable, &c.ManifestTable)
+	l.Int64(lambdaenv.SealTargetBytes, &c.SealTargetBytes)
+	l.Duration(lambdaenv.LateWindow, &c.LateWindow)
+	l.List(lambdaenv.TDEndpoints, &e.TDEndpoints)
+	l.String(lambdaenv.TDAPIKeySecret, &e.TDAPIKeySecret)
+	return c, e, errors.Join(l.Err(), c.Validate())
 }

@@ -5,10 +5,9 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,7 +21,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level(os.Getenv(lambdaenv.LogLevel))}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lambdaenv.NewLoader(os.LookupEnv).Level()}))
 	h, err := build(context.Background(), log)
 	if err != nil {
 		log.Error("ingest start failed", "error", err.Error())
@@ -31,21 +30,25 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
+// configFromEnv reads the ingest configuration over ingest.DefaultConfig and
+// reports every bad variable and every invalid field at once.
+func configFromEnv(lookup func(string) (string, bool)) (ingest.Config, error) {
+	env := lambdaenv.NewLoader(lookup)
+	cfg := ingest.DefaultConfig()
+	env.String(lambdaenv.StreamName, &cfg.StreamName)
+	env.String(lambdaenv.CatalogTable, &cfg.CatalogTable)
+	env.String(lambdaenv.APIKeysTable, &cfg.APIKeysTable)
+	env.String(lambdaenv.FlushFunction, &cfg.FlushFunction)
+	env.String(lambdaenv.AuthMode, &cfg.AuthMode)
+	cfg.AuthMode = strings.ToLower(cfg.AuthMode)
+	env.Bool(lambdaenv.AutoCreate, &cfg.AutoCreate)
+	return cfg, errors.Join(env.Err(), cfg.Validate())
+}
+
 func build(ctx context.Context, log *slog.Logger) (*ingest.Handler, error) {
-	cfg := ingest.Default()
-	cfg.StreamName = os.Getenv(lambdaenv.StreamName)
-	cfg.CatalogTable = os.Getenv(lambdaenv.CatalogTable)
-	cfg.APIKeysTable = os.Getenv(lambdaenv.APIKeysTable)
-	cfg.FlushFunction = os.Getenv(lambdaenv.FlushFunction)
-	if v := os.Getenv(lambdaenv.AuthMode); v != "" {
-		cfg.AuthMode = strings.ToLower(v)
-	}
-	if v := os.Getenv(lambdaenv.AutoCreate); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", lambdaenv.AutoCreate, err)
-		}
-		cfg.AutoCreate = b
+	cfg, err := configFromEnv(os.LookupEnv)
+	if err != nil {
+		return nil, err
 	}
 	awsCfg, err := awsconf.Load(ctx)
 	if err != nil {
@@ -57,16 +60,4 @@ func build(ctx context.Context, log *slog.Logger) (*ingest.Handler, error) {
 		Lambda:   awslambda.NewFromConfig(awsCfg),
 		Logger:   log,
 	})
-}
-
-func level(s string) slog.Level {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }

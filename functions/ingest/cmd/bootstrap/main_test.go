@@ -55,11 +55,3 @@ func TestBuildFromEnv(t *testing.T) {
 		})
 	}
 }
-
-func TestLevel(t *testing.T) {
-	for in, want := range map[string]slog.Level{"debug": slog.LevelDebug, "WARN": slog.LevelWarn, "error": slog.LevelError, "": slog.LevelInfo, "x": slog.LevelInfo} {
-		if got := level(in); got != want {
-			t.Errorf("level(%q) = %v want %v", in, got, want)
-		}
-	}
-}

@@ -66,7 +66,7 @@ module "spillway" {
     seal_target_bytes   = 268435456
     late_window         = "3h"
     future_limit        = "30m"
-    ledger_ttl_hours    = 168
+    ledger_ttl_hours    = 336 # above the derived minimum: 168 + 72 + 24 = 264
   }
 
   bucket = {

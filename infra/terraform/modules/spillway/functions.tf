@@ -1,6 +1,21 @@
 # The three Lambda functions. Their environment is exactly
 # shared/lambdaenv.ByFunction (a Go test in infra/terraform checks it).
 
+# Settings derived from others, by the same rules as the Go code (a Go test
+# in infra/terraform evaluates them against shared/resend).
+locals {
+  # A ledger entry must outlive every resend of its part: a client resends
+  # for up to resend_horizon_hours, the resend waits in Kinesis for up to
+  # the stream retention, plus a day of margin (shared/resend.LedgerMargin).
+  ledger_ttl_margin_hours = 24
+  ledger_ttl_min_hours    = var.resend_horizon_hours + var.stream.retention_hours + local.ledger_ttl_margin_hours
+  ledger_ttl_hours        = coalesce(var.flush.ledger_ttl_hours, local.ledger_ttl_min_hours)
+
+  # The ESM gives up on a record at least this long before Kinesis drops
+  # it, so that the on-failure pointer can still be replayed from the stream.
+  esm_record_age_margin_seconds = 21600
+}
+
 locals {
   function_environment = {
     ingest = {
@@ -13,15 +28,18 @@ locals {
       SPILLWAY_AUTH_MODE      = var.auth_mode
     }
     fanout = {
-      SPILLWAY_LOG_LEVEL        = var.log_level
-      SPILLWAY_BUCKET           = aws_s3_bucket.this.bucket
-      SPILLWAY_CATALOG_TABLE    = aws_dynamodb_table.catalog.name
-      SPILLWAY_LEDGER_TABLE     = aws_dynamodb_table.ledger.name
-      SPILLWAY_MANIFEST_TABLE   = aws_dynamodb_table.manifests.name
-      SPILLWAY_AUTO_CREATE      = tostring(var.auto_create)
-      SPILLWAY_LEDGER_TTL_HOURS = tostring(var.flush.ledger_ttl_hours)
-      SPILLWAY_LATE_WINDOW      = var.flush.late_window
-      SPILLWAY_FUTURE_LIMIT     = var.flush.future_limit
+      SPILLWAY_LOG_LEVEL              = var.log_level
+      SPILLWAY_BUCKET                 = aws_s3_bucket.this.bucket
+      SPILLWAY_CATALOG_TABLE          = aws_dynamodb_table.catalog.name
+      SPILLWAY_LEDGER_TABLE           = aws_dynamodb_table.ledger.name
+      SPILLWAY_MANIFEST_TABLE         = aws_dynamodb_table.manifests.name
+      SPILLWAY_AUTO_CREATE            = tostring(var.auto_create)
+      SPILLWAY_LEDGER_TTL_HOURS       = tostring(local.ledger_ttl_hours)
+      SPILLWAY_RESEND_HORIZON_HOURS   = tostring(var.resend_horizon_hours)
+      SPILLWAY_STREAM_RETENTION_HOURS = tostring(var.stream.retention_hours)
+      SPILLWAY_COMMIT_CONCURRENCY     = tostring(var.fanout.commit_concurrency)
+      SPILLWAY_LATE_WINDOW            = var.flush.late_window
+      SPILLWAY_FUTURE_LIMIT           = var.flush.future_limit
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = var.log_level
@@ -63,6 +81,13 @@ resource "aws_lambda_function" "this" {
     variables = local.function_environment[each.key]
   }
 
+  lifecycle {
+    precondition {
+      condition     = local.ledger_ttl_hours >= local.ledger_ttl_min_hours
+      error_message = "flush.ledger_ttl_hours = ${local.ledger_ttl_hours} is shorter than resend_horizon_hours + stream.retention_hours + ${local.ledger_ttl_margin_hours} = ${local.ledger_ttl_min_hours}: late resends would be stored twice."
+    }
+  }
+
   tracing_config {
     mode = var.tracing_enabled ? "Active" : "PassThrough"
   }
@@ -89,6 +114,13 @@ resource "aws_lambda_event_source_mapping" "fanout" {
   maximum_retry_attempts             = var.event_source_mapping.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.event_source_mapping.maximum_record_age_seconds
   function_response_types            = ["ReportBatchItemFailures"]
+
+  lifecycle {
+    precondition {
+      condition     = var.event_source_mapping.maximum_record_age_seconds >= 60 && var.event_source_mapping.maximum_record_age_seconds <= var.stream.retention_hours * 3600 - local.esm_record_age_margin_seconds
+      error_message = "event_source_mapping.maximum_record_age_seconds must be 60 or more and at most stream.retention_hours * 3600 - ${local.esm_record_age_margin_seconds} (${var.stream.retention_hours * 3600 - local.esm_record_age_margin_seconds}), so that given-up records can still be replayed from the stream (-1, no limit, is refused for the same reason)."
+    }
+  }
 
   destination_config {
     on_failure {

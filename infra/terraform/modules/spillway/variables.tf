@@ -111,14 +111,14 @@ variable "stream" {
 }
 
 variable "event_source_mapping" {
-  description = "Kinesis -> fanout event source mapping. Concurrency per shard = parallelization_factor."
+  description = "Kinesis -> fanout event source mapping. Concurrency per shard = parallelization_factor. maximum_record_age_seconds (default 18 h) must stay at least 6 h below stream.retention_hours, so that the on-failure pointers of records it gives up on can still be replayed from the stream (checked at plan)."
   type = object({
     batch_size                      = optional(number, 100)
     maximum_batching_window_seconds = optional(number, 1)
     parallelization_factor          = optional(number, 1)
     bisect_batch_on_function_error  = optional(bool, true)
     maximum_retry_attempts          = optional(number, 10)
-    maximum_record_age_seconds      = optional(number, 86400)
+    maximum_record_age_seconds      = optional(number, 64800)
     starting_position               = optional(string, "TRIM_HORIZON")
     on_failure_queue_retention_s    = optional(number, 1209600)
   })
@@ -141,15 +141,44 @@ variable "api" {
 }
 
 variable "flush" {
-  description = "Flush schedule and sealing: EventBridge schedule expression, target sealed object size, late window and future limit (Go durations), ledger TTL."
+  description = "Flush schedule and sealing: EventBridge schedule expression, target sealed object size (64 MiB), late window and future limit (Go durations), ledger TTL in hours. Defaults equal the Go DefaultConfig values (a test checks). ledger_ttl_hours defaults to resend_horizon_hours + stream.retention_hours + 24 (216 with the defaults); a smaller value fails the plan."
   type = object({
     schedule_expression = optional(string, "rate(5 minutes)")
-    seal_target_bytes   = optional(number, 134217728)
-    late_window         = optional(string, "2h")
+    seal_target_bytes   = optional(number, 67108864)
+    late_window         = optional(string, "10m")
     future_limit        = optional(string, "1h")
-    ledger_ttl_hours    = optional(number, 72)
+    ledger_ttl_hours    = optional(number)
   })
   default = {}
+
+  validation {
+    condition     = var.flush.seal_target_bytes > 0 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.late_window)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.future_limit))
+    error_message = "flush.seal_target_bytes must be positive; flush.late_window and flush.future_limit must be Go durations such as 10m or 1h."
+  }
+}
+
+variable "resend_horizon_hours" {
+  description = "The longest time, in hours, any client resends a request under the same unique_id (spillway-forwarder: 168, shared/resend.Horizon; td-agent: its retry_timeout). The ledger TTL is derived from it (SPILLWAY_RESEND_HORIZON_HOURS)."
+  type        = number
+  default     = 168
+
+  validation {
+    condition     = var.resend_horizon_hours >= 0 && floor(var.resend_horizon_hours) == var.resend_horizon_hours
+    error_message = "resend_horizon_hours must be a whole number of hours, 0 or more."
+  }
+}
+
+variable "fanout" {
+  description = "Fanout processing. commit_concurrency: tables whose DynamoDB transactions one invocation commits in parallel (SPILLWAY_COMMIT_CONCURRENCY); a table's own transactions always run in order. Transactions of different tables touch disjoint items, so DynamoDB runs them in parallel; the default, 8, matches fanout's parallel S3 puts."
+  type = object({
+    commit_concurrency = optional(number, 8)
+  })
+  default = {}
+
+  validation {
+    condition     = var.fanout.commit_concurrency >= 1 && floor(var.fanout.commit_concurrency) == var.fanout.commit_concurrency
+    error_message = "fanout.commit_concurrency must be a whole number, 1 or more."
+  }
 }
 
 variable "td_endpoints" {

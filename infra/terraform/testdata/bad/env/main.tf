@@ -12,14 +12,17 @@ locals {
       SPILLWAY_TYPO           = "x"
     }
     fanout = {
-      SPILLWAY_LOG_LEVEL        = "info"
-      SPILLWAY_BUCKET           = "b"
-      SPILLWAY_CATALOG_TABLE    = "c"
-      SPILLWAY_MANIFEST_TABLE   = "m"
-      SPILLWAY_AUTO_CREATE      = "true"
-      SPILLWAY_LEDGER_TTL_HOURS = "72"
-      SPILLWAY_LATE_WINDOW      = "2h"
-      SPILLWAY_FUTURE_LIMIT     = "1h"
+      SPILLWAY_LOG_LEVEL              = "info"
+      SPILLWAY_BUCKET                 = "b"
+      SPILLWAY_CATALOG_TABLE          = "c"
+      SPILLWAY_MANIFEST_TABLE         = "m"
+      SPILLWAY_AUTO_CREATE            = "true"
+      SPILLWAY_LEDGER_TTL_HOURS       = "216"
+      SPILLWAY_RESEND_HORIZON_HOURS   = "168"
+      SPILLWAY_STREAM_RETENTION_HOURS = "24"
+      SPILLWAY_COMMIT_CONCURRENCY     = "8"
+      SPILLWAY_LATE_WINDOW            = "2h"
+      SPILLWAY_FUTURE_LIMIT           = "1h"
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = "info"
