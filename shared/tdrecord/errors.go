@@ -11,22 +11,22 @@ type Kind int
 
 // Failure kinds.
 const (
-	KindBadMsgpack          Kind = iota + 1 // truncated or invalid msgpack, non-string keys, extension types
-	KindNotMap                              // an event (or in_http record) is not a map
-	KindTooManyKeys                         // an event has more than Limits.MaxKeys keys
-	KindTooDeep                             // nesting deeper than Limits.MaxDepth
-	KindRecordTooLarge                      // an event is over Limits.MaxRecordBytes
-	KindTooManyEvents                       // more than Limits.MaxEvents events
-	KindTimeMissing                         // an event has no "time"
-	KindTimeInvalid                         // a "time" that is not a valid number of seconds
-	KindDecompressedTooLarge                // decompressed data over Limits.MaxDecompressedBytes
-	KindRatio                               // decompressed data over Limits.MaxCompressionRatio times the input
-	KindBadCompression                      // not gzip / zstd / deflate, or a corrupt stream
-	KindUnsupportedCompression              // an unknown compression or Content-Encoding
-	KindUnsupportedType                     // an in_http Content-Type that carries no records
-	KindBadJSON                             // invalid JSON in an in_http request
-	KindNoData                              // an in_http request without json=, ndjson= or msgpack=, or a bad query or form
-	KindInternal                            // the decoder could not start
+	KindBadMsgpack             Kind = iota + 1 // truncated or invalid msgpack, non-string keys, extension types
+	KindNotMap                                 // an event (or in_http record) is not a map
+	KindTooManyKeys                            // an event has more than Limits.MaxKeys keys
+	KindTooDeep                                // nesting deeper than Limits.MaxDepth
+	KindRecordTooLarge                         // an event is over Limits.MaxRecordBytes
+	KindTooManyEvents                          // more than Limits.MaxEvents events
+	KindTimeMissing                            // an event has no "time"
+	KindTimeInvalid                            // a "time" that is not a valid number of seconds
+	KindDecompressedTooLarge                   // decompressed data over Limits.MaxDecompressedBytes
+	KindRatio                                  // decompressed data over Limits.MaxCompressionRatio times the input
+	KindBadCompression                         // not gzip / zstd / deflate, or a corrupt stream
+	KindUnsupportedCompression                 // an unknown compression or Content-Encoding
+	KindUnsupportedType                        // an in_http Content-Type that carries no records
+	KindBadJSON                                // invalid JSON in an in_http request
+	KindNoData                                 // an in_http request without json=, ndjson= or msgpack=, or a bad query or form
+	KindInternal                               // the decoder could not start
 )
 
 var kindNames = map[Kind]string{
