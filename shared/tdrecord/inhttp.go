@@ -298,3 +298,22 @@ func JSONNumber(n json.Number) any {
 	}
 	return f
 }
+
+// JSONValue converts every json.Number in v (a value decoded with
+// UseNumber) with JSONNumber, in place where v is a map or slice, and
+// returns the result.
+func JSONValue(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		return JSONNumber(t)
+	case map[string]any:
+		for k, x := range t {
+			t[k] = JSONValue(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = JSONValue(x)
+		}
+	}
+	return v
+}
