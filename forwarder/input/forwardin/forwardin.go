@@ -47,6 +47,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/sink"
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -555,15 +556,15 @@ func (s *Server) decodeMessage(msg, dst []byte, now int64) (decoded, error) {
 		if isNil(rec) {
 			return
 		}
-		t, ok := eventTime(timeObj)
-		if !ok || !isMap(rec) {
+		t, err := tdrecord.RawSeconds(timeObj)
+		if err != nil || !isMap(rec) {
 			s.st.invalid.Add(1)
 			return
 		}
 		if t == 0 {
 			t = now
 		}
-		out, err := appendRecord(d.records, rec, t)
+		out, err := tdrecord.AppendRawRecord(d.records, rec, t)
 		if err != nil {
 			s.st.invalid.Add(1)
 			return

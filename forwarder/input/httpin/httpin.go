@@ -14,11 +14,11 @@
 //	405  method other than POST
 //	413  body, decompressed body, one record or record count over the limit
 //	415  a Content-Type that carries no records (not JSON, NDJSON, msgpack or a form)
+//	503  sink.ErrFull (Retry-After set); the client should resend
+//	500  any other sink error
 //
 // Decoding (formats, the time rule, number conversion) is shared/tdrecord's
 // DecodeInHTTP, the same code the ingest function's in_http route runs.
-//	503  sink.ErrFull (Retry-After set); the client should resend
-//	500  any other sink error
 package httpin
 
 import (
