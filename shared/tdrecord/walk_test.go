@@ -136,3 +136,27 @@ func FuzzWalk(f *testing.F) {
 		}
 	})
 }
+
+// benchStream is n access-log-like events.
+func benchStream(tb testing.TB, n int) []byte {
+	tb.Helper()
+	maps := make([]map[string]any, n)
+	for i := range maps {
+		maps[i] = map[string]any{"time": int64(1700000000 + i), "host": "192.168.0.1", "method": "GET", "path": "/x/y/z?q=" + string(rune('a'+i%26)),
+			"code": 200, "size": 1234 + i, "referer": "-", "agent": "Mozilla/5.0 (X11; Linux x86_64)", "tags": []any{"a", 1, map[string]any{"k": 1.5}}}
+	}
+	return stream(tb, maps...)
+}
+
+// BenchmarkWalk is the validation step of every import request.
+func BenchmarkWalk(b *testing.B) {
+	raw := benchStream(b, 10000)
+	w := Walker{Limits: DefaultLimits()}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := w.Walk(raw, func(Event) {}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
