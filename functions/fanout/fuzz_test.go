@@ -8,6 +8,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // FuzzDecodeStream checks that any input either decodes into events whose
@@ -51,7 +52,7 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add(encodeZstd(f, 0, ev))
 	f.Add(encodeZstd(f, 5, ev, mp(f, map[string]any{"time": 2, "a": []any{1, "x"}})))
 	const limit = 1 << 16
-	ref, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(limit))
+	ref, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(tdrecord.MaxZstdWindow), zstd.WithDecoderMaxMemory(limit))
 	if err != nil {
 		f.Fatal(err)
 	}

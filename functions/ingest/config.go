@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // Auth modes (SPILLWAY_AUTH_MODE).
@@ -68,16 +70,18 @@ func DefaultConfig() Config {
 }
 
 // DefaultLimits returns the default limits.
+// The record limits are tdrecord.DefaultLimits.
 func DefaultLimits() Limits {
+	r := tdrecord.DefaultLimits()
 	return Limits{
-		MaxBodyBytes:         10 << 20,  // API Gateway's own payload limit
-		MaxDecompressedBytes: 128 << 20, // the function needs ~2x this in memory
-		MaxCompressionRatio:  200,
-		RatioFloorBytes:      1 << 20,
-		MaxRecordBytes:       1_000_000, // fits a Kinesis record once gzipped, whatever the data
-		MaxKeys:              512,
-		MaxDepth:             32,
-		MaxEvents:            1_000_000,
+		MaxBodyBytes:         10 << 20, // API Gateway's own payload limit
+		MaxDecompressedBytes: r.MaxDecompressedBytes,
+		MaxCompressionRatio:  r.MaxCompressionRatio,
+		RatioFloorBytes:      r.RatioFloorBytes,
+		MaxRecordBytes:       r.MaxRecordBytes,
+		MaxKeys:              r.MaxKeys,
+		MaxDepth:             r.MaxDepth,
+		MaxEvents:            r.MaxEvents,
 	}
 }
 
@@ -114,6 +118,14 @@ func (c Config) Validate() error {
 	pos("MaxEvents", l.MaxEvents)
 	if l.RatioFloorBytes < 0 {
 		errs = append(errs, fmt.Errorf("Limits.RatioFloorBytes: must not be negative, got %d", l.RatioFloorBytes))
+	}
+	// Fanout stores streams within tdrecord's ceilings: whatever ingest
+	// accepts must stay within them.
+	if l.MaxKeys > tdrecord.MaxKeysCeiling {
+		errs = append(errs, fmt.Errorf("Limits.MaxKeys: %d is over what fanout stores (%d)", l.MaxKeys, tdrecord.MaxKeysCeiling))
+	}
+	if l.MaxDepth > tdrecord.MaxDepthCeiling {
+		errs = append(errs, fmt.Errorf("Limits.MaxDepth: %d is over what fanout stores (%d)", l.MaxDepth, tdrecord.MaxDepthCeiling))
 	}
 	if l.MaxRecordBytes > maxRecordPayload {
 		errs = append(errs, fmt.Errorf("Limits.MaxRecordBytes: %d does not fit one Kinesis record (max %d)", l.MaxRecordBytes, maxRecordPayload))

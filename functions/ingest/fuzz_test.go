@@ -13,6 +13,7 @@ import (
 
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdimport"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // fuzzLimits are small so the fuzzer reaches every limit.
@@ -67,7 +68,7 @@ func FuzzDecodeImport(f *testing.F) {
 			}
 			return
 		}
-		raw, aerr := gunzip(body, lim, nil)
+		raw, aerr := decompress(tdrecord.Gzip, body, lim, nil)
 		if aerr != nil {
 			t.Fatalf("accepted body does not gunzip: %v", aerr)
 		}
@@ -98,7 +99,7 @@ func FuzzDecodeImportZstd(f *testing.F) {
 			}
 			return
 		}
-		raw, aerr := unzstd(body, lim, nil)
+		raw, aerr := decompress(tdrecord.Zstd, body, lim, nil)
 		if aerr != nil {
 			t.Fatalf("accepted body does not decompress again: %v", aerr)
 		}
@@ -106,23 +107,6 @@ func FuzzDecodeImportZstd(f *testing.F) {
 		want, err := ref.DecodeAll(body, nil)
 		if err != nil || !bytes.Equal(want, raw) {
 			t.Fatalf("DecodeAll disagrees: %d bytes, %v; streamed %d bytes", len(want), err, len(raw))
-		}
-	})
-}
-
-// FuzzDecodeMsgpackStream fuzzes the walker directly, without gzip.
-func FuzzDecodeMsgpackStream(f *testing.F) {
-	f.Add(msgpackStream(f, map[string]any{"time": int64(1700000000), "a": []any{1, "x", map[string]any{"b": nil}}}))
-	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
-	lim := fuzzLimits()
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		b, aerr := decodeMsgpackStream(raw, lim)
-		if aerr != nil {
-			return
-		}
-		checkStream(t, raw, b.events())
-		if b.events() > 0 && b.ends[len(b.ends)-1] != len(raw) {
-			t.Fatal("events do not cover the stream")
 		}
 	})
 }

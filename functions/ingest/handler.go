@@ -379,7 +379,7 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 			return events.APIGatewayV2HTTPResponse{}, aerr
 		}
 	}
-	decompress, ok := decompressor(format)
+	c, ok := compression(format)
 	if !ok {
 		return events.APIGatewayV2HTTPResponse{}, unsupportedFormat(format)
 	}
@@ -397,7 +397,7 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 	r.log = r.log.With("unique_id", uid, "format", format)
 	bufp := rawBuffers.Get().(*[]byte)
 	defer func() { rawBuffers.Put(bufp) }()
-	raw, aerr := decompress(body, h.cfg.Limits, *bufp)
+	raw, aerr := decompress(c, body, h.cfg.Limits, *bufp)
 	if aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}

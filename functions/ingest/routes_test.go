@@ -131,6 +131,11 @@ func TestInHTTP(t *testing.T) {
 			}
 		}},
 		{name: "time query parameter wins", path: "/td.testdb.www_access?time=1518756037.3137116", body: `{"time":5}`, headers: map[string]string{"content-type": "application/json"}, status: 200, wantN: 1, wantTime: 1518756037},
+		// One time rule (shared/tdrecord): a time parameter of 0 is absent, as in Fluentd
+		// and the forwarder (this route used to store time 0); a string record time is
+		// invalid, as in Fluentd and the forwarder (this route used to parse it).
+		{name: "time parameter 0 is absent", path: "/td.testdb.www_access?time=0", body: `{"time":5}`, headers: map[string]string{"content-type": "application/json"}, status: 200, wantN: 1, wantTime: 5},
+		{name: "string record time", body: `{"time":"1518756037"}`, headers: map[string]string{"content-type": "application/json"}, status: 400, reason: reasonTimeInvalid},
 		{name: "ndjson body", body: "{\"a\":1}\n\n{\"a\":2}\n{\"a\":3}", headers: map[string]string{"content-type": "application/x-ndjson"}, status: 200, wantN: 3},
 		{name: "msgpack body array", body: mp([]any{map[string]any{"a": 1}, map[string]any{"b": 2}}), headers: map[string]string{"content-type": "application/msgpack"}, status: 200, wantN: 2},
 		{name: "gzip json body", body: string(gzBytes(t, []byte(`{"z":1}`))), headers: map[string]string{"content-type": "application/json", "content-encoding": "gzip"}, status: 200, wantN: 1},

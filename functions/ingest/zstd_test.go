@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // zstdHugeWindow is a zstd frame whose header asks for a 1 GiB window
@@ -151,7 +152,7 @@ func TestUnzstd(t *testing.T) {
 	for round := range 2 {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				out, aerr := unzstd(tc.body, tc.lim, nil)
+				out, aerr := decompress(tdrecord.Zstd, tc.body, tc.lim, nil)
 				if tc.status == 0 {
 					if aerr != nil || !bytes.Equal(out, stream) {
 						t.Fatalf("round %d: %d bytes, %v; want the stream", round, len(out), aerr)

@@ -8,7 +8,7 @@
 //     its integer "time" key, replacing any "time" the record had; the
 //     other pairs are copied byte for byte.
 //   - {"ack": chunk} is written only after Sink.Append returned nil.
-//   - On intake.ErrFull or any sink error no ack is written and the
+//   - On intake.ErrFull or any intake error no ack is written and the
 //     connection is closed, so the client resends.
 //   - A tag that is not td.<db>.<table> with valid names can never be
 //     stored: its events are dropped, counted (Stats.BadTag) and logged, and
@@ -47,6 +47,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -146,11 +147,11 @@ func (cfg Config) Validate() error {
 type Stats struct {
 	Connections uint64 // connections accepted
 	Messages    uint64 // forward messages decoded
-	Records     uint64 // records handed to the sink
+	Records     uint64 // records handed to the intake
 	Acks        uint64 // acks written
 	Invalid     uint64 // entries skipped (record not a map, bad time)
 	BadTag      uint64 // records dropped for a tag that is not td.<db>.<table>
-	Refused     uint64 // messages not stored (sink full or failing); connection closed
+	Refused     uint64 // messages not stored (intake full or failing); connection closed
 	Protocol    uint64 // connections closed for a protocol error or limit
 	AuthFailed  uint64 // handshakes refused
 }
@@ -158,7 +159,7 @@ type Stats struct {
 // Server is the forward source.
 type Server struct {
 	cfg  Config
-	sink intake.Appender
+	intake intake.Appender
 	log  *slog.Logger
 	tls  *tls.Config
 
@@ -182,12 +183,12 @@ func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("forward source config: %w", err)
 	}
 	if s == nil {
-		return nil, errors.New("forward source: nil sink")
+		return nil, errors.New("forward source: nil intake")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	srv := &Server{cfg: cfg, sink: s, log: logger.With("source", "forward"),
+	srv := &Server{cfg: cfg, intake: s, log: logger.With("source", "forward"),
 		lns: map[net.Listener]struct{}{}, pcs: map[net.PacketConn]struct{}{}, conns: map[net.Conn]struct{}{}, now: time.Now}
 	if cfg.TLS != nil {
 		tc, err := loadTLS(cfg.TLS)
@@ -406,7 +407,7 @@ func (s *Server) handle(c net.Conn) {
 	}
 }
 
-// errRefused: the sink did not take the records.
+// errRefused: the intake did not take the records.
 var errRefused = errors.New("records not stored")
 
 // ErrTooLarge is the protocol error for a message over a size limit.
@@ -555,15 +556,15 @@ func (s *Server) decodeMessage(msg, dst []byte, now int64) (decoded, error) {
 		if isNil(rec) {
 			return
 		}
-		t, ok := eventTime(timeObj)
-		if !ok || !isMap(rec) {
+		t, err := tdrecord.RawSeconds(timeObj)
+		if err != nil || !isMap(rec) {
 			s.st.invalid.Add(1)
 			return
 		}
 		if t == 0 {
 			t = now
 		}
-		out, err := appendRecord(d.records, rec, t)
+		out, err := tdrecord.AppendRawRecord(d.records, rec, t)
 		if err != nil {
 			s.st.invalid.Add(1)
 			return
@@ -629,14 +630,14 @@ func addEntry(e []byte, add func(t, r []byte), s *Server) error {
 	return nil
 }
 
-// store hands cn.out to the sink and acks when asked.
+// store hands cn.out to the intake and acks when asked.
 func (cn *conn) store(tag string, count int, chunk []byte, jsonAck bool) error {
 	s := cn.s
 	if count > 0 {
 		if _, _, err := names.ParseTag(tag); err != nil {
 			s.st.badTag.Add(uint64(count))
 			s.log.Warn("events dropped: tag is not td.<db>.<table>", "remote", cn.remote, "tag", clip(tag), "records", count, "err", err)
-		} else if err := s.sink.Append(context.Background(), tag, cn.out, count); err != nil {
+		} else if err := s.intake.Append(context.Background(), tag, cn.out, count); err != nil {
 			s.st.refused.Add(1)
 			return fmt.Errorf("%w: %d records for %s: %w", errRefused, count, tag, err)
 		} else {

@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"strings"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // serveJSON reads JSON-encoded forward messages (Fluentd accepts a
@@ -83,26 +80,18 @@ func (cn *conn) processJSON(msg []any) error {
 			return nil
 		}
 		rec, ok := rv.(map[string]any)
-		t, tok := jsonTime(tv)
-		if !ok || !tok {
+		t, err := tdrecord.Seconds(tv)
+		if !ok || err != nil {
 			s.st.invalid.Add(1)
 			return nil
 		}
 		if t == 0 {
 			t = now
 		}
-		delete(rec, "time")
-		for k, v := range rec {
-			rec[k] = fromJSON(v)
-		}
-		var buf bytes.Buffer
-		enc := msgpack.NewEncoder(&buf)
-		enc.SetSortMapKeys(true)
-		enc.UseCompactInts(true)
-		if err := enc.Encode(rec); err != nil {
+		tdrecord.JSONValue(rec)
+		if cn.out, err = tdrecord.AppendRecord(cn.out, rec, t); err != nil {
 			return fmt.Errorf("encode record: %w", err)
 		}
-		cn.out, _ = appendRecord(cn.out, buf.Bytes(), t)
 		count++
 		return nil
 	}
@@ -139,50 +128,6 @@ func (cn *conn) processJSON(msg []any) error {
 		}
 	}
 	return cn.store(tag, count, chunk, true)
-}
-
-func jsonTime(v any) (int64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, true
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return 0, false
-	}
-	return floatSec(f)
-}
-
-func fromJSON(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		s := string(t)
-		if !strings.ContainsAny(s, ".eE") {
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return i
-			}
-			if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-				return u
-			}
-		}
-		f, _ := t.Float64()
-		if math.IsInf(f, 0) {
-			return s
-		}
-		return f
-	case map[string]any:
-		for k, x := range t {
-			t[k] = fromJSON(x)
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = fromJSON(x)
-		}
-	}
-	return v
 }
 
 func jsonString(b []byte) []byte {

@@ -3,13 +3,11 @@ package forwardin
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"math"
 )
 
 // A minimal msgpack reader over complete byte slices: enough to frame a
-// message, walk the forward protocol's arrays and rewrite record maps
-// without decoding their values.
+// message and walk the forward protocol's arrays. Record maps and their
+// times are shared/tdrecord's (RawSeconds, AppendRawRecord).
 
 var (
 	// errShort means b holds only the beginning of an object.
@@ -132,12 +130,6 @@ func header(b []byte) (hlen int, size uint64, items uint64, err error) {
 	return 0, 0, 0, errFormat
 }
 
-// ObjectLen returns the size of the first complete msgpack object in b.
-// It checks that every declared length and element count is backed by
-// bytes, so a decoder given b[:n] never allocates more than len(b)
-// elements; it fails on truncated input and on bytes that are not msgpack.
-func ObjectLen(b []byte) (int, error) { return objLen(b) }
-
 // split returns the first complete object of b and the rest. b must hold
 // complete objects (callers framed the message first).
 func split(b []byte) (obj, rest []byte, err error) {
@@ -213,134 +205,8 @@ func isMap(obj []byte) bool {
 
 func isNil(obj []byte) bool { return len(obj) == 1 && obj[0] == 0xc0 }
 
-// eventTime decodes a forward time: an integer, a float (floored) or the
-// EventTime extension (type 0, 8 bytes: seconds, nanoseconds, big endian).
-// ok is false for anything else.
-func eventTime(obj []byte) (sec int64, ok bool) {
-	if len(obj) == 0 {
-		return 0, false
-	}
-	c := obj[0]
-	switch {
-	case c <= 0x7f:
-		return int64(c), true
-	case c >= 0xe0:
-		return int64(int8(c)), true
-	}
-	switch c {
-	case 0xcc:
-		return int64(obj[1]), true
-	case 0xcd:
-		return int64(binary.BigEndian.Uint16(obj[1:])), true
-	case 0xce:
-		return int64(binary.BigEndian.Uint32(obj[1:])), true
-	case 0xcf:
-		u := binary.BigEndian.Uint64(obj[1:])
-		if u > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(u), true
-	case 0xd0:
-		return int64(int8(obj[1])), true
-	case 0xd1:
-		return int64(int16(binary.BigEndian.Uint16(obj[1:]))), true
-	case 0xd2:
-		return int64(int32(binary.BigEndian.Uint32(obj[1:]))), true
-	case 0xd3:
-		return int64(binary.BigEndian.Uint64(obj[1:])), true
-	case 0xca:
-		return floatSec(float64(math.Float32frombits(binary.BigEndian.Uint32(obj[1:]))))
-	case 0xcb:
-		return floatSec(math.Float64frombits(binary.BigEndian.Uint64(obj[1:])))
-	case 0xd7: // fixext8
-		if obj[1] == 0 {
-			return int64(binary.BigEndian.Uint32(obj[2:])), true
-		}
-	case 0xc7: // ext8 with length 8
-		if obj[1] == 8 && obj[2] == 0 {
-			return int64(binary.BigEndian.Uint32(obj[3:])), true
-		}
-	}
-	return 0, false
-}
-
-func floatSec(f float64) (int64, bool) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || f >= math.MaxInt64 || f < math.MinInt64 {
-		return 0, false
-	}
-	return int64(math.Floor(f)), true
-}
-
-// appendRecord rewrites the record map rec (a whole map object) into dst
-// with its "time" key (str or bin) replaced by the integer t, written last;
-// every other pair is copied byte for byte.
-func appendRecord(dst, rec []byte, t int64) ([]byte, error) {
-	n, body, ok := mapLen(rec)
-	if !ok {
-		return dst, fmt.Errorf("record is not a map")
-	}
-	start := len(dst)
-	dst = append(dst, 0xdf, 0, 0, 0, 0) // map32 header, fixed below
-	kept := 0
-	for i := 0; i < n; i++ {
-		k, r, err := split(body)
-		if err != nil {
-			return dst[:start], fmt.Errorf("record key: %w", err)
-		}
-		v, r2, err := split(r)
-		if err != nil {
-			return dst[:start], fmt.Errorf("record value: %w", err)
-		}
-		body = r2
-		ks, ok := rawString(k)
-		if !ok {
-			return dst[:start], fmt.Errorf("record key is not a string")
-		}
-		if string(ks) == "time" {
-			continue
-		}
-		dst = appendStrBytes(dst, ks) // bin keys become str
-		dst = append(dst, v...)
-		kept++
-	}
-	dst = append(dst, 0xa4, 't', 'i', 'm', 'e')
-	dst = appendInt(dst, t)
-	kept++
-	// Write the smallest header and slide the pairs down.
-	var hdr []byte
-	switch {
-	case kept < 16:
-		hdr = []byte{0x80 | byte(kept)}
-	case kept < 1<<16:
-		hdr = []byte{0xde, byte(kept >> 8), byte(kept)}
-	default:
-		hdr = []byte{0xdf, byte(kept >> 24), byte(kept >> 16), byte(kept >> 8), byte(kept)}
-	}
-	copy(dst[start:], hdr)
-	m := copy(dst[start+len(hdr):], dst[start+5:])
-	return dst[:start+len(hdr)+m], nil
-}
-
-func appendInt(b []byte, v int64) []byte {
-	switch {
-	case v >= 0 && v < 128:
-		return append(b, byte(v))
-	case v >= -32 && v < 0:
-		return append(b, byte(v))
-	case v >= 0 && v <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
-	case v >= math.MinInt32 && v < 0:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
-	case v >= 0:
-		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
-	}
-}
-
-func appendStr(b []byte, s string) []byte { return appendStrBytes(b, []byte(s)) }
-
-func appendStrBytes(b []byte, s []byte) []byte {
+// appendStr appends s as a msgpack str.
+func appendStr(b []byte, s string) []byte {
 	n := len(s)
 	switch {
 	case n < 32:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/intake"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -193,6 +194,9 @@ func TestAccepted(t *testing.T) {
 			[]rec{{"k": "v", "time": int64(7)}}},
 		{"query json= without body", "/td.db1.tbl1?time=7&json=" + url.QueryEscape(`[{"q":1}]`), "", "", nil,
 			[]rec{{"q": int64(1), "time": int64(7)}}},
+		// Kept as text, as ingest and in_forward do (this source used to store +Inf).
+		{"overflowing numbers kept as text", "/td.db1.tbl1?time=5", "application/json", "", []byte(`{"a":1e999,"b":[-1e999]}`),
+			[]rec{{"a": "1e999", "b": []any{"-1e999"}, "time": int64(5)}}},
 		{"gzip json", "/td.db1.tbl1?time=5", "application/json", "gzip", gz(t, []byte(`{"z":true}`)), []rec{{"z": true, "time": int64(5)}}},
 		{"deflate form", "/td.db1.tbl1?time=5", "application/x-www-form-urlencoded", "deflate", zl(t, []byte("ndjson="+url.QueryEscape("{\"d\":1}\n{\"d\":2}"))),
 			[]rec{{"d": int64(1), "time": int64(5)}, {"d": int64(2), "time": int64(5)}}},
@@ -261,6 +265,7 @@ func TestRefused(t *testing.T) {
 		{"too many records", Config{MaxRecords: 2}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`[{},{},{}]`), 413, "too many"},
 		{"unknown encoding", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "Content-Encoding"},
 		{"bad gzip", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "gzip"},
+		{"unknown content type", Config{}, nil, "POST", "/td.db1.tbl1", "text/plain", []byte(`{}`), 415, "Content-Type"},
 		{"sink full", Config{RetryAfter: 3 * time.Second}, intake.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
 		{"sink broken", Config{}, errors.New("disk on fire"), "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 500, "could not store"},
 	}
@@ -360,17 +365,25 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// FuzzDecodeRecords fuzzes this source's decoding (tdrecord.DecodeInHTTP
+// with the source's limits) for each payload kind; the high bit of k sets
+// the time parameter to 99. Every failure must be a tdrecord error, and
+// what is accepted must be records with an integer time.
 func FuzzDecodeRecords(f *testing.F) {
 	f.Add(byte(0), []byte(`[{"a":1,"time":1.5},{"b":[1,{"c":null}]}]`))
 	f.Add(byte(1), []byte("{\"a\":1}\n{\"time\":2}"))
 	f.Add(byte(2), []byte{0x92, 0x81, 0xa1, 'a', 0x01, 0x81, 0xa4, 't', 'i', 'm', 'e', 0xcb, 0x41, 0xd9, 0x4c, 0x9c, 0x40, 0, 0, 0})
-	kinds := []string{"json", "ndjson", "msgpack"}
+	types := []string{"application/json", "application/x-ndjson", "application/msgpack"}
+	srv := &Server{cfg: Defaults(Config{MaxRecords: 1000})}
 	f.Fuzz(func(t *testing.T, k byte, payload []byte) {
-		kind := kinds[int(k)%len(kinds)]
-		out, n, err := DecodeRecords(kind, payload, 99, k&0x80 != 0, 1000)
+		req := tdrecord.InHTTPRequest{ContentType: types[int(k&0x7f)%len(types)], Body: payload, Now: 1}
+		if k&0x80 != 0 {
+			req.RawQuery = "time=99"
+		}
+		out, n, err := tdrecord.DecodeInHTTP(req, srv.limits())
 		if err != nil {
-			if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrTooMany) {
-				t.Fatalf("error %v wraps neither ErrPayload nor ErrTooMany", err)
+			if tdrecord.KindOf(err) == 0 {
+				t.Fatalf("error %v is not a tdrecord error", err)
 			}
 			return
 		}

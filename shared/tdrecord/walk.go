@@ -1,41 +1,112 @@
-package ingest
+package tdrecord
 
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
-	"net/http"
 )
 
-// errTruncated is returned by the walker when a value runs past the data.
-var errTruncated = errors.New("truncated msgpack value")
+// ColumnType is the msgpack type family of a top-level value, as a catalog
+// schema sees it. String returns TD's type name.
+type ColumnType uint8
 
-// walker validates a msgpack map stream in place, without allocating: each
-// top-level value must be a map with string keys, an integer "time" and the
-// configured key count, depth and size.
-type walker struct {
-	lim Limits
+// Column types.
+const (
+	ColumnNil ColumnType = iota
+	ColumnBoolean
+	ColumnLong
+	ColumnDouble
+	ColumnString
+	ColumnBinary
+	ColumnArray
+	ColumnMap
+)
+
+var columnNames = [...]string{"", "boolean", "long", "double", "string", "binary", "array", "map"}
+
+// String returns TD's type name of t ("long", "double", ...); "" for nil.
+func (t ColumnType) String() string {
+	if int(t) < len(columnNames) {
+		return columnNames[t]
+	}
+	return "unknown"
 }
 
-// eventInfo is what the walker learns about one event.
-type eventInfo struct {
-	end  int   // offset just past the event
-	time int64 // its "time"
+// columnType returns the type of the value whose first byte is c.
+func columnType(c byte) ColumnType {
+	switch {
+	case c <= 0x7f || c >= 0xe0 || (c >= 0xcc && c <= 0xd3):
+		return ColumnLong
+	case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
+		return ColumnMap
+	case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd:
+		return ColumnArray
+	case c >= 0xa0 && c <= 0xbf, c == 0xd9, c == 0xda, c == 0xdb:
+		return ColumnString
+	case c == 0xc2 || c == 0xc3:
+		return ColumnBoolean
+	case c == 0xca || c == 0xcb:
+		return ColumnDouble
+	case c == 0xc4 || c == 0xc5 || c == 0xc6:
+		return ColumnBinary
+	}
+	return ColumnNil
 }
 
-// event validates the map starting at p and returns its end and time. idx is
-// the event's 0-based index, used in messages.
-func (w *walker) event(b []byte, p, idx int) (eventInfo, *apiError) {
+// Event is one validated event of a stream.
+type Event struct {
+	Start, End int   // the event's map is stream[Start:End]
+	Time       int64 // its "time", Unix seconds
+}
+
+// Walker validates a decompressed msgpack map stream in place, without
+// allocating: each top-level value must be a map with str or bin keys, an
+// integer "time" (see the package doc) and no more than the configured
+// keys, depth and size; nested map keys must be strings too, and extension
+// types are refused (TD import bodies carry none).
+type Walker struct {
+	Limits Limits
+	// Column, when not nil, is called for every top-level key other than
+	// "time", with the type of its value. key aliases the stream.
+	Column func(key []byte, t ColumnType)
+}
+
+// Walk validates the whole stream raw, calling fn (when not nil) for every
+// event in order, and returns the number of events. It fails on the first
+// invalid event, or once there are more than Limits.MaxEvents.
+func (w *Walker) Walk(raw []byte, fn func(Event)) (int, error) {
+	n, p := 0, 0
+	for p < len(raw) {
+		if n >= w.Limits.MaxEvents {
+			return n, fail(KindTooManyEvents, "request has more than %d events", w.Limits.MaxEvents)
+		}
+		ev, err := w.Next(raw, p, n)
+		if err != nil {
+			return n, err
+		}
+		if fn != nil {
+			fn(ev)
+		}
+		n++
+		p = ev.End
+	}
+	return n, nil
+}
+
+// Next validates the event that starts at offset p of raw; idx is its
+// 0-based index, used in messages.
+func (w *Walker) Next(b []byte, p, idx int) (Event, error) {
 	start := p
 	n, p, ok := mapHeader(b, p)
 	if !ok {
 		if p < 0 {
-			return eventInfo{}, reject(http.StatusBadRequest, reasonBadMsgpack, "invalid msgpack: event %d is truncated", idx)
+			return Event{}, fail(KindBadMsgpack, "invalid msgpack: event %d is truncated", idx)
 		}
-		return eventInfo{}, reject(http.StatusBadRequest, reasonNotMap, "invalid msgpack: event %d is not a map (type byte 0x%02x)", idx, b[start])
+		return Event{}, fail(KindNotMap, "invalid msgpack: event %d is not a map (type byte 0x%02x)", idx, b[start])
 	}
-	if n > w.lim.MaxKeys {
-		return eventInfo{}, reject(http.StatusUnprocessableEntity, reasonTooManyKeys, "event %d has %d keys, limit %d", idx, n, w.lim.MaxKeys)
+	if n > w.Limits.MaxKeys {
+		return Event{}, fail(KindTooManyKeys, "event %d has %d keys, limit %d", idx, n, w.Limits.MaxKeys)
 	}
 	var (
 		t       int64
@@ -45,9 +116,9 @@ func (w *walker) event(b []byte, p, idx int) (eventInfo, *apiError) {
 		ks, ke, next, ok := strBytes(b, p)
 		if !ok {
 			if next < 0 {
-				return eventInfo{}, reject(http.StatusBadRequest, reasonBadMsgpack, "invalid msgpack: event %d is truncated", idx)
+				return Event{}, fail(KindBadMsgpack, "invalid msgpack: event %d is truncated", idx)
 			}
-			return eventInfo{}, reject(http.StatusBadRequest, reasonBadMsgpack, "invalid msgpack: event %d has a key that is not a string", idx)
+			return Event{}, fail(KindBadMsgpack, "invalid msgpack: event %d has a key that is not a string", idx)
 		}
 		p = next
 		if ke-ks == 4 && string(b[ks:ke]) == "time" {
@@ -57,38 +128,62 @@ func (w *walker) event(b []byte, p, idx int) (eventInfo, *apiError) {
 				t, hasTime, p = v, true, next
 				continue
 			case intTruncated:
-				return eventInfo{}, reject(http.StatusBadRequest, reasonBadMsgpack, "invalid msgpack: event %d is truncated", idx)
+				return Event{}, fail(KindBadMsgpack, "invalid msgpack: event %d is truncated", idx)
 			default:
-				return eventInfo{}, reject(http.StatusUnprocessableEntity, reasonTimeInvalid, "event %d: \"time\" must be an integer (Unix seconds), got msgpack type 0x%02x", idx, b[p])
+				return Event{}, fail(KindTimeInvalid, "event %d: \"time\" must be an integer (Unix seconds), got msgpack type 0x%02x", idx, b[p])
 			}
 		}
-		end, err := skip(b, p, 1, w.lim.MaxDepth)
+		end, err := skip(b, p, 1, w.Limits.MaxDepth)
 		if err != nil {
 			if errors.Is(err, errTooDeep) {
-				return eventInfo{}, reject(http.StatusUnprocessableEntity, reasonTooDeep, "event %d nests deeper than %d levels", idx, w.lim.MaxDepth)
+				return Event{}, fail(KindTooDeep, "event %d nests deeper than %d levels", idx, w.Limits.MaxDepth)
 			}
-			return eventInfo{}, reject(http.StatusBadRequest, reasonBadMsgpack, "invalid msgpack in event %d: %v", idx, err)
+			return Event{}, &Error{Kind: KindBadMsgpack, Msg: fmt.Sprintf("invalid msgpack in event %d: %v", idx, err), Err: err}
+		}
+		if w.Column != nil {
+			w.Column(b[ks:ke], columnType(b[p]))
 		}
 		p = end
 	}
-	if p-start > w.lim.MaxRecordBytes {
-		return eventInfo{}, reject(http.StatusRequestEntityTooLarge, reasonRecordTooLarge, "event %d is %d bytes, limit %d", idx, p-start, w.lim.MaxRecordBytes)
+	if p-start > w.Limits.MaxRecordBytes {
+		return Event{}, fail(KindRecordTooLarge, "event %d is %d bytes, limit %d", idx, p-start, w.Limits.MaxRecordBytes)
 	}
 	if !hasTime {
-		return eventInfo{}, reject(http.StatusUnprocessableEntity, reasonTimeMissing, "event %d has no \"time\" key", idx)
+		return Event{}, fail(KindTimeMissing, "event %d has no \"time\" key", idx)
 	}
-	return eventInfo{end: p, time: t}, nil
+	return Event{Start: start, End: p, Time: t}, nil
 }
 
+// ValueLen validates the one msgpack value at the start of b, nesting at
+// most maxDepth containers (nested map keys must be strings, extension types
+// are refused), and returns its length. Nothing is allocated, and no length
+// is trusted beyond the bytes present, so a decoder given b[:n] never
+// allocates more than len(b) elements.
+func ValueLen(b []byte, maxDepth int) (int, error) {
+	n, err := skip(b, 0, 0, maxDepth+1)
+	if err != nil {
+		if errors.Is(err, errTooDeep) {
+			return 0, fail(KindTooDeep, "msgpack nests deeper than %d levels", maxDepth)
+		}
+		return 0, &Error{Kind: KindBadMsgpack, Msg: "invalid msgpack: " + err.Error(), Err: err}
+	}
+	return n, nil
+}
+
+// Sentinel causes of KindBadMsgpack and KindTooDeep failures.
 var (
-	errTooDeep  = errors.New("nesting too deep")
-	errReserved = errors.New("reserved msgpack type byte 0xc1")
+	errTruncated = errors.New("truncated msgpack value")
+	errTooDeep   = errors.New("nesting too deep")
+	errReserved  = errors.New("reserved msgpack type byte 0xc1")
 	// errExt rejects msgpack extension types: TD import bodies carry none,
 	// and downstream decoders would refuse them.
 	errExt = errors.New("msgpack extension types are not supported")
+	// errMapKey rejects nested map keys that are not strings: downstream
+	// decoders read maps as string-keyed.
+	errMapKey = errors.New("map key is not a string")
 )
 
-// mapHeader reads a map header at p. On failure p is -1 when truncated.
+// mapHeader reads a map header at p. On failure next is -1 when truncated.
 func mapHeader(b []byte, p int) (n, next int, ok bool) {
 	if p >= len(b) {
 		return 0, -1, false
@@ -156,7 +251,7 @@ const (
 	intTruncated
 )
 
-// intValue reads an integer at p that fits int64.
+// intValue reads an integer at p that fits int64 (see the package doc).
 func intValue(b []byte, p int) (int64, int, int) {
 	if p >= len(b) {
 		return 0, p, intTruncated
@@ -285,10 +380,6 @@ func skip(b []byte, p, depth, maxDepth int) (int, error) {
 	return 0, errReserved
 }
 
-// errMapKey rejects nested map keys that are not strings: downstream
-// decoders read maps as string-keyed.
-var errMapKey = errors.New("map key is not a string")
-
 // mapBody validates n key/value pairs; keys must be str or bin.
 func mapBody(b []byte, p, n, depth, maxDepth int) (int, error) {
 	if depth >= maxDepth && n > 0 {
@@ -313,6 +404,7 @@ func mapBody(b []byte, p, n, depth, maxDepth int) (int, error) {
 	return p, nil
 }
 
+// container validates n array elements.
 func container(b []byte, p, n, depth, maxDepth int) (int, error) {
 	if depth >= maxDepth && n > 0 {
 		return 0, errTooDeep
