@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/spillwayhq/spillway/shared/fault"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/fault"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/names"
 )

@@ -1,8 +1,6 @@
 package fanout
 
 import (
-	"github.com/spillwayhq/spillway/internal/testcodec"
-
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/shared/envelope"
 )
 

@@ -1,8 +1,6 @@
 package ingest_test
 
 import (
-	"github.com/spillwayhq/spillway/internal/testcodec"
-
 	"bytes"
 	"context"
 	"errors"
@@ -25,6 +23,7 @@ import (
 	td "github.com/treasure-data/td-client-go"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/local/apigw"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/lambdarun"

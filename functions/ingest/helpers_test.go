@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"github.com/spillwayhq/spillway/internal/testcodec"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +18,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
 	"github.com/spillwayhq/spillway/shared/layout"

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"github.com/klauspost/compress/zstd"
-
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
@@ -13,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/layout"

@@ -16,9 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/vmihailenco/msgpack/v5"
-
 	td "github.com/treasure-data/td-client-go"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 func TestKinesisFailures(t *testing.T) {

@@ -1,13 +1,13 @@
 package tdtest
 
 import (
-	"github.com/spillwayhq/spillway/internal/testcodec"
-
 	"bytes"
 	"errors"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/internal/testcodec"
 )
 
 func gz(t testing.TB, raw []byte) []byte {

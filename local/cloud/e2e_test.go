@@ -1,8 +1,6 @@
 package cloud_test
 
 import (
-	"github.com/spillwayhq/spillway/internal/testcodec"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"

@@ -45,10 +45,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // User is one user of the handshake's user authentication.
@@ -158,10 +159,10 @@ type Stats struct {
 
 // Server is the forward source.
 type Server struct {
-	cfg  Config
+	cfg    Config
 	intake intake.Appender
-	log  *slog.Logger
-	tls  *tls.Config
+	log    *slog.Logger
+	tls    *tls.Config
 
 	mu       sync.Mutex
 	closing  bool

@@ -27,8 +27,9 @@ import (
 	"time"
 
 	"github.com/fluent/fluent-logger-golang/fluent"
-	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/forwarder/intake"
 )
 
 var fixedNow = time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC)

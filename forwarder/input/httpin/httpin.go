@@ -119,10 +119,10 @@ type Stats struct {
 
 // Server is the HTTP source.
 type Server struct {
-	cfg  Config
+	cfg    Config
 	intake intake.Appender
-	log  *slog.Logger
-	srv  *http.Server
+	log    *slog.Logger
+	srv    *http.Server
 
 	requests, records, rejected, full, failed atomic.Uint64
 }

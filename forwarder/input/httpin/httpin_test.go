@@ -17,9 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/spillwayhq/spillway/forwarder/intake"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // fakeSink records appends; err (if set) is returned instead.

@@ -4,11 +4,10 @@ package fn
 import (
 	"context"
 
+	"example.com/fixture/dep"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"example.com/fixture/dep"
 )
 
 type putAPI interface {
