@@ -66,15 +66,15 @@ func (h *Handler) dropDone(ctx context.Context, parts []*part) ([]*part, error) 
 	}
 	keys := make([]map[string]types.AttributeValue, 0, len(parts))
 	for _, p := range parts {
-		keys = append(keys, map[string]types.AttributeValue{"id": str(layout.LedgerID(p.id))})
+		keys = append(keys, map[string]types.AttributeValue{layout.AttrLedgerID: str(layout.LedgerID(p.id))})
 	}
-	found, err := h.batchGet(ctx, h.cfg.LedgerTable, keys, "id", nil)
+	found, err := h.batchGet(ctx, h.cfg.LedgerTable, keys, layout.AttrLedgerID, nil)
 	if err != nil {
 		return parts, err
 	}
 	done := map[string]bool{}
 	for _, it := range found {
-		if v, ok := it["id"].(*types.AttributeValueMemberS); ok {
+		if v, ok := it[layout.AttrLedgerID].(*types.AttributeValueMemberS); ok {
 			done[v.Value] = true
 		}
 	}
@@ -106,7 +106,7 @@ func (h *Handler) loadCatalog(ctx context.Context, parts []*part) (map[tableKey]
 func (h *Handler) getCatalog(ctx context.Context, tk tableKey) (*catalogItem, error) {
 	res, err := h.ddb.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(h.cfg.CatalogTable), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"db": str(tk.db), "table": str(tk.table)},
+		Key: map[string]types.AttributeValue{layout.AttrCatalogDB: str(tk.db), layout.AttrCatalogTable: str(tk.table)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get catalog %s.%s: %w", tk.db, tk.table, err)
@@ -131,7 +131,7 @@ func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]
 			sk := sealedKey{pt.DB, pt.Table, pt.SealedSK()}
 			if !want[sk] {
 				want[sk] = true
-				keys = append(keys, map[string]types.AttributeValue{"pk": str(layout.SealedPK(sk.db, sk.table)), "sk": str(sk.sk)})
+				keys = append(keys, map[string]types.AttributeValue{layout.AttrPK: str(layout.SealedPK(sk.db, sk.table)), layout.AttrSK: str(sk.sk)})
 			}
 		}
 	}
@@ -144,8 +144,8 @@ func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]
 		return nil, err
 	}
 	for _, it := range found {
-		pk, _ := it["pk"].(*types.AttributeValueMemberS)
-		sk, _ := it["sk"].(*types.AttributeValueMemberS)
+		pk, _ := it[layout.AttrPK].(*types.AttributeValueMemberS)
+		sk, _ := it[layout.AttrSK].(*types.AttributeValueMemberS)
 		if pk == nil || sk == nil {
 			continue
 		}
@@ -179,7 +179,7 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 	if h.cfg.AutoCreate && cur == nil {
 		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.CatalogTable),
-			Key:                       map[string]types.AttributeValue{"db": str(tk.db), "table": str(layout.DatabaseItem)},
+			Key:                       map[string]types.AttributeValue{layout.AttrCatalogDB: str(tk.db), layout.AttrCatalogTable: str(layout.DatabaseItem)},
 			UpdateExpression:          aws.String("SET created_at = if_not_exists(created_at, :now), updated_at = :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
 		})
@@ -239,7 +239,7 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 		addBound("#lo", ":lo", nlo, cur.MinTime)
 		addBound("#hi", ":hi", nhi, cur.MaxTime)
 		if !h.cfg.AutoCreate {
-			conds = append(conds, "attribute_exists(db)")
+			conds = append(conds, "attribute_exists("+layout.AttrCatalogDB+")")
 		}
 		cond := conds[0]
 		for _, c := range conds[1:] {
@@ -247,7 +247,7 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 		}
 		_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.CatalogTable),
-			Key:                       map[string]types.AttributeValue{"db": str(tk.db), "table": str(tk.table)},
+			Key:                       map[string]types.AttributeValue{layout.AttrCatalogDB: str(tk.db), layout.AttrCatalogTable: str(tk.table)},
 			UpdateExpression:          aws.String(set),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  names,
@@ -278,11 +278,11 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 		Put: &types.Put{
 			TableName: aws.String(h.cfg.LedgerTable),
 			Item: map[string]types.AttributeValue{
-				"id": str(layout.LedgerID(p.id)), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
+				layout.AttrLedgerID: str(layout.LedgerID(p.id)), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
 				"part": num(int64(p.env.Part)), "events": num(int64(len(p.events))),
 				"committed_at": num(now.Unix()), "expires_at": num(now.Add(h.cfg.LedgerTTL).Unix()),
 			},
-			ConditionExpression: aws.String("attribute_not_exists(id)"),
+			ConditionExpression: aws.String("attribute_not_exists(" + layout.AttrLedgerID + ")"),
 		},
 	}}
 	for _, g := range p.groups {
@@ -298,7 +298,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(h.cfg.ManifestTable),
 			Item: map[string]types.AttributeValue{
-				"pk": str(layout.StagedPK(p.env.DB, p.env.Table)), "sk": str(g.key),
+				layout.AttrPK: str(layout.StagedPK(p.env.DB, p.env.Table)), layout.AttrSK: str(g.key),
 				"events": num(int64(g.events)), "bytes": num(g.bytes), "dt": str(g.part.DT()), "hour": str(g.part.HH()),
 				"hour_unix": num(g.part.Hour), "late": &types.AttributeValueMemberBOOL{Value: g.late},
 				"part_id": str(p.id), "created_at": num(now.Unix()),
@@ -307,7 +307,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 	}
 	items = append(items, types.TransactWriteItem{Update: &types.Update{
 		TableName: aws.String(h.cfg.CatalogTable),
-		Key:       map[string]types.AttributeValue{"db": str(p.env.DB), "table": str(p.env.Table)},
+		Key:       map[string]types.AttributeValue{layout.AttrCatalogDB: str(p.env.DB), layout.AttrCatalogTable: str(p.env.Table)},
 		UpdateExpression: aws.String("ADD #c :n, #b :b, late_count :l, future_count :f " +
 			"SET updated_at = :now, last_import_at = :now, created_at = if_not_exists(created_at, :now)"),
 		ExpressionAttributeNames: map[string]string{"#c": "count", "#b": "bytes"},

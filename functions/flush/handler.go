@@ -181,8 +181,8 @@ func (h *Handler) tables(ctx context.Context, db, table string) ([][2]string, er
 	}
 	var out [][2]string
 	p := dynamodb.NewScanPaginator(h.ddb, &dynamodb.ScanInput{
-		TableName: aws.String(h.cfg.CatalogTable), ProjectionExpression: aws.String("db, #t"),
-		ExpressionAttributeNames: map[string]string{"#t": "table"},
+		TableName: aws.String(h.cfg.CatalogTable), ProjectionExpression: aws.String(layout.AttrCatalogDB + ", #t"),
+		ExpressionAttributeNames: map[string]string{"#t": layout.AttrCatalogTable},
 	})
 	for p.HasMorePages() {
 		pg, err := p.NextPage(ctx)
@@ -190,7 +190,7 @@ func (h *Handler) tables(ctx context.Context, db, table string) ([][2]string, er
 			return nil, fmt.Errorf("scan catalog: %w", err)
 		}
 		for _, it := range pg.Items {
-			d, t, err := layout.ParseCatalogKey(sval(it["db"]), sval(it["table"]))
+			d, t, err := layout.ParseCatalogKey(sval(it[layout.AttrCatalogDB]), sval(it[layout.AttrCatalogTable]))
 			if err != nil || t == "" || (db != "" && d != db) {
 				continue
 			}

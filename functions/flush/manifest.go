@@ -152,7 +152,7 @@ func (h *Handler) createManifest(ctx context.Context, db, table string, entries 
 func (h *Handler) getManifest(ctx context.Context, db, table, id string) (*Manifest, error) {
 	res, err := h.ddb.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"pk": str(layout.ManifestPK(db, table)), "sk": str(id)},
+		Key: map[string]types.AttributeValue{layout.AttrPK: str(layout.ManifestPK(db, table)), layout.AttrSK: str(id)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("get manifest %s: %w", id, err)
@@ -176,7 +176,7 @@ func (h *Handler) setState(ctx context.Context, m *Manifest, to string, extraSet
 	}
 	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(h.cfg.ManifestTable),
-		Key:                       map[string]types.AttributeValue{"pk": str(m.PK), "sk": str(m.ID)},
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
 		UpdateExpression:          aws.String("SET #s = :to, updated_at = :now" + extraSet),
 		ConditionExpression:       aws.String("#s = :from"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
@@ -269,7 +269,7 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 	for i, e := range m.Entries {
 		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
 			UpdateExpression:          aws.String("SET claimed_by = :m"),
 			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
@@ -280,7 +280,7 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 			for _, r := range m.Entries[:i] {
 				_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 					TableName:                 aws.String(h.cfg.ManifestTable),
-					Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(r.Key)},
+					Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(r.Key)},
 					UpdateExpression:          aws.String("REMOVE claimed_by"),
 					ConditionExpression:       aws.String("claimed_by = :m"),
 					ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
@@ -315,7 +315,7 @@ func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 		}
 		seen[sk] = true
 		_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(h.cfg.ManifestTable), Item: map[string]types.AttributeValue{
-			"pk": str(layout.SealedPK(m.DB, m.Table)), "sk": str(sk), "manifest": str(m.ID), "sealed_at": num(h.now().Unix()),
+			layout.AttrPK: str(layout.SealedPK(m.DB, m.Table)), layout.AttrSK: str(sk), "manifest": str(m.ID), "sealed_at": num(h.now().Unix()),
 		}})
 		if err != nil {
 			return fmt.Errorf("mark %s.%s %s sealed: %w", m.DB, m.Table, sk, err)
@@ -327,7 +327,7 @@ func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 		}
 		_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{"pk": str(layout.StagedPK(m.DB, m.Table)), "sk": str(e.Key)},
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
 			ConditionExpression:       aws.String("claimed_by = :m"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
 		})

@@ -74,7 +74,7 @@ func (h *Handler) importAll(ctx context.Context, m *Manifest, bodies map[string]
 			}
 			_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:                 aws.String(h.cfg.ManifestTable),
-				Key:                       map[string]types.AttributeValue{"pk": str(m.PK), "sk": str(m.ID)},
+				Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
 				UpdateExpression:          aws.String("ADD imports :i"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: []string{mark}}},
 			})

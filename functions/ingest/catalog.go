@@ -23,8 +23,8 @@ const tdTimeFormat = "2006-01-02 15:04:05 MST"
 
 func catalogKey(db, table string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"db":    &types.AttributeValueMemberS{Value: db},
-		"table": &types.AttributeValueMemberS{Value: table},
+		layout.AttrCatalogDB:    &types.AttributeValueMemberS{Value: db},
+		layout.AttrCatalogTable: &types.AttributeValueMemberS{Value: table},
 	}
 }
 
@@ -50,7 +50,7 @@ func (h *Handler) createCatalog(ctx context.Context, db, table string) (bool, er
 	_, err := h.d.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(h.cfg.CatalogTable),
 		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(db)"),
+		ConditionExpression: aws.String("attribute_not_exists(" + layout.AttrCatalogDB + ")"),
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -195,7 +195,7 @@ func stableID(s string) int {
 
 func toTable(db string, it map[string]types.AttributeValue) tableJSON {
 	name := ""
-	if v, ok := it["table"].(*types.AttributeValueMemberS); ok {
+	if v, ok := it[layout.AttrCatalogTable].(*types.AttributeValueMemberS); ok {
 		name = v.Value
 	}
 	created := numAttr(it, "created_at")
@@ -283,7 +283,7 @@ func (h *Handler) handleTableList(ctx context.Context, r *request, db string) (e
 	tables := []tableJSON{}
 	found := false
 	for _, it := range items {
-		if v, ok := it["table"].(*types.AttributeValueMemberS); ok && v.Value == layout.DatabaseItem {
+		if v, ok := it[layout.AttrCatalogTable].(*types.AttributeValueMemberS); ok && v.Value == layout.DatabaseItem {
 			found = true
 			continue
 		}
@@ -332,8 +332,8 @@ func (h *Handler) handleDatabaseList(ctx context.Context, r *request) (events.AP
 			return events.APIGatewayV2HTTPResponse{}, unavailable("catalog scan", err)
 		}
 		for _, it := range out.Items {
-			dbv, ok1 := it["db"].(*types.AttributeValueMemberS)
-			tv, ok2 := it["table"].(*types.AttributeValueMemberS)
+			dbv, ok1 := it[layout.AttrCatalogDB].(*types.AttributeValueMemberS)
+			tv, ok2 := it[layout.AttrCatalogTable].(*types.AttributeValueMemberS)
 			if !ok1 || !ok2 || (r.key != nil && !r.key.Allows(dbv.Value)) {
 				continue
 			}

@@ -18,6 +18,21 @@ const (
 	MaxSortKey      = 1024
 )
 
+// Key attribute names of the tables whose keys this package formats (the
+// key schema Terraform declares; infra/terraform checks that they agree).
+const (
+	// AttrCatalogDB and AttrCatalogTable are the catalog's HASH and RANGE
+	// attributes.
+	AttrCatalogDB    = "db"
+	AttrCatalogTable = "table"
+	// AttrLedgerID is the ledger's HASH attribute (LedgerID).
+	AttrLedgerID = "id"
+	// AttrPK and AttrSK are the manifests table's HASH and RANGE attributes
+	// (StagedPK, ManifestPK, SealedPK and their sort keys).
+	AttrPK = "pk"
+	AttrSK = "sk"
+)
+
 // Catalog table: HASH db (S), RANGE table (S).
 
 // DatabaseItem is the catalog range key of a database's own item; it can
