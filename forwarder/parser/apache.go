@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // Fluentd's expressions, with Ruby's \S and \s spelled out (Go's \s lacks
@@ -261,33 +263,33 @@ func (p *apacheParser) appendApache2(dst []byte, sp *spans) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("%w: apache2: %w", ErrNoMatch, err)
 	}
-	dst = appendMapHeader(dst, 9)
-	dst = appendStr(dst, "host")
+	dst = msgp.AppendMapHeader(dst, uint32(9))
+	dst = msgp.AppendString(dst, "host")
 	dst = appendDashNil(dst, sp.v[sA])
-	dst = appendStr(dst, "user")
+	dst = msgp.AppendString(dst, "user")
 	dst = appendDashNil(dst, sp.v[sUser])
-	dst = appendStr(dst, "method")
-	dst = appendStrBytes(dst, sp.v[sMethod])
-	dst = appendStr(dst, "path")
+	dst = msgp.AppendString(dst, "method")
+	dst = msgp.AppendStringFromBytes(dst, sp.v[sMethod])
+	dst = msgp.AppendString(dst, "path")
 	if sp.has(sPath) {
-		dst = appendStrBytes(dst, sp.v[sPath])
+		dst = msgp.AppendStringFromBytes(dst, sp.v[sPath])
 	} else {
-		dst = appendNil(dst)
+		dst = msgp.AppendNil(dst)
 	}
-	dst = appendStr(dst, "code")
+	dst = msgp.AppendString(dst, "code")
 	// code = m['code'].to_i; nil if 0
 	digits, neg := rubyIntDigits(sp.v[sCode])
 	if v, ok := digitsToInt(digits, neg); !ok {
 		dst = appendBigDigits(dst, digits, neg)
 	} else if v == 0 {
-		dst = appendNil(dst)
+		dst = msgp.AppendNil(dst)
 	} else {
 		dst = appendInt(dst, v)
 	}
-	dst = appendStr(dst, "size")
+	dst = msgp.AppendString(dst, "size")
 	// size = '-' ? nil : size.to_i
 	if bytes.Equal(sp.v[sSize], dash) {
-		dst = appendNil(dst)
+		dst = msgp.AppendNil(dst)
 	} else {
 		digits, neg := rubyIntDigits(sp.v[sSize])
 		if v, ok := digitsToInt(digits, neg); ok {
@@ -296,19 +298,19 @@ func (p *apacheParser) appendApache2(dst []byte, sp *spans) ([]byte, error) {
 			dst = appendBigDigits(dst, digits, neg)
 		}
 	}
-	dst = appendStr(dst, "referer")
+	dst = msgp.AppendString(dst, "referer")
 	if sp.has(sRef) {
 		dst = appendDashNil(dst, sp.v[sRef])
 	} else {
-		dst = appendNil(dst)
+		dst = msgp.AppendNil(dst)
 	}
-	dst = appendStr(dst, "agent")
+	dst = msgp.AppendString(dst, "agent")
 	if sp.has(sAgent) {
 		dst = appendDashNil(dst, sp.v[sAgent])
 	} else {
-		dst = appendNil(dst)
+		dst = msgp.AppendNil(dst)
 	}
-	dst = appendStr(dst, "time")
+	dst = msgp.AppendString(dst, "time")
 	return appendInt(dst, t), nil
 }
 
@@ -328,9 +330,9 @@ func appendBigDigits(dst, digits []byte, neg bool) []byte {
 
 func appendDashNil(dst, b []byte) []byte {
 	if bytes.Equal(b, dash) {
-		return appendNil(dst)
+		return msgp.AppendNil(dst)
 	}
-	return appendStrBytes(dst, b)
+	return msgp.AppendStringFromBytes(dst, b)
 }
 
 // appendNginx writes Fluentd's nginx (RegexpParser) record: every matched
@@ -355,13 +357,13 @@ func (p *apacheParser) appendNginx(dst []byte, sp *spans, now time.Time) ([]byte
 			n++
 		}
 	}
-	dst = appendMapHeader(dst, n+1)
+	dst = msgp.AppendMapHeader(dst, uint32(n+1))
 	for i := 0; i < nSpans; i++ {
 		if sp.has(i) && i != sTime {
-			dst = appendStr(dst, nginxNames[i])
-			dst = appendStrBytes(dst, sp.v[i])
+			dst = msgp.AppendString(dst, nginxNames[i])
+			dst = msgp.AppendStringFromBytes(dst, sp.v[i])
 		}
 	}
-	dst = appendStr(dst, "time")
+	dst = msgp.AppendString(dst, "time")
 	return appendInt(dst, t), nil
 }

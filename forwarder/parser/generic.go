@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // regexpParser is Fluentd's RegexpParser: every matched named group becomes
@@ -214,9 +216,9 @@ type noneParser struct{ c *common }
 
 // AppendRecord implements Parser.
 func (p *noneParser) AppendRecord(dst, line []byte, now time.Time) ([]byte, error) {
-	dst = appendMapHeader(dst, 2)
-	dst = appendStr(dst, p.c.cfg.MessageKey)
-	dst = appendStrBytes(dst, line)
-	dst = appendStr(dst, "time")
+	dst = msgp.AppendMapHeader(dst, uint32(2))
+	dst = msgp.AppendString(dst, p.c.cfg.MessageKey)
+	dst = msgp.AppendStringFromBytes(dst, line)
+	dst = msgp.AppendString(dst, "time")
 	return appendInt(dst, now.Unix()), nil
 }

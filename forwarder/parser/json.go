@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // jsonParser is Fluentd's JSONParser: one JSON object per line; the time
@@ -170,7 +172,7 @@ func (d *jsonDec) value(out []byte, depth int) ([]byte, error) {
 				if k, err = d.str(nil); err != nil {
 					return out, err
 				}
-				out = appendStrBytes(out, k)
+				out = msgp.AppendStringFromBytes(out, k)
 				d.ws()
 				if d.peek() != ':' {
 					return out, fmt.Errorf("%w: expected ':' at byte %d", errJSON, d.i)
@@ -196,7 +198,7 @@ func (d *jsonDec) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return out, err
 		}
-		return appendStrBytes(out, s), nil
+		return msgp.AppendStringFromBytes(out, s), nil
 	case c == 't':
 		return d.lit(out, "true", 0xc3)
 	case c == 'f':
@@ -266,7 +268,7 @@ func (d *jsonDec) number(out []byte) ([]byte, value, error) {
 		}
 		if !neg {
 			if u, err := strconv.ParseUint(string(ds), 10, 64); err == nil {
-				return appendUint(out, u), value{k: kRaw, raw: appendUint(nil, u)}, nil
+				return msgp.AppendUint64(out, u), value{k: kRaw, raw: msgp.AppendUint64(nil, u)}, nil
 			}
 		}
 	}
@@ -274,7 +276,7 @@ func (d *jsonDec) number(out []byte) ([]byte, value, error) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return out, value{}, fmt.Errorf("%w: bad number at byte %d", errJSON, start)
 	}
-	return appendFloat(out, f), value{k: kFloat, f: f}, nil
+	return msgp.AppendFloat64(out, f), value{k: kFloat, f: f}, nil
 }
 
 // str reads a JSON string at d.i and returns its bytes (a sub-slice of the

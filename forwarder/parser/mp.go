@@ -1,22 +1,13 @@
 package parser
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "github.com/tinylib/msgp/msgp"
 
-// Minimal allocation-free msgpack appenders. Strings are written with the
-// str family (raw bytes, as Fluentd's msgpack-ruby writes Ruby strings).
+// msgpack appenders: tinylib/msgp's allocation-free Append functions, plus
+// the two it lacks here. Strings are written with the str family (raw bytes,
+// as Fluentd's msgpack-ruby writes Ruby strings).
 
-func appendNil(b []byte) []byte { return append(b, 0xc0) }
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 0xc3)
-	}
-	return append(b, 0xc2)
-}
-
+// appendStrHeader appends a str header for n bytes (apache.go writes the
+// bytes after it in pieces).
 func appendStrHeader(b []byte, n int) []byte {
 	switch {
 	case n < 32:
@@ -30,70 +21,13 @@ func appendStrHeader(b []byte, n int) []byte {
 	}
 }
 
-func appendStr(b []byte, s string) []byte {
-	return append(appendStrHeader(b, len(s)), s...)
-}
-
-func appendStrBytes(b []byte, s []byte) []byte {
-	return append(appendStrHeader(b, len(s)), s...)
-}
-
+// appendInt appends v in its smallest encoding, unsigned formats for v >= 0
+// as msgpack-ruby writes them.
 func appendInt(b []byte, v int64) []byte {
-	switch {
-	case v >= 0 && v < 128:
-		return append(b, byte(v))
-	case v < 0 && v >= -32:
-		return append(b, byte(v))
-	case v >= 0 && v < 1<<8:
-		return append(b, 0xcc, byte(v))
-	case v >= 0 && v < 1<<16:
-		return append(b, 0xcd, byte(v>>8), byte(v))
-	case v >= 0 && v < 1<<32:
-		return append(b, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	case v >= 0:
-		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
-	case v >= math.MinInt8:
-		return append(b, 0xd0, byte(v))
-	case v >= math.MinInt16:
-		return append(b, 0xd1, byte(v>>8), byte(v))
-	case v >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
+	if v >= 0 {
+		return msgp.AppendUint64(b, uint64(v))
 	}
-}
-
-func appendUint(b []byte, v uint64) []byte {
-	if v <= math.MaxInt64 {
-		return appendInt(b, int64(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, 0xcf), v)
-}
-
-func appendFloat(b []byte, f float64) []byte {
-	return binary.BigEndian.AppendUint64(append(b, 0xcb), math.Float64bits(f))
-}
-
-func appendArrayHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n < 1<<16:
-		return append(b, 0xdc, byte(n>>8), byte(n))
-	default:
-		return append(b, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-func appendMapHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x80|byte(n))
-	case n < 1<<16:
-		return append(b, 0xde, byte(n>>8), byte(n))
-	default:
-		return append(b, 0xdf, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
+	return msgp.AppendInt64(b, v)
 }
 
 // headerReserve is the largest map/array header size.
@@ -106,9 +40,9 @@ func fixHeader(b []byte, start, n int, array bool) []byte {
 	var hdr [headerReserve]byte
 	var h []byte
 	if array {
-		h = appendArrayHeader(hdr[:0], n)
+		h = msgp.AppendArrayHeader(hdr[:0], uint32(n))
 	} else {
-		h = appendMapHeader(hdr[:0], n)
+		h = msgp.AppendMapHeader(hdr[:0], uint32(n))
 	}
 	copy(b[start:], h)
 	body := start + headerReserve

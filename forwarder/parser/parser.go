@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // Sentinel errors. Every AppendRecord error wraps ErrNoMatch, so callers can
@@ -221,10 +223,10 @@ const UnmatchedKey = "unmatched_line"
 // {"message": line} on and send the error to @ERROR; a tailed line has no
 // original record, so in_tail's form is the faithful one here.)
 func AppendUnparsed(dst, line []byte, now time.Time) []byte {
-	dst = appendMapHeader(dst, 2)
-	dst = appendStr(dst, UnmatchedKey)
-	dst = appendStrBytes(dst, line)
-	dst = appendStr(dst, "time")
+	dst = msgp.AppendMapHeader(dst, uint32(2))
+	dst = msgp.AppendString(dst, UnmatchedKey)
+	dst = msgp.AppendStringFromBytes(dst, line)
+	dst = msgp.AppendString(dst, "time")
 	return appendInt(dst, now.Unix())
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 type kind uint8
@@ -102,11 +104,11 @@ func (c *common) finish(dst []byte, fields []field, now time.Time) ([]byte, erro
 		} else if conv, ok := c.types[f.key]; ok && v.k == kStr {
 			v = conv(v.s, now)
 		}
-		dst = appendStr(dst, f.key)
+		dst = msgp.AppendString(dst, f.key)
 		dst = appendValue(dst, v)
 		n++
 	}
-	dst = appendStr(dst, "time")
+	dst = msgp.AppendString(dst, "time")
 	dst = appendInt(dst, evTime)
 	n++
 	return fixHeader(dst, start, n, false), nil
@@ -134,23 +136,23 @@ func (c *common) parseTimeValue(v value, now time.Time) (int64, error) {
 func appendValue(dst []byte, v value) []byte {
 	switch v.k {
 	case kStr:
-		return appendStr(dst, v.s)
+		return msgp.AppendString(dst, v.s)
 	case kInt:
 		return appendInt(dst, v.i)
 	case kFloat:
-		return appendFloat(dst, v.f)
+		return msgp.AppendFloat64(dst, v.f)
 	case kBool:
-		return appendBool(dst, v.b)
+		return msgp.AppendBool(dst, v.b)
 	case kStrs:
-		dst = appendArrayHeader(dst, len(v.strs))
+		dst = msgp.AppendArrayHeader(dst, uint32(len(v.strs)))
 		for _, s := range v.strs {
-			dst = appendStr(dst, s)
+			dst = msgp.AppendString(dst, s)
 		}
 		return dst
 	case kRaw:
 		return append(dst, v.raw...)
 	default:
-		return appendNil(dst)
+		return msgp.AppendNil(dst)
 	}
 }
 

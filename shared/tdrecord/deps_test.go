@@ -7,14 +7,14 @@ import (
 )
 
 // TestDependencies keeps the package linkable by the forwarder and every
-// function: the standard library, klauspost/compress and vmihailenco/msgpack
-// only (no AWS SDK, no aws-lambda-go, nothing of this module).
+// function: the standard library, klauspost/compress, vmihailenco/msgpack and
+// tinylib/msgp (its allocation-free appenders) only (no AWS SDK, no aws-lambda-go, nothing of this module).
 func TestDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	allowed := []string{"github.com/klauspost/compress", "github.com/vmihailenco/msgpack/v5", "github.com/vmihailenco/tagparser/v2", "github.com/spillwayhq/spillway/shared/tdrecord"}
+	allowed := []string{"github.com/klauspost/compress", "github.com/vmihailenco/msgpack/v5", "github.com/vmihailenco/tagparser/v2", "github.com/tinylib/msgp/msgp", "github.com/philhofer/fwd", "github.com/spillwayhq/spillway/shared/tdrecord"}
 	for _, dep := range strings.Fields(string(out)) {
 		ok := false
 		for _, a := range allowed {

@@ -2,11 +2,10 @@ package tdrecord
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 
+	"github.com/tinylib/msgp/msgp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -38,7 +37,7 @@ func AppendRecord(dst []byte, m map[string]any, t int64) ([]byte, error) {
 			return dst[:start], fmt.Errorf("encode value of %q: %w", clip(k, 64), err)
 		}
 	}
-	out := appendStr(buf.Bytes(), "time")
+	out := msgp.AppendString(buf.Bytes(), "time")
 	return appendInt(out, t), nil
 }
 
@@ -71,67 +70,28 @@ func AppendRawRecord(dst, rec []byte, t int64) ([]byte, error) {
 		if string(rec[ks:ke]) == "time" {
 			continue
 		}
-		dst = appendStrBytes(dst, rec[ks:ke])
+		dst = msgp.AppendStringFromBytes(dst, rec[ks:ke])
 		dst = append(dst, rec[next:end]...)
 		kept++
 	}
-	dst = appendStr(dst, "time")
+	dst = msgp.AppendString(dst, "time")
 	dst = appendInt(dst, t)
 	kept++
 	// Write the smallest header and slide the pairs down.
-	var hdr []byte
-	switch {
-	case kept < 16:
-		hdr = []byte{0x80 | byte(kept)}
-	case kept < 1<<16:
-		hdr = []byte{0xde, byte(kept >> 8), byte(kept)}
-	default:
-		hdr = []byte{0xdf, byte(kept >> 24), byte(kept >> 16), byte(kept >> 8), byte(kept)}
-	}
+	var buf [5]byte
+	hdr := msgp.AppendMapHeader(buf[:0], uint32(kept))
 	copy(dst[start:], hdr)
 	m := copy(dst[start+len(hdr):], dst[start+5:])
 	return dst[:start+len(hdr)+m], nil
 }
 
-// appendInt appends v in its smallest msgpack integer encoding.
+// appendInt appends v in its smallest msgpack integer encoding, unsigned
+// formats for v >= 0 as msgpack-ruby (Fluentd) writes them.
 func appendInt(b []byte, v int64) []byte {
-	switch {
-	case v >= 0 && v < 128:
-		return append(b, byte(v))
-	case v >= -32 && v < 0:
-		return append(b, byte(v))
-	case v >= 0 && v <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
-	case v >= math.MinInt32 && v < 0:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
-	case v >= 0:
-		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
+	if v >= 0 {
+		return msgp.AppendUint64(b, uint64(v))
 	}
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = appendStrHeader(b, len(s))
-	return append(b, s...)
-}
-
-func appendStrBytes(b []byte, s []byte) []byte {
-	b = appendStrHeader(b, len(s))
-	return append(b, s...)
-}
-
-func appendStrHeader(b []byte, n int) []byte {
-	switch {
-	case n < 32:
-		return append(b, 0xa0|byte(n))
-	case n < 1<<8:
-		return append(b, 0xd9, byte(n))
-	case n < 1<<16:
-		return append(b, 0xda, byte(n>>8), byte(n))
-	default:
-		return append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
+	return msgp.AppendInt64(b, v)
 }
 
 // Decode validates the decompressed stream raw with lim and decodes every
