@@ -46,6 +46,9 @@ type watch struct {
 func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	now := t.now()
 	cands := t.candidates(w.key)
+	if t.scanned != nil {
+		t.scanned(w.key)
+	}
 	for _, e := range w.entries {
 		e.seen = false
 	}
