@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/spillwayhq/spillway/shared/atomicfile"
 )
 
 // FileName is the positions file in the buffer directory.
@@ -160,7 +162,7 @@ func (s *Store) Save() error {
 		out = binary.LittleEndian.AppendUint32(out, uint32(header+len(k)+len(sp.v)))
 		out = encode(out, sp.seq, k, sp.v)
 	}
-	return writeAtomic(s.path, out)
+	return atomicfile.WriteFile(s.path, out)
 }
 
 // Recovered returns, per key, every position value found at Open and by

@@ -150,3 +150,52 @@ func TestCopytruncateLinesBetweenCopyAndTruncate(t *testing.T) {
 func lineText(i int) string {
 	return fmt.Sprintf("line-%06d %s", i, strings.Repeat("x", i%50))
 }
+
+// TestRotationDuringScan runs logrotate between the tailer's listing of a
+// path's files and its check of them, the window a running forwarder hits
+// by chance (TestRotationsWhileRunning). A file seen under a name it has
+// just left, or not seen at all, in one scan is still a known file: a
+// copytruncate copy finished in that poll must not be read again from its
+// head at the next one.
+func TestRotationDuringScan(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(e *env) // before the poll's scan
+		during func(e *env) // between the scan and the check
+	}{
+		{"copy renamed after it was listed", nil, func(e *env) {
+			mustRename(e.tb, e.log+".1", e.log+".2")
+			mustRename(e.tb, e.log, e.log+".1")
+			e.write(e.log, 40)
+		}},
+		{"copy missing from the listing while renamed", func(e *env) {
+			mustRename(e.tb, e.log+".1", e.log+".moving")
+		}, func(e *env) {
+			mustRename(e.tb, e.log+".moving", e.log+".2")
+			mustRename(e.tb, e.log, e.log+".1")
+			e.write(e.log, 40)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.write(e.log, 100)
+			e.poll()
+			copyFile(t, e.log, e.log+".1")
+			truncateFile(t, e.log)
+			e.write(e.log, 30)
+			e.pollPast() // the copy is taken at the original's position and drained
+			e.now = e.now.Add(e.cfg.RotateWait)
+			if tt.before != nil {
+				tt.before(e)
+			}
+			e.tl.scanned = func(string) {
+				e.tl.scanned = nil
+				tt.during(e)
+			}
+			e.poll() // the copy is finished in this poll
+			e.pollPast()
+			e.exactlyOnce(0)
+		})
+	}
+}

@@ -49,16 +49,16 @@ func (t *Tailer) copyOf(w *watch, head []byte, truncated *entry) *entry {
 	return nil
 }
 
-// ghostOf returns the identity of a truncated file that c is a copy of, and
-// forgets it.
-func (t *Tailer) ghostOf(w *watch, head []byte) *posEntry {
+// ghostOf returns the index in w.ghosts of the truncated file that a file
+// starting with head is a copy of, or -1. The caller drops the ghost once
+// the copy is followed: until then a restart or the next poll still needs it.
+func (t *Tailer) ghostOf(w *watch, head []byte) int {
 	for i, g := range w.ghosts {
 		if headMatches(head, g.FPLen, g.FP, g.head) {
-			w.ghosts = append(w.ghosts[:i], w.ghosts[i+1:]...)
-			return &g
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // updateFP grows the fingerprint up to fpMax bytes of what exists.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/spillwayhq/spillway/shared/atomicfile"
 )
 
 // posEntry is one known file of a watched path.
@@ -135,44 +137,12 @@ func (t *Tailer) savePositions() error {
 	if err != nil {
 		return fmt.Errorf("encode positions: %w", err)
 	}
-	if err := writeAtomic(t.cfg.PosFile, data); err != nil {
+	if err := os.MkdirAll(filepath.Dir(t.cfg.PosFile), 0o700); err != nil {
+		return fmt.Errorf("position file directory: %w", err)
+	}
+	if err := atomicfile.WriteFile(t.cfg.PosFile, data); err != nil {
 		return fmt.Errorf("write position file: %w", err)
 	}
 	t.dirty = false
 	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Chmod(0o600)
-	}
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return werr
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

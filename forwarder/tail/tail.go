@@ -78,6 +78,9 @@ type Tailer struct {
 	now     func() time.Time
 	readAt  time.Time // when the block being parsed was read: the time of lines without their own
 	started bool
+	// scanned, when set, is called after a watch's files were listed and
+	// before they are checked (tests: logrotate renaming in mid-poll).
+	scanned func(key string)
 
 	mu      sync.Mutex // guards the watches map and files
 	files   []FileStatus

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"sort"
 	"syscall"
 	"time"
@@ -46,6 +47,9 @@ type watch struct {
 func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	now := t.now()
 	cands := t.candidates(w.key)
+	if t.scanned != nil {
+		t.scanned(w.key)
+	}
 	for _, e := range w.entries {
 		e.seen = false
 	}
@@ -57,6 +61,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 		// inode may be reused by a new file while the old entry drains the
 		// deleted file through its handle.
 		var e, mismatch *entry
+		moved := false
 		for _, x := range w.entries {
 			if x.dev != c.dev || x.ino != c.ino {
 				continue
@@ -64,7 +69,11 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			if x.fpLen > 0 {
 				fp, ok := fingerprintPath(c.path, x.fpLen)
 				if !sameInode(c.path, c.ino) {
-					break // renamed between stat and open: look again next poll
+					// Renamed since the listing (logrotate at work): the
+					// file still exists, under a name the next poll finds.
+					// What c.path holds now is not c.
+					x.seen, moved = true, true
+					break
 				}
 				if !ok || fp != x.fp || c.size < x.readPos {
 					mismatch = x
@@ -76,6 +85,9 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			}
 			e = x
 			break
+		}
+		if moved {
+			continue
 		}
 		if e == nil && mismatch != nil && c.current && !mismatch.done && mismatch.path == c.path {
 			truncated, e = mismatch, mismatch // same file at the same path, shorter or rewritten
@@ -120,11 +132,12 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 			// A copy made by copytruncate holds what was read from the
 			// original: resume it at the original's position (at most its
 			// size: the tailer may have read lines appended after the copy).
-			if g := t.ghostOf(w, head); g != nil {
-				e, err := t.register(w, c, min(g.Offset, c.size))
+			if i := t.ghostOf(w, head); i >= 0 {
+				e, err := t.register(w, c, min(w.ghosts[i].Offset, c.size))
 				if err != nil {
-					continue
+					continue // replaced since the listing: the ghost waits for the next poll
 				}
+				w.ghosts = slices.Delete(w.ghosts, i, i+1)
 				e.seen = true
 				t.rotations.Add(1)
 				continue
@@ -195,14 +208,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 	var errs []error
 	for _, e := range append([]*entry(nil), w.entries...) {
 		if e.done {
-			// A name can be missing from one scan while logrotate renames
-			// files one by one: forget a finished file only once it has
-			// been missing from several scans.
-			if e.seen {
-				e.missed = 0
-			} else if e.missed++; e.missed >= 3 {
-				t.forget(w, e)
-			}
+			t.forgetIfGone(w, e)
 			continue
 		}
 		rotated := e != cur
@@ -223,9 +229,7 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 					errs = append(errs, err)
 					continue
 				}
-				if !e.seen {
-					t.forget(w, e)
-				}
+				t.forgetIfGone(w, e)
 			}
 		} else {
 			e.eofSince = time.Time{}
@@ -368,6 +372,19 @@ func (t *Tailer) register(w *watch, c candidate, off int64) (*entry, error) {
 	w.entries = append(w.entries, e)
 	t.dirty = true
 	return e, nil
+}
+
+// forgetIfGone forgets a finished entry once it has been missing from
+// several scans in a row. A name can be missing from one scan, or be found
+// holding another file, while logrotate renames files one by one; a file
+// forgotten while it still exists would be found again as a rotated file
+// never seen, and read again from its head.
+func (t *Tailer) forgetIfGone(w *watch, e *entry) {
+	if e.seen {
+		e.missed = 0
+	} else if e.missed++; e.missed >= 3 {
+		t.forget(w, e)
+	}
 }
 
 func (t *Tailer) forget(w *watch, e *entry) {
