@@ -24,6 +24,7 @@ import (
 
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
+	"github.com/spillwayhq/spillway/shared/atomicfile"
 )
 
 func main() {
@@ -126,7 +127,7 @@ func up(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("state dir: %w", err)
 		}
 		envFile = filepath.Join(*stateDir, "env")
-		if err := writeAtomic(envFile, []byte(exportLines(c))); err != nil {
+		if err := atomicfile.WriteFile(envFile, []byte(exportLines(c))); err != nil {
 			return err
 		}
 		defer os.Remove(envFile)
@@ -159,17 +160,6 @@ func printEndpoints(w io.Writer, c *cloud.Cloud) {
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nexport these to use the AWS CLI/SDKs and the API:")
 	fmt.Fprint(w, exportLines(c))
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return nil
 }
 
 func wait(args []string, stderr io.Writer) error {
