@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spillwayhq/spillway/shared/atomicfile"
 )
 
 func TestRunArguments(t *testing.T) {
@@ -43,7 +45,7 @@ func TestWaitSeesEnvFile(t *testing.T) {
 	dir := t.TempDir()
 	done := make(chan error, 1)
 	go func() { done <- run([]string{"wait", "-state-dir", dir, "-timeout", "30s"}, io.Discard, io.Discard) }()
-	if err := writeAtomic(filepath.Join(dir, "env"), []byte("export A=b\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "env"), []byte("export A=b\n")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -56,7 +58,7 @@ func TestWaitSeesEnvFile(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("wait did not return after the env file appeared")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "env.tmp")); !os.IsNotExist(err) {
-		t.Fatalf("temp file left behind: %v", err)
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
+		t.Fatalf("want only the env file in %s, got %v (%v)", dir, ents, err)
 	}
 }
