@@ -31,6 +31,9 @@ func (h *Handler) handleInHTTP(ctx context.Context, r *request, tag string) (eve
 	}
 	b, aerr := decodeInHTTP(r.header("Content-Type"), r.header("Content-Encoding"), r.ev.RawQueryString, body, h.d.Now(), h.cfg.Limits)
 	if aerr != nil {
+		if !r.ev.IsBase64Encoded && aerr.Reason == reasonBadGzip {
+			aerr = textCompressed(r.header("Content-Type"), r.header("Content-Encoding"))
+		}
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	// The id covers the events after time resolution: a retry within the same
@@ -55,4 +58,26 @@ func decodeInHTTP(contentType, contentEncoding, rawQuery string, body []byte, no
 		return nil, recordError(err, http.StatusBadRequest)
 	}
 	return decodeMsgpackStream(raw, lim)
+}
+
+// textCompressed is the answer to a compressed body that API Gateway
+// passed as text (isBase64Encoded false): an HTTP API hands bodies with a
+// text Content-Type (text/*, application/json, application/xml,
+// application/javascript) to the function as UTF-8 text, so compressed
+// bytes arrive corrupted and cannot be recovered (see the README,
+// "Shippers"). The client must send a binary Content-Type or no
+// compression.
+func textCompressed(contentType, contentEncoding string) *apiError {
+	return reject(http.StatusUnsupportedMediaType, reasonEncoding,
+		"a %s body with Content-Type %q reaches ingest as text through API Gateway and arrives corrupted: "+
+			"send compressed bodies with a binary Content-Type (application/x-ndjson or application/msgpack, e.g. Fluent Bit Format json_lines or msgpack), or send this one uncompressed",
+		clipHeader(contentEncoding), clipHeader(contentType))
+}
+
+// clipHeader shortens a header value for a message.
+func clipHeader(v string) string {
+	if len(v) > 64 {
+		return v[:64] + "..."
+	}
+	return v
 }

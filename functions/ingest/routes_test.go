@@ -143,7 +143,7 @@ func TestInHTTP(t *testing.T) {
 		{name: "unsupported encoding", body: "x", headers: map[string]string{"content-type": "application/json", "content-encoding": "br"}, status: 415, reason: reasonEncoding},
 		{name: "no data parameter", body: "foo=bar", headers: formCT, status: 400, reason: reasonNoData},
 		{name: "invalid json", body: form("json", `{"a":`), status: 400, reason: reasonBadJSON},
-		{name: "trailing json", body: `{"a":1} {"b":2}`, headers: map[string]string{"content-type": "application/json"}, status: 400, reason: reasonBadJSON},
+		{name: "trailing json", body: `{"a":1} 5`, headers: map[string]string{"content-type": "application/json"}, status: 400, reason: reasonBadJSON},
 		{name: "json scalar", body: form("json", `42`), status: 400, reason: reasonNotMap},
 		{name: "array with a non-object", body: form("json", `[{"a":1},2]`), status: 400, reason: reasonNotMap},
 		{name: "invalid msgpack", body: "\xc1", headers: map[string]string{"content-type": "application/msgpack"}, status: 400, reason: reasonBadMsgpack},
@@ -151,7 +151,7 @@ func TestInHTTP(t *testing.T) {
 		{name: "time parameter not a number", path: "/td.testdb.www_access?time=abc", body: form("json", `{}`), status: 400, reason: reasonTimeInvalid},
 		{name: "too deep", body: form("json", strings.Repeat(`{"a":`, 40)+"1"+strings.Repeat("}", 40)), status: 422, reason: reasonTooDeep},
 		{name: "bad tag", path: "/app.log", body: form("json", `{}`), status: 400, reason: reasonBadName},
-		{name: "bad gzip", body: "nope", headers: map[string]string{"content-type": "application/json", "content-encoding": "gzip"}, status: 400, reason: reasonBadGzip},
+		{name: "bad gzip", body: "nope", headers: map[string]string{"content-type": "application/json", "content-encoding": "gzip"}, status: 415, reason: reasonEncoding}, // compressed under a text type: API Gateway would have mangled it
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,8 +24,13 @@
 //     -proto and x-amzn-trace-id added;
 //   - bodies whose Content-Type is not text/*, application/json,
 //     application/xml or application/javascript are base64-encoded with
-//     isBase64Encoded true (see IsTextContentType);
-//   - bodies above 10 MB answer 413 {"message":"Request Entity Too Large"};
+//     isBase64Encoded true (see IsTextContentType), whatever their
+//     Content-Encoding; text bodies are passed as UTF-8 strings, bytes that
+//     are not UTF-8 replaced by U+FFFD (see TextBody): a gzip body sent as
+//     application/json arrives mangled, as on AWS;
+//   - bodies above 10 MB answer 413 {"message":"Request Entity Too Large"}
+//     (the rest of the body is read first, so that a client that writes its
+//     whole request before reading sees the answer, not a reset);
 //   - an integration slower than 30 s (or the route's Timeout) answers 503
 //     {"message":"Service Unavailable"};
 //   - an invoke error (function error, crash, timeout) or a malformed
@@ -53,6 +58,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -230,14 +236,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, now time.Time, r
 		return writeMessage(w, http.StatusNotFound, msgNotFound), ""
 	}
 	if r.ContentLength > g.cfg.MaxBodyBytes {
-		return writeMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge), rt.key
+		return tooLarge(w, r), rt.key
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxBodyBytes+1))
 	if err != nil {
 		return writeMessage(w, http.StatusBadRequest, "Bad Request"), rt.key
 	}
 	if int64(len(body)) > g.cfg.MaxBodyBytes {
-		return writeMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge), rt.key
+		return tooLarge(w, r), rt.key
 	}
 	ev := g.BuildEvent(r, body, rt.key, params, now, reqID)
 	payload, err := MarshalEvent(ev)
@@ -261,6 +267,21 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, now time.Time, r
 		return writeMessage(w, http.StatusInternalServerError, msgInternal), rt.key
 	}
 	return writeResponse(w, resp), rt.key
+}
+
+// maxDrain bounds what tooLarge reads and discards of a refused body.
+const maxDrain = 256 << 20
+
+// tooLarge answers 413 {"message":"Request Entity Too Large"} to a request
+// whose body is over the limit. It first reads and discards the rest of the
+// body (up to maxDrain) and closes the connection afterwards: a client that
+// writes its whole request before reading the answer (curl, Fluent Bit)
+// would otherwise have its connection reset under it by the unread data and
+// never see the 413.
+func tooLarge(w http.ResponseWriter, r *http.Request) int {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+	w.Header().Set("Connection", "close")
+	return writeMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 }
 
 // BuildEvent builds the payload format 2.0 event for r with its already
@@ -341,7 +362,7 @@ func (g *Gateway) BuildEvent(r *http.Request, body []byte, routeKey string, para
 	}
 	if len(body) > 0 {
 		if IsTextContentType(r.Header.Get("Content-Type")) {
-			ev.Body = string(body)
+			ev.Body = TextBody(body)
 		} else {
 			ev.Body = base64.StdEncoding.EncodeToString(body)
 			ev.IsBase64Encoded = true
@@ -385,6 +406,31 @@ func IsTextContentType(ct string) bool {
 	}
 	return strings.HasPrefix(mt, "text/") ||
 		mt == "application/json" || mt == "application/xml" || mt == "application/javascript"
+}
+
+// TextBody is body as an HTTP API passes it under a text Content-Type: a
+// UTF-8 string in which every byte that is not part of valid UTF-8 is
+// replaced by U+FFFD. Compressed bytes (Content-Encoding gzip, deflate,
+// zstd) are therefore lost: API Gateway HTTP APIs have no binaryMediaTypes
+// and do not decompress request bodies (that is a REST API feature), so
+// only a non-text Content-Type brings such a body to the function intact
+// (base64). See local/README.md, "Request bodies", for the sources.
+func TextBody(body []byte) string {
+	if utf8.Valid(body) {
+		return string(body)
+	}
+	var b strings.Builder
+	b.Grow(len(body) + 16)
+	for len(body) > 0 {
+		r, n := utf8.DecodeRune(body)
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.Write(body[:n])
+		}
+		body = body[n:]
+	}
+	return b.String()
 }
 
 // DecodeResponse interprets a function's response payload as API Gateway

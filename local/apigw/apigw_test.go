@@ -1,14 +1,17 @@
 package apigw
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -433,6 +436,129 @@ func BenchmarkGatewayRoundTrip(b *testing.B) {
 		gw.ServeHTTP(w, req)
 		if w.Code != 200 {
 			b.Fatal(w.Code)
+		}
+	}
+}
+
+// TestOversizedBodyGets413 sends bodies over the limit with and without a
+// Content-Length, several times each: the client must read the 413 and its
+// JSON message every time (not a connection reset while it is still
+// sending).
+func TestOversizedBodyGets413(t *testing.T) {
+	rec := &recorder{}
+	srv := startGateway(t, Config{Routes: []Route{{Key: "$default"}}, Invoke: rec.invoke})
+	tests := []struct {
+		name    string
+		size    int
+		chunked bool
+	}{
+		{name: "11 MiB with Content-Length", size: 11 << 20},
+		{name: "64 MiB with Content-Length", size: 64 << 20},
+		{name: "11 MiB chunked", size: 11 << 20, chunked: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := make([]byte, tt.size)
+			for range 3 {
+				var r io.Reader = bytes.NewReader(body)
+				if tt.chunked {
+					r = io.MultiReader(r) // hides the length: chunked encoding
+				}
+				req, err := http.NewRequest("POST", srv.URL+"/td.db.tbl", r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				resp, got := do(t, req)
+				if resp.StatusCode != 413 || string(got) != `{"message":"Request Entity Too Large"}` || resp.Header.Get("Content-Type") != "application/json" {
+					t.Fatalf("got %d %q (%s), want 413 and the JSON message", resp.StatusCode, got, resp.Header.Get("Content-Type"))
+				}
+			}
+		})
+	}
+}
+
+// TestBinaryBodyUnderTextContentType pins what an HTTP API passes for bytes
+// that are not UTF-8 (a gzip body): under a text Content-Type the body is
+// delivered as text, each invalid byte replaced by U+FFFD (lossy, as API
+// Gateway does); under any other Content-Type it is base64 and intact,
+// whatever the Content-Encoding.
+func TestBinaryBodyUnderTextContentType(t *testing.T) {
+	gz := []byte{0x1f, 0x8b, 0x08, 0x00, 'a', 0xff, 'b'}
+	tests := []struct {
+		contentType string
+		wantBase64  bool
+		wantBody    string
+	}{
+		{contentType: "application/json", wantBody: "\x1f\ufffd\x08\x00a\ufffdb"},
+		{contentType: "text/plain; charset=utf-8", wantBody: "\x1f\ufffd\x08\x00a\ufffdb"},
+		{contentType: "application/x-ndjson", wantBase64: true, wantBody: string(gz)},
+		{contentType: "application/msgpack", wantBase64: true, wantBody: string(gz)},
+		{contentType: "application/octet-stream", wantBase64: true, wantBody: string(gz)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.contentType, func(t *testing.T) {
+			rec := &recorder{}
+			srv := startGateway(t, Config{Routes: []Route{{Key: "$default"}}, Invoke: rec.invoke})
+			do(t, newRequest(t, "POST", srv.URL+"/td.db.tbl", gz, map[string]string{"Content-Type": tt.contentType, "Content-Encoding": "gzip"}))
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(rec.last(t), &ev); err != nil {
+				t.Fatal(err)
+			}
+			got := ev.Body
+			if ev.IsBase64Encoded {
+				b, err := base64.StdEncoding.DecodeString(ev.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(b)
+			}
+			if ev.IsBase64Encoded != tt.wantBase64 || got != tt.wantBody {
+				t.Fatalf("isBase64Encoded %v body %q, want %v %q", ev.IsBase64Encoded, got, tt.wantBase64, tt.wantBody)
+			}
+		})
+	}
+}
+
+// TestOversizedBodyRawClient is a client that, like curl or Fluent Bit,
+// writes the whole request before it reads the answer: it must still get
+// the 413, not a reset of the connection it is writing to.
+func TestOversizedBodyRawClient(t *testing.T) {
+	rec := &recorder{}
+	srv := startGateway(t, Config{Routes: []Route{{Key: "$default"}}, Invoke: rec.invoke})
+	body := make([]byte, 20<<20)
+	for range 3 {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := fmt.Sprintf("POST /td.db.tbl HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+		if _, err := conn.Write(append([]byte(head), body...)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		_ = conn.Close()
+		if resp.StatusCode != 413 || string(got) != `{"message":"Request Entity Too Large"}` {
+			t.Fatalf("got %d %q", resp.StatusCode, got)
+		}
+	}
+}
+
+func TestTextBody(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: "", want: ""},
+		{in: `{"a":"é"}`, want: `{"a":"é"}`},
+		{in: "a\xffb", want: "a\ufffdb"},
+		{in: "\x1f\x8b\x08", want: "\x1f\ufffd\x08"},
+		{in: "\xe2\x82", want: "\ufffd\ufffd"}, // a truncated sequence: one U+FFFD per byte, as encoding/json
+	}
+	for _, tt := range tests {
+		if got := TextBody([]byte(tt.in)); got != tt.want {
+			t.Errorf("TextBody(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // InHTTPRequest is what DecodeInHTTP needs of a Fluentd in_http request
@@ -27,19 +25,25 @@ type InHTTPRequest struct {
 // (msgpack maps, each with an integer "time", written by AppendRecord) and
 // its event count, the way Fluentd's in_http reads it:
 //
-//   - the body is decompressed by Content-Encoding (gzip, deflate) within
-//     lim;
-//   - application/json (an object or an array of objects),
-//     application/msgpack and application/x-msgpack (a map or an array of
-//     maps), application/x-ndjson, application/ndjson, application/jsonl and
+//   - the body is decompressed by Content-Encoding (gzip, deflate, zstd,
+//     snappy: a raw block or the framing format) within lim;
+//   - application/json (an object, an array of objects, or several of those
+//     back to back as Fluent Bit's json_stream sends them),
+//     application/msgpack and application/x-msgpack (one or more values back
+//     to back, each a map, an array of maps, or a Fluent event
+//     [time, record] / [[time, metadata], record] with an EventTime or
+//     numeric time, as Fluent Bit's and Fluentd's msgpack outputs send
+//     them), application/x-ndjson, application/ndjson, application/jsonl and
 //     application/jsonlines (one object per non-empty line) are read from
 //     the body; an empty Content-Type or application/x-www-form-urlencoded
 //     reads the json=, ndjson= or msgpack= parameter (in that order; a form
 //     field wins over the query parameter of the same name); any other
 //     Content-Type is KindUnsupportedType;
 //   - each record's time is the "time" parameter when it is set and not 0,
-//     else the record's own "time" (removed, normalised by Seconds), else
-//     Now (see the package doc).
+//     else the event's time (msgpack events), else the field named by the
+//     "time_key" parameter (removed; see KeySeconds: Fluent Bit's
+//     json_date_key, Vector's "timestamp"), else the record's own "time"
+//     (normalised by Seconds), else Now (see the package doc).
 //
 // Keys, depth, record size and event count are checked against lim. A
 // request without records gives an empty stream and 0.
@@ -47,18 +51,25 @@ func DecodeInHTTP(r InHTTPRequest, lim Limits) ([]byte, int, error) {
 	body := r.Body
 	switch enc := strings.ToLower(strings.TrimSpace(r.ContentEncoding)); enc {
 	case "", "identity":
-	case "gzip", "x-gzip", "deflate":
-		c := Gzip
-		if enc == "deflate" {
-			c = Deflate
+	case "gzip", "x-gzip", "deflate", "zstd", "snappy":
+		var raw []byte
+		var err error
+		switch enc {
+		case "deflate":
+			raw, err = Inflate(body, lim, nil)
+		case "zstd":
+			raw, err = Unzstd(body, lim, nil)
+		case "snappy":
+			raw, err = Unsnappy(body, lim, nil)
+		default:
+			raw, err = Gunzip(body, lim, nil)
 		}
-		raw, err := Decompress(c, body, lim, nil)
 		if err != nil {
 			return nil, 0, err
 		}
 		body = raw
 	default:
-		return nil, 0, fail(KindUnsupportedCompression, "Content-Encoding %q is not supported (gzip, deflate)", clip(r.ContentEncoding, 64))
+		return nil, 0, fail(KindUnsupportedCompression, "Content-Encoding %q is not supported (gzip, deflate, zstd, snappy)", clip(r.ContentEncoding, 64))
 	}
 	if len(body) > lim.MaxDecompressedBytes {
 		return nil, 0, fail(KindDecompressedTooLarge, "decompressed body exceeds %d bytes", lim.MaxDecompressedBytes)
@@ -82,11 +93,12 @@ func DecodeInHTTP(r InHTTPRequest, lim Limits) ([]byte, int, error) {
 		return "", false
 	}
 	var recs []map[string]any
+	var evTimes []int64 // per record, the time of a [time, record] event (0: none)
 	switch mt {
 	case "application/json":
-		recs, err = jsonRecords(body, lim)
+		recs, err = jsonStreamRecords(body, lim)
 	case "application/msgpack", "application/x-msgpack":
-		recs, err = msgpackRecords(body, lim)
+		recs, evTimes, err = msgpackEvents(body, lim)
 	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines":
 		recs, err = ndjsonRecords(body, lim)
 	case "", "application/x-www-form-urlencoded":
@@ -98,7 +110,7 @@ func DecodeInHTTP(r InHTTPRequest, lim Limits) ([]byte, int, error) {
 		} else if v, ok := param("ndjson"); ok {
 			recs, err = ndjsonRecords([]byte(v), lim)
 		} else if v, ok := param("msgpack"); ok {
-			recs, err = msgpackRecords([]byte(v), lim)
+			recs, evTimes, err = msgpackEvents([]byte(v), lim)
 		} else {
 			return nil, 0, fail(KindNoData, "'json', 'ndjson' or 'msgpack' parameter is required")
 		}
@@ -119,13 +131,27 @@ func DecodeInHTTP(r InHTTPRequest, lim Limits) ([]byte, int, error) {
 		}
 		paramTime = t
 	}
+	timeKey, _ := param("time_key")
 	var out []byte
 	for i, rec := range recs {
 		t := r.Now
 		rt := rec["time"]
+		var kt any
+		if timeKey != "" && timeKey != "time" {
+			kt = rec[timeKey]
+			delete(rec, timeKey)
+		}
 		switch {
 		case paramTime != 0:
 			t = paramTime
+		case len(evTimes) > i && evTimes[i] != 0:
+			t = evTimes[i]
+		case kt != nil:
+			v, err := KeySeconds(kt)
+			if err != nil {
+				return nil, 0, &Error{Kind: KindTimeInvalid, Msg: "event " + strconv.Itoa(i) + ": " + strconv.Quote(clip(timeKey, 64)) + " (time_key) must be a number of seconds or milliseconds, or an RFC 3339 time", Err: err}
+			}
+			t = v
 		case rt != nil:
 			v, err := Seconds(rt)
 			if err != nil {
@@ -192,24 +218,6 @@ func ndjsonRecords(body []byte, lim Limits) ([]map[string]any, error) {
 		}
 	}
 	return out, nil
-}
-
-// msgpackRecords decodes one msgpack map or an array of maps. The bytes are
-// checked by the bounded walker first, so that hostile lengths never reach
-// the decoder.
-func msgpackRecords(body []byte, lim Limits) ([]map[string]any, error) {
-	end, err := ValueLen(body, lim.MaxDepth)
-	if err != nil {
-		return nil, err
-	}
-	if end != len(body) {
-		return nil, fail(KindBadMsgpack, "invalid msgpack: %d bytes after the first value", len(body)-end)
-	}
-	var v any
-	if err := msgpack.Unmarshal(body, &v); err != nil {
-		return nil, &Error{Kind: KindBadMsgpack, Msg: "invalid msgpack: " + err.Error(), Err: err}
-	}
-	return asRecords(v, lim)
 }
 
 // asRecords accepts a map or an array of maps.
