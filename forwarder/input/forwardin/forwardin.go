@@ -10,10 +10,14 @@
 //   - {"ack": chunk} is written only after Sink.Append returned nil.
 //   - On intake.ErrFull or any intake error no ack is written and the
 //     connection is closed, so the client resends.
-//   - A tag that is not td.<db>.<table> with valid names can never be
-//     stored: its events are dropped, counted (Stats.BadTag) and logged, and
-//     the message is acked so the client does not resend it forever
-//     (Fluentd drops unmatched events the same way).
+//   - A tag that no route accepts (until routing exists: any tag that is
+//     not td.<db>.<table> with valid names) is refused like an intake
+//     failure: nothing is stored, no ack is written and the connection is
+//     closed, so the client sees the refusal at once (a client waiting for
+//     an ack without a read timeout, fluent-logger-golang's default, would
+//     otherwise wait forever). The events are counted (Stats.Unroutable)
+//     and logged. A 2xx or an ack is a promise: events are never acked and
+//     dropped.
 //   - Entries whose record is not a map, or whose time is not a number or
 //     EventTime, are skipped and counted (Stats.Invalid); nil records are
 //     skipped silently, as in Fluentd.
@@ -151,7 +155,7 @@ type Stats struct {
 	Records     uint64 // records handed to the intake
 	Acks        uint64 // acks written
 	Invalid     uint64 // entries skipped (record not a map, bad time)
-	BadTag      uint64 // records dropped for a tag that is not td.<db>.<table>
+	Unroutable  uint64 // records refused (not acked, connection closed) for a tag no route accepts: not td.<db>.<table>
 	Refused     uint64 // messages not stored (intake full or failing); connection closed
 	Protocol    uint64 // connections closed for a protocol error or limit
 	AuthFailed  uint64 // handshakes refused
@@ -172,7 +176,7 @@ type Server struct {
 	handlers sync.WaitGroup
 
 	st struct {
-		connections, messages, records, acks, invalid, badTag, refused, protocol, authFailed atomic.Uint64
+		connections, messages, records, acks, invalid, unroutable, refused, protocol, authFailed atomic.Uint64
 	}
 	now func() time.Time
 }
@@ -205,7 +209,7 @@ func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
 func (s *Server) Stats() Stats {
 	return Stats{
 		Connections: s.st.connections.Load(), Messages: s.st.messages.Load(), Records: s.st.records.Load(),
-		Acks: s.st.acks.Load(), Invalid: s.st.invalid.Load(), BadTag: s.st.badTag.Load(),
+		Acks: s.st.acks.Load(), Invalid: s.st.invalid.Load(), Unroutable: s.st.unroutable.Load(),
 		Refused: s.st.refused.Load(), Protocol: s.st.protocol.Load(), AuthFailed: s.st.authFailed.Load(),
 	}
 }
@@ -395,7 +399,7 @@ func (s *Server) handle(c net.Conn) {
 	}
 	switch {
 	case err == nil, errors.Is(err, io.EOF), s.isClosing():
-	case errors.Is(err, errRefused):
+	case errors.Is(err, errRefused), errors.Is(err, errUnroutable):
 		log.Warn("connection closed without ack", "err", err)
 	default:
 		var ne net.Error
@@ -410,6 +414,9 @@ func (s *Server) handle(c net.Conn) {
 
 // errRefused: the intake did not take the records.
 var errRefused = errors.New("records not stored")
+
+// errUnroutable: no route accepts the message's tag.
+var errUnroutable = errors.New("records refused: no route accepts the tag (tags must be td.<database>.<table>)")
 
 // ErrTooLarge is the protocol error for a message over a size limit.
 var ErrTooLarge = errors.New("message over the size limit")
@@ -636,14 +643,14 @@ func (cn *conn) store(tag string, count int, chunk []byte, jsonAck bool) error {
 	s := cn.s
 	if count > 0 {
 		if _, _, err := names.ParseTag(tag); err != nil {
-			s.st.badTag.Add(uint64(count))
-			s.log.Warn("events dropped: tag is not td.<db>.<table>", "remote", cn.remote, "tag", clip(tag), "records", count, "err", err)
-		} else if err := s.intake.Append(context.Background(), tag, cn.out, count); err != nil {
+			s.st.unroutable.Add(uint64(count))
+			return fmt.Errorf("%w: %d records: %w", errUnroutable, count, err)
+		}
+		if err := s.intake.Append(context.Background(), tag, cn.out, count); err != nil {
 			s.st.refused.Add(1)
 			return fmt.Errorf("%w: %d records for %s: %w", errRefused, count, tag, err)
-		} else {
-			s.st.records.Add(uint64(count))
 		}
+		s.st.records.Add(uint64(count))
 	}
 	if chunk == nil {
 		return nil
@@ -812,11 +819,4 @@ func digest(parts ...string) string {
 		h.Write([]byte(p))
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

@@ -342,19 +342,17 @@ func TestModes(t *testing.T) {
 		want    []rec
 		ack     string
 		invalid uint64
-		badTag  uint64
 	}{
-		{"message", mp(t, []any{"td.db1.tbl1", 1700000001, rec{"a": 1}}), want2[:1], "", 0, 0},
-		{"message with EventTime and chunk", mp(t, []any{"td.db1.tbl1", eventTimeExt(1700000002, 5), rec{"a": 2}, rec{"chunk": "c1"}}), []rec{{"a": int64(2), "time": int64(1700000002)}}, "c1", 0, 0},
-		{"message float time", mp(t, []any{"td.db1.tbl1", 1700000001.9, rec{"a": 1}}), want2[:1], "", 0, 0},
-		{"message time 0 is now", mp(t, []any{"td.db1.tbl1", 0, rec{"a": 1}}), []rec{{"a": int64(1), "time": fixedNow.Unix()}}, "", 0, 0},
-		{"forward", mp(t, []any{"td.db1.tbl1", []msgpack.RawMessage{e1, e2}, rec{"chunk": "c2", "size": 2}}), want2, "c2", 0, 0},
-		{"packed forward (str)", mp(t, []any{"td.db1.tbl1", string(stream), rec{"chunk": "c3"}}), want2, "c3", 0, 0},
-		{"packed forward (bin)", mp(t, []any{"td.db1.tbl1", stream}), want2, "", 0, 0},
-		{"compressed packed forward, two gzip members", mp(t, []any{"td.db1.tbl1", gzipped(t, e1, e2), rec{"compressed": "gzip", "chunk": "c4"}}), want2, "c4", 0, 0},
-		{"invalid entries skipped", mp(t, []any{"td.db1.tbl1", []any{[]any{"notatime", rec{}}, []any{1, "notamap"}, []any{1, nil}, []any{1700000001, rec{"a": 1}}}, rec{"chunk": "c5"}}), want2[:1], "c5", 2, 0},
-		{"fluent bit v2 [time, metadata] entries", mp(t, []any{"td.db1.tbl1", []any{[]any{[]any{eventTimeExt(1700000001, 0), rec{"m": 1}}, rec{"a": 1}}}}), want2[:1], "", 0, 0},
-		{"bad tag dropped but acked", mp(t, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c6"}}), nil, "c6", 0, 1},
+		{"message", mp(t, []any{"td.db1.tbl1", 1700000001, rec{"a": 1}}), want2[:1], "", 0},
+		{"message with EventTime and chunk", mp(t, []any{"td.db1.tbl1", eventTimeExt(1700000002, 5), rec{"a": 2}, rec{"chunk": "c1"}}), []rec{{"a": int64(2), "time": int64(1700000002)}}, "c1", 0},
+		{"message float time", mp(t, []any{"td.db1.tbl1", 1700000001.9, rec{"a": 1}}), want2[:1], "", 0},
+		{"message time 0 is now", mp(t, []any{"td.db1.tbl1", 0, rec{"a": 1}}), []rec{{"a": int64(1), "time": fixedNow.Unix()}}, "", 0},
+		{"forward", mp(t, []any{"td.db1.tbl1", []msgpack.RawMessage{e1, e2}, rec{"chunk": "c2", "size": 2}}), want2, "c2", 0},
+		{"packed forward (str)", mp(t, []any{"td.db1.tbl1", string(stream), rec{"chunk": "c3"}}), want2, "c3", 0},
+		{"packed forward (bin)", mp(t, []any{"td.db1.tbl1", stream}), want2, "", 0},
+		{"compressed packed forward, two gzip members", mp(t, []any{"td.db1.tbl1", gzipped(t, e1, e2), rec{"compressed": "gzip", "chunk": "c4"}}), want2, "c4", 0},
+		{"invalid entries skipped", mp(t, []any{"td.db1.tbl1", []any{[]any{"notatime", rec{}}, []any{1, "notamap"}, []any{1, nil}, []any{1700000001, rec{"a": 1}}}, rec{"chunk": "c5"}}), want2[:1], "c5", 2},
+		{"fluent bit v2 [time, metadata] entries", mp(t, []any{"td.db1.tbl1", []any{[]any{[]any{eventTimeExt(1700000001, 0), rec{"m": 1}}, rec{"a": 1}}}}), want2[:1], "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -398,8 +396,8 @@ func TestModes(t *testing.T) {
 				}
 			}
 			st := srv.Stats()
-			if st.Invalid != tt.invalid || st.BadTag != tt.badTag {
-				t.Fatalf("stats %+v, want invalid %d badTag %d", st, tt.invalid, tt.badTag)
+			if st.Invalid != tt.invalid || st.Unroutable != 0 {
+				t.Fatalf("stats %+v, want invalid %d", st, tt.invalid)
 			}
 		})
 	}
@@ -425,6 +423,9 @@ func TestClosedWithoutAck(t *testing.T) {
 			return mp(tb, []any{"td.db1.tbl1", gzipped(tb, bytes.Repeat([]byte{0xc0}, 5000)), rec{"compressed": "gzip", "chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Protocol }},
 		{"not msgpack", Config{}, nil, func(testing.TB) []byte { return []byte{0xc1, 0xc1} }, func(s Stats) uint64 { return s.Protocol }},
+		{"unroutable tag, chunk asked", Config{}, nil, func(tb testing.TB) []byte {
+			return mp(tb, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c"}})
+		}, func(s Stats) uint64 { return s.Unroutable }},
 		{"not an array", Config{}, nil, func(tb testing.TB) []byte { return mp(tb, rec{"a": 1}) }, func(s Stats) uint64 { return s.Protocol }},
 	}
 	for _, tt := range tests {

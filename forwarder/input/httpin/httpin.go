@@ -7,7 +7,9 @@
 // Answers:
 //
 //	200  records stored (empty body)
-//	400  bad tag (not td.<db>.<table> with valid names), no payload, bad JSON/msgpack,
+//	400  a tag no route accepts (until routing exists: any tag that is not
+//	     td.<db>.<table> with valid names; counted in Stats.Unroutable), no payload,
+//	     bad JSON/msgpack,
 //	     a record that is not an object, a non-numeric time, unknown Content-Encoding,
 //	     a record with too many keys or nested too deep (tdrecord.DefaultLimits, what
 //	     ingest accepts)
@@ -113,8 +115,11 @@ type Stats struct {
 	Requests uint64 // requests answered
 	Records  uint64 // records handed to the intake
 	Rejected uint64 // requests answered 4xx
-	Full     uint64 // requests answered 503 (intake full)
-	Failed   uint64 // requests answered 500 (intake error)
+	// Unroutable counts requests answered 400 because no route accepts
+	// their tag (also counted in Rejected).
+	Unroutable uint64
+	Full       uint64 // requests answered 503 (intake full)
+	Failed     uint64 // requests answered 500 (intake error)
 }
 
 // Server is the HTTP source.
@@ -124,7 +129,7 @@ type Server struct {
 	log    *slog.Logger
 	srv    *http.Server
 
-	requests, records, rejected, full, failed atomic.Uint64
+	requests, records, rejected, unroutable, full, failed atomic.Uint64
 }
 
 // New builds a Server (after Defaults) that hands records to s.
@@ -166,7 +171,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Requests: s.requests.Load(), Records: s.records.Load(), Rejected: s.rejected.Load(), Full: s.full.Load(), Failed: s.failed.Load()}
+	return Stats{Requests: s.requests.Load(), Records: s.records.Load(), Rejected: s.rejected.Load(), Unroutable: s.unroutable.Load(), Full: s.full.Load(), Failed: s.failed.Load()}
 }
 
 // httpError is an answer other than 200.
@@ -226,7 +231,9 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	tag := strings.ReplaceAll(strings.TrimPrefix(r.URL.Path, "/"), "/", ".")
 	if _, _, err := names.ParseTag(tag); err != nil {
-		return "", nil, 0, fail(http.StatusBadRequest, "%v", err)
+		s.unroutable.Add(1)
+		return "", nil, 0, fail(http.StatusBadRequest, "no route accepts tag %q, the records are not stored: "+
+			"tags must be td.<database>.<table> with database and table names of 3 to 255 characters of [a-z0-9_] (%v)", clip(tag), err)
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {

@@ -112,6 +112,13 @@ func norm(v any) any {
 // startServer runs a Server on a free loopback port and stops it at cleanup.
 func startServer(tb testing.TB, cfg Config, s intake.Appender) string {
 	tb.Helper()
+	_, base := startServerStats(tb, cfg, s)
+	return base
+}
+
+// startServerStats is startServer that also returns the Server.
+func startServerStats(tb testing.TB, cfg Config, s intake.Appender) (*Server, string) {
+	tb.Helper()
 	srv, err := New(cfg, s, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -132,7 +139,7 @@ func startServer(tb testing.TB, cfg Config, s intake.Appender) string {
 			tb.Errorf("Serve: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return srv, "http://" + ln.Addr().String()
 }
 
 func gz(tb testing.TB, b []byte) []byte {
