@@ -84,40 +84,35 @@ type Config struct {
 	Heartbeat bool `yaml:"heartbeat"`
 }
 
-// Defaults fills the zero fields of cfg.
-func Defaults(cfg Config) Config {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:24224"
+// DefaultConfig returns the defaults: 127.0.0.1:24224, 64 MiB messages,
+// 256 MiB of inflated CompressedPackedForward entries, a 10m idle timeout
+// and this host's name in PONG; no shared key, users, TLS or heartbeat.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Addr:                 "127.0.0.1:24224",
+		MaxMessageBytes:      64 << 20,
+		MaxDecompressedBytes: 256 << 20,
+		IdleTimeout:          10 * time.Minute,
+		SelfHostname:         host,
 	}
-	if cfg.MaxMessageBytes == 0 {
-		cfg.MaxMessageBytes = 64 << 20
-	}
-	if cfg.MaxDecompressedBytes == 0 {
-		cfg.MaxDecompressedBytes = 256 << 20
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = 10 * time.Minute
-	}
-	if cfg.SelfHostname == "" {
-		cfg.SelfHostname, _ = os.Hostname()
-	}
-	return cfg
 }
 
-// Validate reports every problem of cfg at once.
+// Validate reports every problem of cfg at once, each prefixed with its
+// field name.
 func (cfg Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr: %w", err))
 	}
-	if cfg.MaxMessageBytes < 0 {
-		errs = append(errs, errors.New("max_message_bytes: must not be negative"))
+	if cfg.MaxMessageBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_message_bytes: %d must be positive", cfg.MaxMessageBytes))
 	}
-	if cfg.MaxDecompressedBytes < 0 {
-		errs = append(errs, errors.New("max_decompressed_bytes: must not be negative"))
+	if cfg.MaxDecompressedBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_decompressed_bytes: %d must be positive", cfg.MaxDecompressedBytes))
 	}
-	if cfg.IdleTimeout < 0 {
-		errs = append(errs, errors.New("idle_timeout: must not be negative"))
+	if cfg.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("idle_timeout: %v must be positive", cfg.IdleTimeout))
 	}
 	if len(cfg.Users) > 0 && cfg.SharedKey == "" {
 		errs = append(errs, errors.New("users: need shared_key"))
@@ -168,9 +163,9 @@ type Server struct {
 	now func() time.Time
 }
 
-// New builds a Server (after Defaults) that hands records to s.
+// New builds a Server that hands records to s; cfg (start from
+// DefaultConfig) must be valid.
 func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
-	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("forward source config: %w", err)
 	}

@@ -41,7 +41,7 @@ func TestUnroutableTagRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			buf := openBuffer(t)
-			srv, addr := startServer(t, Config{}, buf)
+			srv, addr := startServer(t, DefaultConfig(), buf)
 			host, port := hostPort(t, addr)
 			logger, err := fluent.New(fluent.Config{FluentHost: host, FluentPort: port, RequestAck: true, MarshalAsJSON: tt.json,
 				Timeout: 5 * time.Second, WriteTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, MaxRetry: 1})
@@ -86,7 +86,7 @@ func TestUnroutableWithoutChunkClosed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			buf := openBuffer(t)
-			srv, addr := startServer(t, Config{}, buf)
+			srv, addr := startServer(t, DefaultConfig(), buf)
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)

@@ -63,49 +63,44 @@ type Config struct {
 	RetryAfter time.Duration `yaml:"retry_after"`
 }
 
-// Defaults fills the zero fields of cfg.
-func Defaults(cfg Config) Config {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8888"
+// DefaultConfig returns the defaults: 127.0.0.1:8888, 32 MiB bodies
+// (Fluentd's body_size_limit), 128 MiB decompressed, 100000 records per
+// request, 60s to read a request, 120s idle keep-alive, Retry-After 5s.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                 "127.0.0.1:8888",
+		MaxBodyBytes:         32 << 20,
+		MaxDecompressedBytes: 128 << 20,
+		MaxRecords:           100000,
+		ReadTimeout:          60 * time.Second,
+		IdleTimeout:          120 * time.Second,
+		RetryAfter:           5 * time.Second,
 	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 32 << 20
-	}
-	if cfg.MaxDecompressedBytes == 0 {
-		cfg.MaxDecompressedBytes = 128 << 20
-	}
-	if cfg.MaxRecords == 0 {
-		cfg.MaxRecords = 100000
-	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = 60 * time.Second
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = 120 * time.Second
-	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = 5 * time.Second
-	}
-	return cfg
 }
 
-// Validate reports every problem of cfg at once.
+// Validate reports every problem of cfg at once, each prefixed with its
+// field name.
 func (cfg Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr: %w", err))
 	}
-	if cfg.MaxBodyBytes < 0 {
-		errs = append(errs, errors.New("max_body_bytes: must not be negative"))
+	if cfg.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_body_bytes: %d must be positive", cfg.MaxBodyBytes))
 	}
-	if cfg.MaxDecompressedBytes < 0 {
-		errs = append(errs, errors.New("max_decompressed_bytes: must not be negative"))
+	if cfg.MaxDecompressedBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_decompressed_bytes: %d must be positive", cfg.MaxDecompressedBytes))
 	}
-	if cfg.MaxRecords < 0 {
-		errs = append(errs, errors.New("max_records: must not be negative"))
+	if cfg.MaxRecords <= 0 {
+		errs = append(errs, fmt.Errorf("max_records: %d must be positive", cfg.MaxRecords))
 	}
-	if cfg.ReadTimeout < 0 || cfg.IdleTimeout < 0 || cfg.RetryAfter < 0 {
-		errs = append(errs, errors.New("read_timeout, idle_timeout, retry_after: must not be negative"))
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"read_timeout", cfg.ReadTimeout}, {"idle_timeout", cfg.IdleTimeout}, {"retry_after", cfg.RetryAfter}} {
+		if f.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %v must be positive", f.name, f.d))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -132,9 +127,9 @@ type Server struct {
 	requests, records, rejected, unroutable, full, failed atomic.Uint64
 }
 
-// New builds a Server (after Defaults) that hands records to s.
+// New builds a Server that hands records to s; cfg (start from
+// DefaultConfig) must be valid.
 func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
-	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("http source config: %w", err)
 	}
@@ -262,9 +257,6 @@ func (s *Server) limits() tdrecord.Limits {
 	lim.MaxDecompressedBytes = int(min(s.cfg.MaxDecompressedBytes, math.MaxInt32))
 	lim.MaxCompressionRatio = 0
 	lim.MaxEvents = s.cfg.MaxRecords
-	if lim.MaxEvents <= 0 {
-		lim.MaxEvents = math.MaxInt32
-	}
 	return lim
 }
 

@@ -30,7 +30,7 @@ func TestUnroutableTagRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { buf.Close() })
-	srv, base := startServerStats(t, Config{}, buf)
+	srv, base := startServerStats(t, DefaultConfig(), buf)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := http.Post(base+tt.path, "application/json", bytes.NewReader([]byte(`[{"a":1},{"a":2}]`)))
