@@ -89,6 +89,14 @@ monitor: {addr: "127.0.0.1:0"}
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	resp, err = http.Post("http://"+httpAddr+"/app.access", "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("POST /app.access: %d, want 400 (no route accepts the tag)", resp.StatusCode)
+	}
 	lines := strings.Count(string(corpus), "\n")
 	waitFor(t, "tail lines read", func() bool {
 		return strings.Contains(get(t, "http://"+monAddr+"/metrics"), fmt.Sprintf(`spillway_forwarder_tail_lines_total{source="web"} %d`, lines))
@@ -123,6 +131,7 @@ monitor: {addr: "127.0.0.1:0"}
 		fmt.Sprintf(`spillway_forwarder_output_records_total %d`, lines+1),
 		`spillway_forwarder_tail_file_lag_bytes{source="web",path=` + fmt.Sprintf("%q", logPath) + `} 0`,
 		`spillway_forwarder_buffer_chunks{state="sealed"} 0`,
+		`spillway_forwarder_http_unroutable_requests_total 1`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q:\n%s", want, m)

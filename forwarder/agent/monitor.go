@@ -98,6 +98,12 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 	metric("spillway_forwarder_tail_file_lag_bytes", "File size minus position.", "gauge", fl...)
 	bs, os := a.buf.Stats(), a.out.Stats()
 	n := func(v uint64) string { return " " + strconv.FormatUint(v, 10) }
+	if a.httpSrv != nil {
+		metric("spillway_forwarder_http_unroutable_requests_total", "Requests refused (400) by the http source because no route accepts their tag.", "counter", n(a.httpSrv.Stats().Unroutable))
+	}
+	if a.fwdSrv != nil {
+		metric("spillway_forwarder_forward_unroutable_records_total", "Records refused (not acked) by the forward source because no route accepts their tag.", "counter", n(a.fwdSrv.Stats().Unroutable))
+	}
 	metric("spillway_forwarder_buffer_bytes", "Bytes in the disk buffer.", "gauge", " "+strconv.FormatInt(bs.Bytes, 10))
 	metric("spillway_forwarder_buffer_chunks", "Chunks in the disk buffer.", "gauge", `{state="open"} `+strconv.Itoa(bs.OpenChunks), `{state="sealed"} `+strconv.Itoa(bs.SealedChunks))
 	metric("spillway_forwarder_buffer_appended_records_total", "Records stored in the disk buffer.", "counter", n(bs.AppendedRecs))

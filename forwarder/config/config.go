@@ -101,8 +101,9 @@ func DefaultConfig() Config {
 }
 
 // Defaults fills every zero field of a decoded c from DefaultConfig, derives
-// the paths under the state directory, and fills each source's defaults
-// (tail.Defaults, httpin.Defaults, forwardin.Defaults). A field set to its
+// the paths under the state directory, and fills each source's zero fields
+// from its DefaultConfig (tail, httpin, forwardin; a tail's name defaults
+// to its tag). A field set to its
 // zero value in the file therefore takes its default.
 func Defaults(c Config) Config {
 	d := DefaultConfig()
@@ -161,16 +162,16 @@ func Defaults(c Config) Config {
 	}
 	for i := range c.Sources.Tail {
 		t := &c.Sources.Tail[i]
-		*t = tail.Defaults(*t)
+		tailDefaults(t)
 		if t.PosFile == "" && t.Name != "" {
 			t.PosFile = filepath.Join(c.StateDir, "pos", t.Name+".json")
 		}
 	}
 	if c.Sources.HTTP != nil {
-		*c.Sources.HTTP = httpin.Defaults(*c.Sources.HTTP)
+		httpDefaults(c.Sources.HTTP)
 	}
 	if c.Sources.Forward != nil {
-		*c.Sources.Forward = forwardin.Defaults(*c.Sources.Forward)
+		forwardDefaults(c.Sources.Forward)
 	}
 	if c.Monitor.Addr == "" {
 		c.Monitor.Addr = d.Monitor.Addr
@@ -179,6 +180,88 @@ func Defaults(c Config) Config {
 		c.ShutdownTimeout = d.ShutdownTimeout
 	}
 	return c
+}
+
+// tailDefaults fills the zero fields of t from tail.DefaultConfig; the name
+// defaults to the tag.
+func tailDefaults(t *tail.Config) {
+	d := tail.DefaultConfig()
+	if t.Name == "" {
+		t.Name = t.Tag
+	}
+	if len(t.Rotated) == 0 {
+		t.Rotated = d.Rotated
+	}
+	if t.RefreshInterval == 0 {
+		t.RefreshInterval = d.RefreshInterval
+	}
+	if t.PollInterval == 0 {
+		t.PollInterval = d.PollInterval
+	}
+	if t.RotateWait == 0 {
+		t.RotateWait = d.RotateWait
+	}
+	if t.MaxLineSize == 0 {
+		t.MaxLineSize = d.MaxLineSize
+	}
+	if t.ReadBytes == 0 {
+		t.ReadBytes = d.ReadBytes
+	}
+	if t.BatchBytes == 0 {
+		t.BatchBytes = d.BatchBytes
+	}
+	if t.MultilineTimeout == 0 {
+		t.MultilineTimeout = d.MultilineTimeout
+	}
+	if t.Parse.Type == "" {
+		t.Parse.Type = d.Parse.Type
+	}
+}
+
+// httpDefaults fills the zero fields of h from httpin.DefaultConfig.
+func httpDefaults(h *httpin.Config) {
+	d := httpin.DefaultConfig()
+	if h.Addr == "" {
+		h.Addr = d.Addr
+	}
+	if h.MaxBodyBytes == 0 {
+		h.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if h.MaxDecompressedBytes == 0 {
+		h.MaxDecompressedBytes = d.MaxDecompressedBytes
+	}
+	if h.MaxRecords == 0 {
+		h.MaxRecords = d.MaxRecords
+	}
+	if h.ReadTimeout == 0 {
+		h.ReadTimeout = d.ReadTimeout
+	}
+	if h.IdleTimeout == 0 {
+		h.IdleTimeout = d.IdleTimeout
+	}
+	if h.RetryAfter == 0 {
+		h.RetryAfter = d.RetryAfter
+	}
+}
+
+// forwardDefaults fills the zero fields of f from forwardin.DefaultConfig.
+func forwardDefaults(f *forwardin.Config) {
+	d := forwardin.DefaultConfig()
+	if f.Addr == "" {
+		f.Addr = d.Addr
+	}
+	if f.MaxMessageBytes == 0 {
+		f.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if f.MaxDecompressedBytes == 0 {
+		f.MaxDecompressedBytes = d.MaxDecompressedBytes
+	}
+	if f.IdleTimeout == 0 {
+		f.IdleTimeout = d.IdleTimeout
+	}
+	if f.SelfHostname == "" {
+		f.SelfHostname = d.SelfHostname
+	}
 }
 
 // Validate reports every problem at once, each prefixed with its path.

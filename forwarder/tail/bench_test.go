@@ -40,8 +40,10 @@ func BenchmarkTailApache2(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tl, err := New(Config{Paths: []string{log}, Tag: "td.web.access", PosFile: filepath.Join(dir, "pos.json"),
-			ReadFromHead: true, Parse: parser.Config{Type: parser.TypeApache2}}, buf, nil, nil)
+		cfg := DefaultConfig()
+		cfg.Name, cfg.Paths, cfg.Tag, cfg.PosFile = "td.web.access", []string{log}, "td.web.access", filepath.Join(dir, "pos.json")
+		cfg.ReadFromHead, cfg.Parse = true, parser.Config{Type: parser.TypeApache2}
+		tl, err := New(cfg, buf, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -56,39 +56,24 @@ type Config struct {
 	Parse parser.Config `yaml:"parse"`
 }
 
-// Defaults fills the zero fields of c.
-func Defaults(c Config) Config {
-	if c.Name == "" {
-		c.Name = c.Tag
+// DefaultConfig returns the defaults of the fields that have one: rotated
+// copies {path}.[0-9]* and {path}-[0-9]*, globs re-expanded every 5s, files
+// polled every second, rotated files watched 5s, 512 KiB lines, 1 MiB
+// reads, 2 MiB batches, multiline events flushed after 5s quiet, parser
+// "none". Paths, Tag and PosFile have no default; Name defaults to the Tag
+// (forwarder/config fills it, with PosFile under the state directory).
+func DefaultConfig() Config {
+	return Config{
+		Rotated:          []string{"{path}.[0-9]*", "{path}-[0-9]*"},
+		RefreshInterval:  5 * time.Second,
+		PollInterval:     time.Second,
+		RotateWait:       5 * time.Second,
+		MaxLineSize:      512 << 10,
+		ReadBytes:        1 << 20,
+		BatchBytes:       2 << 20,
+		MultilineTimeout: 5 * time.Second,
+		Parse:            parser.Config{Type: parser.TypeNone},
 	}
-	if len(c.Rotated) == 0 {
-		c.Rotated = []string{"{path}.[0-9]*", "{path}-[0-9]*"}
-	}
-	if c.RefreshInterval == 0 {
-		c.RefreshInterval = 5 * time.Second
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = time.Second
-	}
-	if c.RotateWait == 0 {
-		c.RotateWait = 5 * time.Second
-	}
-	if c.MaxLineSize == 0 {
-		c.MaxLineSize = 512 << 10
-	}
-	if c.ReadBytes == 0 {
-		c.ReadBytes = 1 << 20
-	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = 2 << 20
-	}
-	if c.MultilineTimeout == 0 {
-		c.MultilineTimeout = 5 * time.Second
-	}
-	if c.Parse.Type == "" {
-		c.Parse.Type = parser.TypeNone
-	}
-	return c
 }
 
 // Validate reports every problem of c, each prefixed with its field name.
@@ -109,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := names.ParseTag(c.Tag); err != nil {
 		errs = append(errs, fmt.Errorf("tag: %w", err))
+	}
+	if c.Name == "" {
+		errs = append(errs, errors.New("name: must be set (forwarder/config defaults it to the tag)"))
 	}
 	if c.PosFile == "" {
 		errs = append(errs, errors.New("pos_file: must be set"))

@@ -98,10 +98,10 @@ type Tailer struct {
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
 }
 
-// New builds a Tailer. recovered is the checkpoint store's Recovered (may be
-// nil); positions there that are ahead of the position file win.
+// New builds a Tailer; cfg (start from DefaultConfig) must be valid.
+// recovered is the checkpoint store's Recovered (may be nil); positions
+// there that are ahead of the position file win.
 func New(cfg Config, dst Preparer, recovered map[string][][]byte, logger *slog.Logger) (*Tailer, error) {
-	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tail config: %w", err)
 	}

@@ -43,8 +43,9 @@ func newEnv(tb testing.TB, mod func(*Config)) *env {
 	dir := tb.TempDir()
 	e := &env{tb: tb, dir: dir, log: filepath.Join(dir, "access.log"), bufDir: filepath.Join(dir, "buf"),
 		now: time.Unix(1700000000, 0), got: map[string]int{}}
-	e.cfg = Config{Paths: []string{filepath.Join(dir, "*.log")}, Tag: "td.db1.tbl", PosFile: filepath.Join(dir, "pos.json"),
-		ReadFromHead: true, ReadBytes: 4096, BatchBytes: 1024, RotateWait: time.Second}
+	e.cfg = DefaultConfig()
+	e.cfg.Name, e.cfg.Paths, e.cfg.Tag, e.cfg.PosFile = "td.db1.tbl", []string{filepath.Join(dir, "*.log")}, "td.db1.tbl", filepath.Join(dir, "pos.json")
+	e.cfg.ReadFromHead, e.cfg.ReadBytes, e.cfg.BatchBytes, e.cfg.RotateWait = true, 4096, 1024, time.Second
 	if mod != nil {
 		mod(&e.cfg)
 	}
@@ -388,8 +389,10 @@ func TestParseErrorsKeptUnparsed(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	err := Defaults(Config{Tag: "bad", Paths: nil, MultilineStart: "("}).Validate()
-	for _, want := range []string{"path:", "tag:", "pos_file:", "multiline_start:"} {
+	c := DefaultConfig()
+	c.Tag, c.MultilineStart, c.MaxLineSize = "bad", "(", 0
+	err := c.Validate()
+	for _, want := range []string{"path:", "tag:", "name:", "pos_file:", "max_line_size:", "multiline_start:"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, missing %q", err, want)
 		}

@@ -77,7 +77,7 @@ func agree(t *testing.T, raw []byte) bool {
 	}
 	evs, _, err := DecodeStream(raw)
 	check("stream", evs, err)
-	evs, _, err = DecodePayload(envelope.EncodingGzip, EncodeGzip(raw), envelope.MaxPayloadRaw)
+	evs, _, err = DecodePayload(envelope.EncodingGzip, tdrecord.GzipStream(raw), envelope.MaxPayloadRaw)
 	check("gzip payload", evs, err)
 	evs, _, err = DecodePayload(envelope.EncodingZstd, encodeZstd(t, 0, raw), envelope.MaxPayloadRaw)
 	check("zstd payload", evs, err)

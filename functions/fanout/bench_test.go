@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // countingDDB counts the DynamoDB calls fanout makes.
@@ -72,7 +73,7 @@ func BenchmarkHandleBatch(b *testing.B) {
 		var ev events.KinesisEvent
 		for p := 0; p < 10; p++ {
 			data, err := envelope.Marshal(&envelope.Envelope{DB: "bench_db", Table: "apache", UniqueID: fmt.Sprintf("b%d", i), Part: p, Parts: 10,
-				Events: 100, Encoding: envelope.EncodingGzip, Payload: EncodeGzip(evs[p*100 : (p+1)*100]...)})
+				Events: 100, Encoding: envelope.EncodingGzip, Payload: tdrecord.GzipStream(evs[p*100 : (p+1)*100]...)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func BenchmarkDecodePayload(b *testing.B) {
 		enc     string
 		payload []byte
 	}{
-		{envelope.EncodingGzip, EncodeGzip(evs...)},
+		{envelope.EncodingGzip, tdrecord.GzipStream(evs...)},
 		{envelope.EncodingZstd, encodeZstd(b, 0, evs...)},
 	}
 	for _, p := range payloads {

@@ -21,6 +21,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // corpusEvents reads testdata/apache_combined_10k.log as TD events (time
@@ -60,7 +61,7 @@ func corpusBatches(tb testing.TB, evs [][]byte, uid string, per, size int) []eve
 	for p := 0; p < parts; p++ {
 		chunk := evs[p*per : min(len(evs), (p+1)*per)]
 		data, err := envelope.Marshal(&envelope.Envelope{DB: "corpus_db", Table: "apache", UniqueID: uid, Part: p, Parts: parts,
-			Producer: "test", Events: len(chunk), Encoding: envelope.EncodingGzip, Payload: EncodeGzip(chunk...)})
+			Producer: "test", Events: len(chunk), Encoding: envelope.EncodingGzip, Payload: tdrecord.GzipStream(chunk...)})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/spillwayhq/spillway/local/mototest"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/layout"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // testEnv is a moto server with the Spillway tables and bucket.
@@ -82,7 +83,7 @@ func mkRecord(tb testing.TB, db, table, uid string, part, parts int, seq int, ti
 		raws = append(raws, b)
 	}
 	data, err := envelope.Marshal(&envelope.Envelope{DB: db, Table: table, UniqueID: uid, Part: part, Parts: parts,
-		Producer: "test", Events: len(times), ReceivedMS: 1, Encoding: envelope.EncodingGzip, Payload: EncodeGzip(raws...)})
+		Producer: "test", Events: len(times), ReceivedMS: 1, Encoding: envelope.EncodingGzip, Payload: tdrecord.GzipStream(raws...)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Disca
 func mustEnvelope(tb testing.TB, db, table, uid string, part int, raw []byte) []byte {
 	tb.Helper()
 	data, err := envelope.Marshal(&envelope.Envelope{DB: db, Table: table, UniqueID: uid, Part: part, Parts: part + 1,
-		Events: 1, Encoding: envelope.EncodingGzip, Payload: EncodeGzip(raw)})
+		Events: 1, Encoding: envelope.EncodingGzip, Payload: tdrecord.GzipStream(raw)})
 	if err != nil {
 		tb.Fatal(err)
 	}

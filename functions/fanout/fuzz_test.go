@@ -47,7 +47,7 @@ func FuzzDecodeStream(f *testing.F) {
 // zstd accepts must be what an independent whole-buffer decode gives.
 func FuzzDecodePayload(f *testing.F) {
 	ev := mp(f, map[string]any{"time": 1, "msg": "a"})
-	f.Add(EncodeGzip(ev))
+	f.Add(tdrecord.GzipStream(ev))
 	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"))
 	f.Add(encodeZstd(f, 0, ev))
 	f.Add(encodeZstd(f, 5, ev, mp(f, map[string]any{"time": 2, "a": []any{1, "x"}})))

@@ -22,6 +22,7 @@ import (
 	"github.com/spillwayhq/spillway/shared/fault"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // S3API is the part of the S3 client fanout uses.
@@ -304,7 +305,7 @@ func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
 	staged := 0
 	for _, k := range order {
 		g := byKey[k]
-		g.body = EncodeGzip(rawByKey[k]...)
+		g.body = tdrecord.GzipStream(rawByKey[k]...)
 		if !g.future {
 			staged++
 		}

@@ -1,8 +1,6 @@
 package fanout
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"math"
@@ -71,18 +69,6 @@ func DecodeStream(raw []byte) ([]Event, Schema, error) {
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadPayload, err)
 	}
 	return evs, schema, nil
-}
-
-// EncodeGzip compresses a msgpack stream deterministically (same input, same
-// bytes), so a rewritten staged object is byte-identical.
-func EncodeGzip(raws ...[]byte) []byte {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	for _, r := range raws {
-		_, _ = zw.Write(r)
-	}
-	_ = zw.Close()
-	return buf.Bytes()
 }
 
 func clip(s string) string {

@@ -127,13 +127,6 @@ func equalInts(a, b []int64) bool {
 	return true
 }
 
-func TestEncodeGzipDeterministic(t *testing.T) {
-	raw := mp(t, map[string]any{"time": 1, "msg": "a"})
-	if !bytes.Equal(EncodeGzip(raw, raw), EncodeGzip(raw, raw)) {
-		t.Fatal("same input gave different bytes")
-	}
-}
-
 func TestSplitGroups(t *testing.T) {
 	raw := mp(t, map[string]any{"time": hourT + 1}, map[string]any{"time": hourT + 3601}, map[string]any{"time": hourT + 2}, map[string]any{"time": hourT + 99999})
 	evs, schema, err := DecodeStream(raw)

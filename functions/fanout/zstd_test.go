@@ -17,6 +17,7 @@ import (
 
 	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/shared/envelope"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // encodeZstd returns raws as concatenated zstd frames of at most frame
@@ -40,7 +41,7 @@ var zstdHugeWindow = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00
 func TestDecodePayload(t *testing.T) {
 	raw := mp(t, map[string]any{"time": 1, "msg": strings.Repeat("x", 1000)}, map[string]any{"time": 2, "n": 7})
 	bomb := mp(t, map[string]any{"time": 1, "x": strings.Repeat("a", 64<<20)})
-	gz, zs := EncodeGzip(raw), encodeZstd(t, 0, raw)
+	gz, zs := tdrecord.GzipStream(raw), encodeZstd(t, 0, raw)
 	limit := int64(len(raw))
 	tests := []struct {
 		name     string
@@ -50,7 +51,7 @@ func TestDecodePayload(t *testing.T) {
 		contains string // "" = decodes to raw
 	}{
 		{name: "gzip at the limit", enc: envelope.EncodingGzip, payload: gz, limit: limit},
-		{name: "gzip two members", enc: envelope.EncodingGzip, payload: append(EncodeGzip(raw[:10]), EncodeGzip(raw[10:])...), limit: limit},
+		{name: "gzip two members", enc: envelope.EncodingGzip, payload: append(tdrecord.GzipStream(raw[:10]), tdrecord.GzipStream(raw[10:])...), limit: limit},
 		{name: "gzip over the limit", enc: envelope.EncodingGzip, payload: gz, limit: limit - 1, contains: "exceeds"},
 		{name: "not gzip", enc: envelope.EncodingGzip, payload: []byte("not gzip"), limit: limit, contains: "gzip"},
 		{name: "zstd sent as gzip", enc: envelope.EncodingGzip, payload: zs, limit: limit, contains: "gzip"},
@@ -123,7 +124,7 @@ func TestZstdEnvelopeStoresWhatGzipStores(t *testing.T) {
 			}
 		}
 	}
-	send(t, "gzip_ref", func(c [][]byte) (string, []byte) { return envelope.EncodingGzip, EncodeGzip(c...) })
+	send(t, "gzip_ref", func(c [][]byte) (string, []byte) { return envelope.EncodingGzip, tdrecord.GzipStream(c...) })
 	want := e.stagedObjects(t, "corpus_db", "gzip_ref")
 	wantCat := e.catalog(t, "corpus_db", "gzip_ref")
 	if len(want) == 0 || wantCat.Count != int64(len(evs)) {

@@ -28,6 +28,7 @@ import (
 	"github.com/spillwayhq/spillway/local/mototest"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 type testEnv struct {
@@ -81,7 +82,7 @@ func (e *testEnv) stage(tb testing.TB, db, table string, hour int64, late bool, 
 	}
 	p := layout.PartitionOf(db, table, hour)
 	key := layout.StagedKey(late, p, partID)
-	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(gzipBytes(raw.Bytes()))}); err != nil {
+	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(tdrecord.GzipStream(raw.Bytes()))}); err != nil {
 		tb.Fatal(err)
 	}
 	_, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.ManifestTable), Item: map[string]types.AttributeValue{

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/shared/layout"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // seal reads m's staged objects and writes the sealed objects (same keys
@@ -46,7 +47,7 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 			return nil
 		}
 		k := layout.SealedKey(curPart, m.ID, len(keys))
-		body := gzipBytes(cur.Bytes())
+		body := tdrecord.GzipStream(cur.Bytes())
 		if err := h.put(ctx, k, body); err != nil {
 			return err
 		}
@@ -78,14 +79,6 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 		return nil, nil, err
 	}
 	return keys, bodies, nil
-}
-
-func gzipBytes(b []byte) []byte {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	_, _ = zw.Write(b)
-	_ = zw.Close()
-	return buf.Bytes()
 }
 
 func (h *Handler) put(ctx context.Context, key string, body []byte) error {

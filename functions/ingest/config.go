@@ -43,17 +43,14 @@ type Config struct {
 	CacheTTL time.Duration
 }
 
-// Limits bound what one request may carry. Each violation has its own status
-// and message (see README.md).
+// Limits bound what one request may carry: the request body as received,
+// then the record stream's limits (tdrecord.Limits, declared once there).
+// Each violation has its own status and message (see README.md):
+// MaxBodyBytes, MaxDecompressedBytes, MaxCompressionRatio, MaxRecordBytes
+// and MaxEvents answer 413, MaxKeys and MaxDepth 422.
 type Limits struct {
-	MaxBodyBytes         int // request body as received (after base64), 413
-	MaxDecompressedBytes int // body after gunzip/unzstd/inflate, 413
-	MaxCompressionRatio  int // decompressed/compressed, checked beyond RatioFloorBytes, 413
-	RatioFloorBytes      int // decompressed size below which the ratio is not checked
-	MaxRecordBytes       int // one event's msgpack encoding, 413
-	MaxKeys              int // top-level keys of one event (TD: 512), 422
-	MaxDepth             int // nesting depth of maps/arrays inside an event, 422
-	MaxEvents            int // events per request, 413
+	MaxBodyBytes int // request body as received (after base64), 413
+	tdrecord.Limits
 }
 
 // DefaultConfig returns the configuration with every default filled in and
@@ -69,19 +66,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// DefaultLimits returns the default limits.
-// The record limits are tdrecord.DefaultLimits.
+// DefaultLimits returns the default limits: API Gateway's own payload limit
+// for the body and tdrecord.DefaultLimits for the record stream.
 func DefaultLimits() Limits {
-	r := tdrecord.DefaultLimits()
 	return Limits{
-		MaxBodyBytes:         10 << 20, // API Gateway's own payload limit
-		MaxDecompressedBytes: r.MaxDecompressedBytes,
-		MaxCompressionRatio:  r.MaxCompressionRatio,
-		RatioFloorBytes:      r.RatioFloorBytes,
-		MaxRecordBytes:       r.MaxRecordBytes,
-		MaxKeys:              r.MaxKeys,
-		MaxDepth:             r.MaxDepth,
-		MaxEvents:            r.MaxEvents,
+		MaxBodyBytes: 10 << 20, // API Gateway's own payload limit
+		Limits:       tdrecord.DefaultLimits(),
 	}
 }
 

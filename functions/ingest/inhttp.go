@@ -53,7 +53,7 @@ func (h *Handler) handleInHTTP(ctx context.Context, r *request, tag string) (eve
 func decodeInHTTP(contentType, contentEncoding, rawQuery string, body []byte, now time.Time, lim Limits) (*batch, *apiError) {
 	raw, _, err := tdrecord.DecodeInHTTP(tdrecord.InHTTPRequest{
 		ContentType: contentType, ContentEncoding: contentEncoding, RawQuery: rawQuery, Body: body, Now: now.Unix(),
-	}, lim.record())
+	}, lim.Limits)
 	if err != nil {
 		return nil, recordError(err, http.StatusBadRequest)
 	}

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // envelopeOverhead bounds an envelope's bytes other than its payload: field
@@ -143,24 +143,7 @@ func compress(enc string, p []byte) []byte {
 	if enc == envelope.EncodingZstd {
 		return zstdBytes(p)
 	}
-	return gzipBytes(p)
-}
-
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
-
-// gzipBytes returns the gzip of p.
-func gzipBytes(p []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(p)/4 + 64)
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&buf)
-	_, _ = zw.Write(p) // writes to a bytes.Buffer cannot fail
-	_ = zw.Close()
-	gzipWriters.Put(zw)
-	return buf.Bytes()
+	return tdrecord.GzipStreamLevel(gzip.BestSpeed, p)
 }
 
 // partWindow is the window of the zstd frames ingest writes: 1 MiB, as the

@@ -20,19 +20,6 @@ type batch struct {
 
 func (b *batch) events() int { return len(b.ends) }
 
-// record returns the limits tdrecord checks.
-func (l Limits) record() tdrecord.Limits {
-	return tdrecord.Limits{
-		MaxDecompressedBytes: l.MaxDecompressedBytes,
-		MaxCompressionRatio:  l.MaxCompressionRatio,
-		RatioFloorBytes:      l.RatioFloorBytes,
-		MaxRecordBytes:       l.MaxRecordBytes,
-		MaxKeys:              l.MaxKeys,
-		MaxDepth:             l.MaxDepth,
-		MaxEvents:            l.MaxEvents,
-	}
-}
-
 // recordError maps a tdrecord failure to the API's answer; timeStatus is
 // the status of an invalid time (422 for import bodies, 400 for in_http's
 // time parameter and record times).
@@ -115,7 +102,7 @@ func compression(format string) (tdrecord.Compression, bool) {
 
 // decompress decompresses an import body into dst[:0] within lim.
 func decompress(c tdrecord.Compression, body []byte, lim Limits, dst []byte) ([]byte, *apiError) {
-	raw, err := tdrecord.Decompress(c, body, lim.record(), dst)
+	raw, err := tdrecord.Decompress(c, body, lim.Limits, dst)
 	if err != nil {
 		return nil, recordError(err, http.StatusUnprocessableEntity)
 	}
@@ -126,7 +113,7 @@ func decompress(c tdrecord.Compression, body []byte, lim Limits, dst []byte) ([]
 // decompression) and indexes its events.
 func decodeMsgpackStream(raw []byte, lim Limits) (*batch, *apiError) {
 	b := &batch{raw: raw, ends: make([]int, 0, len(raw)/128+1)}
-	w := tdrecord.Walker{Limits: lim.record()}
+	w := tdrecord.Walker{Limits: lim.Limits}
 	_, err := w.Walk(raw, func(ev tdrecord.Event) {
 		if len(b.ends) == 0 || ev.Time < b.minT {
 			b.minT = ev.Time

@@ -18,6 +18,8 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	td "github.com/treasure-data/td-client-go"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 func TestKinesisFailures(t *testing.T) {
@@ -477,7 +479,7 @@ func TestMetricsAreEMF(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	c := Config{AuthMode: "magic", Limits: Limits{MaxRecordBytes: 2 << 20}, RetryAfter: time.Millisecond}
+	c := Config{AuthMode: "magic", Limits: Limits{Limits: tdrecord.Limits{MaxRecordBytes: 2 << 20}}, RetryAfter: time.Millisecond}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("invalid config accepted")

@@ -3,23 +3,13 @@ package tdtest
 import (
 	"bytes"
 	"errors"
-	"io"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
-)
 
-// refCount counts top-level values with vmihailenco/msgpack's Skip.
-func refCount(b []byte) (int, error) {
-	dec := msgpack.NewDecoder(bytes.NewReader(b))
-	for n := 0; ; n++ {
-		if err := dec.Skip(); err == io.EOF {
-			return n, nil
-		} else if err != nil {
-			return n, err
-		}
-	}
-}
+	"github.com/spillwayhq/spillway/shared/tdimport"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
+)
 
 func mp(tb testing.TB, vs ...any) []byte {
 	tb.Helper()
@@ -33,68 +23,66 @@ func mp(tb testing.TB, vs ...any) []byte {
 	return buf.Bytes()
 }
 
-func TestCountRecords(t *testing.T) {
+// TestCountOnly checks the count-only path (tdrecord's Walker, no decoding)
+// against the decoding path: the same count for every accepted body and the
+// same sentinel for every refused one, so CountOnly answers as a full
+// receiver does.
+func TestCountOnly(t *testing.T) {
 	big := map[string]any{"time": int64(1 << 40), "s": string(make([]byte, 70000)), "b": make([]byte, 300),
 		"a": []any{1, -1, 1.5, float32(2), nil, true, "x", []any{map[string]any{"k": uint64(1 << 63)}}},
 		"m": map[string]any{"n": int8(-100), "u16": uint16(60000), "i32": int32(-1 << 30)}}
-	many := map[string]any{}
+	many := map[string]any{"time": 1}
 	for i := 0; i < 20; i++ {
 		many[string(rune('a'+i))] = i
 	}
 	rec := mp(t, map[string]any{"time": 1})
-	small := Limits{MaxDecompressedBytes: 1 << 20, MaxRecords: 1, MaxDepth: 2, MaxKeys: 8}
+	small := tdrecord.Limits{MaxDecompressedBytes: 1 << 20, MaxRecordBytes: 1 << 20, MaxEvents: 1, MaxDepth: 2, MaxKeys: 8}
 	tests := []struct {
 		name    string
 		in      []byte
 		want    int
 		wantErr error
-		lim     Limits // zero: DefaultLimits
+		lim     tdrecord.Limits // zero: DefaultLimits
 	}{
-		{"empty", nil, 0, nil, Limits{}},
-		{"one", rec, 1, nil, Limits{}},
-		{"every type", mp(t, big, big), 2, nil, Limits{}},
-		{"map16", mp(t, many), 1, nil, Limits{}},
-		{"ext", []byte{0x81, 0xa1, 'e', 0xd6, 0x00, 1, 2, 3, 4, 0x81, 0xa1, 'e', 0xc7, 2, 0x05, 1, 2}, 2, nil, Limits{}},
-		{"truncated", rec[:len(rec)-1], 0, errTruncated, Limits{}},
-		{"not a map", mp(t, 1), 0, errBadType, Limits{}},
-		{"reserved byte", []byte{0x81, 0xa1, 'k', 0xc1}, 0, errBadType, Limits{}},
-		{"huge length", []byte{0x81, 0xa1, 'k', 0xdb, 0xff, 0xff, 0xff, 0xff}, 0, errTruncated, Limits{}},
-		{"more records than allowed", mp(t, map[string]any{"time": 1}, map[string]any{"time": 2}), 0, ErrTooLarge, small},
-		{"deeper than allowed", mp(t, map[string]any{"time": 1, "a": []any{[]any{[]any{1}}}}), 0, ErrTooLarge, small},
-		{"within the small limits", mp(t, map[string]any{"time": 1, "a": []any{1}}), 1, nil, small},
+		{name: "empty", in: nil, want: 0},
+		{name: "one", in: rec, want: 1},
+		{name: "every type", in: mp(t, big, big), want: 2},
+		{name: "map16", in: mp(t, many), want: 1},
+		{name: "ext value", in: []byte{0x82, 0xa4, 't', 'i', 'm', 'e', 0x01, 0xa1, 'e', 0xd6, 0x00, 1, 2, 3, 4}, wantErr: ErrBadRecord},
+		{name: "no time", in: mp(t, map[string]any{"a": 1}), wantErr: ErrBadRecord},
+		{name: "truncated", in: rec[:len(rec)-1], wantErr: ErrBadRecord},
+		{name: "not a map", in: mp(t, 1), wantErr: ErrBadRecord},
+		{name: "reserved byte", in: []byte{0x82, 0xa4, 't', 'i', 'm', 'e', 0x01, 0xa1, 'k', 0xc1}, wantErr: ErrBadRecord},
+		{name: "huge length", in: []byte{0x81, 0xa1, 'k', 0xdb, 0xff, 0xff, 0xff, 0xff}, wantErr: ErrBadRecord},
+		{name: "more records than allowed", in: mp(t, map[string]any{"time": 1}, map[string]any{"time": 2}), wantErr: ErrTooLarge, lim: small},
+		{name: "more keys than allowed", in: mp(t, many), wantErr: ErrTooLarge, lim: small},
+		{name: "deeper than allowed", in: mp(t, map[string]any{"time": 1, "a": []any{[]any{[]any{1}}}}), wantErr: ErrTooLarge, lim: small},
+		{name: "within the small limits", in: mp(t, map[string]any{"time": 1, "a": []any{1}}), want: 1, lim: small},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lim := tt.lim
-			if lim == (Limits{}) {
+			if lim == (tdrecord.Limits{}) {
 				lim = DefaultLimits()
 			}
-			n, err := countRecords(tt.in, lim)
-			if !errors.Is(err, tt.wantErr) || err == nil && n != tt.want {
-				t.Fatalf("countRecords = %d, %v; want %d, %v", n, err, tt.want, tt.wantErr)
-			}
-			if err == nil {
-				if ref, rerr := refCount(tt.in); rerr != nil || ref != n {
-					t.Fatalf("msgpack.Skip counts %d, %v", ref, rerr)
+			for _, format := range []string{tdimport.FormatGzip, tdimport.FormatZstd} {
+				body := gz(t, tt.in)
+				if format == tdimport.FormatZstd {
+					body = zst(t, tt.in, 0)
+				}
+				for _, countOnly := range []bool{true, false} {
+					_, n, err := decodeBody(body, format, lim, countOnly)
+					if tt.wantErr != nil {
+						if !errors.Is(err, tt.wantErr) {
+							t.Fatalf("%s, countOnly %v: %d, %v; want %v", format, countOnly, n, err, tt.wantErr)
+						}
+						continue
+					}
+					if err != nil || n != tt.want {
+						t.Fatalf("%s, countOnly %v: %d, %v; want %d", format, countOnly, n, err, tt.want)
+					}
 				}
 			}
 		})
 	}
-}
-
-// FuzzCountRecords checks countRecords against msgpack.Skip: whenever it
-// accepts a stream, Skip counts the same values.
-func FuzzCountRecords(f *testing.F) {
-	f.Add(mp(f, map[string]any{"time": 1, "a": []any{1, "x"}}))
-	f.Add([]byte{0x81, 0xa1, 'e', 0xd6, 0x00, 1, 2, 3, 4})
-	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := countRecords(b, DefaultLimits())
-		if err != nil {
-			return
-		}
-		if ref, rerr := refCount(b); rerr != nil || ref != n {
-			t.Fatalf("countRecords = %d, msgpack.Skip = %d, %v", n, ref, rerr)
-		}
-	})
 }

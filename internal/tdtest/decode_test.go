@@ -8,6 +8,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/internal/testcodec"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 func gz(t testing.TB, raw []byte) []byte {
@@ -44,7 +45,7 @@ func TestDecodeStream(t *testing.T) {
 	tests := []struct {
 		name    string
 		body    []byte
-		lim     Limits
+		lim     tdrecord.Limits
 		want    int
 		wantErr error
 	}{
@@ -108,7 +109,7 @@ func TestDecodeZstd(t *testing.T) {
 	tests := []struct {
 		name    string
 		body    []byte
-		lim     Limits
+		lim     tdrecord.Limits
 		want    int
 		wantErr error // with anyErr: any error
 		anyErr  bool
@@ -124,7 +125,7 @@ func TestDecodeZstd(t *testing.T) {
 		{name: "array record", body: zst(t, encode(t, []any{1, 2}), 0), lim: lim, wantErr: ErrBadRecord},
 		{name: "missing time", body: zst(t, encode(t, map[string]any{"a": 1}), 0), lim: lim, wantErr: ErrBadRecord},
 		{name: "too large", body: zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 200))}), 0), lim: small, wantErr: ErrTooLarge},
-		{name: "bomb", body: zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 64<<20))}), 0), lim: Limits{MaxDecompressedBytes: 1 << 20, MaxRecords: 10, MaxDepth: 4, MaxKeys: 4}, wantErr: ErrTooLarge},
+		{name: "bomb", body: zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 64<<20))}), 0), lim: tdrecord.Limits{MaxDecompressedBytes: 1 << 20, MaxRecordBytes: 1 << 20, MaxEvents: 10, MaxDepth: 4, MaxKeys: 4}, wantErr: ErrTooLarge},
 	}
 	for round := range 2 { // the pooled decoders again, after every failure
 		for _, tt := range tests {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // tdTimeLayout is how TD's API writes timestamps.
@@ -58,8 +59,10 @@ type Config struct {
 	Fail func(db, table, uniqueID string) int
 	// MaxBodyBytes bounds a request body (compressed).
 	MaxBodyBytes int64
-	// Limits bound the decoded stream.
-	Limits Limits
+	// Limits bound the decoded stream (the product's codec,
+	// shared/tdrecord, checks them); zero means DefaultLimits, and a zero
+	// MaxRecordBytes means MaxDecompressedBytes.
+	Limits tdrecord.Limits
 	// Logger receives JSON logs; default discards.
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -76,8 +79,11 @@ func (c *Config) applyDefaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = d.MaxBodyBytes
 	}
-	if c.Limits == (Limits{}) {
+	if c.Limits == (tdrecord.Limits{}) {
 		c.Limits = d.Limits
+	}
+	if c.Limits.MaxRecordBytes == 0 {
+		c.Limits.MaxRecordBytes = c.Limits.MaxDecompressedBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -93,8 +99,17 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("tdtest.Config.MaxBodyBytes: must be positive"))
 	}
-	if c.Limits.MaxDecompressedBytes <= 0 || c.Limits.MaxRecords <= 0 || c.Limits.MaxDepth <= 0 || c.Limits.MaxKeys <= 0 {
-		errs = append(errs, errors.New("tdtest.Config.Limits: every limit must be positive"))
+	l := c.Limits
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"MaxDecompressedBytes", l.MaxDecompressedBytes}, {"MaxRecordBytes", l.MaxRecordBytes}, {"MaxKeys", l.MaxKeys}, {"MaxDepth", l.MaxDepth}, {"MaxEvents", l.MaxEvents}} {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("tdtest.Config.Limits.%s: must be positive, got %d", f.name, f.v))
+		}
+	}
+	if l.MaxCompressionRatio < 0 || l.RatioFloorBytes < 0 {
+		errs = append(errs, errors.New("tdtest.Config.Limits.MaxCompressionRatio, RatioFloorBytes: must not be negative"))
 	}
 	if strings.ContainsAny(c.APIKey, " \t\r\n") {
 		errs = append(errs, errors.New("tdtest.Config.APIKey: must not contain whitespace"))

@@ -27,6 +27,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/shared/tdimport"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // startReceiver serves a receiver on a free loopback port.
@@ -354,7 +355,7 @@ func TestZstdImportStoresWhatGzipStores(t *testing.T) {
 	}
 
 	t.Run("limits", func(t *testing.T) {
-		small := startReceiver(t, Config{APIKey: "k", AutoCreate: true, MaxBodyBytes: 1000, Limits: Limits{MaxDecompressedBytes: 4096, MaxRecords: 10, MaxDepth: 8, MaxKeys: 8}})
+		small := startReceiver(t, Config{APIKey: "k", AutoCreate: true, MaxBodyBytes: 1000, Limits: tdrecord.Limits{MaxDecompressedBytes: 4096, MaxEvents: 10, MaxDepth: 8, MaxKeys: 8}})
 		bomb := zst(t, encode(t, map[string]any{"time": 1, "s": string(make([]byte, 16<<20))}), 0)
 		tests := []struct {
 			name   string

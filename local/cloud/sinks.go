@@ -3,7 +3,6 @@ package cloud
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
 // CatalogEntry is one table's catalog item (see the catalog contract).
@@ -248,15 +248,10 @@ func (c *Cloud) ImportFile(ctx context.Context, path, db, table string, perReque
 func (c *Cloud) ImportChunks(ctx context.Context, chunks [][]byte, db, table string) error {
 	client := &tdimport.Client{Endpoint: c.APIURL, APIKey: c.APIKey, Logger: slog.New(slog.DiscardHandler)}
 	for i, raw := range chunks {
-		var gz bytes.Buffer
-		zw := gzip.NewWriter(&gz)
-		_, _ = zw.Write(raw)
-		if err := zw.Close(); err != nil {
-			return fmt.Errorf("gzip chunk: %w", err)
-		}
+		gz := tdrecord.GzipStream(raw)
 		sum := sha256.Sum256(raw)
 		uid := hex.EncodeToString(sum[:16])
-		if _, err := client.ImportWithID(ctx, db, table, uid, gz.Bytes()); err != nil {
+		if _, err := client.ImportWithID(ctx, db, table, uid, gz); err != nil {
 			return fmt.Errorf("import chunk %d (%s): %w", i, uid, err)
 		}
 	}

@@ -14,6 +14,8 @@
 //     and optionally each top-level column's type.
 //   - encode.go: AppendRecord and AppendRawRecord write one event with its
 //     integer time; Decode turns a validated stream into maps.
+//   - gzip.go: GzipStream, the deterministic gzip of a record stream
+//     (staged and sealed objects, ingest's Kinesis payloads, test imports).
 //   - time.go: the one time normalisation (Seconds, ParseSeconds,
 //     RawSeconds).
 //   - inhttp.go: Fluentd in_http request decoding (DecodeInHTTP).

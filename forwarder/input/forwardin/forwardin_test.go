@@ -143,6 +143,13 @@ func norm(v any) any {
 	return v
 }
 
+// configWith returns DefaultConfig changed by mod.
+func configWith(mod func(*Config)) Config {
+	c := DefaultConfig()
+	mod(&c)
+	return c
+}
+
 // startServer serves cfg on a free loopback port until cleanup.
 func startServer(tb testing.TB, cfg Config, s intake.Appender) (*Server, string) {
 	tb.Helper()
@@ -195,7 +202,7 @@ func TestFluentLoggerGolang(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFakeSink()
-			cfg := Config{}
+			cfg := DefaultConfig()
 			if tt.tls {
 				cfg.TLS = selfSigned(t)
 			}
@@ -284,7 +291,7 @@ func TestPythonFluentLogger(t *testing.T) {
 	for _, nano := range []string{"0", "1"} {
 		t.Run("nanosecond_precision="+nano, func(t *testing.T) {
 			fs := newFakeSink()
-			_, addr := startServer(t, Config{}, fs)
+			_, addr := startServer(t, DefaultConfig(), fs)
 			_, port := hostPort(t, addr)
 			out, err := exec.Command(py, script, strconv.Itoa(port), nano).CombinedOutput()
 			if err != nil {
@@ -342,24 +349,22 @@ func TestModes(t *testing.T) {
 		want    []rec
 		ack     string
 		invalid uint64
-		badTag  uint64
 	}{
-		{"message", mp(t, []any{"td.db1.tbl1", 1700000001, rec{"a": 1}}), want2[:1], "", 0, 0},
-		{"message with EventTime and chunk", mp(t, []any{"td.db1.tbl1", eventTimeExt(1700000002, 5), rec{"a": 2}, rec{"chunk": "c1"}}), []rec{{"a": int64(2), "time": int64(1700000002)}}, "c1", 0, 0},
-		{"message float time", mp(t, []any{"td.db1.tbl1", 1700000001.9, rec{"a": 1}}), want2[:1], "", 0, 0},
-		{"message time 0 is now", mp(t, []any{"td.db1.tbl1", 0, rec{"a": 1}}), []rec{{"a": int64(1), "time": fixedNow.Unix()}}, "", 0, 0},
-		{"forward", mp(t, []any{"td.db1.tbl1", []msgpack.RawMessage{e1, e2}, rec{"chunk": "c2", "size": 2}}), want2, "c2", 0, 0},
-		{"packed forward (str)", mp(t, []any{"td.db1.tbl1", string(stream), rec{"chunk": "c3"}}), want2, "c3", 0, 0},
-		{"packed forward (bin)", mp(t, []any{"td.db1.tbl1", stream}), want2, "", 0, 0},
-		{"compressed packed forward, two gzip members", mp(t, []any{"td.db1.tbl1", gzipped(t, e1, e2), rec{"compressed": "gzip", "chunk": "c4"}}), want2, "c4", 0, 0},
-		{"invalid entries skipped", mp(t, []any{"td.db1.tbl1", []any{[]any{"notatime", rec{}}, []any{1, "notamap"}, []any{1, nil}, []any{1700000001, rec{"a": 1}}}, rec{"chunk": "c5"}}), want2[:1], "c5", 2, 0},
-		{"fluent bit v2 [time, metadata] entries", mp(t, []any{"td.db1.tbl1", []any{[]any{[]any{eventTimeExt(1700000001, 0), rec{"m": 1}}, rec{"a": 1}}}}), want2[:1], "", 0, 0},
-		{"bad tag dropped but acked", mp(t, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c6"}}), nil, "c6", 0, 1},
+		{"message", mp(t, []any{"td.db1.tbl1", 1700000001, rec{"a": 1}}), want2[:1], "", 0},
+		{"message with EventTime and chunk", mp(t, []any{"td.db1.tbl1", eventTimeExt(1700000002, 5), rec{"a": 2}, rec{"chunk": "c1"}}), []rec{{"a": int64(2), "time": int64(1700000002)}}, "c1", 0},
+		{"message float time", mp(t, []any{"td.db1.tbl1", 1700000001.9, rec{"a": 1}}), want2[:1], "", 0},
+		{"message time 0 is now", mp(t, []any{"td.db1.tbl1", 0, rec{"a": 1}}), []rec{{"a": int64(1), "time": fixedNow.Unix()}}, "", 0},
+		{"forward", mp(t, []any{"td.db1.tbl1", []msgpack.RawMessage{e1, e2}, rec{"chunk": "c2", "size": 2}}), want2, "c2", 0},
+		{"packed forward (str)", mp(t, []any{"td.db1.tbl1", string(stream), rec{"chunk": "c3"}}), want2, "c3", 0},
+		{"packed forward (bin)", mp(t, []any{"td.db1.tbl1", stream}), want2, "", 0},
+		{"compressed packed forward, two gzip members", mp(t, []any{"td.db1.tbl1", gzipped(t, e1, e2), rec{"compressed": "gzip", "chunk": "c4"}}), want2, "c4", 0},
+		{"invalid entries skipped", mp(t, []any{"td.db1.tbl1", []any{[]any{"notatime", rec{}}, []any{1, "notamap"}, []any{1, nil}, []any{1700000001, rec{"a": 1}}}, rec{"chunk": "c5"}}), want2[:1], "c5", 2},
+		{"fluent bit v2 [time, metadata] entries", mp(t, []any{"td.db1.tbl1", []any{[]any{[]any{eventTimeExt(1700000001, 0), rec{"m": 1}}, rec{"a": 1}}}}), want2[:1], "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFakeSink()
-			srv, addr := startServer(t, Config{}, fs)
+			srv, addr := startServer(t, DefaultConfig(), fs)
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -398,8 +403,8 @@ func TestModes(t *testing.T) {
 				}
 			}
 			st := srv.Stats()
-			if st.Invalid != tt.invalid || st.BadTag != tt.badTag {
-				t.Fatalf("stats %+v, want invalid %d badTag %d", st, tt.invalid, tt.badTag)
+			if st.Invalid != tt.invalid || st.Unroutable != 0 {
+				t.Fatalf("stats %+v, want invalid %d", st, tt.invalid)
 			}
 		})
 	}
@@ -416,16 +421,19 @@ func TestClosedWithoutAck(t *testing.T) {
 		msg     func(testing.TB) []byte
 		stat    func(Stats) uint64
 	}{
-		{"sink full", Config{}, intake.ErrFull, good, func(s Stats) uint64 { return s.Refused }},
-		{"sink error", Config{}, errors.New("disk gone"), good, func(s Stats) uint64 { return s.Refused }},
-		{"message too large", Config{MaxMessageBytes: 64}, nil, func(tb testing.TB) []byte {
+		{"sink full", DefaultConfig(), intake.ErrFull, good, func(s Stats) uint64 { return s.Refused }},
+		{"sink error", DefaultConfig(), errors.New("disk gone"), good, func(s Stats) uint64 { return s.Refused }},
+		{"message too large", configWith(func(c *Config) { c.MaxMessageBytes = 64 }), nil, func(tb testing.TB) []byte {
 			return mp(tb, []any{"td.db1.tbl1", 1, rec{"a": string(bytes.Repeat([]byte("x"), 100))}, rec{"chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Protocol }},
-		{"decompression bomb", Config{MaxDecompressedBytes: 1000}, nil, func(tb testing.TB) []byte {
+		{"decompression bomb", configWith(func(c *Config) { c.MaxDecompressedBytes = 1000 }), nil, func(tb testing.TB) []byte {
 			return mp(tb, []any{"td.db1.tbl1", gzipped(tb, bytes.Repeat([]byte{0xc0}, 5000)), rec{"compressed": "gzip", "chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Protocol }},
-		{"not msgpack", Config{}, nil, func(testing.TB) []byte { return []byte{0xc1, 0xc1} }, func(s Stats) uint64 { return s.Protocol }},
-		{"not an array", Config{}, nil, func(tb testing.TB) []byte { return mp(tb, rec{"a": 1}) }, func(s Stats) uint64 { return s.Protocol }},
+		{"not msgpack", DefaultConfig(), nil, func(testing.TB) []byte { return []byte{0xc1, 0xc1} }, func(s Stats) uint64 { return s.Protocol }},
+		{"unroutable tag, chunk asked", DefaultConfig(), nil, func(tb testing.TB) []byte {
+			return mp(tb, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c"}})
+		}, func(s Stats) uint64 { return s.Unroutable }},
+		{"not an array", DefaultConfig(), nil, func(tb testing.TB) []byte { return mp(tb, rec{"a": 1}) }, func(s Stats) uint64 { return s.Protocol }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -463,7 +471,7 @@ func TestClosedWithoutAck(t *testing.T) {
 func TestAckOnlyAfterAppend(t *testing.T) {
 	fs := newFakeSink()
 	fs.hold, fs.entered = make(chan struct{}), make(chan struct{}, 1)
-	_, addr := startServer(t, Config{}, fs)
+	_, addr := startServer(t, DefaultConfig(), fs)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -547,7 +555,7 @@ func TestHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{SharedKey: "s3cret", SelfHostname: "spillway-test"}
+			cfg := configWith(func(c *Config) { c.SharedKey = "s3cret"; c.SelfHostname = "spillway-test" })
 			if tt.user != "" {
 				cfg.Users = []User{{Username: "alice", Password: "pw"}}
 			}
@@ -583,7 +591,7 @@ func TestHandshake(t *testing.T) {
 }
 
 func TestHeartbeat(t *testing.T) {
-	srv, err := New(Config{Heartbeat: true}, newFakeSink(), nil)
+	srv, err := New(configWith(func(c *Config) { c.Heartbeat = true }), newFakeSink(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,13 +624,16 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := Defaults(Config{Addr: "x", MaxMessageBytes: -1, Users: []User{{}}, TLS: &TLSConfig{}}).Validate()
-	for _, w := range []string{"addr", "max_message_bytes", "users: need shared_key", "users[0].username", "tls"} {
+	err := configWith(func(c *Config) {
+		c.Addr, c.MaxMessageBytes, c.MaxDecompressedBytes, c.IdleTimeout = "x", -1, 0, 0
+		c.Users, c.TLS = []User{{}}, &TLSConfig{}
+	}).Validate()
+	for _, w := range []string{"addr", "max_message_bytes", "max_decompressed_bytes", "idle_timeout", "users: need shared_key", "users[0].username", "tls"} {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(w)) {
 			t.Errorf("error %v lacks %q", err, w)
 		}
 	}
-	if err := Defaults(Config{}).Validate(); err != nil {
+	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("defaults invalid: %v", err)
 	}
 }
@@ -685,7 +696,7 @@ func FuzzDecodeMessage(f *testing.F) {
 // hold Shutdown up; a message already complete is stored and acked first.
 func TestShutdownWithOpenConnections(t *testing.T) {
 	fs := newFakeSink()
-	srv, err := New(Config{}, fs, nil)
+	srv, err := New(DefaultConfig(), fs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,9 @@
 // Answers:
 //
 //	200  records stored (empty body)
-//	400  bad tag (not td.<db>.<table> with valid names), no payload, bad JSON/msgpack,
+//	400  a tag no route accepts (until routing exists: any tag that is not
+//	     td.<db>.<table> with valid names; counted in Stats.Unroutable), no payload,
+//	     bad JSON/msgpack,
 //	     a record that is not an object, a non-numeric time, unknown Content-Encoding,
 //	     a record with too many keys or nested too deep (tdrecord.DefaultLimits, what
 //	     ingest accepts)
@@ -61,49 +63,44 @@ type Config struct {
 	RetryAfter time.Duration `yaml:"retry_after"`
 }
 
-// Defaults fills the zero fields of cfg.
-func Defaults(cfg Config) Config {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8888"
+// DefaultConfig returns the defaults: 127.0.0.1:8888, 32 MiB bodies
+// (Fluentd's body_size_limit), 128 MiB decompressed, 100000 records per
+// request, 60s to read a request, 120s idle keep-alive, Retry-After 5s.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                 "127.0.0.1:8888",
+		MaxBodyBytes:         32 << 20,
+		MaxDecompressedBytes: 128 << 20,
+		MaxRecords:           100000,
+		ReadTimeout:          60 * time.Second,
+		IdleTimeout:          120 * time.Second,
+		RetryAfter:           5 * time.Second,
 	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 32 << 20
-	}
-	if cfg.MaxDecompressedBytes == 0 {
-		cfg.MaxDecompressedBytes = 128 << 20
-	}
-	if cfg.MaxRecords == 0 {
-		cfg.MaxRecords = 100000
-	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = 60 * time.Second
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = 120 * time.Second
-	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = 5 * time.Second
-	}
-	return cfg
 }
 
-// Validate reports every problem of cfg at once.
+// Validate reports every problem of cfg at once, each prefixed with its
+// field name.
 func (cfg Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr: %w", err))
 	}
-	if cfg.MaxBodyBytes < 0 {
-		errs = append(errs, errors.New("max_body_bytes: must not be negative"))
+	if cfg.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_body_bytes: %d must be positive", cfg.MaxBodyBytes))
 	}
-	if cfg.MaxDecompressedBytes < 0 {
-		errs = append(errs, errors.New("max_decompressed_bytes: must not be negative"))
+	if cfg.MaxDecompressedBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_decompressed_bytes: %d must be positive", cfg.MaxDecompressedBytes))
 	}
-	if cfg.MaxRecords < 0 {
-		errs = append(errs, errors.New("max_records: must not be negative"))
+	if cfg.MaxRecords <= 0 {
+		errs = append(errs, fmt.Errorf("max_records: %d must be positive", cfg.MaxRecords))
 	}
-	if cfg.ReadTimeout < 0 || cfg.IdleTimeout < 0 || cfg.RetryAfter < 0 {
-		errs = append(errs, errors.New("read_timeout, idle_timeout, retry_after: must not be negative"))
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"read_timeout", cfg.ReadTimeout}, {"idle_timeout", cfg.IdleTimeout}, {"retry_after", cfg.RetryAfter}} {
+		if f.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %v must be positive", f.name, f.d))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -113,8 +110,11 @@ type Stats struct {
 	Requests uint64 // requests answered
 	Records  uint64 // records handed to the intake
 	Rejected uint64 // requests answered 4xx
-	Full     uint64 // requests answered 503 (intake full)
-	Failed   uint64 // requests answered 500 (intake error)
+	// Unroutable counts requests answered 400 because no route accepts
+	// their tag (also counted in Rejected).
+	Unroutable uint64
+	Full       uint64 // requests answered 503 (intake full)
+	Failed     uint64 // requests answered 500 (intake error)
 }
 
 // Server is the HTTP source.
@@ -124,12 +124,12 @@ type Server struct {
 	log    *slog.Logger
 	srv    *http.Server
 
-	requests, records, rejected, full, failed atomic.Uint64
+	requests, records, rejected, unroutable, full, failed atomic.Uint64
 }
 
-// New builds a Server (after Defaults) that hands records to s.
+// New builds a Server that hands records to s; cfg (start from
+// DefaultConfig) must be valid.
 func New(cfg Config, s intake.Appender, logger *slog.Logger) (*Server, error) {
-	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("http source config: %w", err)
 	}
@@ -166,7 +166,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Requests: s.requests.Load(), Records: s.records.Load(), Rejected: s.rejected.Load(), Full: s.full.Load(), Failed: s.failed.Load()}
+	return Stats{Requests: s.requests.Load(), Records: s.records.Load(), Rejected: s.rejected.Load(), Unroutable: s.unroutable.Load(), Full: s.full.Load(), Failed: s.failed.Load()}
 }
 
 // httpError is an answer other than 200.
@@ -226,7 +226,9 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	tag := strings.ReplaceAll(strings.TrimPrefix(r.URL.Path, "/"), "/", ".")
 	if _, _, err := names.ParseTag(tag); err != nil {
-		return "", nil, 0, fail(http.StatusBadRequest, "%v", err)
+		s.unroutable.Add(1)
+		return "", nil, 0, fail(http.StatusBadRequest, "no route accepts tag %q, the records are not stored: "+
+			"tags must be td.<database>.<table> with database and table names of 3 to 255 characters of [a-z0-9_] (%v)", clip(tag), err)
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -255,9 +257,6 @@ func (s *Server) limits() tdrecord.Limits {
 	lim.MaxDecompressedBytes = int(min(s.cfg.MaxDecompressedBytes, math.MaxInt32))
 	lim.MaxCompressionRatio = 0
 	lim.MaxEvents = s.cfg.MaxRecords
-	if lim.MaxEvents <= 0 {
-		lim.MaxEvents = math.MaxInt32
-	}
 	return lim
 }
 

@@ -109,8 +109,22 @@ func norm(v any) any {
 	return v
 }
 
+// configWith returns DefaultConfig changed by mod.
+func configWith(mod func(*Config)) Config {
+	c := DefaultConfig()
+	mod(&c)
+	return c
+}
+
 // startServer runs a Server on a free loopback port and stops it at cleanup.
 func startServer(tb testing.TB, cfg Config, s intake.Appender) string {
+	tb.Helper()
+	_, base := startServerStats(tb, cfg, s)
+	return base
+}
+
+// startServerStats is startServer that also returns the Server.
+func startServerStats(tb testing.TB, cfg Config, s intake.Appender) (*Server, string) {
 	tb.Helper()
 	srv, err := New(cfg, s, nil)
 	if err != nil {
@@ -132,7 +146,7 @@ func startServer(tb testing.TB, cfg Config, s intake.Appender) string {
 			tb.Errorf("Serve: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return srv, "http://" + ln.Addr().String()
 }
 
 func gz(tb testing.TB, b []byte) []byte {
@@ -205,7 +219,7 @@ func TestAccepted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := &fakeSink{}
-			base := startServer(t, Config{}, fs)
+			base := startServer(t, DefaultConfig(), fs)
 			req, err := http.NewRequest(http.MethodPost, base+tt.path, bytes.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
@@ -253,22 +267,22 @@ func TestRefused(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"bad tag", Config{}, nil, "POST", "/app.log", "application/json", []byte(`{"a":1}`), 400, "td.<database>.<table>"},
-		{"bad db name", Config{}, nil, "POST", "/td.DB.tbl", "application/json", []byte(`{"a":1}`), 400, "invalid name"},
-		{"GET", Config{}, nil, "GET", "/td.db1.tbl1", "", nil, 405, "POST"},
-		{"no payload", Config{}, nil, "POST", "/td.db1.tbl1", "", nil, 400, "parameter"},
-		{"bad json", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"a":`), 400, "json"},
-		{"not an object", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`[1]`), 400, "not an object"},
-		{"string time", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"time":"now"}`), 400, "time"},
-		{"bad time param", Config{}, nil, "POST", "/td.db1.tbl1?time=abc", "application/json", []byte(`{"a":1}`), 400, "time parameter"},
-		{"body too large", Config{MaxBodyBytes: 10}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"a":"0123456789"}`), 413, "limit"},
-		{"decompression bomb", Config{MaxDecompressedBytes: 1024}, nil, "POST", "/td.db1.tbl1", "application/json", bomb, 413, "decompressed"},
-		{"too many records", Config{MaxRecords: 2}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`[{},{},{}]`), 413, "too many"},
-		{"unknown encoding", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "Content-Encoding"},
-		{"bad gzip", Config{}, nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "gzip"},
-		{"unknown content type", Config{}, nil, "POST", "/td.db1.tbl1", "text/plain", []byte(`{}`), 415, "Content-Type"},
-		{"sink full", Config{RetryAfter: 3 * time.Second}, intake.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
-		{"sink broken", Config{}, errors.New("disk on fire"), "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 500, "could not store"},
+		{"bad tag", DefaultConfig(), nil, "POST", "/app.log", "application/json", []byte(`{"a":1}`), 400, "td.<database>.<table>"},
+		{"bad db name", DefaultConfig(), nil, "POST", "/td.DB.tbl", "application/json", []byte(`{"a":1}`), 400, "invalid name"},
+		{"GET", DefaultConfig(), nil, "GET", "/td.db1.tbl1", "", nil, 405, "POST"},
+		{"no payload", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "", nil, 400, "parameter"},
+		{"bad json", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"a":`), 400, "json"},
+		{"not an object", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`[1]`), 400, "not an object"},
+		{"string time", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"time":"now"}`), 400, "time"},
+		{"bad time param", DefaultConfig(), nil, "POST", "/td.db1.tbl1?time=abc", "application/json", []byte(`{"a":1}`), 400, "time parameter"},
+		{"body too large", configWith(func(c *Config) { c.MaxBodyBytes = 10 }), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"a":"0123456789"}`), 413, "limit"},
+		{"decompression bomb", configWith(func(c *Config) { c.MaxDecompressedBytes = 1024 }), nil, "POST", "/td.db1.tbl1", "application/json", bomb, 413, "decompressed"},
+		{"too many records", configWith(func(c *Config) { c.MaxRecords = 2 }), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`[{},{},{}]`), 413, "too many"},
+		{"unknown encoding", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "Content-Encoding"},
+		{"bad gzip", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "gzip"},
+		{"unknown content type", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "text/plain", []byte(`{}`), 415, "Content-Type"},
+		{"sink full", configWith(func(c *Config) { c.RetryAfter = 3 * time.Second }), intake.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
+		{"sink broken", DefaultConfig(), errors.New("disk on fire"), "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 500, "could not store"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,7 +326,7 @@ func TestRefused(t *testing.T) {
 // reaches the client before it returns.
 func TestAnswersOnlyAfterAppend(t *testing.T) {
 	fs := &fakeSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	base := startServer(t, Config{}, fs)
+	base := startServer(t, DefaultConfig(), fs)
 	type result struct {
 		code int
 		err  error
@@ -352,16 +366,18 @@ func TestAnswersOnlyAfterAppend(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := Defaults(Config{Addr: "nohost", MaxBodyBytes: -1, MaxRecords: -2}).Validate()
-	for _, w := range []string{"addr", "max_body_bytes", "max_records"} {
+	err := configWith(func(c *Config) {
+		c.Addr, c.MaxBodyBytes, c.MaxDecompressedBytes, c.MaxRecords, c.RetryAfter = "nohost", -1, 0, -2, 0
+	}).Validate()
+	for _, w := range []string{"addr", "max_body_bytes", "max_decompressed_bytes", "max_records", "retry_after"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v lacks %s", err, w)
 		}
 	}
-	if err := Defaults(Config{}).Validate(); err != nil {
+	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("defaults invalid: %v", err)
 	}
-	if _, err := New(Config{}, nil, nil); err == nil {
+	if _, err := New(DefaultConfig(), nil, nil); err == nil {
 		t.Error("nil sink accepted")
 	}
 }
@@ -375,7 +391,7 @@ func FuzzDecodeRecords(f *testing.F) {
 	f.Add(byte(1), []byte("{\"a\":1}\n{\"time\":2}"))
 	f.Add(byte(2), []byte{0x92, 0x81, 0xa1, 'a', 0x01, 0x81, 0xa4, 't', 'i', 'm', 'e', 0xcb, 0x41, 0xd9, 0x4c, 0x9c, 0x40, 0, 0, 0})
 	types := []string{"application/json", "application/x-ndjson", "application/msgpack"}
-	srv := &Server{cfg: Defaults(Config{MaxRecords: 1000})}
+	srv := &Server{cfg: configWith(func(c *Config) { c.MaxRecords = 1000 })}
 	f.Fuzz(func(t *testing.T, k byte, payload []byte) {
 		req := tdrecord.InHTTPRequest{ContentType: types[int(k&0x7f)%len(types)], Body: payload, Now: 1}
 		if k&0x80 != 0 {
