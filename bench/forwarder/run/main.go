@@ -314,7 +314,7 @@ func limits(path string, n int, size int64) error {
 	f.Close()
 	read := time.Since(start)
 
-	p, err := parser.New(parser.Defaults(parser.Config{Type: parser.TypeApache2}))
+	p, err := parser.New(parser.Config{Type: parser.TypeApache2})
 	if err != nil {
 		return err
 	}
