@@ -18,6 +18,7 @@ import (
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
+	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/forwarder/tail"
 )
 
@@ -102,8 +103,8 @@ func DefaultConfig() Config {
 
 // Defaults fills every zero field of a decoded c from DefaultConfig, derives
 // the paths under the state directory, and fills each source's zero fields
-// from its DefaultConfig (tail, httpin, forwardin; a tail's name defaults
-// to its tag). A field set to its
+// from its DefaultConfig (tail and its parser, httpin, forwardin; a tail's
+// name defaults to its tag). A field set to its
 // zero value in the file therefore takes its default.
 func Defaults(c Config) Config {
 	d := DefaultConfig()
@@ -215,6 +216,22 @@ func tailDefaults(t *tail.Config) {
 	}
 	if t.Parse.Type == "" {
 		t.Parse.Type = d.Parse.Type
+	}
+	parseDefaults(&t.Parse)
+}
+
+// parseDefaults fills the zero fields of p from parser.DefaultConfig; the
+// defaults that follow from the parser type stay derived by the parser.
+func parseDefaults(p *parser.Config) {
+	d := parser.DefaultConfig()
+	if p.TimeKey == "" {
+		p.TimeKey = d.TimeKey
+	}
+	if p.MessageKey == "" {
+		p.MessageKey = d.MessageKey
+	}
+	if p.LabelDelimiter == "" {
+		p.LabelDelimiter = d.LabelDelimiter
 	}
 }
 

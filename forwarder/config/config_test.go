@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spillwayhq/spillway/forwarder/parser"
 )
 
 const minimal = `
@@ -38,6 +40,8 @@ output:
   primary: {url: "ftp://x"}
 shutdown_timeout: -1s
 `, []string{"log.level:", "buffer.overflow:", "sources.tail[0].tag:", "output.primary.url:", "output.primary: set exactly one", "shutdown_timeout:"}},
+		{"parser errors carry their path", strings.Replace(minimal, "parse: {type: apache2}", "parse: {type: csv, timezone: Mars/Base}", 1),
+			[]string{"sources.tail[0].parse.keys: required for csv", "sources.tail[0].parse.timezone:"}},
 		{"no source", "output:\n  primary: {url: \"http://127.0.0.1:1\", api_key: k}\n", []string{"sources: no source"}},
 	}
 	for _, tt := range tests {
@@ -106,6 +110,9 @@ func TestParseFillsDefaultConfig(t *testing.T) {
 		{"output.max_backoff", c.Output.MaxBackoff, d.Output.MaxBackoff},
 		{"output.compression", c.Output.Compression, d.Output.Compression},
 		{"output.failover_after", c.Output.FailoverAfter, d.Output.FailoverAfter},
+		{"sources.tail[0].parse.time_key", c.Sources.Tail[0].Parse.TimeKey, parser.DefaultConfig().TimeKey},
+		{"sources.tail[0].parse.message_key", c.Sources.Tail[0].Parse.MessageKey, parser.DefaultConfig().MessageKey},
+		{"sources.tail[0].parse.label_delimiter", c.Sources.Tail[0].Parse.LabelDelimiter, parser.DefaultConfig().LabelDelimiter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

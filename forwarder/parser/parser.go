@@ -30,6 +30,18 @@ var (
 	ErrConfig = errors.New("invalid parser config")
 )
 
+// configError is one problem of a Config, led by its field path (the YAML
+// key), so that callers can put their own path in front
+// (sources.tail[0].parse.keys: ...). It wraps ErrConfig.
+type configError struct{ field, msg string }
+
+func (e *configError) Error() string { return e.field + ": " + e.msg }
+func (e *configError) Unwrap() error { return ErrConfig }
+
+func newConfigError(field, format string, args ...any) error {
+	return &configError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
 // Parser turns one line into one record.
 type Parser interface {
 	// AppendRecord appends one msgpack map (the parsed record with an
@@ -54,7 +66,7 @@ const (
 )
 
 // Config selects and configures a parser. Field names follow Fluentd's
-// <parse> section; zero values mean Fluentd's defaults (see Defaults).
+// <parse> section; a zero field means Fluentd's default (see DefaultConfig).
 type Config struct {
 	// Type is the parser: apache2, apache_error, nginx, json, ltsv, csv,
 	// tsv, syslog, regexp or none.
@@ -97,16 +109,29 @@ type Config struct {
 	NullEmptyString bool `yaml:"null_empty_string"`
 }
 
-// Defaults fills the zero fields of cfg with Fluentd's defaults for its Type.
-func Defaults(cfg Config) Config {
+// DefaultConfig returns Fluentd's <parse> defaults that hold for every
+// parser type: time_key "time", message_key "message", label_delimiter ":".
+// Type has no default: it is required. The defaults that follow from Type
+// are derived, not stored here: delimiter ("," for csv, "\t" for tsv and
+// ltsv) and, for syslog, format rfc3164. Validate and New read a zero field
+// as its default, so a Config need not start from DefaultConfig;
+// forwarder/config fills a decoded file's zero fields from it.
+func DefaultConfig() Config {
+	return Config{TimeKey: "time", MessageKey: "message", LabelDelimiter: ":"}
+}
+
+// withDefaults fills the zero fields of cfg from DefaultConfig and derives
+// the defaults that depend on Type.
+func (cfg Config) withDefaults() Config {
+	d := DefaultConfig()
 	if cfg.TimeKey == "" {
-		cfg.TimeKey = "time"
+		cfg.TimeKey = d.TimeKey
 	}
 	if cfg.MessageKey == "" {
-		cfg.MessageKey = "message"
+		cfg.MessageKey = d.MessageKey
 	}
 	if cfg.LabelDelimiter == "" {
-		cfg.LabelDelimiter = ":"
+		cfg.LabelDelimiter = d.LabelDelimiter
 	}
 	if cfg.Delimiter == "" {
 		switch cfg.Type {
@@ -122,11 +147,13 @@ func Defaults(cfg Config) Config {
 	return cfg
 }
 
-// Validate reports every problem of cfg at once.
+// Validate reports every problem of cfg at once (errors.Join), each led by
+// its field path and wrapping ErrConfig. Zero fields are read as their
+// defaults.
 func (cfg Config) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, newConfigError(field, format, args...))
 	}
 	switch cfg.Type {
 	case TypeApache2, TypeApacheError, TypeNginx, TypeJSON, TypeLTSV, TypeNone:
@@ -166,15 +193,15 @@ func (cfg Config) Validate() error {
 			add("null_value_pattern", "%v", err)
 		}
 	}
-	if cfg.Type == TypeCSV && len([]rune(Defaults(cfg).Delimiter)) != 1 {
+	if cfg.Type == TypeCSV && len([]rune(cfg.withDefaults().Delimiter)) != 1 {
 		add("delimiter", "csv needs a one-character delimiter")
 	}
 	return errors.Join(errs...)
 }
 
-// New builds the parser cfg describes (after Defaults).
+// New builds the parser cfg describes; zero fields take their defaults.
 func New(cfg Config) (Parser, error) {
-	cfg = Defaults(cfg)
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Defaults(tt.cfg).Validate()
+			err := tt.cfg.Validate()
 			if len(tt.wants) == 0 {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)
@@ -165,5 +165,52 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("New accepted an invalid config")
 			}
 		})
+	}
+}
+
+// TestDefaultConfig: DefaultConfig plus a type is valid, and a zero field
+// means the same as the DefaultConfig value (New and Validate fill it).
+func TestDefaultConfig(t *testing.T) {
+	d := DefaultConfig()
+	if d.Type != "" {
+		t.Errorf("DefaultConfig().Type = %q, want none (type is required)", d.Type)
+	}
+	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "type: required") {
+		t.Errorf("DefaultConfig().Validate() = %v, want type: required", err)
+	}
+	line := []byte(`{"message":"m","time":1362020400}`)
+	for _, typ := range []string{TypeApache2, TypeApacheError, TypeNginx, TypeJSON, TypeLTSV, TypeSyslog, TypeNone} {
+		c := d
+		c.Type = typ
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: DefaultConfig with type: %v", typ, err)
+		}
+		if got, want := c.withDefaults(), (Config{Type: typ}).withDefaults(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: zero config fills to %+v, DefaultConfig to %+v", typ, want, got)
+		}
+		pz, err1 := New(Config{Type: typ})
+		pd, err2 := New(c)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: New: %v, %v", typ, err1, err2)
+		}
+		bz, ez := pz.AppendRecord(nil, line, fixedNow)
+		bd, ed := pd.AppendRecord(nil, line, fixedNow)
+		if string(bz) != string(bd) || (ez == nil) != (ed == nil) {
+			t.Errorf("%s: zero config and DefaultConfig parse differently", typ)
+		}
+	}
+}
+
+func TestConfigErrorsLeadWithField(t *testing.T) {
+	err := Config{Type: TypeCSV, Timezone: "Mars/Base"}.Validate()
+	var j interface{ Unwrap() []error }
+	if !errors.As(err, &j) || len(j.Unwrap()) != 2 {
+		t.Fatalf("want 2 joined errors, got %v", err)
+	}
+	for i, want := range []string{"keys: required for csv", "timezone: "} {
+		e := j.Unwrap()[i]
+		if !strings.HasPrefix(e.Error(), want) || !errors.Is(e, ErrConfig) {
+			t.Errorf("error %d = %q, want prefix %q wrapping ErrConfig", i, e, want)
+		}
 	}
 }

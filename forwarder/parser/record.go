@@ -57,11 +57,11 @@ func newCommon(cfg Config, loc *time.Location) (*common, error) {
 	if cfg.Type == TypeJSON && cfg.TimeFormat == "" {
 		c.numeric = true
 	} else if c.tp, err = newTimeParser(cfg.TimeFormat, loc); err != nil {
-		return nil, fmt.Errorf("%w: time_format: %v", ErrConfig, err)
+		return nil, newConfigError("time_format", "%v", err)
 	}
 	if cfg.Types != "" {
 		if c.types, err = parseTypes(cfg.Types, loc); err != nil {
-			return nil, fmt.Errorf("%w: types: %v", ErrConfig, err)
+			return nil, newConfigError("types", "%v", err)
 		}
 	}
 	if cfg.NullValuePattern != "" {

@@ -121,8 +121,16 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("multiline_start: %w", err))
 		}
 	}
-	if err := parser.Defaults(c.Parse).Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("parse: %w", err))
+	if err := c.Parse.Validate(); err != nil {
+		// One error per problem, each with its path (parse.keys: ...).
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			for _, e := range j.Unwrap() {
+				errs = append(errs, fmt.Errorf("parse.%w", e))
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("parse.%w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

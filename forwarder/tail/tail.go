@@ -105,7 +105,7 @@ func New(cfg Config, dst Preparer, recovered map[string][][]byte, logger *slog.L
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tail config: %w", err)
 	}
-	p, err := parser.New(parser.Defaults(cfg.Parse))
+	p, err := parser.New(cfg.Parse)
 	if err != nil {
 		return nil, fmt.Errorf("tail parser: %w", err)
 	}

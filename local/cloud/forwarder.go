@@ -93,8 +93,8 @@ shutdown_timeout: 10s
 func (f *Forwarder) Done() <-chan struct{} { return f.proc.Done() }
 
 // Stop sends SIGTERM to the forwarder's process group, waits up to 15s for
-// it to flush and exit, then kills the group. It is safe to call more than
-// once.
+// it to ship what it buffered and exit, then kills the group. It is safe to
+// call more than once.
 func (f *Forwarder) Stop() error {
 	f.proc.Stop(15 * time.Second)
 	var ee *exec.ExitError

@@ -47,5 +47,5 @@
 //     int64, one that fits uint64 becomes uint64; anything else becomes a
 //     float64, except a number that overflows float64 (1e999, which would be
 //     +-Inf), which is kept as its literal string: msgpack can hold +-Inf
-//     but JSON sinks cannot, and the text loses nothing.
+//     but JSON cannot, and the text loses nothing.
 package tdrecord

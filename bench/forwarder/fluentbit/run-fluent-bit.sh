@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side peer benchmark: Fluent Bit tails an Apache combined log from the
 # head, parses it with its stock `apache2` regex parser and ships it with the
-# `http` output (gzip) to a loopback HTTP sink (./sink) that counts records.
+# `http` output (gzip) to a loopback HTTP receiver (./receiver) that counts records.
 #
 # It never builds or downloads Fluent Bit: it runs the `fluent-bit` found on
 # PATH, or $FLUENT_BIT. See README.md beside this file.
@@ -19,7 +19,7 @@
 # default), TIMEOUT (seconds per run; default 600), GO (go binary), KEEP=1 keeps
 # the temp dir.
 #
-# Per run it prints lines/s (lines / (time of the last byte the sink received -
+# Per run it prints lines/s (lines / (time of the last byte the receiver received -
 # Fluent Bit's start)), CPU-us per line (utime+stime of the fluent-bit process
 # from /proc/<pid>/stat, read once every line has arrived, before it is
 # stopped), peak RSS (VmHWM from /proc/<pid>/status) and the 1-minute load.
@@ -61,18 +61,18 @@ TIMEOUT=${TIMEOUT:-600}
 clk=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/spw-fluentbit.XXXXXX)
-sink_pid=""
+receiver_pid=""
 fb_pid=""
 cleanup() {
   [[ -n $fb_pid ]] && kill "$fb_pid" 2>/dev/null || true
-  [[ -n $sink_pid ]] && kill "$sink_pid" 2>/dev/null || true
+  [[ -n $receiver_pid ]] && kill "$receiver_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   [[ ${KEEP:-0} == 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-# The sink is the project's own Go code; building it is fine (Fluent Bit is not built here).
-(cd "$root" && "$GO" build -o "$work/sink" ./bench/forwarder/fluentbit/sink)
+# The receiver is the project's own Go code; building it is fine (Fluent Bit is not built here).
+(cd "$root" && "$GO" build -o "$work/receiver" ./bench/forwarder/fluentbit/receiver)
 
 # Fluent Bit's stock parsers file if installed, else the same apache2 definition
 # (Fluent Bit conf/parsers.conf, Apache-2.0) written out here.
@@ -103,7 +103,7 @@ header="fluent_bit\tcorpus\tformat\tfile_cache_advise\trun\tlines\tseconds\tline
 printf "%b\n" "$header"
 if [[ -n $results && ! -s $results ]]; then printf "%b\n" "$header" > "$results"; fi
 
-stat_json() { # prints the sink's /stats JSON
+stat_json() { # prints the receiver's /stats JSON
   curl -fsS "http://$addr/stats" 2>/dev/null || python3 -c "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://$addr/stats').read().decode())"
 }
 field() { # field NAME JSON
@@ -113,10 +113,10 @@ field() { # field NAME JSON
 for fmt in $formats; do
   for adv in $advise; do
     for run in $(seq 1 "$runs"); do
-      # fresh sink per run so the counters and timestamps are this run's only
+      # fresh receiver per run so the counters and timestamps are this run's only
       rm -f "$work/addr"
-      "$work/sink" -addr 127.0.0.1:0 -addr-file "$work/addr" 2> "$work/sink.log" &
-      sink_pid=$!
+      "$work/receiver" -addr 127.0.0.1:0 -addr-file "$work/addr" 2> "$work/receiver.log" &
+      receiver_pid=$!
       for _ in $(seq 100); do [[ -s $work/addr ]] && break; sleep 0.05; done
       addr=$(cat "$work/addr")
       host=${addr%:*}; port=${addr##*:}
@@ -164,7 +164,7 @@ EOF
         # same CPU in ns from the live threads' schedstat (finer than the 10 ms ticks)
         sns=$(cat /proc/"$fb_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')
         (( got >= lines )) && break
-        if (( $(date +%s) > deadline )); then echo "timeout: sink has $got of $lines records" >&2; break; fi
+        if (( $(date +%s) > deadline )); then echo "timeout: receiver has $got of $lines records" >&2; break; fi
         sleep 0.1
       done
       js=$(stat_json)
@@ -175,10 +175,10 @@ EOF
       kill "$fb_pid" 2>/dev/null || true
       wait "$fb_pid" 2>/dev/null || true
       fb_pid=""
-      kill "$sink_pid" 2>/dev/null || true
-      wait "$sink_pid" 2>/dev/null || true
-      sink_pid=""
-      (( errs == 0 )) || echo "warning: sink counted $errs bad requests" >&2
+      kill "$receiver_pid" 2>/dev/null || true
+      wait "$receiver_pid" 2>/dev/null || true
+      receiver_pid=""
+      (( errs == 0 )) || echo "warning: receiver counted $errs bad requests" >&2
       row=$(awk -v v="${version// /_}" -v c="$(basename "$corpus")" -v f="$fmt" -v a="$adv" -v r="$run" \
         -v n="$got" -v t0="$t0" -v t1="$last" -v ut="$ut" -v st="$st" -v clk="$clk" -v hwm="$hwm" \
         -v q="$reqs" -v w="$wire" -v l="$load1" -v up="$up" -v sns="$sns" 'BEGIN {

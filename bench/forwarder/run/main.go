@@ -1,11 +1,11 @@
 // Command run benchmarks the forwarder end to end on generated Apache
 // combined lines: tail (from head) -> apache2 parser -> zstd -> fsynced
-// disk buffer -> TD import (msgpack.zst) to a local HTTP sink in this
-// process. It reports lines/s, MB/s, CPU per line and per GB (getrusage of
-// the child), peak RSS, when the sink had 1%, 50% and 99% of the records
-// and the sink's own CPU, next to raw limits measured in the same run
-// (read, parse-only, compress-only), and the same for fluent-bit when it
-// is on PATH (-fluent-bit=false skips it).
+// disk buffer -> TD import (msgpack.zst) to a local TD import receiver
+// (internal/tdtest) in this process. It reports lines/s, MB/s, CPU per line
+// and per GB (getrusage of the child), peak RSS, when the receiver had 1%,
+// 50% and 99% of the records and the receiver's own CPU, next to raw limits
+// measured in the same run (read, parse-only, compress-only), and the same
+// for fluent-bit when it is on PATH (-fluent-bit=false skips it).
 //
 //	go run ./bench/forwarder/run -n 2000000 -seed 1
 package main
@@ -314,7 +314,7 @@ func limits(path string, n int, size int64) error {
 	f.Close()
 	read := time.Since(start)
 
-	p, err := parser.New(parser.Defaults(parser.Config{Type: parser.TypeApache2}))
+	p, err := parser.New(parser.Config{Type: parser.TypeApache2})
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,8 @@ func TestCountMsgpack(t *testing.T) {
 	}
 }
 
-func TestSinkCountsGzipLines(t *testing.T) {
-	s := &sink{}
+func TestReceiverCountsGzipLines(t *testing.T) {
+	s := &receiver{}
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
 	_, _ = zw.Write([]byte("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"))

@@ -1,11 +1,11 @@
-// Command sink is a loopback-only HTTP sink for forwarder benchmarks. It answers
-// every POST with 200 and counts what arrived: requests, wire bytes, decoded
-// bytes and records (newline-terminated lines for JSON lines / plain bodies,
-// top-level objects for application/msgpack bodies). Bodies with
-// Content-Encoding gzip are decompressed. GET /stats returns the counters as
-// JSON, with the Unix-nanosecond times of the first and last POST.
+// Command receiver is a loopback-only HTTP receiver for forwarder benchmarks.
+// It answers every POST with 200 and counts what arrived: requests, wire
+// bytes, decoded bytes and records (newline-terminated lines for JSON lines /
+// plain bodies, top-level objects for application/msgpack bodies). Bodies
+// with Content-Encoding gzip are decompressed. GET /stats returns the
+// counters as JSON, with the Unix-nanosecond times of the first and last POST.
 //
-//	go run ./bench/forwarder/fluentbit/sink -addr 127.0.0.1:0 -addr-file /tmp/sink.addr
+//	go run ./bench/forwarder/fluentbit/receiver -addr 127.0.0.1:0 -addr-file /tmp/receiver.addr
 package main
 
 import (
@@ -35,12 +35,12 @@ type stats struct {
 	LastUnixNs  int64 `json:"last_unix_ns"`
 }
 
-type sink struct {
+type receiver struct {
 	mu sync.Mutex
 	st stats
 }
 
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/stats" {
 		s.mu.Lock()
 		st := s.st
@@ -98,7 +98,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *sink) fail(w http.ResponseWriter, err error) {
+func (s *receiver) fail(w http.ResponseWriter, err error) {
 	s.mu.Lock()
 	s.st.Errors++
 	s.mu.Unlock()
@@ -209,23 +209,23 @@ func main() {
 	flag.Parse()
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil || !(host == "127.0.0.1" || host == "localhost" || host == "::1") {
-		fmt.Fprintln(os.Stderr, "sink: -addr must be a loopback host:port")
+		fmt.Fprintln(os.Stderr, "receiver: -addr must be a loopback host:port")
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sink:", err)
+		fmt.Fprintln(os.Stderr, "receiver:", err)
 		os.Exit(1)
 	}
 	if *addrFile != "" {
 		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "sink:", err)
+			fmt.Fprintln(os.Stderr, "receiver:", err)
 			os.Exit(1)
 		}
 	}
-	srv := &http.Server{Handler: &sink{}, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: &receiver{}, ReadHeaderTimeout: 10 * time.Second}
 	if err := srv.Serve(ln); err != nil {
-		fmt.Fprintln(os.Stderr, "sink:", err)
+		fmt.Fprintln(os.Stderr, "receiver:", err)
 		os.Exit(1)
 	}
 }

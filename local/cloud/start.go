@@ -1,0 +1,336 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/internal/tdtest"
+	"github.com/spillwayhq/spillway/local/apigw"
+	"github.com/spillwayhq/spillway/local/edge"
+	"github.com/spillwayhq/spillway/local/esm"
+	"github.com/spillwayhq/spillway/local/lambdarun"
+	"github.com/spillwayhq/spillway/local/listen"
+	"github.com/spillwayhq/spillway/local/moto"
+	"github.com/spillwayhq/spillway/local/schedule"
+	"github.com/spillwayhq/spillway/local/tfrun"
+)
+
+func (c *Cloud) step(name string, t0 time.Time) {
+	c.log.Info("step done", "step", name, "elapsed_ms", time.Since(t0).Milliseconds())
+}
+
+func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) error {
+	// Claim the fixed ports first, so a taken port fails fast.
+	apiLn, err := listen.TCP("API front", opts.APIAddr)
+	if err != nil {
+		return err
+	}
+	c.closers = append(c.closers, func() error { _ = apiLn.Close(); return nil })
+
+	t0 := time.Now()
+	edgeLog, err := c.jsonLogger("edge.log")
+	if err != nil {
+		return err
+	}
+	mt, err := moto.Start(runCtx, moto.Options{Dir: filepath.Join(c.DataDir, "moto")})
+	if err != nil {
+		return fmt.Errorf("start moto: %w", err)
+	}
+	c.closers = append(c.closers, mt.Close)
+	c.step("moto", t0)
+
+	e, err := edge.Start(runCtx, edge.Config{Addr: opts.EdgeAddr, Backend: mt.URL(), Faults: opts.Faults, Logger: edgeLog})
+	if err != nil {
+		return err
+	}
+	c.Edge, c.EdgeURL = e, e.URL()
+	c.closers = append(c.closers, e.Close)
+
+	tdLog, err := c.jsonLogger("tdreceiver.log")
+	if err != nil {
+		return err
+	}
+	tdLn, err := listen.TCP("td receiver", opts.TDAddr)
+	if err != nil {
+		return err
+	}
+	td, err := tdtest.Serve(runCtx, tdLn, tdtest.Config{Dir: filepath.Join(c.DataDir, "td"), AutoCreate: true, Logger: tdLog})
+	if err != nil {
+		return err
+	}
+	c.TD, c.TDURL, c.TDAPIKey = td, td.URL(), td.APIKey()
+	c.closers = append(c.closers, td.Close)
+
+	// Build.
+	t0 = time.Now()
+	buildLog, err := c.logFile("build.log")
+	if err != nil {
+		return err
+	}
+	buildDir := opts.BuildDir
+	if buildDir == "" {
+		buildDir = DefaultBuildDir(root)
+	}
+	var b builds
+	if opts.NoBuild {
+		b, err = prebuilt(filepath.Join(buildDir, "zips"), filepath.Join(buildDir, "native"))
+	} else {
+		b, err = buildFunctions(ctx, root, buildDir, buildLog)
+	}
+	if err != nil {
+		return err
+	}
+	c.step("build", t0)
+
+	// Terraform.
+	t0 = time.Now()
+	tfLog, err := c.jsonLogger("tfrun.log")
+	if err != nil {
+		return err
+	}
+	tf, err := tfrun.New(tfrun.Options{
+		Source: filepath.Join(root, "infra", "terraform"), Module: "examples/local",
+		WorkDir: filepath.Join(c.DataDir, "terraform"),
+		LogPath: filepath.Join(c.DataDir, "logs", "terraform.log"), Logger: tfLog,
+	})
+	if err != nil {
+		return fmt.Errorf("terraform: %w", err)
+	}
+	c.closers = append(c.closers, tf.Close)
+	if err := tf.Init(ctx); err != nil {
+		return fmt.Errorf("terraform init: %w", err)
+	}
+	vars := map[string]string{
+		"endpoint":           c.EdgeURL,
+		"name_prefix":        opts.NamePrefix,
+		"lambda_package_dir": b.zipDir,
+		"td_endpoints":       "[" + quoteHCL(c.TDURL) + "]",
+		"td_apikeys":         "{" + quoteHCL(c.TDURL) + "=" + quoteHCL(c.TDAPIKey) + "}",
+		"auto_create":        "true",
+	}
+	if err := tf.Apply(ctx, vars); err != nil {
+		return fmt.Errorf("terraform apply: %w", err)
+	}
+	raw, err := tf.Output(ctx)
+	if err != nil {
+		return fmt.Errorf("terraform output: %w", err)
+	}
+	if err := decodeOutputs(raw, &c.Outputs); err != nil {
+		return err
+	}
+	c.step("terraform", t0)
+
+	// Read back what was deployed, as AWS would run it.
+	t0 = time.Now()
+	cfg, err := AWSConfig(ctx, c.EdgeURL)
+	if err != nil {
+		return err
+	}
+	c.AWS = cfg
+	lc := lambda.NewFromConfig(cfg)
+	for _, short := range Functions {
+		name := c.Outputs.FunctionNames[short]
+		if name == "" {
+			return fmt.Errorf("terraform output function_names lacks %q", short)
+		}
+		fc, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
+		if err != nil {
+			return fmt.Errorf("get function configuration %s: %w", name, err)
+		}
+		f := &Function{Name: name, Env: map[string]string{}, Timeout: time.Duration(aws.ToInt32(fc.Timeout)) * time.Second, MemoryMB: int(aws.ToInt32(fc.MemorySize))}
+		if fc.Environment != nil {
+			for k, v := range fc.Environment.Variables {
+				f.Env[k] = v
+			}
+		}
+		c.Functions[short] = f
+	}
+	mapping, err := lc.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: aws.String(c.Outputs.ESMUUID)})
+	if err != nil {
+		return fmt.Errorf("get event source mapping %s: %w", c.Outputs.ESMUUID, err)
+	}
+	routes, err := apigatewayv2.NewFromConfig(cfg).GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: aws.String(c.Outputs.APIID)})
+	if err != nil {
+		return fmt.Errorf("get routes of api %s: %w", c.Outputs.APIID, err)
+	}
+	for _, r := range routes.Items {
+		c.Routes = append(c.Routes, aws.ToString(r.RouteKey))
+	}
+	sort.Strings(c.Routes)
+	rule, err := eventbridge.NewFromConfig(cfg).DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(c.Outputs.FlushRuleName)})
+	if err != nil {
+		return fmt.Errorf("describe rule %s: %w", c.Outputs.FlushRuleName, err)
+	}
+	c.FlushSchedule = aws.ToString(rule.ScheduleExpression)
+	c.step("read back", t0)
+
+	// Runners with exactly the deployed environment.
+	t0 = time.Now()
+	runLog, err := c.jsonLogger("lambdarun.log")
+	if err != nil {
+		return err
+	}
+	for _, short := range Functions {
+		f := c.Functions[short]
+		env := map[string]string{}
+		for k, v := range f.Env {
+			env[k] = v
+		}
+		env["AWS_ENDPOINT_URL"] = c.EdgeURL
+		env["AWS_ACCESS_KEY_ID"] = "test"
+		env["AWS_SECRET_ACCESS_KEY"] = "test"
+		env["TMPDIR"] = c.FunctionTmpDir
+		for k, v := range opts.FunctionEnv[short] {
+			env[k] = v
+		}
+		conc := 1
+		if short == "ingest" {
+			conc = opts.IngestConcurrency
+		}
+		out, err := c.logFile(short + ".log")
+		if err != nil {
+			return err
+		}
+		r, err := lambdarun.New(lambdarun.Config{
+			Name: f.Name, Binary: b.native[short], Env: env, Timeout: f.Timeout, MemoryMB: f.MemoryMB,
+			Concurrency: conc, Logs: out, Logger: runLog,
+		})
+		if err != nil {
+			return fmt.Errorf("lambda runner %s: %w", f.Name, err)
+		}
+		f.Runner = r
+		c.closers = append(c.closers, r.Close)
+	}
+	if err := c.Functions["ingest"].Runner.Warm(ctx); err != nil {
+		return fmt.Errorf("warm ingest: %w", err)
+	}
+	e.SetInvoker(runnerInvoker{c: c})
+	c.step("runners", t0)
+
+	// API Gateway front.
+	keys := make([]apigw.Route, 0, len(c.Routes))
+	for _, k := range c.Routes {
+		keys = append(keys, apigw.Route{Key: k})
+	}
+	apiLog, err := c.jsonLogger("apigw.log")
+	if err != nil {
+		return err
+	}
+	gw, err := apigw.New(apigw.Config{Routes: keys, Invoke: c.Functions["ingest"].Runner.Invoke, APIID: c.Outputs.APIID, Logger: apiLog})
+	if err != nil {
+		return fmt.Errorf("api front: %w", err)
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(apiLn)
+	}()
+	c.APIURL = "http://" + apiLn.Addr().String()
+	c.closers = append(c.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		<-served
+		return err
+	})
+
+	// Kinesis event source mapping.
+	esmLog, err := c.jsonLogger("esm.log")
+	if err != nil {
+		return err
+	}
+	ecfg := esm.FromMapping(mapping)
+	ecfg.Invoke = c.Functions["fanout"].Runner.Invoke
+	ecfg.Kinesis = kinesis.NewFromConfig(cfg)
+	ecfg.SQS = sqs.NewFromConfig(cfg)
+	ecfg.S3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	ecfg.PollInterval = opts.ESMPollInterval
+	ecfg.Logger = esmLog
+	p, err := esm.New(ecfg)
+	if err != nil {
+		return fmt.Errorf("event source mapping: %w", err)
+	}
+	c.ESM = p
+	c.goRun(runCtx, "esm", p.Run)
+
+	// Flush schedule.
+	schedLog, err := c.jsonLogger("schedule.log")
+	if err != nil {
+		return err
+	}
+	flush := c.Functions["flush"].Runner
+	s, err := schedule.New(schedule.Config{
+		RuleName: c.Outputs.FlushRuleName, Expression: c.FlushSchedule, Period: opts.FlushPeriod,
+		Invoke: func(_ context.Context, p []byte) error { return flush.InvokeAsync(p) }, Logger: schedLog,
+	})
+	if err != nil {
+		return fmt.Errorf("flush schedule: %w", err)
+	}
+	c.Schedule = s
+	c.goRun(runCtx, "schedule", s.Run)
+
+	// An initial API key.
+	store := &apikeys.Store{DB: dynamodb.NewFromConfig(cfg), Table: c.Outputs.APIKeysTable}
+	key, _, err := store.Create(ctx, apikeys.NewSpec{Name: "local", Databases: []string{apikeys.AllDatabases}, CanWrite: true, CanRead: true})
+	if err != nil {
+		return fmt.Errorf("create api key: %w", err)
+	}
+	c.APIKey = key
+	c.log.Info("local cloud up", "edge", c.EdgeURL, "api", c.APIURL, "td", c.TDURL, "data_dir", c.DataDir)
+	return nil
+}
+
+// goRun runs a component until the cloud stops; Close waits for it.
+func (c *Cloud) goRun(ctx context.Context, name string, run func(context.Context) error) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			c.log.Error("component stopped", "component", name, "err", err)
+		}
+	}()
+}
+
+func decodeOutputs(raw map[string]json.RawMessage, out *Outputs) error {
+	m := map[string]json.RawMessage{}
+	for k, v := range raw {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("terraform outputs: %w", err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("terraform outputs: %w", err)
+	}
+	var missing []string
+	for name, v := range map[string]string{"api_id": out.APIID, "stream_name": out.StreamName, "bucket": out.Bucket,
+		"catalog_table": out.CatalogTable, "apikeys_table": out.APIKeysTable, "esm_uuid": out.ESMUUID, "flush_rule_name": out.FlushRuleName} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("terraform outputs: missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
