@@ -113,7 +113,9 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 	metric("spillway_forwarder_output_chunks_total", "Chunks shipped.", "counter", n(os.Chunks))
 	metric("spillway_forwarder_output_records_total", "Records shipped.", "counter", n(os.Records))
 	metric("spillway_forwarder_output_retries_total", "Failed ship attempts (retried).", "counter", n(os.Failures))
-	metric("spillway_forwarder_output_parked_total", "Chunks parked after a permanent refusal.", "counter", n(os.Parked))
+	metric("spillway_forwarder_output_parked_total", "Chunks parked after a refusal of their content (400, 413, 415, 422).", "counter", n(os.Parked))
+	metric("spillway_forwarder_output_refused_total", "Ship attempts refused for a reason that heals (retried; alarm on it): class auth = 401/403, not_found = 404.", "counter",
+		`{class="auth"}`+n(os.AuthFailures), `{class="not_found"}`+n(os.NotFound))
 	var last int64
 	if !os.LastSuccess.IsZero() {
 		last = os.LastSuccess.Unix()

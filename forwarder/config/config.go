@@ -146,6 +146,9 @@ func Defaults(c Config) Config {
 	if c.Output.Compression == "" {
 		c.Output.Compression = od.Compression
 	}
+	if c.Output.AutoCreateTable == nil {
+		c.Output.AutoCreateTable = od.AutoCreateTable
+	}
 	if c.Output.Concurrency == 0 {
 		c.Output.Concurrency = od.Concurrency
 	}

@@ -2,7 +2,9 @@
 // endpoints with import_with_id (the chunk id is the unique_id): a primary
 // endpoint, a standby used after consecutive failures with the primary
 // retried periodically, several chunks in flight, jittered backoff, and
-// refused chunks (4xx other than 408/429) parked with the server's answer.
+// chunks refused for their content (400, 413, 415, 422) parked with the
+// server's answer; 401/403/404 retried and alarmed, 404 creating the table
+// first when auto_create_table is on.
 package output
 
 import (
@@ -51,6 +53,12 @@ type Config struct {
 	// msgpack.gz, sends gzip to that endpoint from then on; "zstd" always
 	// sends zstd; "gzip" always sends gzip (what every TD endpoint takes).
 	Compression string `yaml:"compression"`
+	// AutoCreateTable, on a 404 answer to an import, creates the database
+	// and the table with the TD API (POST /v3/database/create/:db,
+	// /v3/table/create/:db/:table/log) and retries the import, as Fluentd's
+	// tdlog output does (its auto_create_table). nil means true, tdlog's
+	// default.
+	AutoCreateTable *bool `yaml:"auto_create_table"`
 	// Body is how bodies are built from stored chunks; the agent sets it
 	// from the buffer section.
 	Body BodyConfig `yaml:"-"`
@@ -69,9 +77,15 @@ func DefaultConfig() Config {
 		MaxBackoff:           time.Minute,
 		ClientAttempts:       3,
 		Compression:          CompressionAuto,
+		AutoCreateTable:      ptr(true),
 		Body:                 defaultBodyConfig(),
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
+
+// autoCreate is AutoCreateTable with its default (true).
+func (c Config) autoCreate() bool { return c.AutoCreateTable == nil || *c.AutoCreateTable }
 
 // Compression settings.
 const (
@@ -208,6 +222,7 @@ var _ Source = (*buffer.Buffer)(nil)
 // importer is the part of tdimport.Client the output uses.
 type importer interface {
 	ImportWithIDFormat(ctx context.Context, db, table, uniqueID, format string, body []byte) (*tdimport.ImportResult, error)
+	EnsureTable(ctx context.Context, db, table string) error
 }
 
 var _ importer = (*tdimport.Client)(nil)
@@ -217,6 +232,8 @@ type Stats struct {
 	Chunks, Records, Bytes uint64 // shipped (2xx)
 	Failures               uint64 // failed attempts (after the client's own retries)
 	Parked                 uint64
+	AuthFailures           uint64 // attempts refused with 401 or 403 (retried, alarmed)
+	NotFound               uint64 // attempts answered 404 (retried, alarmed)
 	Failovers              uint64
 	LastSuccess            time.Time
 	OnStandby              bool
@@ -243,6 +260,8 @@ type Output struct {
 	bytes       atomic.Uint64
 	failures    atomic.Uint64
 	parked      atomic.Uint64
+	authFails   atomic.Uint64
+	notFound    atomic.Uint64
 	failovers   atomic.Uint64
 	lastSuccess atomic.Int64
 
@@ -386,20 +405,42 @@ type answer struct {
 	At         time.Time `json:"at"`
 }
 
-// Ship makes one attempt to deliver c: 2xx -> Ack, permanent refusal -> Park,
-// anything else -> Release (the chunk is retried later) and the error. With
-// compression auto, a zstd body the endpoint refuses is sent again at once
-// as gzip.
+// Ship makes one attempt to deliver c: 2xx -> Ack; a refusal of the
+// content (400, 413, 415, 422) -> Park; anything else -> Release (the
+// chunk is retried later) and the error. 401, 403 and 404 are logged as
+// errors and counted (AuthFailures, NotFound): they heal (a rotated key, a
+// table created later) and must not cost the chunk. With compression auto,
+// a zstd body the endpoint refuses is sent again at once as gzip; with
+// auto_create_table, a 404 creates the database and table and the import
+// is sent again at once.
 func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 	ep := o.pick()
 	zstdOK := o.cfg.Compression == CompressionZstd || o.cfg.Compression == CompressionAuto && !o.gzipOnly[ep].Load()
 	body, codec, err := o.send(ctx, ep, c, zstdOK)
-	if codec == buffer.Zstd && o.cfg.Compression == CompressionAuto && tdimport.IsPermanent(err) && ctx.Err() == nil {
+	if codec == buffer.Zstd && o.cfg.Compression == CompressionAuto && tdimport.IsPermanent(err) && !tdimport.IsAuthError(err) && ctx.Err() == nil {
 		zerr := err
 		if body, _, err = o.send(ctx, ep, c, false); err == nil {
 			o.gzipOnly[ep].Store(true)
 			o.log.Info("endpoint refused a zstd body and took gzip; sending it gzip from now on", "endpoint", o.names[ep], "zstd_error", zerr)
 		}
+	}
+	if tdimport.IsNotFound(err) && o.cfg.autoCreate() && ctx.Err() == nil {
+		o.notFound.Add(1)
+		o.log.Warn("table not found, creating it (auto_create_table)", "db", c.DB, "table", c.Table, "unique_id", c.ID, "endpoint", o.names[ep])
+		if cerr := o.ensureTable(ctx, ep, c); cerr != nil {
+			err = fmt.Errorf("%w (auto_create_table: %w)", err, cerr)
+		} else {
+			zstdOK = o.cfg.Compression == CompressionZstd || o.cfg.Compression == CompressionAuto && !o.gzipOnly[ep].Load()
+			body, _, err = o.send(ctx, ep, c, zstdOK)
+			if tdimport.IsNotFound(err) {
+				o.notFound.Add(1)
+			}
+		}
+	} else if tdimport.IsNotFound(err) {
+		o.notFound.Add(1)
+	}
+	if tdimport.IsAuthError(err) {
+		o.authFails.Add(1)
 	}
 	switch {
 	case body == nil && err != nil:
@@ -418,7 +459,7 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		o.result(ep, true)
 		o.log.Debug("chunk shipped", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "endpoint", o.names[ep])
 		return nil
-	case tdimport.IsPermanent(err):
+	case tdimport.IsContentError(err):
 		a := answer{Endpoint: o.names[ep], Error: err.Error(), At: o.now().UTC()}
 		var se *tdimport.StatusError
 		if errors.As(err, &se) {
@@ -440,9 +481,27 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		}
 		o.failures.Add(1)
 		o.result(ep, false)
-		o.log.Warn("chunk not shipped, will retry", "db", c.DB, "table", c.Table, "unique_id", c.ID, "endpoint", o.names[ep], "error", err)
+		if st := tdimport.Status(err); st >= 400 && st < 500 && st != http.StatusRequestTimeout && st != http.StatusTooManyRequests {
+			// Not the content: a key, a permission or a table to fix.
+			// Retried with backoff until it heals; loud meanwhile.
+			o.log.Error("chunk refused by endpoint, will retry (fix the key, its scope or the table)", "db", c.DB, "table", c.Table,
+				"unique_id", c.ID, "status", st, "endpoint", o.names[ep], "error", err)
+		} else {
+			o.log.Warn("chunk not shipped, will retry", "db", c.DB, "table", c.Table, "unique_id", c.ID, "endpoint", o.names[ep], "error", err)
+		}
 		return fmt.Errorf("ship chunk %s: %w", c.ID, err)
 	}
+}
+
+// ensureTable creates c's database and table on endpoint ep.
+func (o *Output) ensureTable(ctx context.Context, ep int, c *buffer.Chunk) error {
+	rctx, cancel := context.WithTimeout(ctx, o.cfg.RequestTimeout)
+	defer cancel()
+	if err := o.clients[ep].EnsureTable(rctx, c.DB, c.Table); err != nil {
+		return fmt.Errorf("create %s.%s: %w", c.DB, c.Table, err)
+	}
+	o.log.Info("created table (auto_create_table)", "db", c.DB, "table", c.Table, "endpoint", o.names[ep])
+	return nil
 }
 
 // send reads c's body (zstd when zstdOK and the chunk allows it) and makes
@@ -462,7 +521,8 @@ func (o *Output) send(ctx context.Context, ep int, c *buffer.Chunk, zstdOK bool)
 // Stats returns a snapshot of the counters.
 func (o *Output) Stats() Stats {
 	s := Stats{Chunks: o.chunks.Load(), Records: o.records.Load(), Bytes: o.bytes.Load(),
-		Failures: o.failures.Load(), Parked: o.parked.Load(), Failovers: o.failovers.Load()}
+		Failures: o.failures.Load(), Parked: o.parked.Load(), Failovers: o.failovers.Load(),
+		AuthFailures: o.authFails.Load(), NotFound: o.notFound.Load()}
 	if ns := o.lastSuccess.Load(); ns != 0 {
 		s.LastSuccess = time.Unix(0, ns)
 	}

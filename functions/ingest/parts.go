@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
+	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
@@ -41,13 +44,22 @@ type part struct {
 // BenchmarkSplitParts).
 const splitEncoding = envelope.EncodingZstd
 
-// payloadBudget returns the largest payload that keeps e's record (data and
-// partition key) within Kinesis' 1 MiB.
-func payloadBudget(e envelope.Envelope) int {
-	e.Payload = nil
-	e.Encoding = envelope.EncodingGzip // as long as EncodingZstd
-	e.Part, e.Parts = 1<<20, 1<<20     // widest encodings of the numbers that change
-	e.Events = 1 << 30
+// partBudget is the largest payload of any part: what keeps a record (data
+// and partition key) within Kinesis' 1 MiB beside the largest metadata any
+// request may bring (db and table of 255 characters, a 128-character
+// unique_id, a producer clipped to maxProducer, the widest numbers). It does
+// not depend on the request's own metadata, so a retry of the same records
+// from another address or under another X-Spillway-Producer splits the same.
+var partBudget = payloadBudget()
+
+// payloadBudget computes partBudget.
+func payloadBudget() int {
+	e := envelope.Envelope{
+		DB: strings.Repeat("d", names.MaxLen), Table: strings.Repeat("t", names.MaxLen),
+		UniqueID: strings.Repeat("u", maxUniqueID), Producer: strings.Repeat("p", maxProducer),
+		Encoding: envelope.EncodingGzip, // as long as EncodingZstd
+		Part:     1 << 20, Parts: 1 << 20, Events: 1 << 30, ReceivedMS: math.MaxInt64,
+	}
 	data, err := envelope.Marshal(&e)
 	if err != nil {
 		return maxRecordPayload
@@ -55,24 +67,50 @@ func payloadBudget(e envelope.Envelope) int {
 	return envelope.MaxRecordBytes - len(data) - 5 /* bin32 header */ - kinesisput.MaxPartitionKey
 }
 
+// probeMax bounds the prefix of a stream ingest compresses to learn its
+// ratio before cutting it into parts.
+const probeMax = 4 << 20
+
+// surelyFits reports whether n bytes compress within budget whatever they
+// hold: zstd's worst case (raw blocks) adds 3 bytes per 128 KiB block and
+// a frame header and checksum.
+func surelyFits(n, budget int) bool {
+	return n+n>>7+1024 <= budget
+}
+
 // splitParts groups the events of b into payloads of at most budget bytes
-// each, compressed as enc says. orig, when not nil, is the client's own
-// compression of b.raw (origEnc: gzip or zstd) and is passed through
-// unchanged when it fits in one part; its ratio sizes the groups otherwise.
+// each, compressed as enc says. Where the parts fall depends only on the
+// records (b.raw) and budget, never on how the client compressed them:
+// ingest's own compression decides, so a gzip and a zstd send of the same
+// records (one retried as the other) map to the same parts. orig, when not
+// nil, is the client's own compression of b.raw (origEnc: gzip or zstd); it
+// is passed through unchanged when the records make one part and it fits.
 func splitParts(b *batch, orig []byte, origEnc, enc string, budget int) ([]part, *apiError) {
 	if b.events() == 0 {
 		return nil, nil
 	}
-	if orig != nil && len(orig) <= budget && len(b.raw) <= envelope.MaxPayloadRaw {
-		return []part{{events: b.events(), enc: origEnc, payload: orig}}, nil
+	whole := func(own []byte) []part {
+		if orig != nil && len(orig) <= budget {
+			return []part{{events: b.events(), enc: origEnc, payload: orig}}
+		}
+		if own == nil {
+			own = compress(enc, b.raw)
+		}
+		return []part{{events: b.events(), enc: enc, payload: own}}
 	}
-	// Aim each group's uncompressed size at what should compress to ~85% of
-	// the budget, and at most envelope.MaxPayloadRaw (what fanout accepts);
-	// groups that still come out too big are halved.
-	target := budget * 3
-	if len(orig) > 0 {
-		target = int(float64(budget) * 0.85 * float64(len(b.raw)) / float64(len(orig)))
+	if surelyFits(len(b.raw), budget) {
+		return whole(nil), nil
 	}
+	// Learn the records' ratio from ingest's own compression of (a prefix
+	// of) them, and aim each group's uncompressed size at what should
+	// compress to ~85% of the budget, and at most envelope.MaxPayloadRaw
+	// (what fanout accepts); groups that still come out too big are halved.
+	probe := b.raw[:min(len(b.raw), probeMax)]
+	cp := compress(enc, probe)
+	if len(probe) == len(b.raw) && len(b.raw) <= envelope.MaxPayloadRaw && len(cp) <= budget {
+		return whole(cp), nil
+	}
+	target := int(float64(budget) * 0.85 * float64(len(probe)) / float64(max(len(cp), 1)))
 	target = max(min(target, envelope.MaxPayloadRaw), 1)
 	type group struct{ start, end int }
 	var groups []group
@@ -103,6 +141,9 @@ func splitParts(b *batch, orig []byte, origEnc, enc string, budget int) ([]part,
 			return nil, errs[i]
 		}
 		parts = append(parts, out[i]...)
+	}
+	if len(parts) == 1 && len(b.raw) <= envelope.MaxPayloadRaw {
+		return whole(parts[0].payload), nil
 	}
 	return parts, nil
 }

@@ -498,21 +498,3 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("New without deps: %v", err)
 	}
 }
-
-func TestInHTTPUniqueIDs(t *testing.T) {
-	env := newEnv(t, nil)
-	post := func() {
-		t.Helper()
-		if resp := env.call(t, apiReq(http.MethodPost, "/td.testdb.www_access", keyWriter, `json={"action":"login"}`, nil)); resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-	}
-	post()
-	post() // a retry in the same second: same id, deduped downstream
-	_ = env.clock.Sleep(context.Background(), time.Second)
-	post() // the same event a second later is a new event
-	d := decodeEntries(t, env.kin.entries())
-	if d.envs[0].UniqueID != d.envs[1].UniqueID || d.envs[1].UniqueID == d.envs[2].UniqueID {
-		t.Fatalf("unique ids %s %s %s", d.envs[0].UniqueID, d.envs[1].UniqueID, d.envs[2].UniqueID)
-	}
-}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -93,7 +94,7 @@ func TestImportZstdStoresWhatGzipStores(t *testing.T) {
 			}
 			wantUID := tc.wantUID
 			if wantUID == "" {
-				wantUID = derivedUniqueID([]byte("testdb"), []byte("www_access"), body)
+				wantUID = requestUniqueID(context.Background(), &request{ev: &req}, "testdb", "www_access")
 			}
 			d := decodeEntries(t, env.kin.entries()) // decodes each payload as its envelope says
 			if len(d.events) != tc.events {

@@ -62,6 +62,37 @@ func IsPermanent(err error) bool {
 		se.StatusCode != http.StatusRequestTimeout && se.StatusCode != http.StatusTooManyRequests
 }
 
+// IsContentError reports whether err is an answer about the body itself,
+// which no retry of the same body can change: 400 (bad request or body),
+// 413 (too large), 415 (format not supported) and 422 (invalid records).
+// Only these should make a sender give up on a body (park it); 401/403 (a
+// key being rotated or granted), 404 (a table not created yet) and other
+// 4xx are about the endpoint's state and heal: retry them with backoff and
+// alarm. IsPermanent is the wider, older class.
+func IsContentError(err error) bool {
+	switch Status(err) {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// IsAuthError reports whether err is a 401 or 403 answer (an unknown,
+// revoked or rotated key; a key without access to the database).
+func IsAuthError(err error) bool {
+	s := Status(err)
+	return s == http.StatusUnauthorized || s == http.StatusForbidden
+}
+
+// Status returns the status code of a StatusError in err's chain, or 0.
+func Status(err error) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode
+	}
+	return 0
+}
+
 // IsNotFound reports whether err is a 404 answer (unknown database or table).
 func IsNotFound(err error) bool {
 	var se *StatusError
@@ -109,7 +140,8 @@ func (c *Client) CreateDatabase(ctx context.Context, db string) error {
 }
 
 // CreateTable creates the log table db.table; an existing table (409) is not
-// an error.
+// an error. A missing database is a 404 (IsNotFound); EnsureTable creates
+// both.
 func (c *Client) CreateTable(ctx context.Context, db, table string) error {
 	p := fmt.Sprintf("/v3/table/create/%s/%s/log", url.PathEscape(db), url.PathEscape(table))
 	_, _, err := c.do(ctx, http.MethodPost, p, nil, nil)
@@ -117,6 +149,19 @@ func (c *Client) CreateTable(ctx context.Context, db, table string) error {
 		return fmt.Errorf("create table %s.%s: %w", db, table, err)
 	}
 	return nil
+}
+
+// EnsureTable creates the log table db.table, and db first when the table
+// create answers 404, as Fluentd's tdlog output does on a 404 import with
+// auto_create_table; existing ones are not errors.
+func (c *Client) EnsureTable(ctx context.Context, db, table string) error {
+	err := c.CreateTable(ctx, db, table)
+	if IsNotFound(err) {
+		if err = c.CreateDatabase(ctx, db); err == nil {
+			err = c.CreateTable(ctx, db, table)
+		}
+	}
+	return err
 }
 
 func isConflict(err error) bool {

@@ -3,6 +3,7 @@ package tdimport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -133,5 +134,34 @@ func TestBackoffBounds(t *testing.T) {
 	resp := &http.Response{Header: http.Header{"Retry-After": []string{"3600"}}}
 	if d := p.Backoff(1, resp); d != time.Second {
 		t.Fatalf("Retry-After above MaxBackoff gave %v, want the 1s cap", d)
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	tests := []struct {
+		status                         int
+		content, auth, notFound, perma bool
+	}{
+		{400, true, false, false, true},
+		{401, false, true, false, true},
+		{403, false, true, false, true},
+		{404, false, false, true, true},
+		{408, false, false, false, false},
+		{413, true, false, false, true},
+		{415, true, false, false, true},
+		{422, true, false, false, true},
+		{429, false, false, false, false},
+		{500, false, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			err := fmt.Errorf("import: %w", &StatusError{StatusCode: tt.status})
+			if IsContentError(err) != tt.content || IsAuthError(err) != tt.auth || IsNotFound(err) != tt.notFound || IsPermanent(err) != tt.perma {
+				t.Fatalf("content %v auth %v not found %v permanent %v", IsContentError(err), IsAuthError(err), IsNotFound(err), IsPermanent(err))
+			}
+		})
+	}
+	if IsContentError(errors.New("connection refused")) || Status(nil) != 0 {
+		t.Fatal("a transport error has no status class")
 	}
 }
