@@ -53,8 +53,9 @@ type Key struct {
 	Hash      string    // lowercase hex SHA-256 of the key
 	Name      string    // who or what holds it
 	Databases []string  // databases it may use, or [AllDatabases]
-	CanWrite  bool      // may import, post and flush
+	CanWrite  bool      // may import and post
 	CanRead   bool      // may list databases and tables
+	CanFlush  bool      // may force POST /v1/flush for its databases (stored as can_flush; absent = false)
 	CreatedAt time.Time // creation time (second precision)
 	Revoked   bool      // revoked keys authenticate nothing
 }
@@ -84,6 +85,7 @@ type NewSpec struct {
 	Databases []string // names, or [AllDatabases]
 	CanWrite  bool
 	CanRead   bool
+	CanFlush  bool // explicit: keys created before the permission existed cannot flush
 }
 
 // Validate checks the spec: a name, at least one database, valid names.
@@ -103,8 +105,8 @@ func (s NewSpec) Validate() error {
 			errs = append(errs, fmt.Errorf("databases: %w", err))
 		}
 	}
-	if !s.CanWrite && !s.CanRead {
-		errs = append(errs, errors.New("permissions: key must be able to read or write"))
+	if !s.CanWrite && !s.CanRead && !s.CanFlush {
+		errs = append(errs, errors.New("permissions: key must be able to read, write or flush"))
 	}
 	return errors.Join(errs...)
 }
@@ -130,7 +132,7 @@ func (s *Store) Create(ctx context.Context, spec NewSpec) (string, *Key, error) 
 	if slices.Contains(dbs, AllDatabases) {
 		dbs = []string{AllDatabases}
 	}
-	k := &Key{Hash: Hash(clear), Name: spec.Name, Databases: dbs, CanWrite: spec.CanWrite, CanRead: spec.CanRead, CreatedAt: s.now().Truncate(time.Second)}
+	k := &Key{Hash: Hash(clear), Name: spec.Name, Databases: dbs, CanWrite: spec.CanWrite, CanRead: spec.CanRead, CanFlush: spec.CanFlush, CreatedAt: s.now().Truncate(time.Second)}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.Table),
 		Item:                k.item(),
@@ -240,6 +242,7 @@ func (k *Key) item() map[string]types.AttributeValue {
 		"databases":  &types.AttributeValueMemberSS{Value: k.Databases},
 		"can_write":  &types.AttributeValueMemberBOOL{Value: k.CanWrite},
 		"can_read":   &types.AttributeValueMemberBOOL{Value: k.CanRead},
+		"can_flush":  &types.AttributeValueMemberBOOL{Value: k.CanFlush},
 		"created_at": &types.AttributeValueMemberN{Value: strconv.FormatInt(k.CreatedAt.Unix(), 10)},
 		"revoked":    &types.AttributeValueMemberBOOL{Value: k.Revoked},
 	}
@@ -272,6 +275,9 @@ func fromItem(it map[string]types.AttributeValue) *Key {
 	}
 	if v, ok := it["can_read"].(*types.AttributeValueMemberBOOL); ok {
 		k.CanRead = v.Value
+	}
+	if v, ok := it["can_flush"].(*types.AttributeValueMemberBOOL); ok {
+		k.CanFlush = v.Value
 	}
 	if v, ok := it["revoked"].(*types.AttributeValueMemberBOOL); ok {
 		k.Revoked = v.Value
