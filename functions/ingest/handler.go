@@ -34,9 +34,12 @@ import (
 )
 
 // DynamoAPI is the part of the DynamoDB client ingest needs (catalog reads
-// and creates, API key lookups).
+// and creates, API key lookups). Its methods are what ingest's IAM role
+// allows (a test in infra/terraform compares them).
 type DynamoAPI interface {
-	apikeys.DynamoAPI
+	apikeys.ReadAPI
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -66,7 +69,6 @@ type Deps struct {
 type Handler struct {
 	cfg     Config
 	d       Deps
-	keys    *apikeys.Store
 	log     *slog.Logger
 	metrics *emitter
 	cache   ttlCache
@@ -103,9 +105,6 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	h := &Handler{cfg: cfg, d: d, log: d.Logger, metrics: &emitter{w: d.Metrics, now: d.Now}}
 	h.cache.ttl, h.cache.now = cfg.CacheTTL, d.Now
 	h.refused.ttl, h.refused.max, h.refused.now = cfg.NegativeCacheTTL, negativeCacheMax, d.Now
-	if cfg.AuthMode == AuthAPIKey {
-		h.keys = &apikeys.Store{DB: d.DynamoDB, Table: cfg.APIKeysTable, Now: d.Now}
-	}
 	return h, nil
 }
 
@@ -291,7 +290,7 @@ func (h *Handler) authenticate(ctx context.Context, r *request) *apiError {
 	if h.refused.has(hash) {
 		return reject(http.StatusUnauthorized, reasonUnauthorized, msgInvalidKey)
 	}
-	k, err := h.keys.Get(ctx, hash)
+	k, err := apikeys.Get(ctx, h.d.DynamoDB, h.cfg.APIKeysTable, hash)
 	if errors.Is(err, apikeys.ErrNotFound) || (err == nil && k.Revoked) {
 		h.refused.add(hash)
 		return reject(http.StatusUnauthorized, reasonUnauthorized, msgInvalidKey)

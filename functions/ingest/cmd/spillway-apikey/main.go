@@ -30,6 +30,10 @@ import (
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
 
+// The store's DynamoDB calls (IAM: the operator running this command needs
+// them on the apikeys table; no function role does).
+var _ apikeys.DynamoAPI = (*dynamodb.Client)(nil)
+
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "spillway-apikey:", err)
