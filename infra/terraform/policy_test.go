@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -306,4 +308,75 @@ func fileBytes(_ *tfModule, name string) []byte {
 		return nil
 	}
 	return b
+}
+
+// checkLogMetrics verifies that every locals.log_metrics message is logged
+// (as a Go string literal) by the named function's non-test Go files, so a
+// renamed log message cannot silently blind an alarm.
+func checkLogMetrics(m *tfModule, fnDir func(string) string) error {
+	expr, err := m.local("log_metrics")
+	if err != nil {
+		return err
+	}
+	metrics, err := objectItems(expr)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range keysOf(metrics) {
+		items, err := objectItems(metrics[name])
+		if err != nil {
+			return err
+		}
+		fn, msg := exprString(items["function"]), exprString(items["msg"])
+		files, err := filepath.Glob(filepath.Join(fnDir(fn), "*.go"))
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(b), strconv.Quote(msg)) {
+				found = true
+			}
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("log metric %s: %s never logs %q", name, fn, msg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// exprString evaluates a constant string expression ("" otherwise).
+func exprString(e hclsyntax.Expression) string {
+	if e == nil {
+		return ""
+	}
+	v, d := e.Value(nil)
+	if d.HasErrors() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+func TestLogMetricsMatchGoLogs(t *testing.T) {
+	tests := []struct {
+		name     string
+		dir      func(string) string
+		mentions []string
+	}{
+		{name: "functions", dir: func(fn string) string { return filepath.Join(repoRoot, "functions", fn) }},
+		{name: "wrong directory", dir: func(string) string { return "testdata" }, mentions: []string{`flush never logs "flush done"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, checkLogMetrics(parseModule(t, moduleDir), tc.dir), tc.mentions)
+		})
+	}
 }
