@@ -23,9 +23,9 @@ variable "code_version" {
 }
 
 variable "permissions_boundary_arn" {
-  description = "Permissions boundary of the function roles, or null."
+  description = "Permissions boundary of the function roles (here AWS's PowerUserAccess: no IAM), or null."
   type        = string
-  default     = null
+  default     = "arn:aws:iam::aws:policy/PowerUserAccess"
 }
 
 variable "td_endpoints" {

@@ -149,6 +149,8 @@ resource "aws_lambda_event_source_mapping" "fanout" {
     }
   }
 
+  tags = local.tags
+
   depends_on = [aws_iam_role_policy.function]
 }
 
