@@ -12,8 +12,8 @@ import (
 const (
 	// AuthAPIKey checks "Authorization: TD1 <key>" against the apikeys table.
 	AuthAPIKey = "apikey"
-	// AuthIAM trusts API Gateway's IAM (SigV4) authorizer: every request that
-	// reaches the function is allowed, with every database in scope.
+	// AuthIAM trusts API Gateway's IAM (SigV4) authorizer for who the caller
+	// is; what it may do is its entry in Config.IAMScopes.
 	AuthIAM = "iam"
 )
 
@@ -26,6 +26,9 @@ type Config struct {
 	FlushFunction string // flush Lambda for POST /v1/flush (SPILLWAY_FLUSH_FUNCTION); empty disables the route (501)
 	AutoCreate    bool   // create unknown databases and tables on first write (SPILLWAY_AUTO_CREATE)
 	AuthMode      string // AuthAPIKey or AuthIAM (SPILLWAY_AUTH_MODE)
+	// IAMScopes maps SigV4 principal ARNs (or AnyPrincipal) to what they may
+	// do (SPILLWAY_IAM_SCOPES, JSON). Unlisted principals are refused.
+	IAMScopes map[string]IAMScope
 
 	Limits Limits
 
@@ -41,6 +44,10 @@ type Config struct {
 	// check is reused by a warm function (0 disables the cache). A revoked
 	// key may keep working for up to this long.
 	CacheTTL time.Duration
+	// NegativeCacheTTL is how long an unknown or revoked API key is answered
+	// 401 without a DynamoDB read (0 disables). A key created meanwhile
+	// works after at most this long.
+	NegativeCacheTTL time.Duration
 }
 
 // Limits bound what one request may carry: the request body as received,
@@ -63,6 +70,8 @@ func DefaultConfig() Config {
 		DeadlineMargin: 1500 * time.Millisecond,
 		RetryAfter:     time.Second,
 		CacheTTL:       30 * time.Second,
+
+		NegativeCacheTTL: 10 * time.Second,
 	}
 }
 
@@ -128,6 +137,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("RetryAfter: must be at least 1s, got %s", c.RetryAfter))
+	}
+	if err := validateIAMScopes(c.IAMScopes); err != nil {
+		errs = append(errs, err)
+	}
+	if c.NegativeCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("NegativeCacheTTL: must not be negative, got %s", c.NegativeCacheTTL))
 	}
 	if c.CacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("CacheTTL: must not be negative, got %s", c.CacheTTL))

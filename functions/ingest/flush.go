@@ -24,8 +24,9 @@ type FlushRequest struct {
 const FlushSource = "spillway.ingest"
 
 // handleFlush serves POST /v1/flush[?db=&table=]: an asynchronous (Event)
-// invocation of the flush function. Without db the caller's key must be
-// scoped to every database.
+// invocation of the flush function. The caller needs the explicit flush
+// permission (apikeys.Key.CanFlush, IAMScope.Flush) for db; without db its
+// scope must be every database.
 func (h *Handler) handleFlush(ctx context.Context, r *request) (events.APIGatewayV2HTTPResponse, *apiError) {
 	if aerr := h.authenticate(ctx, r); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
@@ -43,7 +44,7 @@ func (h *Handler) handleFlush(ctx context.Context, r *request) (events.APIGatewa
 			return events.APIGatewayV2HTTPResponse{}, aerr
 		}
 	}
-	if aerr := h.authorize(r, db, accessWrite); aerr != nil {
+	if aerr := h.authorize(r, db, accessFlush); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
 	if h.cfg.FlushFunction == "" {

@@ -36,9 +36,12 @@ import (
 )
 
 // DynamoAPI is the part of the DynamoDB client ingest needs (catalog reads
-// and creates, API key lookups).
+// and creates, API key lookups). Its methods are what ingest's IAM role
+// allows (a test in infra/terraform compares them).
 type DynamoAPI interface {
-	apikeys.DynamoAPI
+	apikeys.ReadAPI
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -68,10 +71,10 @@ type Deps struct {
 type Handler struct {
 	cfg     Config
 	d       Deps
-	keys    *apikeys.Store
 	log     *slog.Logger
 	metrics *emitter
 	cache   ttlCache
+	refused negativeCache
 }
 
 // New validates cfg and returns a handler.
@@ -103,9 +106,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, d: d, log: d.Logger, metrics: &emitter{w: d.Metrics, now: d.Now}}
 	h.cache.ttl, h.cache.now = cfg.CacheTTL, d.Now
-	if cfg.AuthMode == AuthAPIKey {
-		h.keys = &apikeys.Store{DB: d.DynamoDB, Table: cfg.APIKeysTable, Now: d.Now}
-	}
+	h.refused.ttl, h.refused.max, h.refused.now = cfg.NegativeCacheTTL, negativeCacheMax, d.Now
 	return h, nil
 }
 
@@ -256,15 +257,26 @@ type access int
 const (
 	accessWrite access = iota
 	accessRead
+	accessFlush // POST /v1/flush: an explicit permission, not implied by write
 )
 
-// authenticate resolves the caller's key (apikey mode). It does not check
-// database scope; see authorize. A request that API Gateway's IAM authorizer
-// already verified (requestContext.authorizer.iam, set only by API Gateway
-// on AWS_IAM routes such as the optional SigV4 API) needs no TD1 key.
+// negativeCacheMax bounds the refused-key cache of one warm function.
+const negativeCacheMax = 10000
+
+// msgInvalidKey answers unknown and revoked keys alike, so that a caller
+// cannot tell a revoked key from one that never existed.
+const msgInvalidKey = "invalid API key"
+
+// authenticate resolves the caller's scope: a TD1 key in apikey mode, or, for
+// a request that API Gateway's IAM authorizer verified
+// (requestContext.authorizer.iam, set only by API Gateway on AWS_IAM routes
+// such as the optional SigV4 API) and in iam mode, the caller's entry in
+// Config.IAMScopes. It does not check database scope; see authorize.
 func (h *Handler) authenticate(ctx context.Context, r *request) *apiError {
 	if h.cfg.AuthMode == AuthIAM || iamAuthorized(r.ev) {
-		return nil
+		k, aerr := h.iamKey(r.ev)
+		r.key = k
+		return aerr
 	}
 	auth := strings.TrimSpace(r.header("Authorization"))
 	scheme, key, ok := strings.Cut(auth, " ")
@@ -277,15 +289,16 @@ func (h *Handler) authenticate(ctx context.Context, r *request) *apiError {
 		r.key = v.(*apikeys.Key)
 		return nil
 	}
-	k, err := h.keys.Get(ctx, hash)
-	if errors.Is(err, apikeys.ErrNotFound) {
-		return reject(http.StatusUnauthorized, reasonUnauthorized, "invalid API key")
+	if h.refused.has(hash) {
+		return reject(http.StatusUnauthorized, reasonUnauthorized, msgInvalidKey)
+	}
+	k, err := apikeys.Get(ctx, h.d.DynamoDB, h.cfg.APIKeysTable, hash)
+	if errors.Is(err, apikeys.ErrNotFound) || (err == nil && k.Revoked) {
+		h.refused.add(hash)
+		return reject(http.StatusUnauthorized, reasonUnauthorized, msgInvalidKey)
 	}
 	if err != nil {
 		return unavailable("API key lookup", err)
-	}
-	if k.Revoked {
-		return reject(http.StatusUnauthorized, reasonUnauthorized, "API key has been revoked")
 	}
 	h.cache.put("key\x00"+hash, k)
 	r.key = k
@@ -311,6 +324,8 @@ func (h *Handler) authorize(r *request, db string, a access) *apiError {
 		return reject(http.StatusForbidden, reasonForbidden, "API key %q may not write", k.Name)
 	case a == accessRead && !k.CanRead:
 		return reject(http.StatusForbidden, reasonForbidden, "API key %q may not read", k.Name)
+	case a == accessFlush && !k.CanFlush:
+		return reject(http.StatusForbidden, reasonForbidden, "API key %q may not flush (create it with -flush)", k.Name)
 	case db == "" && !k.Allows(apikeys.AllDatabases):
 		return reject(http.StatusForbidden, reasonForbidden, "API key %q is not scoped to all databases", k.Name)
 	case db != "" && !k.Allows(db):

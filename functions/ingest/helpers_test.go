@@ -26,11 +26,12 @@ import (
 
 // Clear API keys seeded by newEnv.
 const (
-	keyWriter  = "writer-key"  // testdb: read and write
+	keyWriter  = "writer-key"  // testdb: read and write (no flush, as keys stored before can_flush)
 	keyReader  = "reader-key"  // testdb: read only
-	keyAdmin   = "admin-key"   // *: read and write
+	keyAdmin   = "admin-key"   // *: read, write and flush
 	keyRevoked = "revoked-key" // testdb, revoked
-	keyOther   = "other-key"   // otherdb: read and write
+	keyOther   = "other-key"   // otherdb: read, write and flush
+	keyFlusher = "flusher-key" // testdb: write and flush
 )
 
 // fakeClock advances only when something sleeps on it.
@@ -98,20 +99,27 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 		clock:   &fakeClock{now: time.Now().Truncate(time.Second)},
 		metrics: &syncBuffer{}, logs: &syncBuffer{},
 	}
-	seed := func(clear, name string, dbs []string, w, r, revoked bool) {
+	// seed stores can_flush only when set, as keys created before the
+	// permission existed are stored.
+	seed := func(clear, name string, dbs []string, w, r, f, revoked bool) {
 		k := apikeys.Key{Hash: apikeys.Hash(clear), Name: name, Databases: dbs, CanWrite: w, CanRead: r, Revoked: revoked}
-		env.ddb.put("apikeys", item{
+		it := item{
 			"key_hash": &ddbtypes.AttributeValueMemberS{Value: k.Hash}, "name": &ddbtypes.AttributeValueMemberS{Value: name},
 			"databases": &ddbtypes.AttributeValueMemberSS{Value: dbs}, "can_write": &ddbtypes.AttributeValueMemberBOOL{Value: w},
 			"can_read": &ddbtypes.AttributeValueMemberBOOL{Value: r}, "revoked": &ddbtypes.AttributeValueMemberBOOL{Value: revoked},
 			"created_at": &ddbtypes.AttributeValueMemberN{Value: "1700000000"},
-		})
+		}
+		if f {
+			it["can_flush"] = &ddbtypes.AttributeValueMemberBOOL{Value: true}
+		}
+		env.ddb.put("apikeys", it)
 	}
-	seed(keyWriter, "writer", []string{"testdb"}, true, true, false)
-	seed(keyReader, "reader", []string{"testdb"}, false, true, false)
-	seed(keyAdmin, "admin", []string{"*"}, true, true, false)
-	seed(keyRevoked, "revoked", []string{"testdb"}, true, true, true)
-	seed(keyOther, "other", []string{"otherdb"}, true, true, false)
+	seed(keyWriter, "writer", []string{"testdb"}, true, true, false, false)
+	seed(keyReader, "reader", []string{"testdb"}, false, true, false, false)
+	seed(keyAdmin, "admin", []string{"*"}, true, true, true, false)
+	seed(keyRevoked, "revoked", []string{"testdb"}, true, true, true, true)
+	seed(keyOther, "other", []string{"otherdb"}, true, true, true, false)
+	seed(keyFlusher, "flusher", []string{"testdb"}, true, false, true, false)
 	n := func(v int64) *ddbtypes.AttributeValueMemberN {
 		return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 	}

@@ -237,8 +237,8 @@ func TestImportRejected(t *testing.T) {
 		{name: "unknown database", path: "/v3/table/import/nodb/www_access/msgpack.gz", key: keyAdmin, status: 404, reason: reasonUnknownDB, contains: "nodb"},
 		{name: "unknown table", path: "/v3/table/import/testdb/nosuch/msgpack.gz", status: 404, reason: reasonUnknownTable},
 		{name: "no authorization", key: "-", status: 401, reason: reasonUnauthorized},
-		{name: "unknown key", key: "nope", status: 401, reason: reasonUnauthorized},
-		{name: "revoked key", key: keyRevoked, status: 401, reason: reasonUnauthorized, contains: "revoked"},
+		{name: "unknown key", key: "nope", status: 401, reason: reasonUnauthorized, contains: msgInvalidKey},
+		{name: "revoked key answers as an unknown one", key: keyRevoked, status: 401, reason: reasonUnauthorized, contains: msgInvalidKey},
 		{name: "read-only key", key: keyReader, status: 403, reason: reasonForbidden},
 		{name: "key of another database", key: keyOther, status: 403, reason: reasonForbidden},
 		{name: "wrong method", method: http.MethodGet, status: 405, reason: reasonMethod},
@@ -304,7 +304,10 @@ func TestImportAutoCreate(t *testing.T) {
 }
 
 func TestStagePrefixAndIAMMode(t *testing.T) {
-	env := newEnv(t, func(c *Config) { c.AuthMode = AuthIAM })
+	env := newEnv(t, func(c *Config) {
+		c.AuthMode = AuthIAM
+		c.IAMScopes = map[string]IAMScope{AnyPrincipal: {Databases: []string{"testdb"}, Write: true}}
+	})
 	req := apiReq(http.MethodPut, "/prod/v3/table/import/testdb/www_access/msgpack.gz", "", string(gzMsgpack(t, map[string]any{"time": int64(5)})), nil)
 	req.RequestContext.Stage = "prod"
 	if resp := env.call(t, req); resp.StatusCode != http.StatusOK {

@@ -361,7 +361,9 @@ func TestCatalogAuthAndErrors(t *testing.T) {
 		})
 	}
 	t.Run("SigV4 verified by API Gateway needs no key", func(t *testing.T) {
-		env := newEnv(t, nil)
+		env := newEnv(t, func(c *Config) {
+			c.IAMScopes = map[string]IAMScope{"arn:aws:iam::123456789012:user/ops": {Databases: []string{"testdb"}, Read: true}}
+		})
 		req := apiReq("GET", "/v3/table/list/testdb", "", "", nil)
 		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 			IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccessKey: "AKIDEXAMPLE", UserARN: "arn:aws:iam::123456789012:user/ops"},
@@ -393,13 +395,16 @@ func TestFlush(t *testing.T) {
 		status  int
 		payload *FlushRequest
 	}{
-		{"one table", "?db=testdb&table=www_access", keyWriter, nil, 202, &FlushRequest{Source: FlushSource, DB: "testdb", Table: "www_access", Force: true}},
+		{"one table", "?db=testdb&table=www_access", keyFlusher, nil, 202, &FlushRequest{Source: FlushSource, DB: "testdb", Table: "www_access", Force: true}},
 		{"everything with admin key", "", keyAdmin, nil, 202, &FlushRequest{Source: FlushSource, Force: true}},
-		{"everything with scoped key", "", keyWriter, nil, 403, nil},
+		{"everything with scoped key", "", keyFlusher, nil, 403, nil},
+		{"write key without flush (stored before can_flush)", "?db=testdb", keyWriter, nil, 403, nil},
+		{"flush key of another database", "?db=testdb", keyOther, nil, 403, nil},
+		{"flush key on a database outside its scope", "?db=otherdb", keyFlusher, nil, 403, nil},
 		{"read-only key", "?db=testdb", keyReader, nil, 403, nil},
 		{"table without db", "?table=www_access", keyAdmin, nil, 400, nil},
 		{"bad db name", "?db=X", keyAdmin, nil, 400, nil},
-		{"not configured", "?db=testdb", keyWriter, func(c *Config) { c.FlushFunction = "" }, 501, nil},
+		{"not configured", "?db=testdb", keyFlusher, func(c *Config) { c.FlushFunction = "" }, 501, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -430,7 +435,7 @@ func TestFlush(t *testing.T) {
 	t.Run("lambda error", func(t *testing.T) {
 		env := newEnv(t, nil)
 		env.lam.err = errors.New("boom")
-		if resp := env.call(t, apiReq(http.MethodPost, "/v1/flush?db=testdb", keyWriter, "", nil)); resp.StatusCode != 503 {
+		if resp := env.call(t, apiReq(http.MethodPost, "/v1/flush?db=testdb", keyFlusher, "", nil)); resp.StatusCode != 503 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	})

@@ -331,7 +331,7 @@ func zipPaths(m *tfModule, packageDir string) ([]string, error) {
 				return nil, fmt.Errorf("arch_suffix[%s] is not a constant string", ak)
 			}
 			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-				"var":   cty.ObjectVal(map[string]cty.Value{"lambda_package_dir": cty.StringVal(packageDir)}),
+				"var":   cty.ObjectVal(map[string]cty.Value{"lambda_package_dir": cty.StringVal(packageDir), "lambda_code_s3": cty.NullVal(cty.DynamicPseudoType)}),
 				"each":  cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(fn)}),
 				"local": cty.ObjectVal(map[string]cty.Value{"arch_suffix": av}),
 			}}

@@ -289,7 +289,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 
 	// An initial API key.
 	store := &apikeys.Store{DB: dynamodb.NewFromConfig(cfg), Table: c.Outputs.APIKeysTable}
-	key, _, err := store.Create(ctx, apikeys.NewSpec{Name: "local", Databases: []string{apikeys.AllDatabases}, CanWrite: true, CanRead: true})
+	key, _, err := store.Create(ctx, apikeys.NewSpec{Name: "local", Databases: []string{apikeys.AllDatabases}, CanWrite: true, CanRead: true, CanFlush: true})
 	if err != nil {
 		return fmt.Errorf("create api key: %w", err)
 	}

@@ -68,6 +68,7 @@ func TestIngestHandlerRoundTrip(t *testing.T) {
 
 	cfg := ingest.DefaultConfig()
 	cfg.StreamName, cfg.CatalogTable, cfg.AuthMode, cfg.AutoCreate, cfg.CacheTTL = aws.ToString(s.StreamName), catalog, ingest.AuthIAM, true, 0
+	cfg.IAMScopes = map[string]ingest.IAMScope{ingest.AnyPrincipal: {Databases: []string{"*"}, Write: true}}
 	cfg.PutTimeout = 90 * time.Second
 	var logs, metrics bytes.Buffer
 	h, err := ingest.New(cfg, ingest.Deps{Kinesis: kin, DynamoDB: ddb, Metrics: &metrics, Logger: newJSONLogger(&logs)})

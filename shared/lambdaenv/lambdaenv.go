@@ -16,6 +16,7 @@ const (
 	FlushFunction        = "SPILLWAY_FLUSH_FUNCTION"         // name of the flush function ingest invokes on /v1/flush
 	AutoCreate           = "SPILLWAY_AUTO_CREATE"            // "true": create databases and tables on first write
 	AuthMode             = "SPILLWAY_AUTH_MODE"              // "apikey" (TD1 keys, default) or "iam" (API Gateway IAM auth)
+	IAMScopes            = "SPILLWAY_IAM_SCOPES"             // JSON {"<principal ARN>": {"databases": [...], "read", "write", "flush": bool}} for SigV4 callers
 	LedgerTTLHours       = "SPILLWAY_LEDGER_TTL_HOURS"       // how long dedup ledger entries live
 	ResendHorizonHours   = "SPILLWAY_RESEND_HORIZON_HOURS"   // longest time a client resends a request under one unique_id
 	StreamRetentionHours = "SPILLWAY_STREAM_RETENTION_HOURS" // retention of the Kinesis stream fanout reads
@@ -33,7 +34,7 @@ const FaultPoint = "SPILLWAY_FAULT_POINT"
 
 // ByFunction lists, per function, every variable it reads (FaultPoint aside).
 var ByFunction = map[string][]string{
-	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode},
+	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
 		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit},
 	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow},

@@ -38,23 +38,33 @@ var (
 	ErrAmbiguous = errors.New("api key prefix matches several keys")
 )
 
+// ReadAPI is the one DynamoDB call that authenticating a key needs (ingest
+// needs no more, so its IAM role allows no more on the apikeys table).
+type ReadAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
 // DynamoAPI is the part of the DynamoDB client the store needs.
 type DynamoAPI interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	ReadAPI
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
-var _ DynamoAPI = (*dynamodb.Client)(nil)
+// Only ReadAPI is checked here: infra/terraform derives each function's IAM
+// actions from these checks in the packages it links, and ingest links this
+// package for Get alone. spillway-apikey checks DynamoAPI.
+var _ ReadAPI = (*dynamodb.Client)(nil)
 
 // Key is one stored API key (never the clear key).
 type Key struct {
 	Hash      string    // lowercase hex SHA-256 of the key
 	Name      string    // who or what holds it
 	Databases []string  // databases it may use, or [AllDatabases]
-	CanWrite  bool      // may import, post and flush
+	CanWrite  bool      // may import and post
 	CanRead   bool      // may list databases and tables
+	CanFlush  bool      // may force POST /v1/flush for its databases (stored as can_flush; absent = false)
 	CreatedAt time.Time // creation time (second precision)
 	Revoked   bool      // revoked keys authenticate nothing
 }
@@ -84,6 +94,7 @@ type NewSpec struct {
 	Databases []string // names, or [AllDatabases]
 	CanWrite  bool
 	CanRead   bool
+	CanFlush  bool // explicit: keys created before the permission existed cannot flush
 }
 
 // Validate checks the spec: a name, at least one database, valid names.
@@ -103,8 +114,8 @@ func (s NewSpec) Validate() error {
 			errs = append(errs, fmt.Errorf("databases: %w", err))
 		}
 	}
-	if !s.CanWrite && !s.CanRead {
-		errs = append(errs, errors.New("permissions: key must be able to read or write"))
+	if !s.CanWrite && !s.CanRead && !s.CanFlush {
+		errs = append(errs, errors.New("permissions: key must be able to read, write or flush"))
 	}
 	return errors.Join(errs...)
 }
@@ -130,7 +141,7 @@ func (s *Store) Create(ctx context.Context, spec NewSpec) (string, *Key, error) 
 	if slices.Contains(dbs, AllDatabases) {
 		dbs = []string{AllDatabases}
 	}
-	k := &Key{Hash: Hash(clear), Name: spec.Name, Databases: dbs, CanWrite: spec.CanWrite, CanRead: spec.CanRead, CreatedAt: s.now().Truncate(time.Second)}
+	k := &Key{Hash: Hash(clear), Name: spec.Name, Databases: dbs, CanWrite: spec.CanWrite, CanRead: spec.CanRead, CanFlush: spec.CanFlush, CreatedAt: s.now().Truncate(time.Second)}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.Table),
 		Item:                k.item(),
@@ -149,13 +160,18 @@ func (s *Store) Lookup(ctx context.Context, clear string) (*Key, error) {
 
 // Get returns the key with the given hash, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, hash string) (*Key, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.Table),
+	return Get(ctx, s.DB, s.Table, hash)
+}
+
+// Get reads the key with the given hash from table, or returns ErrNotFound.
+func Get(ctx context.Context, db ReadAPI, table, hash string) (*Key, error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
 		Key:            map[string]types.AttributeValue{"key_hash": &types.AttributeValueMemberS{Value: hash}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get api key from %s: %w", s.Table, err)
+		return nil, fmt.Errorf("get api key from %s: %w", table, err)
 	}
 	if len(out.Item) == 0 {
 		return nil, ErrNotFound
@@ -240,6 +256,7 @@ func (k *Key) item() map[string]types.AttributeValue {
 		"databases":  &types.AttributeValueMemberSS{Value: k.Databases},
 		"can_write":  &types.AttributeValueMemberBOOL{Value: k.CanWrite},
 		"can_read":   &types.AttributeValueMemberBOOL{Value: k.CanRead},
+		"can_flush":  &types.AttributeValueMemberBOOL{Value: k.CanFlush},
 		"created_at": &types.AttributeValueMemberN{Value: strconv.FormatInt(k.CreatedAt.Unix(), 10)},
 		"revoked":    &types.AttributeValueMemberBOOL{Value: k.Revoked},
 	}
@@ -272,6 +289,9 @@ func fromItem(it map[string]types.AttributeValue) *Key {
 	}
 	if v, ok := it["can_read"].(*types.AttributeValueMemberBOOL); ok {
 		k.CanRead = v.Value
+	}
+	if v, ok := it["can_flush"].(*types.AttributeValueMemberBOOL); ok {
+		k.CanFlush = v.Value
 	}
 	if v, ok := it["revoked"].(*types.AttributeValueMemberBOOL); ok {
 		k.Revoked = v.Value

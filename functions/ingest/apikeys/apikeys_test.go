@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
 	"github.com/spillwayhq/spillway/local/cloud"
@@ -40,6 +42,7 @@ func TestSpecValidate(t *testing.T) {
 		{"all databases", apikeys.NewSpec{Name: "ops", Databases: []string{"*"}, CanRead: true}, nil},
 		{"everything wrong", apikeys.NewSpec{Databases: []string{"Bad-Name"}}, []string{"name:", "databases:", "permissions:"}},
 		{"no databases", apikeys.NewSpec{Name: "x", CanRead: true}, []string{"databases:"}},
+		{"flush only", apikeys.NewSpec{Name: "cron", Databases: []string{"db_one"}, CanFlush: true}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,5 +122,51 @@ func TestStoreLifecycle(t *testing.T) {
 	got, err = s.Lookup(ctx, clear)
 	if err != nil || !got.Revoked {
 		t.Fatalf("after revoke %+v %v", got, err)
+	}
+}
+
+// TestFlushPermissionStorage checks that can_flush round-trips and that keys
+// stored before the permission existed (no can_flush attribute) cannot flush.
+func TestFlushPermissionStorage(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	legacy := map[string]types.AttributeValue{
+		"key_hash":  &types.AttributeValueMemberS{Value: apikeys.Hash("legacy")},
+		"name":      &types.AttributeValueMemberS{Value: "old"},
+		"databases": &types.AttributeValueMemberSS{Value: []string{"*"}},
+		"can_write": &types.AttributeValueMemberBOOL{Value: true},
+		"can_read":  &types.AttributeValueMemberBOOL{Value: true},
+	}
+	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: legacy}); err != nil {
+		t.Fatal(err)
+	}
+	withFlush, _, err := s.Create(ctx, apikeys.NewSpec{Name: "ops", Databases: []string{"a_db"}, CanWrite: true, CanFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, _, err := s.Create(ctx, apikeys.NewSpec{Name: "ci", Databases: []string{"a_db"}, CanWrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		clear     string
+		wantFlush bool
+		wantWrite bool
+	}{
+		{name: "stored before can_flush existed", clear: "legacy", wantFlush: false, wantWrite: true},
+		{name: "created with flush", clear: withFlush, wantFlush: true, wantWrite: true},
+		{name: "created without flush", clear: without, wantFlush: false, wantWrite: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := s.Lookup(ctx, tc.clear)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.CanFlush != tc.wantFlush || k.CanWrite != tc.wantWrite {
+				t.Fatalf("CanFlush %t CanWrite %t, want %t %t", k.CanFlush, k.CanWrite, tc.wantFlush, tc.wantWrite)
+			}
+		})
 	}
 }

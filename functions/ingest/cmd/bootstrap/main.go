@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -42,7 +43,13 @@ func configFromEnv(lookup func(string) (string, bool)) (ingest.Config, error) {
 	env.String(lambdaenv.AuthMode, &cfg.AuthMode)
 	cfg.AuthMode = strings.ToLower(cfg.AuthMode)
 	env.Bool(lambdaenv.AutoCreate, &cfg.AutoCreate)
-	return cfg, errors.Join(env.Err(), cfg.Validate())
+	var scopes string
+	env.String(lambdaenv.IAMScopes, &scopes)
+	var scopeErr error
+	if cfg.IAMScopes, scopeErr = ingest.ParseIAMScopes(scopes); scopeErr != nil {
+		scopeErr = fmt.Errorf("%s: %w", lambdaenv.IAMScopes, scopeErr)
+	}
+	return cfg, errors.Join(env.Err(), scopeErr, cfg.Validate())
 }
 
 func build(ctx context.Context, log *slog.Logger) (*ingest.Handler, error) {

@@ -32,6 +32,9 @@ func TestBuildFromEnv(t *testing.T) {
 		{"missing stream", map[string]string{lambdaenv.StreamName: ""}, "StreamName"},
 		{"bad auto create", map[string]string{lambdaenv.AutoCreate: "maybe"}, lambdaenv.AutoCreate},
 		{"bad auth mode", map[string]string{lambdaenv.AuthMode: "none"}, "AuthMode"},
+		{"iam scopes", map[string]string{lambdaenv.IAMScopes: `{"arn:aws:iam::1:role/ops": {"databases": ["web_logs"], "write": true, "flush": true}}`}, ""},
+		{"iam scopes not JSON", map[string]string{lambdaenv.IAMScopes: `{`}, lambdaenv.IAMScopes},
+		{"iam scope without permission", map[string]string{lambdaenv.IAMScopes: `{"*": {"databases": ["web_logs"]}}`}, "IAMScopes[*]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,9 +2,12 @@
 // the DynamoDB apikeys table. It honours AWS_ENDPOINT_URL, so it works
 // against the local cloud as well as AWS.
 //
-//	spillway-apikey -table <apikeys table> create -name ci -db mydb,otherdb [-read] [-write]
+//	spillway-apikey -table <apikeys table> create -name ci -db mydb,otherdb [-read] [-write] [-flush]
 //	spillway-apikey -table <apikeys table> list
 //	spillway-apikey -table <apikeys table> revoke <hash prefix>
+//
+// -flush lets the key force POST /v1/flush for its databases; it is off by
+// default, and keys created before it existed cannot flush.
 //
 // create prints the clear key once; only its SHA-256 is stored. The table
 // defaults to $SPILLWAY_APIKEYS_TABLE.
@@ -26,6 +29,10 @@ import (
 	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
+
+// The store's DynamoDB calls (IAM: the operator running this command needs
+// them on the apikeys table; no function role does).
+var _ apikeys.DynamoAPI = (*dynamodb.Client)(nil)
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, nil); err != nil {
@@ -65,7 +72,8 @@ func run(ctx context.Context, args []string, out io.Writer, db apikeys.DynamoAPI
 		name := cf.String("name", "", "who holds the key")
 		dbs := cf.String("db", "", "comma-separated databases, or *")
 		read := cf.Bool("read", true, "may list databases and tables")
-		write := cf.Bool("write", true, "may import, post and flush")
+		write := cf.Bool("write", true, "may import and post")
+		flush := cf.Bool("flush", false, "may force POST /v1/flush for its databases")
 		if err := cf.Parse(rest); err != nil {
 			return err
 		}
@@ -75,7 +83,7 @@ func run(ctx context.Context, args []string, out io.Writer, db apikeys.DynamoAPI
 				list = append(list, d)
 			}
 		}
-		key, k, err := st.Create(ctx, apikeys.NewSpec{Name: *name, Databases: list, CanRead: *read, CanWrite: *write})
+		key, k, err := st.Create(ctx, apikeys.NewSpec{Name: *name, Databases: list, CanRead: *read, CanWrite: *write, CanFlush: *flush})
 		if err != nil {
 			return err
 		}
@@ -87,9 +95,9 @@ func run(ctx context.Context, args []string, out io.Writer, db apikeys.DynamoAPI
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HASH\tNAME\tDATABASES\tREAD\tWRITE\tREVOKED\tCREATED")
+		fmt.Fprintln(tw, "HASH\tNAME\tDATABASES\tREAD\tWRITE\tFLUSH\tREVOKED\tCREATED")
 		for _, k := range keys {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\t%t\t%s\n", k.Hash[:min(16, len(k.Hash))], k.Name, strings.Join(k.Databases, ","), k.CanRead, k.CanWrite, k.Revoked, k.CreatedAt.Format("2006-01-02T15:04:05Z"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\t%t\t%t\t%s\n", k.Hash[:min(16, len(k.Hash))], k.Name, strings.Join(k.Databases, ","), k.CanRead, k.CanWrite, k.CanFlush, k.Revoked, k.CreatedAt.Format("2006-01-02T15:04:05Z"))
 		}
 		return tw.Flush()
 	case "revoke":

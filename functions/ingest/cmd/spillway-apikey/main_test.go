@@ -59,8 +59,13 @@ func TestCLI(t *testing.T) {
 	if out := runOK("-table", "keys", "revoke", m[2][:12]); !strings.Contains(out, m[2]) {
 		t.Fatalf("revoke %q", out)
 	}
-	if list := runOK("-table", "keys", "list"); !regexp.MustCompile(`false\s+true\s+true`).MatchString(list) {
-		t.Fatalf("revoked key not shown as revoked: %q", list)
+	// Columns READ WRITE FLUSH REVOKED: -flush is off unless asked for.
+	if list := runOK("-table", "keys", "list"); !regexp.MustCompile(`false\s+true\s+false\s+true`).MatchString(list) {
+		t.Fatalf("revoked key not shown as revoked and unable to flush: %q", list)
+	}
+	runOK("-table", "keys", "create", "-name", "ops", "-db", "web_logs", "-flush")
+	if list := runOK("-table", "keys", "list"); !regexp.MustCompile(`ops\s+web_logs\s+true\s+true\s+true\s+false`).MatchString(list) {
+		t.Fatalf("-flush key not listed with FLUSH true: %q", list)
 	}
 	for _, bad := range [][]string{{"list"}, {"-table", "keys"}, {"-table", "keys", "nope"}, {"-table", "keys", "create", "-name", "x"}, {"-table", "keys", "revoke"}} {
 		if err := run(ctx, bad, &bytes.Buffer{}, db); err == nil {

@@ -12,3 +12,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard."
   value       = module.spillway.dashboard_name
 }
+
+output "custom_domain_target" {
+  description = "Route 53 alias target (target_domain_name, hosted_zone_id) of the custom domain."
+  value       = module.spillway.custom_domain_target
+}

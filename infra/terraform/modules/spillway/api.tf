@@ -45,6 +45,7 @@ resource "aws_cloudwatch_log_group" "api" {
 
   name              = "/aws/apigateway/${var.name_prefix}-ingest"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms.logs
   tags              = local.tags
 }
 

@@ -27,7 +27,8 @@ resource "aws_dynamodb_table" "catalog" {
   }
 
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = var.kms.dynamodb
   }
 
   tags = local.tags
@@ -56,7 +57,8 @@ resource "aws_dynamodb_table" "ledger" {
   }
 
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = var.kms.dynamodb
   }
 
   tags = local.tags
@@ -85,7 +87,8 @@ resource "aws_dynamodb_table" "manifests" {
   }
 
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = var.kms.dynamodb
   }
 
   tags = local.tags
@@ -109,7 +112,8 @@ resource "aws_dynamodb_table" "apikeys" {
   }
 
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = var.kms.dynamodb
   }
 
   tags = local.tags

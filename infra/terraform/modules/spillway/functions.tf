@@ -26,6 +26,7 @@ locals {
       SPILLWAY_FLUSH_FUNCTION = local.function_names.flush
       SPILLWAY_AUTO_CREATE    = tostring(var.auto_create)
       SPILLWAY_AUTH_MODE      = var.auth_mode
+      SPILLWAY_IAM_SCOPES     = jsonencode(var.iam_principal_scopes)
     }
     fanout = {
       SPILLWAY_LOG_LEVEL              = var.log_level
@@ -59,19 +60,26 @@ resource "aws_cloudwatch_log_group" "function" {
 
   name              = "/aws/lambda/${each.value}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms.logs
   tags              = local.tags
 }
 
 resource "aws_lambda_function" "this" {
   for_each = local.function_names
 
-  function_name    = each.value
-  role             = aws_iam_role.function[each.key].arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.architecture]
-  filename         = "${var.lambda_package_dir}/${each.key}-${local.arch_suffix}.zip"
-  source_code_hash = filebase64sha256("${var.lambda_package_dir}/${each.key}-${local.arch_suffix}.zip")
+  function_name = each.value
+  role          = aws_iam_role.function[each.key].arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [var.architecture]
+  kms_key_arn   = var.kms.lambda
+
+  # Code: a local zip from `make build`, or an object in S3.
+  filename          = var.lambda_code_s3 == null ? "${var.lambda_package_dir}/${each.key}-${local.arch_suffix}.zip" : null
+  source_code_hash  = var.lambda_code_s3 == null ? filebase64sha256("${var.lambda_package_dir}/${each.key}-${local.arch_suffix}.zip") : null
+  s3_bucket         = try(var.lambda_code_s3.bucket, null)
+  s3_key            = try(var.lambda_code_s3.keys[each.key], null)
+  s3_object_version = try(var.lambda_code_s3.object_versions[each.key], null)
 
   memory_size                    = local.function_settings[each.key].memory_size
   timeout                        = local.function_settings[each.key].timeout
@@ -81,10 +89,22 @@ resource "aws_lambda_function" "this" {
     variables = local.function_environment[each.key]
   }
 
+  dynamic "vpc_config" {
+    for_each = var.vpc == null ? [] : [var.vpc]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
   lifecycle {
     precondition {
       condition     = local.ledger_ttl_hours >= local.ledger_ttl_min_hours
       error_message = "flush.ledger_ttl_hours = ${local.ledger_ttl_hours} is shorter than resend_horizon_hours + stream.retention_hours + ${local.ledger_ttl_margin_hours} = ${local.ledger_ttl_min_hours}: late resends would be stored twice."
+    }
+    precondition {
+      condition     = (var.lambda_package_dir == null) != (var.lambda_code_s3 == null)
+      error_message = "Set exactly one of lambda_package_dir (local zips) and lambda_code_s3 (code in S3)."
     }
   }
 
@@ -97,6 +117,7 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_cloudwatch_log_group.function,
     aws_iam_role_policy.function,
+    aws_iam_role_policy_attachment.vpc,
   ]
 }
 
@@ -128,14 +149,18 @@ resource "aws_lambda_event_source_mapping" "fanout" {
     }
   }
 
+  tags = local.tags
+
   depends_on = [aws_iam_role_policy.function]
 }
 
 resource "aws_sqs_queue" "fanout_failures" {
   name                      = "${var.name_prefix}-fanout-failures"
   message_retention_seconds = var.event_source_mapping.on_failure_queue_retention_s
-  sqs_managed_sse_enabled   = true
-  tags                      = local.tags
+  # SSE-SQS, or SSE-KMS with kms.sqs (the two are exclusive).
+  sqs_managed_sse_enabled = var.kms.sqs == null ? true : null
+  kms_master_key_id       = var.kms.sqs
+  tags                    = local.tags
 }
 
 # ingest may invoke flush (POST /v1/flush) through its IAM policy; API Gateway

@@ -9,8 +9,10 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.name
-  partition  = data.aws_partition.current.partition
+  # id, not the name attribute that provider v6 deprecates; both hold the
+  # region name in 5.x.
+  region    = data.aws_region.current.id
+  partition = data.aws_partition.current.partition
 
   # Lambda architecture -> the suffix `make build` uses for dist/<name>-<arch>.zip.
   arch_suffix = { arm64 = "arm64", x86_64 = "amd64" }[var.architecture]

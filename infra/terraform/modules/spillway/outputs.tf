@@ -97,3 +97,74 @@ output "iam_api_endpoint" {
   description = "Base URL of the SigV4 (AWS_IAM) ingest API, or null when api.iam_auth_api is false."
   value       = one(aws_apigatewayv2_api.iam[*].api_endpoint)
 }
+
+output "bucket_arn" {
+  description = "S3 bucket ARN."
+  value       = aws_s3_bucket.this.arn
+}
+
+output "table_arns" {
+  description = "DynamoDB table ARNs by role: catalog, ledger, manifests, apikeys."
+  value = {
+    catalog   = aws_dynamodb_table.catalog.arn
+    ledger    = aws_dynamodb_table.ledger.arn
+    manifests = aws_dynamodb_table.manifests.arn
+    apikeys   = aws_dynamodb_table.apikeys.arn
+  }
+}
+
+output "role_names" {
+  description = "IAM role names by function (to attach further policies)."
+  value       = { for k, r in aws_iam_role.function : k => r.name }
+}
+
+output "log_group_arns" {
+  description = "CloudWatch log group ARNs by function, plus api (null when access logs are off)."
+  value       = merge({ for k, g in aws_cloudwatch_log_group.function : k => g.arn }, { api = one(aws_cloudwatch_log_group.api[*].arn) })
+}
+
+output "esm_arn" {
+  description = "ARN of the Kinesis -> fanout event source mapping."
+  value       = aws_lambda_event_source_mapping.fanout.arn
+}
+
+output "flush_rule_arn" {
+  description = "ARN of the EventBridge rule that schedules flush."
+  value       = aws_cloudwatch_event_rule.flush.arn
+}
+
+output "alarm_arns" {
+  description = "CloudWatch alarm ARNs by name (empty when alarms are disabled)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.this : k => a.arn }
+}
+
+output "iam_api_id" {
+  description = "Id of the SigV4 (AWS_IAM) ingest API, or null when api.iam_auth_api is false."
+  value       = one(aws_apigatewayv2_api.iam[*].id)
+}
+
+output "iam_api_execution_arn" {
+  description = "Execution ARN of the SigV4 ingest API (for execute-api:Invoke policies of SigV4 clients), or null."
+  value       = one(aws_apigatewayv2_api.iam[*].execution_arn)
+}
+
+output "custom_domain_target" {
+  description = "Route 53 alias target of the custom domain: target_domain_name and hosted_zone_id (null without api.custom_domain)."
+  value = one([for d in aws_apigatewayv2_domain_name.this : {
+    domain_name        = d.domain_name
+    target_domain_name = d.domain_name_configuration[0].target_domain_name
+    hosted_zone_id     = d.domain_name_configuration[0].hosted_zone_id
+  }])
+}
+
+output "kms_logs_key_policy_statement" {
+  description = "The key policy statement kms.logs needs (CloudWatch Logs uses the key as the logs service principal, which no role can grant), as JSON; null without kms.logs."
+  value = var.kms.logs == null ? null : jsonencode({
+    Sid       = "AllowCloudWatchLogs${replace(var.name_prefix, "-", "")}"
+    Effect    = "Allow"
+    Principal = { Service = "logs.${local.region}.amazonaws.com" }
+    Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    Resource  = "*"
+    Condition = { ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*${var.name_prefix}*" } }
+  })
+}

@@ -5,6 +5,7 @@ resource "aws_secretsmanager_secret" "td_apikeys" {
   name                    = "${var.name_prefix}/td-apikeys"
   description             = "Spillway flush: TD import API keys by endpoint URL (JSON object)."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = var.kms.secrets
   tags                    = local.tags
 }
 

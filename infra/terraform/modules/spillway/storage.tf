@@ -19,10 +19,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = var.bucket.kms_key_arn == null ? "AES256" : "aws:kms"
-      kms_master_key_id = var.bucket.kms_key_arn
+      sse_algorithm     = var.kms.s3 == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms.s3
     }
-    bucket_key_enabled = var.bucket.kms_key_arn != null
+    bucket_key_enabled = var.kms.s3 != null
   }
 }
 

@@ -5,7 +5,14 @@ resource "aws_kinesis_stream" "this" {
   retention_period = var.stream.retention_hours
   shard_count      = var.stream.mode == "PROVISIONED" ? var.stream.shard_count : null
   encryption_type  = var.stream.encryption ? "KMS" : "NONE"
-  kms_key_id       = var.stream.encryption ? var.stream.kms_key_id : null
+  kms_key_id       = var.stream.encryption ? coalesce(var.kms.kinesis, "alias/aws/kinesis") : null
+
+  lifecycle {
+    precondition {
+      condition     = var.stream.encryption || var.kms.kinesis == null
+      error_message = "kms.kinesis is set but stream.encryption is false."
+    }
+  }
 
   stream_mode_details {
     stream_mode = var.stream.mode

@@ -12,11 +12,37 @@ variable "tags" {
   description = "Tags added to every taggable resource."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "tags: keys 1-128 characters, not starting with aws:, values at most 256 characters."
+  }
 }
 
 variable "lambda_package_dir" {
-  description = "Directory holding the function zips as `make build` writes them: <name>-<arch>.zip (e.g. dist/ingest-arm64.zip)."
+  description = "Directory holding the function zips as `make build` writes them: <name>-<arch>.zip (e.g. dist/ingest-arm64.zip). Null when lambda_code_s3 is given."
   type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_package_dir == null || length(trimspace(coalesce(var.lambda_package_dir, " "))) > 0
+    error_message = "lambda_package_dir must be a directory path or null."
+  }
+}
+
+variable "lambda_code_s3" {
+  description = "Function code from S3 instead of lambda_package_dir: bucket, key per function (ingest, fanout, flush; the zips `make build` writes) and optional object versions. Exactly one of lambda_package_dir and lambda_code_s3 must be set."
+  type = object({
+    bucket          = string
+    keys            = map(string)
+    object_versions = optional(map(string), {})
+  })
+  default = null
+
+  validation {
+    condition     = var.lambda_code_s3 == null ? true : (can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.lambda_code_s3.bucket)) && toset(keys(var.lambda_code_s3.keys)) == toset(["ingest", "fanout", "flush"]) && alltrue([for k in keys(var.lambda_code_s3.object_versions) : contains(["ingest", "fanout", "flush"], k)]))
+    error_message = "lambda_code_s3: bucket must be an S3 bucket name, keys must name exactly ingest, fanout and flush, object_versions only those."
+  }
 }
 
 variable "architecture" {
@@ -50,6 +76,17 @@ variable "functions" {
     }), {})
   })
   default = {}
+
+  validation {
+    condition = alltrue([for f in [var.functions.ingest, var.functions.fanout, var.functions.flush] :
+    f.memory_size >= 128 && f.memory_size <= 10240 && f.timeout >= 1 && f.timeout <= 900 && f.reserved_concurrency >= -1 && floor(f.reserved_concurrency) == f.reserved_concurrency])
+    error_message = "functions.*: memory_size 128-10240 MB, timeout 1-900 s, reserved_concurrency -1 (unreserved) or a whole number >= 0."
+  }
+
+  validation {
+    condition     = var.functions.ingest.timeout <= 29
+    error_message = "functions.ingest.timeout must be at most 29 s: API Gateway HTTP APIs time out at 30 s."
+  }
 }
 
 variable "log_level" {
@@ -67,6 +104,11 @@ variable "log_retention_days" {
   description = "Retention of the functions' and the API's CloudWatch log groups, in days."
   type        = number
   default     = 14
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653; 0 = never expire)."
+  }
 }
 
 variable "tracing_enabled" {
@@ -93,13 +135,12 @@ variable "auto_create" {
 }
 
 variable "stream" {
-  description = "Kinesis data stream. mode ON_DEMAND or PROVISIONED (shard_count used only then); encryption enables KMS SSE with kms_key_id; tagged=false leaves the stream untagged (moto 5.2 ignores tags given to CreateStream, so plans would never settle)."
+  description = "Kinesis data stream. mode ON_DEMAND or PROVISIONED (shard_count used only then); retention 24-8760 h; encryption enables KMS SSE with kms.kinesis (default the AWS managed alias/aws/kinesis); tagged=false leaves the stream untagged (moto 5.2 ignores tags given to CreateStream, so plans would never settle)."
   type = object({
     mode            = optional(string, "ON_DEMAND")
     shard_count     = optional(number, 1)
     retention_hours = optional(number, 24)
     encryption      = optional(bool, true)
-    kms_key_id      = optional(string, "alias/aws/kinesis")
     tagged          = optional(bool, true)
   })
   default = {}
@@ -107,6 +148,11 @@ variable "stream" {
   validation {
     condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream.mode)
     error_message = "stream.mode must be ON_DEMAND or PROVISIONED."
+  }
+
+  validation {
+    condition     = var.stream.retention_hours >= 24 && var.stream.retention_hours <= 8760 && var.stream.shard_count >= 1 && floor(var.stream.shard_count) == var.stream.shard_count
+    error_message = "stream.retention_hours must be 24-8760 and stream.shard_count a whole number >= 1."
   }
 }
 
@@ -123,6 +169,17 @@ variable "event_source_mapping" {
     on_failure_queue_retention_s    = optional(number, 1209600)
   })
   default = {}
+
+  validation {
+    condition = (var.event_source_mapping.batch_size >= 1 && var.event_source_mapping.batch_size <= 10000 &&
+      var.event_source_mapping.maximum_batching_window_seconds >= 0 && var.event_source_mapping.maximum_batching_window_seconds <= 300 &&
+      var.event_source_mapping.parallelization_factor >= 1 && var.event_source_mapping.parallelization_factor <= 10 &&
+      var.event_source_mapping.maximum_retry_attempts >= -1 && var.event_source_mapping.maximum_retry_attempts <= 10000 &&
+      var.event_source_mapping.maximum_record_age_seconds >= 60 && var.event_source_mapping.maximum_record_age_seconds <= 604800 &&
+      contains(["TRIM_HORIZON", "LATEST"], var.event_source_mapping.starting_position) &&
+    var.event_source_mapping.on_failure_queue_retention_s >= 60 && var.event_source_mapping.on_failure_queue_retention_s <= 1209600)
+    error_message = "event_source_mapping: batch_size 1-10000, maximum_batching_window_seconds 0-300, parallelization_factor 1-10, maximum_retry_attempts -1-10000, maximum_record_age_seconds 60-604800, starting_position TRIM_HORIZON or LATEST, on_failure_queue_retention_s 60-1209600."
+  }
 }
 
 variable "api" {
@@ -138,6 +195,16 @@ variable "api" {
     }))
   })
   default = {}
+
+  validation {
+    condition     = var.api.throttling_burst_limit >= 0 && var.api.throttling_rate_limit >= 0
+    error_message = "api.throttling_burst_limit and api.throttling_rate_limit must not be negative."
+  }
+
+  validation {
+    condition     = var.api.custom_domain == null || (can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.api.custom_domain.domain_name)) && can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.api.custom_domain.certificate_arn)))
+    error_message = "api.custom_domain: domain_name must be a lower-case DNS name and certificate_arn an ACM certificate ARN."
+  }
 }
 
 variable "flush" {
@@ -150,6 +217,11 @@ variable "flush" {
     ledger_ttl_hours    = optional(number)
   })
   default = {}
+
+  validation {
+    condition     = can(regex("^(rate\\([0-9]+ (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.flush.schedule_expression)) && (var.flush.ledger_ttl_hours == null || try(var.flush.ledger_ttl_hours >= 1, false))
+    error_message = "flush.schedule_expression must be rate(N unit) or cron(...); flush.ledger_ttl_hours, when set, at least 1."
+  }
 
   validation {
     condition     = var.flush.seal_target_bytes > 0 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.late_window)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.future_limit))
@@ -185,6 +257,11 @@ variable "td_endpoints" {
   description = "Treasure-Data-compatible import API base URLs flush uploads to (SPILLWAY_TD_ENDPOINTS)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for u in var.td_endpoints : can(regex("^https?://[^/?#\\s]+(/[^?#\\s]*)?$", u))])
+    error_message = "td_endpoints must be http(s) base URLs without query or fragment."
+  }
 }
 
 variable "td_apikeys" {
@@ -198,21 +275,30 @@ variable "secret_recovery_window_days" {
   description = "Recovery window of the TD API key secret on deletion (0 deletes at once)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or 7-30."
+  }
 }
 
 variable "bucket" {
-  description = "S3 bucket: name (default <prefix>-<account>-<region>), versioning, SSE-KMS key (default SSE-S3) and expiry days per prefix."
+  description = "S3 bucket: name (default <prefix>-<account>-<region>), versioning and expiry days per prefix. SSE-KMS with kms.s3 when given (default SSE-S3)."
   type = object({
     name                   = optional(string)
     force_destroy          = optional(bool, false)
     versioning             = optional(bool, false)
-    kms_key_arn            = optional(string)
     staged_expire_days     = optional(number, 7)
     late_expire_days       = optional(number, 30)
     quarantine_expire_days = optional(number, 90)
     failed_expire_days     = optional(number, 90)
   })
   default = {}
+
+  validation {
+    condition     = (var.bucket.name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket.name))) && alltrue([for d in [var.bucket.staged_expire_days, var.bucket.late_expire_days, var.bucket.quarantine_expire_days, var.bucket.failed_expire_days] : d >= 1 && floor(d) == d])
+    error_message = "bucket.name must be an S3 bucket name (3-63 of [a-z0-9.-]); the *_expire_days whole numbers >= 1."
+  }
 }
 
 variable "dynamodb" {
@@ -225,18 +311,107 @@ variable "dynamodb" {
     write_capacity         = optional(number, 5)
   })
   default = {}
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.dynamodb.billing_mode) && var.dynamodb.read_capacity >= 1 && var.dynamodb.write_capacity >= 1
+    error_message = "dynamodb.billing_mode must be PAY_PER_REQUEST or PROVISIONED; read_capacity and write_capacity at least 1."
+  }
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms and dashboard; actions go to alarm_actions (e.g. SNS topic ARNs)."
+  description = "CloudWatch alarms and dashboard. Actions go to sns_topic_arn and alarm_actions (ARNs), on ALARM and on OK. Noisy metrics alarm when datapoints_to_alarm of evaluation_periods periods breach (M of N); loss-related ones (quarantine, failed imports, on-failure queue) on the first datapoint. flush_stalled_periods: periods without a completed flush run before flush_freshness alarms."
   type = object({
     enabled                = optional(bool, true)
     dashboard              = optional(bool, true)
+    sns_topic_arn          = optional(string)
     alarm_actions          = optional(list(string), [])
     iterator_age_ms        = optional(number, 300000)
     on_failure_queue_depth = optional(number, 0)
+    on_failure_queue_age_s = optional(number, 3600)
     ingest_5xx_count       = optional(number, 10)
+    ingest_rejected_count  = optional(number, 100)
     period_seconds         = optional(number, 300)
+    evaluation_periods     = optional(number, 3)
+    datapoints_to_alarm    = optional(number, 2)
+    flush_stalled_periods  = optional(number, 3)
   })
   default = {}
+
+  validation {
+    condition = (var.alarms.period_seconds >= 60 && var.alarms.period_seconds % 60 == 0 &&
+      var.alarms.evaluation_periods >= 1 && var.alarms.datapoints_to_alarm >= 1 && var.alarms.datapoints_to_alarm <= var.alarms.evaluation_periods &&
+      var.alarms.flush_stalled_periods >= 1 && var.alarms.iterator_age_ms >= 0 && var.alarms.on_failure_queue_depth >= 0 &&
+    var.alarms.on_failure_queue_age_s >= 0 && var.alarms.ingest_5xx_count >= 0 && var.alarms.ingest_rejected_count >= 0)
+    error_message = "alarms: period_seconds a multiple of 60, 1 <= datapoints_to_alarm <= evaluation_periods, flush_stalled_periods >= 1, thresholds not negative."
+  }
+
+  validation {
+    condition     = alltrue([for a in concat(var.alarms.alarm_actions, var.alarms.sns_topic_arn == null ? [] : [var.alarms.sns_topic_arn]) : can(regex("^arn:aws[a-z-]*:", a))])
+    error_message = "alarms.sns_topic_arn and alarms.alarm_actions must be ARNs."
+  }
+}
+
+variable "kms" {
+  description = "Customer-managed KMS key ARNs (null = AWS owned / AWS managed keys): s3 (bucket SSE-KMS with bucket keys), kinesis (stream SSE), dynamodb (all four tables), sqs (on-failure queue), logs (function and API log groups; its key policy must allow logs.<region>.amazonaws.com, see README), secrets (TD API key secret), lambda (function environments). Each function's role gets exactly the kms: actions its calls need on exactly these keys."
+  type = object({
+    s3       = optional(string)
+    kinesis  = optional(string)
+    dynamodb = optional(string)
+    sqs      = optional(string)
+    logs     = optional(string)
+    secrets  = optional(string)
+    lambda   = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in [var.kms.s3, var.kms.kinesis, var.kms.dynamodb, var.kms.sqs, var.kms.logs, var.kms.secrets, var.kms.lambda] : k == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", k))])
+    error_message = "kms.*: key ARNs (arn:aws:kms:<region>:<account>:key/<id>), not aliases: IAM statements name keys by ARN."
+  }
+}
+
+variable "vpc" {
+  description = "Run the functions in a VPC: subnet_ids and security_group_ids (the subnets need a route to the AWS APIs, e.g. VPC endpoints or a NAT). Null = no VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.vpc == null ? true : (length(var.vpc.subnet_ids) > 0 && length(var.vpc.security_group_ids) > 0 && alltrue([for s in var.vpc.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))]) && alltrue([for g in var.vpc.security_group_ids : can(regex("^sg-[0-9a-f]+$", g))]))
+    error_message = "vpc: at least one subnet-... id and one sg-... id."
+  }
+}
+
+variable "iam" {
+  description = "IAM settings of the three function roles: role_path and an optional permissions_boundary policy ARN."
+  type = object({
+    role_path            = optional(string, "/")
+    permissions_boundary = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]{1,510}/)?$", var.iam.role_path)) && (var.iam.permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.iam.permissions_boundary)))
+    error_message = "iam.role_path must start and end with / (e.g. /spillway/); iam.permissions_boundary must be an IAM policy ARN."
+  }
+}
+
+variable "iam_principal_scopes" {
+  description = "SigV4 (AWS_IAM) callers -> what they may do, like an API key's scope (SPILLWAY_IAM_SCOPES): principal ARN (IAM user, IAM role - matched by its assumed-role sessions, path ignored - or \"*\" for any other caller) -> databases (names or \"*\") and read / write / flush. Callers not listed are refused (403)."
+  type = map(object({
+    databases = list(string)
+    read      = optional(bool, false)
+    write     = optional(bool, false)
+    flush     = optional(bool, false)
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([for p, s in var.iam_principal_scopes :
+      (p == "*" || can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:.+$", p))) && length(s.databases) > 0 &&
+    alltrue([for d in s.databases : d == "*" || can(regex("^[a-z0-9_]{3,255}$", d))]) && (s.read || s.write || s.flush)])
+    error_message = "iam_principal_scopes: keys are IAM/STS principal ARNs or \"*\"; each scope names databases ([a-z0-9_]{3,255} or \"*\") and at least one of read, write, flush."
+  }
 }

@@ -9,6 +9,7 @@ locals {
       SPILLWAY_FLUSH_FUNCTION = "f"
       SPILLWAY_AUTO_CREATE    = "true"
       SPILLWAY_AUTH_MODE      = "apikey"
+      SPILLWAY_IAM_SCOPES     = "{}"
       SPILLWAY_TYPO           = "x"
     }
     fanout = {
