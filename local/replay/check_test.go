@@ -21,7 +21,7 @@ func sampleObservation() Observation {
 		{"time": int64(1432155915), "unmatched_line": "46.105.14.53 - - [20/May/2015:21:05:15 +0000] \"GET /blog"},
 	}
 	return Observation{Tables: map[string]*TableObservation{"web.access": {
-		DB: "web", Table: "access", Catalog: 4, Sealed: 4, TD: 4, MinTime: 1431857103, MaxTime: 1432155915,
+		DB: "web", Table: "access", Catalog: 4, Sealed: 4, TD: 4, MinTime: 1431857103, MaxTime: 1431857200,
 		Unmatched: 1, Settled: 20 * time.Second, Records: recs,
 	}}, Forwarder: ForwarderStats{Lines: 4, ParseErrors: 1, Appended: 4, Shipped: 4, Files: 1}}
 }
@@ -56,12 +56,12 @@ tables:
 tables:
   web.access:
     min_count: 5
-    time: {max: "2015-05-18T00:00:00Z"}
+    time: {max: "2015-05-17T10:06:00Z"}
     freshness: 10s
     columns: {code: {type: string, non_null: 1}, missing: {}}
 `, failed: map[string]string{
 			"web.access count":                  "want at least 5 records, catalog counts 4",
-			"web.access time range":             "1 of 4 records outside",
+			"web.access time range":             "1 of 3 parsed records outside",
 			"web.access freshness":              "settled after 20s",
 			"web.access column code type":       "3 of 3 are not",
 			"web.access column code non-null":   "got 0.7500 (3 of 4)",

@@ -49,7 +49,9 @@ type TableExpectations struct {
 	// MinCount and MaxCount bound the number of records.
 	MinCount *int64 `yaml:"min_count,omitempty"`
 	MaxCount *int64 `yaml:"max_count,omitempty"`
-	// Time bounds every record's time (RFC 3339), inclusive.
+	// Time bounds the time of every parsed record (RFC 3339, inclusive);
+	// unmatched lines carry their read time and are left to
+	// MaxUnmatchedRatio.
 	Time *TimeRange `yaml:"time,omitempty"`
 	// Columns are required columns: each must occur in at least one record.
 	Columns map[string]ColumnExpectations `yaml:"columns,omitempty"`

@@ -212,7 +212,6 @@ type metrics struct {
 	stats              ForwarderStats
 	lag                int64
 	openChunks, sealed int64
-	bufferBytes        int64
 }
 
 func (f *forwarder) metrics(ctx context.Context) (metrics, error) {

@@ -466,18 +466,7 @@ func (s *settler) finish(ctx context.Context) error {
 				tab.Records = append(tab.Records, s.records[k]...)
 			}
 		}
-		for i, r := range tab.Records {
-			ts, _ := r["time"].(int64)
-			if i == 0 || ts < tab.MinTime {
-				tab.MinTime = ts
-			}
-			if ts > tab.MaxTime {
-				tab.MaxTime = ts
-			}
-			if _, ok := r[parser.UnmatchedKey]; ok {
-				tab.Unmatched++
-			}
-		}
+		tab.MinTime, tab.MaxTime, tab.Unmatched = timeRange(tab.Records)
 	}
 	for _, p := range []struct {
 		prefix string
@@ -494,4 +483,30 @@ func (s *settler) finish(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// timeRange returns the extreme times of the parsed records (of all
+// records when none was parsed) and the number of unmatched lines.
+func timeRange(recs []tdtest.Record) (lo, hi, unmatched int64) {
+	first := true
+	for pass := 0; pass < 2 && first; pass++ {
+		unmatched = 0
+		for _, r := range recs {
+			if _, ok := r[parser.UnmatchedKey]; ok {
+				unmatched++
+				if pass == 0 {
+					continue
+				}
+			}
+			ts, _ := r["time"].(int64)
+			if first || ts < lo {
+				lo = ts
+			}
+			if first || ts > hi {
+				hi = ts
+			}
+			first = false
+		}
+	}
+	return lo, hi, unmatched
 }
