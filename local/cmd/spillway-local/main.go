@@ -3,6 +3,9 @@
 //	spillway-local up   [flags]   bring the local cloud up, print endpoints and env, wait for Ctrl-C
 //	spillway-local wait [flags]   wait until an `up` with the same -state-dir is ready
 //	spillway-local demo [flags]   bring it up, replay the 10k Apache corpus, flush, show where the data landed, stop
+//	spillway-local replay [flags] run your forwarder config over your logs, check expectations (docs/REPLAY_IN_CI.md)
+//
+// replay exits 1 when an expectation failed and 2 when it could not run.
 //
 // Ctrl-C (SIGINT) or SIGTERM at any moment stops every child process and
 // frees every port.
@@ -30,12 +33,16 @@ import (
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "spillway-local:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(1)
 	}
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: spillway-local up|wait|demo [flags]   (spillway-local <cmd> -h for flags)")
+	fmt.Fprintln(w, "usage: spillway-local up|wait|demo|replay [flags]   (spillway-local <cmd> -h for flags)")
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -50,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return wait(args[1:], stderr)
 	case "demo":
 		return demo(args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return nil
@@ -58,11 +67,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// cloudFlags are the flags up and demo share.
+// cloudFlags are the flags up, demo and replay share.
 type cloudFlags struct {
 	opts        cloud.Options
 	faultsFile  string
 	faultPoints faultPointFlag
+	tfvars      string
 }
 
 func (f *cloudFlags) register(fs *flag.FlagSet) {
@@ -76,6 +86,7 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.opts.FlushPeriod, "flush-period", 0, "fire the flush schedule at this period instead of the deployed expression")
 	fs.StringVar(&f.faultsFile, "faults", "", "YAML/JSON file of edge fault rules")
 	f.faultPoints = faultPointFlag{}
+	fs.StringVar(&f.tfvars, "tfvars", "", "a .tfvars file for the deployment of infra/terraform/examples/local (its endpoint and TD settings stay the local ones)")
 	fs.Var(f.faultPoints, "fault-point", "crash a function at a step: fn=point[@once][,...] (fanout or flush; repeatable; see local/README.md)")
 }
 
@@ -89,6 +100,9 @@ func (f *cloudFlags) options() (cloud.Options, error) {
 		o.Faults = fc
 	}
 	o.FunctionEnv = f.faultPoints.env()
+	if err := setTFVars(f.tfvars); err != nil {
+		return o, err
+	}
 	if o.DataDir != "" {
 		o.KeepData = true
 	}

@@ -1,0 +1,2 @@
+# Module settings for the replay's deployment (examples/local variables).
+log_level = "info"
