@@ -187,7 +187,11 @@ func (b *Buffer) reserve(tag string, n, raw int64) (*openChunk, error) {
 	oc := b.open[tag]
 	if r := oc.rawBytes(); r > 0 && r+raw > b.cfg.ChunkLimit {
 		delete(b.open, tag)
-		go b.sealDetached(oc)
+		b.detached.Add(1)
+		go func(full *openChunk) {
+			defer b.detached.Done()
+			b.sealDetached(full)
+		}(oc)
 		oc = nil
 	}
 	if oc == nil {

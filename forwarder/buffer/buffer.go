@@ -196,6 +196,9 @@ type Buffer struct {
 	// appending is read-held by every Append while it compresses and
 	// writes, so SealAll includes the appends that have already started.
 	appending sync.RWMutex
+	// detached counts the seals of rotated chunks running in the
+	// background; SealAll and Close wait for them.
+	detached sync.WaitGroup
 
 	appended, full, droppedChunks, droppedRecs, torn, parked, acked atomic.Uint64
 
@@ -277,6 +280,7 @@ func (b *Buffer) Close() error {
 	b.open = map[string]*openChunk{}
 	b.wakeLocked()
 	b.mu.Unlock()
+	b.detached.Wait() // no seal touches the directory after Close
 	var errs []error
 	for _, oc := range open {
 		oc.mu.Lock()

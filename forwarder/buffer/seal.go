@@ -76,7 +76,9 @@ func (b *Buffer) SealDue() int {
 func (b *Buffer) SealAll() int {
 	b.appending.Lock()
 	defer b.appending.Unlock()
-	return b.sealWhere(func(*openChunk, time.Time) bool { return true })
+	n := b.sealWhere(func(*openChunk, time.Time) bool { return true })
+	b.detached.Wait() // chunks rotated in the background are queued too
+	return n
 }
 
 func (b *Buffer) sealWhere(due func(*openChunk, time.Time) bool) int {
