@@ -58,6 +58,11 @@ type Stats struct {
 	LostBytes      uint64 // bytes a truncation made unreadable
 	Rotations      uint64 // rotated files seen
 	FullWaits      uint64 // appends refused by a full buffer (retried)
+	// TakeoverResumed counts files started at a td-agent position
+	// (takeover_pos_file); TakeoverMismatched, files that file named but
+	// that changed since (another inode at its path, or shorter than its
+	// position), read from their head.
+	TakeoverResumed, TakeoverMismatched uint64
 }
 
 // FileStatus is one followed file.
@@ -96,6 +101,7 @@ type Tailer struct {
 	pending []*inflight // oldest first, at most maxInflight
 
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
+	takeoverResumed, takeoverMismatched                                             atomic.Uint64
 }
 
 // New builds a Tailer; cfg (start from DefaultConfig) must be valid.
@@ -130,7 +136,8 @@ func (t *Tailer) SetClock(now func() time.Time) { t.now = now }
 func (t *Tailer) Stats() Stats {
 	return Stats{Lines: t.nLines.Load(), Bytes: t.nBytes.Load(), ParseErrors: t.parseErrs.Load(),
 		TruncatedLines: t.truncLines.Load(), Truncations: t.truncations.Load(), LostBytes: t.lost.Load(),
-		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load()}
+		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load(),
+		TakeoverResumed: t.takeoverResumed.Load(), TakeoverMismatched: t.takeoverMismatched.Load()}
 }
 
 // Files reports the followed files with their positions (lag = Size -
