@@ -92,7 +92,10 @@ type Tailer struct {
 	watches map[string]*watch
 	lastRef time.Time
 	prior   map[string][]posEntry // from the position file and the buffer
-	dirty   bool
+	// takeover is the td-agent position file, read at a first start and
+	// dropped after the first poll.
+	takeover *takeover
+	dirty    bool
 
 	buf     []byte
 	batch   []byte
@@ -101,7 +104,7 @@ type Tailer struct {
 	pending []*inflight // oldest first, at most maxInflight
 
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
-	takeoverResumed, takeoverMismatched                                             atomic.Uint64
+	takeoverResumed, takeoverMismatched                                            atomic.Uint64
 }
 
 // New builds a Tailer; cfg (start from DefaultConfig) must be valid.
@@ -272,6 +275,7 @@ func (t *Tailer) Poll(ctx context.Context) error {
 			}
 		}
 	}
+	t.takeover = nil // a first start only
 	if t.dirty {
 		if err := t.savePositions(); err != nil {
 			errs = append(errs, err)

@@ -51,8 +51,8 @@ func TestTakeover(t *testing.T) {
 		name string
 		// entry returns the td-agent position file's lines for the log
 		// holding 10 lines, of which mid bytes are the first 6.
-		entry        func(log string, mid, size int64, ino uint64) []string
-		from int // first line expected
+		entry func(log string, mid, size int64, ino uint64) []string
+		from  int // first line expected
 	}{
 		{"mid-file", func(log string, mid, _ int64, ino uint64) []string {
 			return []string{tdLine(log, uint64(mid), ino)}
