@@ -120,7 +120,11 @@ func Convert(root *Element, name string) (Result, error) {
 			c.convertSource(e)
 		case "match":
 		case "filter":
-			c.omit(nil, e.Line, "<filter %s> @type %s: filters are not in this forwarder's schema yet (issue 13: filters between parse and buffer)", e.Arg, e.Type())
+			text := "<filter %s> @type %s: filters are not in this forwarder's schema yet (issue 13: filters between parse and buffer)"
+			if sk := sketchFilter(e); sk != "" {
+				text += ". " + strings.ReplaceAll(sk, "%", "%%")
+			}
+			c.omit(nil, e.Line, text, e.Arg, e.Type())
 		case "label":
 			c.omit(nil, e.Line, "<label %s>: labels and their sections are not converted", e.Arg)
 		case "system":

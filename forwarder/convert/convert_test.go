@@ -35,6 +35,7 @@ func TestDocumentedConfigs(t *testing.T) {
 		{"fluentd_ha_forwarder_v1.conf", ExitOmissions, []string{"192.168.0.2:24224 (standby)", "placeholder"}},
 		{"fluentd_in_tail.conf", ExitOmissions, []string{"tag app.*"}},
 		{"fluentd_secure_forward.conf", ExitOK, nil},
+		{"fluentd_filters.conf", ExitOmissions, []string{"@type record_transformer", "@type grep"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
