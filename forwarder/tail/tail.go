@@ -19,7 +19,9 @@
 // names), identity.go (fingerprints, copies), tracker.go (the known files of
 // a path through rotation, truncation and release), reader.go (blocks to
 // lines to records), multiline.go (events of several lines), batch.go
-// (batches into the buffer, two in flight), posfile.go (the position file).
+// (batches into the buffer, two in flight), posfile.go (the position file),
+// takeover.go (a td-agent position file, read once at the first start so
+// that each file starts where td-agent stopped; never written).
 package tail
 
 import (
