@@ -6,10 +6,15 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/config"
+	"github.com/spillwayhq/spillway/forwarder/parser"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .yaml files in testdata")
@@ -36,6 +41,7 @@ func TestDocumentedConfigs(t *testing.T) {
 		{"fluentd_in_tail.conf", ExitOmissions, []string{"tag app.*"}},
 		{"fluentd_secure_forward.conf", ExitOK, nil},
 		{"fluentd_filters.conf", ExitOmissions, []string{"@type record_transformer", "@type grep"}},
+		{"fluentd_multiline.conf", ExitOK, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -155,5 +161,40 @@ func TestMainInvalidResult(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "does not pass --check") || !strings.Contains(stdout.String(), "@type syslog") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// TestMultilineJava: the converted Java stack trace example parses a
+// joined event as Fluentd's multiline parser does (message spans lines).
+func TestMultilineJava(t *testing.T) {
+	res, err := File(filepath.Join("testdata", "fluentd_multiline.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(res.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := cfg.Sources.Tail[0]
+	ml := regexp.MustCompile(tc.MultilineStart)
+	first := "2013-03-03 14:27:33 [main] ERROR Main - Exception"
+	next := "javax.management.RuntimeErrorException: null"
+	if !ml.MatchString(first) || ml.MatchString(next) {
+		t.Fatalf("multiline_start %q: first line %v, continuation %v", tc.MultilineStart, ml.MatchString(first), ml.MatchString(next))
+	}
+	p, err := parser.New(tc.Parse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := p.AppendRecord(nil, []byte(first+"\n"+next), time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := msgpack.Unmarshal(rec, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["thread"] != "main" || m["level"] != "ERROR" || m["message"] != " Main - Exception\n"+next {
+		t.Errorf("record %v", m)
 	}
 }

@@ -105,3 +105,17 @@ func TestUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestGoEscapes(t *testing.T) {
+	tests := map[string]string{
+		`[^\u0023]+\u0023`: `[^\x{0023}]+\x{0023}`,
+		`\\u0023`:          `\\u0023`, // an escaped backslash, then u
+		`\u00`:             `\u00`,
+		`a\d\n`:            `a\d\n`,
+	}
+	for in, want := range tests {
+		if got := goEscapes(in); got != want {
+			t.Errorf("goEscapes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

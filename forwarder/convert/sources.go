@@ -3,8 +3,10 @@ package convert
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
+	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/shared/names"
 )
 
@@ -129,6 +131,10 @@ func (c *converter) convertTail(e *Element) {
 		c.omit(nil, e.Line, "<source> @type tail, tag %s: its format cannot be carried over; source skipped", tag)
 		return
 	}
+	if err := checkParser(ps); err != nil {
+		c.omit(nil, e.Line, "<source> @type tail, tag %s: the forwarder's parser refuses its format: %v; source skipped", tag, err)
+		return
+	}
 	s.set("parse", ps.node, "")
 	// The path first, as in the example configuration.
 	reorder(s, "path")
@@ -150,8 +156,10 @@ func reorder(s *section, key string) {
 // parseSpec gathers a tail source's format (v0.12 "format" and its
 // parameters at the source's level, or v1 <parse>).
 type parseSpec struct {
-	typ    string
-	params []Param
+	typ       string
+	params    []Param
+	firstline Param    // multiline: format_firstline
+	lines     []string // multiline: format1, format2, ...
 }
 
 // parseKeys are the parser parameters carried over, by Fluentd name.
@@ -167,6 +175,20 @@ func (pc *parseSpec) take(p Param) bool {
 	if p.Key == "format" {
 		pc.typ = p.Value
 		return true
+	}
+	if p.Key == "format_firstline" {
+		pc.firstline = p
+		return true
+	}
+	if n, ok := strings.CutPrefix(p.Key, "format"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		i, _ := strconv.Atoi(n)
+		if i >= 1 && i <= 20 {
+			for len(pc.lines) < i {
+				pc.lines = append(pc.lines, "")
+			}
+			pc.lines[i-1] = p.Value
+			return true
+		}
 	}
 	if parseKeys[p.Key] {
 		pc.params = append(pc.params, p)
@@ -185,7 +207,30 @@ func (c *converter) parseSection(s *section, line int, pc parseSpec) (*section, 
 		ps.set("type", str("none"), "")
 	case strings.HasPrefix(t, "/"):
 		ps.set("type", str("regexp"), "")
-		ps.set("expression", str(t), "")
+		ps.set("expression", str(goEscapes(t)), "")
+	case t == "multiline":
+		first, ok := rubyLiteral(pc.firstline.Value)
+		if !ok {
+			c.omit(s, line, "format multiline without a format_firstline /regexp/ (without flags)")
+			return nil, false
+		}
+		var body strings.Builder
+		for i, l := range pc.lines {
+			re, ok := rubyLiteral(l)
+			if !ok {
+				c.omit(s, line, "format multiline: format%d is not a /regexp/ without flags", i+1)
+				return nil, false
+			}
+			body.WriteString(re)
+		}
+		if body.Len() == 0 {
+			c.omit(s, line, "format multiline without format1")
+			return nil, false
+		}
+		s.set("multiline_start", str(goEscapes(first)), "format_firstline")
+		ps.set("type", str("regexp"), "format1..N joined, as Fluentd's multiline parser does")
+		ps.set("expression", str(goEscapes("/"+body.String()+"/m")), "")
+		c.note(s, line, "format multiline: format_firstline is multiline_start, format1..N one regexp (dot matches newline), lines joined with \\n as in Fluentd")
 	case t == "apache":
 		ps.set("type", str("regexp"), "Fluentd's apache parser")
 		ps.set("expression", str(apacheRegexp), "")
@@ -205,7 +250,7 @@ func (c *converter) parseSection(s *section, line int, pc parseSpec) (*section, 
 			}
 		case "expression":
 			if ps.get("expression") == nil {
-				ps.set("expression", str(p.Value), "")
+				ps.set("expression", str(goEscapes(p.Value)), "")
 			}
 		case "keys":
 			ps.set("keys", strs(splitList(p.Value)), "")
@@ -390,4 +435,55 @@ func (c *converter) convertMonitor(e *Element) {
 			c.omit(s, p.Line, "monitor_agent %s %s", p.Key, p.Value)
 		}
 	}
+}
+
+// checkParser builds the forwarder's parser from the parse: mapping, so a
+// format it refuses (a Ruby-only regexp construct) is reported here.
+func checkParser(ps *section) error {
+	var pcfg parser.Config
+	if err := ps.node.Decode(&pcfg); err != nil {
+		return fmt.Errorf("decode parse: %w", err)
+	}
+	if _, err := parser.New(pcfg); err != nil {
+		return fmt.Errorf("parser: %w", err)
+	}
+	return nil
+}
+
+// goEscapes rewrites Ruby's \uXXXX escapes of a regexp as RE2's \x{XXXX}
+// (the same character); everything else is left as written.
+func goEscapes(re string) string {
+	var b strings.Builder
+	for i := 0; i < len(re); i++ {
+		if re[i] != '\\' || i+1 == len(re) {
+			b.WriteByte(re[i])
+			continue
+		}
+		if re[i+1] == 'u' && i+6 <= len(re) && isHex(re[i+2:i+6]) {
+			b.WriteString(`\x{` + re[i+2:i+6] + "}")
+			i += 5
+			continue
+		}
+		b.WriteString(re[i : i+2])
+		i++
+	}
+	return b.String()
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// rubyLiteral returns the pattern of a Ruby regexp literal /re/ without
+// flags; ok is false for anything else.
+func rubyLiteral(v string) (string, bool) {
+	if len(v) < 2 || v[0] != '/' || v[len(v)-1] != '/' {
+		return "", false
+	}
+	return v[1 : len(v)-1], true
 }
