@@ -29,6 +29,14 @@ type Config struct {
 	Tag string `yaml:"tag"`
 	// PosFile is the position file (written atomically, mode 0600).
 	PosFile string `yaml:"pos_file"`
+	// TakeoverPosFile is a td-agent (Fluentd in_tail) position file read
+	// once, read-only, at the first start (when PosFile does not exist yet):
+	// a file whose inode it names, and whose size is at least the position
+	// it records, is read from exactly that position. A file at a path it
+	// names under another inode (rotated since), or shorter than the
+	// position (truncated since), is read from its head (counted in
+	// Stats.TakeoverMismatched and logged). The file is never written.
+	TakeoverPosFile string `yaml:"takeover_pos_file"`
 	// ReadFromHead reads files found at the first start from their
 	// beginning instead of their end. Files appearing later are always read
 	// from their beginning.
@@ -100,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.PosFile == "" {
 		errs = append(errs, errors.New("pos_file: must be set"))
+	}
+	if c.TakeoverPosFile != "" && filepath.Clean(c.TakeoverPosFile) == filepath.Clean(c.PosFile) {
+		errs = append(errs, fmt.Errorf("takeover_pos_file: %q is also pos_file: the forwarder never writes a td-agent position file; give pos_file its own path", c.TakeoverPosFile))
 	}
 	if c.MaxLineSize < 16 {
 		errs = append(errs, fmt.Errorf("max_line_size: %d is below 16", c.MaxLineSize))

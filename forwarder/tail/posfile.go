@@ -35,13 +35,17 @@ type posFile struct {
 func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 	t.prior = map[string][]posEntry{}
 	data, err := os.ReadFile(t.cfg.PosFile)
+	firstStart := false
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		firstStart = true
 	case err != nil:
 		return fmt.Errorf("read position file: %w", err)
 	default:
 		var pf posFile
-		if err := json.Unmarshal(data, &pf); err != nil {
+		if err := json.Unmarshal(data, &pf); err != nil && looksLikeTdAgentPos(data) {
+			return fmt.Errorf("%s: %w", t.cfg.PosFile, errPosFileIsTdAgent)
+		} else if err != nil {
 			t.log.Error("position file unreadable, starting without it", "pos_file", t.cfg.PosFile, "error", err)
 		} else {
 			for k, v := range pf.Watches {
@@ -66,6 +70,9 @@ func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 	}
 	for k := range t.prior {
 		t.watches[k] = &watch{key: k}
+	}
+	if firstStart && len(t.prior) == 0 && t.cfg.TakeoverPosFile != "" {
+		return t.loadTakeover()
 	}
 	return nil
 }

@@ -19,7 +19,9 @@
 // names), identity.go (fingerprints, copies), tracker.go (the known files of
 // a path through rotation, truncation and release), reader.go (blocks to
 // lines to records), multiline.go (events of several lines), batch.go
-// (batches into the buffer, two in flight), posfile.go (the position file).
+// (batches into the buffer, two in flight), posfile.go (the position file),
+// takeover.go (a td-agent position file, read once at the first start so
+// that each file starts where td-agent stopped; never written).
 package tail
 
 import (
@@ -58,6 +60,11 @@ type Stats struct {
 	LostBytes      uint64 // bytes a truncation made unreadable
 	Rotations      uint64 // rotated files seen
 	FullWaits      uint64 // appends refused by a full buffer (retried)
+	// TakeoverResumed counts files started at a td-agent position
+	// (takeover_pos_file); TakeoverMismatched, files that file named but
+	// that changed since (another inode at its path, or shorter than its
+	// position), read from their head.
+	TakeoverResumed, TakeoverMismatched uint64
 }
 
 // FileStatus is one followed file.
@@ -87,7 +94,10 @@ type Tailer struct {
 	watches map[string]*watch
 	lastRef time.Time
 	prior   map[string][]posEntry // from the position file and the buffer
-	dirty   bool
+	// takeover is the td-agent position file, read at a first start and
+	// dropped after the first poll.
+	takeover *takeover
+	dirty    bool
 
 	buf     []byte
 	batch   []byte
@@ -96,6 +106,7 @@ type Tailer struct {
 	pending []*inflight // oldest first, at most maxInflight
 
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
+	takeoverResumed, takeoverMismatched                                            atomic.Uint64
 }
 
 // New builds a Tailer; cfg (start from DefaultConfig) must be valid.
@@ -130,7 +141,8 @@ func (t *Tailer) SetClock(now func() time.Time) { t.now = now }
 func (t *Tailer) Stats() Stats {
 	return Stats{Lines: t.nLines.Load(), Bytes: t.nBytes.Load(), ParseErrors: t.parseErrs.Load(),
 		TruncatedLines: t.truncLines.Load(), Truncations: t.truncations.Load(), LostBytes: t.lost.Load(),
-		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load()}
+		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load(),
+		TakeoverResumed: t.takeoverResumed.Load(), TakeoverMismatched: t.takeoverMismatched.Load()}
 }
 
 // Files reports the followed files with their positions (lag = Size -
@@ -265,6 +277,7 @@ func (t *Tailer) Poll(ctx context.Context) error {
 			}
 		}
 	}
+	t.takeover = nil // a first start only
 	if t.dirty {
 		if err := t.savePositions(); err != nil {
 			errs = append(errs, err)

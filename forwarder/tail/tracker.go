@@ -165,6 +165,11 @@ func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
 		case fresh && !c.current:
 			off, done = c.size, true // rotated before we ever ran
 		}
+		if fresh {
+			if o, ok := t.takeoverOffset(w.key, c); ok {
+				off, done = o, false // td-agent's position, or its head
+			}
+		}
 		e, err := t.register(w, c, off)
 		if err != nil {
 			t.log.Warn("cannot open file", "path", c.path, "error", err)

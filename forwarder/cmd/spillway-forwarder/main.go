@@ -3,6 +3,7 @@
 // import API endpoint.
 //
 //	spillway-forwarder -config /etc/spillway/forwarder.yaml [--check]
+//	spillway-forwarder convert [-o out.yaml] /etc/td-agent/td-agent.conf
 //
 // Signals: SIGUSR1 seals every chunk for shipping now; SIGTERM/SIGINT stop
 // the inputs and ship within shutdown_timeout (the rest stays on disk);
@@ -24,9 +25,15 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/agent"
 	"github.com/spillwayhq/spillway/forwarder/config"
+	"github.com/spillwayhq/spillway/forwarder/convert"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "convert" {
+		os.Exit(convert.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run())
+}
 
 // gcPercent is the forwarder's GOGC unless the environment sets one: with
 // a live heap of ~20 MB under full load the collector runs a few times a
