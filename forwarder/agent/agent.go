@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
@@ -40,6 +41,9 @@ type Agent struct {
 	monSrv  *http.Server
 	monLn   net.Listener
 	started time.Time
+
+	serving     atomic.Bool  // inputs serving (for /healthz)
+	queuedSince atomic.Int64 // unix ns since sealed chunks wait, 0 = none (watchQueue)
 }
 
 // New opens the buffer (recovering what a previous run left), builds the
@@ -164,9 +168,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.monSrv != nil {
 		go func() { _ = a.monSrv.Serve(a.monLn) }()
 	}
-	outWG.Add(2)
+	outWG.Add(3)
+	go func() { defer outWG.Done(); a.watchQueue(outCtx) }()
 	go func() { defer outWG.Done(); a.buf.Run(outCtx) }()
 	go func() { defer outWG.Done(); a.out.Run(outCtx) }()
+	a.serving.Store(true)
 	a.log.Info("forwarder started", "tail_sources", len(a.tails), "buffer", a.cfg.Buffer.Dir)
 
 	var runErr error
@@ -177,6 +183,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	// Stop inputs first: nothing new enters the buffer.
+	a.serving.Store(false)
 	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

@@ -55,10 +55,14 @@ type Sources struct {
 	Forward *forwardin.Config `yaml:"forward"`
 }
 
-// Monitor configures the monitoring endpoint.
+// Monitor configures the monitoring endpoint (/metrics, /healthz,
+// /api/plugins.json).
 type Monitor struct {
 	Addr     string `yaml:"addr"` // default 127.0.0.1:24220
 	Disabled bool   `yaml:"disabled"`
+	// DegradedAfter: /healthz answers 503 "degraded" when sealed chunks
+	// have waited this long with nothing shipped (default 10m).
+	DegradedAfter time.Duration `yaml:"degraded_after"`
 }
 
 // Load reads, decodes strictly, fills defaults and validates path.
@@ -96,7 +100,7 @@ func DefaultConfig() Config {
 		StateDir:        "/var/lib/spillway-forwarder",
 		Buffer:          buffer.DefaultConfig(),
 		Output:          output.DefaultConfig(),
-		Monitor:         Monitor{Addr: "127.0.0.1:24220"},
+		Monitor:         Monitor{Addr: "127.0.0.1:24220", DegradedAfter: 10 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
@@ -179,6 +183,9 @@ func Defaults(c Config) Config {
 	}
 	if c.Monitor.Addr == "" {
 		c.Monitor.Addr = d.Monitor.Addr
+	}
+	if c.Monitor.DegradedAfter == 0 {
+		c.Monitor.DegradedAfter = d.Monitor.DegradedAfter
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
