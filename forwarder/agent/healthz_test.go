@@ -45,7 +45,7 @@ buffer: {flush_interval: 1h}
 output:
   primary: {url: "http://%s", api_key: k}
   min_backoff: 10ms
-  max_backoff: 50ms
+  max_backoff: 400ms # under 200ms tdimport.RetryPolicy.Backoff panics (rand.N of a negative: reported)
 monitor: {addr: "127.0.0.1:0", degraded_after: 300ms}
 shutdown_timeout: 100ms
 `, t.TempDir(), dead))
