@@ -72,4 +72,3 @@ func (a *Agent) pluginsJSON(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"plugins": ps})
 }
-
