@@ -32,10 +32,16 @@ lambdas: ## build dist/<arch>/<fn>/bootstrap and dist/<fn>-<arch>.zip
 	  echo "built $(DIST)/$$fn-$$arch.zip"; \
 	done; done
 
+# The forwarder's --version and spillway_forwarder_build_info come from here.
+FWD_VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+FWD_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+FWD_VERSION_PKG := github.com/spillwayhq/spillway/forwarder/internal/version
+FWD_LDFLAGS := -s -w -X $(FWD_VERSION_PKG).version=$(FWD_VERSION) -X $(FWD_VERSION_PKG).revision=$(FWD_REVISION)
+
 .PHONY: forwarder
-forwarder: ## build the static forwarder binaries dist/spillway-forwarder-linux-<arch>
+forwarder: ## build the static forwarder binaries dist/spillway-forwarder-linux-<arch> (version: FWD_VERSION, default git describe)
 	@for arch in $(ARCHS); do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/spillway-forwarder-linux-$$arch ./forwarder/cmd/spillway-forwarder; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=false -ldflags='$(FWD_LDFLAGS)' -o $(DIST)/spillway-forwarder-linux-$$arch ./forwarder/cmd/spillway-forwarder; \
 	  echo "built $(DIST)/spillway-forwarder-linux-$$arch ($$(stat -c %s $(DIST)/spillway-forwarder-linux-$$arch) bytes)"; \
 	done
 

@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
@@ -40,67 +42,88 @@ type Agent struct {
 	monSrv  *http.Server
 	monLn   net.Listener
 	started time.Time
+
+	serving     atomic.Bool  // inputs serving (for /healthz)
+	queuedSince atomic.Int64 // unix ns since sealed chunks wait, 0 = none (watchQueue)
 }
 
 // New opens the buffer (recovering what a previous run left), builds the
-// sources and the output, and binds the listeners.
-func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
+// sources and the output, and binds the listeners. On error everything it
+// opened is closed again; errors name the configuration key at fault.
+func New(cfg config.Config, logger *slog.Logger) (*Agent, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	a = &Agent{cfg: cfg, log: logger, started: time.Now()}
-	defer func() {
-		if err != nil {
-			a.closeAll()
-		}
-	}()
+	a := &Agent{cfg: cfg, log: logger, started: time.Now()}
+	if err := a.open(); err != nil {
+		a.closeAll()
+		return nil, err
+	}
+	return a, nil
+}
+
+// open does New's work on a.
+func (a *Agent) open() (err error) {
+	cfg, logger := a.cfg, a.log
 	bc := cfg.Buffer
 	bc.Logger = logger.With("component", "buffer")
 	cp, err := checkpoint.Open(bc.Dir)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("buffer.dir: %w", err)
 	}
 	bc.Checkpoint = cp
 	if a.buf, err = buffer.Open(bc); err != nil {
-		return nil, err
+		return fmt.Errorf("buffer: %w", err)
 	}
 	oc := cfg.Output
 	oc.Logger = logger.With("component", "output")
 	oc.Body = output.BodyConfig{GzipLevel: bc.GzipLevel, SingleMemberBody: bc.SingleMemberBody, Compression: bc.Compression}
 	if a.out, err = output.New(oc, a.buf); err != nil {
-		return nil, err
+		return fmt.Errorf("output: %w", err)
 	}
 	rec := cp.Recovered()
-	for _, tc := range cfg.Sources.Tail {
+	for i, tc := range cfg.Sources.Tail {
 		t, err := tail.New(tc, a.buf, rec, logger)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("sources.tail[%d]: %w", i, err)
 		}
 		a.tails = append(a.tails, t)
 	}
 	if hc := cfg.Sources.HTTP; hc != nil {
 		if a.httpSrv, err = httpin.New(*hc, a.buf, logger); err != nil {
-			return nil, err
+			return fmt.Errorf("sources.http: %w", err)
 		}
-		if a.httpLn, err = net.Listen("tcp", hc.Addr); err != nil {
-			return nil, fmt.Errorf("http source: %w", err)
+		if a.httpLn, err = listen("sources.http.addr", hc.Addr); err != nil {
+			return err
 		}
 	}
 	if fc := cfg.Sources.Forward; fc != nil {
 		if a.fwdSrv, err = forwardin.New(*fc, a.buf, logger); err != nil {
-			return nil, err
+			return fmt.Errorf("sources.forward: %w", err)
 		}
-		if a.fwdLn, err = net.Listen("tcp", fc.Addr); err != nil {
-			return nil, fmt.Errorf("forward source: %w", err)
+		if a.fwdLn, err = listen("sources.forward.addr", fc.Addr); err != nil {
+			return err
 		}
 	}
 	if !cfg.Monitor.Disabled {
-		if a.monLn, err = net.Listen("tcp", cfg.Monitor.Addr); err != nil {
-			return nil, fmt.Errorf("monitor: %w", err)
+		if a.monLn, err = listen("monitor.addr", cfg.Monitor.Addr); err != nil {
+			return err
 		}
 		a.monSrv = &http.Server{Handler: a.monitorHandler(), ReadHeaderTimeout: 10 * time.Second}
 	}
-	return a, nil
+	return nil
+}
+
+// listen binds addr; an address in use is said so, with the usual cause.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s: %s: address already in use (td-agent or another forwarder still running?)", key, addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return ln, nil
 }
 
 func (a *Agent) closeAll() {
@@ -164,9 +187,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.monSrv != nil {
 		go func() { _ = a.monSrv.Serve(a.monLn) }()
 	}
-	outWG.Add(2)
+	outWG.Add(3)
+	go func() { defer outWG.Done(); a.watchQueue(outCtx) }()
 	go func() { defer outWG.Done(); a.buf.Run(outCtx) }()
 	go func() { defer outWG.Done(); a.out.Run(outCtx) }()
+	a.serving.Store(true)
 	a.log.Info("forwarder started", "tail_sources", len(a.tails), "buffer", a.cfg.Buffer.Dir)
 
 	var runErr error
@@ -177,6 +202,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	// Stop inputs first: nothing new enters the buffer.
+	a.serving.Store(false)
 	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

@@ -129,7 +129,7 @@ monitor: {addr: "127.0.0.1:0"}
 	m := get(t, "http://"+monAddr+"/metrics")
 	for _, want := range []string{
 		fmt.Sprintf(`spillway_forwarder_output_records_total %d`, lines+1),
-		`spillway_forwarder_tail_file_lag_bytes{source="web",path=` + fmt.Sprintf("%q", logPath) + `} 0`,
+		`spillway_forwarder_tail_file_lag_bytes{path=` + fmt.Sprintf("%q", logPath) + `,source="web"} 0`,
 		`spillway_forwarder_buffer_chunks{state="sealed"} 0`,
 		`spillway_forwarder_http_unroutable_requests_total 1`,
 	} {

@@ -4,12 +4,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -42,10 +41,11 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
-// Log configures the forwarder's own log (JSON lines).
+// Log configures the forwarder's own log.
 type Log struct {
-	Level string `yaml:"level"` // debug, info, warn, error
-	File  string `yaml:"file"`  // empty = stderr; SIGHUP reopens it
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	File   string `yaml:"file"`   // empty = stderr; SIGHUP reopens it
+	Format string `yaml:"format"` // json (default: one JSON object a line) or text (key=value)
 }
 
 // Sources lists the inputs.
@@ -55,10 +55,14 @@ type Sources struct {
 	Forward *forwardin.Config `yaml:"forward"`
 }
 
-// Monitor configures the monitoring endpoint.
+// Monitor configures the monitoring endpoint (/metrics, /healthz,
+// /api/plugins.json).
 type Monitor struct {
 	Addr     string `yaml:"addr"` // default 127.0.0.1:24220
 	Disabled bool   `yaml:"disabled"`
+	// DegradedAfter: /healthz answers 503 "degraded" when sealed chunks
+	// have waited this long with nothing shipped (default 10m).
+	DegradedAfter time.Duration `yaml:"degraded_after"`
 }
 
 // Load reads, decodes strictly, fills defaults and validates path.
@@ -70,13 +74,24 @@ func Load(path string) (Config, error) {
 	return Parse(data)
 }
 
-// Parse decodes data strictly, fills defaults and validates.
+// Parse decodes data strictly, fills defaults and validates. Unknown keys
+// and values of the wrong kind are reported with their YAML path (and the
+// nearest known key); sizes may carry a unit (8m, see ParseSize).
 func Parse(data []byte) (Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("decode config: %w", err)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", plainYAMLError(err))
+	}
+	var errs []error
+	check(&doc, reflect.TypeFor[Config](), "", &errs)
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	if doc.Kind != 0 {
+		if err := doc.Decode(&c); err != nil {
+			return Config{}, fmt.Errorf("decode config: %w", plainYAMLError(err))
+		}
 	}
 	c = Defaults(c)
 	if err := c.Validate(); err != nil {
@@ -92,11 +107,11 @@ func Parse(data []byte) (Config, error) {
 // per-source defaults depend on the file's values: Defaults fills them.
 func DefaultConfig() Config {
 	return Config{
-		Log:             Log{Level: "info"},
+		Log:             Log{Level: "info", Format: "json"},
 		StateDir:        "/var/lib/spillway-forwarder",
 		Buffer:          buffer.DefaultConfig(),
 		Output:          output.DefaultConfig(),
-		Monitor:         Monitor{Addr: "127.0.0.1:24220"},
+		Monitor:         Monitor{Addr: "127.0.0.1:24220", DegradedAfter: 10 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
@@ -110,6 +125,9 @@ func Defaults(c Config) Config {
 	d := DefaultConfig()
 	if c.Log.Level == "" {
 		c.Log.Level = d.Log.Level
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = d.Log.Format
 	}
 	if c.StateDir == "" {
 		c.StateDir = d.StateDir
@@ -179,6 +197,9 @@ func Defaults(c Config) Config {
 	}
 	if c.Monitor.Addr == "" {
 		c.Monitor.Addr = d.Monitor.Addr
+	}
+	if c.Monitor.DegradedAfter == 0 {
+		c.Monitor.DegradedAfter = d.Monitor.DegradedAfter
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
@@ -305,6 +326,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		errs = append(errs, fmt.Errorf("log.format: %q is not json or text", c.Log.Format))
 	}
 	prefix("buffer", c.Buffer.Validate())
 	prefix("output", c.Output.Validate())

@@ -27,8 +27,16 @@ func TestParse(t *testing.T) {
 		wantErr []string
 	}{
 		{"minimal", minimal, nil},
-		{"unknown key", minimal + "bogus: 1\n", []string{"field bogus not found"}},
-		{"unknown nested key", strings.Replace(minimal, "tag: td.web.access", "tag: td.web.access\n      colour: red", 1), []string{"field colour not found"}},
+		{"unknown key", minimal + "bogus: 1\n", []string{"bogus: unknown key"}},
+		{"unknown nested key", strings.Replace(minimal, "tag: td.web.access", "tag: td.web.access\n      colour: red", 1), []string{"sources.tail[0].colour: unknown key"}},
+		{"typo suggests the nearest key", minimal + "buffer: {flush_intreval: 5s}\n", []string{"buffer.flush_intreval: unknown key (did you mean flush_interval?)"}},
+		{"typo in a list item", strings.Replace(minimal, "tag: td.web.access", "tag: td.web.access\n      read_from_had: true", 1), []string{"sources.tail[0].read_from_had: unknown key (did you mean read_from_head?)"}},
+		{"bad size", minimal + "buffer: {chunk_limit: 8x}\n", []string{`buffer.chunk_limit: "8x" is not a size`}},
+		{"bad duration", minimal + "buffer: {flush_interval: soon}\n", []string{`buffer.flush_interval: "soon" is not a duration`}},
+		{"bad number", minimal + "output: {concurrency: two}\n", []string{`output.concurrency: "two" is not a whole number`}},
+		{"bad bool", minimal + "monitor: {disabled: maybe}\n", []string{`monitor.disabled: "maybe" is not true or false`}},
+		{"list where a value is wanted", minimal + "state_dir: [a]\n", []string{"state_dir: want a single value"}},
+		{"bad log format", minimal + "log: {format: xml}\n", []string{`log.format: "xml" is not json or text`}},
 		{"every error at once", `
 log: {level: loud}
 buffer: {overflow: spill}
@@ -61,6 +69,11 @@ shutdown_timeout: -1s
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
+			for _, goName := range []string{"config.", "int64", "time.Duration", "tail.Config", "string into"} {
+				if strings.Contains(err.Error(), goName) {
+					t.Errorf("error %q names a Go type (%s)", err, goName)
+				}
+			}
 		})
 	}
 }
@@ -82,7 +95,7 @@ func TestExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Sources.Tail) != 2 || c.Output.Standby == nil || c.Sources.HTTP == nil || c.Sources.Forward == nil {
+	if len(c.Sources.Tail) != 4 || c.Output.Standby == nil || c.Sources.HTTP == nil || c.Sources.Forward == nil {
 		t.Fatalf("example decoded to %+v", c)
 	}
 }

@@ -4,10 +4,18 @@
 //
 //	spillway-forwarder -config /etc/spillway/forwarder.yaml [--check]
 //	spillway-forwarder convert [-o out.yaml] /etc/td-agent/td-agent.conf
+//	spillway-forwarder --version
+//
+// --check validates the file, then checks what would stop a start (key
+// files, environment variables, a writable state directory, free ports):
+// one line per problem and a non-zero exit. A start-up error is one line
+// on stderr and exit status 1; an invalid configuration exits 2.
 //
 // Signals: SIGUSR1 seals every chunk for shipping now; SIGTERM/SIGINT stop
 // the inputs and ship within shutdown_timeout (the rest stays on disk);
-// SIGHUP reopens the log file.
+// SIGHUP reopens the log file and reloads the configuration: log.level and
+// log.file are applied, a change to any other key is refused (logged at
+// ERROR with the keys) and the forwarder keeps running as it was.
 package main
 
 import (
@@ -20,12 +28,14 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/spillwayhq/spillway/forwarder/agent"
 	"github.com/spillwayhq/spillway/forwarder/config"
 	"github.com/spillwayhq/spillway/forwarder/convert"
+	"github.com/spillwayhq/spillway/forwarder/internal/version"
 )
 
 func main() {
@@ -43,29 +53,38 @@ const gcPercent = 50
 
 func run() int {
 	path := flag.String("config", "/etc/spillway/forwarder.yaml", "configuration file")
-	check := flag.Bool("check", false, "validate the configuration and exit")
+	check := flag.Bool("check", false, "validate the configuration, check key files, environment variables, the state directory and ports, and exit")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Get())
+		return 0
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "spillway-forwarder: %v\n", err)
+		printLines(err)
 		return 2
 	}
 	if *check {
+		if err := agent.Check(cfg); err != nil {
+			printLines(err)
+			return 1
+		}
 		fmt.Println("configuration OK")
 		return 0
 	}
 	lw := &logWriter{path: cfg.Log.File}
 	if err := lw.reopen(); err != nil {
-		fmt.Fprintf(os.Stderr, "spillway-forwarder: %v\n", err)
+		fmt.Fprintf(os.Stderr, "spillway-forwarder: log.file: %v\n", err)
 		return 1
 	}
-	var level slog.Level
+	level := new(slog.LevelVar)
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	log := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}))
+	log := slog.New(newHandler(cfg.Log.Format, lw, level))
 	slog.SetDefault(log)
 
 	if *cpuProfile != "" {
@@ -74,14 +93,18 @@ func run() int {
 			err = pprof.StartCPUProfile(f)
 		}
 		if err != nil {
-			log.Error("cpu profile", "error", err)
+			fmt.Fprintf(os.Stderr, "spillway-forwarder: cpu profile: %v\n", err)
 			return 1
 		}
 		defer pprof.StopCPUProfile()
 	}
 	a, err := agent.New(cfg, log)
 	if err != nil {
-		log.Error("start", "error", err)
+		// One line on stderr (and in the log file, when there is one).
+		fmt.Fprintf(os.Stderr, "spillway-forwarder: cannot start: %v\n", err)
+		if cfg.Log.File != "" {
+			log.Error("cannot start", "error", err)
+		}
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -89,16 +112,13 @@ func run() int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
 	go func() {
+		running := cfg
 		for s := range sigs {
 			switch s {
 			case syscall.SIGUSR1:
 				a.SealNow()
 			case syscall.SIGHUP:
-				if err := lw.reopen(); err != nil {
-					log.Error("reopen log file", "error", err)
-				} else {
-					log.Info("log file reopened")
-				}
+				running = reload(*path, running, lw, level, log)
 			default:
 				log.Info("stopping", "signal", s.String())
 				cancel()
@@ -110,6 +130,61 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// printLines writes err to stderr, one line per problem.
+func printLines(err error) {
+	for _, l := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(os.Stderr, "spillway-forwarder: %s\n", l)
+	}
+}
+
+// newHandler is the log handler of log.format: json (default) or text.
+func newHandler(format string, w io.Writer, level slog.Leveler) slog.Handler {
+	o := &slog.HandlerOptions{Level: level}
+	if format == "text" {
+		return slog.NewTextHandler(w, o)
+	}
+	return slog.NewJSONHandler(w, o)
+}
+
+// reload is SIGHUP: reopen the log file (logrotate), then read the
+// configuration file again. When only keys that can change live differ
+// (config.Reloadable: log.level, log.file), they are applied; when any
+// other key differs, nothing is applied and the keys are logged at ERROR.
+// It returns the configuration now in effect.
+func reload(path string, running config.Config, lw *logWriter, level *slog.LevelVar, log *slog.Logger) config.Config {
+	if err := lw.reopen(); err != nil {
+		log.Error("reopen log file", "error", err)
+	} else {
+		log.Info("log file reopened")
+	}
+	next, err := config.Load(path)
+	if err != nil {
+		log.Error("reload refused: the configuration file is invalid; running as before", "error", err)
+		return running
+	}
+	apply, restart := config.Reload(running, next)
+	if len(restart) > 0 {
+		log.Error("reload refused: these keys cannot change while running; restart to apply them (nothing was applied)", "keys", restart)
+		return running
+	}
+	if len(apply) == 0 {
+		log.Info("configuration reloaded: no change")
+		return running
+	}
+	if next.Log.File != running.Log.File {
+		old := lw.path
+		lw.path = next.Log.File
+		if err := lw.reopen(); err != nil {
+			lw.path = old
+			log.Error("reload refused: cannot open the new log.file; running as before", "error", err)
+			return running
+		}
+	}
+	_ = level.UnmarshalText([]byte(next.Log.Level))
+	log.Info("configuration reloaded", "applied", apply)
+	return next
 }
 
 // logWriter writes to a file that SIGHUP reopens (for logrotate), or stderr.
