@@ -70,8 +70,8 @@ type Options struct {
 }
 
 var (
-	describeRe = regexp.MustCompile(`^v?(\d+\.\d+\.\d+)(?:-([0-9A-Za-z.]+?))?(?:-(\d+)-g([0-9a-f]+))?(-dirty)?$`)
-	hashRe     = regexp.MustCompile(`^([0-9a-f]{4,40})(-dirty)?$`)
+	describeRe = regexp.MustCompile(`^v?(\d+\.\d+\.\d+)(?:-([0-9A-Za-z.]+?))?(?:-(\d+)-g([0-9a-f]+))?$`)
+	hashRe     = regexp.MustCompile(`^[0-9a-f]{4,40}$`)
 )
 
 // Version turns a `git describe --tags` output into a version that sorts
@@ -81,33 +81,31 @@ var (
 // -dirty suffix -> .dirty.
 func Version(describe string) (string, error) {
 	s := strings.TrimSpace(describe)
-	if m := describeRe.FindStringSubmatch(s); m != nil {
-		v := m[1]
+	dirty := strings.HasSuffix(s, "-dirty")
+	s = strings.TrimSuffix(s, "-dirty")
+	var v string
+	switch m := describeRe.FindStringSubmatch(s); {
+	case m != nil:
+		v = m[1]
 		if m[2] != "" {
 			v += "~" + m[2]
 		}
 		if m[3] != "" {
 			v += "+git" + m[3] + ".g" + m[4]
 		}
-		if m[5] != "" {
-			if m[3] == "" {
-				v += "+dirty"
-			} else {
-				v += ".dirty"
-			}
-		}
-		return v, nil
+	case hashRe.MatchString(s):
+		v = "0.0.0+git" + s
+	default:
+		return "", fmt.Errorf("version %q is not vX.Y.Z[-pre][-N-gHASH][-dirty] or a commit hash", describe)
 	}
-	if m := hashRe.FindStringSubmatch(s); m != nil {
-		v := "0.0.0+git" + m[1]
-		if m[2] != "" {
-			v += ".dirty"
+	if dirty {
+		if strings.Contains(v, "+") {
+			return v + ".dirty", nil
 		}
-		return v, nil
+		return v + "+dirty", nil
 	}
-	return "", fmt.Errorf("version %q is not vX.Y.Z[-pre][-N-gHASH][-dirty] or a commit hash", describe)
+	return v, nil
 }
-
 // checkBinary verifies that path is an ELF executable for arch.
 func checkBinary(path, arch string) error {
 	want, ok := Archs[arch]
