@@ -106,6 +106,7 @@ func Version(describe string) (string, error) {
 	}
 	return v, nil
 }
+
 // checkBinary verifies that path is an ELF executable for arch.
 func checkBinary(path, arch string) error {
 	want, ok := Archs[arch]
