@@ -45,6 +45,7 @@ VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || 
 
 .PHONY: package
 package: forwarder ## build dist/packages/*.deb and *.rpm (amd64, arm64): binary, systemd unit, config, logrotate; VERSION=v1.2.3 to override
+	@rm -rf $(DIST)/packages
 	@$(GO) run ./packaging/cmd/mkpkg -version '$(VERSION)' -arch '$(ARCHS)' -binary '$(DIST)/spillway-forwarder-linux-{arch}' -out $(DIST)/packages
 
 .PHONY: test

@@ -140,10 +140,16 @@ func TestUnit(t *testing.T) {
 	})
 }
 
-// TestScripts checks the maintainer scripts' shell syntax with `sh -n`.
+// TestScripts checks the maintainer scripts' shell syntax with `sh -n`,
+// then runs them with the arguments dpkg and rpm pass, against stub
+// getent, groupadd, useradd, chown, chmod and systemctl that record their
+// calls: the user is created only when missing (idempotent), the service is
+// disabled on removal and left alone on upgrade. (/etc/spillway and
+// /run/systemd/system do not exist on a test host, so the calls behind them
+// are not reached.)
 func TestScripts(t *testing.T) {
 	for _, name := range []string{"postinstall.sh", "preremove.sh", "postremove.sh"} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(name+" syntax", func(t *testing.T) {
 			data, err := packaging.File(name)
 			if err != nil {
 				t.Fatal(err)
@@ -158,6 +164,71 @@ func TestScripts(t *testing.T) {
 			}
 		})
 	}
+	tests := []struct {
+		name, script string
+		args         []string
+		userExists   bool
+		wantCalls    []string
+	}{
+		{name: "deb install", script: "postinstall.sh", args: []string{"configure", ""},
+			wantCalls: []string{"getent group spillway", "groupadd --system spillway", "getent passwd spillway",
+				"useradd --system --gid spillway --no-create-home --home-dir /var/lib/spillway-forwarder --shell /usr/sbin/nologin --comment Spillway forwarder spillway"}},
+		{name: "rpm install", script: "postinstall.sh", args: []string{"1"},
+			wantCalls: []string{"getent group spillway", "groupadd --system spillway", "getent passwd spillway",
+				"useradd --system --gid spillway --no-create-home --home-dir /var/lib/spillway-forwarder --shell /usr/sbin/nologin --comment Spillway forwarder spillway"}},
+		{name: "deb upgrade, user exists", script: "postinstall.sh", args: []string{"configure", "1.0.0-1"}, userExists: true,
+			wantCalls: []string{"getent group spillway", "getent passwd spillway"}},
+		{name: "rpm upgrade, user exists", script: "postinstall.sh", args: []string{"2"}, userExists: true,
+			wantCalls: []string{"getent group spillway", "getent passwd spillway"}},
+		{name: "deb remove", script: "preremove.sh", args: []string{"remove"}, wantCalls: []string{"systemctl disable spillway-forwarder.service"}},
+		{name: "rpm erase", script: "preremove.sh", args: []string{"0"}, wantCalls: []string{"systemctl disable spillway-forwarder.service"}},
+		{name: "deb upgrade keeps running", script: "preremove.sh", args: []string{"upgrade", "2.0.0-1"}},
+		{name: "rpm upgrade keeps running", script: "preremove.sh", args: []string{"1"}},
+		{name: "deb purge", script: "postremove.sh", args: []string{"purge"}},
+		{name: "rpm upgrade", script: "postremove.sh", args: []string{"1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := runScript(t, tt.script, tt.args, tt.userExists)
+			if !slices.Equal(calls, tt.wantCalls) {
+				t.Fatalf("%s %q called\n%q\nwant\n%q", tt.script, tt.args, calls, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// runScript runs the packaged script with args and stub commands first on
+// PATH, and returns the stubs' calls. getent succeeds when userExists.
+func runScript(t testing.TB, name string, args []string, userExists bool) []string {
+	t.Helper()
+	data, err := packaging.File(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	for _, stub := range []string{"getent", "groupadd", "useradd", "chown", "chmod", "systemctl"} {
+		status := "0"
+		if stub == "getent" && !userExists {
+			status = "2"
+		}
+		writeFile(t, filepath.Join(dir, "bin", stub), []byte("#!/bin/sh\necho \"$(basename \"$0\") $*\" >> \"$CALLS\"\nexit "+status+"\n"), 0o755)
+	}
+	script := filepath.Join(dir, name)
+	writeFile(t, script, data, 0o755)
+	cmd := exec.Command("/bin/sh", append([]string{script}, args...)...)
+	cmd.Env = []string{"PATH=" + filepath.Join(dir, "bin") + ":/usr/bin:/bin", "CALLS=" + log}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+	}
+	b, err := os.ReadFile(log)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
 // TestForwarderDoesNotLinkNfpm keeps the packaging library out of the
