@@ -93,8 +93,20 @@ var required = []struct{ section, key, want string }{
 	{"Install", "WantedBy", "multi-user.target"},
 }
 
+// optional are the other settings the unit may use: with required, the
+// keys the Go check knows, so that a misspelt key fails without
+// systemd-analyze too.
+var optional = map[string][]string{
+	"Unit": {"Description", "Documentation", "Wants", "StartLimitIntervalSec", "StartLimitBurst"},
+	"Service": {"Type", "KillMode", "TimeoutStopSec", "EnvironmentFile", "LimitNOFILE", "UMask",
+		"StateDirectoryMode", "LogsDirectoryMode", "ConfigurationDirectoryMode", "ProtectKernelTunables",
+		"ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock", "ProtectHostname",
+		"ProtectProc", "RestrictNamespaces", "RestrictRealtime", "RestrictAddressFamilies", "LockPersonality",
+		"MemoryDenyWriteExecute", "RemoveIPC", "SystemCallArchitectures", "SystemCallErrorNumber"},
+}
+
 // TestUnit checks the packaged unit twice: always with the Go parser against
-// the settings the package promises, and with `systemd-analyze verify` when
+// the settings the package promises (and only known keys), and with `systemd-analyze verify` when
 // systemd-analyze is installed (scripts/apt-packages.txt lists systemd), in a
 // scratch root holding the unit, the binary its ExecStart names, /bin/kill
 // and the host's units (for the targets it orders after).
@@ -115,6 +127,24 @@ func TestUnit(t *testing.T) {
 			}
 		})
 	}
+	t.Run("known keys", func(t *testing.T) {
+		known := map[string]bool{}
+		for _, r := range required {
+			known[r.section+"."+r.key] = true
+		}
+		for section, keys := range optional {
+			for _, k := range keys {
+				known[section+"."+k] = true
+			}
+		}
+		for section, keys := range u {
+			for k := range keys {
+				if !known[section+"."+k] {
+					t.Errorf("[%s] %s is not a key this test knows (misspelt? else add it to optional)", section, k)
+				}
+			}
+		}
+	})
 	t.Run("systemd-analyze verify", func(t *testing.T) {
 		sa, err := exec.LookPath("systemd-analyze")
 		if err != nil {
