@@ -45,6 +45,15 @@ forwarder: ## build the static forwarder binaries dist/spillway-forwarder-linux-
 	  echo "built $(DIST)/spillway-forwarder-linux-$$arch ($$(stat -c %s $(DIST)/spillway-forwarder-linux-$$arch) bytes)"; \
 	done
 
+# Package version: `git describe --tags` (v1.2.3, v1.2.3-4-gHASH, or the bare
+# commit without a tag), normalised for dpkg and rpm by packaging.Version.
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || git describe --always --dirty 2>/dev/null || echo 0.0.0)
+
+.PHONY: package
+package: forwarder ## build dist/packages/*.deb and *.rpm (amd64, arm64): binary, systemd unit, config, logrotate; VERSION=v1.2.3 to override
+	@rm -rf $(DIST)/packages
+	@$(GO) run ./packaging/cmd/mkpkg -version '$(VERSION)' -arch '$(ARCHS)' -binary '$(DIST)/spillway-forwarder-linux-{arch}' -out $(DIST)/packages
+
 .PHONY: test
 test: setup ## run every test, the local-cloud end-to-end suites included
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -10,7 +10,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 go mod download
 
 # Debian packages the tests use (python3-fluent-logger: a real third-party
-# forward-protocol client).
+# forward-protocol client; systemd: systemd-analyze verify of the forwarder's unit).
 mapfile -t want < <(grep -v '^\s*#' scripts/apt-packages.txt | grep -v '^\s*$')
 missing=()
 for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
