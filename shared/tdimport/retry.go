@@ -30,6 +30,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxBackoff <= 0 {
 		p.MaxBackoff = DefaultPolicy.MaxBackoff
 	}
+	// A cap under the floor lowers the floor: every wait stays within
+	// MaxBackoff (and the jitter range stays positive).
+	p.MinBackoff = min(p.MinBackoff, p.MaxBackoff)
 	return p
 }
 
