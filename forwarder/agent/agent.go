@@ -1,5 +1,5 @@
 // Package agent wires the forwarder together: sources (tail, http,
-// forward) into the disk buffer, the buffer into the output, the monitor
+// forward) through the router into the disk buffer, the buffer into the output, the monitor
 // endpoint over all of them, and the shutdown order (stop inputs, seal,
 // ship within a deadline, keep the rest on disk).
 package agent
@@ -20,6 +20,7 @@ import (
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
+	"github.com/spillwayhq/spillway/forwarder/route"
 	"github.com/spillwayhq/spillway/forwarder/tail"
 )
 
@@ -31,6 +32,7 @@ type Agent struct {
 	log   *slog.Logger
 	buf   *buffer.Buffer
 	out   *output.Output
+	in    *route.Intake
 	tails []*tail.Tailer
 
 	httpSrv *httpin.Server
@@ -70,16 +72,23 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 	if a.out, err = output.New(oc, a.buf); err != nil {
 		return nil, err
 	}
+	router, err := route.New(cfg.RouteConfig())
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	if a.in, err = route.NewIntake(router, map[string]route.Sink{route.DefaultOutput: a.buf}); err != nil {
+		return nil, err
+	}
 	rec := cp.Recovered()
 	for _, tc := range cfg.Sources.Tail {
-		t, err := tail.New(tc, a.buf, rec, logger)
+		t, err := tail.New(tc, a.in, rec, logger)
 		if err != nil {
 			return nil, err
 		}
 		a.tails = append(a.tails, t)
 	}
 	if hc := cfg.Sources.HTTP; hc != nil {
-		if a.httpSrv, err = httpin.New(*hc, a.buf, logger); err != nil {
+		if a.httpSrv, err = httpin.New(*hc, a.in, logger); err != nil {
 			return nil, err
 		}
 		if a.httpLn, err = net.Listen("tcp", hc.Addr); err != nil {
@@ -87,7 +96,7 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 		}
 	}
 	if fc := cfg.Sources.Forward; fc != nil {
-		if a.fwdSrv, err = forwardin.New(*fc, a.buf, logger); err != nil {
+		if a.fwdSrv, err = forwardin.New(*fc, a.in, logger); err != nil {
 			return nil, err
 		}
 		if a.fwdLn, err = net.Listen("tcp", fc.Addr); err != nil {

@@ -77,7 +77,7 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	q := strconv.Quote
-	var lines, bytes, perr, trunc, lost, fl []string
+	var lines, bytes, perr, trunc, lost, fl, unr []string
 	for i, t := range a.tails {
 		s := t.Stats()
 		l := "{source=" + q(a.cfg.Sources.Tail[i].Name) + "} "
@@ -86,6 +86,7 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 		perr = append(perr, l+strconv.FormatUint(s.ParseErrors, 10))
 		trunc = append(trunc, l+strconv.FormatUint(s.TruncatedLines, 10))
 		lost = append(lost, l+strconv.FormatUint(s.LostBytes, 10))
+		unr = append(unr, l+strconv.FormatUint(s.UnroutableFiles, 10))
 		for _, f := range t.Files() {
 			fl = append(fl, "{source="+q(a.cfg.Sources.Tail[i].Name)+",path="+q(f.Path)+"} "+strconv.FormatInt(max(f.Size-f.Offset, 0), 10))
 		}
@@ -96,6 +97,7 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 	metric("spillway_forwarder_tail_truncated_lines_total", "Lines cut at max_line_size.", "counter", trunc...)
 	metric("spillway_forwarder_tail_lost_bytes_total", "Bytes made unreadable by truncation.", "counter", lost...)
 	metric("spillway_forwarder_tail_file_lag_bytes", "File size minus position.", "gauge", fl...)
+	metric("spillway_forwarder_tail_unroutable_files", "Files not followed because no route accepts their tag.", "gauge", unr...)
 	bs, os := a.buf.Stats(), a.out.Stats()
 	n := func(v uint64) string { return " " + strconv.FormatUint(v, 10) }
 	if a.httpSrv != nil {
@@ -104,6 +106,7 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 	if a.fwdSrv != nil {
 		metric("spillway_forwarder_forward_unroutable_records_total", "Records refused (not acked) by the forward source because no route accepts their tag.", "counter", n(a.fwdSrv.Stats().Unroutable))
 	}
+	metric("spillway_forwarder_route_default_table_records_total", "Records no route accepted, stored in default_table.", "counter", n(a.in.Stats().Defaulted))
 	metric("spillway_forwarder_buffer_bytes", "Bytes in the disk buffer.", "gauge", " "+strconv.FormatInt(bs.Bytes, 10))
 	metric("spillway_forwarder_buffer_chunks", "Chunks in the disk buffer.", "gauge", `{state="open"} `+strconv.Itoa(bs.OpenChunks), `{state="sealed"} `+strconv.Itoa(bs.SealedChunks))
 	metric("spillway_forwarder_buffer_appended_records_total", "Records stored in the disk buffer.", "counter", n(bs.AppendedRecs))

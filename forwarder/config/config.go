@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -19,6 +20,7 @@ import (
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/forwarder/route"
 	"github.com/spillwayhq/spillway/forwarder/tail"
 )
 
@@ -35,6 +37,12 @@ type Config struct {
 	Buffer buffer.Config `yaml:"buffer"`
 	// Output is where chunks are shipped.
 	Output output.Config `yaml:"output"`
+	// Routes map event tags to tables and outputs, first match wins
+	// (Fluentd's <match>). Empty: only td.<db>.<table> tags are stored.
+	Routes []route.Route `yaml:"routes"`
+	// DefaultTable, "db.table", stores the events no route accepts;
+	// empty refuses them (counted as unroutable).
+	DefaultTable string `yaml:"default_table"`
 	// Monitor is the monitoring endpoint.
 	Monitor Monitor `yaml:"monitor"`
 	// ShutdownTimeout bounds the shipping at SIGTERM/SIGINT; what is not
@@ -329,5 +337,31 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown_timeout: %v must be positive", c.ShutdownTimeout))
 	}
+	errs = append(errs, c.validateRoutes()...)
 	return errors.Join(errs...)
+}
+
+// RouteConfig is the routing part of c.
+func (c Config) RouteConfig() route.Config {
+	return route.Config{Routes: c.Routes, DefaultTable: c.DefaultTable}
+}
+
+// validateRoutes checks the routes and that each tail source's tag, when
+// it does not expand from the file path, is routable.
+func (c Config) validateRoutes() []error {
+	r, err := route.New(c.RouteConfig())
+	if err != nil {
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			return j.Unwrap()
+		}
+		return []error{err}
+	}
+	var errs []error
+	for i, t := range c.Sources.Tail {
+		if t.Tag != "" && !strings.Contains(t.Tag, "*") && !r.Routable(t.Tag) {
+			errs = append(errs, fmt.Errorf("sources.tail[%d].tag: no route accepts %q and no default_table is set", i, t.Tag))
+		}
+	}
+	return errs
 }

@@ -65,7 +65,7 @@ func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 		}
 	}
 	for k := range t.prior {
-		t.watches[k] = &watch{key: k}
+		t.watches[k] = t.newWatch(k)
 	}
 	return nil
 }

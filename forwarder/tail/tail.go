@@ -48,6 +48,12 @@ type Preparer interface {
 	Prepare(tag string, records []byte, count int, checkpoint []byte) (intake.Prepared, error)
 }
 
+// Router is implemented by a Preparer that routes tags (forwarder/route):
+// a file whose tag is not Routable is not followed.
+type Router interface {
+	Routable(tag string) bool
+}
+
 // Stats are the tailer's counters.
 type Stats struct {
 	Lines          uint64 // lines read (multiline: events)
@@ -58,6 +64,9 @@ type Stats struct {
 	LostBytes      uint64 // bytes a truncation made unreadable
 	Rotations      uint64 // rotated files seen
 	FullWaits      uint64 // appends refused by a full buffer (retried)
+	// UnroutableFiles counts the files not followed because no route
+	// accepts their tag.
+	UnroutableFiles uint64
 }
 
 // FileStatus is one followed file.
@@ -95,7 +104,7 @@ type Tailer struct {
 	count   int
 	pending []*inflight // oldest first, at most maxInflight
 
-	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
+	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits, unroutable atomic.Uint64
 }
 
 // New builds a Tailer; cfg (start from DefaultConfig) must be valid.
@@ -130,7 +139,7 @@ func (t *Tailer) SetClock(now func() time.Time) { t.now = now }
 func (t *Tailer) Stats() Stats {
 	return Stats{Lines: t.nLines.Load(), Bytes: t.nBytes.Load(), ParseErrors: t.parseErrs.Load(),
 		TruncatedLines: t.truncLines.Load(), Truncations: t.truncations.Load(), LostBytes: t.lost.Load(),
-		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load()}
+		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load(), UnroutableFiles: t.unroutable.Load()}
 }
 
 // Files reports the followed files with their positions (lag = Size -
@@ -253,7 +262,9 @@ func (t *Tailer) Poll(ctx context.Context) error {
 	t.mu.Lock()
 	ws := make([]*watch, 0, len(t.watches))
 	for _, w := range t.watches {
-		ws = append(ws, w)
+		if !w.skip {
+			ws = append(ws, w)
+		}
 	}
 	t.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].key < ws[j].key })

@@ -34,6 +34,8 @@ type entry struct {
 
 type watch struct {
 	key     string
+	tag     string // the events' tag (Config.Tag expanded from key)
+	skip    bool   // no route accepts tag: the file is not followed
 	entries []*entry
 	// young holds the size of unknown rotated files at their first sight:
 	// they are taken only once their size is stable (a copytruncate copy

@@ -430,7 +430,7 @@ func TestClosedWithoutAck(t *testing.T) {
 			return mp(tb, []any{"td.db1.tbl1", gzipped(tb, bytes.Repeat([]byte{0xc0}, 5000)), rec{"compressed": "gzip", "chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Protocol }},
 		{"not msgpack", DefaultConfig(), nil, func(testing.TB) []byte { return []byte{0xc1, 0xc1} }, func(s Stats) uint64 { return s.Protocol }},
-		{"unroutable tag, chunk asked", DefaultConfig(), nil, func(tb testing.TB) []byte {
+		{"unroutable tag, chunk asked", DefaultConfig(), intake.ErrUnroutable, func(tb testing.TB) []byte {
 			return mp(tb, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Unroutable }},
 		{"not an array", DefaultConfig(), nil, func(tb testing.TB) []byte { return mp(tb, rec{"a": 1}) }, func(s Stats) uint64 { return s.Protocol }},

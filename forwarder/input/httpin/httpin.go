@@ -198,6 +198,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "503 Service Unavailable: buffer is full, retry later", http.StatusServiceUnavailable)
 			s.log.Warn("buffer full, request refused", "tag", tag, "records", n)
 			return
+		case errors.Is(err, intake.ErrUnroutable):
+			s.unroutable.Add(1)
+			err = fail(http.StatusBadRequest, "no route accepts tag %q, the records are not stored: "+
+				"add a route (or a default_table) for it; without routes, tags must be td.<database>.<table> "+
+				"with database and table names of 3 to 255 characters of [a-z0-9_] (%v)", clip(tag), err)
 		case errors.Is(err, names.ErrInvalid):
 			err = fail(http.StatusBadRequest, "%v", err)
 		default:
@@ -225,11 +230,6 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (string, 
 		return "", nil, 0, fail(http.StatusMethodNotAllowed, "use POST")
 	}
 	tag := strings.ReplaceAll(strings.TrimPrefix(r.URL.Path, "/"), "/", ".")
-	if _, _, err := names.ParseTag(tag); err != nil {
-		s.unroutable.Add(1)
-		return "", nil, 0, fail(http.StatusBadRequest, "no route accepts tag %q, the records are not stored: "+
-			"tags must be td.<database>.<table> with database and table names of 3 to 255 characters of [a-z0-9_] (%v)", clip(tag), err)
-	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return "", nil, 0, err

@@ -20,6 +20,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/intake"
+	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
@@ -267,8 +268,10 @@ func TestRefused(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"bad tag", DefaultConfig(), nil, "POST", "/app.log", "application/json", []byte(`{"a":1}`), 400, "td.<database>.<table>"},
-		{"bad db name", DefaultConfig(), nil, "POST", "/td.DB.tbl", "application/json", []byte(`{"a":1}`), 400, "invalid name"},
+		// The intake (forwarder/route, or the buffer alone) decides what
+		// is routable; the source answers 400 and counts.
+		{"bad tag", DefaultConfig(), fmt.Errorf("%w: tag", intake.ErrUnroutable), "POST", "/app.log", "application/json", []byte(`{"a":1}`), 400, "td.<database>.<table>"},
+		{"bad db name", DefaultConfig(), fmt.Errorf("%w: %w", intake.ErrUnroutable, names.ErrInvalid), "POST", "/td.DB.tbl", "application/json", []byte(`{"a":1}`), 400, "invalid name"},
 		{"GET", DefaultConfig(), nil, "GET", "/td.db1.tbl1", "", nil, 405, "POST"},
 		{"no payload", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "", nil, 400, "parameter"},
 		{"bad json", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"a":`), 400, "json"},
