@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/checkpoint"
 	"github.com/spillwayhq/spillway/forwarder/config"
+	"github.com/spillwayhq/spillway/forwarder/filter"
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
@@ -28,12 +30,14 @@ var _ buffer.Checkpoint = (*checkpoint.Store)(nil)
 
 // Agent is a configured forwarder.
 type Agent struct {
-	cfg   config.Config
-	log   *slog.Logger
-	buf   *buffer.Buffer
-	out   *output.Output
-	in    *route.Intake
-	tails []*tail.Tailer
+	cfg config.Config
+	log *slog.Logger
+	buf *buffer.Buffer
+	out *output.Output
+	in  *route.Intake
+	// filters is nil when none are configured.
+	filters *filter.Set
+	tails   []*tail.Tailer
 
 	httpSrv *httpin.Server
 	httpLn  net.Listener
@@ -78,6 +82,16 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 	}
 	if a.in, err = route.NewIntake(router, map[string]route.Sink{route.DefaultOutput: a.buf}); err != nil {
 		return nil, err
+	}
+	if len(cfg.Filters) > 0 {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("filters: ${hostname}: %w", err)
+		}
+		if a.filters, err = filter.New(cfg.Filters, host); err != nil {
+			return nil, fmt.Errorf("filters: %w", err)
+		}
+		a.in.SetFilter(a.filters)
 	}
 	rec := cp.Recovered()
 	for _, tc := range cfg.Sources.Tail {

@@ -107,6 +107,7 @@ func (a *Agent) metrics(w http.ResponseWriter, _ *http.Request) {
 		metric("spillway_forwarder_forward_unroutable_records_total", "Records refused (not acked) by the forward source because no route accepts their tag.", "counter", n(a.fwdSrv.Stats().Unroutable))
 	}
 	metric("spillway_forwarder_route_default_table_records_total", "Records no route accepted, stored in default_table.", "counter", n(a.in.Stats().Defaulted))
+	metric("spillway_forwarder_filter_dropped_records_total", "Records dropped by grep filters.", "counter", n(a.filters.Stats().Dropped))
 	metric("spillway_forwarder_buffer_bytes", "Bytes in the disk buffer.", "gauge", " "+strconv.FormatInt(bs.Bytes, 10))
 	metric("spillway_forwarder_buffer_chunks", "Chunks in the disk buffer.", "gauge", `{state="open"} `+strconv.Itoa(bs.OpenChunks), `{state="sealed"} `+strconv.Itoa(bs.SealedChunks))
 	metric("spillway_forwarder_buffer_appended_records_total", "Records stored in the disk buffer.", "counter", n(bs.AppendedRecs))

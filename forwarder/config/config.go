@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/filter"
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
@@ -43,6 +44,10 @@ type Config struct {
 	// DefaultTable, "db.table", stores the events no route accepts;
 	// empty refuses them (counted as unroutable).
 	DefaultTable string `yaml:"default_table"`
+	// Filters rewrite or drop records between the parsers and the
+	// buffer, in order, each for the tags its match accepts (Fluentd's
+	// <filter>).
+	Filters []filter.Config `yaml:"filters"`
 	// Monitor is the monitoring endpoint.
 	Monitor Monitor `yaml:"monitor"`
 	// ShutdownTimeout bounds the shipping at SIGTERM/SIGINT; what is not
@@ -338,6 +343,14 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("shutdown_timeout: %v must be positive", c.ShutdownTimeout))
 	}
 	errs = append(errs, c.validateRoutes()...)
+	if err := filter.Validate(c.Filters); err != nil {
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			errs = append(errs, j.Unwrap()...)
+		} else {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

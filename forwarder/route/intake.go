@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/spillwayhq/spillway/forwarder/intake"
@@ -21,8 +22,39 @@ type Sink interface {
 type Intake struct {
 	r     *Router
 	sinks map[string]Sink
+	f     Filter // nil: no filters configured
+	pool  sync.Pool
 
 	defaulted, unroutable atomic.Uint64
+}
+
+// Filter rewrites or drops a tag's records before they are stored
+// (forwarder/filter.Set): it appends the records it keeps to dst and
+// returns them with their number; applied is false when no filter
+// concerns the tag, and records are then returned as they are.
+type Filter interface {
+	Filter(tag string, dst, records []byte, count int) (out []byte, kept int, applied bool, err error)
+}
+
+// SetFilter makes the intake apply f to every batch before storing it.
+// Without it (no filters configured) batches go to the buffer untouched.
+func (in *Intake) SetFilter(f Filter) { in.f = f }
+
+// filter applies the filters; done returns the scratch buffer.
+func (in *Intake) filter(tag string, records []byte, count int) (out []byte, kept int, done func(), err error) {
+	if in.f == nil {
+		return records, count, func() {}, nil
+	}
+	bp, _ := in.pool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	out, kept, applied, err := in.f.Filter(tag, (*bp)[:0], records, count)
+	if !applied {
+		in.pool.Put(bp)
+		return records, count, func() {}, err
+	}
+	return out, kept, func() { *bp = out[:0]; in.pool.Put(bp) }, err
 }
 
 // IntakeStats are the routing counters, in records.
@@ -78,6 +110,11 @@ func (in *Intake) Append(ctx context.Context, tag string, records []byte, count 
 	if err != nil {
 		return err
 	}
+	records, count, done, err := in.filter(tag, records, count)
+	defer done()
+	if err != nil || count == 0 {
+		return err // all filtered out: nothing to store
+	}
 	for _, o := range d.Outputs {
 		if err := in.sinks[o].Append(ctx, d.Tag, records, count); err != nil {
 			return fmt.Errorf("output %s: %w", o, err)
@@ -93,6 +130,14 @@ func (in *Intake) Prepare(tag string, records []byte, count int, checkpoint []by
 	if err != nil {
 		return nil, err
 	}
+	records, count, done, err := in.filter(tag, records, count)
+	defer done() // Prepare compresses: records are not kept
+	if err != nil {
+		return nil, err
+	}
+	if count == 0 {
+		return noop{}, nil // all filtered out
+	}
 	if len(d.Outputs) == 1 {
 		return in.sinks[d.Outputs[0]].Prepare(d.Tag, records, count, checkpoint)
 	}
@@ -107,6 +152,12 @@ func (in *Intake) Prepare(tag string, records []byte, count int, checkpoint []by
 	}
 	return &m, nil
 }
+
+// noop is a batch the filters emptied: there is nothing to store.
+type noop struct{}
+
+func (noop) Commit(context.Context) error { return nil }
+func (noop) Discard()                     {}
 
 // multi commits one prepared batch per output, in order; a batch committed
 // stays committed when a later one reports ErrFull, so Commit resumes with

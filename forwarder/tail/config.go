@@ -54,6 +54,12 @@ type Config struct {
 	// MultilineTimeout emits a pending multiline event after this much
 	// quiet (multiline_flush_interval).
 	MultilineTimeout time.Duration `yaml:"multiline_flush_interval"`
+	// PathKey, when set, adds the file's path to every record under this
+	// key (Fluentd in_tail path_key).
+	PathKey string `yaml:"path_key"`
+	// HostKey, when set, adds the host name to every record under this
+	// key.
+	HostKey string `yaml:"host_key"`
 	// Parse configures the line parser.
 	Parse parser.Config `yaml:"parse"`
 }
@@ -96,6 +102,11 @@ func (c Config) Validate() error {
 	}
 	if c.Tag == "" || strings.ContainsAny(c.Tag, " \t\n") {
 		errs = append(errs, fmt.Errorf("tag: %q is not a Fluentd tag", c.Tag))
+	}
+	for k, v := range map[string]string{"path_key": c.PathKey, "host_key": c.HostKey} {
+		if v == "time" {
+			errs = append(errs, fmt.Errorf("%s: the time field cannot be replaced", k))
+		}
 	}
 	if c.Name == "" {
 		errs = append(errs, errors.New("name: must be set (forwarder/config defaults it to the tag)"))

@@ -35,6 +35,12 @@ func (t *Tailer) refresh() {
 // accepts the tag is configured.
 func (t *Tailer) newWatch(path string) *watch {
 	w := &watch{key: path, tag: ExpandTag(t.cfg.Tag, path)}
+	if t.cfg.PathKey != "" {
+		w.fields = append(w.fields, t.cfg.PathKey, path)
+	}
+	if t.cfg.HostKey != "" {
+		w.fields = append(w.fields, t.cfg.HostKey, t.host)
+	}
 	if r, ok := t.dst.(Router); ok && !r.Routable(w.tag) {
 		w.skip = true
 		t.unroutable.Add(1)

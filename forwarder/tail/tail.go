@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -103,6 +104,8 @@ type Tailer struct {
 	spares  [][]byte
 	count   int
 	pending []*inflight // oldest first, at most maxInflight
+	cur     *watch      // the watch being read
+	host    string      // for host_key
 
 	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits, unroutable atomic.Uint64
 }
@@ -125,6 +128,11 @@ func New(cfg Config, dst Preparer, recovered map[string][][]byte, logger *slog.L
 		watches: map[string]*watch{}, buf: make([]byte, max(cfg.ReadBytes, cfg.MaxLineSize+1))}
 	if cfg.MultilineStart != "" {
 		t.ml = regexp.MustCompile(cfg.MultilineStart)
+	}
+	if cfg.HostKey != "" {
+		if t.host, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("tail host_key: %w", err)
+		}
 	}
 	if err := t.loadPositions(recovered); err != nil {
 		return nil, err
