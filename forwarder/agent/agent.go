@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +33,11 @@ var _ buffer.Checkpoint = (*checkpoint.Store)(nil)
 type Agent struct {
 	cfg config.Config
 	log *slog.Logger
-	buf *buffer.Buffer
+	buf *buffer.Buffer // the default output's
 	out *output.Output
-	in  *route.Intake
+	// sinks are every output with its buffer, the default one first.
+	sinks []*sink
+	in    *route.Intake
 	// filters is nil when none are configured.
 	filters *filter.Set
 	tails   []*tail.Tailer
@@ -46,6 +49,14 @@ type Agent struct {
 	monSrv  *http.Server
 	monLn   net.Listener
 	started time.Time
+}
+
+// sink is one output with its own disk buffer.
+type sink struct {
+	name string
+	buf  *buffer.Buffer
+	out  *output.Output
+	cp   *checkpoint.Store
 }
 
 // New opens the buffer (recovering what a previous run left), builds the
@@ -60,27 +71,22 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 			a.closeAll()
 		}
 	}()
-	bc := cfg.Buffer
-	bc.Logger = logger.With("component", "buffer")
-	cp, err := checkpoint.Open(bc.Dir)
-	if err != nil {
-		return nil, err
+	outs := append([]output.Named{{Name: route.DefaultOutput, Config: cfg.Output}}, cfg.Outputs...)
+	sinks := map[string]route.Sink{}
+	for _, o := range outs {
+		s, err := a.openSink(o)
+		if err != nil {
+			return nil, err
+		}
+		a.sinks = append(a.sinks, s)
+		sinks[o.Name] = s.buf
 	}
-	bc.Checkpoint = cp
-	if a.buf, err = buffer.Open(bc); err != nil {
-		return nil, err
-	}
-	oc := cfg.Output
-	oc.Logger = logger.With("component", "output")
-	oc.Body = output.BodyConfig{GzipLevel: bc.GzipLevel, SingleMemberBody: bc.SingleMemberBody, Compression: bc.Compression}
-	if a.out, err = output.New(oc, a.buf); err != nil {
-		return nil, err
-	}
+	a.buf, a.out = a.sinks[0].buf, a.sinks[0].out
 	router, err := route.New(cfg.RouteConfig())
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
-	if a.in, err = route.NewIntake(router, map[string]route.Sink{route.DefaultOutput: a.buf}); err != nil {
+	if a.in, err = route.NewIntake(router, sinks); err != nil {
 		return nil, err
 	}
 	if len(cfg.Filters) > 0 {
@@ -93,7 +99,7 @@ func New(cfg config.Config, logger *slog.Logger) (a *Agent, err error) {
 		}
 		a.in.SetFilter(a.filters)
 	}
-	rec := cp.Recovered()
+	rec := a.recovered(router)
 	for _, tc := range cfg.Sources.Tail {
 		t, err := tail.New(tc, a.in, rec, logger)
 		if err != nil {
@@ -132,9 +138,65 @@ func (a *Agent) closeAll() {
 			ln.Close()
 		}
 	}
-	if a.buf != nil {
-		a.buf.Close()
+	for _, s := range a.sinks {
+		s.buf.Close()
 	}
+}
+
+// openSink opens an output's buffer (recovering what a previous run left)
+// and builds the output over it.
+func (a *Agent) openSink(o output.Named) (_ *sink, err error) {
+	s := &sink{name: o.Name}
+	bc := a.cfg.Buffer
+	bc.Dir = a.cfg.OutputBufferDir(o.Name)
+	log := a.log
+	if o.Name != route.DefaultOutput {
+		log = log.With("output", o.Name)
+	}
+	bc.Logger = log.With("component", "buffer")
+	if s.cp, err = checkpoint.Open(bc.Dir); err != nil {
+		return nil, fmt.Errorf("output %s: %w", o.Name, err)
+	}
+	bc.Checkpoint = s.cp
+	if s.buf, err = buffer.Open(bc); err != nil {
+		return nil, fmt.Errorf("output %s: %w", o.Name, err)
+	}
+	oc := o.Config
+	oc.Logger = log.With("component", "output")
+	oc.Body = output.BodyConfig{GzipLevel: bc.GzipLevel, SingleMemberBody: bc.SingleMemberBody, Compression: bc.Compression}
+	if s.out, err = output.New(oc, s.buf); err != nil {
+		s.buf.Close()
+		return nil, fmt.Errorf("output %s: %w", o.Name, err)
+	}
+	return s, nil
+}
+
+// recovered merges the tail positions the outputs' buffers recovered.
+// A tail file whose tag routes to one output resumes where that output's
+// buffer says (exactly once). A file whose tag routes to several (copy)
+// ignores them and resumes at its position file, which is written only
+// after every output stored the lines: after a crash between the outputs'
+// writes, the outputs that had the last batches get them again (at least
+// once); none misses them.
+func (a *Agent) recovered(r *route.Router) map[string][][]byte {
+	tags := map[string]string{}
+	for _, tc := range a.cfg.Sources.Tail {
+		tags[tc.Name] = tc.Tag
+	}
+	out := map[string][][]byte{}
+	for _, s := range a.sinks {
+		for key, vs := range s.cp.Recovered() {
+			name, rest, _ := strings.Cut(key, "\x00")
+			path, _, _ := strings.Cut(rest, "\x00")
+			if tag, ok := tags[name]; ok {
+				if d, err := r.Route(tail.ExpandTag(tag, path)); err == nil && len(d.Outputs) > 1 {
+					continue
+				}
+			}
+			out[key] = append(out[key], vs...)
+		}
+	}
+	return out
 }
 
 // Addrs returns the bound addresses of the http source, the forward source
@@ -151,7 +213,10 @@ func (a *Agent) Addrs() (httpAddr, forwardAddr, monitorAddr string) {
 
 // SealNow seals every open chunk so the output ships it (SIGUSR1).
 func (a *Agent) SealNow() int {
-	n := a.buf.SealAll()
+	n := 0
+	for _, s := range a.sinks {
+		n += s.buf.SealAll()
+	}
 	a.log.Info("seal requested", "sealed_chunks", n)
 	return n
 }
@@ -187,9 +252,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.monSrv != nil {
 		go func() { _ = a.monSrv.Serve(a.monLn) }()
 	}
-	outWG.Add(2)
-	go func() { defer outWG.Done(); a.buf.Run(outCtx) }()
-	go func() { defer outWG.Done(); a.out.Run(outCtx) }()
+	for _, s := range a.sinks {
+		outWG.Add(2)
+		go func() { defer outWG.Done(); s.buf.Run(outCtx) }()
+		go func() { defer outWG.Done(); s.out.Run(outCtx) }()
+	}
 	a.log.Info("forwarder started", "tail_sources", len(a.tails), "buffer", a.cfg.Buffer.Dir)
 
 	var runErr error
@@ -212,26 +279,46 @@ func (a *Agent) Run(ctx context.Context) error {
 	stopInputs()
 	inWG.Wait()
 	// Ship what is left within the deadline.
-	a.buf.SealAll()
+	for _, s := range a.sinks {
+		s.buf.SealAll()
+	}
 	stopOutput()
 	outWG.Wait()
-	for sctx.Err() == nil {
-		if sealed, _ := a.buf.Pending(); sealed == 0 {
-			break
+	var wg sync.WaitGroup
+	for _, s := range a.sinks {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.drain(sctx, s) }()
+	}
+	wg.Wait()
+	left := 0
+	for _, s := range a.sinks {
+		sealed, _ := s.buf.Pending()
+		left += sealed
+	}
+	a.log.Info("forwarder stopped", "chunks_left_on_disk", left)
+	if a.monSrv != nil {
+		_ = a.monSrv.Close()
+	}
+	errs := []error{runErr}
+	for _, s := range a.sinks {
+		errs = append(errs, s.buf.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// drain ships s's sealed chunks until none is left or ctx ends.
+func (a *Agent) drain(ctx context.Context, s *sink) {
+	for ctx.Err() == nil {
+		if sealed, _ := s.buf.Pending(); sealed == 0 {
+			return
 		}
-		if err := a.out.ShipQueued(sctx); err != nil && sctx.Err() == nil {
+		if err := s.out.ShipQueued(ctx); err != nil && ctx.Err() == nil {
 			t := time.NewTimer(a.cfg.Output.MinBackoff)
 			select {
-			case <-sctx.Done():
+			case <-ctx.Done():
 			case <-t.C:
 			}
 			t.Stop()
 		}
 	}
-	sealed, _ := a.buf.Pending()
-	a.log.Info("forwarder stopped", "chunks_left_on_disk", sealed)
-	if a.monSrv != nil {
-		_ = a.monSrv.Close()
-	}
-	return errors.Join(runErr, a.buf.Close())
 }

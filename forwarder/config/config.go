@@ -36,8 +36,13 @@ type Config struct {
 	Sources Sources `yaml:"sources"`
 	// Buffer is the disk buffer.
 	Buffer buffer.Config `yaml:"buffer"`
-	// Output is where chunks are shipped.
+	// Output is where chunks are shipped: the output named "default".
 	Output output.Config `yaml:"output"`
+	// Outputs are further named outputs that routes select (td-agent's
+	// copy when a route names several). Each has its own buffer in
+	// <buffer.dir>-<name> (with the buffer section's settings), queue,
+	// retries and standby.
+	Outputs []output.Named `yaml:"outputs"`
 	// Routes map event tags to tables and outputs, first match wins
 	// (Fluentd's <match>). Empty: only td.<db>.<table> tags are stored.
 	Routes []route.Route `yaml:"routes"`
@@ -196,7 +201,20 @@ func Defaults(c Config) Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
 	}
+	for i := range c.Outputs {
+		// The same defaults as the output section.
+		c.Outputs[i].Config = Defaults(Config{StateDir: c.StateDir, Output: c.Outputs[i].Config}).Output
+	}
 	return c
+}
+
+// OutputBufferDir is the buffer directory of the named output (the
+// default output's is buffer.dir).
+func (c Config) OutputBufferDir(name string) string {
+	if name == route.DefaultOutput {
+		return c.Buffer.Dir
+	}
+	return c.Buffer.Dir + "-" + name
 }
 
 // tailDefaults fills the zero fields of t from tail.DefaultConfig; the name
@@ -321,6 +339,15 @@ func (c Config) Validate() error {
 	}
 	prefix("buffer", c.Buffer.Validate())
 	prefix("output", c.Output.Validate())
+	outNames := map[string]bool{}
+	for i, o := range c.Outputs {
+		p := fmt.Sprintf("outputs[%d]", i)
+		if outNames[o.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q used twice", p, o.Name))
+		}
+		outNames[o.Name] = true
+		prefix(p, o.Validate())
+	}
 	if len(c.Sources.Tail) == 0 && c.Sources.HTTP == nil && c.Sources.Forward == nil {
 		errs = append(errs, errors.New("sources: no source configured (tail, http or forward)"))
 	}
@@ -356,7 +383,11 @@ func (c Config) Validate() error {
 
 // RouteConfig is the routing part of c.
 func (c Config) RouteConfig() route.Config {
-	return route.Config{Routes: c.Routes, DefaultTable: c.DefaultTable}
+	rc := route.Config{Routes: c.Routes, DefaultTable: c.DefaultTable}
+	for _, o := range c.Outputs {
+		rc.Outputs = append(rc.Outputs, o.Name)
+	}
+	return rc
 }
 
 // validateRoutes checks the routes and that each tail source's tag, when
