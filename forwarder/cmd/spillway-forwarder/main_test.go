@@ -40,6 +40,13 @@ type rig struct {
 
 func newRig(tb testing.TB) *rig {
 	tb.Helper()
+	return newRigWith(tb, "")
+}
+
+// newRigWith is newRig with extra YAML appended to the configuration;
+// {{URL}} in it stands for the receiver's URL.
+func newRigWith(tb testing.TB, extra string) *rig {
+	tb.Helper()
 	r := &rig{tb: tb, bin: buildBinary(tb), dir: tb.TempDir(), recv: tdtest.NewTest(tb, tdtest.Config{APIKey: "k", AutoCreate: true})}
 	tb.Cleanup(func() {
 		if tb.Failed() {
@@ -83,6 +90,7 @@ output:
 monitor: {addr: "127.0.0.1:0"}
 shutdown_timeout: 10s
 `, filepath.Join(r.dir, "state"), filepath.Join(r.dir, "forwarder.log"), filepath.Join(r.dir, "logs", "*.log"), srv.URL)
+	cfg += strings.ReplaceAll(extra, "{{URL}}", srv.URL)
 	r.cfgPath = filepath.Join(r.dir, "forwarder.yaml")
 	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
@@ -256,9 +264,28 @@ func TestCheckFlag(t *testing.T) {
 // lines are written and the log rotates (rename and copytruncate, chosen at
 // random); after a last clean run every line must have arrived exactly once.
 func TestKill9(t *testing.T) {
-	r := newRig(t)
+	kill9(t, newRig(t), 20)
+}
+
+// TestKill9NamedOutput is TestKill9 with the tail routed to a named output
+// (its own buffer directory, recovered on its own): still exactly once.
+func TestKill9NamedOutput(t *testing.T) {
+	kill9(t, newRigWith(t, `
+outputs:
+  - name: archive
+    primary: {url: "{{URL}}", api_key: k}
+    concurrency: 2
+    min_backoff: 10ms
+    max_backoff: 100ms
+routes:
+  - match: "td.db1.*"
+    output: archive
+`), 10)
+}
+
+func kill9(t *testing.T, r *rig, runs int) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
-	const runs = 20
 	for run := 0; run < runs; run++ {
 		if rng.IntN(4) == 0 && r.written > 0 {
 			r.rotate(rng.IntN(2) == 0)
