@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -163,6 +164,13 @@ func (a *Agent) openSink(o output.Named) (_ *sink, err error) {
 	}
 	oc := o.Config
 	oc.Logger = log.With("component", "output")
+	// What each endpoint said about zstd, kept across restarts.
+	stateDir := filepath.Join(a.cfg.StateDir, "output")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		s.buf.Close()
+		return nil, fmt.Errorf("output %s: %w", o.Name, err)
+	}
+	oc.StateFile = filepath.Join(stateDir, o.Name+".json")
 	oc.Body = output.BodyConfig{GzipLevel: bc.GzipLevel, SingleMemberBody: bc.SingleMemberBody, Compression: bc.Compression}
 	if s.out, err = output.New(oc, s.buf); err != nil {
 		s.buf.Close()
