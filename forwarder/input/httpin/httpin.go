@@ -1,5 +1,5 @@
 // Package httpin owns the forwarder's HTTP source: Fluentd in_http's wire
-// format (POST /td.<db>.<table> with json=, msgpack= or ndjson= parameters,
+// format (POST /<tag> with json=, msgpack= or ndjson= parameters,
 // or JSON, msgpack and NDJSON bodies by Content-Type, arrays as batches, a
 // time parameter, gzip/deflate Content-Encoding). Records go to an intake.Appender;
 // the answer is 200 only after Append returned.
@@ -7,8 +7,9 @@
 // Answers:
 //
 //	200  records stored (empty body)
-//	400  a tag no route accepts (until routing exists: any tag that is not
-//	     td.<db>.<table> with valid names; counted in Stats.Unroutable), no payload,
+//	400  a tag no route accepts (the intake returns intake.ErrUnroutable;
+//	     without routes, any tag that is not td.<db>.<table> with valid
+//	     names; counted in Stats.Unroutable), no payload,
 //	     bad JSON/msgpack,
 //	     a record that is not an object, a non-numeric time, unknown Content-Encoding,
 //	     a record with too many keys or nested too deep (tdrecord.DefaultLimits, what
