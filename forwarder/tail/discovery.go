@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/shared/names"
 )
 
 // refresh expands the globs and adds watches for new paths.
@@ -41,7 +43,11 @@ func (t *Tailer) newWatch(path string) *watch {
 	if t.cfg.HostKey != "" {
 		w.fields = append(w.fields, t.cfg.HostKey, t.host)
 	}
-	if r, ok := t.dst.(Router); ok && !r.Routable(w.tag) {
+	routable := func(tag string) bool { _, _, err := names.ParseTag(tag); return err == nil } // a bare buffer's rule
+	if r, ok := t.dst.(Router); ok {
+		routable = r.Routable
+	}
+	if !routable(w.tag) {
 		w.skip = true
 		t.unroutable.Add(1)
 		t.log.Warn("file not followed: no route accepts its tag and no default_table is set", "path", path, "tag", w.tag)
