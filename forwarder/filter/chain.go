@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/tinylib/msgp/msgp"
@@ -89,6 +90,13 @@ func (s step) apply(es []entry) ([]entry, bool) {
 		}
 	}
 	if len(f.remove) > 0 || len(f.rename) > 0 {
+		// A renamed field replaces a field already named as its new name.
+		var produced [][]byte
+		for _, e := range es {
+			if to, ok := f.rename[string(e.key)]; ok && !f.remove[string(e.key)] {
+				produced = append(produced, to)
+			}
+		}
 		out := es[:0]
 		for _, e := range es {
 			if f.remove[string(e.key)] {
@@ -96,6 +104,8 @@ func (s step) apply(es []entry) ([]entry, bool) {
 			}
 			if to, ok := f.rename[string(e.key)]; ok {
 				e.key = to
+			} else if slices.ContainsFunc(produced, func(p []byte) bool { return string(p) == string(e.key) }) {
+				continue
 			}
 			out = append(out, e)
 		}

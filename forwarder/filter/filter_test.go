@@ -60,6 +60,12 @@ func TestApply(t *testing.T) {
 				{"time": int64(2), "status": int64(503), "path": "/redacted", "message": "down"},
 				{"time": int64(3), "status": int64(500), "path": "/redacted", "message": "err"},
 			}, 0},
+		{"rename onto an existing field replaces it", []Config{{RecordTransformer: &RecordTransformer{Rename: map[string]string{"msg": "path"}}}},
+			"app.access", []map[string]any{
+				{"time": int64(1), "status": int64(200), "path": "ok", "password": "x"},
+				{"time": int64(2), "status": int64(503), "path": "down"},
+				{"time": int64(3), "status": int64(500), "path": "err"},
+			}, 0},
 		{"grep include on a number, exclude", []Config{{Grep: &Grep{
 			Include: []Rule{{Key: "status", Pattern: "^5"}}, Exclude: []Rule{{Key: "path", Pattern: "^/health"}}}}},
 			"app.access", []map[string]any{in[2]}, 2},
@@ -88,8 +94,24 @@ func TestApply(t *testing.T) {
 			if n != len(tt.want) {
 				t.Fatalf("kept %d, want %d", n, len(tt.want))
 			}
-			if got := decode(t, out); len(tt.want) > 0 && fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			got := decode(t, out)
+			if len(tt.want) > 0 && fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("got %v\nwant %v", got, tt.want)
+			}
+			for i, rest := 0, out; i < n; i++ { // no key twice (a decoded map would hide it)
+				keys, r, err := msgp.ReadMapHeaderBytes(rest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int(keys) != len(got[i]) {
+					t.Fatalf("record %d has %d keys, %d distinct", i, keys, len(got[i]))
+				}
+				for range 2 * keys {
+					if r, err = msgp.Skip(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				rest = r
 			}
 			if d := s.Stats().Dropped; d != tt.dropped {
 				t.Fatalf("dropped %d, want %d", d, tt.dropped)
