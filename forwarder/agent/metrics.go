@@ -26,6 +26,11 @@ var (
 	mTailTrunc  = newDesc("spillway_forwarder_tail_truncated_lines_total", "Lines cut at max_line_size.", prometheus.CounterValue, "source")
 	mTailLost   = newDesc("spillway_forwarder_tail_lost_bytes_total", "Bytes made unreadable by truncation.", prometheus.CounterValue, "source")
 	mTailLag    = newDesc("spillway_forwarder_tail_file_lag_bytes", "File size minus position (a path that is not UTF-8 shows U+FFFD for each invalid byte).", prometheus.GaugeValue, "source", "path")
+	mTailUnr    = newDesc("spillway_forwarder_tail_unroutable_files", "Files not followed because no route accepts their tag.", prometheus.GaugeValue, "source")
+	mTailTakeOK = newDesc("spillway_forwarder_tail_takeover_resumed_files_total", "Files started at td-agent's position (takeover_pos_file).", prometheus.CounterValue, "source")
+	mTailTakeNo = newDesc("spillway_forwarder_tail_takeover_mismatched_files_total", "Files named in td-agent's position file that changed since (read from their head).", prometheus.CounterValue, "source")
+	mRouteDef   = newDesc("spillway_forwarder_route_default_table_records_total", "Records no route accepted, stored in default_table.", prometheus.CounterValue)
+	mFilterDrop = newDesc("spillway_forwarder_filter_dropped_records_total", "Records dropped by grep filters.", prometheus.CounterValue)
 	mHTTPUnr    = newDesc("spillway_forwarder_http_unroutable_requests_total", "Requests refused (400) by the http source because no route accepts their tag.", prometheus.CounterValue)
 	mFwdUnr     = newDesc("spillway_forwarder_forward_unroutable_records_total", "Records refused (not acked) by the forward source because no route accepts their tag.", prometheus.CounterValue)
 	mInAccepted = newDesc("spillway_forwarder_input_accepted_records_total", "Records an input (http, forward) stored in the buffer.", prometheus.CounterValue, "input")
@@ -70,6 +75,9 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		emit(mTailPErr, float64(s.ParseErrors), name)
 		emit(mTailTrunc, float64(s.TruncatedLines), name)
 		emit(mTailLost, float64(s.LostBytes), name)
+		emit(mTailUnr, float64(s.UnroutableFiles), name)
+		emit(mTailTakeOK, float64(s.TakeoverResumed), name)
+		emit(mTailTakeNo, float64(s.TakeoverMismatched), name)
 		for _, f := range t.Files() {
 			emit(mTailLag, float64(max(f.Size-f.Offset, 0)), name, f.Path)
 		}
@@ -88,6 +96,8 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		emit(mInRefused, float64(s.Refused), "forward")
 		emit(mInUnr, float64(s.Unroutable), "forward")
 	}
+	emit(mRouteDef, float64(a.in.Stats().Defaulted))
+	emit(mFilterDrop, float64(a.filters.Stats().Dropped))
 	bs, os := a.buf.Stats(), a.out.Stats()
 	emit(mBufBytes, float64(bs.Bytes))
 	emit(mBufChunks, float64(bs.OpenChunks), "open")

@@ -77,7 +77,7 @@ func (b *Buffer) prepare(tag string, records []byte, count int, meta []byte) (*P
 		}
 	}
 	if _, _, err := names.ParseTag(tag); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", intake.ErrUnroutable, err)
 	}
 	if len(records) > MaxFrame {
 		return nil, fmt.Errorf("%d record bytes are over the %d frame limit", len(records), MaxFrame)

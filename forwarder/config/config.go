@@ -9,15 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/filter"
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 	"github.com/spillwayhq/spillway/forwarder/input/httpin"
 	"github.com/spillwayhq/spillway/forwarder/output"
 	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/forwarder/route"
 	"github.com/spillwayhq/spillway/forwarder/tail"
 )
 
@@ -32,8 +35,23 @@ type Config struct {
 	Sources Sources `yaml:"sources"`
 	// Buffer is the disk buffer.
 	Buffer buffer.Config `yaml:"buffer"`
-	// Output is where chunks are shipped.
+	// Output is where chunks are shipped: the output named "default".
 	Output output.Config `yaml:"output"`
+	// Outputs are further named outputs that routes select (td-agent's
+	// copy when a route names several). Each has its own buffer in
+	// <buffer.dir>-<name> (with the buffer section's settings), queue,
+	// retries and standby.
+	Outputs []output.Named `yaml:"outputs"`
+	// Routes map event tags to tables and outputs, first match wins
+	// (Fluentd's <match>). Empty: only td.<db>.<table> tags are stored.
+	Routes []route.Route `yaml:"routes"`
+	// DefaultTable, "db.table", stores the events no route accepts;
+	// empty refuses them (counted as unroutable).
+	DefaultTable string `yaml:"default_table"`
+	// Filters rewrite or drop records between the parsers and the
+	// buffer, in order, each for the tags its match accepts (Fluentd's
+	// <filter>).
+	Filters []filter.Config `yaml:"filters"`
 	// Monitor is the monitoring endpoint.
 	Monitor Monitor `yaml:"monitor"`
 	// ShutdownTimeout bounds the shipping at SIGTERM/SIGINT; what is not
@@ -204,7 +222,20 @@ func Defaults(c Config) Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = d.ShutdownTimeout
 	}
+	for i := range c.Outputs {
+		// The same defaults as the output section.
+		c.Outputs[i].Config = Defaults(Config{StateDir: c.StateDir, Output: c.Outputs[i].Config}).Output
+	}
 	return c
+}
+
+// OutputBufferDir is the buffer directory of the named output (the
+// default output's is buffer.dir).
+func (c Config) OutputBufferDir(name string) string {
+	if name == route.DefaultOutput {
+		return c.Buffer.Dir
+	}
+	return c.Buffer.Dir + "-" + name
 }
 
 // tailDefaults fills the zero fields of t from tail.DefaultConfig; the name
@@ -332,6 +363,15 @@ func (c Config) Validate() error {
 	}
 	prefix("buffer", c.Buffer.Validate())
 	prefix("output", c.Output.Validate())
+	outNames := map[string]bool{}
+	for i, o := range c.Outputs {
+		p := fmt.Sprintf("outputs[%d]", i)
+		if outNames[o.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q used twice", p, o.Name))
+		}
+		outNames[o.Name] = true
+		prefix(p, o.Validate())
+	}
 	if len(c.Sources.Tail) == 0 && c.Sources.HTTP == nil && c.Sources.Forward == nil {
 		errs = append(errs, errors.New("sources: no source configured (tail, http or forward)"))
 	}
@@ -353,5 +393,43 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown_timeout: %v must be positive", c.ShutdownTimeout))
 	}
+	errs = append(errs, c.validateRoutes()...)
+	if err := filter.Validate(c.Filters); err != nil {
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			errs = append(errs, j.Unwrap()...)
+		} else {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// RouteConfig is the routing part of c.
+func (c Config) RouteConfig() route.Config {
+	rc := route.Config{Routes: c.Routes, DefaultTable: c.DefaultTable}
+	for _, o := range c.Outputs {
+		rc.Outputs = append(rc.Outputs, o.Name)
+	}
+	return rc
+}
+
+// validateRoutes checks the routes and that each tail source's tag, when
+// it does not expand from the file path, is routable.
+func (c Config) validateRoutes() []error {
+	r, err := route.New(c.RouteConfig())
+	if err != nil {
+		var j interface{ Unwrap() []error }
+		if errors.As(err, &j) {
+			return j.Unwrap()
+		}
+		return []error{err}
+	}
+	var errs []error
+	for i, t := range c.Sources.Tail {
+		if t.Tag != "" && !strings.Contains(t.Tag, "*") && !r.Routable(t.Tag) {
+			errs = append(errs, fmt.Errorf("sources.tail[%d].tag: no route accepts %q and no default_table is set", i, t.Tag))
+		}
+	}
+	return errs
 }

@@ -50,6 +50,15 @@ shutdown_timeout: -1s
 `, []string{"log.level:", "buffer.overflow:", "sources.tail[0].tag:", "output.primary.url:", "output.primary: set exactly one", "shutdown_timeout:"}},
 		{"parser errors carry their path", strings.Replace(minimal, "parse: {type: apache2}", "parse: {type: csv, timezone: Mars/Base}", 1),
 			[]string{"sources.tail[0].parse.keys: required for csv", "sources.tail[0].parse.timezone:"}},
+		{"routed tail tag", strings.Replace(minimal, "tag: td.web.access", "tag: app.access", 1) + "routes: [{match: \"app.**\"}]\n", nil},
+		{"tail tag from path", strings.Replace(minimal, "tag: td.web.access", "tag: app.*", 1), nil},
+		{"tail tag kept by default_table", strings.Replace(minimal, "tag: td.web.access", "tag: app", 1) + "default_table: misc.other\n", nil},
+		{"route errors", strings.Replace(minimal, "tag: td.web.access", "tag: app.access", 1) + `
+routes:
+  - {match: "{web", db: x}
+  - {match: "web.*", output: [archive]}
+default_table: nodot
+`, []string{"routes[0].match:", "routes[0]: set both db and table", `routes[1].output: no output named "archive"`, "default_table:"}},
 		{"no source", "output:\n  primary: {url: \"http://127.0.0.1:1\", api_key: k}\n", []string{"sources: no source"}},
 	}
 	for _, tt := range tests {

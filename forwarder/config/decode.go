@@ -156,7 +156,8 @@ func ParseSize(s string) (int64, error) {
 }
 
 // yamlFields maps the YAML keys of struct t to its fields (fields tagged
-// "-" have none; untagged fields use the lower-cased name, as yaml.v3).
+// "-" have none; untagged fields use the lower-cased name and ",inline"
+// structs lend theirs, as in yaml.v3).
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	out := map[string]reflect.StructField{}
 	for i := range t.NumField() {
@@ -164,8 +165,14 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, inner := range yamlFields(f.Type) { // yaml.v3 ",inline": the fields are the parent's
+				out[k] = inner
+			}
 			continue
 		}
 		if name == "" {

@@ -79,8 +79,18 @@ func schemaKeys(t reflect.Type, path string, out map[string]string) {
 	if t.Kind() != reflect.Struct || t == durationType {
 		return
 	}
+	for i := range t.NumField() {
+		// An ",inline" struct's keys are named by their own type, so
+		// outputs[] entries are shown once the output section shows them.
+		if f := t.Field(i); f.IsExported() && strings.HasSuffix(f.Tag.Get("yaml"), ",inline") {
+			schemaKeys(f.Type, path, out)
+		}
+	}
 	for name, f := range yamlFields(t) {
 		p := join(path, name)
+		if _, done := out[p]; done {
+			continue
+		}
 		out[p] = t.String() + "." + name
 		schemaKeys(f.Type, p, out)
 	}

@@ -13,9 +13,15 @@ import (
 // withholds its ack).
 var ErrFull = errors.New("disk buffer is full")
 
+// ErrUnroutable is returned by Append and Prepare when no route accepts the
+// tag and no default table is configured: the records are refused (http
+// answers 400, forward withholds its ack), counted, never stored.
+var ErrUnroutable = errors.New("no route accepts the tag")
+
 // Appender stores records durably.
 type Appender interface {
-	// Append stores count records for tag (td.<db>.<table>). records is the
+	// Append stores count records for tag (a Fluentd tag; the disk buffer
+	// itself takes only td.<db>.<table>, forwarder/route maps others). records is the
 	// concatenation of count msgpack maps, each with an integer "time" key.
 	// It returns only once the records are in the disk buffer (written and
 	// fsynced), or an error (ErrFull, a name error, an I/O error); on error

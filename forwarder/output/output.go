@@ -48,10 +48,12 @@ type Config struct {
 	MinBackoff           time.Duration `yaml:"min_backoff"`            // wait after a failed attempt, doubled per consecutive failure
 	MaxBackoff           time.Duration `yaml:"max_backoff"`
 	ClientAttempts       int           `yaml:"client_attempts"` // attempts inside one ImportWithID call
-	// Compression of import bodies: "auto" (default) sends msgpack.zst and,
-	// when an endpoint refuses a zstd body but takes the same chunk as
-	// msgpack.gz, sends gzip to that endpoint from then on; "zstd" always
-	// sends zstd; "gzip" always sends gzip (what every TD endpoint takes).
+	// Compression of import bodies: "auto" (default) sends msgpack.gz to
+	// an endpoint until a successful answer carries AcceptEncodingHeader
+	// with zstd, then msgpack.zst; an endpoint that refuses a zstd body but
+	// takes the same chunk as gzip gets gzip for good (kept in StateFile);
+	// "zstd" always sends zstd; "gzip" always sends gzip (what every TD
+	// endpoint takes).
 	Compression string `yaml:"compression"`
 	// AutoCreateTable, on a 404 answer to an import, creates the database
 	// and the table with the TD API (POST /v3/database/create/:db,
@@ -59,6 +61,9 @@ type Config struct {
 	// tdlog output does (its auto_create_table). nil means true, tdlog's
 	// default.
 	AutoCreateTable *bool `yaml:"auto_create_table"`
+	// StateFile, when set, keeps what each endpoint said about zstd
+	// across restarts (written atomically, mode 0600); the agent sets it.
+	StateFile string `yaml:"-"`
 	// Body is how bodies are built from stored chunks; the agent sets it
 	// from the buffer section.
 	Body BodyConfig `yaml:"-"`
@@ -247,9 +252,10 @@ type Output struct {
 	log     *slog.Logger
 	clients [2]importer // primary, standby (nil when none)
 	names   [2]string
-	// gzipOnly is set for an endpoint that refused a zstd body and took the
-	// same chunk as gzip (compression: auto).
-	gzipOnly [2]atomic.Bool
+	// enc is what compression auto knows of each endpoint (encUnknown,
+	// encZstd, encGzip), kept by neg across restarts.
+	enc [2]atomic.Int32
+	neg *negotiator
 
 	mu          sync.Mutex
 	active      int // 0 primary, 1 standby
@@ -282,17 +288,21 @@ func New(cfg Config, src Source) (*Output, error) {
 		return nil, err
 	}
 	o.bodies = bodies
-	c, err := cfg.Primary.client(cfg, o.log)
-	if err != nil {
-		return nil, fmt.Errorf("primary: %w", err)
+	if o.neg, err = loadNegotiator(cfg.StateFile); err != nil {
+		return nil, err
 	}
-	o.clients[0], o.names[0] = c, cfg.Primary.URL
-	if cfg.Standby != nil {
-		c, err := cfg.Standby.client(cfg, o.log)
-		if err != nil {
-			return nil, fmt.Errorf("standby: %w", err)
+	eps := []*Endpoint{&cfg.Primary, cfg.Standby}
+	for i, e := range eps {
+		if e == nil {
+			continue
 		}
-		o.clients[1], o.names[1] = c, cfg.Standby.URL
+		c, err := e.client(cfg, o.log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", [2]string{"primary", "standby"}[i], err)
+		}
+		c.HTTP.Transport = observer{next: c.HTTP.Transport, saw: func(zstd bool) { o.learn(i, zstd) }}
+		o.clients[i], o.names[i] = c, e.URL
+		o.enc[i].Store(o.neg.get(e.URL))
 	}
 	return o, nil
 }
@@ -415,12 +425,11 @@ type answer struct {
 // is sent again at once.
 func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 	ep := o.pick()
-	zstdOK := o.cfg.Compression == CompressionZstd || o.cfg.Compression == CompressionAuto && !o.gzipOnly[ep].Load()
-	body, codec, err := o.send(ctx, ep, c, zstdOK)
+	body, codec, err := o.send(ctx, ep, c, o.zstdOK(ep))
 	if codec == buffer.Zstd && o.cfg.Compression == CompressionAuto && tdimport.IsPermanent(err) && !tdimport.IsAuthError(err) && ctx.Err() == nil {
 		zerr := err
 		if body, _, err = o.send(ctx, ep, c, false); err == nil {
-			o.gzipOnly[ep].Store(true)
+			o.refusedZstd(ep)
 			o.log.Info("endpoint refused a zstd body and took gzip; sending it gzip from now on", "endpoint", o.names[ep], "zstd_error", zerr)
 		}
 	}
@@ -430,8 +439,7 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		if cerr := o.ensureTable(ctx, ep, c); cerr != nil {
 			err = fmt.Errorf("%w (auto_create_table: %w)", err, cerr)
 		} else {
-			zstdOK = o.cfg.Compression == CompressionZstd || o.cfg.Compression == CompressionAuto && !o.gzipOnly[ep].Load()
-			body, _, err = o.send(ctx, ep, c, zstdOK)
+			body, _, err = o.send(ctx, ep, c, o.zstdOK(ep))
 			if tdimport.IsNotFound(err) {
 				o.notFound.Add(1)
 			}

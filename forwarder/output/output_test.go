@@ -285,39 +285,54 @@ func TestRunShipsUntilCancelled(t *testing.T) {
 	<-done
 }
 
+// advertising serves rv and answers every request with the header by which
+// Spillway's ingest says it takes msgpack.zst.
+func advertising(tb testing.TB, rv *tdtest.Server) *httptest.Server {
+	tb.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(AcceptEncodingHeader, "zstd")
+		rv.ServeHTTP(w, r)
+	}))
+	tb.Cleanup(s.Close)
+	return s
+}
+
 func TestCompressionNegotiation(t *testing.T) {
-	// compression auto sends zstd and falls back to gzip, for good, on an
-	// endpoint that refuses zstd but takes the same chunk as gzip; zstd and
-	// gzip are fixed. Every chunk arrives exactly once or is parked.
+	// compression auto sends msgpack.gz (as tdlog does) to an endpoint
+	// until it says, with a response header, that it takes zstd; an
+	// endpoint that says so but then refuses a zstd body gets gzip from
+	// then on. zstd and gzip are fixed. Every chunk arrives exactly once or
+	// is parked.
 	const gz, zst = "msgpack.gz", "msgpack.zst"
 	tests := []struct {
 		name        string
 		stored      buffer.Codec
 		compression string
 		gzipOnly    bool
+		advertises  bool
 		wantFormats map[string]int
 		wantRecords int
 		wantParked  uint64
 	}{
-		{"auto, zstd endpoint", buffer.Zstd, CompressionAuto, false, map[string]int{zst: 3}, 3, 0},
-		{"auto, gzip-only endpoint", buffer.Zstd, CompressionAuto, true, map[string]int{zst: 1, gz: 3}, 3, 0},
-		{"zstd, gzip-only endpoint", buffer.Zstd, CompressionZstd, true, map[string]int{zst: 3}, 0, 3},
-		{"gzip", buffer.Zstd, CompressionGzip, false, map[string]int{gz: 3}, 3, 0},
-		{"auto, gzip chunks", buffer.Gzip, CompressionAuto, false, map[string]int{gz: 3}, 3, 0},
+		{"auto, endpoint that takes zstd but does not say so", buffer.Zstd, CompressionAuto, false, false, map[string]int{gz: 3}, 3, 0},
+		{"auto, gzip-only endpoint", buffer.Zstd, CompressionAuto, true, false, map[string]int{gz: 3}, 3, 0},
+		{"auto, endpoint saying it takes zstd", buffer.Zstd, CompressionAuto, false, true, map[string]int{gz: 1, zst: 2}, 3, 0},
+		{"auto, endpoint saying so but refusing zstd", buffer.Zstd, CompressionAuto, true, true, map[string]int{gz: 3, zst: 1}, 3, 0},
+		{"zstd, gzip-only endpoint", buffer.Zstd, CompressionZstd, true, false, map[string]int{zst: 3}, 0, 3},
+		{"gzip", buffer.Zstd, CompressionGzip, false, true, map[string]int{gz: 3}, 3, 0},
+		{"auto, gzip chunks", buffer.Gzip, CompressionAuto, false, true, map[string]int{gz: 3}, 3, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rv := tdtest.NewTest(t, tdtest.Config{APIKey: "k1", AutoCreate: true, GzipOnly: tt.gzipOnly})
-			cfg := testConfig(server(t, rv).URL)
-			cfg.Compression = tt.compression
-			cfg.Concurrency = 1 // with more, each chunk in flight may probe zstd once
-			bcfg := buffer.DefaultConfig()
-			bcfg.Dir, bcfg.Compression = t.TempDir(), tt.stored
-			b, err := buffer.Open(bcfg)
-			if err != nil {
-				t.Fatal(err)
+			url := server(t, rv).URL
+			if tt.advertises {
+				url = advertising(t, rv).URL
 			}
-			t.Cleanup(func() { b.Close() })
+			cfg := testConfig(url)
+			cfg.Compression = tt.compression
+			cfg.Concurrency = 1 // with more, each chunk in flight may use what was known when it left
+			b := newBufferCodec(t, t.TempDir(), tt.stored)
 			fill(t, b, "td.db1.tbl", 3)
 			o, err := New(cfg, b)
 			if err != nil {
@@ -337,6 +352,67 @@ func TestCompressionNegotiation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompressionRemembered: what an endpoint said about zstd (or its
+// refusal of a zstd body) is kept in the state file, so the next run starts
+// with it.
+func TestCompressionRemembered(t *testing.T) {
+	const gz, zst = "msgpack.gz", "msgpack.zst"
+	tests := []struct {
+		name       string
+		gzipOnly   bool
+		first, sec map[string]int
+	}{
+		{"takes zstd", false, map[string]int{gz: 1, zst: 2}, map[string]int{zst: 3}},
+		{"refuses zstd", true, map[string]int{gz: 3, zst: 1}, map[string]int{gz: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "endpoints.json")
+			rv := tdtest.NewTest(t, tdtest.Config{APIKey: "k1", AutoCreate: true, GzipOnly: tt.gzipOnly})
+			url := advertising(t, rv).URL
+			for run, want := range []map[string]int{tt.first, tt.sec} {
+				before := rv.Stats().Formats
+				cfg := testConfig(url)
+				cfg.Concurrency, cfg.StateFile = 1, state
+				b := newBufferCodec(t, t.TempDir(), buffer.Zstd)
+				fill(t, b, "td.db1.tbl", 3)
+				o, err := New(cfg, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := o.ShipQueued(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				got := rv.Stats().Formats
+				for f, n := range before {
+					got[f] -= n
+					if got[f] == 0 {
+						delete(got, f)
+					}
+				}
+				if !maps.Equal(got, want) {
+					t.Fatalf("run %d: requests per format %v, want %v", run, got, want)
+				}
+			}
+			if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("state file: %v %v", fi, err)
+			}
+		})
+	}
+}
+
+func newBufferCodec(tb testing.TB, dir string, c buffer.Codec) *buffer.Buffer {
+	tb.Helper()
+	bcfg := buffer.DefaultConfig()
+	bcfg.Dir, bcfg.Compression = dir, c
+	b, err := buffer.Open(bcfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
 }
 
 // TestRefusalsThatHeal: a rotated key (401 or 403 for a while) and a table

@@ -80,15 +80,15 @@ func (t *Tailer) storeBatchAsync(ctx context.Context, w *watch, e *entry) error 
 	t.pending = append(t.pending, p)
 	go func() {
 		defer close(p.done)
-		p.err = t.storeInOrder(ctx, prev, p.batch, count, key, pos, e.path)
+		p.err = t.storeInOrder(ctx, prev, w.tag, p.batch, count, key, pos, e.path)
 	}()
 	return nil
 }
 
 // storeInOrder prepares a batch, waits for the batch before it (prev, may be nil)
 // to be committed, and commits it.
-func (t *Tailer) storeInOrder(ctx context.Context, prev *inflight, batch []byte, count int, key string, pos []byte, path string) error {
-	pb, err := t.prepare(batch, count, key, pos)
+func (t *Tailer) storeInOrder(ctx context.Context, prev *inflight, tag string, batch []byte, count int, key string, pos []byte, path string) error {
+	pb, err := t.prepare(tag, batch, count, key, pos)
 	if err != nil {
 		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
 	}
@@ -110,17 +110,17 @@ func (t *Tailer) position(w *watch, e *entry, c int64) ([]byte, string) {
 
 // prepare hands a batch and the checkpoint record of its position to the
 // buffer for compression.
-func (t *Tailer) prepare(batch []byte, count int, key string, pos []byte) (intake.Prepared, error) {
+func (t *Tailer) prepare(tag string, batch []byte, count int, key string, pos []byte) (intake.Prepared, error) {
 	rec, err := checkpoint.NewRecord(key, pos)
 	if err != nil {
 		return nil, err
 	}
-	return t.dst.Prepare(t.cfg.Tag, batch, count, rec)
+	return t.dst.Prepare(tag, batch, count, rec)
 }
 
 // appendRetry stores a batch at once, waiting while the buffer is full.
-func (t *Tailer) appendRetry(ctx context.Context, batch []byte, count int, key string, pos []byte, path string) error {
-	pb, err := t.prepare(batch, count, key, pos)
+func (t *Tailer) appendRetry(ctx context.Context, tag string, batch []byte, count int, key string, pos []byte, path string) error {
+	pb, err := t.prepare(tag, batch, count, key, pos)
 	if err != nil {
 		return fmt.Errorf("append %d lines of %s: %w", count, path, err)
 	}
@@ -167,7 +167,7 @@ func (t *Tailer) storeBatch(ctx context.Context, w *watch, e *entry) error {
 		return nil
 	}
 	pos, key := t.position(w, e, c)
-	if err := t.appendRetry(ctx, t.batch, t.count, key, pos, e.path); err != nil {
+	if err := t.appendRetry(ctx, w.tag, t.batch, t.count, key, pos, e.path); err != nil {
 		return err
 	}
 	t.batch, t.count = t.batch[:0], 0

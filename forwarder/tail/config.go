@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/shared/names"
 )
 
 // Config configures one tail source.
@@ -25,7 +24,10 @@ type Config struct {
 	// naming its rotated copies (default {path}.[0-9]* and {path}-[0-9]*).
 	// Compressed copies (.gz, .bz2, .xz, .zst) are never read.
 	Rotated []string `yaml:"rotated_path"`
-	// Tag is td.<db>.<table>.
+	// Tag is the events' Fluentd tag; forwarder/route maps it to a table.
+	// A "*" in it is replaced by the file's path with "/" turned into "."
+	// (Fluentd in_tail: tag app.* and /var/log/a.log give
+	// app.var.log.a.log).
 	Tag string `yaml:"tag"`
 	// PosFile is the position file (written atomically, mode 0600).
 	PosFile string `yaml:"pos_file"`
@@ -60,6 +62,12 @@ type Config struct {
 	// MultilineTimeout emits a pending multiline event after this much
 	// quiet (multiline_flush_interval).
 	MultilineTimeout time.Duration `yaml:"multiline_flush_interval"`
+	// PathKey, when set, adds the file's path to every record under this
+	// key (Fluentd in_tail path_key).
+	PathKey string `yaml:"path_key"`
+	// HostKey, when set, adds the host name to every record under this
+	// key.
+	HostKey string `yaml:"host_key"`
 	// Parse configures the line parser.
 	Parse parser.Config `yaml:"parse"`
 }
@@ -100,8 +108,13 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("rotated_path[%d]: %q lacks {path}", i, r))
 		}
 	}
-	if _, _, err := names.ParseTag(c.Tag); err != nil {
-		errs = append(errs, fmt.Errorf("tag: %w", err))
+	if c.Tag == "" || strings.ContainsAny(c.Tag, " \t\n") {
+		errs = append(errs, fmt.Errorf("tag: %q is not a Fluentd tag", c.Tag))
+	}
+	for k, v := range map[string]string{"path_key": c.PathKey, "host_key": c.HostKey} {
+		if v == "time" {
+			errs = append(errs, fmt.Errorf("%s: the time field cannot be replaced", k))
+		}
 	}
 	if c.Name == "" {
 		errs = append(errs, errors.New("name: must be set (forwarder/config defaults it to the tag)"))

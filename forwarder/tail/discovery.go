@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spillwayhq/spillway/shared/names"
 )
 
 // refresh expands the globs and adds watches for new paths.
@@ -22,10 +24,50 @@ func (t *Tailer) refresh() {
 				continue
 			}
 			if _, ok := t.watches[m]; !ok {
-				t.watches[m] = &watch{key: m}
+				t.watches[m] = t.newWatch(m)
 			}
 		}
 	}
+}
+
+// newWatch makes the watch of path with its tag. A file whose tag no route
+// accepts is not followed: a file cannot be refused to a client, so its
+// lines stay in it, unread and with no position, and the file is logged
+// and counted (Stats.UnroutableFiles) until a route or default table that
+// accepts the tag is configured.
+func (t *Tailer) newWatch(path string) *watch {
+	w := &watch{key: path, tag: ExpandTag(t.cfg.Tag, path)}
+	if t.cfg.PathKey != "" {
+		w.fields = append(w.fields, t.cfg.PathKey, path)
+	}
+	if t.cfg.HostKey != "" {
+		w.fields = append(w.fields, t.cfg.HostKey, t.host)
+	}
+	routable := func(tag string) bool { _, _, err := names.ParseTag(tag); return err == nil } // a bare buffer's rule
+	if r, ok := t.dst.(Router); ok {
+		routable = r.Routable
+	}
+	if !routable(w.tag) {
+		w.skip = true
+		t.unroutable.Add(1)
+		t.log.Warn("file not followed: no route accepts its tag and no default_table is set", "path", path, "tag", w.tag)
+	}
+	return w
+}
+
+// ExpandTag replaces the "*" of a tail tag with path, its "/" turned into
+// "." (runs of "." squeezed, a leading one dropped), as Fluentd's in_tail
+// does; a tag without "*" is returned as is.
+func ExpandTag(tag, path string) string {
+	before, after, ok := strings.Cut(tag, "*")
+	if !ok {
+		return tag
+	}
+	p := strings.ReplaceAll(path, "/", ".")
+	for strings.Contains(p, "..") {
+		p = strings.ReplaceAll(p, "..", ".")
+	}
+	return before + strings.TrimPrefix(p, ".") + after
 }
 
 func (t *Tailer) excluded(p string) bool {

@@ -69,7 +69,7 @@ func (t *Tailer) loadPositions(recovered map[string][][]byte) error {
 		}
 	}
 	for k := range t.prior {
-		t.watches[k] = &watch{key: k}
+		t.watches[k] = t.newWatch(k)
 	}
 	if firstStart && len(t.prior) == 0 && t.cfg.TakeoverPosFile != "" {
 		return t.loadTakeover()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spillwayhq/spillway/forwarder/filter"
 	"github.com/spillwayhq/spillway/forwarder/parser"
 )
 
@@ -100,6 +101,11 @@ func (t *Tailer) record(l []byte) {
 	if err != nil {
 		t.batch = parser.AppendUnparsed(t.batch[:before], l, now)
 		t.parseErrs.Add(1)
+	}
+	if t.cur != nil && len(t.cur.fields) > 0 {
+		// Only a broken parser could make this fail; the record stays
+		// without the fields then.
+		t.batch, _ = filter.AppendFields(t.batch, before, t.cur.fields...)
 	}
 	t.count++
 	t.nLines.Add(1)

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -50,6 +51,12 @@ type Preparer interface {
 	Prepare(tag string, records []byte, count int, checkpoint []byte) (intake.Prepared, error)
 }
 
+// Router is implemented by a Preparer that routes tags (forwarder/route):
+// a file whose tag is not Routable is not followed.
+type Router interface {
+	Routable(tag string) bool
+}
+
 // Stats are the tailer's counters.
 type Stats struct {
 	Lines          uint64 // lines read (multiline: events)
@@ -65,6 +72,9 @@ type Stats struct {
 	// that changed since (another inode at its path, or shorter than its
 	// position), read from their head.
 	TakeoverResumed, TakeoverMismatched uint64
+	// UnroutableFiles counts the files not followed because no route
+	// accepts their tag.
+	UnroutableFiles uint64
 }
 
 // FileStatus is one followed file.
@@ -104,9 +114,11 @@ type Tailer struct {
 	spares  [][]byte
 	count   int
 	pending []*inflight // oldest first, at most maxInflight
+	cur     *watch      // the watch being read
+	host    string      // for host_key
 
-	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits atomic.Uint64
-	takeoverResumed, takeoverMismatched                                            atomic.Uint64
+	nLines, nBytes, parseErrs, truncLines, truncations, lost, rotations, fullWaits, unroutable atomic.Uint64
+	takeoverResumed, takeoverMismatched                                                        atomic.Uint64
 }
 
 // New builds a Tailer; cfg (start from DefaultConfig) must be valid.
@@ -128,6 +140,11 @@ func New(cfg Config, dst Preparer, recovered map[string][][]byte, logger *slog.L
 	if cfg.MultilineStart != "" {
 		t.ml = regexp.MustCompile(cfg.MultilineStart)
 	}
+	if cfg.HostKey != "" {
+		if t.host, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("tail host_key: %w", err)
+		}
+	}
 	if err := t.loadPositions(recovered); err != nil {
 		return nil, err
 	}
@@ -141,7 +158,7 @@ func (t *Tailer) SetClock(now func() time.Time) { t.now = now }
 func (t *Tailer) Stats() Stats {
 	return Stats{Lines: t.nLines.Load(), Bytes: t.nBytes.Load(), ParseErrors: t.parseErrs.Load(),
 		TruncatedLines: t.truncLines.Load(), Truncations: t.truncations.Load(), LostBytes: t.lost.Load(),
-		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load(),
+		Rotations: t.rotations.Load(), FullWaits: t.fullWaits.Load(), UnroutableFiles: t.unroutable.Load(),
 		TakeoverResumed: t.takeoverResumed.Load(), TakeoverMismatched: t.takeoverMismatched.Load()}
 }
 
@@ -265,7 +282,9 @@ func (t *Tailer) Poll(ctx context.Context) error {
 	t.mu.Lock()
 	ws := make([]*watch, 0, len(t.watches))
 	for _, w := range t.watches {
-		ws = append(ws, w)
+		if !w.skip {
+			ws = append(ws, w)
+		}
 	}
 	t.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].key < ws[j].key })

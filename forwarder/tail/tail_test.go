@@ -390,7 +390,7 @@ func TestParseErrorsKeptUnparsed(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	c := DefaultConfig()
-	c.Tag, c.MultilineStart, c.MaxLineSize = "bad", "(", 0
+	c.Tag, c.MultilineStart, c.MaxLineSize = "two words", "(", 0
 	err := c.Validate()
 	for _, want := range []string{"path:", "tag:", "name:", "pos_file:", "max_line_size:", "multiline_start:"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -34,6 +34,9 @@ type entry struct {
 
 type watch struct {
 	key     string
+	tag     string   // the events' tag (Config.Tag expanded from key)
+	skip    bool     // no route accepts tag: the file is not followed
+	fields  []string // path_key, host_key: key, value pairs added to every record
 	entries []*entry
 	// young holds the size of unknown rotated files at their first sight:
 	// they are taken only once their size is stable (a copytruncate copy
@@ -45,6 +48,7 @@ type watch struct {
 }
 
 func (t *Tailer) pollWatch(ctx context.Context, w *watch, first bool) error {
+	t.cur = w
 	now := t.now()
 	cands := t.candidates(w.key)
 	if t.scanned != nil {

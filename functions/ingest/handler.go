@@ -451,8 +451,15 @@ func (h *Handler) handleImport(ctx context.Context, r *request, db, table, uid, 
 		Database: db, Table: table, UniqueID: uidIf(given, uid), MD5Hex: hex.EncodeToString(sum[:]),
 		ElapsedTime: h.d.Now().Sub(r.started).Seconds(),
 	})
-	return jsonResponse(http.StatusOK, string(out)), nil
+	resp := jsonResponse(http.StatusOK, string(out))
+	resp.Headers[acceptEncodingHeader] = "zstd"
+	return resp, nil
 }
+
+// acceptEncodingHeader tells import clients that msgpack.zst bodies are
+// taken too: spillway-forwarder's compression auto sends zstd only to an
+// endpoint that answered with it (forwarder/output.AcceptEncodingHeader).
+const acceptEncodingHeader = "X-Spillway-Accept-Encoding"
 
 func uidIf(given bool, uid string) string {
 	if given {

@@ -50,6 +50,9 @@ func TestImportAccepted(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
 			}
+			if h := resp.Headers["X-Spillway-Accept-Encoding"]; h != "zstd" {
+				t.Fatalf("X-Spillway-Accept-Encoding = %q, want zstd (the forwarder sends msgpack.zst only to endpoints that say so)", h)
+			}
 			var got importResponse
 			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
 				t.Fatal(err)

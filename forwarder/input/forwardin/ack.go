@@ -4,21 +4,22 @@ package forwardin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/spillwayhq/spillway/shared/names"
+	"github.com/spillwayhq/spillway/forwarder/intake"
 )
 
 // store hands cn.out to the intake and acks when asked.
 func (cn *conn) store(tag string, count int, chunk []byte, jsonAck bool) error {
 	s := cn.s
 	if count > 0 {
-		if _, _, err := names.ParseTag(tag); err != nil {
-			s.st.unroutable.Add(uint64(count))
-			return fmt.Errorf("%w: %d records: %w", errUnroutable, count, err)
-		}
 		if err := s.intake.Append(context.Background(), tag, cn.out, count); err != nil {
+			if errors.Is(err, intake.ErrUnroutable) {
+				s.st.unroutable.Add(uint64(count))
+				return fmt.Errorf("%w: %d records: %w", errUnroutable, count, err)
+			}
 			s.st.refused.Add(1)
 			return fmt.Errorf("%w: %d records for %s: %w", errRefused, count, tag, err)
 		}

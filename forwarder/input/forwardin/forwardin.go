@@ -7,11 +7,12 @@
 //   - Each record's time (integer, float or EventTime; 0 means now) becomes
 //     its integer "time" key, replacing any "time" the record had; the
 //     other pairs are copied byte for byte.
-//   - {"ack": chunk} is written only after Sink.Append returned nil.
+//   - {"ack": chunk} is written only after intake.Appender.Append returned nil.
 //   - On intake.ErrFull or any intake error no ack is written and the
 //     connection is closed, so the client resends.
-//   - A tag that no route accepts (until routing exists: any tag that is
-//     not td.<db>.<table> with valid names) is refused like an intake
+//   - A tag that no route accepts (the intake returns intake.ErrUnroutable;
+//     without routes, any tag that is not td.<db>.<table> with valid
+//     names) is refused like an intake
 //     failure: nothing is stored, no ack is written and the connection is
 //     closed, so the client sees the refusal at once (a client waiting for
 //     an ack without a read timeout, fluent-logger-golang's default, would

@@ -92,7 +92,7 @@ func (f *fakeSink) snapshot() []stored {
 	return append([]stored(nil), f.recs...)
 }
 
-// waitRecords waits until the sink holds n records or the deadline passes.
+// waitRecords waits until the intake holds n records or the deadline passes.
 func (f *fakeSink) waitRecords(tb testing.TB, n int) []stored {
 	tb.Helper()
 	deadline := time.After(10 * time.Second)
@@ -103,7 +103,7 @@ func (f *fakeSink) waitRecords(tb testing.TB, n int) []stored {
 		select {
 		case <-f.changed:
 		case <-deadline:
-			tb.Fatalf("sink has %d records, want %d", len(f.snapshot()), n)
+			tb.Fatalf("intake has %d records, want %d", len(f.snapshot()), n)
 		}
 	}
 }
@@ -227,7 +227,7 @@ func TestFluentLoggerGolang(t *testing.T) {
 			if tt.ack {
 				// Every Post returned after its ack: all records are stored now.
 				if got := len(fs.snapshot()); got != n {
-					t.Fatalf("after acks the sink has %d records, want %d", got, n)
+					t.Fatalf("after acks the intake has %d records, want %d", got, n)
 				}
 				if st := srv.Stats(); st.Acks != n {
 					t.Fatalf("acks = %d", st.Acks)
@@ -421,8 +421,8 @@ func TestClosedWithoutAck(t *testing.T) {
 		msg     func(testing.TB) []byte
 		stat    func(Stats) uint64
 	}{
-		{"sink full", DefaultConfig(), intake.ErrFull, good, func(s Stats) uint64 { return s.Refused }},
-		{"sink error", DefaultConfig(), errors.New("disk gone"), good, func(s Stats) uint64 { return s.Refused }},
+		{"intake full", DefaultConfig(), intake.ErrFull, good, func(s Stats) uint64 { return s.Refused }},
+		{"intake error", DefaultConfig(), errors.New("disk gone"), good, func(s Stats) uint64 { return s.Refused }},
 		{"message too large", configWith(func(c *Config) { c.MaxMessageBytes = 64 }), nil, func(tb testing.TB) []byte {
 			return mp(tb, []any{"td.db1.tbl1", 1, rec{"a": string(bytes.Repeat([]byte("x"), 100))}, rec{"chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Protocol }},
@@ -430,7 +430,7 @@ func TestClosedWithoutAck(t *testing.T) {
 			return mp(tb, []any{"td.db1.tbl1", gzipped(tb, bytes.Repeat([]byte{0xc0}, 5000)), rec{"compressed": "gzip", "chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Protocol }},
 		{"not msgpack", DefaultConfig(), nil, func(testing.TB) []byte { return []byte{0xc1, 0xc1} }, func(s Stats) uint64 { return s.Protocol }},
-		{"unroutable tag, chunk asked", DefaultConfig(), nil, func(tb testing.TB) []byte {
+		{"unroutable tag, chunk asked", DefaultConfig(), intake.ErrUnroutable, func(tb testing.TB) []byte {
 			return mp(tb, []any{"app.access", 1, rec{"a": 1}, rec{"chunk": "c"}})
 		}, func(s Stats) uint64 { return s.Unroutable }},
 		{"not an array", DefaultConfig(), nil, func(tb testing.TB) []byte { return mp(tb, rec{"a": 1}) }, func(s Stats) uint64 { return s.Protocol }},

@@ -216,7 +216,7 @@ func (s *Server) handle(c net.Conn) {
 var errRefused = errors.New("records not stored")
 
 // errUnroutable: no route accepts the message's tag.
-var errUnroutable = errors.New("records refused: no route accepts the tag (tags must be td.<database>.<table>)")
+var errUnroutable = errors.New("records refused: no route accepts the tag")
 
 // ErrTooLarge is the protocol error for a message over a size limit.
 var ErrTooLarge = errors.New("message over the size limit")

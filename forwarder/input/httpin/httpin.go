@@ -1,5 +1,5 @@
 // Package httpin owns the forwarder's HTTP source: Fluentd in_http's wire
-// format (POST /td.<db>.<table> with json=, msgpack= or ndjson= parameters,
+// format (POST /<tag> with json=, msgpack= or ndjson= parameters,
 // or JSON, msgpack and NDJSON bodies by Content-Type, arrays as batches, a
 // time parameter, gzip/deflate Content-Encoding). Records go to an intake.Appender;
 // the answer is 200 only after Append returned.
@@ -7,8 +7,9 @@
 // Answers:
 //
 //	200  records stored (empty body)
-//	400  a tag no route accepts (until routing exists: any tag that is not
-//	     td.<db>.<table> with valid names; counted in Stats.Unroutable), no payload,
+//	400  a tag no route accepts (the intake returns intake.ErrUnroutable;
+//	     without routes, any tag that is not td.<db>.<table> with valid
+//	     names; counted in Stats.Unroutable), no payload,
 //	     bad JSON/msgpack,
 //	     a record that is not an object, a non-numeric time, unknown Content-Encoding,
 //	     a record with too many keys or nested too deep (tdrecord.DefaultLimits, what
@@ -198,6 +199,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "503 Service Unavailable: buffer is full, retry later", http.StatusServiceUnavailable)
 			s.log.Warn("buffer full, request refused", "tag", tag, "records", n)
 			return
+		case errors.Is(err, intake.ErrUnroutable):
+			s.unroutable.Add(1)
+			err = fail(http.StatusBadRequest, "no route accepts tag %q, the records are not stored: "+
+				"add a route (or a default_table) for it; without routes, tags must be td.<database>.<table> "+
+				"with database and table names of 3 to 255 characters of [a-z0-9_] (%v)", clip(tag), err)
 		case errors.Is(err, names.ErrInvalid):
 			err = fail(http.StatusBadRequest, "%v", err)
 		default:
@@ -225,11 +231,6 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (string, 
 		return "", nil, 0, fail(http.StatusMethodNotAllowed, "use POST")
 	}
 	tag := strings.ReplaceAll(strings.TrimPrefix(r.URL.Path, "/"), "/", ".")
-	if _, _, err := names.ParseTag(tag); err != nil {
-		s.unroutable.Add(1)
-		return "", nil, 0, fail(http.StatusBadRequest, "no route accepts tag %q, the records are not stored: "+
-			"tags must be td.<database>.<table> with database and table names of 3 to 255 characters of [a-z0-9_] (%v)", clip(tag), err)
-	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return "", nil, 0, err

@@ -20,6 +20,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/intake"
+	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
@@ -267,8 +268,10 @@ func TestRefused(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"bad tag", DefaultConfig(), nil, "POST", "/app.log", "application/json", []byte(`{"a":1}`), 400, "td.<database>.<table>"},
-		{"bad db name", DefaultConfig(), nil, "POST", "/td.DB.tbl", "application/json", []byte(`{"a":1}`), 400, "invalid name"},
+		// The intake (forwarder/route, or the buffer alone) decides what
+		// is routable; the source answers 400 and counts.
+		{"bad tag", DefaultConfig(), fmt.Errorf("%w: tag", intake.ErrUnroutable), "POST", "/app.log", "application/json", []byte(`{"a":1}`), 400, "td.<database>.<table>"},
+		{"bad db name", DefaultConfig(), fmt.Errorf("%w: %w", intake.ErrUnroutable, names.ErrInvalid), "POST", "/td.DB.tbl", "application/json", []byte(`{"a":1}`), 400, "invalid name"},
 		{"GET", DefaultConfig(), nil, "GET", "/td.db1.tbl1", "", nil, 405, "POST"},
 		{"no payload", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "", nil, 400, "parameter"},
 		{"bad json", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{"a":`), 400, "json"},
@@ -281,8 +284,8 @@ func TestRefused(t *testing.T) {
 		{"unknown encoding", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "Content-Encoding"},
 		{"bad gzip", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 400, "gzip"},
 		{"unknown content type", DefaultConfig(), nil, "POST", "/td.db1.tbl1", "text/plain", []byte(`{}`), 415, "Content-Type"},
-		{"sink full", configWith(func(c *Config) { c.RetryAfter = 3 * time.Second }), intake.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
-		{"sink broken", DefaultConfig(), errors.New("disk on fire"), "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 500, "could not store"},
+		{"intake full", configWith(func(c *Config) { c.RetryAfter = 3 * time.Second }), intake.ErrFull, "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 503, "full"},
+		{"intake broken", DefaultConfig(), errors.New("disk on fire"), "POST", "/td.db1.tbl1", "application/json", []byte(`{}`), 500, "could not store"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -378,7 +381,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("defaults invalid: %v", err)
 	}
 	if _, err := New(DefaultConfig(), nil, nil); err == nil {
-		t.Error("nil sink accepted")
+		t.Error("nil intake accepted")
 	}
 }
 
