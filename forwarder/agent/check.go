@@ -13,7 +13,7 @@ import (
 
 // Check looks for what would stop a valid configuration from starting:
 // key and CA files that cannot be read, environment variables that are
-// unset, a state directory (buffer, position files, log file) that is not
+// unset (of the output section and of every outputs[] entry), a state directory (buffer, position files, log file) that is not
 // writable, listening ports already taken. It returns one error per
 // problem, each naming its key, joined; nil when there is none.
 func Check(cfg config.Config) error {
@@ -45,6 +45,10 @@ func Check(cfg config.Config) error {
 	}
 	endpoint("output.primary", &cfg.Output.Primary)
 	endpoint("output.standby", cfg.Output.Standby)
+	for i, o := range cfg.Outputs {
+		endpoint(fmt.Sprintf("outputs[%d].primary", i), &o.Primary)
+		endpoint(fmt.Sprintf("outputs[%d].standby", i), o.Standby)
+	}
 	if f := cfg.Sources.Forward; f != nil && f.TLS != nil {
 		if _, err := tls.LoadX509KeyPair(f.TLS.CertFile, f.TLS.KeyFile); err != nil {
 			add(fmt.Errorf("sources.forward.tls: cert_file, key_file: %w", err))
@@ -56,6 +60,10 @@ func Check(cfg config.Config) error {
 		}
 	}
 	add(writableDir("buffer.path", cfg.Buffer.Dir))
+	for i, o := range cfg.Outputs {
+		// Each named output keeps its own buffer next to buffer.path.
+		add(writableDir(fmt.Sprintf("outputs[%d] (buffer %s)", i, cfg.OutputBufferDir(o.Name)), cfg.OutputBufferDir(o.Name)))
+	}
 	for i, t := range cfg.Sources.Tail {
 		add(writableDir(fmt.Sprintf("sources.tail[%d].pos_file", i), filepath.Dir(t.PosFile)))
 	}

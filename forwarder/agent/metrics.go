@@ -48,7 +48,20 @@ var (
 	mOutParked  = newDesc("spillway_forwarder_output_parked_total", "Chunks parked after a refusal of their content (400, 413, 415, 422).", prometheus.CounterValue)
 	mOutRefused = newDesc("spillway_forwarder_output_refused_total", "Ship attempts refused for a reason that heals (retried; alarm on it): class auth = 401/403, not_found = 404.", prometheus.CounterValue, "class")
 	mOutLast    = newDesc("spillway_forwarder_output_last_success_timestamp_seconds", "Time of the last shipped chunk.", prometheus.GaugeValue)
-	mBuildInfo  = newDesc("spillway_forwarder_build_info", "Build of the running forwarder (value 1).", prometheus.GaugeValue, "version", "revision", "goversion")
+	// The named outputs (outputs:), one series each by output name; the
+	// families above are the default output's (output:), unlabelled.
+	mNBufBytes   = newDesc("spillway_forwarder_named_buffer_bytes", "Bytes in a named output's disk buffer.", prometheus.GaugeValue, "output")
+	mNBufChunks  = newDesc("spillway_forwarder_named_buffer_chunks", "Chunks in a named output's disk buffer.", prometheus.GaugeValue, "output", "state")
+	mNBufApp     = newDesc("spillway_forwarder_named_buffer_appended_records_total", "Records stored in a named output's disk buffer.", prometheus.CounterValue, "output")
+	mNBufFull    = newDesc("spillway_forwarder_named_buffer_full_total", "Appends refused by a named output's full buffer.", prometheus.CounterValue, "output")
+	mNBufDrop    = newDesc("spillway_forwarder_named_buffer_dropped_records_total", "Records dropped by drop_oldest in a named output's buffer.", prometheus.CounterValue, "output")
+	mNOutChunks  = newDesc("spillway_forwarder_named_output_chunks_total", "Chunks a named output shipped.", prometheus.CounterValue, "output")
+	mNOutRecs    = newDesc("spillway_forwarder_named_output_records_total", "Records a named output shipped.", prometheus.CounterValue, "output")
+	mNOutRetries = newDesc("spillway_forwarder_named_output_retries_total", "Failed ship attempts of a named output (retried).", prometheus.CounterValue, "output")
+	mNOutParked  = newDesc("spillway_forwarder_named_output_parked_total", "Chunks a named output parked after a refusal of their content (400, 413, 415, 422).", prometheus.CounterValue, "output")
+	mNOutRefused = newDesc("spillway_forwarder_named_output_refused_total", "Ship attempts of a named output refused for a reason that heals: class auth = 401/403, not_found = 404.", prometheus.CounterValue, "output", "class")
+	mNOutLast    = newDesc("spillway_forwarder_named_output_last_success_timestamp_seconds", "Time of a named output's last shipped chunk.", prometheus.GaugeValue, "output")
+	mBuildInfo   = newDesc("spillway_forwarder_build_info", "Build of the running forwarder (value 1).", prometheus.GaugeValue, "version", "revision", "goversion")
 )
 
 // metricsCollector reads the components' counters at scrape time. It is an
@@ -117,6 +130,26 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		last = os.LastSuccess.Unix()
 	}
 	emit(mOutLast, float64(last))
+	for _, ob := range a.outbounds[1:] {
+		bs, os := ob.buf.Stats(), ob.out.Stats()
+		emit(mNBufBytes, float64(bs.Bytes), ob.name)
+		emit(mNBufChunks, float64(bs.OpenChunks), ob.name, "open")
+		emit(mNBufChunks, float64(bs.SealedChunks), ob.name, "sealed")
+		emit(mNBufApp, float64(bs.AppendedRecs), ob.name)
+		emit(mNBufFull, float64(bs.FullRejections), ob.name)
+		emit(mNBufDrop, float64(bs.DroppedRecords), ob.name)
+		emit(mNOutChunks, float64(os.Chunks), ob.name)
+		emit(mNOutRecs, float64(os.Records), ob.name)
+		emit(mNOutRetries, float64(os.Failures), ob.name)
+		emit(mNOutParked, float64(os.Parked), ob.name)
+		emit(mNOutRefused, float64(os.AuthFailures), ob.name, "auth")
+		emit(mNOutRefused, float64(os.NotFound), ob.name, "not_found")
+		var last int64
+		if !os.LastSuccess.IsZero() {
+			last = os.LastSuccess.Unix()
+		}
+		emit(mNOutLast, float64(last), ob.name)
+	}
 	v := version.Get()
 	emit(mBuildInfo, 1, v.Version, v.Revision, v.GoVersion)
 }

@@ -61,12 +61,20 @@ type converter struct {
 	buffer  *section
 	output  *section
 	monitor *section
-	// tdMatch is the <match> (or <store>) whose tdlog became the output.
+	// tdMatch is the first <match> whose tdlog (or tdlog <store>) became
+	// an output; tdMatches are all of them.
 	tdMatch   *Element
 	tdPattern string
-	tdKey     string // apikey and endpoint of the output, to compare others
-	matches   []*Element
-	tailTags  map[string]int // tags of the tail sources so far
+	tdMatches map[*Element]bool
+	outIDs    map[string]string // output name by tdlog apikey and endpoint
+	named     []*section        // outputs: entries
+	// routing is set when the tdlog <match>es need routes: anything but
+	// one tdlog <match td.*.*> (the forwarder's rule without routes).
+	routing  bool
+	routes   []*section
+	filters  []*yamlNode
+	matches  []*Element
+	tailTags map[string]int // tags of the tail sources so far
 }
 
 func (c *converter) omit(s *section, line int, format string, args ...any) {
@@ -103,6 +111,15 @@ func Convert(root *Element, name string) (Result, error) {
 			c.matches = append(c.matches, e)
 		}
 	}
+	var tdMatches []*Element
+	stores := 0
+	for _, m := range c.matches {
+		if n := tdStores(m); n > 0 {
+			tdMatches = append(tdMatches, m)
+			stores += n
+		}
+	}
+	c.routing = len(tdMatches) > 1 || stores > 1 || len(tdMatches) == 1 && tdMatches[0].Arg != "td.*.*"
 	// The TD output first: sources need to know which tags reach it.
 	for _, m := range c.matches {
 		c.convertMatch(m)
@@ -120,11 +137,7 @@ func Convert(root *Element, name string) (Result, error) {
 			c.convertSource(e)
 		case "match":
 		case "filter":
-			text := "<filter %s> @type %s: filters are not in this forwarder's schema yet (issue 13: filters between parse and buffer)"
-			if sk := sketchFilter(e); sk != "" {
-				text += ". " + strings.ReplaceAll(sk, "%", "%%")
-			}
-			c.omit(nil, e.Line, text, e.Arg, e.Type())
+			c.convertFilter(e)
 		case "label":
 			c.omit(nil, e.Line, "<label %s>: labels and their sections are not converted", e.Arg)
 		case "system":
@@ -176,6 +189,30 @@ func (c *converter) render(name string) ([]byte, error) {
 		doc.set("buffer", c.buffer.finish(), "")
 	}
 	doc.set("output", c.output.finish(), "")
+	if len(c.named) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, o := range c.named {
+			seq.Content = append(seq.Content, o.finish(true))
+		}
+		doc.set("outputs", seq, "")
+	}
+	if len(c.routes) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, r := range c.routes {
+			seq.Content = append(seq.Content, r.finish(true))
+		}
+		doc.set("routes", seq, "")
+	}
+	if len(c.filters) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, f := range c.filters {
+			if f.Kind == yaml.DocumentNode && len(f.Content) == 1 {
+				f = f.Content[0]
+			}
+			seq.Content = append(seq.Content, f)
+		}
+		doc.set("filters", seq, "")
+	}
 	if c.monitor != nil {
 		doc.set("monitor", c.monitor.finish(), "")
 	}
@@ -222,10 +259,7 @@ func (c *converter) firstMatch(tag string) *Element {
 // reachesTD reports whether events of match m are stored by the tdlog
 // output that became the forwarder's output.
 func (c *converter) reachesTD(m *Element) bool {
-	if m == nil || c.tdMatch == nil {
-		return false
-	}
-	return m == c.tdMatch
+	return m != nil && c.tdMatches[m]
 }
 
 // tdTag returns the td.<db>.<table> tag tdlog stores events tagged tag

@@ -38,9 +38,10 @@ func TestDocumentedConfigs(t *testing.T) {
 		{"td_copy.conf", ExitOmissions, []string{"<store> @type file"}},
 		{"fluentd_ha_forwarder_v012.conf", ExitOmissions, []string{"192.168.0.1:24224, 192.168.0.2:24224 (standby)", "placeholder"}},
 		{"fluentd_ha_forwarder_v1.conf", ExitOmissions, []string{"192.168.0.2:24224 (standby)", "placeholder"}},
-		{"fluentd_in_tail.conf", ExitOmissions, []string{"tag app.*"}},
+		{"fluentd_in_tail.conf", ExitOK, nil},
 		{"fluentd_secure_forward.conf", ExitOK, nil},
-		{"fluentd_filters.conf", ExitOmissions, []string{"@type record_transformer", "@type grep"}},
+		{"fluentd_filters.conf", ExitOK, nil},
+		{"fluentd_routes.conf", ExitOK, nil},
 		{"fluentd_multiline.conf", ExitOK, nil},
 	}
 	for _, tc := range tests {
@@ -196,5 +197,73 @@ func TestMultilineJava(t *testing.T) {
 	}
 	if m["thread"] != "main" || m["level"] != "ERROR" || m["message"] != " Main - Exception\n"+next {
 		t.Errorf("record %v", m)
+	}
+}
+
+// TestFilterOmissions checks that filters the forwarder cannot run as
+// td-agent did are skipped with a remark, and that the rest validates.
+func TestFilterOmissions(t *testing.T) {
+	conf := `<source>
+  @type forward
+</source>
+<filter a.**>
+  @type grep
+  <regexp>
+    key message
+    pattern /cool/i
+  </regexp>
+</filter>
+<filter a.**>
+  @type record_transformer
+  <record>
+    x ${record["y"]}
+  </record>
+</filter>
+<filter a.**>
+  @type grep
+  <and>
+    <regexp>
+      key a
+      pattern b
+    </regexp>
+  </and>
+</filter>
+<filter a.**>
+  @type record_transformer
+  remove_keys k
+  <record>
+    k v
+    h ${hostname}
+  </record>
+</filter>
+<match a.**>
+  @type tdlog
+  apikey "#{ENV['K']}"
+</match>
+`
+	root, err := Parse([]byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Convert(root, "f.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Omissions) != 3 {
+		t.Errorf("%d omissions, want 3 (flags, record placeholder, <and>): %+v", len(res.Omissions), res.Omissions)
+	}
+	cfg, err := config.Parse(res.YAML)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res.YAML)
+	}
+	if len(cfg.Filters) != 1 || cfg.Filters[0].RecordTransformer == nil {
+		t.Fatalf("filters %+v, want the last record_transformer only", cfg.Filters)
+	}
+	rt := cfg.Filters[0].RecordTransformer
+	if _, ok := rt.Add["k"]; ok || rt.Add["h"] != "${hostname}" || len(rt.Remove) != 1 {
+		t.Errorf("record_transformer %+v: k removed after adding as in Fluentd, h added", rt)
+	}
+	if len(cfg.Routes) != 1 || cfg.Routes[0].Match != "a.**" {
+		t.Errorf("routes %+v", cfg.Routes)
 	}
 }

@@ -2,63 +2,157 @@ package convert
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
-// convertMatch converts one <match>: tdlog (or a tdlog <store> of copy)
-// becomes the output; other outputs are remarked on.
+// convertMatch converts one <match>: tdlog (or the tdlog <store>s of copy)
+// becomes an output and, when routing, a route; other outputs are remarked
+// on.
 func (c *converter) convertMatch(m *Element) {
 	switch t := m.Type(); t {
 	case "tdlog":
-		c.convertTdlog(m, m, "<match "+m.Arg+">")
+		c.addRoute(m, []string{c.convertTdlog(m, m, "<match "+m.Arg+">")})
 	case "copy":
 		for _, p := range m.Params {
 			if p.Key != "@type" && p.Key != "type" {
 				c.omit(nil, p.Line, "<match %s> copy: %s %s", m.Arg, p.Key, p.Value)
 			}
 		}
+		var outs []string
 		for _, st := range m.Elems {
 			if st.Name != "store" {
 				c.omit(nil, st.Line, "<match %s> copy: <%s>", m.Arg, st.Name)
 				continue
 			}
 			if st.Type() == "tdlog" {
-				c.convertTdlog(m, st, "<match "+m.Arg+"> <store>")
+				outs = append(outs, c.convertTdlog(m, st, "<match "+m.Arg+"> <store>"))
 				continue
 			}
-			c.omit(nil, st.Line, "<match %s> copy: <store> @type %s: the forwarder ships only to TD import endpoints (several outputs per route: issue 13)", m.Arg, st.Type())
+			c.omit(nil, st.Line, "<match %s> copy: <store> @type %s: the forwarder ships only to TD import endpoints", m.Arg, st.Type())
+		}
+		if len(outs) > 0 {
+			c.addRoute(m, outs)
 		}
 	case "forward":
 		c.convertForwardOut(m)
 	default:
-		c.omit(nil, m.Line, "<match %s> @type %s: no such output in the forwarder (it ships to TD import endpoints); events with these tags are refused by its http/forward inputs unless they are td.<database>.<table>", m.Arg, t)
+		why := "events with these tags are refused by its http/forward inputs unless they are td.<database>.<table>"
+		if c.routing {
+			why = "events with these tags are not stored unless a route accepts them"
+		}
+		c.omit(nil, m.Line, "<match %s> @type %s: no such output in the forwarder (it ships to TD import endpoints); %s", m.Arg, t, why)
 	}
 }
 
+// tdStores counts the tdlog outputs of m (m itself or copy's <store>s).
+func tdStores(m *Element) int {
+	switch m.Type() {
+	case "tdlog":
+		return 1
+	case "copy":
+		n := 0
+		for _, st := range m.Elems {
+			if st.Name == "store" && st.Type() == "tdlog" {
+				n++
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+// addRoute adds the route of a tdlog <match> (when routing) sending to
+// outs, duplicates removed.
+func (c *converter) addRoute(m *Element, outs []string) {
+	if c.tdMatches == nil {
+		c.tdMatches = map[*Element]bool{}
+	}
+	c.tdMatches[m] = true
+	if c.tdMatch == nil {
+		c.tdMatch, c.tdPattern = m, m.Arg
+	}
+	if !c.routing {
+		return
+	}
+	r := newSection()
+	r.set("match", str(m.Arg), fmt.Sprintf("<match> line %d", m.Line))
+	// A pattern naming one tag: its database and table, written out.
+	if !strings.ContainsAny(m.Arg, "*{} ") {
+		if t, err := tdTag(m.Arg); err == nil {
+			parts := strings.Split(t, ".")
+			r.set("db", str(parts[1]), "")
+			r.set("table", str(parts[2]), "")
+		}
+	}
+	var uniq []string
+	seen := map[string]bool{}
+	for _, o := range outs {
+		if !seen[o] {
+			seen[o] = true
+			uniq = append(uniq, o)
+		}
+	}
+	if len(uniq) < len(outs) {
+		c.note(r, m.Line, "<match %s> copy stored these events twice through the same endpoint and key; the route sends them once", m.Arg)
+	}
+	switch {
+	case len(uniq) == 1 && uniq[0] == "default":
+	case len(uniq) == 1:
+		r.set("output", str(uniq[0]), "")
+	default:
+		r.set("output", strs(uniq), "copy")
+	}
+	c.routes = append(c.routes, r)
+}
+
 // convertTdlog converts a tdlog output: m is the <match>, e the element
-// holding tdlog's parameters (m itself or a <store>).
-func (c *converter) convertTdlog(m, e *Element, where string) {
+// holding tdlog's parameters (m itself or a <store>). It returns the
+// output's name: "default" (the output section) or a name under outputs:.
+func (c *converter) convertTdlog(m, e *Element, where string) string {
 	key, _ := e.Get("apikey")
 	endpoint, _ := e.Get("endpoint")
 	if v, ok := e.Get("import_endpoint"); ok {
 		endpoint = v
 	}
 	id := key + "\x00" + endpoint
-	if c.output != nil {
-		if id == c.tdKey {
-			c.omit(nil, m.Line, "%s: a second tdlog output to the same endpoint and key: the forwarder routes by tag td.<database>.<table> and needs no second one, but <match %s>'s tags reach it only if they are td.<database>.<table> (routes: issue 13)", where, m.Arg)
-		} else {
-			c.omit(nil, m.Line, "%s: a second tdlog output to another endpoint or key: several outputs are not in this forwarder's schema yet (issue 13)", where)
+	if name, ok := c.outIDs[id]; ok {
+		return name
+	}
+	var o, b *section
+	name := "default"
+	if c.output == nil {
+		o = newSection()
+		c.output = o
+		if c.buffer == nil {
+			c.buffer = newSection()
 		}
-		return
+		b = c.buffer
+	} else {
+		name = fmt.Sprintf("td%d", len(c.named)+2)
+		if v, ok := e.Get("@id"); ok && validOutputName.MatchString(v) && v != "default" && !c.outputNamed(v) {
+			name = v
+		}
+		o = newSection()
+		o.set("name", str(name), where)
+		b = newSection() // the buffer section is shared: compared below
+		c.named = append(c.named, o)
+		defer func() {
+			for i := 0; i+1 < len(b.node.Content); i += 2 {
+				k, v := b.node.Content[i].Value, b.node.Content[i+1]
+				if k == "compression" {
+					continue
+				}
+				if main := c.buffer.get(k); main == nil || main.Value != v.Value {
+					c.omit(o, e.Line, "buffer %s %s of this output: the forwarder has one buffer section for every output", k, v.Value)
+				}
+			}
+		}()
 	}
-	c.tdMatch, c.tdPattern, c.tdKey = m, m.Arg, id
-	o := newSection()
-	c.output = o
-	if c.buffer == nil {
-		c.buffer = newSection()
+	if c.outIDs == nil {
+		c.outIDs = map[string]string{}
 	}
-	b := c.buffer
+	c.outIDs[id] = name
 	prim := o.child("primary")
 	useSSL := true
 	if v, ok := e.Get("use_ssl"); ok {
@@ -96,6 +190,11 @@ func (c *converter) convertTdlog(m, e *Element, where string) {
 	for _, p := range e.Params {
 		switch p.Key {
 		case "@type", "type", "apikey", "endpoint", "import_endpoint", "use_ssl":
+		case "@id":
+			if name != "default" {
+				continue
+			}
+			c.note(o, p.Line, "%s %s: %s", p.Key, p.Value, ignorable[p.Key])
 		case "auto_create_table":
 			v, err := parseBool(p.Value)
 			if err != nil {
@@ -137,6 +236,7 @@ func (c *converter) convertTdlog(m, e *Element, where string) {
 			c.omit(o, sub.Line, "<%s> in tdlog", sub.Name)
 		}
 	}
+	return name
 }
 
 // bufferParam carries a tdlog buffer or retry parameter (v0.12 names and
@@ -226,4 +326,17 @@ func paramList(p []string) string {
 		return ""
 	}
 	return " [" + strings.Join(p, "; ") + "]"
+}
+
+// validOutputName is the forwarder's rule for outputs[].name.
+var validOutputName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// outputNamed reports whether a named output called name exists.
+func (c *converter) outputNamed(name string) bool {
+	for _, o := range c.named {
+		if n := o.get("name"); n != nil && n.Value == name {
+			return true
+		}
+	}
+	return false
 }

@@ -37,20 +37,24 @@ func (c *converter) convertTail(e *Element) {
 		c.omit(nil, e.Line, "<source> @type tail without tag: source skipped")
 		return
 	case strings.Contains(tag, "*"):
-		c.omit(nil, e.Line, "<source> @type tail, tag %s: a tag expanded from the file path is not in this forwarder's schema yet (issue 13); source skipped", tag)
+		c.note(s, e.Line, "tag %s: the * expands from each file's path as in td-agent; a file whose tag no route accepts (without routes: not td.<database>.<table>) is not followed, where td-agent discarded its events or sent them to another <match>", tag)
+		s.set("tag", str(tag), "")
+		c.tailOptions(e, s, tag)
 		return
 	}
 	m := c.firstMatch(tag)
 	final := tag
-	if _, _, err := names.ParseTag(tag); err != nil {
+	if _, _, err := names.ParseTag(tag); err != nil || c.routing {
 		t, err := tdTag(tag)
 		if err != nil {
 			c.omit(nil, e.Line, "<source> @type tail, tag %s: %v; source skipped", tag, err)
 			return
 		}
-		final = t
-		if c.reachesTD(m) {
-			c.note(s, e.Line, "tag %s becomes %s: tdlog stores its events in that database and table (the tag's last two parts)", tag, final)
+		if !c.routing {
+			final = t
+			if c.reachesTD(m) {
+				c.note(s, e.Line, "tag %s becomes %s: tdlog stores its events in that database and table (the tag's last two parts)", tag, final)
+			}
 		}
 	}
 	switch {
@@ -59,7 +63,29 @@ func (c *converter) convertTail(e *Element) {
 	case !c.reachesTD(m):
 		c.omit(s, e.Line, "tag %s went to <match %s> @type %s (line %d); the forwarder ships these events to its output", tag, m.Arg, m.Type(), m.Line)
 	}
+	if c.routing && !c.routed(tag) {
+		// Shipped as the remark above says: a route of its own.
+		r := newSection()
+		r.set("match", str(tag), fmt.Sprintf("tail source line %d", e.Line))
+		c.routes = append(c.routes, r)
+	}
 	s.set("tag", str(final), "")
+	c.tailOptions(e, s, tag)
+}
+
+// routed reports whether a route written so far accepts tag.
+func (c *converter) routed(tag string) bool {
+	for _, r := range c.routes {
+		if matchTag(r.get("match").Value, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// tailOptions converts the rest of a tail source, s holding its tag.
+func (c *converter) tailOptions(e *Element, s *section, tag string) {
+	final := s.get("tag").Value
 	if c.tailTags == nil {
 		c.tailTags = map[string]int{}
 	}
@@ -78,6 +104,8 @@ func (c *converter) convertTail(e *Element) {
 		case "pos_file":
 			s.set("takeover_pos_file", str(p.Value), "td-agent's positions, read once at the first start (never written)")
 			c.note(s, p.Line, "pos_file %s: read once at the first start to take over td-agent's positions; the forwarder keeps its own position file under state_dir", p.Value)
+		case "path_key":
+			s.set("path_key", str(p.Value), "")
 		case "read_from_head":
 			b, err := parseBool(p.Value)
 			if err != nil {
@@ -417,7 +445,7 @@ func (c *converter) tagRule(s *section, e *Element, kind string) {
 		c.omit(s, e.Line, "events received here went to outputs the forwarder does not have; it accepts td.<database>.<table> tags only and refuses others (counted)")
 		return
 	}
-	if c.tdPattern != "td.*.*" {
+	if !c.routing && c.tdPattern != "td.*.*" {
 		c.omit(s, e.Line, "<match %s> sent %s events to tdlog by their tag's last two parts; the forwarder accepts td.<database>.<table> tags only and refuses others (counted) until routes exist (issue 13). The route would read:\n  routes:\n    - match: %q\n      output: td", c.tdPattern, kind, c.tdPattern)
 	}
 }
