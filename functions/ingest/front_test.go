@@ -147,19 +147,25 @@ func describeParts(t testing.TB, recs []types.Record) string {
 	return sb.String()
 }
 
-// TestThroughLocalFront runs the real bootstrap binary under the local
-// Lambda runner behind the local API Gateway front, with moto as DynamoDB
-// and Kinesis, and drives it with td-client-go v0.3.2 (Import, ListTables)
-// and a curl-style in_http post.
-func TestThroughLocalFront(t *testing.T) {
-	m := startMoto(t)
+// front is the real ingest bootstrap under the local Lambda runner behind
+// the local API Gateway front, with moto as DynamoDB and Kinesis.
+type front struct {
+	key    string // an API key with the spec given to startFront
+	port   int    // the front's port on 127.0.0.1
+	runner *lambdarun.Runner
+	logs   *bytes.Buffer // the function's log
+}
+
+// startFront builds the bootstrap and serves it behind the local front
+// until the test ends.
+func startFront(t testing.TB, m *motoEnv, spec apikeys.NewSpec) front {
+	t.Helper()
 	bin := buildBootstrap(t)
-	ctx := context.Background()
-	key, _, err := (&apikeys.Store{DB: m.ddb, Table: "apikeys"}).Create(ctx, apikeys.NewSpec{Name: "e2e", Databases: []string{"corpus_db"}, CanRead: true, CanWrite: true})
+	key, _, err := (&apikeys.Store{DB: m.ddb, Table: "apikeys"}).Create(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	logs := &bytes.Buffer{}
 	runner, err := lambdarun.New(lambdarun.Config{
 		Name: "spillway-ingest", Binary: bin, Timeout: 30 * time.Second, MemoryMB: 512,
 		Env: map[string]string{
@@ -167,7 +173,7 @@ func TestThroughLocalFront(t *testing.T) {
 			lambdaenv.StreamName: "ingest-test", lambdaenv.CatalogTable: "catalog", lambdaenv.APIKeysTable: "apikeys",
 			lambdaenv.AutoCreate: "true", lambdaenv.LogLevel: "info",
 		},
-		Logs: &logs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logs: logs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +190,18 @@ func TestThroughLocalFront(t *testing.T) {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	port := ln.Addr().(*net.TCPAddr).Port
+	return front{key: key, port: ln.Addr().(*net.TCPAddr).Port, runner: runner, logs: logs}
+}
+
+// TestThroughLocalFront runs the real bootstrap binary under the local
+// Lambda runner behind the local API Gateway front, with moto as DynamoDB
+// and Kinesis, and drives it with td-client-go v0.3.2 (Import, ListTables)
+// and a curl-style in_http post.
+func TestThroughLocalFront(t *testing.T) {
+	m := startMoto(t)
+	ctx := context.Background()
+	f := startFront(t, m, apikeys.NewSpec{Name: "e2e", Databases: []string{"corpus_db"}, CanRead: true, CanWrite: true})
+	key, port, runner, logs := f.key, f.port, f.runner, f.logs
 
 	client, err := td.NewTDClient(td.Settings{ApiKey: key, Router: &td.FixedEndpointRouter{Endpoint: "127.0.0.1"}, Port: port, Transport: httpScheme{}})
 	if err != nil {

@@ -3,14 +3,13 @@ package ingest
 import (
 	"bytes"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/shared/names"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
@@ -26,33 +25,6 @@ func fuzzLimits() Limits {
 	l.MaxDepth = 8
 	l.MaxEvents = 1000
 	return l
-}
-
-// checkStream asserts that an accepted stream decodes with an independent
-// msgpack decoder into n maps, each with an integer time.
-func checkStream(t *testing.T, raw []byte, n int) {
-	t.Helper()
-	dec := msgpack.NewDecoder(bytes.NewReader(raw))
-	got := 0
-	for {
-		var m map[string]any
-		err := dec.Decode(&m)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("accepted stream does not decode at event %d: %v", got, err)
-		}
-		switch m["time"].(type) {
-		case int8, int16, int32, int64, uint8, uint16, uint32, uint64:
-		default:
-			t.Fatalf("accepted event %d has time %T", got, m["time"])
-		}
-		got++
-	}
-	if got != n {
-		t.Fatalf("walker counted %d events, decoder %d", n, got)
-	}
 }
 
 func FuzzDecodeImport(f *testing.F) {
@@ -72,7 +44,7 @@ func FuzzDecodeImport(f *testing.F) {
 		if aerr != nil {
 			t.Fatalf("accepted body does not gunzip: %v", aerr)
 		}
-		checkStream(t, raw, n)
+		testcodec.CheckStream(t, raw, n)
 	})
 }
 
@@ -103,7 +75,7 @@ func FuzzDecodeImportZstd(f *testing.F) {
 		if aerr != nil {
 			t.Fatalf("accepted body does not decompress again: %v", aerr)
 		}
-		checkStream(t, raw, n)
+		testcodec.CheckStream(t, raw, n)
 		want, err := ref.DecodeAll(body, nil)
 		if err != nil || !bytes.Equal(want, raw) {
 			t.Fatalf("DecodeAll disagrees: %d bytes, %v; streamed %d bytes", len(want), err, len(raw))
@@ -130,7 +102,7 @@ func FuzzInHTTP(f *testing.F) {
 			}
 			return
 		}
-		checkStream(t, b.raw, b.events())
+		testcodec.CheckStream(t, b.raw, b.events())
 	})
 }
 

@@ -2,24 +2,17 @@ package ingest_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
-	"github.com/spillwayhq/spillway/local/apigw"
-	"github.com/spillwayhq/spillway/local/lambdarun"
 	"github.com/spillwayhq/spillway/shared/envelope"
-	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
 
 // shipperFixture is shared/tdrecord/testdata/shippers/<name>.json.
@@ -43,37 +36,9 @@ type shipperFixture struct {
 // README's recipes' URL shape (tag in the path, time_key in the query).
 func TestShippersThroughLocalFront(t *testing.T) {
 	m := startMoto(t)
-	bin := buildBootstrap(t)
-	key, _, err := (&apikeys.Store{DB: m.ddb, Table: "apikeys"}).Create(context.Background(), apikeys.NewSpec{Name: "shippers", Databases: []string{"shippers_db"}, CanRead: true, CanWrite: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	runner, err := lambdarun.New(lambdarun.Config{
-		Name: "spillway-ingest", Binary: bin, Timeout: 30 * time.Second, MemoryMB: 512,
-		Env: map[string]string{
-			"AWS_ENDPOINT_URL": m.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-			lambdaenv.StreamName: "ingest-test", lambdaenv.CatalogTable: "catalog", lambdaenv.APIKeysTable: "apikeys",
-			lambdaenv.AutoCreate: "true", lambdaenv.LogLevel: "info",
-		},
-		Logs: &logs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = runner.Close() })
-	gw, err := apigw.New(apigw.Config{Routes: []apigw.Route{{Key: "$default"}}, Invoke: runner.Invoke, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	base := "http://127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	f := startFront(t, m, apikeys.NewSpec{Name: "shippers", Databases: []string{"shippers_db"}, CanRead: true, CanWrite: true})
+	key, logs := f.key, f.logs
+	base := "http://127.0.0.1:" + strconv.Itoa(f.port)
 
 	dir := filepath.Join("..", "..", "shared", "tdrecord", "testdata", "shippers")
 	metas, err := filepath.Glob(filepath.Join(dir, "*.json"))

@@ -2,8 +2,6 @@ package tdrecord
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -21,33 +19,6 @@ func stream(tb testing.TB, maps ...map[string]any) []byte {
 		}
 	}
 	return buf.Bytes()
-}
-
-// checkStream asserts that an accepted stream decodes with an independent
-// msgpack decoder into n maps, each with an integer time.
-func checkStream(t *testing.T, raw []byte, n int) {
-	t.Helper()
-	dec := msgpack.NewDecoder(bytes.NewReader(raw))
-	got := 0
-	for {
-		var m map[string]any
-		err := dec.Decode(&m)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("accepted stream does not decode at event %d: %v", got, err)
-		}
-		switch m["time"].(type) {
-		case int8, int16, int32, int64, uint8, uint16, uint32, uint64:
-		default:
-			t.Fatalf("accepted event %d has time %T", got, m["time"])
-		}
-		got++
-	}
-	if got != n {
-		t.Fatalf("walker counted %d events, decoder %d", n, got)
-	}
 }
 
 // fuzzLimits are small so the fuzzer reaches every limit.

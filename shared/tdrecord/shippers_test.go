@@ -16,6 +16,8 @@ import (
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spillwayhq/spillway/internal/testcodec"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/shippers from the documented wire formats")
@@ -250,7 +252,7 @@ func TestShipperFixtures(t *testing.T) {
 			if n != fx.Events {
 				t.Fatalf("%d events, want %d", n, fx.Events)
 			}
-			checkStream(t, raw, n)
+			testcodec.CheckStream(t, raw, n)
 			dec := msgpack.NewDecoder(bytes.NewReader(raw))
 			for i := range n {
 				var m map[string]any
@@ -298,7 +300,7 @@ func FuzzShipperBodies(f *testing.F) {
 			}
 			return
 		}
-		checkStream(t, raw, n)
+		testcodec.CheckStream(t, raw, n)
 	})
 }
 

@@ -3,6 +3,8 @@ package tdrecord
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/spillwayhq/spillway/internal/testcodec"
 )
 
 // timeEvent is {"time": <raw>} with raw a msgpack value.
@@ -130,7 +132,7 @@ func FuzzWalk(f *testing.F) {
 			}
 			return
 		}
-		checkStream(t, raw, n)
+		testcodec.CheckStream(t, raw, n)
 		if end != len(raw) {
 			t.Fatal("events do not cover the stream")
 		}
