@@ -121,43 +121,6 @@ func (h *Handler) getCatalog(ctx context.Context, tk tableKey) (*catalogItem, er
 	return &it, nil
 }
 
-// loadSealed reads the sealed-hour markers of every partition in parts.
-func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]bool, error) {
-	want := map[sealedKey]bool{}
-	var keys []map[string]types.AttributeValue
-	for _, p := range parts {
-		for _, e := range p.events {
-			pt := layout.PartitionOf(p.env.DB, p.env.Table, e.Time)
-			sk := sealedKey{pt.DB, pt.Table, pt.SealedSK()}
-			if !want[sk] {
-				want[sk] = true
-				keys = append(keys, map[string]types.AttributeValue{layout.AttrPK: str(layout.SealedPK(sk.db, sk.table)), layout.AttrSK: str(sk.sk)})
-			}
-		}
-	}
-	out := map[sealedKey]bool{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	found, err := h.batchGet(ctx, h.cfg.ManifestTable, keys, "pk, sk", nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range found {
-		pk, _ := it[layout.AttrPK].(*types.AttributeValueMemberS)
-		sk, _ := it[layout.AttrSK].(*types.AttributeValueMemberS)
-		if pk == nil || sk == nil {
-			continue
-		}
-		for k := range want {
-			if layout.SealedPK(k.db, k.table) == pk.Value && k.sk == sk.Value {
-				out[k] = true
-			}
-		}
-	}
-	return out, nil
-}
-
 // updateBounds widens min_time, max_time and schema of a table with
 // optimistic concurrency; these are idempotent, so replays are harmless.
 func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogItem, parts []*part, now time.Time) error {

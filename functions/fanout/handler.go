@@ -49,12 +49,13 @@ const maxStagedPerPart = 98
 
 // Handler is the fanout Lambda handler.
 type Handler struct {
-	cfg   Config
-	s3    S3API
-	ddb   DynamoDBAPI
-	log   *slog.Logger
-	now   func() time.Time
-	fault FaultFunc
+	cfg    Config
+	s3     S3API
+	ddb    DynamoDBAPI
+	lambda LambdaAPI
+	log    *slog.Logger
+	now    func() time.Time
+	fault  FaultFunc
 }
 
 // Option customises a Handler.
@@ -174,13 +175,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		}
 		parts = kept
 	}
-	sealed, err := h.loadSealed(ctx, parts)
-	if err != nil {
-		return h.failAll(ctx, ev, parts, b, fmt.Errorf("load sealed partitions: %w", err))
-	}
 	futureLimit := now.Add(h.cfg.FutureLimit).Unix()
+	closedBefore := now.Add(-h.cfg.LateWindow).Unix()
 	for _, p := range parts {
-		if err := p.split(sealed, futureLimit); err != nil {
+		if err := p.split(closedBefore, futureLimit); err != nil {
 			p.failed = true
 			h.quarantineRecord(ctx, b, p.idx, &ev.Records[p.idx], err.Error())
 		}
@@ -223,7 +221,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	// catalog item, and concurrent transactions on one item conflict.
 	var committed, skipped, nEvents int
 	var mu sync.Mutex
-	var tables []*part // first part of each table, carrying the rest
+	fresh := map[tableKey]bool{} // tables that committed new staged objects
+	var tables []*part           // first part of each table, carrying the rest
 	perTable := byTable(parts)
 	for _, ps := range perTable {
 		tables = append(tables, ps[0])
@@ -241,6 +240,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 			default:
 				committed++
 				nEvents += len(p.events)
+				fresh[tableKey{p.env.DB, p.env.Table}] = true
 			}
 			mu.Unlock()
 		}
@@ -248,6 +248,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	if err := h.fault(ctx, "after-commit"); err != nil {
 		return events.KinesisEventResponse{}, err
 	}
+	h.requestFlushes(ctx, fresh, now)
 	resp := h.response(ev, b.lowest)
 	h.log.InfoContext(ctx, "fanout batch", "records", len(ev.Records), "committed_parts", committed, "duplicate_parts", skipped,
 		"events", nEvents, "quarantined", b.quarantined, "failed_records", len(resp.BatchItemFailures))
@@ -271,7 +272,9 @@ func (h *Handler) response(ev events.KinesisEvent, lowest int) events.KinesisEve
 }
 
 // split groups p's events by partition and destination and encodes bodies.
-func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
+// Events of an hour that ended before closedBefore are staged like any
+// other and counted as late; events after futureLimit are quarantined.
+func (p *part) split(closedBefore, futureLimit int64) error {
 	byKey := map[string]*group{}
 	var order []string
 	rawByKey := map[string][][]byte{}
@@ -282,10 +285,8 @@ func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
 		case e.Time > futureLimit:
 			g.future = true
 			g.key = layout.QuarantineFutureKey(pt, p.id)
-		case sealed[sealedKey{pt.DB, pt.Table, pt.SealedSK()}]:
-			g.late = true
-			g.key = layout.StagedKey(true, pt, p.id)
 		default:
+			g.late = pt.Hour+3600 <= closedBefore
 			g.key = layout.StagedKey(false, pt, p.id)
 		}
 		if old, ok := byKey[g.key]; ok {
@@ -370,8 +371,6 @@ func shardOf(eventID string) string {
 }
 
 type tableKey struct{ db, table string }
-
-type sealedKey struct{ db, table, sk string }
 
 func byTable(parts []*part) map[tableKey][]*part {
 	m := map[tableKey][]*part{}

@@ -13,7 +13,7 @@ const (
 	LedgerTable          = "SPILLWAY_LEDGER_TABLE"           // DynamoDB dedup ledger (TTL on expires_at)
 	ManifestTable        = "SPILLWAY_MANIFEST_TABLE"         // DynamoDB staged-object and flush-manifest table
 	APIKeysTable         = "SPILLWAY_APIKEYS_TABLE"          // DynamoDB hashed API keys
-	FlushFunction        = "SPILLWAY_FLUSH_FUNCTION"         // name of the flush function ingest invokes on /v1/flush
+	FlushFunction        = "SPILLWAY_FLUSH_FUNCTION"         // name of the flush function ingest (on /v1/flush) and fanout (new staged objects) invoke
 	AutoCreate           = "SPILLWAY_AUTO_CREATE"            // "true": create databases and tables on first write
 	AuthMode             = "SPILLWAY_AUTH_MODE"              // "apikey" (TD1 keys, default) or "iam" (API Gateway IAM auth)
 	IAMScopes            = "SPILLWAY_IAM_SCOPES"             // JSON {"<principal ARN>": {"databases": [...], "read", "write", "flush": bool}} for SigV4 callers
@@ -36,6 +36,6 @@ const FaultPoint = "SPILLWAY_FAULT_POINT"
 var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
-		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit},
+		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit, FlushFunction},
 	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow},
 }

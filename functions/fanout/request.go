@@ -1,0 +1,81 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/spillwayhq/spillway/shared/layout"
+)
+
+// LambdaAPI is the part of the Lambda client fanout uses: an asynchronous
+// (Event) invocation of the flush function.
+type LambdaAPI interface {
+	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+var _ LambdaAPI = (*lambda.Client)(nil)
+
+// FlushSource marks flush requests sent by fanout.
+const FlushSource = "spillway.fanout"
+
+// FlushRequest is the event fanout sends to the flush function for one
+// table that committed new staged objects.
+type FlushRequest struct {
+	Source string `json:"source"` // always FlushSource
+	DB     string `json:"db"`
+	Table  string `json:"table"`
+}
+
+// WithFlushInvoker makes the handler ask the flush function for a flush of
+// every table that committed new staged objects (Config.FlushFunction).
+func WithFlushInvoker(l LambdaAPI) Option { return func(h *Handler) { h.lambda = l } }
+
+// requestFlushes asks for a flush of each table in tables, at most one
+// pending per table: a conditional update of the table's flush-request item
+// succeeds only when no request is pending (flush deletes the item when it
+// starts on the table) or the pending one is older than
+// Config.FlushRequestStale (its invocation was lost). Only then is the flush
+// function invoked asynchronously. A failure here loses nothing: the
+// objects are committed, and the next request or the schedule seals them.
+func (h *Handler) requestFlushes(ctx context.Context, tables map[tableKey]bool, now time.Time) {
+	if h.lambda == nil || h.cfg.FlushFunction == "" {
+		return
+	}
+	for tk := range tables {
+		if err := h.requestFlush(ctx, tk, now); err != nil {
+			h.log.WarnContext(ctx, "flush request", "db", tk.db, "table", tk.table, "err", err)
+		}
+	}
+}
+
+func (h *Handler) requestFlush(ctx context.Context, tk tableKey, now time.Time) error {
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK(tk.db, tk.table)), layout.AttrSK: str(layout.FlushRequestSK)},
+		UpdateExpression:          aws.String("SET requested_at = :now"),
+		ConditionExpression:       aws.String("attribute_not_exists(requested_at) OR requested_at < :stale"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix()), ":stale": num(now.Add(-h.cfg.FlushRequestStale).Unix())},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil // a request is pending; that flush will see these objects
+	}
+	if err != nil {
+		return err
+	}
+	payload, _ := json.Marshal(FlushRequest{Source: FlushSource, DB: tk.db, Table: tk.table})
+	_, err = h.lambda.Invoke(ctx, &lambda.InvokeInput{
+		FunctionName:   aws.String(h.cfg.FlushFunction),
+		InvocationType: lambdatypes.InvocationTypeEvent,
+		Payload:        payload,
+	})
+	return err
+}
