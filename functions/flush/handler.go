@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -55,13 +57,21 @@ var (
 const (
 	sourceSched  = "aws.events"
 	sourceIngest = "spillway.ingest"
+	sourceFanout = "spillway.fanout"
 )
+
+// runReserve is the time a run keeps in hand before its deadline: no new
+// table or manifest is started past it, so the run ends cleanly and the
+// tables it did not reach lead the next run.
+const runReserve = 20 * time.Second
 
 // ErrBadRequest is returned for an invocation payload flush does not understand.
 var ErrBadRequest = errors.New("bad flush request")
 
 // Request is an invocation payload: an EventBridge scheduled event
-// (source aws.events) or an on-demand request from ingest.
+// (source aws.events), an on-demand request from ingest (POST /v1/flush;
+// force retries every sink's backlog now) or a table's flush request from
+// fanout (new staged objects).
 type Request struct {
 	Source string `json:"source"`
 	DB     string `json:"db,omitempty"`
@@ -79,6 +89,8 @@ type Result struct {
 	Events        int64    `json:"events"`
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
+	Waiting       int      `json:"waiting"` // manifests whose sinks' backlog waits for its retry time
+	Deferred      int      `json:"deferred"` // tables left for the next run (deadline)
 	Errors        []string `json:"errors,omitempty"`
 }
 
@@ -91,6 +103,8 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	fault FaultFunc
+
+	metricsOut io.Writer
 }
 
 // Option customises a Handler.
@@ -102,6 +116,10 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // WithFault sets the fault-point hook.
 func WithFault(f FaultFunc) Option { return func(h *Handler) { h.fault = f } }
 
+// WithMetrics sets where the EMF metric lines go (default standard output,
+// which Lambda sends to CloudWatch Logs).
+func WithMetrics(w io.Writer) Option { return func(h *Handler) { h.metricsOut = w } }
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
@@ -110,7 +128,7 @@ func New(cfg Config, s3c S3API, ddb DynamoDBAPI, sinks []Sink, opts ...Option) (
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("flush config: %w", err)
 	}
-	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: fault.None}
+	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: fault.None, metricsOut: os.Stdout}
 	for _, o := range opts {
 		o(h)
 	}
@@ -129,6 +147,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 		req.DB, req.Table = "", ""
 	case sourceIngest:
 		force = req.Force
+	case sourceFanout:
+		if req.DB == "" || req.Table == "" {
+			return Result{}, fmt.Errorf("%w: a fanout request names db and table", ErrBadRequest)
+		}
 	default:
 		return Result{}, fmt.Errorf("%w: unknown source %q", ErrBadRequest, req.Source)
 	}
@@ -146,22 +168,60 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
+	if req.Source == sourceFanout {
+		// Taken before the staged items are read: a commit after this
+		// point asks again, one before it is sealed by this run.
+		if err := h.clearRequest(ctx, req.DB, req.Table); err != nil {
+			return Result{}, err
+		}
+	}
+	run := &runState{res: &Result{}, force: force, backlog: map[string]int64{}}
 	var errs []error
-	for _, t := range tables {
-		res.Tables++
-		if err := h.flushTable(ctx, t[0], t[1], force, &res); err != nil {
+	for i, t := range rotate(tables, h.now()) {
+		if h.late(ctx) {
+			run.res.Deferred = len(tables) - i
+			h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", run.res.Deferred)
+			break
+		}
+		run.res.Tables++
+		if err := h.flushTable(ctx, t[0], t[1], run); err != nil {
 			if errors.Is(err, errFault) {
-				return res, err
+				return *run.res, err
 			}
 			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
-			res.Errors = append(res.Errors, err.Error())
+			run.res.Errors = append(run.res.Errors, err.Error())
 			errs = append(errs, err)
 		}
 	}
-	h.log.InfoContext(ctx, "flush done", "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
-		"sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "errors", len(errs))
+	res := *run.res
+	h.metrics(run)
+	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
+		"sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "errors", len(errs))
 	return res, errors.Join(errs...)
+}
+
+// runState is what one invocation carries across tables.
+type runState struct {
+	res     *Result
+	force   bool             // retry every sink's backlog now (on demand)
+	backlog map[string]int64 // per endpoint: the oldest unimported sealed object's seal time (unix)
+	oldest  int64            // the oldest staged object's commit time seen (unix), 0 if none
+}
+
+// rotate returns tables starting at an offset that moves every minute, so
+// that under a deadline no table is always last.
+func rotate(tables [][2]string, now time.Time) [][2]string {
+	if len(tables) < 2 {
+		return tables
+	}
+	k := int(now.Unix()/60) % len(tables)
+	return append(append([][2]string(nil), tables[k:]...), tables[:k]...)
+}
+
+// late reports whether the invocation's deadline is within runReserve.
+func (h *Handler) late(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < runReserve
 }
 
 // errFault marks an error returned by the fault hook.
@@ -201,42 +261,52 @@ func (h *Handler) tables(ctx context.Context, db, table string) ([][2]string, er
 	return out, nil
 }
 
-func (h *Handler) flushTable(ctx context.Context, db, table string, force bool, res *Result) error {
+// flushTable drives the table's live manifests on, then seals every
+// committed staged object in new manifests. A manifest that fails is
+// reported and left for a later run; it never stops the table's other
+// manifests or the sealing of new objects.
+func (h *Handler) flushTable(ctx context.Context, db, table string, run *runState) error {
 	open, err := h.openManifests(ctx, db, table)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, m := range open {
-		res.Resumed++
-		if err := h.run(ctx, m, res); err != nil {
-			return err
+		run.res.Resumed++
+		if err := h.run(ctx, m, run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	for round := 0; round < 50; round++ {
+	for round := 0; round < 50 && !h.late(ctx); round++ {
 		items, err := h.staged(ctx, db, table)
 		if err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
-		due := h.due(items, force)
+		due := h.due(items, run)
 		if len(due) == 0 {
-			return nil
+			break
 		}
 		if len(due) > h.cfg.MaxClaim {
 			due = due[:h.cfg.MaxClaim]
 		}
 		m, err := h.createManifest(ctx, db, table, due)
 		if err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
-		if m.State == StateDone {
-			return fmt.Errorf("manifest %s for %s.%s is done but its staged objects remain", m.ID, db, table)
-		}
-		res.Manifests++
-		if err := h.run(ctx, m, res); err != nil {
-			return err
+		run.res.Manifests++
+		if err := h.run(ctx, m, run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			// Its staged objects stay claimed by it and are retried from
+			// there; the next round takes the table's other objects.
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func sval(v types.AttributeValue) string {

@@ -32,36 +32,25 @@ func stageCorpus(tb testing.TB, e *testEnv) (due, current []string) {
 	return []string{"a1", "a2", "b1", "c1", "c2", "c3"}, []string{"d1"}
 }
 
-func TestScheduledThenForced(t *testing.T) {
+// TestScheduledSealsEverythingCommitted: sealing is continuous. A
+// scheduled run seals what is committed, the current hour included; what is
+// committed later for the same hour becomes another sealed object of that
+// hour's partition, imported under its own unique_id.
+func TestScheduledSealsEverythingCommitted(t *testing.T) {
 	e := newTestEnv(t)
 	td := newTDReceiver(t)
 	ctx := context.Background()
 	due, current := stageCorpus(t, e)
-	now := time.Unix(hourT+1200, 0)
+	all := append(slices.Clone(due), current...)
+	sort.Strings(all)
+	now := time.Unix(hourT+120, 0)
 	res, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, scheduled)
 	if err != nil {
 		t.Fatalf("scheduled: %v", err)
 	}
-	if res.Events != int64(len(due)) || res.Manifests != 1 {
+	if res.Events != int64(len(all)) || res.Manifests != 1 {
 		t.Errorf("result = %+v", res)
 	}
-	if got := e.sealedMsgs(t); !slices.Equal(got, due) {
-		t.Errorf("sealed = %v, want %v", got, due)
-	}
-	if got := td.msgs(t); !slices.Equal(got, due) {
-		t.Errorf("td = %v, want %v", got, due)
-	}
-	if got := e.keys(t, "staged/"); len(got) != 1 {
-		t.Errorf("staged left = %v, want the current hour only", got)
-	}
-	if got := e.keys(t, "data/db=db_one/table=tbl_a/dt=2026-11-22/hour=08/"); len(got) != 1 {
-		t.Errorf("hour 08 objects = %v", got)
-	}
-	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced); err != nil {
-		t.Fatalf("forced: %v", err)
-	}
-	all := append(slices.Clone(due), current...)
-	sort.Strings(all)
 	if got := e.sealedMsgs(t); !slices.Equal(got, all) {
 		t.Errorf("sealed = %v, want %v", got, all)
 	}
@@ -70,6 +59,23 @@ func TestScheduledThenForced(t *testing.T) {
 	}
 	if got := append(e.keys(t, "staged/"), e.keys(t, "late/")...); len(got) != 0 {
 		t.Errorf("staged left = %v", got)
+	}
+	if got := e.manifests(t); len(got) != 0 {
+		t.Errorf("live manifests = %v, want none (finished ones are deleted)", got)
+	}
+	e.stage(t, "db_one", "tbl_a", hourT, false, "p5", "e1")
+	if _, err := e.handler(t, now.Add(time.Minute), []Sink{td.sink()}).Handle(ctx, scheduled); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	all = append(all, "e1")
+	if got := e.sealedMsgs(t); !slices.Equal(got, all) {
+		t.Errorf("sealed = %v, want %v", got, all)
+	}
+	if got := td.msgs(t); !slices.Equal(got, all) {
+		t.Errorf("td = %v, want %v", got, all)
+	}
+	if got := e.keys(t, "data/db=db_one/table=tbl_a/dt=2026-11-22/hour=10/"); len(got) != 2 {
+		t.Errorf("hour 10 objects = %v, want two (one per run)", got)
 	}
 }
 
@@ -123,6 +129,7 @@ func TestTDErrors(t *testing.T) {
 		{"500 and 429 for a while", []int{500, 429, 503, 429, 500}, false, 0, true},
 		{"404 creates db and table", nil, true, 0, true},
 		{"400 is parked", []int{400, 400}, false, 2, false},
+		{"422 is parked", []int{422, 422}, false, 2, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

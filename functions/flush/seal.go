@@ -15,8 +15,14 @@ import (
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
+// keepBodies bounds the sealed bodies a run keeps in memory for the TD
+// imports that follow; past it, imports read the sealed objects back.
+const keepBodies = 64 << 20
+
 // seal reads m's staged objects and writes the sealed objects (same keys
-// and bytes on every run). It returns their keys and bodies.
+// and bytes on every run), one partition at a time, each at most
+// SealTargetBytes uncompressed. It returns their keys and the bodies it
+// kept (up to keepBodies bytes).
 func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][]byte, error) {
 	type pe struct {
 		part layout.Partition
@@ -39,6 +45,7 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 	})
 	var keys []string
 	bodies := map[string][]byte{}
+	kept := 0
 	var cur bytes.Buffer
 	var curPart layout.Partition
 	curPath := ""
@@ -52,7 +59,10 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 			return err
 		}
 		keys = append(keys, k)
-		bodies[k] = body
+		if kept+len(body) <= keepBodies {
+			bodies[k] = body
+			kept += len(body)
+		}
 		cur.Reset()
 		return nil
 	}
