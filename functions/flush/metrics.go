@@ -1,6 +1,8 @@
 package flush
 
 import (
+	"cmp"
+	"os"
 	"time"
 
 	"github.com/spillwayhq/spillway/shared/emf"
@@ -24,7 +26,8 @@ var metricUnits = map[string]string{
 // of the oldest staged object it found: how stale the lake was when it
 // started), and one per TD endpoint with the age of its oldest sealed
 // object not yet imported (0 when it has no backlog in the tables this run
-// visited), which Terraform alarms on.
+// visited), which Terraform alarms on. The Function dimension is the
+// Lambda function's name, so that deployments in one account stay apart.
 func (h *Handler) metrics(run *runState) {
 	now := h.now()
 	res := run.res
@@ -32,10 +35,11 @@ func (h *Handler) metrics(run *runState) {
 		"SealedEvents": float64(res.Events), "SealedObjects": float64(res.SealedObjects), "Parked": float64(res.Parked),
 		"Waiting": float64(res.Waiting), "Deferred": float64(res.Deferred), "OldestStagedSeconds": age(now, run.oldest),
 	}
-	_, _ = h.metricsOut.Write(emf.Line(MetricsNamespace, now, map[string]string{"Function": "flush"}, vals, metricUnits))
+	fn := cmp.Or(os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), "flush")
+	_, _ = h.metricsOut.Write(emf.Line(MetricsNamespace, now, map[string]string{"Function": fn}, vals, metricUnits))
 	for _, s := range h.sinks {
 		v := map[string]float64{"OldestUnimportedSeconds": age(now, run.backlog[s.Endpoint])}
-		_, _ = h.metricsOut.Write(emf.Line(MetricsNamespace, now, map[string]string{"Endpoint": s.Endpoint}, v, metricUnits))
+		_, _ = h.metricsOut.Write(emf.Line(MetricsNamespace, now, map[string]string{"Function": fn, "Endpoint": s.Endpoint}, v, metricUnits))
 	}
 }
 

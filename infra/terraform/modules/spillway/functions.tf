@@ -41,6 +41,7 @@ locals {
       SPILLWAY_COMMIT_CONCURRENCY     = tostring(var.fanout.commit_concurrency)
       SPILLWAY_LATE_WINDOW            = var.flush.late_window
       SPILLWAY_FUTURE_LIMIT           = var.flush.future_limit
+      SPILLWAY_FLUSH_FUNCTION         = local.function_names.flush
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = var.log_level

@@ -24,6 +24,7 @@ locals {
       SPILLWAY_COMMIT_CONCURRENCY     = "8"
       SPILLWAY_LATE_WINDOW            = "2h"
       SPILLWAY_FUTURE_LIMIT           = "1h"
+      SPILLWAY_FLUSH_FUNCTION         = "f"
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = "info"
