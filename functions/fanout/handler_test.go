@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
 )
 
 var errCrash = errors.New("simulated crash")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-
 )
 
 func mp(tb testing.TB, vs ...any) []byte {

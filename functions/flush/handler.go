@@ -89,7 +89,7 @@ type Result struct {
 	Events        int64    `json:"events"`
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
-	Waiting       int      `json:"waiting"` // manifests whose sinks' backlog waits for its retry time
+	Waiting       int      `json:"waiting"`  // manifests whose sinks' backlog waits for its retry time
 	Deferred      int      `json:"deferred"` // tables left for the next run (deadline)
 	Errors        []string `json:"errors,omitempty"`
 }
