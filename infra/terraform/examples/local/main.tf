@@ -52,6 +52,10 @@ module "spillway" {
     schedule_expression = var.flush_schedule_expression
   }
 
+  event_source_mapping = {
+    maximum_batching_window_seconds = var.esm_maximum_batching_window_seconds
+  }
+
   bucket = {
     force_destroy = true
   }

@@ -41,6 +41,12 @@ variable "flush_schedule_expression" {
   default     = "rate(1 minute)"
 }
 
+variable "esm_maximum_batching_window_seconds" {
+  description = "How long the fanout event source mapping gathers records before invoking (the module's default, 1 s; 0 is the low-latency setting)."
+  type        = number
+  default     = 1
+}
+
 variable "auto_create" {
   description = "Create databases and tables on first write."
   type        = bool
