@@ -109,7 +109,7 @@ type bench struct {
 	s3 *s3.Client
 
 	mu     sync.Mutex
-	acks   []time.Time                     // by sequence number
+	acks   []time.Time                    // by sequence number
 	seen   map[string]map[int64]time.Time // sink -> seq -> first seen
 	s3keys map[string]bool                // sealed objects already read
 	errs   int
