@@ -76,7 +76,11 @@ func run(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	fmt.Fprintf(out, "starting the local cloud (setting %s)...\n", *setting)
-	c, err := cloud.Start(ctx, cloud.DefaultOptions())
+	opts := cloud.DefaultOptions()
+	// Free ports: the benchmark runs beside a `make local-up` cloud.
+	opts.EdgeAddr, opts.APIAddr, opts.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.NamePrefix = "spw-bench"
+	c, err := cloud.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
