@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -38,11 +40,13 @@ type FlushRequest struct {
 // every table that committed new staged objects (Config.FlushFunction).
 func WithFlushInvoker(l LambdaAPI) Option { return func(h *Handler) { h.lambda = l } }
 
-// requestFlushes asks for a flush of each table in tables, at most one
-// pending per table: a conditional update of the table's flush-request item
-// succeeds only when no request is pending (flush deletes the item when it
-// starts on the table) or the pending one is older than
-// Config.FlushRequestStale (its invocation was lost). Only then is the flush
+// requestFlushes asks for a flush of each table in tables once its oldest
+// commit not yet taken by a flush is SealAfter old, at most one request
+// pending per table. The table's flush-request item (deleted by flush when
+// it starts on the table) records first_at, the first commit since, and
+// requested_at, the pending request: a conditional update sets
+// requested_at only when none is pending or the pending one is older than
+// FlushRequestStale (its invocation was lost); only then is the flush
 // function invoked asynchronously. A failure here loses nothing: the
 // objects are committed, and the next request or the schedule seals them.
 func (h *Handler) requestFlushes(ctx context.Context, tables map[tableKey]bool, now time.Time) {
@@ -56,17 +60,42 @@ func (h *Handler) requestFlushes(ctx context.Context, tables map[tableKey]bool, 
 	}
 }
 
+// requestItem is a table's flush-request item.
+type requestItem struct {
+	FirstAt     int64 `dynamodbav:"first_at"`
+	RequestedAt int64 `dynamodbav:"requested_at"`
+}
+
 func (h *Handler) requestFlush(ctx context.Context, tk tableKey, now time.Time) error {
-	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	key := map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK(tk.db, tk.table)), layout.AttrSK: str(layout.FlushRequestSK)}
+	stale := now.Add(-h.cfg.FlushRequestStale).Unix()
+	out, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(h.cfg.ManifestTable),
-		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK(tk.db, tk.table)), layout.AttrSK: str(layout.FlushRequestSK)},
+		Key:                       key,
+		UpdateExpression:          aws.String("SET first_at = if_not_exists(first_at, :now)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return err
+	}
+	var it requestItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return fmt.Errorf("decode flush request item: %w", err)
+	}
+	if it.RequestedAt >= stale || now.Unix()-it.FirstAt < int64(h.cfg.SealAfter/time.Second) {
+		return nil // pending, or not due yet: a later commit or the schedule asks
+	}
+	_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       key,
 		UpdateExpression:          aws.String("SET requested_at = :now"),
-		ConditionExpression:       aws.String("attribute_not_exists(requested_at) OR requested_at < :stale"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix()), ":stale": num(now.Add(-h.cfg.FlushRequestStale).Unix())},
+		ConditionExpression:       aws.String("attribute_exists(first_at) AND (attribute_not_exists(requested_at) OR requested_at < :stale)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix()), ":stale": num(stale)},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return nil // a request is pending; that flush will see these objects
+		return nil // another batch asked first, or a flush just took the table
 	}
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -46,34 +47,51 @@ func (iv *invocations) take() []string {
 	return out
 }
 
-func TestFlushRequestedOncePerPendingTable(t *testing.T) {
+// requestRig sends batches through a handler that records its flush
+// requests.
+type requestRig struct {
+	t   *testing.T
+	e   *testEnv
+	iv  *invocations
+	seq int
+}
+
+func newRequestRig(t *testing.T, sealAfter time.Duration) *requestRig {
 	e := newTestEnv(t)
 	e.cfg.FlushFunction = "spw-flush"
-	ctx := context.Background()
-	iv := &invocations{}
+	e.cfg.SealAfter = sealAfter
+	return &requestRig{t: t, e: e, iv: &invocations{}}
+}
+
+func (r *requestRig) batch(at time.Time, uid string, tables ...string) {
+	r.t.Helper()
+	var ev events.KinesisEvent
+	for _, tb := range tables {
+		r.seq++
+		ev.Records = append(ev.Records, mkRecord(r.t, "db_one", tb, uid, 0, 1, r.seq, hourT+1))
+	}
+	resp, err := r.e.handler(r.t, at, WithFlushInvoker(r.iv)).Handle(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		r.t.Fatalf("handle: %v %+v", err, resp)
+	}
+}
+
+// clear does what flush does when it starts on a table.
+func (r *requestRig) clear(table string) {
+	r.t.Helper()
+	_, err := r.e.ddb.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(r.e.cfg.ManifestTable), Key: map[string]types.AttributeValue{
+		layout.AttrPK: str(layout.RequestPK("db_one", table)), layout.AttrSK: str(layout.FlushRequestSK)}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func req(table string) string { return "spw-flush Event spillway.fanout db_one." + table }
+
+func TestFlushRequestedOncePerPendingTable(t *testing.T) {
+	r := newRequestRig(t, 0)
+	e, iv, batch, clear := r.e, r.iv, r.batch, r.clear
 	now := time.Unix(hourT+60, 0)
-	seq := 0
-	batch := func(at time.Time, uid string, tables ...string) {
-		t.Helper()
-		var ev events.KinesisEvent
-		for _, tb := range tables {
-			seq++
-			ev.Records = append(ev.Records, mkRecord(t, "db_one", tb, uid, 0, 1, seq, hourT+1))
-		}
-		resp, err := e.handler(t, at, WithFlushInvoker(iv)).Handle(ctx, ev)
-		if err != nil || len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("handle: %v %+v", err, resp)
-		}
-	}
-	req := func(table string) string { return "spw-flush Event spillway.fanout db_one." + table }
-	clear := func(table string) { // what flush does when it starts on a table
-		t.Helper()
-		_, err := e.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.cfg.ManifestTable), Key: map[string]types.AttributeValue{
-			layout.AttrPK: str(layout.RequestPK("db_one", table)), layout.AttrSK: str(layout.FlushRequestSK)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	steps := []struct {
 		name   string
@@ -95,6 +113,37 @@ func TestFlushRequestedOncePerPendingTable(t *testing.T) {
 		}
 		batch(s.at, s.uid, s.tables...)
 		if got := iv.take(); !slices.Equal(got, s.want) {
+			t.Errorf("%s: requests = %q, want %q", s.name, got, s.want)
+		}
+	}
+}
+
+// TestSealAfterBatchesRequests: with SealAfter 30 s, fanout asks only once
+// the table's first commit since the last flush is 30 s old, then not
+// again until a flush took the table.
+func TestSealAfterBatchesRequests(t *testing.T) {
+	r := newRequestRig(t, 30*time.Second)
+	t0 := time.Unix(hourT+60, 0)
+	steps := []struct {
+		name  string
+		at    time.Duration
+		clear bool
+		want  []string
+	}{
+		{"first commit: not due", 0, false, nil},
+		{"20 s later: not due", 20 * time.Second, false, nil},
+		{"31 s after the first: due", 31 * time.Second, false, []string{req("tbl_a")}},
+		{"pending: no new request", 40 * time.Second, false, nil},
+		{"flush took it: a new cycle starts", 45 * time.Second, true, nil},
+		{"25 s into the new cycle: not due", 70 * time.Second, false, nil},
+		{"30 s into the new cycle: due", 75 * time.Second, false, []string{req("tbl_a")}},
+	}
+	for i, s := range steps {
+		if s.clear {
+			r.clear("tbl_a")
+		}
+		r.batch(t0.Add(s.at), fmt.Sprintf("u%d", i), "tbl_a")
+		if got := r.iv.take(); !slices.Equal(got, s.want) {
 			t.Errorf("%s: requests = %q, want %q", s.name, got, s.want)
 		}
 	}

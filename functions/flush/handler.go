@@ -168,14 +168,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	if req.Source == sourceFanout {
-		// Taken before the staged items are read: a commit after this
-		// point asks again, one before it is sealed by this run.
-		if err := h.clearRequest(ctx, req.DB, req.Table); err != nil {
-			return Result{}, err
-		}
-	}
-	run := &runState{res: &Result{}, force: force, backlog: map[string]int64{}}
+	run := &runState{res: &Result{}, force: force, requested: req.Source == sourceFanout, backlog: map[string]int64{}}
 	var errs []error
 	for i, t := range rotate(tables, h.now()) {
 		if h.late(ctx) {
@@ -202,10 +195,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 
 // runState is what one invocation carries across tables.
 type runState struct {
-	res     *Result
-	force   bool             // retry every sink's backlog now (on demand)
-	backlog map[string]int64 // per endpoint: the oldest unimported sealed object's seal time (unix)
-	oldest  int64            // the oldest staged object's commit time seen (unix), 0 if none
+	res       *Result
+	force     bool             // retry every sink's backlog now (on demand)
+	requested bool             // fanout asked for this run
+	backlog   map[string]int64 // per endpoint: the oldest unimported sealed object's seal time (unix)
+	oldest    int64            // the oldest staged object's commit time seen (unix), 0 if none
 }
 
 // rotate returns tables starting at an offset that moves every minute, so
@@ -261,6 +255,20 @@ func (h *Handler) tables(ctx context.Context, db, table string) ([][2]string, er
 	return out, nil
 }
 
+// takeRequest deletes the table's flush-request item (see fanout) before
+// the staged items are read: a commit after it asks again, one before it is
+// sealed by this run. A run fanout did not ask for takes it only when the
+// table has staged items (a delete costs a write).
+func (h *Handler) takeRequest(ctx context.Context, db, table string, run *runState) error {
+	if !run.requested {
+		items, err := h.staged(ctx, db, table)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+	}
+	return h.clearRequest(ctx, db, table)
+}
+
 // flushTable drives the table's live manifests on, then seals every
 // committed staged object in new manifests. A manifest that fails is
 // reported and left for a later run; it never stops the table's other
@@ -279,6 +287,9 @@ func (h *Handler) flushTable(ctx context.Context, db, table string, run *runStat
 			}
 			errs = append(errs, err)
 		}
+	}
+	if err := h.takeRequest(ctx, db, table, run); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	for round := 0; round < 50 && !h.late(ctx); round++ {
 		items, err := h.staged(ctx, db, table)

@@ -10,6 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 // hourT is 2026-11-22T10:00:00Z.
@@ -213,6 +219,59 @@ func TestBadRequest(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			if _, err := h.Handle(context.Background(), json.RawMessage(c)); !errors.Is(err, ErrBadRequest) {
 				t.Errorf("err = %v, want ErrBadRequest", err)
+			}
+		})
+	}
+}
+
+// TestRunsTakeTheFlushRequest: a run fanout asked for deletes the table's
+// flush-request item before reading the staged items; a scheduled run does
+// so only for a table with staged items (so that fanout's next commit
+// starts a new cycle), and writes nothing for an idle table.
+func TestRunsTakeTheFlushRequest(t *testing.T) {
+	fromFanout := json.RawMessage(`{"source":"spillway.fanout","db":"db_one","table":"tbl_a"}`)
+	cases := []struct {
+		name     string
+		payload  json.RawMessage
+		stage    bool
+		wantGone bool
+	}{
+		{"fanout run, staged objects", fromFanout, true, true},
+		{"fanout run, nothing staged", fromFanout, false, true},
+		{"scheduled run, staged objects", scheduled, true, true},
+		{"scheduled run, idle table", scheduled, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			td := newTDReceiver(t)
+			ctx := context.Background()
+			e.stage(t, "db_one", "tbl_a", hourT, false, "p0", "z0")
+			if _, err := e.handler(t, time.Unix(hourT, 0), []Sink{td.sink()}).Handle(ctx, forced); err != nil {
+				t.Fatal(err)
+			}
+			key := map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK("db_one", "tbl_a")), layout.AttrSK: str(layout.FlushRequestSK)}
+			if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.ManifestTable),
+				Item: map[string]types.AttributeValue{layout.AttrPK: key[layout.AttrPK], layout.AttrSK: key[layout.AttrSK], "first_at": num(hourT)}}); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"z0"}
+			if tc.stage {
+				e.stage(t, "db_one", "tbl_a", hourT, false, "p1", "a1")
+				want = []string{"a1", "z0"}
+			}
+			if _, err := e.handler(t, time.Unix(hourT+60, 0), []Sink{td.sink()}).Handle(ctx, tc.payload); err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.cfg.ManifestTable), Key: key, ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gone := out.Item == nil; gone != tc.wantGone {
+				t.Errorf("request item gone = %v, want %v", gone, tc.wantGone)
+			}
+			if got := e.sealedMsgs(t); !slices.Equal(got, want) {
+				t.Errorf("sealed = %v, want %v", got, want)
 			}
 		})
 	}

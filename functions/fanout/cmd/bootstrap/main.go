@@ -51,6 +51,7 @@ func configFromEnv(lookup func(string) (string, bool)) (fanout.Config, error) {
 	env.String(lambdaenv.LedgerTable, &c.LedgerTable)
 	env.String(lambdaenv.ManifestTable, &c.ManifestTable)
 	env.String(lambdaenv.FlushFunction, &c.FlushFunction)
+	env.Duration(lambdaenv.SealAfter, &c.SealAfter)
 	env.Bool(lambdaenv.AutoCreate, &c.AutoCreate)
 	env.Hours(lambdaenv.LedgerTTLHours, &c.LedgerTTL)
 	env.Hours(lambdaenv.ResendHorizonHours, &c.ResendHorizon)

@@ -50,6 +50,7 @@ module "spillway" {
 
   flush = {
     schedule_expression = var.flush_schedule_expression
+    seal_after          = var.seal_after
   }
 
   event_source_mapping = {

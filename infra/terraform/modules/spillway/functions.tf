@@ -42,6 +42,7 @@ locals {
       SPILLWAY_LATE_WINDOW            = var.flush.late_window
       SPILLWAY_FUTURE_LIMIT           = var.flush.future_limit
       SPILLWAY_FLUSH_FUNCTION         = local.function_names.flush
+      SPILLWAY_SEAL_AFTER             = var.flush.seal_after
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = var.log_level

@@ -25,6 +25,7 @@ locals {
       SPILLWAY_LATE_WINDOW            = "2h"
       SPILLWAY_FUTURE_LIMIT           = "1h"
       SPILLWAY_FLUSH_FUNCTION         = "f"
+      SPILLWAY_SEAL_AFTER             = "30s"
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = "info"
