@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -235,24 +236,70 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 
 // commit writes the ledger entry, staged items and catalog counters of one
 // part in one transaction. done reports that the ledger already held it.
+//
+// A part with more staged objects than one transaction holds (events over
+// more than maxStagedPerPart hours) is committed in chunks of its sorted
+// staged objects (maxStagedPerPart-1 each), the same on every delivery: chunk k under the ledger id
+// of "<part id>#k", each with its own counters, and the last chunk also
+// under the part's own ledger id (which dropDone checks). A chunk found in
+// the ledger was committed by an earlier delivery and is skipped, so a
+// crash between chunks resumes where it stopped, exactly once. ("#" never
+// occurs in the numeric part number that ends a part id, so a chunk id is
+// never another part's id.)
 func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool, err error) {
-	var n, late, future, nbytes int64
-	items := []types.TransactWriteItem{{
-		Put: &types.Put{
-			TableName: aws.String(h.cfg.LedgerTable),
-			Item: map[string]types.AttributeValue{
-				layout.AttrLedgerID: str(layout.LedgerID(p.id)), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
-				"part": num(int64(p.env.Part)), "events": num(int64(len(p.events))),
-				"committed_at": num(now.Unix()), "expires_at": num(now.Add(h.cfg.LedgerTTL).Unix()),
-			},
-			ConditionExpression: aws.String("attribute_not_exists(" + layout.AttrLedgerID + ")"),
-		},
-	}}
+	var staged, future []*group
 	for _, g := range p.groups {
 		if g.future {
-			future += int64(g.events)
-			continue
+			future = append(future, g)
+		} else {
+			staged = append(staged, g)
 		}
+	}
+	if len(staged) <= maxStagedPerPart {
+		return h.commitChunk(ctx, p, []string{layout.LedgerID(p.id)}, staged, future, now)
+	}
+	const size = maxStagedPerPart - 1 // room for the last chunk's second ledger entry
+	done = true
+	for k := 0; k*size < len(staged); k++ {
+		chunk := staged[k*size : min((k+1)*size, len(staged))]
+		ids := []string{layout.LedgerID(p.id + "#" + strconv.Itoa(k))}
+		var fut []*group
+		if (k+1)*size >= len(staged) {
+			ids, fut = append(ids, layout.LedgerID(p.id)), future
+		}
+		d, err := h.commitChunk(ctx, p, ids, chunk, fut, now)
+		if err != nil {
+			return false, err
+		}
+		done = done && d
+	}
+	return done, nil
+}
+
+// commitChunk puts the ledger entries ids (conditionally: the first one
+// found means the chunk was committed before, and done is true), the staged
+// items of groups, and the catalog counters of groups and future in one
+// transaction.
+func (h *Handler) commitChunk(ctx context.Context, p *part, ids []string, groups, future []*group, now time.Time) (done bool, err error) {
+	var n, late, nfuture, nbytes int64
+	var items []types.TransactWriteItem
+	for _, id := range ids {
+		items = append(items, types.TransactWriteItem{
+			Put: &types.Put{
+				TableName: aws.String(h.cfg.LedgerTable),
+				Item: map[string]types.AttributeValue{
+					layout.AttrLedgerID: str(id), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
+					"part": num(int64(p.env.Part)), "events": num(int64(len(p.events))),
+					"committed_at": num(now.Unix()), "expires_at": num(now.Add(h.cfg.LedgerTTL).Unix()),
+				},
+				ConditionExpression: aws.String("attribute_not_exists(" + layout.AttrLedgerID + ")"),
+			},
+		})
+	}
+	for _, g := range future {
+		nfuture += int64(g.events)
+	}
+	for _, g := range groups {
 		n += int64(g.events)
 		nbytes += g.bytes
 		if g.late {
@@ -275,7 +322,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 			"SET updated_at = :now, last_import_at = :now, created_at = if_not_exists(created_at, :now)"),
 		ExpressionAttributeNames: map[string]string{"#c": "count", "#b": "bytes"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(future), ":now": num(now.Unix()),
+			":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(nfuture), ":now": num(now.Unix()),
 		},
 	}})
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
@@ -296,7 +343,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("commit part %s: %w", p.id, err)
+		return false, fmt.Errorf("commit part %s (ledger %s): %w", p.id, ids[0], err)
 	}
 	return false, nil
 }

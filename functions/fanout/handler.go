@@ -43,8 +43,9 @@ var (
 	_ DynamoDBAPI = (*dynamodb.Client)(nil)
 )
 
-// maxStagedPerPart bounds the staged objects of one part so its transaction
-// stays within DynamoDB's 100 items (ledger + catalog + staged items).
+// maxStagedPerPart bounds the staged objects of one transaction so that it
+// stays within DynamoDB's 100 actions (ledger + catalog + staged items). A
+// part with more is committed in chunks (see commit).
 const maxStagedPerPart = 98
 
 // Handler is the fanout Lambda handler.
@@ -303,17 +304,10 @@ func (p *part) split(closedBefore, futureLimit int64) error {
 		rawByKey[g.key] = append(rawByKey[g.key], e.Raw)
 	}
 	sort.Strings(order)
-	staged := 0
 	for _, k := range order {
 		g := byKey[k]
 		g.body = tdrecord.GzipStream(rawByKey[k]...)
-		if !g.future {
-			staged++
-		}
 		p.groups = append(p.groups, g)
-	}
-	if staged > maxStagedPerPart {
-		return fmt.Errorf("part %s spans %d hours, more than %d", p.id, staged, maxStagedPerPart)
 	}
 	return nil
 }

@@ -114,18 +114,22 @@ func freshWithoutFlushRequest(t *testing.T, c *cloud.Cloud) {
 	if !slices.Equal(got, want) || !slices.Equal(td, want) {
 		t.Errorf("S3 holds %v, TD %v; want %v, once each", got, td, want)
 	}
-	logs, err := os.ReadFile(filepath.Join(c.DataDir, "logs", "flush.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fanoutRun := false
-	for _, line := range strings.Split(string(logs), "\n") {
-		if strings.Contains(line, `"msg":"flush done"`) && strings.Contains(line, `"source":"spillway.fanout"`) && !strings.Contains(line, `"events":0`) {
-			fanoutRun = true
+	// The run logs "flush done" after its imports, so poll for it.
+	var logs []byte
+	err := cloud.WaitFor(ctx, 250*time.Millisecond, "a flush run started by fanout", func(context.Context) (bool, error) {
+		var err error
+		if logs, err = os.ReadFile(filepath.Join(c.DataDir, "logs", "flush.log")); err != nil {
+			return false, err
 		}
-	}
-	if !fanoutRun {
-		t.Errorf("no flush run started by fanout sealed events; flush log:\n%s", logs)
+		for _, line := range strings.Split(string(logs), "\n") {
+			if strings.Contains(line, `"msg":"flush done"`) && strings.Contains(line, `"source":"spillway.fanout"`) && !strings.Contains(line, `"events":0,`) {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("%v; flush log:\n%s", err, logs)
 	}
 }
 
