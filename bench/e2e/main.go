@@ -10,8 +10,9 @@
 //
 // The low-latency setting deploys seal_after 0s (fanout asks for a flush
 // after every commit; the default waits until a table's oldest unsealed
-// commit is 30 s old) and a 0 s batching window for the event source
-// mapping (the default is 1 s); see BENCHMARKS.md.
+// commit is 30 s old), sweep_every 10s (the default sweeps every 30 s) and
+// a 0 s batching window for the event source mapping (the default is 1 s);
+// see BENCHMARKS.md.
 //
 // S3 and TD visibility are exact per event (each event carries its
 // sequence number). The catalog holds counts, not events: an event counts
@@ -71,7 +72,7 @@ func run(args []string, out io.Writer) error {
 	case "default":
 	case "low-latency":
 		// The local cloud applies examples/local with these extra arguments.
-		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=esm_maximum_batching_window_seconds=0 -var=seal_after=0s"))
+		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=esm_maximum_batching_window_seconds=0 -var=seal_after=0s -var=sweep_every=10s"))
 	default:
 		return fmt.Errorf("-setting: %q is neither default nor low-latency", *setting)
 	}

@@ -40,11 +40,15 @@ type FlushRequest struct {
 // every table that committed new staged objects (Config.FlushFunction).
 func WithFlushInvoker(l LambdaAPI) Option { return func(h *Handler) { h.lambda = l } }
 
-// requestFlushes asks for a flush of each table in tables once its oldest
-// commit not yet taken by a flush is SealAfter old, at most one request
-// pending per table. The table's flush-request item (deleted by flush when
-// it starts on the table) records first_at, the first commit since, and
-// requested_at, the pending request: a conditional update sets
+// requestFlushes asks for a flush of each table in tables when it is due,
+// at most one request pending per table. A table is due when its oldest
+// commit not yet taken by a flush is SealAfter old (steady traffic: about
+// one flush per SealAfter), or when no flush took it in the last SealAfter
+// (the first commit after a quiet spell is sealed at once). The table's
+// flush-request item records first_at, the first commit since a flush took
+// the table (flush removes it, and requested_at, and sets flushed_at, when
+// it starts on the table), and requested_at, the pending request: a
+// conditional update sets
 // requested_at only when none is pending or the pending one is older than
 // FlushRequestStale (its invocation was lost); only then is the flush
 // function invoked asynchronously. A failure here loses nothing: the
@@ -64,6 +68,7 @@ func (h *Handler) requestFlushes(ctx context.Context, tables map[tableKey]bool, 
 type requestItem struct {
 	FirstAt     int64 `dynamodbav:"first_at"`
 	RequestedAt int64 `dynamodbav:"requested_at"`
+	FlushedAt   int64 `dynamodbav:"flushed_at"`
 }
 
 func (h *Handler) requestFlush(ctx context.Context, tk tableKey, now time.Time) error {
@@ -83,8 +88,10 @@ func (h *Handler) requestFlush(ctx context.Context, tk tableKey, now time.Time) 
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return fmt.Errorf("decode flush request item: %w", err)
 	}
-	if it.RequestedAt >= stale || now.Unix()-it.FirstAt < int64(h.cfg.SealAfter/time.Second) {
-		return nil // pending, or not due yet: a later commit or the schedule asks
+	after := int64(h.cfg.SealAfter / time.Second)
+	due := now.Unix()-it.FirstAt >= after || now.Unix()-it.FlushedAt >= after
+	if it.RequestedAt >= stale || !due {
+		return nil // pending, or not due yet: a later commit or the schedule's sweep asks
 	}
 	_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(h.cfg.ManifestTable),

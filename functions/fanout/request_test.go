@@ -76,11 +76,13 @@ func (r *requestRig) batch(at time.Time, uid string, tables ...string) {
 	}
 }
 
-// clear does what flush does when it starts on a table.
-func (r *requestRig) clear(table string) {
+// clear does what flush does when it starts on a table at at.
+func (r *requestRig) clear(table string, at time.Time) {
 	r.t.Helper()
-	_, err := r.e.ddb.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(r.e.cfg.ManifestTable), Key: map[string]types.AttributeValue{
-		layout.AttrPK: str(layout.RequestPK("db_one", table)), layout.AttrSK: str(layout.FlushRequestSK)}})
+	_, err := r.e.ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(r.e.cfg.ManifestTable), Key: map[string]types.AttributeValue{
+		layout.AttrPK: str(layout.RequestPK("db_one", table)), layout.AttrSK: str(layout.FlushRequestSK)},
+		UpdateExpression:          aws.String("SET flushed_at = :at REMOVE first_at, requested_at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.Unix())}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestFlushRequestedOncePerPendingTable(t *testing.T) {
 		{"first commits ask once per table", now, nil, "u1", []string{"tbl_a", "tbl_b", "tbl_a"}, []string{req("tbl_a"), req("tbl_b")}},
 		{"pending request: no new one", now.Add(time.Second), nil, "u2", []string{"tbl_a", "tbl_b"}, nil},
 		{"duplicate parts commit nothing: no request", now.Add(time.Hour), nil, "u1", []string{"tbl_a"}, nil},
-		{"flush took tbl_a: asked again", now.Add(2 * time.Second), func() { clear("tbl_a") }, "u3", []string{"tbl_a", "tbl_b"}, []string{req("tbl_a")}},
+		{"flush took tbl_a: asked again", now.Add(2 * time.Second), func() { clear("tbl_a", now.Add(time.Second)) }, "u3", []string{"tbl_a", "tbl_b"}, []string{req("tbl_a")}},
 		{"stale request is asked again", now.Add(2*time.Second + e.cfg.FlushRequestStale + time.Second), nil, "u4", []string{"tbl_b"}, []string{req("tbl_b")}},
 	}
 	for _, s := range steps {
@@ -118,29 +120,28 @@ func TestFlushRequestedOncePerPendingTable(t *testing.T) {
 	}
 }
 
-// TestSealAfterBatchesRequests: with SealAfter 30 s, fanout asks only once
-// the table's first commit since the last flush is 30 s old, then not
-// again until a flush took the table.
+// TestSealAfterBatchesRequests: with SealAfter 30 s, the first commit after
+// a quiet spell asks at once; during steady traffic fanout asks only once
+// the first commit since the last flush is 30 s old.
 func TestSealAfterBatchesRequests(t *testing.T) {
 	r := newRequestRig(t, 30*time.Second)
 	t0 := time.Unix(hourT+60, 0)
 	steps := []struct {
-		name  string
-		at    time.Duration
-		clear bool
-		want  []string
+		name    string
+		at      time.Duration
+		flushed time.Duration // a flush took the table at this time, before the commit (0: none)
+		want    []string
 	}{
-		{"first commit: not due", 0, false, nil},
-		{"20 s later: not due", 20 * time.Second, false, nil},
-		{"31 s after the first: due", 31 * time.Second, false, []string{req("tbl_a")}},
-		{"pending: no new request", 40 * time.Second, false, nil},
-		{"flush took it: a new cycle starts", 45 * time.Second, true, nil},
-		{"25 s into the new cycle: not due", 70 * time.Second, false, nil},
-		{"30 s into the new cycle: due", 75 * time.Second, false, []string{req("tbl_a")}},
+		{"first commit ever: at once", 0, 0, []string{req("tbl_a")}},
+		{"pending: no new request", 20 * time.Second, 0, nil},
+		{"flushed 5 s ago: not due", 30 * time.Second, 25 * time.Second, nil},
+		{"first commit of the cycle 20 s old: not due", 50 * time.Second, 0, nil},
+		{"31 s old: due", 61 * time.Second, 0, []string{req("tbl_a")}},
+		{"quiet for minutes after a flush: at once", 200 * time.Second, 62 * time.Second, []string{req("tbl_a")}},
 	}
 	for i, s := range steps {
-		if s.clear {
-			r.clear("tbl_a")
+		if s.flushed != 0 {
+			r.clear("tbl_a", t0.Add(s.flushed))
 		}
 		r.batch(t0.Add(s.at), fmt.Sprintf("u%d", i), "tbl_a")
 		if got := r.iv.take(); !slices.Equal(got, s.want) {

@@ -11,18 +11,26 @@
 // events for it (compaction into target-size objects is the lake's job,
 // where an Iceberg commit swaps them atomically). Runs start three ways:
 //
-//   - fanout asks for a flush of a table as soon as it commits new staged
-//     objects for it (asynchronous Invoke), at most one request pending per
-//     table: a conditional flush-request item that this package deletes
-//     when it starts on the table, before it reads the staged items, so a
-//     commit either is sealed by this run or asks again;
+//   - fanout asks for a flush of a table (asynchronous Invoke) when its
+//     first commit since the last flush is SealAfter old (30 s: about one
+//     sealed object per table and hour per 30 s under steady traffic), or at
+//     once when no flush took the table for SealAfter (a quiet table's first
+//     events), at most one request pending per table: a flush-request item
+//     that this package takes (removes first_at and requested_at, sets
+//     flushed_at) when it starts on the table, before it reads the staged
+//     items, so a commit either is sealed by this run or counts toward the
+//     next;
 //   - the schedule (EventBridge, every minute by default) is the safety net
-//     for lost requests and backlogs waiting for their retry time;
+//     for lost requests and backlogs waiting for their retry time; while it
+//     finds work it sweeps the tables again every SweepEvery (30 s) for 50
+//     s, so that the last commits before traffic stops (which no later
+//     commit makes fanout ask for) wait at most about SweepEvery;
 //   - POST /v1/flush (ingest) forces every backlog to be retried now.
 //
-// So an acknowledged event is in S3 and every healthy TD endpoint about one
-// Kinesis batching window plus one flush run after its ack; the catalog
-// counts it when fanout commits it, before that.
+// So an acknowledged event is in S3 and every healthy TD endpoint at most
+// about SealAfter (or SweepEvery, for the last events of a burst) plus one
+// batching window and one flush run after its ack; the catalog counts it
+// when fanout commits it, before that. bench/e2e measures it.
 //
 // # Sinks are independent
 //
@@ -71,5 +79,5 @@
 //
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-manifest, after-claim, after-seal, before-delete, after-delete,
-// after-td-import.
+// after-td-import, after-pass (once per pass over the tables).
 package flush

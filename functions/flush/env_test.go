@@ -49,6 +49,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 		cfg: DefaultConfig(),
 	}
 	e.cfg.Bucket, e.cfg.CatalogTable, e.cfg.ManifestTable = fmt.Sprintf("spw%d", n), fmt.Sprintf("catalog%d", n), fmt.Sprintf("manifests%d", n)
+	e.cfg.SweepEvery = 0 // one pass per run; TestScheduledRunSweeps sets it
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
 		tb.Fatalf("create bucket: %v", err)
 	}

@@ -60,6 +60,10 @@ const (
 	sourceFanout = "spillway.fanout"
 )
 
+// sweepSpan bounds the sweeps of one scheduled run: the schedule's
+// shortest rate is one minute, and the next run takes over from there.
+const sweepSpan = 50 * time.Second
+
 // runReserve is the time a run keeps in hand before its deadline: no new
 // table or manifest is started past it, so the run ends cleanly and the
 // tables it did not reach lead the next run.
@@ -81,7 +85,8 @@ type Request struct {
 
 // Result summarises one invocation.
 type Result struct {
-	Tables        int      `json:"tables"`
+	Tables        int      `json:"tables"` // table visits, over every pass
+	Passes        int      `json:"passes"`
 	Manifests     int      `json:"manifests"`
 	Resumed       int      `json:"resumed"`
 	Aborted       int      `json:"aborted"`
@@ -164,33 +169,78 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 			return Result{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
-	tables, err := h.tables(ctx, req.DB, req.Table)
-	if err != nil {
-		return Result{}, err
-	}
 	run := &runState{res: &Result{}, force: force, requested: req.Source == sourceFanout, backlog: map[string]int64{}}
 	var errs []error
-	for i, t := range rotate(tables, h.now()) {
-		if h.late(ctx) {
-			run.res.Deferred = len(tables) - i
-			h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", run.res.Deferred)
+	began := time.Now()
+	for pass := 1; ; pass++ {
+		tables, err := h.tables(ctx, req.DB, req.Table)
+		if err != nil {
+			return *run.res, err
+		}
+		before := run.res.Manifests + run.res.Resumed
+		run.res.Passes = pass
+		if err := h.pass(ctx, tables, run, &errs); err != nil {
+			return *run.res, err
+		}
+		if err := h.point(ctx, "after-pass"); err != nil {
+			return *run.res, err
+		}
+		// A scheduled run sweeps again every SweepEvery while the previous
+		// pass found work, for sweepSpan: it seals what fanout did not ask
+		// for (the last commits before traffic stopped) sooner than the next
+		// schedule tick. An idle deployment stops after one pass.
+		next := time.Duration(pass) * h.cfg.SweepEvery
+		if req.Source != sourceSched || h.cfg.SweepEvery <= 0 || run.res.Manifests+run.res.Resumed == before || next > sweepSpan {
 			break
 		}
-		run.res.Tables++
-		if err := h.flushTable(ctx, t[0], t[1], run); err != nil {
-			if errors.Is(err, errFault) {
-				return *run.res, err
-			}
-			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
-			run.res.Errors = append(run.res.Errors, err.Error())
-			errs = append(errs, err)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < runReserve+h.cfg.SweepEvery {
+			break
+		}
+		if err := sleepCtx(ctx, time.Until(began.Add(next))); err != nil {
+			break
 		}
 	}
 	res := *run.res
 	h.metrics(run)
 	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
-		"sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "errors", len(errs))
+		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "errors", len(errs))
 	return res, errors.Join(errs...)
+}
+
+// pass flushes every table once, in rotated order, until the deadline
+// reserve; table errors are appended to errs, a fault point returns.
+func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, errs *[]error) error {
+	for i, t := range rotate(tables, h.now()) {
+		if h.late(ctx) {
+			run.res.Deferred = len(tables) - i
+			h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", run.res.Deferred)
+			return nil
+		}
+		run.res.Tables++
+		if err := h.flushTable(ctx, t[0], t[1], run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
+			run.res.Errors = append(run.res.Errors, err.Error())
+			*errs = append(*errs, err)
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // runState is what one invocation carries across tables.

@@ -320,12 +320,15 @@ func (h *Handler) deleteManifest(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
-// clearRequest deletes the table's flush-request item (see fanout), so
-// that a commit from now on asks for a new flush.
+// clearRequest takes the table's flush request (see fanout): it removes
+// the pending request and the first commit time and records that a flush
+// took the table now, so that a commit from now on starts a new cycle.
 func (h *Handler) clearRequest(ctx context.Context, db, table string) error {
-	_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(h.cfg.ManifestTable),
-		Key:       map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK(db, table)), layout.AttrSK: str(layout.FlushRequestSK)},
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK(db, table)), layout.AttrSK: str(layout.FlushRequestSK)},
+		UpdateExpression:          aws.String("SET flushed_at = :now REMOVE first_at, requested_at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(h.now().Unix())},
 	})
 	if err != nil {
 		return fmt.Errorf("clear flush request of %s.%s: %w", db, table, err)

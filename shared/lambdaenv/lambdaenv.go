@@ -26,6 +26,7 @@ const (
 	TDEndpoints          = "SPILLWAY_TD_ENDPOINTS"           // comma-separated TD import API base URLs flush uploads to
 	TDAPIKeySecret       = "SPILLWAY_TD_APIKEY_SECRET"       // Secrets Manager id of a JSON object {"<endpoint url>": "<apikey>"}
 	SealTargetBytes      = "SPILLWAY_SEAL_TARGET_BYTES"      // target size of a sealed object
+	SweepEvery           = "SPILLWAY_SWEEP_EVERY"            // Go duration: how often a scheduled flush passes over the tables again within its first 50 s
 	SealAfter            = "SPILLWAY_SEAL_AFTER"             // Go duration: how old a table's oldest unsealed commit gets before fanout asks for a flush
 )
 
@@ -38,5 +39,5 @@ var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
 		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit, FlushFunction, SealAfter},
-	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow},
+	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery},
 }

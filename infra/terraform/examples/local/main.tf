@@ -51,6 +51,7 @@ module "spillway" {
   flush = {
     schedule_expression = var.flush_schedule_expression
     seal_after          = var.seal_after
+    sweep_every         = var.sweep_every
   }
 
   event_source_mapping = {

@@ -47,6 +47,12 @@ variable "seal_after" {
   default     = "30s"
 }
 
+variable "sweep_every" {
+  description = "A scheduled flush passes over the tables again this often within its first 50 s while there is work (the module's default, 30s; 10s is the low-latency setting)."
+  type        = string
+  default     = "30s"
+}
+
 variable "esm_maximum_batching_window_seconds" {
   description = "How long the fanout event source mapping gathers records before invoking (the module's default, 1 s; 0 is the low-latency setting)."
   type        = number

@@ -53,6 +53,7 @@ locals {
       SPILLWAY_TD_APIKEY_SECRET  = aws_secretsmanager_secret.td_apikeys.arn
       SPILLWAY_SEAL_TARGET_BYTES = tostring(var.flush.seal_target_bytes)
       SPILLWAY_LATE_WINDOW       = var.flush.late_window
+      SPILLWAY_SWEEP_EVERY       = var.flush.sweep_every
     }
   }
 }

@@ -72,7 +72,7 @@ variable "functions" {
     flush = optional(object({
       memory_size          = optional(number, 1024)
       timeout              = optional(number, 900)
-      reserved_concurrency = optional(number, 1)
+      reserved_concurrency = optional(number, 10)
     }), {})
   })
   default = {}
@@ -208,10 +208,11 @@ variable "api" {
 }
 
 variable "flush" {
-  description = "Flush schedule and sealing: EventBridge schedule expression (the safety net: fanout asks for flushes itself), seal_after (fanout asks for a flush of a table once its oldest unsealed commit is this old: 30s batches sealed objects and TD imports to about two a minute per table; 0s is the low-latency setting), target sealed object size (64 MiB), late window and future limit (Go durations), ledger TTL in hours. Defaults equal the Go DefaultConfig values (a test checks). ledger_ttl_hours defaults to resend_horizon_hours + stream.retention_hours + 24 (216 with the defaults); a smaller value fails the plan."
+  description = "Flush schedule and sealing: EventBridge schedule expression (the safety net: fanout asks for flushes itself), seal_after (fanout asks for a flush of a table once its oldest unsealed commit is this old: 30s batches sealed objects and TD imports to about two a minute per table; 0s is the low-latency setting), sweep_every (a scheduled run passes over the tables again this often within its first 50 s while there is work, so the last commits before traffic stops are not left for the next minute; 30s; 10s in the low-latency setting; 0s passes once), target sealed object size (64 MiB), late window and future limit (Go durations), ledger TTL in hours. Defaults equal the Go DefaultConfig values (a test checks). ledger_ttl_hours defaults to resend_horizon_hours + stream.retention_hours + 24 (216 with the defaults); a smaller value fails the plan."
   type = object({
     schedule_expression = optional(string, "rate(1 minute)")
     seal_after          = optional(string, "30s")
+    sweep_every         = optional(string, "30s")
     seal_target_bytes   = optional(number, 67108864)
     late_window         = optional(string, "10m")
     future_limit        = optional(string, "1h")
@@ -225,8 +226,8 @@ variable "flush" {
   }
 
   validation {
-    condition     = var.flush.seal_target_bytes > 0 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.seal_after)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.late_window)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.future_limit))
-    error_message = "flush.seal_target_bytes must be positive; flush.seal_after, flush.late_window and flush.future_limit must be Go durations such as 30s, 10m or 1h."
+    condition     = var.flush.seal_target_bytes > 0 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.seal_after)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.sweep_every)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.late_window)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.future_limit))
+    error_message = "flush.seal_target_bytes must be positive; flush.seal_after, flush.sweep_every, flush.late_window and flush.future_limit must be Go durations such as 30s, 10m or 1h."
   }
 }
 

@@ -36,6 +36,7 @@ locals {
       SPILLWAY_TD_APIKEY_SECRET  = "s"
       SPILLWAY_SEAL_TARGET_BYTES = "1"
       SPILLWAY_LATE_WINDOW       = "2h"
+      SPILLWAY_SWEEP_EVERY       = "30s"
     }
   }
 }
