@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/spillwayhq/spillway/shared/layout"
 )
@@ -343,31 +344,34 @@ func clip(s string) string {
 	return s
 }
 
-// claim marks every entry claimed by m, in key order. On a lost race it
-// releases m's claims, marks m aborted and reports false.
+// claimBatch is how many staged items one claim or delete transaction
+// holds (DynamoDB's limit is 100 actions).
+const claimBatch = 100
+
+// claim marks every entry claimed by m, in key order, up to claimBatch per
+// transaction (all or none of a batch). On a lost race (an item claimed by
+// another manifest, or gone) it releases m's claims, marks m aborted and
+// reports false.
 func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
-	for i, e := range m.Entries {
-		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
-			UpdateExpression:          aws.String("SET claimed_by = :m"),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key)
-			for _, r := range m.Entries[:i] {
-				_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-					TableName:                 aws.String(h.cfg.ManifestTable),
-					Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(r.Key)},
-					UpdateExpression:          aws.String("REMOVE claimed_by"),
-					ConditionExpression:       aws.String("claimed_by = :m"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-				})
-				if err != nil && !errors.As(err, &ccf) {
-					return false, fmt.Errorf("release claim %s: %w", r.Key, err)
-				}
+	pk := str(layout.StagedPK(m.DB, m.Table))
+	for i := 0; i < len(m.Entries); i += claimBatch {
+		batch := m.Entries[i:min(i+claimBatch, len(m.Entries))]
+		items := make([]types.TransactWriteItem, len(batch))
+		for j, e := range batch {
+			items[j] = types.TransactWriteItem{Update: &types.Update{
+				TableName:                 aws.String(h.cfg.ManifestTable),
+				Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+				UpdateExpression:          aws.String("SET claimed_by = :m"),
+				ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+			}}
+		}
+		err := h.transact(ctx, items)
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) {
+			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "err", err)
+			if err := h.release(ctx, m, m.Entries[:i]); err != nil {
+				return false, err
 			}
 			if err := h.setState(ctx, m, StateAborted, "", nil); err != nil {
 				return false, err
@@ -375,28 +379,114 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 			return m.State != StateAborted && m.State != StateOpen, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("claim %s for manifest %s: %w", e.Key, m.ID, err)
+			return false, fmt.Errorf("claim staged objects for manifest %s: %w", m.ID, err)
 		}
 	}
 	return true, nil
 }
 
-// finish deletes m's staged objects and items: the sealed objects hold
-// their events from now on.
-func (h *Handler) finish(ctx context.Context, m *Manifest) error {
-	for _, e := range m.Entries {
-		if _, err := h.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(h.cfg.Bucket), Key: aws.String(e.Key)}); err != nil {
-			return fmt.Errorf("delete s3://%s/%s: %w", h.cfg.Bucket, e.Key, err)
-		}
-		_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+// release removes m's claim from entries (those it still holds).
+func (h *Handler) release(ctx context.Context, m *Manifest, entries []ManifestEntry) error {
+	for _, r := range entries {
+		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(r.Key)},
+			UpdateExpression:          aws.String("REMOVE claimed_by"),
 			ConditionExpression:       aws.String("claimed_by = :m"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if err != nil && !errors.As(err, &ccf) {
-			return fmt.Errorf("delete staged item %s: %w", e.Key, err)
+			return fmt.Errorf("release claim %s: %w", r.Key, err)
+		}
+	}
+	return nil
+}
+
+// transact runs one TransactWriteItems, retrying it a few times when it
+// lost a race with another transaction (TransactionConflict) rather than
+// failing a condition.
+func (h *Handler) transact(ctx context.Context, items []types.TransactWriteItem) error {
+	for attempt := 0; ; attempt++ {
+		_, err := h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) || !conflictOnly(tce) || attempt >= 5 {
+			return err
+		}
+		if err := sleepCtx(ctx, time.Duration(20<<attempt)*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// conflictOnly reports whether a cancelled transaction failed no condition
+// and lost a race with another transaction.
+func conflictOnly(tce *types.TransactionCanceledException) bool {
+	conflict := false
+	for _, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "TransactionConflict":
+			conflict = true
+		case "", "None":
+		default:
+			return false
+		}
+	}
+	return conflict
+}
+
+// finish deletes m's staged objects (DeleteObjects, up to 1,000 per call)
+// and items (up to claimBatch per transaction, each only while m claims it;
+// a batch cancelled because a concurrent resume of m deleted some first is
+// done item by item): the sealed objects hold their events from now on.
+func (h *Handler) finish(ctx context.Context, m *Manifest) error {
+	for i := 0; i < len(m.Entries); i += 1000 {
+		batch := m.Entries[i:min(i+1000, len(m.Entries))]
+		ids := make([]s3types.ObjectIdentifier, len(batch))
+		for j, e := range batch {
+			ids[j] = s3types.ObjectIdentifier{Key: aws.String(e.Key)}
+		}
+		out, err := h.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(h.cfg.Bucket), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return fmt.Errorf("delete staged objects of manifest %s: %w", m.ID, err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete s3://%s/%s: %s: %s (and %d more)", h.cfg.Bucket, aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
+		}
+	}
+	pk := str(layout.StagedPK(m.DB, m.Table))
+	del := func(key string) types.TransactWriteItem {
+		return types.TransactWriteItem{Delete: &types.Delete{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(key)},
+			ConditionExpression:       aws.String("claimed_by = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		}}
+	}
+	for i := 0; i < len(m.Entries); i += claimBatch {
+		batch := m.Entries[i:min(i+claimBatch, len(m.Entries))]
+		items := make([]types.TransactWriteItem, len(batch))
+		for j, e := range batch {
+			items[j] = del(e.Key)
+		}
+		err := h.transact(ctx, items)
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) {
+			err = nil
+			for _, e := range batch {
+				_, derr := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+					TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+					ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+				})
+				var ccf *types.ConditionalCheckFailedException
+				if derr != nil && !errors.As(derr, &ccf) {
+					return fmt.Errorf("delete staged item %s: %w", e.Key, derr)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("delete staged items of manifest %s: %w", m.ID, err)
 		}
 	}
 	return nil
