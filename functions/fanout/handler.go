@@ -218,8 +218,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return events.KinesisEventResponse{}, err
 	}
 
-	// Transactions of one table run in order: they all update the table's
-	// catalog item, and concurrent transactions on one item conflict.
+	// A table's parts commit in as few transactions as DynamoDB allows, in
+	// order: they all update the table's catalog item, and concurrent
+	// transactions on one item conflict.
 	var committed, skipped, nEvents int
 	var mu sync.Mutex
 	fresh := map[tableKey]bool{} // tables that committed new staged objects
@@ -229,21 +230,22 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		tables = append(tables, ps[0])
 	}
 	forEach(tables, h.cfg.CommitConcurrency, func(first *part) {
-		for _, p := range perTable[tableKey{first.env.DB, first.env.Table}] {
-			done, err := h.commit(ctx, p, now)
-			mu.Lock()
-			switch {
+		ps := perTable[tableKey{first.env.DB, first.env.Table}]
+		done, failed := h.commitParts(ctx, ps, now)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range ps {
+			switch err := failed[p]; {
 			case err != nil:
 				h.log.ErrorContext(ctx, "commit part", "db", p.env.DB, "table", p.env.Table, "unique_id", p.env.UniqueID, "part", p.env.Part, "err", err)
 				b.fail(p.idx)
-			case done:
+			case done[p]:
 				skipped++
 			default:
 				committed++
 				nEvents += len(p.events)
 				fresh[tableKey{p.env.DB, p.env.Table}] = true
 			}
-			mu.Unlock()
 		}
 	})
 	if err := h.fault(ctx, "after-commit"); err != nil {
