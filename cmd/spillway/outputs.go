@@ -14,11 +14,11 @@ const envOutputs = "SPILLWAY_TF_OUTPUTS"
 // outputs.tf) the commands use; a root module exposes them under the same
 // names.
 type outputs struct {
-	Bucket        string // bucket
-	StreamName    string // stream_name
-	QueueURL      string // on_failure_queue_url
+	Bucket         string // bucket
+	StreamName     string // stream_name
+	QueueURL       string // on_failure_queue_url
 	TDAPIKeySecret string // td_apikey_secret_arn
-	APIKeysTable  string // apikeys_table
+	APIKeysTable   string // apikeys_table
 }
 
 // readOutputs reads the file `terraform output -json` wrote. Outputs it does
