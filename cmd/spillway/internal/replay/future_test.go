@@ -17,6 +17,9 @@ import (
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
+// bigN events of bigEvents compress to more than one record holds (2 parts).
+const bigN = 1300
+
 // bigEvents is a body of n events of incompressible text, msg = big-<i>.
 func bigEvents(tb testing.TB, t int64, n int) []byte {
 	tb.Helper()
@@ -49,7 +52,7 @@ func TestReplayFuture(t *testing.T) {
 		want      []string
 	}{
 		{"one part", func(ft int64) []byte { return gzipEvents(t, "f", ft, ft+1) }, 1, []string{"f-0", "f-1"}},
-		{"split into parts", func(ft int64) []byte { return bigEvents(t, ft, 2500) }, 3, nil},
+		{"split into parts", func(ft int64) []byte { return bigEvents(t, ft, bigN) }, 2, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +65,7 @@ func TestReplayFuture(t *testing.T) {
 			e.putObject(t, key, body)
 			want := tc.want
 			if want == nil {
-				for i := range 2500 {
+				for i := range bigN {
 					want = append(want, fmt.Sprintf("big-%d", i))
 				}
 				slices.Sort(want)
