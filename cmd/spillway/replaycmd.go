@@ -44,18 +44,7 @@ flags:`
 // clients built from the AWS configuration chain (tests).
 func runReplay(ctx context.Context, args []string, out io.Writer, log *slog.Logger, clients *replay.Clients) error {
 	cfg := replay.DefaultConfig()
-	fs := flag.NewFlagSet("spillway replay", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() { fmt.Fprintln(out, replayUsage); fs.PrintDefaults() }
-	fs.StringVar(&cfg.Bucket, "bucket", os.Getenv(lambdaenv.Bucket), "S3 bucket (env "+lambdaenv.Bucket+", output bucket)")
-	fs.StringVar(&cfg.Stream, "stream", os.Getenv(lambdaenv.StreamName), "Kinesis stream name (env "+lambdaenv.StreamName+", output stream_name)")
-	fs.StringVar(&cfg.QueueURL, "queue-url", os.Getenv(envQueueURL), "on-failure SQS queue URL (env "+envQueueURL+", output on_failure_queue_url)")
-	fs.StringVar(&cfg.TDSecret, "td-secret", os.Getenv(lambdaenv.TDAPIKeySecret), "Secrets Manager id of the TD API keys (env "+lambdaenv.TDAPIKeySecret+", output td_apikey_secret_arn)")
-	outputsPath := fs.String("outputs", os.Getenv(envOutputs), "`terraform output -json` file (env "+envOutputs+")")
-	fs.BoolVar(&cfg.DryRun, "dry-run", false, "print what would be done and change nothing")
-	fs.BoolVar(&cfg.Force, "force", false, "future: re-import objects still beyond the future limit; records: replay records that are not Spillway envelopes")
-	fs.DurationVar(&cfg.FutureLimit, "future-limit", cfg.FutureLimit, "fanout's future limit (set it as SPILLWAY_FUTURE_LIMIT is set on fanout)")
-	fs.BoolVar(&cfg.DeleteExpired, "delete-expired", false, "on-failure: delete messages whose records the stream no longer holds")
+	fs, outputsPath := newReplayFlags(&cfg, out)
 	if v := os.Getenv(lambdaenv.FutureLimit); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -122,6 +111,24 @@ func runReplay(ctx context.Context, args []string, out io.Writer, log *slog.Logg
 		return errLeft
 	}
 	return nil
+}
+
+// newReplayFlags declares replay's flags over cfg, with defaults from the
+// environment; outputsPath receives -outputs.
+func newReplayFlags(cfg *replay.Config, out io.Writer) (fs *flag.FlagSet, outputsPath *string) {
+	fs = flag.NewFlagSet("spillway replay", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() { fmt.Fprintln(out, replayUsage); fs.PrintDefaults() }
+	fs.StringVar(&cfg.Bucket, "bucket", os.Getenv(lambdaenv.Bucket), "S3 bucket (env "+lambdaenv.Bucket+", output bucket)")
+	fs.StringVar(&cfg.Stream, "stream", os.Getenv(lambdaenv.StreamName), "Kinesis stream name (env "+lambdaenv.StreamName+", output stream_name)")
+	fs.StringVar(&cfg.QueueURL, "queue-url", os.Getenv(envQueueURL), "on-failure SQS queue URL (env "+envQueueURL+", output on_failure_queue_url)")
+	fs.StringVar(&cfg.TDSecret, "td-secret", os.Getenv(lambdaenv.TDAPIKeySecret), "Secrets Manager id of the TD API keys (env "+lambdaenv.TDAPIKeySecret+", output td_apikey_secret_arn)")
+	outputsPath = fs.String("outputs", os.Getenv(envOutputs), "`terraform output -json` file (env "+envOutputs+")")
+	fs.BoolVar(&cfg.DryRun, "dry-run", false, "print what would be done and change nothing")
+	fs.BoolVar(&cfg.Force, "force", false, "future: re-import objects still beyond the future limit; records: replay records that are not Spillway envelopes")
+	fs.DurationVar(&cfg.FutureLimit, "future-limit", cfg.FutureLimit, "fanout's future limit (set it as SPILLWAY_FUTURE_LIMIT is set on fanout)")
+	fs.BoolVar(&cfg.DeleteExpired, "delete-expired", false, "on-failure: delete messages whose records the stream no longer holds")
+	return fs, outputsPath
 }
 
 // parseInterleaved parses flags placed before, between and after the
