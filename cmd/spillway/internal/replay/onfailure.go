@@ -102,6 +102,9 @@ func (r *Replayer) replayPointer(ctx context.Context, m sqstypes.Message) (done 
 	if src.name == "" && src.arn == "" {
 		return r.leave(ctx, item, errors.New("no stream: the record names none and -stream is not set")), 0
 	}
+	if err := r.checkStream(ctx, src); err != nil {
+		return r.leave(ctx, item, err), 0
+	}
 	recs, err := r.readRange(ctx, src, b.ShardID, b.StartSequenceNumber, start, end)
 	if err != nil {
 		return r.leave(ctx, item, err), 0
@@ -158,6 +161,22 @@ func (r *Replayer) putStream(s streamRef) string {
 		return s.name
 	}
 	return streamName(s.arn)
+}
+
+// checkStream makes sure the stream exists, so that a wrong -stream is an
+// error rather than records reported missing (and dropped with
+// DeleteExpired).
+func (r *Replayer) checkStream(ctx context.Context, s streamRef) error {
+	in := &kinesis.DescribeStreamSummaryInput{}
+	if s.name != "" {
+		in.StreamName = aws.String(s.name)
+	} else {
+		in.StreamARN = aws.String(s.arn)
+	}
+	if _, err := r.c.Kinesis.DescribeStreamSummary(ctx, in); err != nil {
+		return fmt.Errorf("describe stream %s: %w", s, err)
+	}
+	return nil
 }
 
 // readRange returns the records of shard from start to end (inclusive)

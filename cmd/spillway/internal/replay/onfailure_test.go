@@ -53,7 +53,16 @@ func TestReplayOnFailure(t *testing.T) {
 	e.send(t, `{"not": "an on-failure record"}`)
 
 	before := e.state(t)
-	res, out := e.replay(t, SourceOnFailure, now, func(c *Config) { c.DryRun = true })
+	// A wrong stream is an error for each pointer, never "records missing"
+	// (which DeleteExpired would drop).
+	res, out := e.replay(t, SourceOnFailure, now, func(c *Config) { c.Stream, c.DeleteExpired = "no-such-stream", true })
+	if res != (Result{Source: SourceOnFailure, Found: 3, Left: 3}) || !strings.Contains(out, "describe stream no-such-stream") {
+		t.Fatalf("replay from a wrong stream = %+v\n%s", res, out)
+	}
+	if after := e.state(t); !reflect.DeepEqual(before, after) {
+		t.Fatalf("replay from a wrong stream changed state:\n%+v\n%+v", before, after)
+	}
+	res, out = e.replay(t, SourceOnFailure, now, func(c *Config) { c.DryRun = true })
 	if res != (Result{Source: SourceOnFailure, Found: 3, Replayed: 1, Left: 2, Missing: 2}) || !strings.Contains(out, "would put 3 records") ||
 		!strings.Contains(out, "missing 2 of 2 records") {
 		t.Fatalf("dry run = %+v\n%s", res, out)
