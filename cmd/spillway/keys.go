@@ -32,7 +32,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer, db apikeys.Dynam
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprintln(out, keysUsage); fs.PrintDefaults() }
 	table := fs.String("table", os.Getenv(lambdaenv.APIKeysTable), "DynamoDB apikeys table (default $"+lambdaenv.APIKeysTable+", else apikeys_table of -outputs)")
-	outputs := fs.String("outputs", os.Getenv(envOutputs), "`terraform output -json` file to read the table name from")
+	outputs := fs.String("outputs", os.Getenv(envOutputs), "`file` written by terraform output -json, to read apikeys_table from (env "+envOutputs+")")
 	if err := fs.Parse(args); err != nil {
 		return usageErr(err)
 	}

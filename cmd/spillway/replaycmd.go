@@ -123,7 +123,7 @@ func newReplayFlags(cfg *replay.Config, out io.Writer) (fs *flag.FlagSet, output
 	fs.StringVar(&cfg.Stream, "stream", os.Getenv(lambdaenv.StreamName), "Kinesis stream name (env "+lambdaenv.StreamName+", output stream_name)")
 	fs.StringVar(&cfg.QueueURL, "queue-url", os.Getenv(envQueueURL), "on-failure SQS queue URL (env "+envQueueURL+", output on_failure_queue_url)")
 	fs.StringVar(&cfg.TDSecret, "td-secret", os.Getenv(lambdaenv.TDAPIKeySecret), "Secrets Manager id of the TD API keys (env "+lambdaenv.TDAPIKeySecret+", output td_apikey_secret_arn)")
-	outputsPath = fs.String("outputs", os.Getenv(envOutputs), "`terraform output -json` file (env "+envOutputs+")")
+	outputsPath = fs.String("outputs", os.Getenv(envOutputs), "`file` written by terraform output -json (env "+envOutputs+")")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "print what would be done and change nothing")
 	fs.BoolVar(&cfg.Force, "force", false, "future: re-import objects still beyond the future limit; records: replay records that are not Spillway envelopes")
 	fs.DurationVar(&cfg.FutureLimit, "future-limit", cfg.FutureLimit, "fanout's future limit (set it as SPILLWAY_FUTURE_LIMIT is set on fanout)")
