@@ -52,7 +52,7 @@ func (r *Replayer) OnFailure(ctx context.Context) (Result, error) {
 	for {
 		out, err := r.c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(r.cfg.QueueURL), MaxNumberOfMessages: 10,
-			WaitTimeSeconds: int32(r.cfg.PollWait.Seconds()), VisibilityTimeout: int32(r.cfg.Visibility.Seconds()),
+			WaitTimeSeconds: int32(r.cfg.PollWait.Seconds()), VisibilityTimeout: int32(r.cfg.VisibilityTimeout.Seconds()),
 		})
 		if err != nil {
 			return res, fmt.Errorf("receive from %s: %w", r.cfg.QueueURL, err)

@@ -49,9 +49,9 @@ type Config struct {
 	// DeleteExpired deletes on-failure messages whose records the stream no
 	// longer holds (after reporting them); by default they stay queued.
 	DeleteExpired bool
-	// Visibility hides a received on-failure message from other readers
+	// VisibilityTimeout hides a received on-failure message from other readers
 	// while it is replayed.
-	Visibility time.Duration
+	VisibilityTimeout time.Duration
 	// PollWait is the SQS long-poll wait of each receive; a receive that
 	// returns nothing after it ends the on-failure replay.
 	PollWait time.Duration
@@ -60,7 +60,7 @@ type Config struct {
 // DefaultConfig returns fanout's default future limit, a 5-minute
 // visibility timeout and a 1-second poll wait.
 func DefaultConfig() Config {
-	return Config{FutureLimit: fanout.DefaultConfig().FutureLimit, Visibility: 5 * time.Minute, PollWait: time.Second}
+	return Config{FutureLimit: fanout.DefaultConfig().FutureLimit, VisibilityTimeout: 5 * time.Minute, PollWait: time.Second}
 }
 
 // Validate reports every field source needs that is missing or invalid.
@@ -88,8 +88,8 @@ func (c Config) Validate(source string) error {
 	if c.FutureLimit <= 0 {
 		errs = append(errs, fmt.Errorf("FutureLimit: must be positive, got %s", c.FutureLimit))
 	}
-	if c.Visibility < time.Second || c.Visibility > 12*time.Hour {
-		errs = append(errs, fmt.Errorf("Visibility: must be 1s to 12h, got %s", c.Visibility))
+	if c.VisibilityTimeout < time.Second || c.VisibilityTimeout > 12*time.Hour {
+		errs = append(errs, fmt.Errorf("VisibilityTimeout: must be 1s to 12h, got %s", c.VisibilityTimeout))
 	}
 	if c.PollWait < 0 || c.PollWait > 20*time.Second {
 		errs = append(errs, fmt.Errorf("PollWait: must be 0 to 20s, got %s", c.PollWait))
