@@ -17,7 +17,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/fanout"
 )
 
-// Sources, in the order All runs them.
+// Source names, as spillway replay takes them.
 const (
 	SourceRecords   = "records"    // quarantine/records/: undecodable or unstorable Kinesis records
 	SourceFuture    = "future"     // quarantine/future/: events beyond the future limit
