@@ -159,7 +159,12 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 		for c, t := range cur.Schema {
 			newSchema[c] = t
 		}
-		changed := newSchema.Merge(schema) || cur.Schema == nil
+		changed, dropped := newSchema.MergeCapped(schema)
+		changed = changed || cur.Schema == nil
+		if len(dropped) > 0 {
+			h.log.WarnContext(ctx, "catalog schema full, columns not recorded", "db", tk.db, "table", tk.table,
+				"max_columns", MaxSchemaColumns, "dropped", len(dropped), "first", dropped[0])
+		}
 		nlo, nhi := cur.MinTime, cur.MaxTime
 		if have {
 			if nlo == nil || lo < *nlo {

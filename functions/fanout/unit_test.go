@@ -3,6 +3,7 @@ package fanout
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,35 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if c.LedgerTTL <= 24*time.Hour {
 		t.Errorf("default ledger TTL %v is not longer than Kinesis retention", c.LedgerTTL)
+	}
+}
+
+func TestMergeCapped(t *testing.T) {
+	full := Schema{}
+	for i := range MaxSchemaColumns {
+		full[fmt.Sprintf("c%03d", i)] = TypeLong
+	}
+	cases := []struct {
+		name        string
+		base, in    Schema
+		wantChanged bool
+		wantDropped int
+		wantLen     int
+	}{
+		{"room: added", Schema{"a": TypeLong}, Schema{"b": TypeString}, true, 0, 2},
+		{"full: new columns dropped", full, Schema{"zz1": TypeString, "zz2": TypeLong}, false, 2, MaxSchemaColumns},
+		{"full: known columns still widen", full, Schema{"c001": TypeDouble, "zz": TypeLong}, true, 1, MaxSchemaColumns},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := Schema{}
+			for k, v := range c.base {
+				s[k] = v
+			}
+			changed, dropped := s.MergeCapped(c.in)
+			if changed != c.wantChanged || len(dropped) != c.wantDropped || len(s) != c.wantLen {
+				t.Errorf("changed %v dropped %v len %d; want %v, %d, %d", changed, dropped, len(s), c.wantChanged, c.wantDropped, c.wantLen)
+			}
+		})
 	}
 }
