@@ -3,7 +3,9 @@ package edge
 import (
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -123,6 +125,7 @@ func ddbError(w http.ResponseWriter, typ, msg string, reasons []cancellationReas
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.0")
 	h.Set("X-Amzn-RequestId", requestID())
+	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10))
 	w.WriteHeader(http.StatusBadRequest)
 	_, _ = w.Write(b)
 }

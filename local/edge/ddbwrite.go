@@ -104,8 +104,8 @@ func (s *Server) serveDDBWrite(w http.ResponseWriter, r *http.Request, c Call) {
 			}
 		}
 	}
-	if s.inFlight != nil {
-		s.inFlight(c.Operation)
+	if hook := s.inFlight.Load(); hook != nil {
+		(*hook)(c.Operation)
 	}
 	mu := s.writeMu["dynamodb"]
 	mu.Lock()

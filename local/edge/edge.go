@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spillwayhq/spillway/local/listen"
@@ -138,7 +139,7 @@ type Server struct {
 	shardRate windows
 	// inFlight, when set (tests), runs after a DynamoDB write took its holds
 	// and before it is forwarded: a test holds a transaction in flight with it.
-	inFlight func(op string)
+	inFlight atomic.Pointer[func(op string)]
 
 	invMu   sync.RWMutex
 	invoker Invoker
