@@ -128,4 +128,3 @@ func (s *Server) shardAllows(r *http.Request, c Call, beh AWSBehaviours, rec kin
 	ok = s.shardRate.take(key, beh.Now(), 1, int64(beh.KinesisShardRecordsPerSecond), size, int64(beh.KinesisShardBytesPerSecond))
 	return shard, ok
 }
-
