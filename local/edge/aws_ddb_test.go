@@ -2,10 +2,12 @@ package edge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -219,4 +221,48 @@ func TestConditionalCheckFailedReturnsOldItem(t *testing.T) {
 			t.Fatalf("reason item %v, want the old item", r.Item)
 		}
 	})
+}
+
+func TestLatencyFaultHoldsItems(t *testing.T) {
+	// A latency fault on a transaction (no error) is spent while it holds its
+	// items, like a slow transaction on AWS: writes to them conflict.
+	ctx := context.Background()
+	e := startEdge(t, Config{})
+	dc := dynamodb.NewFromConfig(awsConfig(t, e.URL()))
+	table := createTable(t, dc)
+	if err := e.SetFaults(FaultConfig{Rules: []FaultRule{{Service: "dynamodb", Operation: "TransactWriteItems", Next: 1, Latency: Duration(time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	slowCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := dc.TransactWriteItems(slowCtx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{putAction(table, "slow")}})
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !e.holds.isHeld(itemID("us-east-1", table, item{"id": attrValue{"S": json.RawMessage(`"slow"`)}})) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow transaction never held its item")
+		}
+		pollPause()
+	}
+	_, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"id": sv("slow")}})
+	if got := apiCode(err); got != "TransactionConflictException" {
+		t.Fatalf("PutItem during the slow transaction: %v, want TransactionConflictException", err)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("cancelled transaction succeeded")
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{"id": sv("slow")}})
+		if err == nil {
+			break
+		}
+		if apiCode(err) != "TransactionConflictException" || time.Now().After(deadline) {
+			t.Fatalf("PutItem after the slow transaction was cancelled: %v", err)
+		}
+		pollPause()
+	}
 }

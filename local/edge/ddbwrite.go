@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // msgTransactionOngoing is AWS's message for a write that meets an item
@@ -62,8 +63,9 @@ func (h *holds) isHeld(id string) bool {
 // serveDDBWrite answers one DynamoDB write: AWS's limits, then transaction
 // conflicts against the items in-flight transactions hold, then the backend
 // under the DynamoDB write mutex (moto's TransactWriteItems snapshots and
-// restores whole tables, so no other write may run beside it).
-func (s *Server) serveDDBWrite(w http.ResponseWriter, r *http.Request, c Call) {
+// restores whole tables, so no other write may run beside it). latency (a
+// fault's) is added while the write holds its items.
+func (s *Server) serveDDBWrite(w http.ResponseWriter, r *http.Request, c Call, latency time.Duration) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
 	if err != nil || len(body) > maxBufferedBody {
 		ddbError(w, ddbValidation, "spillway edge: request body unreadable or larger than 16 MiB", nil)
@@ -106,6 +108,9 @@ func (s *Server) serveDDBWrite(w http.ResponseWriter, r *http.Request, c Call) {
 	}
 	if hook := s.inFlight.Load(); hook != nil {
 		(*hook)(c.Operation)
+	}
+	if !sleepCtx(r.Context(), latency) {
+		return
 	}
 	mu := s.writeMu["dynamodb"]
 	mu.Lock()

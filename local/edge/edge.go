@@ -264,15 +264,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := Classify(r, form)
 	rule, fired := s.faults.pick(c)
+	// A DynamoDB write's latency (without an error) is added while it holds
+	// its items, as a slow transaction on AWS holds them: see serveDDBWrite.
+	var heldLatency time.Duration
 	if fired {
-		if rule.Latency > 0 {
-			t := time.NewTimer(time.Duration(rule.Latency))
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if c.Service == "dynamodb" && ddbWriteOps[c.Operation] && rule.Status == 0 {
+			heldLatency = time.Duration(rule.Latency)
+		} else if !sleepCtx(r.Context(), time.Duration(rule.Latency)) {
+			return
 		}
 		if rule.Status != 0 {
 			s.log.Info("fault injected", "service", c.Service, "operation", c.Operation, "status", rule.Status, "code", rule.Code)
@@ -291,7 +290,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch c.Service {
 	case "dynamodb":
 		if ddbWriteOps[c.Operation] {
-			s.serveDDBWrite(w, r, c)
+			s.serveDDBWrite(w, r, c, heldLatency)
 			return
 		}
 		if c.Operation == "CreateTable" || c.Operation == "DeleteTable" {
@@ -441,4 +440,19 @@ func (s *Server) Close() error {
 		s.cancelBase()
 	})
 	return s.closeErr
+}
+
+// sleepCtx waits d, and reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
