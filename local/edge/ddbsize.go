@@ -42,13 +42,13 @@ func valueSize(v attrValue) (int, error) {
 		case "S":
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return 0, fmt.Errorf("S: %w", err)
+				return 0, fmt.Errorf("type S: %w", err)
 			}
 			return len(s), nil
 		case "N":
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return 0, fmt.Errorf("N: %w", err)
+				return 0, fmt.Errorf("type N: %w", err)
 			}
 			return numberSize(s), nil
 		case "B":
@@ -60,13 +60,13 @@ func valueSize(v attrValue) (int, error) {
 		case "L":
 			var l []attrValue
 			if err := json.Unmarshal(raw, &l); err != nil {
-				return 0, fmt.Errorf("L: %w", err)
+				return 0, fmt.Errorf("type L: %w", err)
 			}
 			total := 3
 			for i, e := range l {
 				n, err := valueSize(e)
 				if err != nil {
-					return 0, fmt.Errorf("L[%d]: %w", i, err)
+					return 0, fmt.Errorf("type L[%d]: %w", i, err)
 				}
 				total += 1 + n
 			}
@@ -74,11 +74,11 @@ func valueSize(v attrValue) (int, error) {
 		case "M":
 			var m item
 			if err := json.Unmarshal(raw, &m); err != nil {
-				return 0, fmt.Errorf("M: %w", err)
+				return 0, fmt.Errorf("type M: %w", err)
 			}
 			n, err := itemSize(m)
 			if err != nil {
-				return 0, fmt.Errorf("M: %w", err)
+				return 0, fmt.Errorf("type M: %w", err)
 			}
 			return 3 + len(m) + n, nil
 		default:
@@ -91,11 +91,11 @@ func valueSize(v attrValue) (int, error) {
 func binarySize(raw json.RawMessage) (int, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, fmt.Errorf("B: %w", err)
+		return 0, fmt.Errorf("type B: %w", err)
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return 0, fmt.Errorf("B: %w", err)
+		return 0, fmt.Errorf("type B: %w", err)
 	}
 	return len(b), nil
 }
@@ -103,7 +103,7 @@ func binarySize(raw json.RawMessage) (int, error) {
 func setSize(typ string, raw json.RawMessage) (int, error) {
 	var members []string
 	if err := json.Unmarshal(raw, &members); err != nil {
-		return 0, fmt.Errorf("%s: %w", typ, err)
+		return 0, fmt.Errorf("type %s: %w", typ, err)
 	}
 	total := 0
 	for _, m := range members {
@@ -115,7 +115,7 @@ func setSize(typ string, raw json.RawMessage) (int, error) {
 		case "BS":
 			b, err := base64.StdEncoding.DecodeString(m)
 			if err != nil {
-				return 0, fmt.Errorf("BS: %w", err)
+				return 0, fmt.Errorf("type BS: %w", err)
 			}
 			total += len(b)
 		}
