@@ -38,7 +38,7 @@ func (l *Lake) tableProperties() iceberg.Properties {
 		table.WriteTargetFileSizeBytesKey: strconv.FormatInt(l.cfg.TargetFileBytes, 10),
 		// Append and Compact retry conflicts themselves, re-checking the
 		// seal id first; iceberg-go's replay would skip that check.
-		table.CommitNumRetriesKey: "0",
+		table.CommitNumRetriesKey:   "0",
 		table.PropertyFormatVersion: "2",
 	}
 }
