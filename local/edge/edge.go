@@ -119,6 +119,7 @@ type Server struct {
 	faults   *injector
 	writeMu  map[string]*sync.Mutex
 	policies bucketPolicies
+	glue     glueTables
 
 	invMu   sync.RWMutex
 	invoker Invoker
@@ -264,6 +265,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.cfg.ForwardBucketPolicies && isBucketPolicyCall(r, c) {
 		s.policies.serve(w, r, c)
+		return
+	}
+	if isGlueUpdateTable(c) {
+		s.serveGlueUpdateTable(w, r, c)
 		return
 	}
 	if mu := s.writeMu[c.Service]; mu != nil && serialisedWrites[c.Service][c.Operation] {
