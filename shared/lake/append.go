@@ -69,6 +69,7 @@ func (l *Lake) Append(ctx context.Context, db, tbl, sealID string, stream []byte
 	if len(records) == 0 {
 		return Result{}, nil
 	}
+	ctx = l.withAWS(ctx)
 	log := l.log.With("db", db, "table", tbl, "seal_id", sealID)
 	for attempt := 1; ; attempt++ {
 		t, err := l.loadOrCreate(ctx, id)

@@ -40,6 +40,7 @@ func (l *Lake) Compact(ctx context.Context, db, tbl string, hour time.Time, targ
 	if targetBytes <= 0 {
 		targetBytes = l.cfg.TargetFileBytes
 	}
+	ctx = l.withAWS(ctx)
 	hour = hour.UTC().Truncate(time.Hour)
 	log := l.log.With("db", db, "table", tbl, "hour", hour.Format(time.RFC3339))
 	for attempt := 1; ; attempt++ {

@@ -11,6 +11,7 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3:// file IO
 	"github.com/apache/iceberg-go/table"
+	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/spillwayhq/spillway/shared/names"
@@ -37,9 +38,10 @@ var _ Catalog = (*glue.Catalog)(nil)
 
 // Lake writes Spillway's Iceberg tables. It is safe for concurrent use.
 type Lake struct {
-	cfg Config
-	cat Catalog
-	log *slog.Logger
+	cfg    Config
+	cat    Catalog
+	log    *slog.Logger
+	awsCfg *aws.Config // for the S3 file IO; nil with NewWithCatalog
 }
 
 // New builds a Lake on the Glue catalog of awsCfg (its region, credentials
@@ -64,7 +66,22 @@ func New(awsCfg aws.Config, cfg Config) (*Lake, error) {
 	if err != nil {
 		return nil, fmt.Errorf("glue catalog: %w", err)
 	}
-	return NewWithCatalog(cat, cfg)
+	l, err := NewWithCatalog(cat, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.awsCfg = &awsCfg
+	return l, nil
+}
+
+// withAWS returns ctx carrying the Lake's aws.Config, which iceberg-go's
+// S3 file IO takes its credentials from (without it, the IO loads the
+// default chain on its own, down to EC2 instance metadata).
+func (l *Lake) withAWS(ctx context.Context) context.Context {
+	if l.awsCfg == nil {
+		return ctx
+	}
+	return utils.WithAwsConfig(ctx, l.awsCfg)
 }
 
 // NewWithCatalog builds a Lake on cat.
@@ -95,7 +112,7 @@ func (l *Lake) Load(ctx context.Context, db, tbl string) (*table.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := l.cat.LoadTable(ctx, id)
+	t, err := l.cat.LoadTable(l.withAWS(ctx), id)
 	if err != nil {
 		return nil, fmt.Errorf("load table %s.%s: %w", db, tbl, err)
 	}
