@@ -93,7 +93,9 @@ func (r *rig) lake(t testing.TB, mod func(*lake.Config)) *lake.Lake {
 // uniqueDB returns a database name unique to this test binary run.
 var dbSeq atomic.Int64
 
-func uniqueDB() string { return "db" + strconv.FormatInt(dbSeq.Add(1), 10) + "_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10) }
+func uniqueDB() string {
+	return "db" + strconv.FormatInt(dbSeq.Add(1), 10) + "_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
+}
 
 // stream encodes records (each with an int64 "time") as a TD record stream.
 func stream(t testing.TB, records []map[string]any) []byte {
