@@ -38,7 +38,7 @@ func TestSchemaDrift(t *testing.T) {
 		{
 			name: "conflicting types in one append become string",
 			steps: []step{{
-				records: []map[string]any{{"time": tm, "c": int64(1)}, {"time": tm, "c": "x"}, {"time": tm, "c": true}, {"time": tm, "c": 2.5}},
+				records:   []map[string]any{{"time": tm, "c": int64(1)}, {"time": tm, "c": "x"}, {"time": tm, "c": true}, {"time": tm, "c": 2.5}},
 				conflicts: []lake.Conflict{{Column: "c", Seen: []string{"long", "double", "boolean", "string"}, StoredIn: "c"}},
 			}},
 			want: []map[string]any{
