@@ -59,6 +59,9 @@ func (l *Lake) Append(ctx context.Context, db, tbl, sealID string, stream []byte
 	if err != nil {
 		return Result{}, err
 	}
+	if l.cfg.ReadOnly {
+		return Result{}, errors.New("append: the lake is read-only")
+	}
 	if sealID == "" {
 		return Result{}, errors.New("append: empty seal id")
 	}

@@ -114,6 +114,7 @@ func TestConfigValidate(t *testing.T) {
 		errs int
 	}{
 		{"ok", Config{Warehouse: "s3://b/lake"}, 0},
+		{"read-only needs no warehouse", Config{ReadOnly: true}, 0},
 		{"ok endpoint", Config{Warehouse: "s3://b", S3Endpoint: "http://127.0.0.1:4566"}, 0},
 		{"everything wrong", Config{Warehouse: "/tmp/x", S3Endpoint: "ftp://x", MaxAttempts: -1, TargetFileBytes: -1}, 4},
 	}

@@ -37,6 +37,9 @@ func (l *Lake) Compact(ctx context.Context, db, tbl string, hour time.Time, targ
 	if err != nil {
 		return CompactResult{}, err
 	}
+	if l.cfg.ReadOnly {
+		return CompactResult{}, errors.New("compact: the lake is read-only")
+	}
 	if targetBytes <= 0 {
 		targetBytes = l.cfg.TargetFileBytes
 	}

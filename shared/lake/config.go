@@ -13,8 +13,11 @@ import (
 // Config configures a Lake. Defaults come from DefaultConfig.
 type Config struct {
 	// Warehouse is the S3 URL the tables live under, s3://bucket[/prefix];
-	// table db.t is at <Warehouse>/<db>/<t>. Required.
+	// table db.t is at <Warehouse>/<db>/<t>. Required unless ReadOnly.
 	Warehouse string
+	// ReadOnly builds a Lake that only reads (Load, Current): tables carry
+	// their own locations, so no Warehouse is needed.
+	ReadOnly bool
 	// S3Endpoint, when set, is the S3 endpoint of the Iceberg file IO, with
 	// path-style addressing (emulators). Empty on AWS.
 	S3Endpoint string
@@ -58,7 +61,7 @@ func (c *Config) applyDefaults() {
 // Validate reports every problem with the configuration at once.
 func (c Config) Validate() error {
 	var errs []error
-	if u, err := url.Parse(c.Warehouse); err != nil || u.Scheme != "s3" || u.Host == "" {
+	if u, err := url.Parse(c.Warehouse); (!c.ReadOnly || c.Warehouse != "") && (err != nil || u.Scheme != "s3" || u.Host == "") {
 		errs = append(errs, fmt.Errorf("lake.Config.Warehouse: %q is not s3://bucket[/prefix]", c.Warehouse))
 	}
 	if c.S3Endpoint != "" {

@@ -14,6 +14,7 @@
 //   - arrow.go: records -> one Arrow record batch in the table's schema.
 //   - append.go: Append, exactly once per seal id.
 //   - compact.go: Compact, one hour's small files into target-size files.
+//   - read.go: Current, the data files of the current snapshot (readers).
 //   - retry.go: the commit-conflict loop shared by Append and Compact.
 //
 // # Exactly once
