@@ -84,34 +84,43 @@ func kindOf(v any) kind {
 	return kindString // string, maps, arrays
 }
 
-// convert returns v as a Go value of column kind k (int64, float64, bool,
-// string or []byte), and false when it does not fit without loss.
-func convert(v any, k kind) (any, bool) {
+// fits reports whether v can be stored in a column of kind k without loss:
+// its own kind, anything in a string column (as text), and a long that a
+// double represents exactly.
+func fits(v any, k kind) bool {
 	vk := kindOf(v)
 	switch {
-	case vk == k:
-		switch k {
-		case kindLong:
-			return toInt64(v), true
-		case kindDouble:
-			if f, ok := v.(float32); ok {
-				return float64(f), true
-			}
-			return v.(float64), true
-		case kindString:
-			return text(v), true
-		}
-		return v, true
-	case k == kindString:
-		return text(v), true
+	case vk == k || k == kindString:
+		return true
 	case k == kindDouble && vk == kindLong:
 		n := toInt64(v)
 		f := float64(n)
-		if f >= -(1<<63) && f < 1<<63 && int64(f) == n {
-			return f, true
-		}
+		return f >= -(1<<63) && f < 1<<63 && int64(f) == n
 	}
-	return nil, false
+	return false
+}
+
+// convert returns v as a Go value of column kind k (int64, float64, bool,
+// string or []byte), and false when it does not fit (see fits).
+func convert(v any, k kind) (any, bool) {
+	if !fits(v, k) {
+		return nil, false
+	}
+	switch k {
+	case kindLong:
+		return toInt64(v), true
+	case kindDouble:
+		switch x := v.(type) {
+		case float32:
+			return float64(x), true
+		case float64:
+			return x, true
+		}
+		return float64(toInt64(v)), true
+	case kindString:
+		return text(v), true
+	}
+	return v, true
 }
 
 func toInt64(v any) int64 {
@@ -267,7 +276,7 @@ func planSchema(sc *iceberg.Schema, records []map[string]any) schemaPlan {
 			}
 			s[vk] = true
 			if existing, ok := p.kinds[col]; ok {
-				if _, fits := convert(v, existing); !fits {
+				if !fits(v, existing) {
 					misfit[col] = true
 				}
 			}
