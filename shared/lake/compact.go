@@ -126,7 +126,8 @@ func (l *Lake) compactOnce(ctx context.Context, t *table.Table, hour time.Time, 
 }
 
 // hourFiles lists the current snapshot's files in the partition hour(time)
-// = hour, from the snapshot's manifests (never by listing S3).
+// = hour, from the snapshot's manifests (never by listing S3), pruned by a
+// row filter on the hour.
 func hourFiles(ctx context.Context, t *table.Table, hour time.Time) ([]table.FileScanTask, error) {
 	if t.CurrentSnapshot() == nil {
 		return nil, nil
@@ -141,7 +142,13 @@ func hourFiles(ctx context.Context, t *table.Table, hour time.Time) ([]table.Fil
 	if fieldID < 0 {
 		return nil, fmt.Errorf("table has no %s partition", HourPartition)
 	}
-	tasks, err := t.Scan().PlanFiles(ctx)
+	// The row filter prunes manifests and files by partition; the
+	// partition check below keeps exactly the hour's files.
+	from := iceberg.Timestamp(hour.UnixMicro())
+	filter := iceberg.NewAnd(
+		iceberg.GreaterThanEqual(iceberg.Reference(TimeColumn), from),
+		iceberg.LessThan(iceberg.Reference(TimeColumn), from+iceberg.Timestamp(time.Hour.Microseconds())))
+	tasks, err := t.Scan(table.WithRowFilter(filter)).PlanFiles(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan files: %w", err)
 	}
@@ -152,6 +159,7 @@ func hourFiles(ctx context.Context, t *table.Table, hour time.Time) ([]table.Fil
 			continue
 		}
 		if h, ok := hourValue(task.File.Partition()[fieldID]); ok && h == want {
+			task.Residual = nil // a rewrite copies whole files, never filtered rows
 			out = append(out, task)
 		}
 	}
