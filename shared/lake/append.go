@@ -79,6 +79,11 @@ func (l *Lake) Append(ctx context.Context, db, tbl, sealID string, stream []byte
 		if err != nil {
 			return Result{Attempts: attempt}, err
 		}
+		if v := t.Properties()[table.CommitNumRetriesKey]; v != "" && v != "0" {
+			// iceberg-go would replay a conflicting commit without the
+			// seal check: two racing writers of one seal could both land.
+			log.Warn("lake table retries commits itself; set it to 0 for exactly-once", table.CommitNumRetriesKey, v)
+		}
 		if snap := findSeal(t.Metadata(), sealID); snap != nil {
 			log.Info("lake seal already appended", "snapshot_id", snap.SnapshotID, "attempt", attempt)
 			return Result{SnapshotID: snap.SnapshotID, Duplicate: true, Attempts: attempt}, nil
