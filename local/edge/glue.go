@@ -22,13 +22,13 @@ import (
 // https://docs.aws.amazon.com/glue/latest/webapi/API_TableVersionError.html).
 // Iceberg catalogs (iceberg-go, Java, PyIceberg) commit through exactly this
 // check. moto 5 ignores VersionId, so concurrent commits were silently lost.
-// The edge therefore runs every UpdateTable that carries a VersionId as
-// check-then-update under one lock: it reads the table's current VersionId
+// The edge therefore runs every UpdateTable under one lock, and one that
+// carries a VersionId as check-then-update: it reads the table's current VersionId
 // from moto (GetTable, with the caller's credentials so the account and
 // region match) and answers ConcurrentModificationException on a mismatch;
 // an UpdateTable without VersionId is unconditional, as on AWS.
 
-// glueTables serialises version-checked UpdateTable calls.
+// glueTables serialises UpdateTable calls.
 type glueTables struct {
 	mu sync.Mutex
 }
@@ -57,13 +57,15 @@ func (s *Server) serveGlueUpdateTable(w http.ResponseWriter, r *http.Request, c 
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
+	// Every UpdateTable holds the lock, so an unconditional update cannot
+	// slip between another call's check and its update.
+	s.glue.mu.Lock()
+	defer s.glue.mu.Unlock()
 	var in glueUpdateTable
 	if err := json.Unmarshal(body, &in); err != nil || in.VersionID == "" {
 		s.proxyFor(c).ServeHTTP(w, r) // moto answers malformed input; no VersionId: unconditional
 		return
 	}
-	s.glue.mu.Lock()
-	defer s.glue.mu.Unlock()
 	current, err := s.glueTableVersion(r.Context(), r, c, in)
 	if err != nil {
 		s.log.Warn("glue version check skipped", "db", in.DatabaseName, "table", in.TableInput.Name, "err", err)
