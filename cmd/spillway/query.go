@@ -1,3 +1,5 @@
+//go:build cgo
+
 package main
 
 import (
@@ -25,28 +27,32 @@ import (
 // tableRef finds <db>.<table> names in SQL (TD's naming rules).
 var tableRef = regexp.MustCompile(`\b([a-z0-9_]{3,255})\.([a-z0-9_]{3,255})\b`)
 
-// runQuery runs `spillway query`.
-func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+const queryUsage = `usage: spillway query [-format table|csv|json] "SQL"`
+
+// runQuery runs `spillway query`. stderr receives the flag package's
+// messages.
+func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, queryUsage); fs.PrintDefaults() }
 	format := fs.String("format", "table", "output format: table, csv or json")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, `usage: spillway query [--format table|csv|json] "SQL"`)
-		return 2
+		return usageErr(errors.New(queryUsage))
 	}
 	w, ok := writers[*format]
 	if !ok {
-		fmt.Fprintf(stderr, "spillway query: unknown --format %q (table, csv or json)\n", *format)
-		return 2
+		return usageErr(fmt.Errorf("query: unknown -format %q (table, csv or json)", *format))
 	}
 	if err := query(ctx, fs.Arg(0), w, stdout); err != nil {
-		fmt.Fprintln(stderr, "spillway query:", err)
-		return 1
+		return fmt.Errorf("query: %w", err)
 	}
-	return 0
+	return nil
 }
 
 // query downloads the data files of every lake table the SQL names into a

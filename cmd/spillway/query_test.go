@@ -1,3 +1,5 @@
+//go:build cgo
+
 package main
 
 import (
@@ -5,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -82,6 +85,8 @@ func lakeWithData(t *testing.T) []map[string]any {
 	return all
 }
 
+var discard = slog.New(slog.DiscardHandler)
+
 func TestQuery(t *testing.T) {
 	records := lakeWithData(t)
 	// The answers, computed from the records independently of the lake.
@@ -144,7 +149,7 @@ func TestQuery(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if code := run(context.Background(), append([]string{"query"}, tc.args...), &out, &errOut); code != 0 {
+			if code := run(context.Background(), append([]string{"query"}, tc.args...), &out, &errOut, discard); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
 			tc.check(t, out.String())
@@ -153,12 +158,12 @@ func TestQuery(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		for _, args := range [][]string{{"query"}, {"query", "--format", "xml", "SELECT 1"}, {"nope"}} {
 			var out, errOut bytes.Buffer
-			if code := run(context.Background(), args, &out, &errOut); code != 2 {
+			if code := run(context.Background(), args, &out, &errOut, discard); code != 2 {
 				t.Errorf("%v: exit %d, want 2", args, code)
 			}
 		}
 		var out, errOut bytes.Buffer
-		if code := run(context.Background(), []string{"query", "SELECT * FROM web.nosuch"}, &out, &errOut); code != 1 ||
+		if code := run(context.Background(), []string{"query", "SELECT * FROM web.nosuch"}, &out, &errOut, discard); code != 1 ||
 			!strings.Contains(errOut.String(), "nosuch") {
 			t.Errorf("missing table: exit %d, %s", code, errOut.String())
 		}

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 func mp(tb testing.TB, vs ...any) []byte {
@@ -134,8 +132,9 @@ func TestSplitGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &part{env: mustEnv("d_b", "t_b"), id: "d_b.t_b.u.0", events: evs, schema: schema}
-	sealed := map[sealedKey]bool{{"d_b", "t_b", layout.PartitionOf("d_b", "t_b", hourT+3601).SealedSK()}: true}
-	if err := p.split(sealed, hourT+7200); err != nil {
+	// Hour 10 ended at hourT+3600: with the late window passed by then it
+	// is late, hour 11 is not; both are staged under staged/.
+	if err := p.split(hourT+3600, hourT+7200); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
@@ -148,8 +147,11 @@ func TestSplitGroups(t *testing.T) {
 			kind = "future"
 		}
 		got[kind+" "+g.part.HH()] += g.events
+		if !g.future && !strings.HasPrefix(g.key, "staged/") {
+			t.Errorf("key %s: want staged/ for late and current events", g.key)
+		}
 	}
-	want := map[string]int{"staged 10": 2, "late 11": 1, "future 13": 1}
+	want := map[string]int{"late 10": 2, "staged 11": 1, "future 13": 1}
 	if len(got) != len(want) {
 		t.Fatalf("groups = %v, want %v", got, want)
 	}
