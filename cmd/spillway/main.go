@@ -1,6 +1,7 @@
 // Command spillway is the operations CLI of a Spillway deployment: API key
-// administration (spillway keys) and recovery of what the pipeline parked
-// (spillway replay). It uses the standard AWS SDK configuration chain, so
+// administration (spillway keys), recovery of what the pipeline parked
+// (spillway replay) and SQL over the lake tables (spillway query; cgo builds
+// only, as it links DuckDB). It uses the standard AWS SDK configuration chain, so
 // AWS_ENDPOINT_URL points it at the local cloud. See docs/OPERATIONS.md.
 //
 // Exit codes: 0 done; 1 an operation failed or some items were not
@@ -29,6 +30,7 @@ const (
 commands:
   keys    create, list and revoke ingest API keys
   replay  put parked data back into the pipeline (quarantine/, failed/, on-failure pointers)
+  query   run SQL over the lake tables, named <db>.<table> (DuckDB; cgo builds only)
 
 spillway <command> -h describes a command's flags.`
 )
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		err = runKeys(ctx, args[1:], stdout, nil)
 	case "replay":
 		err = runReplay(ctx, args[1:], stdout, log, nil)
+	case "query":
+		err = runQuery(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usageHeader)
 		return exitOK

@@ -129,6 +129,7 @@ type Server struct {
 	faults   *injector
 	writeMu  map[string]*sync.Mutex
 	policies bucketPolicies
+	glue     glueTables
 
 	behMu     sync.RWMutex
 	beh       AWSBehaviours
@@ -285,6 +286,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.cfg.ForwardBucketPolicies && isBucketPolicyCall(r, c) {
 		s.policies.serve(w, r, c)
+		return
+	}
+	if isGlueUpdateTable(c) {
+		s.serveGlueUpdateTable(w, r, c)
 		return
 	}
 	switch c.Service {
