@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -377,8 +378,8 @@ func (h *Handler) commitPack(ctx context.Context, pack []unit, now time.Time) (d
 		}
 		switch {
 		case dropped: // retry without the units committed before
-		case conflict(tce) && attempt < 5:
-			if err := sleepCtx(ctx, time.Duration(10<<attempt)*time.Millisecond); err != nil {
+		case conflict(tce) && attempt < awsconf.ConflictAttempts-1:
+			if err := sleepCtx(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
 				return dup, err
 			}
 		default:

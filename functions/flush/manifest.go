@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -410,10 +411,10 @@ func (h *Handler) transact(ctx context.Context, items []types.TransactWriteItem)
 	for attempt := 0; ; attempt++ {
 		_, err := h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) || !conflictOnly(tce) || attempt >= 5 {
+		if !errors.As(err, &tce) || !conflictOnly(tce) || attempt >= awsconf.ConflictAttempts-1 {
 			return err
 		}
-		if err := sleepCtx(ctx, time.Duration(20<<attempt)*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
 			return err
 		}
 	}

@@ -7,11 +7,15 @@ package awsconf
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -36,4 +40,30 @@ func S3PathStyle(o *s3.Options) {
 	if os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
 		o.UsePathStyle = true
 	}
+}
+
+// DynamoDBRetryConflicts is a dynamodb.Options function that makes the
+// client retry TransactionConflictException (a single-item write on an item
+// an in-flight transaction holds), which the SDK's standard retryer does
+// not: on DynamoDB it is transient, like a throttle.
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+func DynamoDBRetryConflicts(o *dynamodb.Options) {
+	base := o.Retryer
+	if base == nil {
+		base = retry.NewStandard()
+	}
+	o.Retryer = retry.AddWithErrorCodes(base, "TransactionConflictException")
+}
+
+// ConflictAttempts is how many times a transaction that lost a race with
+// another one (TransactionConflict) is tried before the caller gives up.
+const ConflictAttempts = 8
+
+// ConflictBackoff is the wait before retry attempt (0-based) of a
+// transaction that lost a race: 20 ms doubling, at most 1 s, with "equal
+// jitter" (half fixed, half random) so that racing writers spread out.
+// https://aws.amazon.com/builders-library/timeouts-retries-and-backoff-with-jitter/
+func ConflictBackoff(attempt int) time.Duration {
+	d := min(20*time.Millisecond<<min(attempt, 10), time.Second)
+	return d/2 + rand.N(d/2+1)
 }

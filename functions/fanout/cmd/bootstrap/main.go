@@ -32,7 +32,7 @@ func main() {
 		log.Error("aws configuration", "err", err)
 		os.Exit(1)
 	}
-	h, err := fanout.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg),
+	h, err := fanout.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg, awsconf.DynamoDBRetryConflicts),
 		fanout.WithLogger(log), fanout.WithFlushInvoker(awslambda.NewFromConfig(awsCfg)), fanout.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "fanout", "", os.Exit)))
 	if err != nil {
 		log.Error("fanout handler", "err", err)

@@ -63,7 +63,7 @@ func run(log *slog.Logger) error {
 		}
 		sinks = append(sinks, flush.Sink{Endpoint: ep, Client: &tdimport.Client{Endpoint: ep, APIKey: key, Logger: log}})
 	}
-	h, err := flush.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg), sinks,
+	h, err := flush.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg, awsconf.DynamoDBRetryConflicts), sinks,
 		flush.WithLogger(log), flush.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "flush", "", os.Exit)))
 	if err != nil {
 		return err
