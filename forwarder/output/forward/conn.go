@@ -56,7 +56,7 @@ func (o *Output) resolve(ctx context.Context, s *server) (string, error) {
 		return a, nil
 	}
 	s.mu.Unlock()
-	ips, err := net.DefaultResolver.LookupHost(ctx, s.cfg.Host)
+	ips, err := o.lookup(ctx, s.cfg.Host)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", s.cfg.Host, err)
 	}

@@ -70,7 +70,8 @@ type Output struct {
 	onStandby                                  atomic.Bool
 	fails                                      atomic.Int64 // consecutive failures
 
-	now func() time.Time
+	now    func() time.Time
+	lookup func(ctx context.Context, host string) ([]string, error) // name resolution
 }
 
 type scratch struct {
@@ -88,7 +89,7 @@ func New(cfg Config, src Source, logger *slog.Logger) (*Output, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	o := &Output{cfg: cfg, src: src, log: logger, now: time.Now}
+	o := &Output{cfg: cfg, src: src, log: logger, now: time.Now, lookup: net.DefaultResolver.LookupHost}
 	var err error
 	if o.tls, err = clientTLS(cfg.TLS); err != nil {
 		return nil, fmt.Errorf("forward output tls: %w", err)
