@@ -150,7 +150,7 @@ func TestLostAck(t *testing.T) {
 	ref := startRef(t, func(r *refServer) { r.noAck = 1 })
 	b := openBuffer(t, buffer.Zstd)
 	fill(t, b, tag, 0, 10, 10)
-	o := newOutput(t, Config{Servers: []Server{serverAt(t, ref.addr())}, HeartbeatType: HeartbeatNone, RecoverWait: time.Nanosecond}, b)
+	o := newOutput(t, Config{Servers: []Server{serverAt(t, ref.addr())}, HeartbeatType: HeartbeatNone, RecoverWait: time.Nanosecond, Concurrency: 1}, b)
 	err := o.ShipQueued(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "before the ack") {
 		t.Fatalf("first attempt: %v, want the connection closed before the ack", err)
@@ -179,7 +179,7 @@ func TestAckTimeout(t *testing.T) {
 	hold := startSilent(t)
 	b := openBuffer(t, buffer.Zstd)
 	fill(t, b, tag, 0, 5, 5)
-	o := newOutput(t, Config{Servers: []Server{serverAt(t, hold)}, HeartbeatType: HeartbeatNone, AckResponseTimeout: 50 * time.Millisecond}, b)
+	o := newOutput(t, Config{Servers: []Server{serverAt(t, hold)}, HeartbeatType: HeartbeatNone, AckResponseTimeout: 50 * time.Millisecond, Concurrency: 1}, b)
 	err := o.ShipQueued(context.Background())
 	if !errors.Is(err, errAckTimeout) {
 		t.Fatalf("got %v, want an ack timeout", err)

@@ -55,11 +55,16 @@ type refServer struct {
 	wg     sync.WaitGroup
 }
 
-// startRef serves on a loopback port (ln wrapped by wrap, e.g. TLS, when
-// not nil) until cleanup.
+// startRef serves on a free loopback port until cleanup.
 func startRef(tb testing.TB, mod func(*refServer)) *refServer {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startRefAt(tb, "127.0.0.1:0", mod)
+}
+
+// startRefAt serves on addr until cleanup.
+func startRefAt(tb testing.TB, addr string, mod func(*refServer)) *refServer {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
