@@ -31,11 +31,15 @@ func TestToForwardin(t *testing.T) {
 		{"integer time, time key kept", buffer.Zstd, func(c *Config) { c.TimeAsInteger, c.KeepTimeKey = true, true }, nil},
 		{"shared key", buffer.Zstd, func(c *Config) { c.SharedKey = "s3cret" }, func(s *forwardin.Config) { s.SharedKey = "s3cret" }},
 		{"shared key and user", buffer.Zstd, func(c *Config) { c.SharedKey, c.Username, c.Password = "s3cret", "alice", "pw" },
-			func(s *forwardin.Config) { s.SharedKey, s.Users = "s3cret", []forwardin.User{{Username: "alice", Password: "pw"}} }},
+			func(s *forwardin.Config) {
+				s.SharedKey, s.Users = "s3cret", []forwardin.User{{Username: "alice", Password: "pw"}}
+			}},
 		{"tls with ca file", buffer.Zstd, func(c *Config) { c.TLS = &TLSConfig{CAFile: cert} },
 			func(s *forwardin.Config) { s.TLS = &forwardin.TLSConfig{CertFile: cert, KeyFile: key} }},
 		{"tls insecure, shared key", buffer.Zstd, func(c *Config) { c.TLS, c.SharedKey = &TLSConfig{InsecureSkipVerify: true}, "k" },
-			func(s *forwardin.Config) { s.TLS, s.SharedKey = &forwardin.TLSConfig{CertFile: cert, KeyFile: key}, "k" }},
+			func(s *forwardin.Config) {
+				s.TLS, s.SharedKey = &forwardin.TLSConfig{CertFile: cert, KeyFile: key}, "k"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startForwardin(t, tc.server)

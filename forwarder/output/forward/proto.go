@@ -4,7 +4,7 @@ package forward
 // runs the client side of the shared_key handshake.
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -15,6 +15,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/tinylib/msgp/msgp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -45,23 +46,34 @@ func (b *budget) Read(p []byte) (int, error) {
 }
 
 // Responses decodes the msgpack objects a server writes on a connection.
+// Each answer is first framed with msgp (every length it declares backed
+// by bytes read, at most maxResponse of them) and only then decoded, so a
+// header claiming billions of elements allocates nothing.
 type Responses struct {
 	lim *budget
-	dec *msgpack.Decoder
+	rd  *msgp.Reader
+	raw bytes.Buffer
 }
 
 // NewResponses reads answers from r.
 func NewResponses(r io.Reader) *Responses {
 	lim := &budget{r: r}
-	return &Responses{lim: lim, dec: msgpack.NewDecoder(bufio.NewReaderSize(lim, 4096))}
+	return &Responses{lim: lim, rd: msgp.NewReaderSize(lim, 4096)}
 }
 
 // Next decodes the next answer (at most maxResponse bytes).
 func (rs *Responses) Next() (any, error) {
 	rs.lim.n = maxResponse
-	v, err := rs.dec.DecodeInterfaceLoose()
-	if err != nil {
+	rs.raw.Reset()
+	if _, err := rs.rd.CopyNext(&rs.raw); err != nil {
+		if errors.Is(err, msgp.ErrShortBytes) {
+			err = fmt.Errorf("%w (%w)", io.ErrUnexpectedEOF, err)
+		}
 		return nil, fmt.Errorf("read server answer: %w", err)
+	}
+	v, err := msgpack.NewDecoder(bytes.NewReader(rs.raw.Bytes())).DecodeInterfaceLoose()
+	if err != nil {
+		return nil, fmt.Errorf("decode server answer: %w", err)
 	}
 	return v, nil
 }
