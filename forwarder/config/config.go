@@ -173,6 +173,13 @@ func Defaults(c Config) Config {
 		c.Buffer.Compression = bd.Compression
 	}
 	od := d.Output
+	if c.Output.Type == "" {
+		c.Output.Type = od.Type
+	}
+	if c.Output.Forward != nil {
+		f := c.Output.Forward.WithDefaults()
+		c.Output.Forward = &f
+	}
 	if c.Output.FailoverAfter == 0 {
 		c.Output.FailoverAfter = od.FailoverAfter
 	}
