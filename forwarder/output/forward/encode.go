@@ -63,8 +63,9 @@ type EntryOptions struct {
 // of maps (dst then holds the entries before the bad record).
 func AppendEntries(dst, raw []byte, o EntryOptions) ([]byte, int, error) {
 	n := 0
+	et := new(EventTime) // one allocation for every entry
 	for len(raw) > 0 {
-		out, rest, err := appendEntry(dst, raw, o)
+		out, rest, err := appendEntry(dst, raw, o, et)
 		if err != nil {
 			return dst, n, fmt.Errorf("record %d: %w", n, err)
 		}
@@ -74,7 +75,7 @@ func AppendEntries(dst, raw []byte, o EntryOptions) ([]byte, int, error) {
 	return dst, n, nil
 }
 
-func appendEntry(dst, raw []byte, o EntryOptions) ([]byte, []byte, error) {
+func appendEntry(dst, raw []byte, o EntryOptions, et *EventTime) ([]byte, []byte, error) {
 	sz, body, err := msgp.ReadMapHeaderBytes(raw)
 	if err != nil {
 		return dst, raw, fmt.Errorf("not a map: %w", err)
@@ -119,7 +120,8 @@ func appendEntry(dst, raw []byte, o EntryOptions) ([]byte, []byte, error) {
 		dst = msgp.AppendInt64(dst, t)
 	} else {
 		var err error
-		if dst, err = msgp.AppendExtension(dst, &EventTime{Sec: uint32(t)}); err != nil {
+		et.Sec, et.Nsec = uint32(t), 0
+		if dst, err = msgp.AppendExtension(dst, et); err != nil {
 			return dst, raw, fmt.Errorf("event time: %w", err)
 		}
 	}
