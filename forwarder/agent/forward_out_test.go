@@ -61,9 +61,10 @@ func startAggregator(tb testing.TB) *aggregator {
 }
 
 // TestForwardOutput: one route copies td.web.* to the TD output and to a
-// forward output (an aggregator), another sends td.app.* to the forward
-// output only; each output ships its own buffer, and /metrics shows the
-// forward server's counters.
+// forward output (an aggregator), another sends app.** to the forward
+// output only; each output ships its own buffer, the aggregator gets the
+// events under the tags they arrived with, and /metrics shows the forward
+// server's counters.
 func TestForwardOutput(t *testing.T) {
 	agg := startAggregator(t)
 	recv := tdtest.NewTest(t, tdtest.Config{APIKey: "k", AutoCreate: true})
@@ -74,7 +75,7 @@ sources:
 routes:
   - match: "td.web.*"
     output: [default, aggregators]
-  - match: "td.app.*"
+  - match: "app.**"
     output: aggregators
 buffer: {flush_interval: 1h}
 output:
@@ -93,7 +94,7 @@ monitor: {addr: "127.0.0.1:0"}
 	_, fwdAddr, monAddr := a.Addrs()
 	l := fluentLogger(t, fwdAddr)
 	for i := range 5 {
-		for _, tag := range []string{"td.web.access", "td.app.events"} {
+		for _, tag := range []string{"td.web.access", "app.events"} {
 			if err := l.PostWithTime(tag, time.Unix(1700000000+int64(i), 0), map[string]any{"i": i}); err != nil {
 				t.Fatalf("post %s: %v", tag, err)
 			}
@@ -109,7 +110,7 @@ monitor: {addr: "127.0.0.1:0"}
 		t.Fatal(err)
 	}
 	waitFor(t, "records at the aggregator", func() bool {
-		return agg.count("td.web.access") == 5 && agg.count("td.app.events") == 5
+		return agg.count("td.web.access") == 5 && agg.count("app.events") == 5
 	})
 	if n := recv.Count("app", "events"); n != 0 {
 		t.Errorf("TD output got %d td.app records, routed to the forward output only", n)

@@ -170,9 +170,6 @@ func (c *converter) convertForwardOutput(m, e *Element, where string) string {
 	if len(servers.Content) == 0 {
 		c.omit(f, m.Line, "%s @type forward has no <server>: add forward.servers", where)
 	}
-	if !strings.HasPrefix(m.Arg, "td.") || strings.Count(m.Arg, ".") != 2 {
-		c.note(f, m.Line, "%s: the forward output sends each event with the tag td.<database>.<table> its route gives it, not the tag it arrived with; match that on the aggregators", where)
-	}
 	return name
 }
 

@@ -40,8 +40,8 @@ func apacheChunk(b *testing.B, n int) (*buffer.Chunk, int) {
 		var err error
 		recs, err = tdrecord.AppendRecord(recs, map[string]any{
 			"host": fmt.Sprintf("10.%d.%d.%d", i%7, i%251, i%13), "user": "-", "method": methods[i%len(methods)],
-			"path":    "/item/" + strconv.Itoa(i*7919%100000) + "?ref=list&page=" + strconv.Itoa(i%40),
-			"code":    []int{200, 200, 200, 304, 404}[i%5], "size": 1000 + i*31%50000,
+			"path": "/item/" + strconv.Itoa(i*7919%100000) + "?ref=list&page=" + strconv.Itoa(i%40),
+			"code": []int{200, 200, 200, 304, 404}[i%5], "size": 1000 + i*31%50000,
 			"referer": "https://www.example.com/category/" + strconv.Itoa(i%300),
 			"agent":   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
 		}, int64(1700000000+i/100))
