@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -39,6 +40,7 @@ func init() { msgpack.RegisterExt(0, (*eventTime)(nil)) }
 // and acking each message.
 type aggregator struct {
 	ln     net.Listener
+	conns  map[net.Conn]bool
 	mu     sync.Mutex
 	chunks map[string][][]string // chunk id -> the lines of each delivery
 	lines  map[string]int
@@ -52,7 +54,7 @@ func startAggregator(tb testing.TB) *aggregator {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a := &aggregator{ln: ln, chunks: map[string][][]string{}, lines: map[string]int{}}
+	a := &aggregator{ln: ln, conns: map[net.Conn]bool{}, chunks: map[string][][]string{}, lines: map[string]int{}}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -61,18 +63,32 @@ func startAggregator(tb testing.TB) *aggregator {
 			if err != nil {
 				return
 			}
+			a.mu.Lock()
+			a.conns[c] = true
+			a.mu.Unlock()
 			a.wg.Add(1)
 			go func() { defer a.wg.Done(); defer c.Close(); a.serve(c) }()
 		}
 	}()
 	tb.Cleanup(func() {
-		ln.Close()
-		a.wg.Wait()
+		a.kill()
 		for _, err := range a.errs {
 			tb.Errorf("aggregator: %v", err)
 		}
 	})
 	return a
+}
+
+// kill closes the listener and every connection at once, as a crashed
+// aggregator would.
+func (a *aggregator) kill() {
+	a.ln.Close()
+	a.mu.Lock()
+	for c := range a.conns {
+		c.Close()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
 }
 
 func (a *aggregator) port() int { return a.ln.Addr().(*net.TCPAddr).Port }
@@ -140,39 +156,111 @@ func (a *aggregator) distinct() int {
 }
 
 // TestKill9Forward is TestKill9 with the tail routed to a forward output:
-// after SIGKILLs at random points, the aggregator holds every line; a line
-// it holds twice is only ever part of a chunk delivered twice whole (same
-// chunk id, same lines: a resend after a lost ack), never a partial or
-// reordered copy.
+// after SIGKILLs at random points - and, in the second case, with the
+// active aggregator killed mid-stream so that the standby takes over - the
+// aggregators hold every line between them; a line held twice is only ever
+// part of a chunk delivered twice whole (same chunk id, same lines: a
+// resend after a lost ack), never a partial copy.
 func TestKill9Forward(t *testing.T) {
-	agg := startAggregator(t)
-	r := newRigWith(t, fmt.Sprintf(`
+	for _, tc := range []struct {
+		name       string
+		killActive bool
+	}{
+		{"forwarder killed", false},
+		{"forwarder and active aggregator killed", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			active, standby := startAggregator(t), startAggregator(t)
+			r := newRigWith(t, fmt.Sprintf(`
 outputs:
   - name: agg
     type: forward
     forward:
-      servers: [{host: 127.0.0.1, port: %d}]
-      heartbeat_type: none
-      recover_wait: 10ms
+      servers:
+        - {host: 127.0.0.1, port: %d}
+        - {host: 127.0.0.1, port: %d, standby: true}
+      heartbeat_type: tcp
+      heartbeat_interval: 50ms
+      recover_wait: 1h
       min_backoff: 10ms
       max_backoff: 100ms
 routes:
   - match: "td.db1.*"
     output: agg
-`, agg.port()))
-	r.progress = agg.distinct
-	kill9Runs(t, r, 12, func() bool { return agg.distinct() >= r.written })
+`, active.port(), standby.port()))
+			aggs := []*aggregator{active, standby}
+			distinct := func() int {
+				seen := map[string]bool{}
+				for _, a := range aggs {
+					a.mu.Lock()
+					for l := range a.lines {
+						seen[l] = true
+					}
+					a.mu.Unlock()
+				}
+				return len(seen)
+			}
+			r.progress = distinct
+			// The active aggregator dies mid-stream, whether or not the
+			// forwarder is running at that moment.
+			killed, stop := make(chan int, 1), make(chan struct{})
+			if tc.killActive {
+				go func() {
+					for active.total() < 2500 {
+						select {
+						case <-stop:
+							killed <- -1
+							return
+						case <-time.After(2 * time.Millisecond): // polling a condition
+						}
+					}
+					onStandby := standby.total()
+					active.kill()
+					killed <- onStandby
+				}()
+			}
+			kill9Runs(t, r, 12, func() bool { return distinct() >= r.written })
+			close(stop)
+			if tc.killActive {
+				switch n := <-killed; {
+				case n < 0:
+					t.Fatal("the active aggregator never reached 2500 lines")
+				case n > 0:
+					t.Fatalf("the standby got %d lines while the active aggregator was up", n)
+				}
+				if standby.total() == 0 {
+					t.Fatal("the standby got nothing after the active aggregator was killed")
+				}
+			}
+			checkResends(t, r, aggs)
+		})
+	}
+}
 
-	agg.mu.Lock()
-	defer agg.mu.Unlock()
+// checkResends checks that the aggregators hold every line written, and
+// duplicates only as whole chunks delivered again under the same id.
+func checkResends(t *testing.T, r *rig, aggs []*aggregator) {
+	t.Helper()
+	chunks := map[string][][]string{}
+	lines := map[string]int{}
+	for _, a := range aggs {
+		a.mu.Lock()
+		for id, ds := range a.chunks {
+			chunks[id] = append(chunks[id], ds...)
+		}
+		for l, n := range a.lines {
+			lines[l] += n
+		}
+		a.mu.Unlock()
+	}
 	missing := 0
 	for i := 0; i < r.written; i++ {
-		if agg.lines[r.line(i)] == 0 {
+		if lines[r.line(i)] == 0 {
 			missing++
 		}
 	}
 	resent, resentLines := 0, 0
-	for id, deliveries := range agg.chunks {
+	for id, deliveries := range chunks {
 		if id == "" {
 			t.Errorf("a message without a chunk id (require_ack_response is the default)")
 		}
@@ -185,14 +273,25 @@ routes:
 		}
 	}
 	dups := 0
-	for _, n := range agg.lines {
+	for _, n := range lines {
 		dups += n - 1
 	}
 	t.Logf("%d lines written, %d chunks resent whole (%d lines), %d duplicate lines", r.written, resent, resentLines, dups)
-	if missing != 0 || len(agg.lines) != r.written {
-		t.Fatalf("%d lines written: %d missing, %d distinct received", r.written, missing, len(agg.lines))
+	if missing != 0 || len(lines) != r.written {
+		t.Fatalf("%d lines written: %d missing, %d distinct received", r.written, missing, len(lines))
 	}
 	if dups != resentLines {
 		t.Fatalf("%d duplicate lines but resent chunks explain %d: duplicates outside whole-chunk resends", dups, resentLines)
 	}
+}
+
+// total is the number of lines a received, duplicates included.
+func (a *aggregator) total() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, c := range a.lines {
+		n += c
+	}
+	return n
 }
