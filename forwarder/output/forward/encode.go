@@ -166,6 +166,27 @@ type Message struct {
 // CompressedPackedForward) message [tag, entries, option] to dst; gz is
 // scratch space for the compressed entries.
 func (m *Message) AppendTo(dst []byte, gz *bytes.Buffer, level int) ([]byte, error) {
+	p, err := m.Frame(nil, gz, level)
+	if err != nil {
+		return dst, err
+	}
+	return append(append(append(dst, p.Head...), p.Entries...), p.Tail...), nil
+}
+
+// Parts is a message in three pieces, written one after the other
+// (net.Buffers), so the entries are not copied.
+type Parts struct {
+	Head    []byte // array header, tag, bin header
+	Entries []byte // the entries as sent (gzip-compressed with Message.Gzip)
+	Tail    []byte // the option map
+}
+
+// Len is the message's length.
+func (p Parts) Len() int { return len(p.Head) + len(p.Entries) + len(p.Tail) }
+
+// Frame builds the message's pieces: Head and Tail are appended to dst,
+// Entries is m.Entries or, with Gzip, their compression in gz.
+func (m *Message) Frame(dst []byte, gz *bytes.Buffer, level int) (Parts, error) {
 	entries := m.Entries
 	opts := uint32(1)
 	if m.Chunk != "" {
@@ -176,22 +197,23 @@ func (m *Message) AppendTo(dst []byte, gz *bytes.Buffer, level int) ([]byte, err
 		gz.Reset()
 		zw, err := gzip.NewWriterLevel(gz, level)
 		if err != nil {
-			return dst, fmt.Errorf("gzip entries: %w", err)
+			return Parts{}, fmt.Errorf("gzip entries: %w", err)
 		}
 		if _, err := zw.Write(entries); err != nil {
-			return dst, fmt.Errorf("gzip entries: %w", err)
+			return Parts{}, fmt.Errorf("gzip entries: %w", err)
 		}
 		if err := zw.Close(); err != nil {
-			return dst, fmt.Errorf("gzip entries: %w", err)
+			return Parts{}, fmt.Errorf("gzip entries: %w", err)
 		}
 		entries = gz.Bytes()
 	}
 	if uint64(len(entries)) > 1<<32-1 {
-		return dst, errors.New("entries larger than 4 GiB")
+		return Parts{}, errors.New("entries larger than 4 GiB")
 	}
-	dst = msgp.AppendArrayHeader(dst, 3)
+	dst = msgp.AppendArrayHeader(dst[:0], 3)
 	dst = msgp.AppendString(dst, m.Tag)
-	dst = msgp.AppendBytes(dst, entries)
+	dst = msgp.AppendBytesHeader(dst, uint32(len(entries)))
+	head := len(dst)
 	dst = msgp.AppendMapHeader(dst, opts)
 	dst = msgp.AppendString(dst, "size")
 	dst = msgp.AppendInt(dst, m.Count)
@@ -203,5 +225,5 @@ func (m *Message) AppendTo(dst []byte, gz *bytes.Buffer, level int) ([]byte, err
 		dst = msgp.AppendString(dst, "compressed")
 		dst = msgp.AppendString(dst, "gzip")
 	}
-	return dst, nil
+	return Parts{Head: dst[:head], Entries: entries, Tail: dst[head:]}, nil
 }

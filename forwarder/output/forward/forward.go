@@ -63,7 +63,9 @@ type Output struct {
 	tls     *tls.Config
 	servers []*server
 	zdec    *zstd.Decoder
-	bufs    sync.Pool // *scratch
+	// scratch holds one *scratch per worker, kept across garbage
+	// collections (a sync.Pool would drop the MiB-sized buffers at each).
+	scratch chan *scratch
 
 	chunks, records, bytes, failures, noServer atomic.Uint64
 	lastSuccess                                atomic.Int64
@@ -111,7 +113,7 @@ func New(cfg Config, src Source, logger *slog.Logger) (*Output, error) {
 		}
 		o.servers = append(o.servers, &server{cfg: sc, cred: cr, up: true})
 	}
-	o.bufs.New = func() any { return new(scratch) }
+	o.scratch = make(chan *scratch, cfg.Concurrency)
 	return o, nil
 }
 
@@ -192,8 +194,18 @@ func (o *Output) ShipQueued(ctx context.Context) error {
 // written when acks are off) -> Ack; otherwise the chunk is released for a
 // later attempt, the server marked unavailable, and the error returned.
 func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
-	sc := o.bufs.Get().(*scratch)
-	defer o.bufs.Put(sc)
+	var sc *scratch
+	select {
+	case sc = <-o.scratch:
+	default:
+		sc = new(scratch)
+	}
+	defer func() {
+		select {
+		case o.scratch <- sc:
+		default:
+		}
+	}()
 	msg, err := o.message(c, sc)
 	if err != nil {
 		o.src.Release(c)
@@ -229,10 +241,10 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 	n := uint64(max(c.Records, 0))
 	o.chunks.Add(1)
 	o.records.Add(n)
-	o.bytes.Add(uint64(len(msg)))
+	o.bytes.Add(uint64(msg.Len()))
 	s.chunks.Add(1)
 	s.records.Add(n)
-	s.bytes.Add(uint64(len(msg)))
+	s.bytes.Add(uint64(msg.Len()))
 	o.lastSuccess.Store(o.now().UnixNano())
 	o.onStandby.Store(s.cfg.Standby)
 	o.log.Debug("chunk forwarded", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "server", s.cfg.label())
@@ -244,7 +256,7 @@ var errAckTimeout = errors.New("no ack within ack_response_timeout")
 
 // send writes msg to s and, with require_ack_response, waits for the ack
 // of chunk.
-func (o *Output) send(ctx context.Context, s *server, msg []byte, chunk string) error {
+func (o *Output) send(ctx context.Context, s *server, msg Parts, chunk string) error {
 	c, rs, err := o.connect(ctx, s, true)
 	if err != nil {
 		return err
@@ -255,7 +267,8 @@ func (o *Output) send(ctx context.Context, s *server, msg []byte, chunk string) 
 	if err := c.SetWriteDeadline(o.now().Add(o.cfg.SendTimeout)); err != nil {
 		return err
 	}
-	if _, err := c.Write(msg); err != nil {
+	bufs := net.Buffers{msg.Head, msg.Entries, msg.Tail}
+	if _, err := bufs.WriteTo(c); err != nil {
 		return fmt.Errorf("write to %s: %w", s.cfg.label(), err)
 	}
 	if !o.cfg.ackRequired() {
@@ -287,10 +300,10 @@ func (o *Output) send(ctx context.Context, s *server, msg []byte, chunk string) 
 }
 
 // message builds c's forward message in sc.
-func (o *Output) message(c *buffer.Chunk, sc *scratch) ([]byte, error) {
+func (o *Output) message(c *buffer.Chunk, sc *scratch) (Parts, error) {
 	var err error
 	if sc.raw, err = o.readRaw(c, sc); err != nil {
-		return nil, err
+		return Parts{}, err
 	}
 	var n int
 	sc.entries, n, err = AppendEntries(sc.entries[:0], sc.raw, EntryOptions{TimeAsInteger: o.cfg.TimeAsInteger, KeepTimeKey: o.cfg.KeepTimeKey})
@@ -304,8 +317,9 @@ func (o *Output) message(c *buffer.Chunk, sc *scratch) ([]byte, error) {
 	if o.cfg.ackRequired() {
 		m.Chunk = ChunkOption(c.ID)
 	}
-	sc.msg, err = m.AppendTo(sc.msg[:0], &sc.gz, gzip.BestSpeed)
-	return sc.msg, err
+	p, err := m.Frame(sc.msg, &sc.gz, gzip.BestSpeed)
+	sc.msg = p.Head[:0] // Head starts the buffer Head and Tail share
+	return p, err
 }
 
 // readRaw returns c's records, decompressed. A damaged frame (disk
