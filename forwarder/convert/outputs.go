@@ -300,13 +300,6 @@ func (c *converter) bufferParam(o, b *section, p Param, where string) {
 	}
 }
 
-func paramList(p []string) string {
-	if len(p) == 0 {
-		return ""
-	}
-	return " [" + strings.Join(p, "; ") + "]"
-}
-
 // validOutputName is the forwarder's rule for outputs[].name.
 var validOutputName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 

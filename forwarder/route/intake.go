@@ -22,11 +22,8 @@ type Buffer interface {
 type Intake struct {
 	r       *Router
 	buffers map[string]Buffer
-	// keep names the outputs whose buffers store events under the tag
-	// they arrived with (forward outputs), not the route's table tag.
-	keep map[string]bool
-	f    Filter // nil: no filters configured
-	pool sync.Pool
+	f       Filter // nil: no filters configured
+	pool    sync.Pool
 
 	defaulted, unroutable atomic.Uint64
 }

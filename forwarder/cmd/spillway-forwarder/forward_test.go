@@ -149,12 +149,6 @@ func (a *aggregator) fail(err error) {
 	a.mu.Unlock()
 }
 
-func (a *aggregator) distinct() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.lines)
-}
-
 // TestKill9Forward is TestKill9 with the tail routed to a forward output:
 // after SIGKILLs at random points - and, in the second case, with the
 // active aggregator killed mid-stream so that the standby takes over - the

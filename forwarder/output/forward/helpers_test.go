@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,8 +19,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
@@ -256,23 +252,6 @@ func selfSigned(tb testing.TB) (certFile, keyFile string) {
 		tb.Fatal(err)
 	}
 	return certFile, keyFile
-}
-
-// decodeAll decodes every msgpack value of b.
-func decodeAll(tb testing.TB, b []byte) []any {
-	tb.Helper()
-	d := msgpack.NewDecoder(bytes.NewReader(b))
-	var out []any
-	for {
-		v, err := d.DecodeInterfaceLoose()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, v)
-	}
 }
 
 // startSilent serves a listener that reads everything and never answers;
