@@ -206,20 +206,20 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		default:
 		}
 	}()
-	msg, err := o.message(c, sc)
-	if err != nil {
-		o.src.Release(c)
-		o.failures.Add(1)
-		o.fails.Add(1)
-		o.log.Error("read chunk for forwarding", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
-		return err
-	}
-	s := o.pick()
+	s := o.pick() // first: no chunk is read while every server is down
 	if s == nil {
 		o.src.Release(c)
 		o.noServer.Add(1)
 		o.fails.Add(1)
 		return fmt.Errorf("ship chunk %s: %w", c.ID, ErrNoServer)
+	}
+	msg, err := o.message(c, sc)
+	if err != nil {
+		o.src.Release(c)
+		o.failures.Add(1)
+		o.fails.Add(1)
+		o.log.Error("read chunk for forwarding", "tag", c.Tag, "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
+		return err
 	}
 	if err := o.send(ctx, s, msg, ChunkOption(c.ID)); err != nil {
 		o.src.Release(c)
@@ -230,11 +230,11 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		o.fails.Add(1)
 		s.failures.Add(1)
 		o.markFailed(s, err)
-		o.log.Warn("chunk not forwarded, will retry", "db", c.DB, "table", c.Table, "unique_id", c.ID, "server", s.cfg.label(), "error", err)
+		o.log.Warn("chunk not forwarded, will retry", "tag", c.Tag, "db", c.DB, "table", c.Table, "unique_id", c.ID, "server", s.cfg.label(), "error", err)
 		return fmt.Errorf("ship chunk %s to %s: %w", c.ID, s.cfg.label(), err)
 	}
 	if err := o.src.Ack(c); err != nil {
-		o.log.Error("ack forwarded chunk", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
+		o.log.Error("ack forwarded chunk", "tag", c.Tag, "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
 	}
 	o.fails.Store(0)
 	o.markOK(s)
@@ -247,7 +247,7 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 	s.bytes.Add(uint64(msg.Len()))
 	o.lastSuccess.Store(o.now().UnixNano())
 	o.onStandby.Store(s.cfg.Standby)
-	o.log.Debug("chunk forwarded", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "server", s.cfg.label())
+	o.log.Debug("chunk forwarded", "tag", c.Tag, "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "server", s.cfg.label())
 	return nil
 }
 
@@ -310,7 +310,7 @@ func (o *Output) message(c *buffer.Chunk, sc *scratch) (Parts, error) {
 	if err != nil {
 		// Stored records passed the buffer's checks; a bad one means
 		// damage on disk. The entries before it are sent.
-		o.log.Error("stored record is not a map; forwarding the records before it", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
+		o.log.Error("stored record is not a map; forwarding the records before it", "tag", c.Tag, "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", err)
 	}
 	c.Records = n
 	m := Message{Tag: c.Tag, Entries: sc.entries, Count: n, Gzip: o.cfg.Compress == CompressGzip}
@@ -363,7 +363,7 @@ func (o *Output) readRaw(c *buffer.Chunk, sc *scratch) ([]byte, error) {
 		if !errors.Is(derr, buffer.ErrCorrupt) {
 			return nil, fmt.Errorf("read chunk %s: %w", c.ID, derr)
 		}
-		o.log.Error("sealed chunk is damaged; forwarding its valid prefix", "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", derr)
+		o.log.Error("sealed chunk is damaged; forwarding its valid prefix", "tag", c.Tag, "db", c.DB, "table", c.Table, "unique_id", c.ID, "error", derr)
 	}
 	return raw, nil
 }
