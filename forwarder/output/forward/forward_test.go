@@ -196,3 +196,50 @@ func TestAckTimeout(t *testing.T) {
 		t.Errorf("server stats %+v, want 1 ack timeout, unavailable", ss)
 	}
 }
+
+// TestRefused: a server that does not accept the output (another shared
+// key, another user, a certificate the CA file does not vouch for, TLS
+// against plain TCP) gets nothing; the chunk stays in the buffer and the
+// server is marked down.
+func TestRefused(t *testing.T) {
+	cert, key := selfSigned(t)
+	other, _ := selfSigned(t)
+	for _, tc := range []struct {
+		name    string
+		cfg     func(*Config)
+		server  func(*forwardin.Config)
+		wantErr string
+	}{
+		{"shared key mismatch", func(c *Config) { c.SharedKey = "wrong" }, func(s *forwardin.Config) { s.SharedKey = "right" }, "shared_key mismatch"},
+		{"unknown user", func(c *Config) { c.SharedKey, c.Username, c.Password = "k", "bob", "pw" },
+			func(s *forwardin.Config) { s.SharedKey, s.Users = "k", []forwardin.User{{Username: "alice", Password: "pw"}} }, "username/password mismatch"},
+		{"no shared key configured", nil, func(s *forwardin.Config) { s.SharedKey = "k" }, "needs shared_key"},
+		{"certificate from another CA", func(c *Config) { c.TLS = &TLSConfig{CAFile: other} },
+			func(s *forwardin.Config) { s.TLS = &forwardin.TLSConfig{CertFile: cert, KeyFile: key} }, "certificate"},
+		{"tls to a plain server", func(c *Config) { c.TLS = &TLSConfig{InsecureSkipVerify: true} }, nil, "tls handshake"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startForwardin(t, tc.server)
+			b := openBuffer(t, buffer.Zstd)
+			fill(t, b, tag, 0, 10, 10)
+			cfg := Config{Servers: []Server{serverAt(t, srv.addr)}, HeartbeatType: HeartbeatNone, Concurrency: 1, ConnectTimeout: 5 * time.Second}
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			o := newOutput(t, cfg, b)
+			err := o.ShipQueued(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.wantErr)
+			}
+			if sealed, _ := b.Pending(); sealed != 1 {
+				t.Errorf("%d chunks in the buffer, want 1", sealed)
+			}
+			if n := srv.col.len(); n != 0 {
+				t.Errorf("the server stored %d records", n)
+			}
+			if ss := o.Servers()[0]; ss.Available || ss.Failures != 1 {
+				t.Errorf("server stats %+v, want marked down after 1 failure", ss)
+			}
+		})
+	}
+}
