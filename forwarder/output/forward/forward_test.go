@@ -212,7 +212,9 @@ func TestRefused(t *testing.T) {
 	}{
 		{"shared key mismatch", func(c *Config) { c.SharedKey = "wrong" }, func(s *forwardin.Config) { s.SharedKey = "right" }, "shared_key mismatch"},
 		{"unknown user", func(c *Config) { c.SharedKey, c.Username, c.Password = "k", "bob", "pw" },
-			func(s *forwardin.Config) { s.SharedKey, s.Users = "k", []forwardin.User{{Username: "alice", Password: "pw"}} }, "username/password mismatch"},
+			func(s *forwardin.Config) {
+				s.SharedKey, s.Users = "k", []forwardin.User{{Username: "alice", Password: "pw"}}
+			}, "username/password mismatch"},
 		{"no shared key configured", nil, func(s *forwardin.Config) { s.SharedKey = "k" }, "needs shared_key"},
 		{"certificate from another CA", func(c *Config) { c.TLS = &TLSConfig{CAFile: other} },
 			func(s *forwardin.Config) { s.TLS = &forwardin.TLSConfig{CertFile: cert, KeyFile: key} }, "certificate"},
