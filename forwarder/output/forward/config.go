@@ -64,7 +64,7 @@ type TLSConfig struct {
 
 // Heartbeat types.
 const (
-	HeartbeatTransport = "transport" // connect like a send (TCP, TLS when configured)
+	HeartbeatTransport = "transport" // connect like a send (TCP, TLS and shared_key handshake when configured)
 	HeartbeatTCP       = "tcp"       // plain TCP connect
 	HeartbeatNone      = "none"      // none: a failed server is tried again after recover_wait
 )

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/input/forwardin"
 )
 
 // TestStandbyFailover streams chunks to an active forwardin with a standby
@@ -228,5 +229,27 @@ func TestDNSReResolution(t *testing.T) {
 				t.Errorf("messages %d, %d after %d lookups: want both to the cached address, one lookup", len(m1), len(m2), lookups)
 			}
 		})
+	}
+}
+
+// TestTransportHeartbeat: with a shared key, transport heartbeats run the
+// whole handshake, so the server counts no failed handshakes; a server
+// with another key fails them and is marked down.
+func TestTransportHeartbeat(t *testing.T) {
+	good := startForwardin(t, func(c *forwardin.Config) { c.SharedKey = "k" })
+	bad := startForwardin(t, func(c *forwardin.Config) { c.SharedKey = "other" })
+	o := newOutput(t, Config{Servers: []Server{serverAt(t, good.addr), serverAt(t, bad.addr)}, SharedKey: "k"}, nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		for _, s := range o.servers {
+			o.heartbeatResult(s, o.heartbeat(ctx, s))
+		}
+	}
+	if st := good.srv.Stats(); st.AuthFailed != 0 || st.Protocol != 0 {
+		t.Errorf("server with the key: %+v, want no failed handshakes", st)
+	}
+	ss := o.Servers()
+	if !ss[0].Available || ss[0].HeartbeatFailures != 0 || ss[1].Available || ss[1].HeartbeatFailures != 3 {
+		t.Errorf("server stats %+v", ss)
 	}
 }

@@ -114,8 +114,8 @@ func (o *Output) heartbeatResult(s *server, err error) {
 	}
 }
 
-// heartbeat checks s once: a connection (with TLS for transport) that is
-// closed at once.
+// heartbeat checks s once: a connection closed at once, TCP only (tcp) or
+// with TLS and the shared_key handshake when configured (transport).
 func (o *Output) heartbeat(ctx context.Context, s *server) error {
 	if o.cfg.HeartbeatType == HeartbeatTCP {
 		ctx, cancel := context.WithTimeout(ctx, o.cfg.ConnectTimeout)
@@ -126,7 +126,10 @@ func (o *Output) heartbeat(ctx context.Context, s *server) error {
 		}
 		return err
 	}
-	c, _, err := o.connect(ctx, s, false)
+	// Transport: as a send connects, handshakes included, so that a
+	// server with a shared key sees a complete handshake, not a client
+	// leaving in the middle of one.
+	c, _, err := o.connect(ctx, s, true)
 	if err == nil {
 		c.Close()
 	}
