@@ -33,6 +33,7 @@ type budget struct {
 	n int64
 }
 
+// Read reads from r within what is left of the budget.
 func (b *budget) Read(p []byte) (int, error) {
 	if b.n <= 0 {
 		return 0, fmt.Errorf("server answer longer than %d bytes: %w", maxResponse, io.ErrUnexpectedEOF)
