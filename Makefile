@@ -20,7 +20,7 @@ setup: ## install what builds, tests and the local cloud need (Go modules, Debia
 	@scripts/setup.sh
 
 .PHONY: build
-build: lambdas forwarder ## build every binary: Lambda zips (arm64, amd64) and the forwarder
+build: lambdas forwarder cli ## build every binary: Lambda zips (arm64, amd64), the forwarder and the operations CLI
 
 .PHONY: lambdas
 lambdas: ## build dist/<arch>/<fn>/bootstrap and dist/<fn>-<arch>.zip
@@ -31,6 +31,13 @@ lambdas: ## build dist/<arch>/<fn>/bootstrap and dist/<fn>-<arch>.zip
 	  (cd $$out && zip -q -X ../../$$fn-$$arch.zip bootstrap); \
 	  echo "built $(DIST)/$$fn-$$arch.zip"; \
 	done; done
+
+.PHONY: cli
+cli: ## build the operations CLI dist/spillway-linux-<arch> (spillway keys, spillway replay; docs/OPERATIONS.md)
+	@for arch in $(ARCHS); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/spillway-linux-$$arch ./cmd/spillway; \
+	  echo "built $(DIST)/spillway-linux-$$arch"; \
+	done
 
 # The forwarder's --version and spillway_forwarder_build_info come from here.
 FWD_VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

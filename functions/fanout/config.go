@@ -29,7 +29,7 @@ type Config struct {
 	// (SPILLWAY_STREAM_RETENTION_HOURS); default resend.DefaultStreamRetention.
 	StreamRetention time.Duration
 
-	LateWindow  time.Duration // how long after an hour ends it may still receive staged events (informational for fanout) (SPILLWAY_LATE_WINDOW)
+	LateWindow  time.Duration // events of an hour that ended longer ago than this are counted as late (SPILLWAY_LATE_WINDOW)
 	FutureLimit time.Duration // events later than now+FutureLimit are quarantined (SPILLWAY_FUTURE_LIMIT)
 	MaxPayload  int64         // decompressed payload limit per part, bytes
 	Concurrency int           // parallel S3 puts per batch
@@ -44,12 +44,27 @@ type Config struct {
 	// DynamoDB write through the local edge, which serialises them (moto's
 	// TransactWriteItems is not isolated), or set 1.
 	CommitConcurrency int
+
+	// FlushFunction is the flush function fanout invokes (asynchronously)
+	// for each table that committed new staged objects
+	// (SPILLWAY_FLUSH_FUNCTION); empty leaves sealing to the schedule.
+	FlushFunction string
+	// SealAfter is how old a table's oldest commit not yet taken by a
+	// flush gets before fanout asks for a flush (SPILLWAY_SEAL_AFTER): the
+	// batching that bounds sealed objects (and TD imports) per table to
+	// about one per SealAfter. 0 asks after every commit (low latency).
+	SealAfter time.Duration
+	// FlushRequestStale is how long a pending flush request blocks new
+	// ones: past it, fanout assumes the invocation was lost and asks again.
+	FlushRequestStale time.Duration
 }
 
 // DefaultConfig returns the defaults: the ledger TTL derived from the
 // resend horizon and the default stream retention (9 days), auto-create off
 // (as ingest and Terraform), late window 10 minutes, future limit 1 hour,
-// 8 parallel S3 puts and 8 tables committing in parallel.
+// 8 parallel S3 puts and 8 tables committing in parallel, a flush asked for
+// once a table's oldest unsealed commit is 30 s old, a pending flush request
+// considered lost after 2 minutes.
 func DefaultConfig() Config {
 	return Config{
 		LedgerTTL:         resend.MinLedgerTTL(resend.Horizon, resend.DefaultStreamRetention),
@@ -60,6 +75,8 @@ func DefaultConfig() Config {
 		MaxPayload:        envelope.MaxPayloadRaw,
 		Concurrency:       8,
 		CommitConcurrency: 8,
+		FlushRequestStale: 2 * time.Minute,
+		SealAfter:         30 * time.Second,
 	}
 }
 
@@ -97,6 +114,12 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", "Concurrency", c.Concurrency))
+	}
+	if c.SealAfter < 0 || c.SealAfter > 15*time.Minute {
+		errs = append(errs, fmt.Errorf("SealAfter: must be 0 to 15m, got %s", c.SealAfter))
+	}
+	if c.FlushRequestStale <= 0 {
+		errs = append(errs, fmt.Errorf("FlushRequestStale: must be positive, got %s", c.FlushRequestStale))
 	}
 	if c.CommitConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("CommitConcurrency: must be at least 1, got %d", c.CommitConcurrency))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -121,43 +122,6 @@ func (h *Handler) getCatalog(ctx context.Context, tk tableKey) (*catalogItem, er
 	return &it, nil
 }
 
-// loadSealed reads the sealed-hour markers of every partition in parts.
-func (h *Handler) loadSealed(ctx context.Context, parts []*part) (map[sealedKey]bool, error) {
-	want := map[sealedKey]bool{}
-	var keys []map[string]types.AttributeValue
-	for _, p := range parts {
-		for _, e := range p.events {
-			pt := layout.PartitionOf(p.env.DB, p.env.Table, e.Time)
-			sk := sealedKey{pt.DB, pt.Table, pt.SealedSK()}
-			if !want[sk] {
-				want[sk] = true
-				keys = append(keys, map[string]types.AttributeValue{layout.AttrPK: str(layout.SealedPK(sk.db, sk.table)), layout.AttrSK: str(sk.sk)})
-			}
-		}
-	}
-	out := map[sealedKey]bool{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	found, err := h.batchGet(ctx, h.cfg.ManifestTable, keys, "pk, sk", nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range found {
-		pk, _ := it[layout.AttrPK].(*types.AttributeValueMemberS)
-		sk, _ := it[layout.AttrSK].(*types.AttributeValueMemberS)
-		if pk == nil || sk == nil {
-			continue
-		}
-		for k := range want {
-			if layout.SealedPK(k.db, k.table) == pk.Value && k.sk == sk.Value {
-				out[k] = true
-			}
-		}
-	}
-	return out, nil
-}
-
 // updateBounds widens min_time, max_time and schema of a table with
 // optimistic concurrency; these are idempotent, so replays are harmless.
 func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogItem, parts []*part, now time.Time) error {
@@ -195,7 +159,12 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 		for c, t := range cur.Schema {
 			newSchema[c] = t
 		}
-		changed := newSchema.Merge(schema) || cur.Schema == nil
+		changed, dropped := newSchema.MergeCapped(schema)
+		changed = changed || cur.Schema == nil
+		if len(dropped) > 0 {
+			h.log.WarnContext(ctx, "catalog schema full, columns not recorded", "db", tk.db, "table", tk.table,
+				"max_columns", MaxSchemaColumns, "dropped", len(dropped), "first", dropped[0])
+		}
 		nlo, nhi := cur.MinTime, cur.MaxTime
 		if have {
 			if nlo == nil || lo < *nlo {
@@ -270,31 +239,175 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 	}
 }
 
-// commit writes the ledger entry, staged items and catalog counters of one
-// part in one transaction. done reports that the ledger already held it.
-func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool, err error) {
-	var n, late, future, nbytes int64
-	items := []types.TransactWriteItem{{
-		Put: &types.Put{
+// unit is what one transaction entry set commits for a part: its ledger
+// entries, staged items and the counters they add.
+type unit struct {
+	p      *part
+	ids    []string // ledger ids; the first one decides "already committed"
+	groups []*group // staged objects
+	future []*group // quarantined-future objects (counted only)
+}
+
+// units splits a part into what it commits. A part commits as one unit
+// under its ledger id, unless it has more staged objects than one
+// transaction holds (events over more than maxStagedPerPart hours): then
+// it commits in chunks of its sorted staged objects (maxStagedPerPart-1
+// each), the same on every delivery: chunk k under the ledger id of
+// "<part id>#k", each with its own counters, and the last chunk also under
+// the part's own ledger id (which dropDone checks). A chunk found in the
+// ledger was committed by an earlier delivery and is skipped, so a crash
+// between chunks resumes where it stopped, exactly once. ("#" never occurs
+// in the numeric part number that ends a part id, so a chunk id is never
+// another part's id.)
+func units(p *part) []unit {
+	var staged, future []*group
+	for _, g := range p.groups {
+		if g.future {
+			future = append(future, g)
+		} else {
+			staged = append(staged, g)
+		}
+	}
+	if len(staged) <= maxStagedPerPart {
+		return []unit{{p: p, ids: []string{layout.LedgerID(p.id)}, groups: staged, future: future}}
+	}
+	const size = maxStagedPerPart - 1 // room for the last chunk's second ledger entry
+	var out []unit
+	for k := 0; k*size < len(staged); k++ {
+		u := unit{p: p, ids: []string{layout.LedgerID(p.id + "#" + strconv.Itoa(k))}, groups: staged[k*size : min((k+1)*size, len(staged))]}
+		if (k+1)*size >= len(staged) {
+			u.ids, u.future = append(u.ids, layout.LedgerID(p.id)), future
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func (u unit) size() int { return len(u.ids) + len(u.groups) }
+
+// commitParts commits the parts of one table: their units packed into as
+// few transactions as DynamoDB allows (100 actions: the units' ledger
+// entries and staged items, and one update of the table's catalog counters
+// for all of them), in order. A unit whose first ledger entry exists was
+// committed before: it is dropped from its transaction, which is retried
+// without it. It returns, per part, whether every unit was already
+// committed, and the error of a part that could not be committed.
+func (h *Handler) commitParts(ctx context.Context, parts []*part, now time.Time) (done map[*part]bool, failed map[*part]error) {
+	done, failed = map[*part]bool{}, map[*part]error{}
+	var all []unit
+	for _, p := range parts {
+		done[p] = true
+		all = append(all, units(p)...)
+	}
+	for len(all) > 0 {
+		n, size := 0, 1 // the catalog update
+		for n < len(all) && size+all[n].size() <= 100 {
+			size += all[n].size()
+			n++
+		}
+		pack := all[:n]
+		all = all[n:]
+		dup, err := h.commitPack(ctx, pack, now)
+		for i, u := range pack {
+			switch {
+			case err != nil:
+				failed[u.p] = err
+			case !dup[i]:
+				done[u.p] = false
+			}
+		}
+	}
+	for p := range failed {
+		delete(done, p)
+	}
+	return done, failed
+}
+
+// commitPack commits units in one transaction and reports which were
+// committed before (their first ledger entry existed).
+func (h *Handler) commitPack(ctx context.Context, pack []unit, now time.Time) (dup []bool, err error) {
+	dup = make([]bool, len(pack))
+	for attempt := 0; ; attempt++ {
+		var items []types.TransactWriteItem
+		var first []int // index in items of each live unit's first ledger entry, -1 if dropped
+		var n, late, nfuture, nbytes int64
+		var db, table string
+		for i, u := range pack {
+			if dup[i] {
+				first = append(first, -1)
+				continue
+			}
+			first = append(first, len(items))
+			db, table = u.p.env.DB, u.p.env.Table
+			items = append(items, h.unitItems(u, now)...)
+			for _, g := range u.future {
+				nfuture += int64(g.events)
+			}
+			for _, g := range u.groups {
+				n += int64(g.events)
+				nbytes += g.bytes
+				if g.late {
+					late += int64(g.events)
+				}
+			}
+		}
+		if len(items) == 0 {
+			return dup, nil
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(h.cfg.CatalogTable),
+			Key:       map[string]types.AttributeValue{layout.AttrCatalogDB: str(db), layout.AttrCatalogTable: str(table)},
+			UpdateExpression: aws.String("ADD #c :n, #b :b, late_count :l, future_count :f " +
+				"SET updated_at = :now, last_import_at = :now, created_at = if_not_exists(created_at, :now)"),
+			ExpressionAttributeNames: map[string]string{"#c": "count", "#b": "bytes"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(nfuture), ":now": num(now.Unix()),
+			},
+		}})
+		_, err = h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			break
+		}
+		dropped := false
+		for i, at := range first {
+			if at >= 0 && at < len(tce.CancellationReasons) && aws.ToString(tce.CancellationReasons[at].Code) == "ConditionalCheckFailed" {
+				dup[i], dropped = true, true
+			}
+		}
+		switch {
+		case dropped: // retry without the units committed before
+		case conflict(tce) && attempt < 5:
+			if err := sleepCtx(ctx, time.Duration(10<<attempt)*time.Millisecond); err != nil {
+				return dup, err
+			}
+		default:
+			return dup, fmt.Errorf("commit %d parts of %s.%s: %w", len(pack), db, table, err)
+		}
+	}
+	if err != nil {
+		return dup, fmt.Errorf("commit parts: %w", err)
+	}
+	return dup, nil
+}
+
+// unitItems are the ledger puts (conditional on absence) and staged-item
+// puts of u.
+func (h *Handler) unitItems(u unit, now time.Time) []types.TransactWriteItem {
+	p := u.p
+	var items []types.TransactWriteItem
+	for _, id := range u.ids {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(h.cfg.LedgerTable),
 			Item: map[string]types.AttributeValue{
-				layout.AttrLedgerID: str(layout.LedgerID(p.id)), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
+				layout.AttrLedgerID: str(id), "db": str(p.env.DB), "table": str(p.env.Table), "unique_id": str(p.env.UniqueID),
 				"part": num(int64(p.env.Part)), "events": num(int64(len(p.events))),
 				"committed_at": num(now.Unix()), "expires_at": num(now.Add(h.cfg.LedgerTTL).Unix()),
 			},
 			ConditionExpression: aws.String("attribute_not_exists(" + layout.AttrLedgerID + ")"),
-		},
-	}}
-	for _, g := range p.groups {
-		if g.future {
-			future += int64(g.events)
-			continue
-		}
-		n += int64(g.events)
-		nbytes += g.bytes
-		if g.late {
-			late += int64(g.events)
-		}
+		}})
+	}
+	for _, g := range u.groups {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: aws.String(h.cfg.ManifestTable),
 			Item: map[string]types.AttributeValue{
@@ -305,37 +418,7 @@ func (h *Handler) commit(ctx context.Context, p *part, now time.Time) (done bool
 			},
 		}})
 	}
-	items = append(items, types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(h.cfg.CatalogTable),
-		Key:       map[string]types.AttributeValue{layout.AttrCatalogDB: str(p.env.DB), layout.AttrCatalogTable: str(p.env.Table)},
-		UpdateExpression: aws.String("ADD #c :n, #b :b, late_count :l, future_count :f " +
-			"SET updated_at = :now, last_import_at = :now, created_at = if_not_exists(created_at, :now)"),
-		ExpressionAttributeNames: map[string]string{"#c": "count", "#b": "bytes"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(future), ":now": num(now.Unix()),
-		},
-	}})
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
-	for attempt := 0; ; attempt++ {
-		_, err = h.ddb.TransactWriteItems(ctx, in)
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) {
-			break
-		}
-		if len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-			return true, nil
-		}
-		if attempt >= 5 || !conflict(tce) {
-			break
-		}
-		if err := sleepCtx(ctx, time.Duration(10<<attempt)*time.Millisecond); err != nil {
-			return false, err
-		}
-	}
-	if err != nil {
-		return false, fmt.Errorf("commit part %s: %w", p.id, err)
-	}
-	return false, nil
+	return items
 }
 
 // conflict reports whether a cancelled transaction lost a race with another

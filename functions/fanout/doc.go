@@ -3,21 +3,25 @@
 // writes staged S3 objects under deterministic keys, and commits the ledger
 // entry, the staged-object items and the catalog counters of each part in one
 // DynamoDB transaction. Undecodable records and far-future events go to the
-// quarantine/ prefix; events for sealed hours go to late/.
+// quarantine/ prefix. Then it asks flush to seal each table that committed
+// new objects (see flush's package doc: at most one request pending per
+// table).
 //
 // Per batch: decode every record, its payload gzip or zstd as the
 // envelope's enc says (bad ones are quarantined under
 // quarantine/records/shard=<shard>/<sequence>.json with the reason); drop
 // parts whose ledger entry exists; split each part's events by UTC hour
-// into staged/, late/ (hour already sealed by flush) or quarantine/future/
-// (later than now + FutureLimit), each object gzip whatever the payload's
+// into staged/ (events of an hour that ended more than LateWindow ago are
+// staged the same way and counted as late) or quarantine/future/ (later
+// than now + FutureLimit), each object gzip whatever the payload's
 // encoding was; put the objects (same key and bytes on
 // every retry); widen the table's min_time, max_time and schema (idempotent,
 // optimistic concurrency); then one TransactWriteItems per part: Put ledger
 // item if absent + Put staged items + ADD count, bytes, late_count,
 // future_count. A ledger condition failure means "already committed".
 // Records that could not be committed are reported as BatchItemFailures from
-// the lowest one onward.
+// the lowest one onward. Last, a flush request per table that committed
+// new staged objects (conditional request item + asynchronous Invoke).
 //
 // Every S3 key and DynamoDB key above is formatted by shared/layout, which
 // owns the layout and its rule for names too long for a key.

@@ -43,18 +43,20 @@ var (
 	_ DynamoDBAPI = (*dynamodb.Client)(nil)
 )
 
-// maxStagedPerPart bounds the staged objects of one part so its transaction
-// stays within DynamoDB's 100 items (ledger + catalog + staged items).
+// maxStagedPerPart bounds the staged objects of one transaction so that it
+// stays within DynamoDB's 100 actions (ledger + catalog + staged items). A
+// part with more is committed in chunks (see commit).
 const maxStagedPerPart = 98
 
 // Handler is the fanout Lambda handler.
 type Handler struct {
-	cfg   Config
-	s3    S3API
-	ddb   DynamoDBAPI
-	log   *slog.Logger
-	now   func() time.Time
-	fault FaultFunc
+	cfg    Config
+	s3     S3API
+	ddb    DynamoDBAPI
+	lambda LambdaAPI
+	log    *slog.Logger
+	now    func() time.Time
+	fault  FaultFunc
 }
 
 // Option customises a Handler.
@@ -174,13 +176,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		}
 		parts = kept
 	}
-	sealed, err := h.loadSealed(ctx, parts)
-	if err != nil {
-		return h.failAll(ctx, ev, parts, b, fmt.Errorf("load sealed partitions: %w", err))
-	}
 	futureLimit := now.Add(h.cfg.FutureLimit).Unix()
+	closedBefore := now.Add(-h.cfg.LateWindow).Unix()
 	for _, p := range parts {
-		if err := p.split(sealed, futureLimit); err != nil {
+		if err := p.split(closedBefore, futureLimit); err != nil {
 			p.failed = true
 			h.quarantineRecord(ctx, b, p.idx, &ev.Records[p.idx], err.Error())
 		}
@@ -219,35 +218,40 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return events.KinesisEventResponse{}, err
 	}
 
-	// Transactions of one table run in order: they all update the table's
-	// catalog item, and concurrent transactions on one item conflict.
+	// A table's parts commit in as few transactions as DynamoDB allows, in
+	// order: they all update the table's catalog item, and concurrent
+	// transactions on one item conflict.
 	var committed, skipped, nEvents int
 	var mu sync.Mutex
-	var tables []*part // first part of each table, carrying the rest
+	fresh := map[tableKey]bool{} // tables that committed new staged objects
+	var tables []*part           // first part of each table, carrying the rest
 	perTable := byTable(parts)
 	for _, ps := range perTable {
 		tables = append(tables, ps[0])
 	}
 	forEach(tables, h.cfg.CommitConcurrency, func(first *part) {
-		for _, p := range perTable[tableKey{first.env.DB, first.env.Table}] {
-			done, err := h.commit(ctx, p, now)
-			mu.Lock()
-			switch {
+		ps := perTable[tableKey{first.env.DB, first.env.Table}]
+		done, failed := h.commitParts(ctx, ps, now)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range ps {
+			switch err := failed[p]; {
 			case err != nil:
 				h.log.ErrorContext(ctx, "commit part", "db", p.env.DB, "table", p.env.Table, "unique_id", p.env.UniqueID, "part", p.env.Part, "err", err)
 				b.fail(p.idx)
-			case done:
+			case done[p]:
 				skipped++
 			default:
 				committed++
 				nEvents += len(p.events)
+				fresh[tableKey{p.env.DB, p.env.Table}] = true
 			}
-			mu.Unlock()
 		}
 	})
 	if err := h.fault(ctx, "after-commit"); err != nil {
 		return events.KinesisEventResponse{}, err
 	}
+	h.requestFlushes(ctx, fresh, now)
 	resp := h.response(ev, b.lowest)
 	h.log.InfoContext(ctx, "fanout batch", "records", len(ev.Records), "committed_parts", committed, "duplicate_parts", skipped,
 		"events", nEvents, "quarantined", b.quarantined, "failed_records", len(resp.BatchItemFailures))
@@ -271,7 +275,9 @@ func (h *Handler) response(ev events.KinesisEvent, lowest int) events.KinesisEve
 }
 
 // split groups p's events by partition and destination and encodes bodies.
-func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
+// Events of an hour that ended before closedBefore are staged like any
+// other and counted as late; events after futureLimit are quarantined.
+func (p *part) split(closedBefore, futureLimit int64) error {
 	byKey := map[string]*group{}
 	var order []string
 	rawByKey := map[string][][]byte{}
@@ -282,10 +288,8 @@ func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
 		case e.Time > futureLimit:
 			g.future = true
 			g.key = layout.QuarantineFutureKey(pt, p.id)
-		case sealed[sealedKey{pt.DB, pt.Table, pt.SealedSK()}]:
-			g.late = true
-			g.key = layout.StagedKey(true, pt, p.id)
 		default:
+			g.late = pt.Hour+3600 <= closedBefore
 			g.key = layout.StagedKey(false, pt, p.id)
 		}
 		if old, ok := byKey[g.key]; ok {
@@ -302,17 +306,10 @@ func (p *part) split(sealed map[sealedKey]bool, futureLimit int64) error {
 		rawByKey[g.key] = append(rawByKey[g.key], e.Raw)
 	}
 	sort.Strings(order)
-	staged := 0
 	for _, k := range order {
 		g := byKey[k]
 		g.body = tdrecord.GzipStream(rawByKey[k]...)
-		if !g.future {
-			staged++
-		}
 		p.groups = append(p.groups, g)
-	}
-	if staged > maxStagedPerPart {
-		return fmt.Errorf("part %s spans %d hours, more than %d", p.id, staged, maxStagedPerPart)
 	}
 	return nil
 }
@@ -370,8 +367,6 @@ func shardOf(eventID string) string {
 }
 
 type tableKey struct{ db, table string }
-
-type sealedKey struct{ db, table, sk string }
 
 func byTable(parts []*part) map[tableKey][]*part {
 	m := map[tableKey][]*part{}

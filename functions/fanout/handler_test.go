@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -89,12 +87,9 @@ func TestHandleExactlyOnce(t *testing.T) {
 func TestHandleQuarantineLateFuture(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
+	// Hour hourT-3600 ended 30 minutes ago, past the 10-minute late window:
+	// its event is late, staged with the others and counted as late.
 	now := time.Unix(hourT+1800, 0)
-	// Mark hour hourT-3600 sealed.
-	sealed := layout.PartitionOf("db_one", "tbl_a", hourT-3600)
-	if _, err := e.ddb.PutItem(ctx, putSealed(e.cfg.ManifestTable, sealed)); err != nil {
-		t.Fatal(err)
-	}
 	ev := events.KinesisEvent{Records: []events.KinesisEventRecord{
 		rawRecord(1, []byte("garbage")),
 		mkRecord(t, "db_one", "tbl_a", "u9", 0, 1, 2, hourT-3600+5, hourT+5, hourT+7200+10),
@@ -107,8 +102,11 @@ func TestHandleQuarantineLateFuture(t *testing.T) {
 	if got := e.keys(t, "quarantine/records/"); len(got) != 2 {
 		t.Errorf("quarantined records = %v, want 2", got)
 	}
-	if got := e.stagedEvents(t, "late/"); !slices.Equal(got, []string{"u9-0-0"}) {
-		t.Errorf("late = %v", got)
+	if got := e.stagedEvents(t, "staged/"); !slices.Equal(got, []string{"u9-0-0", "u9-0-1"}) {
+		t.Errorf("staged = %v, want the late and the current event", got)
+	}
+	if got := e.keys(t, "late/"); len(got) != 0 {
+		t.Errorf("late/ = %v, want nothing (late events are staged like any other)", got)
 	}
 	if got := e.stagedEvents(t, "quarantine/future/"); !slices.Equal(got, []string{"u9-0-2"}) {
 		t.Errorf("future = %v", got)

@@ -3,13 +3,12 @@ package fanout
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 func mp(tb testing.TB, vs ...any) []byte {
@@ -134,8 +133,9 @@ func TestSplitGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &part{env: mustEnv("d_b", "t_b"), id: "d_b.t_b.u.0", events: evs, schema: schema}
-	sealed := map[sealedKey]bool{{"d_b", "t_b", layout.PartitionOf("d_b", "t_b", hourT+3601).SealedSK()}: true}
-	if err := p.split(sealed, hourT+7200); err != nil {
+	// Hour 10 ended at hourT+3600: with the late window passed by then it
+	// is late, hour 11 is not; both are staged under staged/.
+	if err := p.split(hourT+3600, hourT+7200); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
@@ -148,8 +148,11 @@ func TestSplitGroups(t *testing.T) {
 			kind = "future"
 		}
 		got[kind+" "+g.part.HH()] += g.events
+		if !g.future && !strings.HasPrefix(g.key, "staged/") {
+			t.Errorf("key %s: want staged/ for late and current events", g.key)
+		}
 	}
-	want := map[string]int{"staged 10": 2, "late 11": 1, "future 13": 1}
+	want := map[string]int{"late 10": 2, "staged 11": 1, "future 13": 1}
 	if len(got) != len(want) {
 		t.Fatalf("groups = %v, want %v", got, want)
 	}
@@ -171,5 +174,35 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if c.LedgerTTL <= 24*time.Hour {
 		t.Errorf("default ledger TTL %v is not longer than Kinesis retention", c.LedgerTTL)
+	}
+}
+
+func TestMergeCapped(t *testing.T) {
+	full := Schema{}
+	for i := range MaxSchemaColumns {
+		full[fmt.Sprintf("c%03d", i)] = TypeLong
+	}
+	cases := []struct {
+		name        string
+		base, in    Schema
+		wantChanged bool
+		wantDropped int
+		wantLen     int
+	}{
+		{"room: added", Schema{"a": TypeLong}, Schema{"b": TypeString}, true, 0, 2},
+		{"full: new columns dropped", full, Schema{"zz1": TypeString, "zz2": TypeLong}, false, 2, MaxSchemaColumns},
+		{"full: known columns still widen", full, Schema{"c001": TypeDouble, "zz": TypeLong}, true, 1, MaxSchemaColumns},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := Schema{}
+			for k, v := range c.base {
+				s[k] = v
+			}
+			changed, dropped := s.MergeCapped(c.in)
+			if changed != c.wantChanged || len(dropped) != c.wantDropped || len(s) != c.wantLen {
+				t.Errorf("changed %v dropped %v len %d; want %v, %d, %d", changed, dropped, len(s), c.wantChanged, c.wantDropped, c.wantLen)
+			}
+		})
 	}
 }

@@ -15,12 +15,18 @@ type Config struct {
 	SealTargetBytes int64         // uncompressed bytes per sealed object; also the size that makes a table due early (SPILLWAY_SEAL_TARGET_BYTES)
 	LateWindow      time.Duration // an hour is due once it ended this long ago (SPILLWAY_LATE_WINDOW)
 	MaxClaim        int           // staged objects per manifest (bounded by the 400 KB item limit)
+	// SweepEvery is how often a scheduled run passes over every table again
+	// while the last pass found work, within its first 50 s
+	// (SPILLWAY_SWEEP_EVERY); 0 passes once. It bounds how long the last
+	// commits before traffic stops wait, when no later commit makes fanout
+	// ask for a flush.
+	SweepEvery time.Duration
 }
 
 // DefaultConfig returns the defaults: 64 MiB sealed objects, a 10-minute
-// late window, 500 staged objects per manifest.
+// late window, 500 staged objects per manifest, a sweep every 30 s.
 func DefaultConfig() Config {
-	return Config{SealTargetBytes: 64 << 20, LateWindow: 10 * time.Minute, MaxClaim: 500}
+	return Config{SealTargetBytes: 64 << 20, LateWindow: 10 * time.Minute, MaxClaim: 500, SweepEvery: 30 * time.Second}
 }
 
 // Validate reports every configuration problem at once, each prefixed with
@@ -37,6 +43,9 @@ func (c Config) Validate() error {
 	}
 	if c.LateWindow < 0 {
 		errs = append(errs, fmt.Errorf("LateWindow: must not be negative, got %s", c.LateWindow))
+	}
+	if c.SweepEvery < 0 || c.SweepEvery > time.Minute {
+		errs = append(errs, fmt.Errorf("SweepEvery: must be 0 to 1m, got %s", c.SweepEvery))
 	}
 	if c.MaxClaim < 1 || c.MaxClaim > 1000 {
 		errs = append(errs, fmt.Errorf("MaxClaim: must be 1 to 1000, got %d", c.MaxClaim))

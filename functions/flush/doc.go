@@ -1,24 +1,71 @@
 // Package flush owns sealing: it claims a table's committed staged objects
 // in a claim-then-commit manifest (DynamoDB), writes sealed partitioned
-// objects under data/, imports them into every TD endpoint with
-// import_with_id, parks refused imports under failed/, marks the hours
-// sealed, and deletes the staged objects only after every sink committed.
+// objects under data/, deletes the staged objects, then imports the sealed
+// objects into every TD endpoint with import_with_id, parking only refused
+// content under failed/.
 //
-// Items in the manifests table (HASH pk, RANGE sk):
+// # What is visible when
+//
+// Sealing is continuous: every run seals everything committed, whatever its
+// hour, so an hour partition holds one sealed object per run that had
+// events for it (compaction into target-size objects is the lake's job,
+// where an Iceberg commit swaps them atomically). Runs start three ways:
+//
+//   - fanout asks for a flush of a table (asynchronous Invoke) when its
+//     first commit since the last flush is SealAfter old (30 s: about one
+//     sealed object per table and hour per 30 s under steady traffic), or at
+//     once when no flush took the table for SealAfter (a quiet table's first
+//     events), at most one request pending per table: a flush-request item
+//     that this package takes (removes first_at and requested_at, sets
+//     flushed_at) when it starts on the table, before it reads the staged
+//     items, so a commit either is sealed by this run or counts toward the
+//     next;
+//   - the schedule (EventBridge, every minute by default) is the safety net
+//     for lost requests and backlogs waiting for their retry time; while it
+//     finds work it sweeps the tables again every SweepEvery (30 s) for 50
+//     s, so that the last commits before traffic stops (which no later
+//     commit makes fanout ask for) wait at most about SweepEvery;
+//   - POST /v1/flush (ingest) forces every backlog to be retried now.
+//
+// So an acknowledged event is in S3 and every healthy TD endpoint at most
+// about SealAfter (or SweepEvery, for the last events of a burst) plus one
+// batching window and one flush run after its ack; the catalog counts it
+// when fanout commits it, before that. bench/e2e measures it.
+//
+// # Sinks are independent
+//
+// S3 completes first: once a manifest's sealed objects are written its
+// staged objects are deleted (the manifest is "stored"), and each TD
+// endpoint imports the sealed objects from data/ at its own pace. An
+// endpoint that fails (5xx, 429, 401/403, a 404 that creating the database
+// and table does not cure) keeps its backlog in the stored manifest, retried
+// with backoff (15 s doubling, at most 10 minutes) and measured as
+// OldestUnimportedSeconds per endpoint; it delays no other sink and no new
+// manifest. Only content errors (400/413/415/422) park the object under
+// failed/ with the response. Nothing the pipeline needs carries an S3
+// lifecycle rule or a DynamoDB TTL; finished manifests are deleted, so a
+// run's work does not grow with a table's history. Tables are visited in an
+// order that rotates every minute, and a run stops starting work 20 s
+// before its deadline.
+//
+// # Items in the manifests table (HASH pk, RANGE sk)
 //
 //	pk staged#<db>.<table>   sk <staged or late S3 key>  written by fanout; claimed_by = manifest id once claimed
-//	pk manifest#<db>.<table> sk <manifest id>           state open -> claimed -> sealed -> done (or aborted),
-//	                                                    entries [{k,e,b}], sealed [data keys], imports SS "<endpoint> <n>"
-//	pk sealed#<db>.<table>   sk <YYYY-MM-DD>/<HH>        the hour is sealed: fanout routes its events to late/
+//	pk manifest#<db>.<table> sk <manifest id>           state open -> claimed -> sealed -> stored -> done (or aborted), then deleted;
+//	                                                    entries [{k,e,b}], sealed [data keys], imports SS "<endpoint> <n>",
+//	                                                    retries and retry_at while an endpoint fails
+//	pk request#<db>.<table>  sk flush                    a pending flush request from fanout
 //
 // The manifest id is the first 128 bits of SHA-256 over the sorted staged
 // keys it claims; it is created with a conditional put, so a concurrent
 // flush that picked the same keys resumes the same manifest. Claims are
 // conditional updates taken in key order; a flush that loses a claim race
-// releases its claims and marks its manifest aborted. Every later step is
+// releases its claims and aborts its manifest. Every later step is
 // idempotent (sealed keys and bytes are deterministic, TD unique_id is
-// "<manifest id>-<n>", per-sink progress is recorded per object), so any
-// invocation resumes an open manifest after a crash.
+// "<manifest id>-<n>", per-endpoint progress is recorded per object), so any
+// invocation resumes a live manifest after a crash. A manifest that cannot
+// go on (a staged object it claimed is unreadable) holds only its own
+// objects: the table's other objects are sealed by new manifests.
 //
 // Every key above (and the data/ and failed/ object keys) is formatted and
 // parsed by shared/layout; flush reads a staged object's partition with
@@ -26,11 +73,11 @@
 //
 // Files: handler.go is the entry point and the per-table loop; manifest.go
 // the claim-then-commit state machine (staged items, manifests, claims,
-// sealed-hour markers, deletion); seal.go reads staged objects and writes
-// sealed ones; tdsink.go imports sealed objects into the TD endpoints and
-// parks refused ones.
+// deletion, retries); seal.go reads staged objects and writes sealed ones;
+// tdsink.go imports sealed objects into the TD endpoints and parks refused
+// ones; metrics.go the EMF metrics.
 //
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
-// after-manifest, after-claim, after-seal, after-td-import, before-delete,
-// after-delete.
+// after-manifest, after-claim, after-seal, before-delete, after-delete,
+// after-td-import, after-pass (once per pass over the tables).
 package flush

@@ -49,6 +49,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 		cfg: DefaultConfig(),
 	}
 	e.cfg.Bucket, e.cfg.CatalogTable, e.cfg.ManifestTable = fmt.Sprintf("spw%d", n), fmt.Sprintf("catalog%d", n), fmt.Sprintf("manifests%d", n)
+	e.cfg.SweepEvery = 0 // one pass per run; TestScheduledRunSweeps sets it
 	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.cfg.Bucket)}); err != nil {
 		tb.Fatalf("create bucket: %v", err)
 	}
@@ -59,7 +60,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 
 func (e *testEnv) handler(tb testing.TB, now time.Time, sinks []Sink, opts ...Option) *Handler {
 	tb.Helper()
-	opts = append([]Option{WithClock(func() time.Time { return now }), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil)))}, opts...)
+	opts = append([]Option{WithClock(func() time.Time { return now }), WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))), WithMetrics(io.Discard)}, opts...)
 	h, err := New(e.cfg, e.s3, e.ddb, sinks, opts...)
 	if err != nil {
 		tb.Fatal(err)
@@ -160,6 +161,7 @@ type tdReceiver struct {
 	fail     []int             // statuses to answer before succeeding, consumed in order
 	tables   map[string]bool   // known db.table when strict
 	strict   bool              // 404 for unknown tables
+	down     int               // while not 0, answer every import with this status
 	requests int
 	auth     map[string]bool // Authorization headers seen
 }
@@ -194,6 +196,10 @@ func (r *tdReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "no route "+req.URL.Path, 404)
 		return
 	}
+	if r.down != 0 {
+		http.Error(w, "endpoint down", r.down)
+		return
+	}
 	if len(r.fail) > 0 {
 		st := r.fail[0]
 		r.fail = r.fail[1:]
@@ -216,6 +222,13 @@ func (r *tdReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	fmt.Fprintf(w, `{"database":%q,"table":%q,"unique_id":%q,"md5_hex":"","elapsed_time":0}`, db, table, uid)
 }
 
+// setDown makes the endpoint answer every import with status (0: up).
+func (r *tdReceiver) setDown(status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = status
+}
+
 // msgs returns the sorted messages stored in the receiver.
 func (r *tdReceiver) msgs(tb testing.TB) []string {
 	tb.Helper()
@@ -233,6 +246,21 @@ func (r *tdReceiver) sink() Sink {
 	return Sink{Endpoint: r.srv.URL, Client: &tdimport.Client{Endpoint: r.srv.URL, APIKey: "k",
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Policy: tdimport.RetryPolicy{MaxAttempts: 20, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}}
+}
+
+// manifests returns the states of the live manifests of db_one.tbl_a.
+func (e *testEnv) manifests(tb testing.TB) []string {
+	tb.Helper()
+	h := &Handler{cfg: e.cfg, ddb: e.ddb}
+	ms, err := h.openManifests(context.Background(), "db_one", "tbl_a")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.State)
+	}
+	return out
 }
 
 // envSeq numbers the test envs: each uses its own bucket and tables on the

@@ -9,4 +9,4 @@ type FaultFunc = fault.Func
 // FaultPoints lists, in order, every step boundary where Handle calls its
 // FaultFunc (values for SPILLWAY_FAULT_POINT). after-td-import is reached
 // once per (sink, sealed object).
-var FaultPoints = []string{"after-manifest", "after-claim", "after-seal", "after-td-import", "before-delete", "after-delete"}
+var FaultPoints = []string{"after-manifest", "after-claim", "after-seal", "before-delete", "after-delete", "after-td-import", "after-pass"}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -25,7 +27,7 @@ import (
 type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 
 // DynamoDBAPI is the part of the DynamoDB client flush uses.
@@ -36,6 +38,7 @@ type DynamoDBAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Importer is the part of the TD import client flush uses.
@@ -55,13 +58,25 @@ var (
 const (
 	sourceSched  = "aws.events"
 	sourceIngest = "spillway.ingest"
+	sourceFanout = "spillway.fanout"
 )
+
+// sweepSpan bounds the sweeps of one scheduled run: the schedule's
+// shortest rate is one minute, and the next run takes over from there.
+const sweepSpan = 50 * time.Second
+
+// runReserve is the time a run keeps in hand before its deadline: no new
+// table or manifest is started past it, so the run ends cleanly and the
+// tables it did not reach lead the next run.
+const runReserve = 20 * time.Second
 
 // ErrBadRequest is returned for an invocation payload flush does not understand.
 var ErrBadRequest = errors.New("bad flush request")
 
 // Request is an invocation payload: an EventBridge scheduled event
-// (source aws.events) or an on-demand request from ingest.
+// (source aws.events), an on-demand request from ingest (POST /v1/flush;
+// force retries every sink's backlog now) or a table's flush request from
+// fanout (new staged objects).
 type Request struct {
 	Source string `json:"source"`
 	DB     string `json:"db,omitempty"`
@@ -71,7 +86,8 @@ type Request struct {
 
 // Result summarises one invocation.
 type Result struct {
-	Tables        int      `json:"tables"`
+	Tables        int      `json:"tables"` // table visits, over every pass
+	Passes        int      `json:"passes"`
 	Manifests     int      `json:"manifests"`
 	Resumed       int      `json:"resumed"`
 	Aborted       int      `json:"aborted"`
@@ -79,6 +95,8 @@ type Result struct {
 	Events        int64    `json:"events"`
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
+	Waiting       int      `json:"waiting"`  // manifests whose sinks' backlog waits for its retry time
+	Deferred      int      `json:"deferred"` // tables left for the next run (deadline)
 	Errors        []string `json:"errors,omitempty"`
 }
 
@@ -91,6 +109,8 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	fault FaultFunc
+
+	metricsOut io.Writer
 }
 
 // Option customises a Handler.
@@ -102,6 +122,10 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // WithFault sets the fault-point hook.
 func WithFault(f FaultFunc) Option { return func(h *Handler) { h.fault = f } }
 
+// WithMetrics sets where the EMF metric lines go (default standard output,
+// which Lambda sends to CloudWatch Logs).
+func WithMetrics(w io.Writer) Option { return func(h *Handler) { h.metricsOut = w } }
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
@@ -110,7 +134,7 @@ func New(cfg Config, s3c S3API, ddb DynamoDBAPI, sinks []Sink, opts ...Option) (
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("flush config: %w", err)
 	}
-	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: fault.None}
+	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: fault.None, metricsOut: os.Stdout}
 	for _, o := range opts {
 		o(h)
 	}
@@ -129,6 +153,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 		req.DB, req.Table = "", ""
 	case sourceIngest:
 		force = req.Force
+	case sourceFanout:
+		if req.DB == "" || req.Table == "" {
+			return Result{}, fmt.Errorf("%w: a fanout request names db and table", ErrBadRequest)
+		}
 	default:
 		return Result{}, fmt.Errorf("%w: unknown source %q", ErrBadRequest, req.Source)
 	}
@@ -142,26 +170,103 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 			return Result{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
-	tables, err := h.tables(ctx, req.DB, req.Table)
-	if err != nil {
-		return Result{}, err
-	}
-	var res Result
+	run := &runState{res: &Result{}, force: force, requested: req.Source == sourceFanout, backlog: map[string]int64{}}
 	var errs []error
-	for _, t := range tables {
-		res.Tables++
-		if err := h.flushTable(ctx, t[0], t[1], force, &res); err != nil {
-			if errors.Is(err, errFault) {
-				return res, err
-			}
-			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
-			res.Errors = append(res.Errors, err.Error())
-			errs = append(errs, err)
+	began := time.Now()
+	for pass := 1; ; pass++ {
+		tables, err := h.tables(ctx, req.DB, req.Table)
+		if err != nil {
+			return *run.res, err
+		}
+		before := run.res.Manifests + run.res.Resumed
+		run.res.Passes = pass
+		if err := h.pass(ctx, tables, run, &errs); err != nil {
+			return *run.res, err
+		}
+		if err := h.point(ctx, "after-pass"); err != nil {
+			return *run.res, err
+		}
+		// A scheduled run sweeps again every SweepEvery while the previous
+		// pass found work, for sweepSpan: it seals what fanout did not ask
+		// for (the last commits before traffic stopped) sooner than the next
+		// schedule tick. An idle deployment stops after one pass.
+		next := time.Duration(pass) * h.cfg.SweepEvery
+		if req.Source != sourceSched || h.cfg.SweepEvery <= 0 || run.res.Manifests+run.res.Resumed == before || next > sweepSpan {
+			break
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < runReserve+h.cfg.SweepEvery {
+			break
+		}
+		if err := sleepCtx(ctx, time.Until(began.Add(next))); err != nil {
+			break
 		}
 	}
-	h.log.InfoContext(ctx, "flush done", "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
-		"sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "errors", len(errs))
+	res := *run.res
+	h.metrics(run)
+	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
+		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "errors", len(errs))
 	return res, errors.Join(errs...)
+}
+
+// pass flushes every table once, in rotated order, until the deadline
+// reserve; table errors are appended to errs, a fault point returns.
+func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, errs *[]error) error {
+	for i, t := range rotate(tables, h.now()) {
+		if h.late(ctx) {
+			run.res.Deferred = len(tables) - i
+			h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", run.res.Deferred)
+			return nil
+		}
+		run.res.Tables++
+		if err := h.flushTable(ctx, t[0], t[1], run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
+			run.res.Errors = append(run.res.Errors, err.Error())
+			*errs = append(*errs, err)
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// runState is what one invocation carries across tables.
+type runState struct {
+	res       *Result
+	force     bool             // retry every sink's backlog now (on demand)
+	requested bool             // fanout asked for this run
+	backlog   map[string]int64 // per endpoint: the oldest unimported sealed object's seal time (unix)
+	oldest    int64            // the oldest staged object's commit time seen (unix), 0 if none
+}
+
+// rotate returns tables starting at an offset that moves every minute, so
+// that under a deadline no table is always last.
+func rotate(tables [][2]string, now time.Time) [][2]string {
+	if len(tables) < 2 {
+		return tables
+	}
+	k := int(now.Unix()/60) % len(tables)
+	return append(append([][2]string(nil), tables[k:]...), tables[:k]...)
+}
+
+// late reports whether the invocation's deadline is within runReserve.
+func (h *Handler) late(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < runReserve
 }
 
 // errFault marks an error returned by the fault hook.
@@ -201,42 +306,69 @@ func (h *Handler) tables(ctx context.Context, db, table string) ([][2]string, er
 	return out, nil
 }
 
-func (h *Handler) flushTable(ctx context.Context, db, table string, force bool, res *Result) error {
+// takeRequest deletes the table's flush-request item (see fanout) before
+// the staged items are read: a commit after it asks again, one before it is
+// sealed by this run. A run fanout did not ask for takes it only when the
+// table has staged items (a delete costs a write).
+func (h *Handler) takeRequest(ctx context.Context, db, table string, run *runState) error {
+	if !run.requested {
+		items, err := h.staged(ctx, db, table)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+	}
+	return h.clearRequest(ctx, db, table)
+}
+
+// flushTable drives the table's live manifests on, then seals every
+// committed staged object in new manifests. A manifest that fails is
+// reported and left for a later run; it never stops the table's other
+// manifests or the sealing of new objects.
+func (h *Handler) flushTable(ctx context.Context, db, table string, run *runState) error {
 	open, err := h.openManifests(ctx, db, table)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, m := range open {
-		res.Resumed++
-		if err := h.run(ctx, m, res); err != nil {
-			return err
+		run.res.Resumed++
+		if err := h.run(ctx, m, run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	for round := 0; round < 50; round++ {
+	if err := h.takeRequest(ctx, db, table, run); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for round := 0; round < 50 && !h.late(ctx); round++ {
 		items, err := h.staged(ctx, db, table)
 		if err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
-		due := h.due(items, force)
+		due := h.due(items, run)
 		if len(due) == 0 {
-			return nil
+			break
 		}
 		if len(due) > h.cfg.MaxClaim {
 			due = due[:h.cfg.MaxClaim]
 		}
 		m, err := h.createManifest(ctx, db, table, due)
 		if err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
-		if m.State == StateDone {
-			return fmt.Errorf("manifest %s for %s.%s is done but its staged objects remain", m.ID, db, table)
-		}
-		res.Manifests++
-		if err := h.run(ctx, m, res); err != nil {
-			return err
+		run.res.Manifests++
+		if err := h.run(ctx, m, run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			// Its staged objects stay claimed by it and are retried from
+			// there; the next round takes the table's other objects.
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func sval(v types.AttributeValue) string {

@@ -10,6 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spillwayhq/spillway/shared/layout"
 )
 
 // hourT is 2026-11-22T10:00:00Z.
@@ -32,36 +38,25 @@ func stageCorpus(tb testing.TB, e *testEnv) (due, current []string) {
 	return []string{"a1", "a2", "b1", "c1", "c2", "c3"}, []string{"d1"}
 }
 
-func TestScheduledThenForced(t *testing.T) {
+// TestScheduledSealsEverythingCommitted: sealing is continuous. A
+// scheduled run seals what is committed, the current hour included; what is
+// committed later for the same hour becomes another sealed object of that
+// hour's partition, imported under its own unique_id.
+func TestScheduledSealsEverythingCommitted(t *testing.T) {
 	e := newTestEnv(t)
 	td := newTDReceiver(t)
 	ctx := context.Background()
 	due, current := stageCorpus(t, e)
-	now := time.Unix(hourT+1200, 0)
+	all := append(slices.Clone(due), current...)
+	sort.Strings(all)
+	now := time.Unix(hourT+120, 0)
 	res, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, scheduled)
 	if err != nil {
 		t.Fatalf("scheduled: %v", err)
 	}
-	if res.Events != int64(len(due)) || res.Manifests != 1 {
+	if res.Events != int64(len(all)) || res.Manifests != 1 {
 		t.Errorf("result = %+v", res)
 	}
-	if got := e.sealedMsgs(t); !slices.Equal(got, due) {
-		t.Errorf("sealed = %v, want %v", got, due)
-	}
-	if got := td.msgs(t); !slices.Equal(got, due) {
-		t.Errorf("td = %v, want %v", got, due)
-	}
-	if got := e.keys(t, "staged/"); len(got) != 1 {
-		t.Errorf("staged left = %v, want the current hour only", got)
-	}
-	if got := e.keys(t, "data/db=db_one/table=tbl_a/dt=2026-11-22/hour=08/"); len(got) != 1 {
-		t.Errorf("hour 08 objects = %v", got)
-	}
-	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced); err != nil {
-		t.Fatalf("forced: %v", err)
-	}
-	all := append(slices.Clone(due), current...)
-	sort.Strings(all)
 	if got := e.sealedMsgs(t); !slices.Equal(got, all) {
 		t.Errorf("sealed = %v, want %v", got, all)
 	}
@@ -70,6 +65,23 @@ func TestScheduledThenForced(t *testing.T) {
 	}
 	if got := append(e.keys(t, "staged/"), e.keys(t, "late/")...); len(got) != 0 {
 		t.Errorf("staged left = %v", got)
+	}
+	if got := e.manifests(t); len(got) != 0 {
+		t.Errorf("live manifests = %v, want none (finished ones are deleted)", got)
+	}
+	e.stage(t, "db_one", "tbl_a", hourT, false, "p5", "e1")
+	if _, err := e.handler(t, now.Add(time.Minute), []Sink{td.sink()}).Handle(ctx, scheduled); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	all = append(all, "e1")
+	if got := e.sealedMsgs(t); !slices.Equal(got, all) {
+		t.Errorf("sealed = %v, want %v", got, all)
+	}
+	if got := td.msgs(t); !slices.Equal(got, all) {
+		t.Errorf("td = %v, want %v", got, all)
+	}
+	if got := e.keys(t, "data/db=db_one/table=tbl_a/dt=2026-11-22/hour=10/"); len(got) != 2 {
+		t.Errorf("hour 10 objects = %v, want two (one per run)", got)
 	}
 }
 
@@ -96,8 +108,9 @@ func TestCrashAtEachFaultPointThenResume(t *testing.T) {
 			if err != nil {
 				t.Fatalf("resume: %v", err)
 			}
-			if res.Resumed != 1 {
-				t.Errorf("resumed = %d, want 1", res.Resumed)
+			// A crash after the pass left nothing to resume.
+			if wantResumed := map[bool]int{true: 0, false: 1}[point == "after-pass"]; res.Resumed != wantResumed {
+				t.Errorf("resumed = %d, want %d", res.Resumed, wantResumed)
 			}
 			if got := e.sealedMsgs(t); !slices.Equal(got, all) {
 				t.Errorf("sealed = %v, want %v", got, all)
@@ -123,6 +136,7 @@ func TestTDErrors(t *testing.T) {
 		{"500 and 429 for a while", []int{500, 429, 503, 429, 500}, false, 0, true},
 		{"404 creates db and table", nil, true, 0, true},
 		{"400 is parked", []int{400, 400}, false, 2, false},
+		{"422 is parked", []int{422, 422}, false, 2, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,6 +220,108 @@ func TestBadRequest(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			if _, err := h.Handle(context.Background(), json.RawMessage(c)); !errors.Is(err, ErrBadRequest) {
 				t.Errorf("err = %v, want ErrBadRequest", err)
+			}
+		})
+	}
+}
+
+// TestRunsTakeTheFlushRequest: a run fanout asked for takes the table's
+// flush request (removes first_at and requested_at, sets flushed_at) before
+// reading the staged items; a scheduled run does so only for a table with
+// staged items (so that fanout's next commit starts a new cycle), and
+// writes nothing for an idle table.
+func TestRunsTakeTheFlushRequest(t *testing.T) {
+	fromFanout := json.RawMessage(`{"source":"spillway.fanout","db":"db_one","table":"tbl_a"}`)
+	cases := []struct {
+		name      string
+		payload   json.RawMessage
+		stage     bool
+		wantTaken bool
+	}{
+		{"fanout run, staged objects", fromFanout, true, true},
+		{"fanout run, nothing staged", fromFanout, false, true},
+		{"scheduled run, staged objects", scheduled, true, true},
+		{"scheduled run, idle table", scheduled, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			td := newTDReceiver(t)
+			ctx := context.Background()
+			e.stage(t, "db_one", "tbl_a", hourT, false, "p0", "z0")
+			if _, err := e.handler(t, time.Unix(hourT, 0), []Sink{td.sink()}).Handle(ctx, forced); err != nil {
+				t.Fatal(err)
+			}
+			key := map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK("db_one", "tbl_a")), layout.AttrSK: str(layout.FlushRequestSK)}
+			if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.ManifestTable),
+				Item: map[string]types.AttributeValue{layout.AttrPK: key[layout.AttrPK], layout.AttrSK: key[layout.AttrSK], "first_at": num(hourT), "requested_at": num(hourT)}}); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"z0"}
+			if tc.stage {
+				e.stage(t, "db_one", "tbl_a", hourT, false, "p1", "a1")
+				want = []string{"a1", "z0"}
+			}
+			if _, err := e.handler(t, time.Unix(hourT+60, 0), []Sink{td.sink()}).Handle(ctx, tc.payload); err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(e.cfg.ManifestTable), Key: key, ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, first := out.Item["first_at"]
+			_, requested := out.Item["requested_at"]
+			flushed, _ := out.Item["flushed_at"].(*types.AttributeValueMemberN)
+			taken := !first && !requested && flushed != nil && flushed.Value == "1795341660"
+			if taken != tc.wantTaken {
+				t.Errorf("request item %v: taken = %v, want %v", out.Item, taken, tc.wantTaken)
+			}
+			if got := e.sealedMsgs(t); !slices.Equal(got, want) {
+				t.Errorf("sealed = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestScheduledRunSweeps: a scheduled run that found work passes over the
+// tables again after SweepEvery, and seals what was committed after its
+// first pass; it stops at the first pass that finds nothing. Runs of other
+// sources pass once.
+func TestScheduledRunSweeps(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		payload    json.RawMessage
+		wantPasses int
+	}{{"scheduled", scheduled, 3}, {"forced", forced, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.cfg.SweepEvery = 100 * time.Millisecond
+			td := newTDReceiver(t)
+			ctx := context.Background()
+			e.stage(t, "db_one", "tbl_a", hourT, false, "p1", "a1")
+			passes := 0
+			h := e.handler(t, time.Unix(hourT, 0), []Sink{td.sink()}, WithFault(func(_ context.Context, p string) error {
+				if p == "after-pass" {
+					passes++
+					if passes == 1 { // a commit right after the first pass
+						e.stage(t, "db_one", "tbl_a", hourT, false, "p2", "b1")
+					}
+				}
+				return nil
+			}))
+			res, err := h.Handle(ctx, tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Passes != tc.wantPasses {
+				t.Errorf("passes = %d, want %d", res.Passes, tc.wantPasses)
+			}
+			want := []string{"a1"}
+			if tc.wantPasses > 1 {
+				want = []string{"a1", "b1"}
+			}
+			if got := e.sealedMsgs(t); !slices.Equal(got, want) {
+				t.Errorf("sealed = %v, want %v", got, want)
 			}
 		})
 	}

@@ -5,22 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
-// Manifest states.
+// Manifest states. A manifest that reaches done or aborted is deleted.
 const (
 	StateOpen    = "open"    // created, claims in progress
 	StateClaimed = "claimed" // every staged object claimed
-	StateSealed  = "sealed"  // sealed objects written
-	StateDone    = "done"    // every sink committed, staged objects deleted
+	StateSealed  = "sealed"  // sealed objects written under data/
+	StateStored  = "stored"  // staged objects deleted; TD imports from the sealed objects go on
+	StateDone    = "done"    // every TD endpoint imported (or parked) every sealed object
 	StateAborted = "aborted" // lost a claim race; claims released
 )
 
@@ -32,6 +35,7 @@ type stagedItem struct {
 	HourUnix  int64  `dynamodbav:"hour_unix"`
 	Late      bool   `dynamodbav:"late"`
 	ClaimedBy string `dynamodbav:"claimed_by"`
+	Created   int64  `dynamodbav:"created_at"`
 }
 
 // ManifestEntry is one claimed staged object in a manifest.
@@ -52,6 +56,9 @@ type Manifest struct {
 	Sealed  []string        `dynamodbav:"sealed,omitempty"`
 	Imports []string        `dynamodbav:"imports,stringset,omitempty"`
 	Created int64           `dynamodbav:"created_at"`
+	Stored  int64           `dynamodbav:"stored_at,omitempty"` // when the sealed objects were complete in S3
+	Retries int             `dynamodbav:"retries,omitempty"`   // failed import rounds so far
+	RetryAt int64           `dynamodbav:"retry_at,omitempty"`  // no import round before this (unix), unless forced
 }
 
 func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manifest, error) {
@@ -59,9 +66,9 @@ func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manif
 	p := dynamodb.NewQueryPaginator(h.ddb, &dynamodb.QueryInput{
 		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		FilterExpression:          aws.String("#s IN (:o, :c, :z)"),
+		FilterExpression:          aws.String("#s IN (:o, :c, :z, :st)"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.ManifestPK(db, table)), ":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.ManifestPK(db, table)), ":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed), ":st": str(StateStored)},
 	})
 	for p.HasMorePages() {
 		pg, err := p.NextPage(ctx)
@@ -104,19 +111,15 @@ func (h *Handler) staged(ctx context.Context, db, table string) ([]stagedItem, e
 	return out, nil
 }
 
-// due picks the unclaimed staged items to seal now, sorted by key: all of
-// them when forced or when their bytes reach the seal target, else the
-// late ones and those whose hour ended more than the late window ago.
-func (h *Handler) due(items []stagedItem, force bool) []ManifestEntry {
-	var total int64
+// due returns every unclaimed staged item, sorted by key: sealing is
+// continuous, so whatever is committed is sealed now, whatever its hour. It
+// notes the oldest item's commit time for the freshness metric.
+func (h *Handler) due(items []stagedItem, run *runState) []ManifestEntry {
+	out := make([]ManifestEntry, 0, len(items))
 	for _, s := range items {
-		total += s.Bytes
-	}
-	cutoff := h.now().Add(-h.cfg.LateWindow).Unix()
-	var out []ManifestEntry
-	for _, s := range items {
-		if force || total >= h.cfg.SealTargetBytes || s.Late || s.HourUnix+3600 <= cutoff {
-			out = append(out, ManifestEntry{Key: s.Key, Events: s.Events, Bytes: s.Bytes})
+		out = append(out, ManifestEntry{Key: s.Key, Events: s.Events, Bytes: s.Bytes})
+		if s.Created > 0 && (run.oldest == 0 || s.Created < run.oldest) {
+			run.oldest = s.Created
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -158,7 +161,8 @@ func (h *Handler) getManifest(ctx context.Context, db, table, id string) (*Manif
 		return nil, fmt.Errorf("get manifest %s: %w", id, err)
 	}
 	if res.Item == nil {
-		return nil, fmt.Errorf("manifest %s of %s.%s vanished", id, db, table)
+		// Finished manifests are deleted: another run completed it.
+		return &Manifest{PK: layout.ManifestPK(db, table), ID: id, DB: db, Table: table, State: StateDone}, nil
 	}
 	var m Manifest
 	if err := attributevalue.UnmarshalMap(res.Item, &m); err != nil {
@@ -198,8 +202,12 @@ func (h *Handler) setState(ctx context.Context, m *Manifest, to string, extraSet
 	return nil
 }
 
-// run drives a manifest to done (or aborted).
-func (h *Handler) run(ctx context.Context, m *Manifest, res *Result) error {
+// run drives a manifest on: claim, seal into data/, delete the staged
+// objects (S3 is complete: the manifest is stored), import into every TD
+// endpoint, delete the manifest. A failing endpoint does not hold up S3 or
+// the other endpoints: the manifest stays stored, with a retry time, and
+// its sealed objects stay in data/ for the endpoint's backlog.
+func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 	var bodies map[string][]byte
 	for {
 		switch m.State {
@@ -209,7 +217,7 @@ func (h *Handler) run(ctx context.Context, m *Manifest, res *Result) error {
 				return err
 			}
 			if !ok {
-				res.Aborted++
+				run.res.Aborted++
 				return nil
 			}
 			if err := h.setState(ctx, m, StateClaimed, "", nil); err != nil {
@@ -235,9 +243,6 @@ func (h *Handler) run(ctx context.Context, m *Manifest, res *Result) error {
 				return err
 			}
 		case StateSealed:
-			if err := h.importAll(ctx, m, bodies, res); err != nil {
-				return err
-			}
 			if err := h.point(ctx, "before-delete"); err != nil {
 				return err
 			}
@@ -247,47 +252,126 @@ func (h *Handler) run(ctx context.Context, m *Manifest, res *Result) error {
 			if err := h.point(ctx, "after-delete"); err != nil {
 				return err
 			}
+			if err := h.setState(ctx, m, StateStored, ", stored_at = :now", nil); err != nil {
+				return err
+			}
+			if m.Stored == 0 {
+				m.Stored = h.now().Unix()
+			}
+			for _, e := range m.Entries {
+				run.res.Events += e.Events
+				run.res.Bytes += e.Bytes
+			}
+			run.res.SealedObjects += len(m.Sealed)
+		case StateStored:
+			if !run.force && m.RetryAt > h.now().Unix() {
+				run.res.Waiting++
+				h.noteBacklog(m, run)
+				return nil
+			}
+			if err := h.importAll(ctx, m, bodies, run); err != nil {
+				h.noteBacklog(m, run)
+				return h.retryLater(ctx, m, err)
+			}
 			if err := h.setState(ctx, m, StateDone, ", done_at = :now", nil); err != nil {
 				return err
 			}
-			for _, e := range m.Entries {
-				res.Events += e.Events
-				res.Bytes += e.Bytes
-			}
-			res.SealedObjects += len(m.Sealed)
 		case StateDone, StateAborted:
-			return nil
+			return h.deleteManifest(ctx, m)
 		default:
 			return fmt.Errorf("manifest %s: unknown state %q", m.ID, m.State)
 		}
 	}
 }
 
-// claim marks every entry claimed by m, in key order. On a lost race it
-// releases m's claims, marks m aborted and reports false.
+// retryLater records a failed import round of m and when the next may run:
+// 15 s doubling per round, at most 10 minutes. It returns cause.
+func (h *Handler) retryLater(ctx context.Context, m *Manifest, cause error) error {
+	wait := min(15*time.Second<<min(m.Retries, 10), 10*time.Minute)
+	at := h.now().Add(wait).Unix()
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
+		UpdateExpression:          aws.String("SET retry_at = :at, last_error = :e ADD retries :one"),
+		ConditionExpression:       aws.String("#s = :stored"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at), ":e": str(clip(cause.Error())), ":one": num(1), ":stored": str(StateStored)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return errors.Join(cause, fmt.Errorf("record retry of manifest %s: %w", m.ID, err))
+	}
+	return cause
+}
+
+// deleteManifest deletes a finished (done or aborted) manifest, so that a
+// table's live manifests stay few whatever its history.
+func (h *Handler) deleteManifest(ctx context.Context, m *Manifest) error {
+	_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
+		ConditionExpression:       aws.String("#s IN (:d, :a)"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": str(StateDone), ":a": str(StateAborted)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("delete finished manifest %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// clearRequest takes the table's flush request (see fanout): it removes
+// the pending request and the first commit time and records that a flush
+// took the table now, so that a commit from now on starts a new cycle.
+func (h *Handler) clearRequest(ctx context.Context, db, table string) error {
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.RequestPK(db, table)), layout.AttrSK: str(layout.FlushRequestSK)},
+		UpdateExpression:          aws.String("SET flushed_at = :now REMOVE first_at, requested_at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(h.now().Unix())},
+	})
+	if err != nil {
+		return fmt.Errorf("clear flush request of %s.%s: %w", db, table, err)
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 1000 {
+		return s[:1000]
+	}
+	return s
+}
+
+// claimBatch is how many staged items one claim or delete transaction
+// holds (DynamoDB's limit is 100 actions).
+const claimBatch = 100
+
+// claim marks every entry claimed by m, in key order, up to claimBatch per
+// transaction (all or none of a batch). On a lost race (an item claimed by
+// another manifest, or gone) it releases m's claims, marks m aborted and
+// reports false.
 func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
-	for i, e := range m.Entries {
-		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
-			UpdateExpression:          aws.String("SET claimed_by = :m"),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key)
-			for _, r := range m.Entries[:i] {
-				_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-					TableName:                 aws.String(h.cfg.ManifestTable),
-					Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(r.Key)},
-					UpdateExpression:          aws.String("REMOVE claimed_by"),
-					ConditionExpression:       aws.String("claimed_by = :m"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-				})
-				if err != nil && !errors.As(err, &ccf) {
-					return false, fmt.Errorf("release claim %s: %w", r.Key, err)
-				}
+	pk := str(layout.StagedPK(m.DB, m.Table))
+	for i := 0; i < len(m.Entries); i += claimBatch {
+		batch := m.Entries[i:min(i+claimBatch, len(m.Entries))]
+		items := make([]types.TransactWriteItem, len(batch))
+		for j, e := range batch {
+			items[j] = types.TransactWriteItem{Update: &types.Update{
+				TableName:                 aws.String(h.cfg.ManifestTable),
+				Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+				UpdateExpression:          aws.String("SET claimed_by = :m"),
+				ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+			}}
+		}
+		err := h.transact(ctx, items)
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) {
+			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "err", err)
+			if err := h.release(ctx, m, m.Entries[:i]); err != nil {
+				return false, err
 			}
 			if err := h.setState(ctx, m, StateAborted, "", nil); err != nil {
 				return false, err
@@ -295,45 +379,114 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 			return m.State != StateAborted && m.State != StateOpen, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("claim %s for manifest %s: %w", e.Key, m.ID, err)
+			return false, fmt.Errorf("claim staged objects for manifest %s: %w", m.ID, err)
 		}
 	}
 	return true, nil
 }
 
-// finish marks the hours sealed, then deletes the staged objects and items.
-func (h *Handler) finish(ctx context.Context, m *Manifest) error {
-	seen := map[string]bool{}
-	for _, e := range m.Entries {
-		o, err := layout.ParsePartKey(e.Key)
-		if err != nil {
-			return err
-		}
-		sk := o.Partition.SealedSK()
-		if seen[sk] {
-			continue
-		}
-		seen[sk] = true
-		_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(h.cfg.ManifestTable), Item: map[string]types.AttributeValue{
-			layout.AttrPK: str(layout.SealedPK(m.DB, m.Table)), layout.AttrSK: str(sk), "manifest": str(m.ID), "sealed_at": num(h.now().Unix()),
-		}})
-		if err != nil {
-			return fmt.Errorf("mark %s.%s %s sealed: %w", m.DB, m.Table, sk, err)
-		}
-	}
-	for _, e := range m.Entries {
-		if _, err := h.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(h.cfg.Bucket), Key: aws.String(e.Key)}); err != nil {
-			return fmt.Errorf("delete s3://%s/%s: %w", h.cfg.Bucket, e.Key, err)
-		}
-		_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+// release removes m's claim from entries (those it still holds).
+func (h *Handler) release(ctx context.Context, m *Manifest, entries []ManifestEntry) error {
+	for _, r := range entries {
+		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(r.Key)},
+			UpdateExpression:          aws.String("REMOVE claimed_by"),
 			ConditionExpression:       aws.String("claimed_by = :m"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if err != nil && !errors.As(err, &ccf) {
-			return fmt.Errorf("delete staged item %s: %w", e.Key, err)
+			return fmt.Errorf("release claim %s: %w", r.Key, err)
+		}
+	}
+	return nil
+}
+
+// transact runs one TransactWriteItems, retrying it a few times when it
+// lost a race with another transaction (TransactionConflict) rather than
+// failing a condition.
+func (h *Handler) transact(ctx context.Context, items []types.TransactWriteItem) error {
+	for attempt := 0; ; attempt++ {
+		_, err := h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) || !conflictOnly(tce) || attempt >= 5 {
+			return err
+		}
+		if err := sleepCtx(ctx, time.Duration(20<<attempt)*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// conflictOnly reports whether a cancelled transaction failed no condition
+// and lost a race with another transaction.
+func conflictOnly(tce *types.TransactionCanceledException) bool {
+	conflict := false
+	for _, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "TransactionConflict":
+			conflict = true
+		case "", "None":
+		default:
+			return false
+		}
+	}
+	return conflict
+}
+
+// finish deletes m's staged objects (DeleteObjects, up to 1,000 per call)
+// and items (up to claimBatch per transaction, each only while m claims it;
+// a batch cancelled because a concurrent resume of m deleted some first is
+// done item by item): the sealed objects hold their events from now on.
+func (h *Handler) finish(ctx context.Context, m *Manifest) error {
+	for i := 0; i < len(m.Entries); i += 1000 {
+		batch := m.Entries[i:min(i+1000, len(m.Entries))]
+		ids := make([]s3types.ObjectIdentifier, len(batch))
+		for j, e := range batch {
+			ids[j] = s3types.ObjectIdentifier{Key: aws.String(e.Key)}
+		}
+		out, err := h.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(h.cfg.Bucket), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return fmt.Errorf("delete staged objects of manifest %s: %w", m.ID, err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("delete s3://%s/%s: %s: %s (and %d more)", h.cfg.Bucket, aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
+		}
+	}
+	pk := str(layout.StagedPK(m.DB, m.Table))
+	del := func(key string) types.TransactWriteItem {
+		return types.TransactWriteItem{Delete: &types.Delete{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(key)},
+			ConditionExpression:       aws.String("claimed_by = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		}}
+	}
+	for i := 0; i < len(m.Entries); i += claimBatch {
+		batch := m.Entries[i:min(i+claimBatch, len(m.Entries))]
+		items := make([]types.TransactWriteItem, len(batch))
+		for j, e := range batch {
+			items[j] = del(e.Key)
+		}
+		err := h.transact(ctx, items)
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) {
+			err = nil
+			for _, e := range batch {
+				_, derr := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+					TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+					ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+				})
+				var ccf *types.ConditionalCheckFailedException
+				if derr != nil && !errors.As(derr, &ccf) {
+					return fmt.Errorf("delete staged item %s: %w", e.Key, derr)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("delete staged items of manifest %s: %w", m.ID, err)
 		}
 	}
 	return nil

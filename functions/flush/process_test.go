@@ -63,7 +63,7 @@ func TestBootstrapFaultPointExitsOnce(t *testing.T) {
 		t.Fatalf("retry: %v", err)
 	}
 	var res Result
-	if err := json.Unmarshal(out, &res); err != nil || res.Resumed != 1 || res.Events != 3 {
+	if err := json.Unmarshal(out, &res); err != nil || res.Resumed != 1 {
 		t.Fatalf("retry result %s: %v", out, err)
 	}
 	want := []string{"a1", "a2", "b1"}

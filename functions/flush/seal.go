@@ -10,13 +10,23 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
+// fetchWindow is how many staged objects seal reads at once.
+const fetchWindow = 16
+
+// keepBodies bounds the sealed bodies a run keeps in memory for the TD
+// imports that follow; past it, imports read the sealed objects back.
+const keepBodies = 64 << 20
+
 // seal reads m's staged objects and writes the sealed objects (same keys
-// and bytes on every run). It returns their keys and bodies.
+// and bytes on every run), one partition at a time, each at most
+// SealTargetBytes uncompressed. It returns their keys and the bodies it
+// kept (up to keepBodies bytes).
 func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][]byte, error) {
 	type pe struct {
 		part layout.Partition
@@ -39,6 +49,7 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 	})
 	var keys []string
 	bodies := map[string][]byte{}
+	kept := 0
 	var cur bytes.Buffer
 	var curPart layout.Partition
 	curPath := ""
@@ -52,27 +63,42 @@ func (h *Handler) seal(ctx context.Context, m *Manifest) ([]string, map[string][
 			return err
 		}
 		keys = append(keys, k)
-		bodies[k] = body
+		if kept+len(body) <= keepBodies {
+			bodies[k] = body
+			kept += len(body)
+		}
 		cur.Reset()
 		return nil
 	}
-	for _, x := range ents {
-		if x.path != curPath || int64(cur.Len()) >= h.cfg.SealTargetBytes {
-			if err := flush(); err != nil {
-				return nil, nil, err
-			}
-			curPart, curPath = x.part, x.path
+	for w := 0; w < len(ents); w += fetchWindow {
+		window := ents[w:min(w+fetchWindow, len(ents))]
+		raws := make([][]byte, len(window))
+		g, gctx := errgroup.WithContext(ctx)
+		for i, x := range window {
+			g.Go(func() error {
+				b, err := h.get(gctx, x.e.Key)
+				raws[i] = b
+				return err
+			})
 		}
-		raw, err := h.get(ctx, x.e.Key)
-		if err != nil {
+		if err := g.Wait(); err != nil {
 			return nil, nil, err
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return nil, nil, fmt.Errorf("gunzip %s: %w", x.e.Key, err)
-		}
-		if _, err := io.Copy(&cur, zr); err != nil {
-			return nil, nil, fmt.Errorf("gunzip %s: %w", x.e.Key, err)
+		for i, x := range window {
+			if x.path != curPath || int64(cur.Len()) >= h.cfg.SealTargetBytes {
+				if err := flush(); err != nil {
+					return nil, nil, err
+				}
+				curPart, curPath = x.part, x.path
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(raws[i]))
+			if err != nil {
+				return nil, nil, fmt.Errorf("gunzip %s: %w", x.e.Key, err)
+			}
+			if _, err := io.Copy(&cur, zr); err != nil {
+				return nil, nil, fmt.Errorf("gunzip %s: %w", x.e.Key, err)
+			}
+			raws[i] = nil
 		}
 	}
 	if err := flush(); err != nil {

@@ -35,59 +35,105 @@ type FailedRecord struct {
 	Response   string `json:"response"`
 }
 
-func (h *Handler) importAll(ctx context.Context, m *Manifest, bodies map[string][]byte, res *Result) error {
+// importAll imports m's sealed objects into every endpoint that has not
+// taken them yet. Endpoints are independent: one that fails is left at its
+// first failing object (its backlog keeps its order) and the others go on.
+// Content errors (400/413/415/422) park the object under failed/ with the
+// response; everything else (5xx, 429, 401/403, a 404 that creating the
+// database and table did not cure) is returned for a later retry.
+func (h *Handler) importAll(ctx context.Context, m *Manifest, bodies map[string][]byte, run *runState) error {
 	done := map[string]bool{}
 	for _, s := range m.Imports {
 		done[s] = true
 	}
+	var errs []error
 	for _, sink := range h.sinks {
-		for n, k := range m.Sealed {
-			mark := sink.Endpoint + " " + strconv.Itoa(n)
-			if done[mark] {
-				continue
+		if err := h.importSink(ctx, sink, m, bodies, done, run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
 			}
-			body, ok := bodies[k]
-			if !ok {
-				var err error
-				if body, err = h.get(ctx, k); err != nil {
-					return err
-				}
-			}
-			uid := ImportID(m.ID, n)
-			_, err := sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
-			if tdimport.IsNotFound(err) {
-				if err = sink.Client.CreateDatabase(ctx, m.DB); err == nil {
-					if err = sink.Client.CreateTable(ctx, m.DB, m.Table); err == nil {
-						_, err = sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
-					}
-				}
-			}
-			if err != nil && tdimport.IsPermanent(err) {
-				if perr := h.park(ctx, sink.Endpoint, m, uid, k, err); perr != nil {
-					return perr
-				}
-				res.Parked++
-				err = nil
-			}
-			if err != nil {
-				return fmt.Errorf("import %s into %s.%s at %s: %w", uid, m.DB, m.Table, sink.Endpoint, err)
-			}
-			_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:                 aws.String(h.cfg.ManifestTable),
-				Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
-				UpdateExpression:          aws.String("ADD imports :i"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: []string{mark}}},
-			})
-			if err != nil {
-				return fmt.Errorf("record import %s: %w", mark, err)
-			}
-			done[mark] = true
-			if err := h.point(ctx, "after-td-import"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies map[string][]byte, done map[string]bool, run *runState) error {
+	for n, k := range m.Sealed {
+		mark := importMark(sink.Endpoint, n)
+		if done[mark] {
+			continue
+		}
+		body, ok := bodies[k]
+		if !ok {
+			var err error
+			if body, err = h.get(ctx, k); err != nil {
 				return err
 			}
 		}
+		uid := ImportID(m.ID, n)
+		_, err := sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
+		if tdimport.IsNotFound(err) {
+			if err = sink.Client.CreateDatabase(ctx, m.DB); err == nil {
+				if err = sink.Client.CreateTable(ctx, m.DB, m.Table); err == nil {
+					_, err = sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
+				}
+			}
+		}
+		if err != nil && tdimport.IsContentError(err) {
+			if perr := h.park(ctx, sink.Endpoint, m, uid, k, err); perr != nil {
+				return perr
+			}
+			run.res.Parked++
+			err = nil
+		}
+		if err != nil {
+			if tdimport.IsAuthError(err) {
+				h.log.ErrorContext(ctx, "TD endpoint refused the API key; will retry", "endpoint", sink.Endpoint, "db", m.DB, "table", m.Table, "unique_id", uid, "err", err)
+			}
+			return fmt.Errorf("import %s into %s.%s at %s: %w", uid, m.DB, m.Table, sink.Endpoint, err)
+		}
+		_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
+			UpdateExpression:          aws.String("ADD imports :i"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: []string{mark}}},
+		})
+		if err != nil {
+			return fmt.Errorf("record import %s: %w", mark, err)
+		}
+		done[mark] = true
+		m.Imports = append(m.Imports, mark)
+		if err := h.point(ctx, "after-td-import"); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func importMark(endpoint string, n int) string { return endpoint + " " + strconv.Itoa(n) }
+
+// noteBacklog records, per endpoint that has not imported all of m, how
+// old m's sealed objects are (for the OldestUnimportedSeconds metric).
+func (h *Handler) noteBacklog(m *Manifest, run *runState) {
+	done := map[string]bool{}
+	for _, s := range m.Imports {
+		done[s] = true
+	}
+	at := m.Stored
+	if at == 0 {
+		at = m.Created
+	}
+	for _, sink := range h.sinks {
+		for n := range m.Sealed {
+			if !done[importMark(sink.Endpoint, n)] {
+				if old, ok := run.backlog[sink.Endpoint]; !ok || at < old {
+					run.backlog[sink.Endpoint] = at
+				}
+				break
+			}
+		}
+	}
 }
 
 func (h *Handler) park(ctx context.Context, endpoint string, m *Manifest, uid, obj string, cause error) error {

@@ -6,37 +6,41 @@ import (
 	"time"
 )
 
-func TestDue(t *testing.T) {
-	now := time.Unix(hourT+600, 0) // 10:10
+func TestDueIsEverythingCommitted(t *testing.T) {
+	// Sealing is continuous: the current hour, closed hours and late
+	// objects are all due at once, in key order, whatever their size.
 	items := []stagedItem{
-		{Key: "c", HourUnix: hourT, Bytes: 10},             // current hour
-		{Key: "b", HourUnix: hourT - 3600, Bytes: 10},      // 09:00, ended 10 min ago
-		{Key: "a", HourUnix: hourT - 7200, Bytes: 10},      // 08:00
-		{Key: "d", HourUnix: hourT, Bytes: 10, Late: true}, // late: always due
+		{Key: "c", HourUnix: hourT, Bytes: 10, Created: hourT + 50},
+		{Key: "b", HourUnix: hourT - 3600, Bytes: 10, Created: hourT + 20},
+		{Key: "a", HourUnix: hourT - 7200, Bytes: 10, Created: hourT + 30},
+		{Key: "d", HourUnix: hourT, Bytes: 10, Late: true},
 	}
-	cases := []struct {
-		name   string
-		window time.Duration
-		target int64
-		force  bool
-		want   string
-	}{
-		{"window 5m", 5 * time.Minute, 1 << 20, false, "a,b,d"},
-		{"window 15m", 15 * time.Minute, 1 << 20, false, "a,d"},
-		{"forced", time.Hour, 1 << 20, true, "a,b,c,d"},
-		{"over target", time.Hour, 40, false, "a,b,c,d"},
+	h := &Handler{cfg: Config{LateWindow: time.Hour, SealTargetBytes: 1 << 20}}
+	run := &runState{res: &Result{}}
+	var keys []string
+	for _, e := range h.due(items, run) {
+		keys = append(keys, e.Key)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := &Handler{cfg: Config{LateWindow: c.window, SealTargetBytes: c.target}, now: func() time.Time { return now }}
-			var keys []string
-			for _, e := range h.due(items, c.force) {
-				keys = append(keys, e.Key)
-			}
-			if got := strings.Join(keys, ","); got != c.want {
-				t.Errorf("due = %s, want %s", got, c.want)
-			}
-		})
+	if got := strings.Join(keys, ","); got != "a,b,c,d" {
+		t.Errorf("due = %s, want a,b,c,d", got)
+	}
+	if run.oldest != hourT+20 {
+		t.Errorf("oldest = %d, want %d (the earliest commit)", run.oldest, hourT+20)
+	}
+}
+
+func TestRotate(t *testing.T) {
+	tables := [][2]string{{"d", "a"}, {"d", "b"}, {"d", "c"}}
+	firsts := map[string]bool{}
+	for m := range int64(3) {
+		got := rotate(tables, time.Unix(m*60, 0))
+		if len(got) != 3 {
+			t.Fatalf("rotate = %v", got)
+		}
+		firsts[got[0][1]] = true
+	}
+	if len(firsts) != 3 {
+		t.Errorf("first tables over three minutes = %v, want each table once", firsts)
 	}
 }
 

@@ -1,11 +1,11 @@
 package ingest
 
 import (
-	"encoding/json"
 	"io"
-	"sort"
 	"sync"
 	"time"
+
+	"github.com/spillwayhq/spillway/shared/emf"
 )
 
 // MetricsNamespace is the CloudWatch namespace of ingest's EMF metrics.
@@ -17,22 +17,6 @@ type emitter struct {
 	mu  sync.Mutex
 	w   io.Writer
 	now func() time.Time
-}
-
-type emfMetric struct {
-	Name string `json:"Name"`
-	Unit string `json:"Unit"`
-}
-
-type emfDirective struct {
-	Namespace  string      `json:"Namespace"`
-	Dimensions [][]string  `json:"Dimensions"`
-	Metrics    []emfMetric `json:"Metrics"`
-}
-
-type emfMeta struct {
-	Timestamp         int64          `json:"Timestamp"`
-	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
 }
 
 var metricUnits = map[string]string{
@@ -48,36 +32,15 @@ var metricUnits = map[string]string{
 
 // emit writes the values (plus Rejected=1 when reason is set).
 func (m *emitter) emit(route, reason string, vals map[string]float64) {
-	doc := map[string]any{"Route": route}
-	dims := []string{"Route"}
+	doc := map[string]string{"Route": route}
 	if reason != "" {
 		doc["Reason"] = reason
-		dims = append(dims, "Reason")
 		if vals == nil {
 			vals = map[string]float64{}
 		}
 		vals["Rejected"] = 1
 	}
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	d := emfDirective{Namespace: MetricsNamespace, Dimensions: [][]string{dims}}
-	for _, k := range keys {
-		unit := metricUnits[k]
-		if unit == "" {
-			unit = "None"
-		}
-		d.Metrics = append(d.Metrics, emfMetric{Name: k, Unit: unit})
-		doc[k] = vals[k]
-	}
-	doc["_aws"] = emfMeta{Timestamp: m.now().UnixMilli(), CloudWatchMetrics: []emfDirective{d}}
-	line, err := json.Marshal(doc)
-	if err != nil {
-		return
-	}
-	line = append(line, '\n')
+	line := emf.Line(MetricsNamespace, m.now(), doc, vals, metricUnits)
 	m.mu.Lock()
 	_, _ = m.w.Write(line)
 	m.mu.Unlock()

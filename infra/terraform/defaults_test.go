@@ -230,6 +230,8 @@ func TestDefaultsMatchGo(t *testing.T) {
 		{"flush.seal_target_bytes", asInt, map[string]any{"flush.SealTargetBytes": fl.SealTargetBytes}},
 		{"flush.late_window", asDuration, map[string]any{"flush.LateWindow": fl.LateWindow, "fanout.LateWindow": fo.LateWindow}},
 		{"flush.future_limit", asDuration, map[string]any{"fanout.FutureLimit": fo.FutureLimit}},
+		{"flush.seal_after", asDuration, map[string]any{"fanout.SealAfter": fo.SealAfter}},
+		{"flush.sweep_every", asDuration, map[string]any{"flush.SweepEvery": fl.SweepEvery}},
 		{"fanout.commit_concurrency", asInt, map[string]any{"fanout.CommitConcurrency": int64(fo.CommitConcurrency)}},
 		{"resend_horizon_hours", asHours, map[string]any{"fanout.ResendHorizon": fo.ResendHorizon, "resend.Horizon": resend.Horizon}},
 		{"stream.retention_hours", asHours, map[string]any{"fanout.StreamRetention": fo.StreamRetention, "resend.DefaultStreamRetention": resend.DefaultStreamRetention}},

@@ -62,6 +62,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("fresh without /v1/flush", func(t *testing.T) { freshWithoutFlushRequest(t, c) })
+
 	chunks, sourceHashes := parseCorpus(t, 1000, want)
 	if err := c.ImportChunks(ctx, chunks, db, table); err != nil {
 		t.Fatalf("import corpus: %v", err)

@@ -32,6 +32,9 @@ import (
 	"github.com/spillwayhq/spillway/local/tfrun"
 )
 
+// flushConcurrency is how many flush invocations run at once locally.
+const flushConcurrency = 4
+
 func (c *Cloud) step(name string, t0 time.Time) {
 	c.log.Info("step done", "step", name, "elapsed_ms", time.Since(t0).Milliseconds())
 }
@@ -201,8 +204,14 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 			env[k] = v
 		}
 		conc := 1
-		if short == "ingest" {
+		switch short {
+		case "ingest":
 			conc = opts.IngestConcurrency
+		case "flush":
+			// Flush runs concurrently on AWS (reserved concurrency 10 by
+			// default): a scheduled run sweeping for 50 s must not hold up
+			// the runs fanout asks for.
+			conc = flushConcurrency
 		}
 		out, err := c.logFile(short + ".log")
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"strconv"
 	"time"
@@ -65,8 +66,13 @@ func writeAWSError(w http.ResponseWriter, r *http.Request, c Call, status int, c
 		}
 		h.Set("Content-Type", ct)
 		h.Set("X-Amzn-ErrorType", code)
+		body, _ := json.Marshal(map[string]string{"__type": code, "message": msg})
+		if c.Service == "dynamodb" {
+			// The DynamoDB client checks the body against this header.
+			h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+		}
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+		_, _ = w.Write(body)
 	case protoRESTJSON:
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-ErrorType", code)

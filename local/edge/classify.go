@@ -212,7 +212,10 @@ func s3Operation(r *http.Request) string {
 }
 
 // serialisedWrites lists, per service, the write operations the edge runs one
-// at a time (moto lost Kinesis records under concurrent writers).
+// at a time at the backend (moto lost Kinesis records under concurrent
+// writers; moto's TransactWriteItems snapshots and restores whole tables).
+// DynamoDB transaction conflicts are decided before a write waits for its
+// turn, so serialising hides none (see holds).
 var serialisedWrites = map[string]map[string]bool{
 	"kinesis": {"PutRecord": true, "PutRecords": true},
 	"dynamodb": {"PutItem": true, "UpdateItem": true, "DeleteItem": true,

@@ -2,8 +2,11 @@
 // 127.0.0.1:4566, like LocalStack's) that routes every AWS request to a
 // backend by service - moto's server for everything - except Lambda Invoke,
 // which goes to a registered Invoker (the local Lambda runner). It serialises
-// Kinesis and DynamoDB write calls, and injects faults per service and
-// operation (error codes, latency, partial PutRecords failures) from a
+// Kinesis and DynamoDB write calls (moto is unsafe under concurrent
+// writers), reproduces the AWS behaviours the emulators lack (DynamoDB
+// transaction conflicts and size limits, S3 key length and SlowDown, Kinesis
+// per-shard write limits; see AWSBehaviours), and injects faults per service
+// and operation (error codes, latency, partial PutRecords failures) from a
 // config file or its control endpoint, POST /_spillway/faults.
 package edge
 
@@ -20,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spillwayhq/spillway/local/listen"
@@ -47,6 +51,9 @@ type Config struct {
 	Backends map[string]string
 	// Faults are the initial fault rules.
 	Faults FaultConfig
+	// AWS selects the AWS behaviours the edge reproduces; the zero value is
+	// all of them with AWS's numbers.
+	AWS AWSBehaviours
 	// Seed seeds fault randomness when Faults.Seed is 0; default 1.
 	Seed uint64
 	// ForwardBucketPolicies sends S3 bucket policy calls to moto, which then
@@ -102,6 +109,9 @@ func (c Config) Validate() error {
 	if err := c.Faults.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("edge.Config.Faults: %w", err))
 	}
+	if err := c.AWS.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("edge.Config.AWS: %w", err))
+	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("edge.Config.ShutdownTimeout: negative"))
 	}
@@ -119,6 +129,18 @@ type Server struct {
 	faults   *injector
 	writeMu  map[string]*sync.Mutex
 	policies bucketPolicies
+	glue     glueTables
+
+	behMu     sync.RWMutex
+	beh       AWSBehaviours
+	schemas   schemas
+	holds     holds
+	shards    shardMaps
+	s3Rate    windows
+	shardRate windows
+	// inFlight, when set (tests), runs after a DynamoDB write took its holds
+	// and before it is forwarded: a test holds a transaction in flight with it.
+	inFlight atomic.Pointer[func(op string)]
 
 	invMu   sync.RWMutex
 	invoker Invoker
@@ -162,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 		s.writeMu[svc] = &sync.Mutex{}
 	}
 	s.faults.set(cfg.Faults)
+	s.beh = cfg.AWS.withDefaults()
 	return s, nil
 }
 
@@ -242,15 +265,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := Classify(r, form)
 	rule, fired := s.faults.pick(c)
+	// A DynamoDB write's latency (without an error) is added while it holds
+	// its items, as a slow transaction on AWS holds them: see serveDDBWrite.
+	var heldLatency time.Duration
 	if fired {
-		if rule.Latency > 0 {
-			t := time.NewTimer(time.Duration(rule.Latency))
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if c.Service == "dynamodb" && ddbWriteOps[c.Operation] && rule.Status == 0 {
+			heldLatency = time.Duration(rule.Latency)
+		} else if !sleepCtx(r.Context(), time.Duration(rule.Latency)) {
+			return
 		}
 		if rule.Status != 0 {
 			s.log.Info("fault injected", "service", c.Service, "operation", c.Operation, "status", rule.Status, "code", rule.Code)
@@ -266,13 +288,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.policies.serve(w, r, c)
 		return
 	}
+	if isGlueUpdateTable(c) {
+		s.serveGlueUpdateTable(w, r, c)
+		return
+	}
+	switch c.Service {
+	case "dynamodb":
+		if ddbWriteOps[c.Operation] {
+			s.serveDDBWrite(w, r, c, heldLatency)
+			return
+		}
+		if c.Operation == "CreateTable" || c.Operation == "DeleteTable" {
+			s.schemas.clear()
+		}
+	case "s3":
+		if s.s3Limits(w, r, c) {
+			return
+		}
+	case "kinesis":
+		if c.Operation == "PutRecords" || c.Operation == "PutRecord" {
+			s.serveKinesisPut(w, r, c, rule, fired)
+			return
+		}
+		if reshapesStream[c.Operation] {
+			s.shards.clear()
+		}
+	}
 	if mu := s.writeMu[c.Service]; mu != nil && serialisedWrites[c.Service][c.Operation] {
 		mu.Lock()
 		defer mu.Unlock()
-	}
-	if fired && rule.PartialFailure > 0 && c.Service == "kinesis" && c.Operation == "PutRecords" {
-		s.partialPutRecords(w, r, c, rule)
-		return
 	}
 	s.proxyFor(c).ServeHTTP(w, r)
 }
@@ -315,6 +359,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		default:
 			writeJSON(http.StatusMethodNotAllowed, map[string]string{"error": "use GET, POST or DELETE"})
 		}
+	case "/_spillway/aws":
+		s.serveAWSControl(w, r, writeJSON)
 	case "/_spillway/faults/counters":
 		if r.Method == http.MethodDelete {
 			s.ResetFaultCounters()
@@ -399,4 +445,19 @@ func (s *Server) Close() error {
 		s.cancelBase()
 	})
 	return s.closeErr
+}
+
+// sleepCtx waits d, and reports false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

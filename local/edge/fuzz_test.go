@@ -51,7 +51,11 @@ func FuzzPutRecordsSplit(f *testing.F) {
 			backend.Records = append(backend.Records, json.RawMessage(`{"SequenceNumber":"1","ShardId":"shardId-000000000000"}`))
 		}
 		bb, _ := json.Marshal(backend)
-		merged, injected, err := mergePutRecords(n, keep, bb, "s")
+		failed := map[int]string{}
+		for _, i := range fail {
+			failed[i] = "Rate exceeded"
+		}
+		merged, injected, err := mergePutRecords(n, keep, bb, failed)
 		if err != nil {
 			t.Fatalf("merge: %v", err)
 		}

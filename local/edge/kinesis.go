@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 )
 
@@ -71,9 +72,10 @@ type throttledRecord struct {
 }
 
 // mergePutRecords builds the answer for n records where the backend answered
-// resp for the records at keep, and the others failed with throughput
-// exceeded.
-func mergePutRecords(n int, keep []int, backend []byte, streamName string) ([]byte, int, error) {
+// backend for the records at keep, and each other record i failed with
+// ProvisionedThroughputExceededException and the message failed[i]. It
+// returns the answer and how many records the edge failed.
+func mergePutRecords(n int, keep []int, backend []byte, failed map[int]string) ([]byte, int, error) {
 	var resp putRecordsResponse
 	if len(keep) > 0 {
 		if err := json.Unmarshal(backend, &resp); err != nil {
@@ -83,10 +85,6 @@ func mergePutRecords(n int, keep []int, backend []byte, streamName string) ([]by
 			return nil, 0, fmt.Errorf("backend answered %d records for %d sent", len(resp.Records), len(keep))
 		}
 	}
-	failedRec, _ := json.Marshal(throttledRecord{
-		ErrorCode:    "ProvisionedThroughputExceededException",
-		ErrorMessage: "Rate exceeded for shard shardId-000000000000 in stream " + streamName + " under account 000000000000. (injected by the spillway edge)",
-	})
 	out := putRecordsResponse{FailedRecordCount: resp.FailedRecordCount, EncryptionType: resp.EncryptionType}
 	out.Records = make([]json.RawMessage, n)
 	j := 0
@@ -97,7 +95,11 @@ func mergePutRecords(n int, keep []int, backend []byte, streamName string) ([]by
 			j++
 			continue
 		}
-		out.Records[i] = failedRec
+		rec, err := json.Marshal(throttledRecord{ErrorCode: "ProvisionedThroughputExceededException", ErrorMessage: failed[i]})
+		if err != nil {
+			return nil, 0, fmt.Errorf("encode failed record: %w", err)
+		}
+		out.Records[i] = rec
 		out.FailedRecordCount++
 		injected++
 	}
@@ -119,27 +121,18 @@ func complement(n int, fail []int) []int {
 	return keep
 }
 
-// partialPutRecords forwards only some records of a PutRecords call and
-// synthesises failures for the others.
-func (s *Server) partialPutRecords(w http.ResponseWriter, r *http.Request, c Call, rule FaultRule) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
-	if err != nil || len(body) > maxBufferedBody {
-		writeAWSError(w, r, c, http.StatusBadRequest, "SerializationException", "request body unreadable or too large")
-		return
-	}
-	req, err := parsePutRecords(body)
-	if err != nil {
-		// Let the backend judge a malformed body.
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		s.proxyFor(c).ServeHTTP(w, r)
-		return
-	}
+// forwardPutRecords forwards the records of req not in failed (index to
+// error message) and answers for all of them, the failed ones reported as
+// Kinesis reports throughput failures.
+func (s *Server) forwardPutRecords(w http.ResponseWriter, r *http.Request, c Call, req putRecordsRequest, failed map[int]string) {
 	n := len(req.records)
-	fail := s.faults.failIndexes(n, rule.PartialFailure)
+	fail := make([]int, 0, len(failed))
+	for i := range failed {
+		fail = append(fail, i)
+	}
+	sort.Ints(fail)
 	keep := complement(n, fail)
 	var backend []byte
-	status := http.StatusOK
 	header := http.Header{}
 	if len(keep) > 0 {
 		sub, err := req.body(keep)
@@ -169,24 +162,19 @@ func (s *Server) partialPutRecords(w http.ResponseWriter, r *http.Request, c Cal
 			writeAWSError(w, r, c, http.StatusBadGateway, "InternalFailure", "backend: "+err.Error())
 			return
 		}
-		status = resp.StatusCode
 		header = resp.Header
-		if status != http.StatusOK {
+		if resp.StatusCode != http.StatusOK {
 			copyHeader(w.Header(), header)
-			w.WriteHeader(status)
+			w.WriteHeader(resp.StatusCode)
 			_, _ = w.Write(backend)
 			return
 		}
 	}
-	var stream string
-	_ = json.Unmarshal(req.fields["StreamName"], &stream)
-	merged, injected, err := mergePutRecords(n, keep, backend, stream)
+	merged, _, err := mergePutRecords(n, keep, backend, failed)
 	if err != nil {
 		writeAWSError(w, r, c, http.StatusInternalServerError, "InternalFailure", err.Error())
 		return
 	}
-	s.faults.add(counterKey(c, "ProvisionedThroughputExceededException.records"), int64(injected))
-	s.log.Info("partial PutRecords failure injected", "stream", stream, "records", n, "failed", injected)
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.1")
 	if id := header.Get("X-Amzn-Requestid"); id != "" {

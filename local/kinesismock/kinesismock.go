@@ -288,6 +288,12 @@ func start(ctx context.Context, node, pkg, dir, preload string, port, tlsPort in
 		_ = s.Close()
 		return nil, fmt.Errorf("kinesis-mock: %w\n%s", err, proc.Tail(logPath, 2048))
 	}
+	// The answer may have come from another program that took the port
+	// first: then this one failed to bind.
+	if own, err := p.ListensOn(port); err != nil || !own {
+		_ = s.Close()
+		return nil, fmt.Errorf("kinesis-mock: port %d is served by another process (err %v)\n%s", port, err, proc.Tail(logPath, 2048))
+	}
 	s.startup = time.Since(began)
 	go func() {
 		select {

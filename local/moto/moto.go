@@ -164,6 +164,12 @@ func start(ctx context.Context, bin, dir string, port int, opts Options) (*Serve
 		_ = s.Close()
 		return nil, fmt.Errorf("moto_server: %w\n%s", err, proc.Tail(logPath, 2048))
 	}
+	// The answer may have come from another program that took the port
+	// first (another test binary's moto): then this one failed to bind.
+	if own, err := p.ListensOn(port); err != nil || !own {
+		_ = s.Close()
+		return nil, fmt.Errorf("moto_server: port %d is served by another process (err %v)\n%s", port, err, proc.Tail(logPath, 2048))
+	}
 	go func() {
 		select {
 		case <-ctx.Done():

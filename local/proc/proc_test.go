@@ -314,3 +314,39 @@ func TestPdeathsigKillsChildWhenParentDies(t *testing.T) {
 	_ = cmd.Wait()
 	waitGone(t, pid)
 }
+
+// TestListensOn: a child that serves a port owns it; a port another
+// program (here, this test process) listens on is not the child's, even
+// though an HTTP health check against it would succeed.
+func TestListensOn(t *testing.T) {
+	ports, err := proc.FreePorts("127.0.0.1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proc.Start(helper("http", strconv.Itoa(ports[0]), "0"), proc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.WaitHTTP(ctx, "http://127.0.0.1:"+strconv.Itoa(ports[0])+"/health"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	otherPort := other.Addr().(*net.TCPAddr).Port
+	for _, tc := range []struct {
+		name string
+		port int
+		want bool
+	}{{"its own port", ports[0], true}, {"a port this process holds", otherPort, false}} {
+		got, err := p.ListensOn(tc.port)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: ListensOn(%d) = %v, %v; want %v", tc.name, tc.port, got, err, tc.want)
+		}
+	}
+}

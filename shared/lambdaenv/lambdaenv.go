@@ -13,7 +13,7 @@ const (
 	LedgerTable          = "SPILLWAY_LEDGER_TABLE"           // DynamoDB dedup ledger (TTL on expires_at)
 	ManifestTable        = "SPILLWAY_MANIFEST_TABLE"         // DynamoDB staged-object and flush-manifest table
 	APIKeysTable         = "SPILLWAY_APIKEYS_TABLE"          // DynamoDB hashed API keys
-	FlushFunction        = "SPILLWAY_FLUSH_FUNCTION"         // name of the flush function ingest invokes on /v1/flush
+	FlushFunction        = "SPILLWAY_FLUSH_FUNCTION"         // name of the flush function ingest (on /v1/flush) and fanout (new staged objects) invoke
 	AutoCreate           = "SPILLWAY_AUTO_CREATE"            // "true": create databases and tables on first write
 	AuthMode             = "SPILLWAY_AUTH_MODE"              // "apikey" (TD1 keys, default) or "iam" (API Gateway IAM auth)
 	IAMScopes            = "SPILLWAY_IAM_SCOPES"             // JSON {"<principal ARN>": {"databases": [...], "read", "write", "flush": bool}} for SigV4 callers
@@ -26,6 +26,8 @@ const (
 	TDEndpoints          = "SPILLWAY_TD_ENDPOINTS"           // comma-separated TD import API base URLs flush uploads to
 	TDAPIKeySecret       = "SPILLWAY_TD_APIKEY_SECRET"       // Secrets Manager id of a JSON object {"<endpoint url>": "<apikey>"}
 	SealTargetBytes      = "SPILLWAY_SEAL_TARGET_BYTES"      // target size of a sealed object
+	SweepEvery           = "SPILLWAY_SWEEP_EVERY"            // Go duration: how often a scheduled flush passes over the tables again within its first 50 s
+	SealAfter            = "SPILLWAY_SEAL_AFTER"             // Go duration: how old a table's oldest unsealed commit gets before fanout asks for a flush
 )
 
 // FaultPoint is read by fanout and flush to crash at a named step. It is a
@@ -36,6 +38,6 @@ const FaultPoint = "SPILLWAY_FAULT_POINT"
 var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
-		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit},
-	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow},
+		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit, FlushFunction, SealAfter},
+	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery},
 }

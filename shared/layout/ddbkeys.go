@@ -100,13 +100,29 @@ func ParseLedgerID(id string) (partID string, ok bool, err error) {
 //	pk staged#<db>.<table>   sk the staged or late object key (StagedKey)
 //	pk manifest#<db>.<table> sk the manifest id (ManifestID)
 //	pk sealed#<db>.<table>   sk <YYYY-MM-DD>/<HH> (Partition.SealedSK)
+//	pk request#<db>.<table>  sk FlushRequestSK (a pending flush request)
+//
+// Sealed-hour markers were written by releases that sealed an hour only
+// once it closed; they are no longer written or read, and old ones are
+// harmless.
 
 // Kinds of manifests-table partition keys.
 const (
 	KindStaged   = "staged"
 	KindManifest = "manifest"
 	KindSealed   = "sealed"
+	KindRequest  = "request"
 )
+
+// FlushRequestSK is the sort key of a table's flush-request item (under
+// RequestPK): fanout sets it when it asks for a flush of the table, and
+// flush deletes it when it starts on the table, so at most one request per
+// table is pending.
+const FlushRequestSK = "flush"
+
+// RequestPK is the manifests-table partition key of a table's flush-request
+// item.
+func RequestPK(db, table string) string { return manifestsPK(KindRequest, db, table) }
 
 // StagedPK is the manifests-table partition key of a table's staged items
 // (written by fanout, claimed by flush).
@@ -125,7 +141,7 @@ func manifestsPK(kind, db, table string) string { return kind + "#" + db + "." +
 func ParseManifestsPK(pk string) (kind, db, table string, err error) {
 	kind, rest, ok := strings.Cut(pk, "#")
 	db, table, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed) {
+	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed && kind != KindRequest) {
 		return "", "", "", fmt.Errorf("%w: %q is not a manifests-table partition key", ErrMalformed, clip(pk))
 	}
 	if err := errors.Join(names.Validate("database", db), names.Validate("table", table)); err != nil {

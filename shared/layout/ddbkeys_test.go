@@ -12,6 +12,7 @@ func TestDynamoDBKeysGolden(t *testing.T) {
 		{"staged pk", StagedPK("d_b", "t_b"), "staged#d_b.t_b"},
 		{"manifest pk", ManifestPK("d_b", "t_b"), "manifest#d_b.t_b"},
 		{"sealed pk", SealedPK("d_b", "t_b"), "sealed#d_b.t_b"},
+		{"request pk", RequestPK("d_b", "t_b"), "request#d_b.t_b"},
 		{"sealed sk", p.SealedSK(), "2026-11-22/10"},
 		{"ledger id", LedgerID("d_b.t_b.u-1_X.0"), "d_b.t_b.u-1_X.0"},
 		{"manifest id", ManifestID([]string{"k2", "k1"}), ManifestID([]string{"k1", "k2"})},
@@ -29,7 +30,7 @@ func TestManifestsPKRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		kind string
 		f    func(db, table string) string
-	}{{KindStaged, StagedPK}, {KindManifest, ManifestPK}, {KindSealed, SealedPK}} {
+	}{{KindStaged, StagedPK}, {KindManifest, ManifestPK}, {KindSealed, SealedPK}, {KindRequest, RequestPK}} {
 		t.Run(c.kind, func(t *testing.T) {
 			kind, db, table, err := ParseManifestsPK(c.f("d_b", "t_b"))
 			if err != nil || kind != c.kind || db != "d_b" || table != "t_b" {

@@ -54,7 +54,7 @@ type DynamoAPI interface {
 
 // Only ReadAPI is checked here: infra/terraform derives each function's IAM
 // actions from these checks in the packages it links, and ingest links this
-// package for Get alone. spillway-apikey checks DynamoAPI.
+// package for Get alone. cmd/spillway (spillway keys) checks DynamoAPI.
 var _ ReadAPI = (*dynamodb.Client)(nil)
 
 // Key is one stored API key (never the clear key).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/functions/fanout"
@@ -32,7 +33,7 @@ func main() {
 		os.Exit(1)
 	}
 	h, err := fanout.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg),
-		fanout.WithLogger(log), fanout.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "fanout", "", os.Exit)))
+		fanout.WithLogger(log), fanout.WithFlushInvoker(awslambda.NewFromConfig(awsCfg)), fanout.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "fanout", "", os.Exit)))
 	if err != nil {
 		log.Error("fanout handler", "err", err)
 		os.Exit(1)
@@ -49,6 +50,8 @@ func configFromEnv(lookup func(string) (string, bool)) (fanout.Config, error) {
 	env.String(lambdaenv.CatalogTable, &c.CatalogTable)
 	env.String(lambdaenv.LedgerTable, &c.LedgerTable)
 	env.String(lambdaenv.ManifestTable, &c.ManifestTable)
+	env.String(lambdaenv.FlushFunction, &c.FlushFunction)
+	env.Duration(lambdaenv.SealAfter, &c.SealAfter)
 	env.Bool(lambdaenv.AutoCreate, &c.AutoCreate)
 	env.Hours(lambdaenv.LedgerTTLHours, &c.LedgerTTL)
 	env.Hours(lambdaenv.ResendHorizonHours, &c.ResendHorizon)

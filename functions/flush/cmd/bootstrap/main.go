@@ -90,6 +90,7 @@ func configFromEnv(lookup func(string) (string, bool)) (flush.Config, env, error
 	l.String(lambdaenv.ManifestTable, &c.ManifestTable)
 	l.Int64(lambdaenv.SealTargetBytes, &c.SealTargetBytes)
 	l.Duration(lambdaenv.LateWindow, &c.LateWindow)
+	l.Duration(lambdaenv.SweepEvery, &c.SweepEvery)
 	l.List(lambdaenv.TDEndpoints, &e.TDEndpoints)
 	l.String(lambdaenv.TDAPIKeySecret, &e.TDAPIKeySecret)
 	return c, e, errors.Join(l.Err(), c.Validate())

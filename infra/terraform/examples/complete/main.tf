@@ -154,8 +154,8 @@ module "spillway" {
   }
 
   bucket = {
-    versioning         = true
-    staged_expire_days = 3
+    versioning             = true
+    quarantine_expire_days = 365
   }
 
   dynamodb = {

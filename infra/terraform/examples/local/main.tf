@@ -50,6 +50,12 @@ module "spillway" {
 
   flush = {
     schedule_expression = var.flush_schedule_expression
+    seal_after          = var.seal_after
+    sweep_every         = var.sweep_every
+  }
+
+  event_source_mapping = {
+    maximum_batching_window_seconds = var.esm_maximum_batching_window_seconds
   }
 
   bucket = {

@@ -41,6 +41,24 @@ variable "flush_schedule_expression" {
   default     = "rate(1 minute)"
 }
 
+variable "seal_after" {
+  description = "Fanout asks for a flush of a table once its oldest unsealed commit is this old (the module's default, 30s; 0s is the low-latency setting)."
+  type        = string
+  default     = "30s"
+}
+
+variable "sweep_every" {
+  description = "A scheduled flush passes over the tables again this often within its first 50 s while there is work (the module's default, 30s; 10s is the low-latency setting)."
+  type        = string
+  default     = "30s"
+}
+
+variable "esm_maximum_batching_window_seconds" {
+  description = "How long the fanout event source mapping gathers records before invoking (the module's default, 1 s; 0 is the low-latency setting)."
+  type        = number
+  default     = 1
+}
+
 variable "auto_create" {
   description = "Create databases and tables on first write."
   type        = bool

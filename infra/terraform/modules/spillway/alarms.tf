@@ -21,7 +21,9 @@ locals {
   # data is exactly the failure (breaching). eval: M of N where noise is
   # expected (lag, errors, throttles, 5xx, rejections); loss-related alarms
   # fire on the first datapoint.
-  alarms = var.alarms.enabled ? {
+  flush_ns = "Spillway/Flush" # flush's EMF metrics (functions/flush/metrics.go)
+
+  alarms = var.alarms.enabled ? merge({
     fanout_iterator_age    = { namespace = "AWS/Lambda", metric = "IteratorAge", statistic = "Maximum", dimensions = { FunctionName = local.function_names.fanout }, threshold = var.alarms.iterator_age_ms, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "fanout is falling behind the stream." }
     fanout_errors          = { namespace = "AWS/Lambda", metric = "Errors", statistic = "Sum", dimensions = { FunctionName = local.function_names.fanout }, threshold = 0, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "fanout invocations failed." }
     fanout_throttles       = { namespace = "AWS/Lambda", metric = "Throttles", statistic = "Sum", dimensions = { FunctionName = local.function_names.fanout }, threshold = 0, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "fanout invocations were throttled." }
@@ -35,7 +37,10 @@ locals {
     parked_imports         = { namespace = local.pipeline_ns, metric = "ParkedImports", statistic = "Sum", dimensions = {}, threshold = 0, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.first, desc = "a TD endpoint refused an import; the object was parked under failed/." }
     on_failure_queue_depth = { namespace = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum", dimensions = { QueueName = aws_sqs_queue.fanout_failures.name }, threshold = var.alarms.on_failure_queue_depth, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.first, desc = "records the fanout ESM gave up on are waiting in the on-failure queue." }
     on_failure_queue_age   = { namespace = "AWS/SQS", metric = "ApproximateAgeOfOldestMessage", statistic = "Maximum", dimensions = { QueueName = aws_sqs_queue.fanout_failures.name }, threshold = var.alarms.on_failure_queue_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.first, desc = "an on-failure pointer has waited too long: replay it before the stream drops the record." }
-  } : {}
+    staged_age             = { namespace = local.flush_ns, metric = "OldestStagedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush }, threshold = var.alarms.staged_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "flush found committed events older than staged_age_s still unsealed: the lake and TD are stale." }
+    }, {
+    for i, ep in var.td_endpoints : "td_backlog_${i}" => { namespace = local.flush_ns, metric = "OldestUnimportedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush, Endpoint = ep }, threshold = var.alarms.td_backlog_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "TD endpoint ${ep} has a backlog older than td_backlog_age_s (it is failing; S3 and the other endpoints go on)." }
+  }) : {}
 }
 
 resource "aws_cloudwatch_log_metric_filter" "this" {

@@ -41,6 +41,8 @@ locals {
       SPILLWAY_COMMIT_CONCURRENCY     = tostring(var.fanout.commit_concurrency)
       SPILLWAY_LATE_WINDOW            = var.flush.late_window
       SPILLWAY_FUTURE_LIMIT           = var.flush.future_limit
+      SPILLWAY_FLUSH_FUNCTION         = local.function_names.flush
+      SPILLWAY_SEAL_AFTER             = var.flush.seal_after
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = var.log_level
@@ -51,6 +53,7 @@ locals {
       SPILLWAY_TD_APIKEY_SECRET  = aws_secretsmanager_secret.td_apikeys.arn
       SPILLWAY_SEAL_TARGET_BYTES = tostring(var.flush.seal_target_bytes)
       SPILLWAY_LATE_WINDOW       = var.flush.late_window
+      SPILLWAY_SWEEP_EVERY       = var.flush.sweep_every
     }
   }
 }

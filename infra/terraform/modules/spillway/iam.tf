@@ -77,6 +77,12 @@ locals {
         actions   = ["sqs:SendMessage"]
         resources = [aws_sqs_queue.fanout_failures.arn]
       },
+      {
+        # Asks for a flush of each table that committed new staged objects.
+        sid       = "InvokeFlush"
+        actions   = ["lambda:InvokeFunction"]
+        resources = [local.flush_arn]
+      },
     ]
     flush = [
       {
@@ -101,7 +107,7 @@ locals {
       },
       {
         sid       = "Tables"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:TransactWriteItems"]
         resources = [local.manifests_arn, local.catalog_arn]
       },
       {

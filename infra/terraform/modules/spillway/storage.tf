@@ -38,12 +38,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
   dynamic "rule" {
-    for_each = {
-      staged     = var.bucket.staged_expire_days
-      late       = var.bucket.late_expire_days
+    # Only what the user chose to expire: staged/ and late/ objects are
+    # deleted by flush once sealed, and quarantine/ and failed/ hold the
+    # bytes `spillway replay` puts back; nothing the pipeline still needs
+    # may expire behind its back.
+    for_each = { for k, v in {
       quarantine = var.bucket.quarantine_expire_days
       failed     = var.bucket.failed_expire_days
-    }
+    } : k => v if v != null }
     content {
       id     = "expire-${rule.key}"
       status = "Enabled"

@@ -72,7 +72,7 @@ variable "functions" {
     flush = optional(object({
       memory_size          = optional(number, 1024)
       timeout              = optional(number, 900)
-      reserved_concurrency = optional(number, 1)
+      reserved_concurrency = optional(number, 10)
     }), {})
   })
   default = {}
@@ -208,9 +208,11 @@ variable "api" {
 }
 
 variable "flush" {
-  description = "Flush schedule and sealing: EventBridge schedule expression, target sealed object size (64 MiB), late window and future limit (Go durations), ledger TTL in hours. Defaults equal the Go DefaultConfig values (a test checks). ledger_ttl_hours defaults to resend_horizon_hours + stream.retention_hours + 24 (216 with the defaults); a smaller value fails the plan."
+  description = "Flush schedule and sealing: EventBridge schedule expression (the safety net: fanout asks for flushes itself), seal_after (fanout asks for a flush of a table once its oldest unsealed commit is this old: 30s batches sealed objects and TD imports to about two a minute per table; 0s is the low-latency setting), sweep_every (a scheduled run passes over the tables again this often within its first 50 s while there is work, so the last commits before traffic stops are not left for the next minute; 30s; 10s in the low-latency setting; 0s passes once), target sealed object size (64 MiB), late window and future limit (Go durations), ledger TTL in hours. Defaults equal the Go DefaultConfig values (a test checks). ledger_ttl_hours defaults to resend_horizon_hours + stream.retention_hours + 24 (216 with the defaults); a smaller value fails the plan."
   type = object({
-    schedule_expression = optional(string, "rate(5 minutes)")
+    schedule_expression = optional(string, "rate(1 minute)")
+    seal_after          = optional(string, "30s")
+    sweep_every         = optional(string, "30s")
     seal_target_bytes   = optional(number, 67108864)
     late_window         = optional(string, "10m")
     future_limit        = optional(string, "1h")
@@ -224,8 +226,8 @@ variable "flush" {
   }
 
   validation {
-    condition     = var.flush.seal_target_bytes > 0 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.late_window)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.future_limit))
-    error_message = "flush.seal_target_bytes must be positive; flush.late_window and flush.future_limit must be Go durations such as 10m or 1h."
+    condition     = var.flush.seal_target_bytes > 0 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.seal_after)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.sweep_every)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.late_window)) && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.flush.future_limit))
+    error_message = "flush.seal_target_bytes must be positive; flush.seal_after, flush.sweep_every, flush.late_window and flush.future_limit must be Go durations such as 30s, 10m or 1h."
   }
 }
 
@@ -283,21 +285,19 @@ variable "secret_recovery_window_days" {
 }
 
 variable "bucket" {
-  description = "S3 bucket: name (default <prefix>-<account>-<region>), versioning and expiry days per prefix. SSE-KMS with kms.s3 when given (default SSE-S3)."
+  description = "S3 bucket: name (default <prefix>-<account>-<region>), versioning, and optional expiry days for quarantine/ and failed/ (default: never; they hold the bytes `spillway replay` puts back). staged/ and late/ never expire: flush deletes them once sealed. SSE-KMS with kms.s3 when given (default SSE-S3)."
   type = object({
     name                   = optional(string)
     force_destroy          = optional(bool, false)
     versioning             = optional(bool, false)
-    staged_expire_days     = optional(number, 7)
-    late_expire_days       = optional(number, 30)
-    quarantine_expire_days = optional(number, 90)
-    failed_expire_days     = optional(number, 90)
+    quarantine_expire_days = optional(number)
+    failed_expire_days     = optional(number)
   })
   default = {}
 
   validation {
-    condition     = (var.bucket.name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket.name))) && alltrue([for d in [var.bucket.staged_expire_days, var.bucket.late_expire_days, var.bucket.quarantine_expire_days, var.bucket.failed_expire_days] : d >= 1 && floor(d) == d])
-    error_message = "bucket.name must be an S3 bucket name (3-63 of [a-z0-9.-]); the *_expire_days whole numbers >= 1."
+    condition     = (var.bucket.name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket.name))) && alltrue([for d in [var.bucket.quarantine_expire_days, var.bucket.failed_expire_days] : d == null || try(d >= 1 && floor(d) == d, false)])
+    error_message = "bucket.name must be an S3 bucket name (3-63 of [a-z0-9.-]); the *_expire_days, when set, whole numbers >= 1."
   }
 }
 
@@ -319,7 +319,7 @@ variable "dynamodb" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms and dashboard. Actions go to sns_topic_arn and alarm_actions (ARNs), on ALARM and on OK. Noisy metrics alarm when datapoints_to_alarm of evaluation_periods periods breach (M of N); loss-related ones (quarantine, failed imports, on-failure queue) on the first datapoint. flush_stalled_periods: periods without a completed flush run before flush_freshness alarms."
+  description = "CloudWatch alarms and dashboard. Actions go to sns_topic_arn and alarm_actions (ARNs), on ALARM and on OK. Noisy metrics alarm when datapoints_to_alarm of evaluation_periods periods breach (M of N); loss-related ones (quarantine, failed imports, on-failure queue) on the first datapoint. flush_stalled_periods: periods without a completed flush run before flush_freshness alarms. staged_age_s: the oldest committed event a flush run finds unsealed (flush's OldestStagedSeconds); td_backlog_age_s: per TD endpoint, the oldest sealed object it has not imported (OldestUnimportedSeconds)."
   type = object({
     enabled                = optional(bool, true)
     dashboard              = optional(bool, true)
@@ -334,6 +334,8 @@ variable "alarms" {
     evaluation_periods     = optional(number, 3)
     datapoints_to_alarm    = optional(number, 2)
     flush_stalled_periods  = optional(number, 3)
+    staged_age_s           = optional(number, 300)
+    td_backlog_age_s       = optional(number, 900)
   })
   default = {}
 
@@ -341,7 +343,7 @@ variable "alarms" {
     condition = (var.alarms.period_seconds >= 60 && var.alarms.period_seconds % 60 == 0 &&
       var.alarms.evaluation_periods >= 1 && var.alarms.datapoints_to_alarm >= 1 && var.alarms.datapoints_to_alarm <= var.alarms.evaluation_periods &&
       var.alarms.flush_stalled_periods >= 1 && var.alarms.iterator_age_ms >= 0 && var.alarms.on_failure_queue_depth >= 0 &&
-    var.alarms.on_failure_queue_age_s >= 0 && var.alarms.ingest_5xx_count >= 0 && var.alarms.ingest_rejected_count >= 0)
+    var.alarms.on_failure_queue_age_s >= 0 && var.alarms.ingest_5xx_count >= 0 && var.alarms.ingest_rejected_count >= 0 && var.alarms.staged_age_s >= 60 && var.alarms.td_backlog_age_s >= 60)
     error_message = "alarms: period_seconds a multiple of 60, 1 <= datapoints_to_alarm <= evaluation_periods, flush_stalled_periods >= 1, thresholds not negative."
   }
 

@@ -24,6 +24,8 @@ locals {
       SPILLWAY_COMMIT_CONCURRENCY     = "8"
       SPILLWAY_LATE_WINDOW            = "2h"
       SPILLWAY_FUTURE_LIMIT           = "1h"
+      SPILLWAY_FLUSH_FUNCTION         = "f"
+      SPILLWAY_SEAL_AFTER             = "30s"
     }
     flush = {
       SPILLWAY_LOG_LEVEL         = "info"
@@ -34,6 +36,7 @@ locals {
       SPILLWAY_TD_APIKEY_SECRET  = "s"
       SPILLWAY_SEAL_TARGET_BYTES = "1"
       SPILLWAY_LATE_WINDOW       = "2h"
+      SPILLWAY_SWEEP_EVERY       = "30s"
     }
   }
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/spillwayhq/spillway/local/mototest"
 )
 
-func TestCLI(t *testing.T) {
+func TestKeys(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv := mototest.Start(t)
@@ -30,7 +30,7 @@ func TestCLI(t *testing.T) {
 	runOK := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := run(ctx, args, &out, db); err != nil {
+		if err := runKeys(ctx, args, &out, db); err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
 		return out.String()
@@ -68,7 +68,7 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("-flush key not listed with FLUSH true: %q", list)
 	}
 	for _, bad := range [][]string{{"list"}, {"-table", "keys"}, {"-table", "keys", "nope"}, {"-table", "keys", "create", "-name", "x"}, {"-table", "keys", "revoke"}} {
-		if err := run(ctx, bad, &bytes.Buffer{}, db); err == nil {
+		if err := runKeys(ctx, bad, &bytes.Buffer{}, db); err == nil {
 			t.Errorf("%v succeeded", bad)
 		}
 	}

@@ -1,0 +1,367 @@
+// Command e2e measures freshness: it starts the local cloud (the deployed
+// Terraform's schedule and settings), sends events through the API front at
+// a steady rate as Fluentd in_http requests, and reports, per sink, the
+// time from each event's 2xx to the moment it is visible there: sealed in
+// S3 (data/), imported by the TD receiver, counted in the catalog. No
+// /v1/flush is ever sent: what seals is fanout's flush request and the
+// schedule.
+//
+//	go run ./bench/e2e -duration 3m -rate 20 -events 5 [-setting default|low-latency]
+//
+// The low-latency setting deploys seal_after 0s (fanout asks for a flush
+// after every commit; the default waits until a table's oldest unsealed
+// commit is 30 s old), sweep_every 10s (the default sweeps every 30 s) and
+// a 0 s batching window for the event source mapping (the default is 1 s);
+// see BENCHMARKS.md.
+//
+// S3 and TD visibility are exact per event (each event carries its
+// sequence number). The catalog holds counts, not events: an event counts
+// as visible in the catalog when the count reaches its rank in ack order,
+// which is exact for one shard (the local stream has one) and a bound
+// otherwise.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spillwayhq/spillway/internal/tdtest"
+	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/shared/layout"
+	"github.com/spillwayhq/spillway/shared/tdrecord"
+)
+
+const (
+	db    = "bench"
+	table = "fresh"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("e2e", flag.ContinueOnError)
+	duration := fs.Duration("duration", 3*time.Minute, "how long to send")
+	rate := fs.Float64("rate", 20, "requests per second")
+	perReq := fs.Int("events", 5, "events per request")
+	setting := fs.String("setting", "default", "default or low-latency")
+	drain := fs.Duration("drain", 5*time.Minute, "how long to wait for the last events after sending stops")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch *setting {
+	case "default":
+	case "low-latency":
+		// The local cloud applies examples/local with these extra arguments.
+		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=esm_maximum_batching_window_seconds=0 -var=seal_after=0s -var=sweep_every=10s"))
+	default:
+		return fmt.Errorf("-setting: %q is neither default nor low-latency", *setting)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fmt.Fprintf(out, "starting the local cloud (setting %s)...\n", *setting)
+	opts := cloud.DefaultOptions()
+	// Free ports: the benchmark runs beside a `make local-up` cloud.
+	opts.EdgeAddr, opts.APIAddr, opts.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.NamePrefix = "spw-bench"
+	c, err := cloud.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(out, "flush schedule %s; sending %.0f requests/s of %d events for %s\n", c.FlushSchedule, *rate, *perReq, *duration)
+
+	b := &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true }), seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}}
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); b.poll(pollCtx) }()
+	start := time.Now()
+	if err := b.send(ctx, *duration, *rate, *perReq); err != nil {
+		stopPoll()
+		return err
+	}
+	sent := time.Since(start)
+	deadline := time.Now().Add(*drain)
+	for !b.complete() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+	}
+	stopPoll()
+	wg.Wait()
+	b.report(out, *setting, sent)
+	return nil
+}
+
+type bench struct {
+	c  *cloud.Cloud
+	s3 *s3.Client
+
+	mu     sync.Mutex
+	acks   []time.Time                    // by sequence number
+	seen   map[string]map[int64]time.Time // sink -> seq -> first seen
+	s3keys map[string]bool                // sealed objects already read
+	errs   int
+}
+
+// send posts in_http JSON arrays at a steady rate; each event carries its
+// sequence number. Events are numbered when their request is acknowledged.
+func (b *bench) send(ctx context.Context, d time.Duration, rate float64, perReq int) error {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	var next int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		b.mu.Lock()
+		first := next
+		next += int64(perReq)
+		b.acks = append(b.acks, make([]time.Time, perReq)...)
+		b.mu.Unlock()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			b.post(ctx, first, perReq)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (b *bench) post(ctx context.Context, first int64, n int) {
+	evs := make([]map[string]any, n)
+	for i := range evs {
+		evs[i] = map[string]any{"seq": first + int64(i), "time": time.Now().Unix(), "msg": "fresh"}
+	}
+	body, _ := json.Marshal(evs)
+	for attempt := 0; attempt < 10; attempt++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.c.APIURL+"/td."+db+"."+table, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "TD1 "+b.c.APIKey)
+		// One unique_id per request, the same on every retry.
+		q := req.URL.Query()
+		q.Set("unique_id", fmt.Sprintf("bench-%d", first))
+		req.URL.RawQuery = q.Encode()
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				now := time.Now()
+				b.mu.Lock()
+				for i := range n {
+					b.acks[first+int64(i)] = now
+				}
+				b.mu.Unlock()
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.mu.Lock()
+	b.errs++
+	b.mu.Unlock()
+}
+
+// poll looks at every sink every 250 ms until ctx ends.
+func (b *bench) poll(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.pollTD()
+		if err := b.pollS3(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "poll s3:", err)
+		}
+		if err := b.pollCatalog(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "poll catalog:", err)
+		}
+	}
+}
+
+func (b *bench) mark(sink string, seq int64, at time.Time) {
+	m := b.seen[sink]
+	if m == nil {
+		m = map[int64]time.Time{}
+		b.seen[sink] = m
+	}
+	if _, ok := m[seq]; !ok {
+		m[seq] = at
+	}
+}
+
+func (b *bench) pollTD() {
+	now := time.Now()
+	recs := b.c.TD.Records(db, table)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range recs {
+		if seq, ok := asInt(r["seq"]); ok {
+			b.mark("td", seq, now)
+		}
+	}
+}
+
+func (b *bench) pollS3(ctx context.Context) error {
+	now := time.Now()
+	prefix := layout.TablePrefix(layout.PrefixSealed, db, table)
+	p := s3.NewListObjectsV2Paginator(b.s3, &s3.ListObjectsV2Input{Bucket: aws.String(b.c.Outputs.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		pg, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range pg.Contents {
+			k := aws.ToString(o.Key)
+			if b.s3keys[k] {
+				continue
+			}
+			obj, err := b.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.c.Outputs.Bucket), Key: aws.String(k)})
+			if err != nil {
+				return err
+			}
+			gz, err := io.ReadAll(obj.Body)
+			obj.Body.Close()
+			if err != nil {
+				return err
+			}
+			raw, err := tdrecord.Gunzip(gz, tdtest.DefaultLimits(), nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			recs, err := tdrecord.Decode(raw, tdtest.DefaultLimits())
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			b.mu.Lock()
+			for _, r := range recs {
+				if seq, ok := asInt(r["seq"]); ok {
+					b.mark("s3", seq, now)
+				}
+			}
+			b.s3keys[k] = true
+			b.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+func (b *bench) pollCatalog(ctx context.Context) error {
+	n, err := b.c.CatalogCount(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// Rank acknowledged events by ack time; the first n are counted.
+	order := b.ackOrder()
+	for i := 0; i < int(n) && i < len(order); i++ {
+		b.mark("catalog", order[i], now)
+	}
+	return nil
+}
+
+// ackOrder returns the acknowledged sequence numbers by ack time.
+func (b *bench) ackOrder() []int64 {
+	var seqs []int64
+	for s, t := range b.acks {
+		if !t.IsZero() {
+			seqs = append(seqs, int64(s))
+		}
+	}
+	sort.SliceStable(seqs, func(i, j int) bool { return b.acks[seqs[i]].Before(b.acks[seqs[j]]) })
+	return seqs
+}
+
+func (b *bench) complete() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	acked := len(b.ackOrder())
+	for _, s := range []string{"s3", "td", "catalog"} {
+		if len(b.seen[s]) < acked {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *bench) report(out io.Writer, setting string, sent time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	acked := b.ackOrder()
+	fmt.Fprintf(out, "\nsetting %s: %d events acknowledged in %s (%.1f events/s), %d requests failed\n",
+		setting, len(acked), sent.Round(time.Second), float64(len(acked))/sent.Seconds(), b.errs)
+	fmt.Fprintf(out, "| sink | visible | missing | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range []string{"catalog", "s3", "td"} {
+		var lat []time.Duration
+		for _, seq := range acked {
+			if at, ok := b.seen[s][seq]; ok {
+				lat = append(lat, max(0, at.Sub(b.acks[seq])))
+			}
+		}
+		slices.Sort(lat)
+		fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %s | %s |\n", s, len(lat), len(acked)-len(lat), q(lat, 0.50), q(lat, 0.95), q(lat, 0.99), q(lat, 1))
+	}
+}
+
+func q(s []time.Duration, p float64) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	i := int(float64(len(s)-1) * p)
+	return fmt.Sprintf("%.1fs", s[i].Seconds())
+}
+
+func asInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case uint64:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	}
+	return 0, false
+}
