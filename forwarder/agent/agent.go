@@ -100,6 +100,7 @@ func (a *Agent) open() (err error) {
 	if a.in, err = route.NewIntake(router, buffers); err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
+
 	if len(cfg.Filters) > 0 {
 		host, err := os.Hostname()
 		if err != nil {
@@ -172,6 +173,7 @@ func (a *Agent) openOutbound(o output.Named) (_ *outbound, err error) {
 	s := &outbound{name: o.Name}
 	bc := a.cfg.Buffer
 	bc.Dir = a.cfg.OutputBufferDir(o.Name)
+	bc.AnyTag = o.Type == output.TypeForward // chunks keyed by the events' own tags
 	log := a.log
 	if o.Name != route.DefaultOutput {
 		log = log.With("output", o.Name)

@@ -126,10 +126,14 @@ monitor: {addr: "127.0.0.1:0"}
 	waitFor(t, "output counters", func() bool {
 		return strings.Contains(get(t, "http://"+monAddr+"/metrics"), fmt.Sprintf(`spillway_forwarder_output_records_total %d`, lines+1))
 	})
+	// The tail publishes its files at the end of a poll, after saving its
+	// positions (an fsync that can outlast the shipping on a loaded disk).
+	lag := `spillway_forwarder_tail_file_lag_bytes{path=` + fmt.Sprintf("%q", logPath) + `,source="web"} 0`
+	waitFor(t, "the tail's file lag", func() bool { return strings.Contains(get(t, "http://"+monAddr+"/metrics"), lag) })
 	m := get(t, "http://"+monAddr+"/metrics")
 	for _, want := range []string{
 		fmt.Sprintf(`spillway_forwarder_output_records_total %d`, lines+1),
-		`spillway_forwarder_tail_file_lag_bytes{path=` + fmt.Sprintf("%q", logPath) + `,source="web"} 0`,
+		lag,
 		`spillway_forwarder_buffer_chunks{state="sealed"} 0`,
 		`spillway_forwarder_http_unroutable_requests_total 1`,
 	} {

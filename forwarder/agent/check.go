@@ -12,7 +12,7 @@ import (
 )
 
 // Check looks for what would stop a valid configuration from starting:
-// key and CA files that cannot be read, environment variables that are
+// key and CA files (forward outputs' TLS files too) that cannot be read, environment variables that are
 // unset (of the output section and of every outputs[] entry), a state directory (buffer, position files, log file) that is not
 // writable, listening ports already taken. It returns one error per
 // problem, each naming its key, joined; nil when there is none.
@@ -42,6 +42,26 @@ func Check(cfg config.Config) error {
 				add(fmt.Errorf("%s.ca_file: %w", key, err))
 			}
 		}
+	}
+	fwdTLS := func(key string, oc output.Config) {
+		if oc.Forward == nil || oc.Forward.TLS == nil {
+			return
+		}
+		t := oc.Forward.TLS
+		if t.CAFile != "" {
+			if _, err := os.ReadFile(t.CAFile); err != nil {
+				add(fmt.Errorf("%s.forward.tls.ca_file: %w", key, err))
+			}
+		}
+		if t.CertFile != "" {
+			if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+				add(fmt.Errorf("%s.forward.tls: cert_file, key_file: %w", key, err))
+			}
+		}
+	}
+	fwdTLS("output", cfg.Output)
+	for i, o := range cfg.Outputs {
+		fwdTLS(fmt.Sprintf("outputs[%d]", i), o.Config)
 	}
 	endpoint("output.primary", &cfg.Output.Primary)
 	endpoint("output.standby", cfg.Output.Standby)

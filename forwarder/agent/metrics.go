@@ -61,7 +61,16 @@ var (
 	mNOutParked  = newDesc("spillway_forwarder_named_output_parked_total", "Chunks a named output parked after a refusal of their content (400, 413, 415, 422).", prometheus.CounterValue, "output")
 	mNOutRefused = newDesc("spillway_forwarder_named_output_refused_total", "Ship attempts of a named output refused for a reason that heals: class auth = 401/403, not_found = 404.", prometheus.CounterValue, "output", "class")
 	mNOutLast    = newDesc("spillway_forwarder_named_output_last_success_timestamp_seconds", "Time of a named output's last shipped chunk.", prometheus.GaugeValue, "output")
-	mBuildInfo   = newDesc("spillway_forwarder_build_info", "Build of the running forwarder (value 1).", prometheus.GaugeValue, "version", "revision", "goversion")
+	// Forward-protocol outputs (type forward), one series per server; the
+	// output label is "default" for the output: section.
+	mFwdUp      = newDesc("spillway_forwarder_forward_output_server_up", "1 when a forward server takes chunks (role active or standby), 0 while it is marked down.", prometheus.GaugeValue, "output", "server", "role")
+	mFwdChunks  = newDesc("spillway_forwarder_forward_output_server_chunks_total", "Chunks a forward server acknowledged (or took, without require_ack_response).", prometheus.CounterValue, "output", "server")
+	mFwdRecs    = newDesc("spillway_forwarder_forward_output_server_records_total", "Records a forward server acknowledged.", prometheus.CounterValue, "output", "server")
+	mFwdBytes   = newDesc("spillway_forwarder_forward_output_server_bytes_total", "Message bytes a forward server acknowledged.", prometheus.CounterValue, "output", "server")
+	mFwdFails   = newDesc("spillway_forwarder_forward_output_server_failures_total", "Failed sends to a forward server (connect, handshake, write, ack); the chunk is sent again.", prometheus.CounterValue, "output", "server")
+	mFwdAckTO   = newDesc("spillway_forwarder_forward_output_server_ack_timeouts_total", "Sends whose ack did not come within ack_response_timeout (also failures).", prometheus.CounterValue, "output", "server")
+	mFwdHBFails = newDesc("spillway_forwarder_forward_output_server_heartbeat_failures_total", "Heartbeats a forward server did not answer.", prometheus.CounterValue, "output", "server")
+	mBuildInfo  = newDesc("spillway_forwarder_build_info", "Build of the running forwarder (value 1).", prometheus.GaugeValue, "version", "revision", "goversion")
 )
 
 // metricsCollector reads the components' counters at scrape time. It is an
@@ -149,6 +158,28 @@ func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			last = os.LastSuccess.Unix()
 		}
 		emit(mNOutLast, float64(last), ob.name)
+	}
+	for _, ob := range a.outbounds {
+		f := ob.out.Forward()
+		if f == nil {
+			continue
+		}
+		for _, s := range f.Servers() {
+			role, up := "active", 0.0
+			if s.Standby {
+				role = "standby"
+			}
+			if s.Available {
+				up = 1
+			}
+			emit(mFwdUp, up, ob.name, s.Name, role)
+			emit(mFwdChunks, float64(s.Chunks), ob.name, s.Name)
+			emit(mFwdRecs, float64(s.Records), ob.name, s.Name)
+			emit(mFwdBytes, float64(s.Bytes), ob.name, s.Name)
+			emit(mFwdFails, float64(s.Failures), ob.name, s.Name)
+			emit(mFwdAckTO, float64(s.AckTimeouts), ob.name, s.Name)
+			emit(mFwdHBFails, float64(s.HeartbeatFailures), ob.name, s.Name)
+		}
 	}
 	v := version.Get()
 	emit(mBuildInfo, 1, v.Version, v.Revision, v.GoVersion)

@@ -2,11 +2,15 @@ package agent
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spillwayhq/spillway/forwarder/output"
 )
 
 // monitorHandler serves Fluentd's /api/plugins.json shape, Prometheus
@@ -61,8 +65,16 @@ func (a *Agent) pluginsJSON(w http.ResponseWriter, _ *http.Request) {
 			Config: map[string]any{"bind": a.fwdLn.Addr().String()}, EmitRecords: ptr(s.Records), EmitCount: ptr(s.Messages)})
 	}
 	bs, os := a.buf.Stats(), a.out.Stats()
-	p := plugin{PluginID: "tdlog", PluginCategory: "output", Type: "tdlog", OutputPlugin: true,
-		Config:            map[string]any{"endpoint": a.cfg.Output.Primary.URL, "buffer_path": a.cfg.Buffer.Dir},
+	typ, conf := "tdlog", map[string]any{"endpoint": a.cfg.Output.Primary.URL, "buffer_path": a.cfg.Buffer.Dir}
+	if f := a.cfg.Output.Forward; a.cfg.Output.Type == output.TypeForward && f != nil {
+		var servers []string
+		for _, s := range f.Servers {
+			servers = append(servers, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
+		}
+		typ, conf = "forward", map[string]any{"servers": servers, "buffer_path": a.cfg.Buffer.Dir}
+	}
+	p := plugin{PluginID: typ, PluginCategory: "output", Type: typ, OutputPlugin: true,
+		Config:            conf,
 		BufferQueueLength: ptr(bs.SealedChunks), BufferTotalQueuedSize: ptr(bs.Bytes), BufferStageLength: ptr(bs.OpenChunks),
 		RetryCount: ptr(os.Failures), EmitRecords: ptr(os.Records), WriteCount: ptr(os.Chunks)}
 	if !os.LastSuccess.IsZero() {

@@ -15,7 +15,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/spillwayhq/spillway/forwarder/intake"
-	"github.com/spillwayhq/spillway/shared/names"
 )
 
 // Append stores count records (concatenated msgpack maps) for tag. It returns
@@ -76,7 +75,7 @@ func (b *Buffer) prepare(tag string, records []byte, count int, meta []byte) (*P
 			return nil, fmt.Errorf("position of %d bytes is over the %d limit", len(meta), maxMeta)
 		}
 	}
-	if _, _, err := names.ParseTag(tag); err != nil {
+	if err := b.checkTag(tag); err != nil {
 		return nil, fmt.Errorf("%w: %w", intake.ErrUnroutable, err)
 	}
 	if len(records) > MaxFrame {

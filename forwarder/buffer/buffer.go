@@ -63,6 +63,11 @@ type Config struct {
 	// compression it applies to.
 	SingleMemberBody bool `yaml:"single_member_body"`
 
+	// AnyTag stores any Fluentd tag (a forward output's buffer keeps the
+	// tags events arrived with); otherwise only td.<db>.<table>. Tags are
+	// in chunk file names, bytes outside [A-Za-z0-9_.-] escaped as %XX.
+	AnyTag bool `yaml:"-"`
+
 	// Checkpoint keeps the source positions stored with records (see
 	// Prepare); nil when no source stores positions.
 	Checkpoint Checkpoint `yaml:"-"`
@@ -134,8 +139,8 @@ func (c Config) Validate() error {
 // Chunk is a sealed chunk handed to the output.
 type Chunk struct {
 	ID      string // 32 hex characters, time-ordered; the TD unique_id
-	Tag     string // td.<db>.<table>
-	DB      string
+	Tag     string // td.<db>.<table> (any tag with Config.AnyTag)
+	DB      string // "" for a tag that is not td.<db>.<table>
 	Table   string
 	Size    int64 // bytes on disk
 	Records int   // -1 when recovered from disk and not yet read

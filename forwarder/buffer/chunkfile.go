@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-
-	"github.com/spillwayhq/spillway/shared/names"
 )
 
-func parseName(base string) (id, tag string, err error) {
+// parseName reads "<32 hex id>.<escaped tag>" (a chunk file's name without
+// its extension).
+func (b *Buffer) parseName(base string) (id, tag string, err error) {
 	i := strings.IndexByte(base, '.')
 	if i != 32 {
 		return "", "", errors.New("name is not <32 hex id>.<tag>")
@@ -23,8 +23,10 @@ func parseName(base string) (id, tag string, err error) {
 	if _, err := hex.DecodeString(base[:i]); err != nil {
 		return "", "", fmt.Errorf("id: %w", err)
 	}
-	tag = base[i+1:]
-	if _, _, err := names.ParseTag(tag); err != nil {
+	if tag, err = unescapeTag(base[i+1:]); err != nil {
+		return "", "", err
+	}
+	if err := b.checkTag(tag); err != nil {
 		return "", "", err
 	}
 	return base[:i], tag, nil
@@ -45,7 +47,7 @@ func (b *Buffer) newID() string {
 // create makes a new open chunk file for tag (caller holds b.mu).
 func (b *Buffer) create(tag string) (*openChunk, error) {
 	id := b.newID()
-	p := filepath.Join(b.cfg.Dir, id+"."+tag+openExt)
+	p := filepath.Join(b.cfg.Dir, id+"."+escapeTag(tag)+openExt)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create chunk: %w", err)

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/spillwayhq/spillway/shared/names"
 )
 
 func (b *Buffer) recover() error {
@@ -32,7 +30,7 @@ func (b *Buffer) recover() error {
 		}
 		switch {
 		case strings.HasSuffix(name, openExt):
-			id, tag, err := parseName(strings.TrimSuffix(name, openExt))
+			id, tag, err := b.parseName(strings.TrimSuffix(name, openExt))
 			if err != nil {
 				b.log.Warn("ignoring unknown file in buffer dir", "file", name, "error", err)
 				continue
@@ -46,7 +44,7 @@ func (b *Buffer) recover() error {
 				b.total += c.Size
 			}
 		case strings.HasSuffix(name, sealedExt):
-			id, tag, err := parseName(strings.TrimSuffix(name, sealedExt))
+			id, tag, err := b.parseName(strings.TrimSuffix(name, sealedExt))
 			if err != nil {
 				b.log.Warn("ignoring unknown file in buffer dir", "file", name, "error", err)
 				continue
@@ -55,7 +53,7 @@ func (b *Buffer) recover() error {
 			if err != nil {
 				return fmt.Errorf("stat %s: %w", name, err)
 			}
-			db, table, _ := names.ParseTag(tag)
+			db, table := tagTable(tag)
 			b.queue = append(b.queue, &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: fi.Size(), Records: -1, path: p})
 			b.total += fi.Size()
 		}
@@ -131,7 +129,7 @@ func (b *Buffer) recoverOpen(p, id, tag string) (*Chunk, error) {
 	if err := os.Rename(p, sp); err != nil {
 		return nil, fmt.Errorf("seal recovered chunk %s: %w", p, err)
 	}
-	db, table, _ := names.ParseTag(tag)
+	db, table := tagTable(tag)
 	return &Chunk{ID: id, Tag: tag, DB: db, Table: table, Size: valid, Records: recs, path: sp, hasCheckpoint: hasCheckpoint}, nil
 }
 

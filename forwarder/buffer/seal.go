@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/spillwayhq/spillway/shared/names"
 )
 
 func (b *Buffer) sealDetached(oc *openChunk) { b.finishSeal(oc) }
@@ -48,7 +46,7 @@ func (b *Buffer) finishSeal(oc *openChunk) {
 		b.mu.Unlock()
 		return
 	}
-	db, table, _ := names.ParseTag(oc.tag)
+	db, table := tagTable(oc.tag)
 	c := &Chunk{ID: oc.id, Tag: oc.tag, DB: db, Table: table, Size: oc.size, Records: oc.records, path: sp, hasCheckpoint: oc.hasCheckpoint}
 	b.mu.Lock()
 	i := sort.Search(len(b.queue), func(i int) bool { return b.queue[i].ID > c.ID })

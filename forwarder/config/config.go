@@ -173,6 +173,13 @@ func Defaults(c Config) Config {
 		c.Buffer.Compression = bd.Compression
 	}
 	od := d.Output
+	if c.Output.Type == "" {
+		c.Output.Type = od.Type
+	}
+	if c.Output.Forward != nil {
+		f := c.Output.Forward.WithDefaults()
+		c.Output.Forward = &f
+	}
 	if c.Output.FailoverAfter == 0 {
 		c.Output.FailoverAfter = od.FailoverAfter
 	}
@@ -408,8 +415,15 @@ func (c Config) Validate() error {
 // RouteConfig is the routing part of c.
 func (c Config) RouteConfig() route.Config {
 	rc := route.Config{Routes: c.Routes, DefaultTable: c.DefaultTable}
+	if c.Output.Type == output.TypeForward {
+		rc.KeepTag = append(rc.KeepTag, route.DefaultOutput)
+	}
 	for _, o := range c.Outputs {
 		rc.Outputs = append(rc.Outputs, o.Name)
+		if o.Type == output.TypeForward {
+			// Forwarded with the tags the events arrived with.
+			rc.KeepTag = append(rc.KeepTag, o.Name)
+		}
 	}
 	return rc
 }

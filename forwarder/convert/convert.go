@@ -61,15 +61,16 @@ type converter struct {
 	buffer  *section
 	output  *section
 	monitor *section
-	// tdMatch is the first <match> whose tdlog (or tdlog <store>) became
-	// an output; tdMatches are all of them.
+	// tdMatch is the first <match> whose tdlog or forward output (or such
+	// a copy <store>) became an output; tdMatches are all of them.
 	tdMatch   *Element
 	tdPattern string
 	tdMatches map[*Element]bool
 	outIDs    map[string]string // output name by tdlog apikey and endpoint
 	named     []*section        // outputs: entries
-	// routing is set when the tdlog <match>es need routes: anything but
-	// one tdlog <match td.*.*> (the forwarder's rule without routes).
+	// routing is set when the tdlog and forward <match>es need routes:
+	// anything but one such <match td.*.*> (the forwarder's rule without
+	// routes).
 	routing  bool
 	routes   []*section
 	filters  []*yamlNode
@@ -114,7 +115,7 @@ func Convert(root *Element, name string) (Result, error) {
 	var tdMatches []*Element
 	stores := 0
 	for _, m := range c.matches {
-		if n := tdStores(m); n > 0 {
+		if n := tdStores(m) + forwardOutputs(m); n > 0 {
 			tdMatches = append(tdMatches, m)
 			stores += n
 		}

@@ -25,27 +25,31 @@ func (c *converter) convertMatch(m *Element) {
 				c.omit(nil, st.Line, "<match %s> copy: <%s>", m.Arg, st.Name)
 				continue
 			}
-			if st.Type() == "tdlog" {
+			switch st.Type() {
+			case "tdlog":
 				outs = append(outs, c.convertTdlog(m, st, "<match "+m.Arg+"> <store>"))
-				continue
+			case "forward":
+				outs = append(outs, c.convertForwardOutput(m, st, "<match "+m.Arg+"> <store>"))
+			default:
+				c.omit(nil, st.Line, "<match %s> copy: <store> @type %s: the forwarder ships only to TD import endpoints and forward servers", m.Arg, st.Type())
 			}
-			c.omit(nil, st.Line, "<match %s> copy: <store> @type %s: the forwarder ships only to TD import endpoints", m.Arg, st.Type())
 		}
 		if len(outs) > 0 {
 			c.addRoute(m, outs)
 		}
 	case "forward":
-		c.convertForwardOut(m)
+		c.addRoute(m, []string{c.convertForwardOutput(m, m, "<match "+m.Arg+">")})
 	default:
 		why := "events with these tags are refused by its http/forward inputs unless they are td.<database>.<table>"
 		if c.routing {
 			why = "events with these tags are not stored unless a route accepts them"
 		}
-		c.omit(nil, m.Line, "<match %s> @type %s: no such output in the forwarder (it ships to TD import endpoints); %s", m.Arg, t, why)
+		c.omit(nil, m.Line, "<match %s> @type %s: no such output in the forwarder (it ships to TD import endpoints and forward servers); %s", m.Arg, t, why)
 	}
 }
 
-// tdStores counts the tdlog outputs of m (m itself or copy's <store>s).
+// tdStores counts the tdlog outputs of m (m itself or copy's <store>s);
+// forwardOutputs counts its forward outputs.
 func tdStores(m *Element) int {
 	switch m.Type() {
 	case "tdlog":
@@ -119,36 +123,8 @@ func (c *converter) convertTdlog(m, e *Element, where string) string {
 	if name, ok := c.outIDs[id]; ok {
 		return name
 	}
-	var o, b *section
-	name := "default"
-	if c.output == nil {
-		o = newSection()
-		c.output = o
-		if c.buffer == nil {
-			c.buffer = newSection()
-		}
-		b = c.buffer
-	} else {
-		name = fmt.Sprintf("td%d", len(c.named)+2)
-		if v, ok := e.Get("@id"); ok && validOutputName.MatchString(v) && v != "default" && !c.outputNamed(v) {
-			name = v
-		}
-		o = newSection()
-		o.set("name", str(name), where)
-		b = newSection() // the buffer section is shared: compared below
-		c.named = append(c.named, o)
-		defer func() {
-			for i := 0; i+1 < len(b.node.Content); i += 2 {
-				k, v := b.node.Content[i].Value, b.node.Content[i+1]
-				if k == "compression" {
-					continue
-				}
-				if main := c.buffer.get(k); main == nil || main.Value != v.Value {
-					c.omit(o, e.Line, "buffer %s %s of this output: the forwarder has one buffer section for every output", k, v.Value)
-				}
-			}
-		}()
-	}
+	o, b, name, done := c.newOutput(e, where, "td")
+	defer done()
 	if c.outIDs == nil {
 		c.outIDs = map[string]string{}
 	}
@@ -239,6 +215,41 @@ func (c *converter) convertTdlog(m, e *Element, where string) string {
 	return name
 }
 
+// newOutput makes the section of a converted output: the output section
+// (name "default") for the first, an outputs: entry (named after its @id,
+// or prefix and a number) for the others. b is where its buffer settings
+// go; done remarks on those that differ from the buffer section, which
+// every output shares.
+func (c *converter) newOutput(e *Element, where, prefix string) (o, b *section, name string, done func()) {
+	if c.output == nil {
+		o = newSection()
+		c.output = o
+		if c.buffer == nil {
+			c.buffer = newSection()
+		}
+		return o, c.buffer, "default", func() {}
+	}
+	name = fmt.Sprintf("%s%d", prefix, len(c.named)+2)
+	if v, ok := e.Get("@id"); ok && validOutputName.MatchString(v) && v != "default" && !c.outputNamed(v) {
+		name = v
+	}
+	o = newSection()
+	o.set("name", str(name), where)
+	b = newSection() // the buffer section is shared: compared in done
+	c.named = append(c.named, o)
+	return o, b, name, func() {
+		for i := 0; i+1 < len(b.node.Content); i += 2 {
+			k, v := b.node.Content[i].Value, b.node.Content[i+1]
+			if k == "compression" {
+				continue
+			}
+			if main := c.buffer.get(k); main == nil || main.Value != v.Value {
+				c.omit(o, e.Line, "buffer %s %s of this output: the forwarder has one buffer section for every output", k, v.Value)
+			}
+		}
+	}
+}
+
 // bufferParam carries a tdlog buffer or retry parameter (v0.12 names and
 // v1 <buffer> names).
 func (c *converter) bufferParam(o, b *section, p Param, where string) {
@@ -287,45 +298,6 @@ func (c *converter) bufferParam(o, b *section, p Param, where string) {
 	default:
 		c.omit(o, p.Line, "%s%s %s", where, p.Key, p.Value)
 	}
-}
-
-// convertForwardOut remarks on a forward output: the forwarder ships to
-// TD import endpoints only.
-func (c *converter) convertForwardOut(m *Element) {
-	var servers []string
-	for _, s := range m.Elems {
-		if s.Name != "server" {
-			if s.Name == "secondary" {
-				c.omit(nil, s.Line, "<match %s> forward: <secondary>", m.Arg)
-			}
-			continue
-		}
-		host, _ := s.Get("host")
-		port, ok := s.Get("port")
-		if !ok {
-			port = "24224"
-		}
-		d := host + ":" + port
-		if _, sb := s.Get("standby"); sb {
-			d += " (standby)"
-		}
-		servers = append(servers, d)
-	}
-	var params []string
-	for _, p := range m.Params {
-		if p.Key != "@type" && p.Key != "type" {
-			params = append(params, strings.TrimSpace(p.Key+" "+p.Value))
-		}
-	}
-	c.omit(nil, m.Line, "<match %s> @type forward to %s%s: the forwarder has no forward output (it ships to TD import endpoints with output.primary and output.standby); send to the TD endpoint the aggregators write to instead",
-		m.Arg, strings.Join(servers, ", "), paramList(params))
-}
-
-func paramList(p []string) string {
-	if len(p) == 0 {
-		return ""
-	}
-	return " [" + strings.Join(p, "; ") + "]"
 }
 
 // validOutputName is the forwarder's rule for outputs[].name.

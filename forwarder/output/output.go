@@ -1,10 +1,11 @@
-// Package output ships the disk buffer's sealed chunks to TD import API
-// endpoints with import_with_id (the chunk id is the unique_id): a primary
+// Package output ships the disk buffer's sealed chunks: with type td (the
+// default) to TD import API endpoints with import_with_id (the chunk id is the unique_id): a primary
 // endpoint, a standby used after consecutive failures with the primary
 // retried periodically, several chunks in flight, jittered backoff, and
 // chunks refused for their content (400, 413, 415, 422) parked with the
 // server's answer; 401/403/404 retried and alarmed, 404 creating the table
-// first when auto_create_table is on.
+// first when auto_create_table is on. With type forward it hands the chunks
+// to a Fluentd forward-protocol output (package forward).
 package output
 
 import (
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/forwarder/output/forward"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -37,8 +39,21 @@ type Endpoint struct {
 	CAFile     string `yaml:"ca_file"`      // PEM CA bundle added to the system roots
 }
 
+// Output types.
+const (
+	TypeTD      = "td"      // TD import API (primary, standby)
+	TypeForward = "forward" // Fluentd forward protocol (forward.servers)
+)
+
 // Config configures an Output.
 type Config struct {
+	// Type is TypeTD (default) or TypeForward.
+	Type string `yaml:"type"`
+	// Forward configures the forward-protocol output (type forward); the
+	// TD endpoint settings (primary, standby, compression,
+	// auto_create_table, ...) are then unused.
+	Forward *forward.Config `yaml:"forward"`
+
 	Primary              Endpoint      `yaml:"primary"`
 	Standby              *Endpoint     `yaml:"standby"`
 	FailoverAfter        int           `yaml:"failover_after"`         // consecutive failed attempts before the standby is used
@@ -74,6 +89,7 @@ type Config struct {
 // DefaultConfig returns working defaults for everything but the endpoints.
 func DefaultConfig() Config {
 	return Config{
+		Type:                 TypeTD,
 		FailoverAfter:        3,
 		PrimaryRetryInterval: time.Minute,
 		Concurrency:          2,
@@ -110,9 +126,28 @@ func format(codec buffer.Codec) string {
 // Validate reports every problem of c, each prefixed with its field path.
 func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Primary.validate("primary"))
-	if c.Standby != nil {
-		errs = append(errs, c.Standby.validate("standby"))
+	switch c.Type {
+	case "", TypeTD:
+		errs = append(errs, c.Primary.validate("primary"))
+		if c.Standby != nil {
+			errs = append(errs, c.Standby.validate("standby"))
+		}
+		if c.Forward != nil {
+			errs = append(errs, errors.New("forward: set only with type forward"))
+		}
+	case TypeForward:
+		if c.Primary != (Endpoint{}) || c.Standby != nil {
+			errs = append(errs, errors.New("primary, standby: not used with type forward (list forward.servers)"))
+		}
+		if c.Forward == nil {
+			errs = append(errs, errors.New("forward: required with type forward (forward.servers at least)"))
+		} else if err := c.Forward.Validate(); err != nil {
+			for _, e := range flatten(err) {
+				errs = append(errs, fmt.Errorf("forward.%w", e))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("type: %q is neither %q nor %q", c.Type, TypeTD, TypeForward))
 	}
 	if c.FailoverAfter < 1 {
 		errs = append(errs, fmt.Errorf("failover_after: %d must be at least 1", c.FailoverAfter))
@@ -272,6 +307,16 @@ type Output struct {
 	lastSuccess atomic.Int64
 
 	now func() time.Time
+	// fwd does the work with type forward.
+	fwd *forward.Output
+}
+
+// flatten lists the errors joined in err.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // New builds an Output; API keys and CA files are read here.
@@ -282,6 +327,14 @@ func New(cfg Config, src Source) (*Output, error) {
 	o := &Output{cfg: cfg, src: src, log: cfg.Logger, now: time.Now}
 	if o.log == nil {
 		o.log = slog.Default()
+	}
+	if cfg.Type == TypeForward {
+		f, err := forward.New(*cfg.Forward, src, o.log)
+		if err != nil {
+			return nil, err
+		}
+		o.fwd = f
+		return o, nil
 	}
 	bodies, err := NewBodies(cfg.Body, o.log)
 	if err != nil {
@@ -310,6 +363,10 @@ func New(cfg Config, src Source) (*Output, error) {
 // Run ships chunks with Concurrency workers until ctx ends. A chunk being
 // shipped when ctx ends is released, not lost: it stays on disk.
 func (o *Output) Run(ctx context.Context) {
+	if o.fwd != nil {
+		o.fwd.Run(ctx)
+		return
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < o.cfg.Concurrency; i++ {
 		wg.Add(1)
@@ -330,6 +387,9 @@ func (o *Output) Run(ctx context.Context) {
 // ShipQueued ships what is queued now and returns when the queue is empty, an
 // attempt failed (the chunk stays queued), or ctx ends.
 func (o *Output) ShipQueued(ctx context.Context) error {
+	if o.fwd != nil {
+		return o.fwd.ShipQueued(ctx)
+	}
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	for i := 0; i < o.cfg.Concurrency; i++ {
@@ -424,6 +484,9 @@ type answer struct {
 // auto_create_table, a 404 creates the database and table and the import
 // is sent again at once.
 func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
+	if o.fwd != nil {
+		return o.fwd.Ship(ctx, c)
+	}
 	ep := o.pick()
 	body, codec, err := o.send(ctx, ep, c, o.zstdOK(ep))
 	if codec == buffer.Zstd && o.cfg.Compression == CompressionAuto && tdimport.IsPermanent(err) && !tdimport.IsAuthError(err) && ctx.Err() == nil {
@@ -528,6 +591,11 @@ func (o *Output) send(ctx context.Context, ep int, c *buffer.Chunk, zstdOK bool)
 
 // Stats returns a snapshot of the counters.
 func (o *Output) Stats() Stats {
+	if o.fwd != nil {
+		f := o.fwd.Stats()
+		return Stats{Chunks: f.Chunks, Records: f.Records, Bytes: f.Bytes, Failures: f.Failures + f.NoServer,
+			LastSuccess: f.LastSuccess, OnStandby: f.OnStandby}
+	}
 	s := Stats{Chunks: o.chunks.Load(), Records: o.records.Load(), Bytes: o.bytes.Load(),
 		Failures: o.failures.Load(), Parked: o.parked.Load(), Failovers: o.failovers.Load(),
 		AuthFailures: o.authFails.Load(), NotFound: o.notFound.Load()}
@@ -539,3 +607,7 @@ func (o *Output) Stats() Stats {
 	o.mu.Unlock()
 	return s
 }
+
+// Forward returns the forward-protocol output (per-server state and
+// counters), nil with type td.
+func (o *Output) Forward() *forward.Output { return o.fwd }

@@ -36,6 +36,14 @@ type Filter interface {
 	Filter(tag string, dst, records []byte, count int) (out []byte, kept int, applied bool, err error)
 }
 
+// tagFor is the tag output's buffer stores tag's events under.
+func (in *Intake) tagFor(output, tag string, d Dest) string {
+	if in.r.keepTag[output] {
+		return tag
+	}
+	return d.Tag
+}
+
 // SetFilter makes the intake apply f to every batch before storing it.
 // Without it (no filters configured) batches go to the buffer untouched.
 func (in *Intake) SetFilter(f Filter) { in.f = f }
@@ -116,7 +124,7 @@ func (in *Intake) Append(ctx context.Context, tag string, records []byte, count 
 		return err // all filtered out: nothing to store
 	}
 	for _, o := range d.Outputs {
-		if err := in.buffers[o].Append(ctx, d.Tag, records, count); err != nil {
+		if err := in.buffers[o].Append(ctx, in.tagFor(o, tag, d), records, count); err != nil {
 			return fmt.Errorf("output %s: %w", o, err)
 		}
 	}
@@ -139,11 +147,11 @@ func (in *Intake) Prepare(tag string, records []byte, count int, checkpoint []by
 		return noop{}, nil // all filtered out
 	}
 	if len(d.Outputs) == 1 {
-		return in.buffers[d.Outputs[0]].Prepare(d.Tag, records, count, checkpoint)
+		return in.buffers[d.Outputs[0]].Prepare(in.tagFor(d.Outputs[0], tag, d), records, count, checkpoint)
 	}
 	var m multi
 	for _, o := range d.Outputs {
-		p, err := in.buffers[o].Prepare(d.Tag, records, count, checkpoint)
+		p, err := in.buffers[o].Prepare(in.tagFor(o, tag, d), records, count, checkpoint)
 		if err != nil {
 			m.Discard()
 			return nil, fmt.Errorf("output %s: %w", o, err)

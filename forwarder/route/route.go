@@ -67,11 +67,19 @@ type Config struct {
 	// Outputs are the names routes may refer to (DefaultOutput is always
 	// valid).
 	Outputs []string
+	// KeepTag names the outputs (forward outputs, DefaultOutput among
+	// them possibly) whose buffers store events under the tags they
+	// arrived with rather than the route's td.<db>.<table>: a route
+	// sending only to such outputs needs no table, so a tag tdlog's rule
+	// cannot name one from ("app") is routed too.
+	KeepTag []string
 }
 
 // Dest is where a tag's events go.
 type Dest struct {
-	// Tag is td.<db>.<table>: the buffer's key for the table.
+	// Tag is td.<db>.<table>: the buffer's key for the table (the event's
+	// own tag when the route's outputs all keep tags and tdlog's rule
+	// names no table from it).
 	Tag string
 	// Outputs are the output names (at least one).
 	Outputs []string
@@ -92,14 +100,17 @@ type compiled struct {
 	pat     *Pattern
 	tag     string // fixed destination tag, "" for tdlog's rule
 	outputs []string
+	// anyTag: every output keeps the events' own tags; no table needed.
+	anyTag bool
 }
 
 // Router maps tags to destinations. Patterns are compiled once and each
 // tag's answer is cached, so routing an event costs one map lookup.
 type Router struct {
-	routes []compiled
-	def    *Dest
-	legacy bool // no routes: td.<db>.<table> only
+	routes  []compiled
+	keepTag map[string]bool // Config.KeepTag
+	def     *Dest
+	legacy  bool // no routes: td.<db>.<table> only
 
 	cache  sync.Map // string -> result
 	cached atomic.Int64
@@ -143,14 +154,20 @@ func New(c Config) (*Router, error) {
 		}
 		return append([]string(nil), n...)
 	}
-	r := &Router{legacy: len(c.Routes) == 0}
+	r := &Router{legacy: len(c.Routes) == 0, keepTag: map[string]bool{}}
+	for _, o := range c.KeepTag {
+		r.keepTag[o] = true
+	}
 	for i, rt := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
 		pat, err := CompilePattern(rt.Match)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.match: %w", p, err))
 		}
-		cr := compiled{pat: pat, outputs: outputs(p, rt.Output)}
+		cr := compiled{pat: pat, outputs: outputs(p, rt.Output), anyTag: true}
+		for _, o := range cr.outputs {
+			cr.anyTag = cr.anyTag && r.keepTag[o]
+		}
 		switch {
 		case rt.DB == "" && rt.Table == "":
 		case rt.DB == "" || rt.Table == "":
@@ -221,6 +238,10 @@ func (r *Router) route(tag string) (Dest, error) {
 		}
 		if db, table, ok := TDLogTable(tag); ok {
 			return Dest{Tag: names.Tag(db, table), Outputs: cr.outputs}, nil
+		}
+		if cr.anyTag {
+			// Only outputs that keep the event's tag: no table needed.
+			return Dest{Tag: tag, Outputs: cr.outputs}, nil
 		}
 		// Fluentd: the first match takes the event; tdlog would fail
 		// the chunk forever. Here it falls to the default table.

@@ -160,3 +160,34 @@ func BenchmarkRoute(b *testing.B) {
 		}
 	}
 }
+
+// TestKeepTagRoutes: a route whose outputs all keep the events' tags
+// (forward outputs) routes a tag tdlog's rule cannot name a table from;
+// a route that also feeds a TD output still needs one.
+func TestKeepTagRoutes(t *testing.T) {
+	r, err := New(Config{
+		Routes: []Route{
+			{Match: "fwd.** solo", Output: Names{"agg"}},
+			{Match: "mixed.** both", Output: Names{"default", "agg"}},
+		},
+		Outputs: []string{"agg"},
+		KeepTag: []string{"agg"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tag, want string
+		ok        bool
+	}{
+		{"solo", "solo", true},
+		{"fwd.a.b", "td.a__.b__", true}, // the forward output stores it as fwd.a.b (Intake)
+		{"both", "", false},
+		{"mixed.x.y", "td.x__.y__", true},
+	} {
+		d, err := r.Route(tc.tag)
+		if (err == nil) != tc.ok || tc.ok && d.Tag != tc.want {
+			t.Errorf("Route(%q) = %+v, %v; want tag %q, routable %v", tc.tag, d, err, tc.want, tc.ok)
+		}
+	}
+}

@@ -37,6 +37,9 @@ type rig struct {
 	recv2   *tdtest.Server // a second endpoint ({{URL2}} in newRigWith's YAML)
 	written int
 	history []string
+	// progress counts the records that arrived (default: recv's
+	// db1.app records); kill9Runs waits on it.
+	progress func() int
 }
 
 func newRig(tb testing.TB) *rig {
@@ -369,8 +372,12 @@ func kill9Runs(t *testing.T, r *rig, runs int, complete func() bool) {
 		switch mode := rng.IntN(3); mode {
 		case 0: // right away
 		case 1: // once something arrived
-			target := r.recv.Count("db1", "app") + 1 + rng.IntN(r.written-r.recv.Count("db1", "app")+1)
-			waitFor(t, 20*time.Second, "progress", func() bool { return r.recv.Count("db1", "app") >= min(target, r.written) })
+			progress := r.progress
+			if progress == nil {
+				progress = func() int { return r.recv.Count("db1", "app") }
+			}
+			target := progress() + 1 + rng.IntN(r.written-progress()+1)
+			waitFor(t, 20*time.Second, "progress", func() bool { return progress() >= min(target, r.written) })
 		case 2: // while writing more
 			r.write(100 + rng.IntN(300))
 			if rng.IntN(2) == 0 {
