@@ -8,8 +8,12 @@
 //
 // Sealing is continuous: every run seals everything committed, whatever its
 // hour, so an hour partition holds one sealed object per run that had
-// events for it (compaction into target-size objects is the lake's job,
-// where an Iceberg commit swaps them atomically). Runs start three ways:
+// events for it: about two a minute per table under steady traffic with
+// the default SealAfter. data/ is not compacted: a plain S3 prefix cannot
+// swap small objects for their compacted replacement atomically for a
+// reader that lists it. Compaction belongs to the lake's Iceberg tables
+// (shared/lake.Compact, one atomic commit per hour), which flush does not
+// feed yet. Runs start three ways:
 //
 //   - fanout asks for a flush of a table (asynchronous Invoke) when its
 //     first commit since the last flush is SealAfter old (30 s: about one
