@@ -65,6 +65,7 @@ func run(args []string, out io.Writer) error {
 	perReq := fs.Int("events", 5, "events per request")
 	setting := fs.String("setting", "default", "default or low-latency")
 	drain := fs.Duration("drain", 5*time.Minute, "how long to wait for the last events after sending stops")
+	sealAfter := fs.String("seal-after", "", "override the setting's seal_after (a Go duration)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +76,13 @@ func run(args []string, out io.Writer) error {
 		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=esm_maximum_batching_window_seconds=0 -var=seal_after=0s -var=sweep_every=10s"))
 	default:
 		return fmt.Errorf("-setting: %q is neither default nor low-latency", *setting)
+	}
+	if *sealAfter != "" {
+		if _, err := time.ParseDuration(*sealAfter); err != nil {
+			return fmt.Errorf("-seal-after: %w", err)
+		}
+		// The last -var wins.
+		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=seal_after="+*sealAfter))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
