@@ -13,6 +13,8 @@ package buffer
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -148,6 +150,19 @@ type Chunk struct {
 	// hasCheckpoint: a frame carries a checkpoint record, so the
 	// Checkpoint is saved before the chunk is deleted.
 	hasCheckpoint bool
+}
+
+// Created is when the chunk was created, from its id (ok is false for an
+// id this buffer did not make).
+func (c Chunk) Created() (t time.Time, ok bool) {
+	if len(c.ID) != 32 {
+		return time.Time{}, false
+	}
+	raw, err := hex.DecodeString(c.ID[:16])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(raw))), true
 }
 
 // Stats is a snapshot of the buffer's counters.

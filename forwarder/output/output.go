@@ -27,6 +27,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/output/forward"
+	"github.com/spillwayhq/spillway/shared/resend"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
 
@@ -466,6 +467,15 @@ func (o *Output) result(ep int, ok bool) {
 	}
 }
 
+// pastHorizon reports whether c is older than resend.Horizon: the ledger
+// that dedups resends keeps an entry for the horizon (plus the stream's
+// retention and a margin), so the output stops resending there and parks
+// the chunk instead (spillway-forwarder requeue puts it back).
+func (o *Output) pastHorizon(c *buffer.Chunk) bool {
+	created, ok := c.Created()
+	return ok && o.now().Sub(created) > resend.Horizon
+}
+
 // answer is what a parked chunk's .response file holds.
 type answer struct {
 	Endpoint   string    `json:"endpoint"`
@@ -530,8 +540,13 @@ func (o *Output) Ship(ctx context.Context, c *buffer.Chunk) error {
 		o.result(ep, true)
 		o.log.Debug("chunk shipped", "db", c.DB, "table", c.Table, "unique_id", c.ID, "records", c.Records, "endpoint", o.names[ep])
 		return nil
-	case tdimport.IsContentError(err):
+	case tdimport.IsContentError(err) || o.pastHorizon(c):
 		a := answer{Endpoint: o.names[ep], Error: err.Error(), At: o.now().UTC()}
+		if !tdimport.IsContentError(err) {
+			created, _ := c.Created()
+			a.Error = fmt.Sprintf("resend horizon passed: the chunk was created %s, more than %s ago, and a resend after that may be stored twice; last error: %v",
+				created.UTC().Format(time.RFC3339), resend.Horizon, err)
+		}
 		var se *tdimport.StatusError
 		if errors.As(err, &se) {
 			a.StatusCode, a.Body = se.StatusCode, se.Body

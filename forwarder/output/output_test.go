@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/internal/tdtest"
+	"github.com/spillwayhq/spillway/shared/resend"
 )
 
 func newBuffer(tb testing.TB) *buffer.Buffer {
@@ -492,5 +493,47 @@ func TestNotFoundWithoutAutoCreate(t *testing.T) {
 	st := o.Stats()
 	if sealed, _ := b.Pending(); sealed != 1 || st.Parked != 0 || st.NotFound != 3 || rv.Count("db1", "tbl") != 0 {
 		t.Fatalf("pending %d, stats %+v, receiver %d", sealed, st, rv.Count("db1", "tbl"))
+	}
+}
+
+// TestResendHorizonParks: a chunk the endpoint keeps refusing with a
+// transient answer is retried until it is older than resend.Horizon (the
+// longest resend the pipeline's ledger dedups), then parked with the reason,
+// never resent past it.
+func TestResendHorizonParks(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		age      time.Duration
+		wantPark bool
+	}{{"within the horizon: retried", resend.Horizon - time.Hour, false}, {"past the horizon: parked", resend.Horizon + time.Hour, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			rv := receiver(t, "k1", func(string, string, string) int { return http.StatusServiceUnavailable })
+			cfg := buffer.DefaultConfig()
+			cfg.Dir = t.TempDir()
+			cfg.Now = func() time.Time { return time.Now().Add(-tt.age) } // the chunk was created then
+			b, err := buffer.Open(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			fill(t, b, "td.db1.tbl", 1)
+			o, err := New(testConfig(server(t, rv).URL), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = o.ShipQueued(context.Background())
+			sealed, _ := b.Pending()
+			if tt.wantPark {
+				parked, _ := filepath.Glob(filepath.Join(cfg.Dir, "failed", "*.response"))
+				if err != nil || sealed != 0 || o.Stats().Parked != 1 || len(parked) != 1 {
+					t.Fatalf("err %v, %d left, stats %+v, responses %v", err, sealed, o.Stats(), parked)
+				}
+				if js, _ := os.ReadFile(parked[0]); !strings.Contains(string(js), "resend horizon") {
+					t.Errorf("response file %s does not give the reason", js)
+				}
+			} else if err == nil || sealed != 1 || o.Stats().Parked != 0 {
+				t.Fatalf("err %v, %d left, stats %+v", err, sealed, o.Stats())
+			}
+		})
 	}
 }
