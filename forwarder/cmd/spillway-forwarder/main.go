@@ -42,6 +42,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "convert" {
 		os.Exit(convert.Main(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "requeue" {
+		os.Exit(requeueMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run())
 }
 
