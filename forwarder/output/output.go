@@ -391,29 +391,7 @@ func (o *Output) ShipQueued(ctx context.Context) error {
 	if o.fwd != nil {
 		return o.fwd.ShipQueued(ctx)
 	}
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for i := 0; i < o.cfg.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				c := o.src.TryNext()
-				if c == nil {
-					return
-				}
-				if err := o.Ship(ctx, c); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return err
-	}
-	return ctx.Err()
+	return buffer.DrainQueued(ctx, o.cfg.Concurrency, o.src.TryNext, o.Ship)
 }
 
 func (o *Output) shipWithBackoff(ctx context.Context, c *buffer.Chunk) {

@@ -165,29 +165,7 @@ func (o *Output) backoff(ctx context.Context) {
 // ShipQueued ships what is queued now and returns when the queue is empty,
 // an attempt failed (the chunk stays queued), or ctx ends.
 func (o *Output) ShipQueued(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for i := 0; i < o.cfg.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				c := o.src.TryNext()
-				if c == nil {
-					return
-				}
-				if err := o.Ship(ctx, c); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return err
-	}
-	return ctx.Err()
+	return buffer.DrainQueued(ctx, o.cfg.Concurrency, o.src.TryNext, o.Ship)
 }
 
 // Ship makes one attempt to deliver c to one server: delivered (acked, or
