@@ -227,18 +227,4 @@ func (c *converter) forwardSecurity(f *section, s *Element) {
 
 // forwardOutputs counts the forward outputs of m (m itself or copy's
 // <store>s).
-func forwardOutputs(m *Element) int {
-	switch m.Type() {
-	case "forward":
-		return 1
-	case "copy":
-		n := 0
-		for _, st := range m.Elems {
-			if st.Name == "store" && st.Type() == "forward" {
-				n++
-			}
-		}
-		return n
-	}
-	return 0
-}
+func forwardOutputs(m *Element) int { return storesOf(m, "forward") }

@@ -50,14 +50,18 @@ func (c *converter) convertMatch(m *Element) {
 
 // tdStores counts the tdlog outputs of m (m itself or copy's <store>s);
 // forwardOutputs counts its forward outputs.
-func tdStores(m *Element) int {
+func tdStores(m *Element) int { return storesOf(m, "tdlog") }
+
+// storesOf counts the outputs of type typ in m: m itself, or its <store>s
+// when m is a copy.
+func storesOf(m *Element, typ string) int {
 	switch m.Type() {
-	case "tdlog":
+	case typ:
 		return 1
 	case "copy":
 		n := 0
 		for _, st := range m.Elems {
-			if st.Name == "store" && st.Type() == "tdlog" {
+			if st.Name == "store" && st.Type() == typ {
 				n++
 			}
 		}
