@@ -340,6 +340,16 @@ func (b *bench) report(out io.Writer, setting string, sent time.Duration) {
 		slices.Sort(lat)
 		fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %s | %s |\n", s, len(lat), len(acked)-len(lat), q(lat, 0.50), q(lat, 0.95), q(lat, 0.99), q(lat, 1))
 	}
+	// The AWS calls the whole run made (the benchmark's own polling
+	// included: its S3 List/Get and catalog GetItem), per 1,000 events.
+	if len(acked) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nAWS calls through the edge per 1,000 acknowledged events (polling included):\n| service | operation | calls | request KiB | response KiB |\n|---|---|---:|---:|---:|\n")
+	per := 1000 / float64(len(acked))
+	for _, c := range b.c.Edge.Calls() {
+		fmt.Fprintf(out, "| %s | %s | %.1f | %.1f | %.1f |\n", c.Service, c.Operation, float64(c.Requests)*per, float64(c.RequestBytes)*per/1024, float64(c.ResponseBytes)*per/1024)
+	}
 }
 
 func q(s []time.Duration, p float64) string {

@@ -130,6 +130,7 @@ type Server struct {
 	writeMu  map[string]*sync.Mutex
 	policies bucketPolicies
 	glue     glueTables
+	calls    callCounter
 
 	behMu     sync.RWMutex
 	beh       AWSBehaviours
@@ -264,6 +265,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 	c := Classify(r, form)
+	cw := &countingWriter{ResponseWriter: w}
+	w = cw
+	defer func() { s.calls.add(c.Service, c.Operation, max(r.ContentLength, 0), cw.n) }()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds
 	// its items, as a slow transaction on AWS holds them: see serveDDBWrite.
@@ -361,6 +365,16 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/_spillway/aws":
 		s.serveAWSControl(w, r, writeJSON)
+	case "/_spillway/calls":
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(http.StatusOK, s.Calls())
+		case http.MethodDelete:
+			s.ResetCalls()
+			writeJSON(http.StatusOK, map[string]string{"status": "reset"})
+		default:
+			writeJSON(http.StatusMethodNotAllowed, map[string]string{"error": "GET or DELETE"})
+		}
 	case "/_spillway/faults/counters":
 		if r.Method == http.MethodDelete {
 			s.ResetFaultCounters()
