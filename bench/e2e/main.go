@@ -103,6 +103,7 @@ func run(args []string, out io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); b.poll(pollCtx) }()
+	c.Edge.ResetCalls() // count the run's calls, not the deployment's
 	start := time.Now()
 	if err := b.send(ctx, *duration, *rate, *perReq); err != nil {
 		stopPoll()
