@@ -229,6 +229,19 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 			}
 		case StateClaimed:
 			objs, b, err := h.seal(ctx, m)
+			var nsk *s3types.NoSuchKey
+			if errors.As(err, &nsk) {
+				// A racing run that sealed m deleted its staged objects:
+				// go on from where that run left m.
+				cur, gerr := h.getManifest(ctx, m.DB, m.Table, m.ID)
+				if gerr != nil {
+					return gerr
+				}
+				if cur.State != StateClaimed {
+					*m = *cur
+					continue
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -270,7 +283,11 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 				h.noteBacklog(m, run)
 				return nil
 			}
-			if err := h.importAll(ctx, m, bodies, run); err != nil {
+			err := h.importAll(ctx, m, bodies, run)
+			if errors.Is(err, errFinished) {
+				return nil // a racing run finished m
+			}
+			if err != nil {
 				h.noteBacklog(m, run)
 				return h.retryLater(ctx, m, err)
 			}
@@ -284,6 +301,10 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 		}
 	}
 }
+
+// errFinished reports that a racing run finished (and deleted) the
+// manifest this run was driving.
+var errFinished = errors.New("manifest finished by another run")
 
 // retryLater records a failed import round of m and when the next may run:
 // 15 s doubling per round, at most 10 minutes. It returns cause.

@@ -49,7 +49,7 @@ func (h *Handler) importAll(ctx context.Context, m *Manifest, bodies map[string]
 	var errs []error
 	for _, sink := range h.sinks {
 		if err := h.importSink(ctx, sink, m, bodies, done, run); err != nil {
-			if errors.Is(err, errFault) {
+			if errors.Is(err, errFault) || errors.Is(err, errFinished) {
 				return err
 			}
 			errs = append(errs, err)
@@ -93,12 +93,20 @@ func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies
 			}
 			return fmt.Errorf("import %s into %s.%s at %s: %w", uid, m.DB, m.Table, sink.Endpoint, err)
 		}
+		// Only while the manifest is live: a racing run that finished it
+		// deleted it, and an unconditional ADD would create a stateless item.
 		_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
 			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
 			UpdateExpression:          aws.String("ADD imports :i"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: []string{mark}}},
+			ConditionExpression:       aws.String("#s = :stored"),
+			ExpressionAttributeNames:  map[string]string{"#s": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: []string{mark}}, ":stored": str(StateStored)},
 		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return errFinished
+		}
 		if err != nil {
 			return fmt.Errorf("record import %s: %w", mark, err)
 		}
