@@ -92,6 +92,16 @@ func (c *converter) omit(s *section, line int, format string, args ...any) {
 	}
 }
 
+// noteIgnorable notes p in s when it is a td-agent parameter the
+// forwarder has no use for (ignorable), and reports whether it did.
+func (c *converter) noteIgnorable(s *section, p Param) bool {
+	why, ok := ignorable[p.Key]
+	if ok {
+		c.note(s, p.Line, "%s %s: %s", p.Key, p.Value, why)
+	}
+	return ok
+}
+
 func (c *converter) note(s *section, line int, format string, args ...any) {
 	text := fmt.Sprintf(format, args...)
 	c.res.Notes = append(c.res.Notes, Remark{Line: line, Text: text})

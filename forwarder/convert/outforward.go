@@ -113,8 +113,7 @@ func (c *converter) convertForwardOutput(m, e *Element, where string) string {
 		case "buffer_path":
 			c.note(b, p.Line, "buffer_path %s: the forwarder's buffer lives under state_dir; td-agent's buffered chunks are not read (let td-agent flush before the cutover)", p.Value)
 		default:
-			if why, ok := ignorable[p.Key]; ok {
-				c.note(o, p.Line, "%s %s: %s", p.Key, p.Value, why)
+			if c.noteIgnorable(o, p) {
 				continue
 			}
 			c.bufferParam(f, b, p, "")

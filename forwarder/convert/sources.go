@@ -126,8 +126,7 @@ func (c *converter) tailOptions(e *Element, s *section, tag string) {
 			"open_on_every_update", "skip_refresh_on_startup", "ignore_repeated_permission_error", "pos_file_compaction_interval":
 			c.note(s, p.Line, "%s %s: td-agent tuning with no forwarder equivalent (it watches with inotify and polls)", p.Key, p.Value)
 		default:
-			if why, ok := ignorable[p.Key]; ok {
-				c.note(s, p.Line, "%s %s: %s", p.Key, p.Value, why)
+			if c.noteIgnorable(s, p) {
 				continue
 			}
 			if pc.take(p) {
@@ -350,8 +349,7 @@ func (c *converter) convertHTTP(e *Element) {
 			}
 			s.set("idle_timeout", dur(d), "")
 		default:
-			if why, ok := ignorable[p.Key]; ok {
-				c.note(s, p.Line, "%s %s: %s", p.Key, p.Value, why)
+			if c.noteIgnorable(s, p) {
 				continue
 			}
 			c.omit(s, p.Line, "%s %s", p.Key, p.Value)
@@ -386,8 +384,7 @@ func (c *converter) convertForward(e *Element) {
 			}
 			s.set("max_message_bytes", num(n), "")
 		default:
-			if why, ok := ignorable[p.Key]; ok {
-				c.note(s, p.Line, "%s %s: %s", p.Key, p.Value, why)
+			if c.noteIgnorable(s, p) {
 				continue
 			}
 			c.omit(s, p.Line, "%s %s", p.Key, p.Value)
