@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
 	"github.com/spillwayhq/spillway/forwarder/output/forward"
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/resend"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
@@ -401,17 +401,7 @@ func (o *Output) shipWithBackoff(ctx context.Context, c *buffer.Chunk) {
 	o.mu.Lock()
 	n := o.fails
 	o.mu.Unlock()
-	d := o.cfg.MinBackoff << min(n, 16)
-	if d > o.cfg.MaxBackoff || d <= 0 {
-		d = o.cfg.MaxBackoff
-	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	_ = backoff.Sleep(ctx, backoff.Equal(o.cfg.MinBackoff, o.cfg.MaxBackoff, n))
 }
 
 // pick returns the endpoint index to use for the next attempt.

@@ -7,7 +7,6 @@ package awsconf
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spillwayhq/spillway/shared/backoff"
 )
 
 // Load returns the default AWS configuration with a buildable HTTP client
@@ -64,6 +65,5 @@ const ConflictAttempts = 8
 // jitter" (half fixed, half random) so that racing writers spread out.
 // https://aws.amazon.com/builders-library/timeouts-retries-and-backoff-with-jitter/
 func ConflictBackoff(attempt int) time.Duration {
-	d := min(20*time.Millisecond<<min(attempt, 10), time.Second)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Equal(20*time.Millisecond, time.Second, attempt)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/spillwayhq/spillway/shared/backoff"
 )
 
 // PutRecords API limits.
@@ -81,7 +83,7 @@ func DefaultOptions() Options {
 		BaseDelay:   50 * time.Millisecond,
 		MaxDelay:    2 * time.Second,
 		MaxAttempts: 10,
-		Sleep:       sleepCtx,
+		Sleep:       backoff.Sleep,
 		Now:         time.Now,
 		Jitter:      rand.Float64,
 	}
@@ -204,7 +206,7 @@ func PutWith(ctx context.Context, client PutRecordsAPI, stream string, entries [
 		if !hasDeadline && round+1 >= o.MaxAttempts {
 			return st, incomplete(lastErr)
 		}
-		delay := backoff(o, round)
+		delay := retryDelay(o, round)
 		if dl, ok := ctx.Deadline(); ok && o.Now().Add(delay).After(dl) {
 			return st, incomplete(errors.Join(lastErr, context.DeadlineExceeded))
 		}
@@ -233,8 +235,8 @@ func Batches(entries []types.PutRecordsRequestEntry) [][]types.PutRecordsRequest
 	return out
 }
 
-// backoff is full-jitter exponential: uniform in [d/2, d) with d = base*2^round, capped.
-func backoff(o Options, round int) time.Duration {
+// retryDelay is equal-jitter exponential: uniform in [d/2, d) with d = base*2^round, capped.
+func retryDelay(o Options, round int) time.Duration {
 	d := o.BaseDelay
 	for i := 0; i < round && d < o.MaxDelay; i++ {
 		d *= 2
@@ -284,15 +286,4 @@ func isThrottle(err error) bool {
 		}
 	}
 	return false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -231,7 +231,7 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 	o := Options{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second, Jitter: func() float64 { return 0.999 }}.withDefaults()
 	prev := time.Duration(0)
 	for round := 0; round < 8; round++ {
-		d := backoff(o, round)
+		d := retryDelay(o, round)
 		if d < prev && d < o.MaxDelay/2 {
 			t.Fatalf("round %d: %s shrank from %s", round, d, prev)
 		}

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/spillwayhq/spillway/shared/backoff"
 )
 
 // maxErrorBody is how much of an error answer is kept.
@@ -209,7 +211,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		}
 		wait := policy.Backoff(attempts, resp)
 		log.Warn("td import request failed, retrying", "url", u, "status", status, "attempt", attempts, "wait", wait.String(), "err", lastErr)
-		if serr := sleep(ctx, wait); serr != nil {
+		if serr := backoff.Sleep(ctx, wait); serr != nil {
 			return status, attempts, errors.Join(lastErr, serr)
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/forwarder/buffer"
+	"github.com/spillwayhq/spillway/shared/backoff"
 )
 
 // ErrNoServer is returned by Ship when no server is available: the chunk
@@ -148,18 +148,7 @@ func (o *Output) Run(ctx context.Context) {
 // backoff waits after a failed attempt: min_backoff doubled per
 // consecutive failure up to max_backoff, jittered.
 func (o *Output) backoff(ctx context.Context) {
-	n := o.fails.Load()
-	d := o.cfg.MinBackoff << min(n-1, 16)
-	if d > o.cfg.MaxBackoff || d <= 0 {
-		d = o.cfg.MaxBackoff
-	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	_ = backoff.Sleep(ctx, backoff.Equal(o.cfg.MinBackoff, o.cfg.MaxBackoff, int(o.fails.Load())-1))
 }
 
 // ShipQueued ships what is queued now and returns when the queue is empty,
