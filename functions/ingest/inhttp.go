@@ -64,12 +64,14 @@ func decodeInHTTP(contentType, contentEncoding, rawQuery string, body []byte, no
 // text Content-Type (text/*, application/json, application/xml,
 // application/javascript) to the function as UTF-8 text, so compressed
 // bytes arrive corrupted and cannot be recovered (see the README,
-// "Shippers"). The client must send a binary Content-Type or no
+// "Shippers"). The REST API front (binaryMediaTypes */*) delivers every
+// body intact, so the fix is its URL; or a binary Content-Type, or no
 // compression.
 func textCompressed(contentType, contentEncoding string) *apiError {
 	return reject(http.StatusUnsupportedMediaType, reasonEncoding,
-		"a %s body with Content-Type %q reaches ingest as text through API Gateway and arrives corrupted: "+
-			"send compressed bodies with a binary Content-Type (application/x-ndjson or application/msgpack, e.g. Fluent Bit Format json_lines or msgpack), or send this one uncompressed",
+		"a %s body with Content-Type %q reaches ingest as text through the HTTP API and arrives corrupted: "+
+			"send it to the REST API URL (Terraform output rest_api_url), which delivers every body intact, "+
+			"or use a binary Content-Type (application/x-ndjson or application/msgpack, e.g. Fluent Bit Format json_lines or msgpack), or send it uncompressed",
 		clipHeader(contentEncoding), clipHeader(contentType))
 }
 
