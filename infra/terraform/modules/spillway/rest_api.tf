@@ -117,11 +117,30 @@ resource "aws_iam_role" "rest_api_logs" {
   tags = local.tags
 }
 
-resource "aws_iam_role_policy_attachment" "rest_api_logs" {
+# The actions of the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs,
+# inline rather than attached: the same permissions, and emulators without AWS
+# managed policies (moto by default) apply the module too.
+resource "aws_iam_role_policy" "rest_api_logs" {
   count = local.rest_api_log_role
 
-  role       = aws_iam_role.rest_api_logs[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+  name = "push-to-cloudwatch-logs"
+  role = aws_iam_role.rest_api_logs[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect = "Allow"
+      Action = [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+      ]
+      Resource = "*"
+    }]
+  })
 }
 
 resource "aws_api_gateway_account" "this" {
@@ -129,7 +148,7 @@ resource "aws_api_gateway_account" "this" {
 
   cloudwatch_role_arn = aws_iam_role.rest_api_logs[0].arn
 
-  depends_on = [aws_iam_role_policy_attachment.rest_api_logs]
+  depends_on = [aws_iam_role_policy.rest_api_logs]
 }
 
 resource "aws_api_gateway_stage" "this" {
