@@ -47,7 +47,9 @@ func BenchmarkFronts(b *testing.B) {
 	}
 	imp := gzBytes(b, raw)
 	b64 := base64.StdEncoding.EncodeToString
-	ct := func(t string) map[string]string { return map[string]string{"Content-Type": t, "Content-Encoding": "gzip"} }
+	ct := func(t string) map[string]string {
+		return map[string]string{"Content-Type": t, "Content-Encoding": "gzip"}
+	}
 	importPath := "/v3/table/import_with_id/testdb/www_access/bench1/msgpack.gz"
 	inHTTP := "/td.testdb.www_access?time_key=date"
 	cases := []struct {
