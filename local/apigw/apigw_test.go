@@ -505,19 +505,25 @@ func TestBinaryBodyUnderTextContentType(t *testing.T) {
 			if err := json.Unmarshal(rec.last(t), &ev); err != nil {
 				t.Fatal(err)
 			}
-			got := ev.Body
-			if ev.IsBase64Encoded {
-				b, err := base64.StdEncoding.DecodeString(ev.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = string(b)
-			}
+			got := eventBody(t, ev.Body, ev.IsBase64Encoded)
 			if ev.IsBase64Encoded != tt.wantBase64 || got != tt.wantBody {
 				t.Fatalf("isBase64Encoded %v body %q, want %v %q", ev.IsBase64Encoded, got, tt.wantBase64, tt.wantBody)
 			}
 		})
 	}
+}
+
+// eventBody is an event's body as the function reads it.
+func eventBody(tb testing.TB, body string, isBase64 bool) string {
+	tb.Helper()
+	if !isBase64 {
+		return body
+	}
+	b, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestOversizedBodyRawClient is a client that, like curl or Fluent Bit,

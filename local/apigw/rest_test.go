@@ -74,14 +74,7 @@ func TestRESTEvent(t *testing.T) {
 			if err := json.Unmarshal(rec.last(t), &ev); err != nil {
 				t.Fatal(err)
 			}
-			got := ev.Body
-			if ev.IsBase64Encoded {
-				b, err := base64.StdEncoding.DecodeString(ev.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = string(b)
-			}
+			got := eventBody(t, ev.Body, ev.IsBase64Encoded)
 			if ev.IsBase64Encoded != tt.wantBase64 || got != tt.wantBody {
 				t.Errorf("isBase64Encoded %v body %q, want %v %q", ev.IsBase64Encoded, got, tt.wantBase64, tt.wantBody)
 			}
