@@ -5,12 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"testing"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // BenchmarkFronts is the whole function per event for each way a body
@@ -23,18 +19,10 @@ func BenchmarkFronts(b *testing.B) {
 	raw, n := apacheStream(b, 1)
 	// The corpus as Fluent Bit sends it: each record with json_date_key
 	// "date" (double, the default json_date_format).
-	var withDate []map[string]any
-	dec := msgpack.NewDecoder(bytes.NewReader(raw))
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
+	withDate := corpusMaps(b)
+	for _, m := range withDate {
 		m["date"] = float64(toInt(m["time"])) + 0.25
 		delete(m, "time")
-		withDate = append(withDate, m)
 	}
 	jsonArray, err := json.Marshal(withDate)
 	if err != nil {

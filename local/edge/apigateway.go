@@ -30,13 +30,10 @@ func isCreateRestAPI(r *http.Request, c Call) bool {
 
 // serveCreateRestAPI creates the REST API and sets its binaryMediaTypes.
 func (s *Server) serveCreateRestAPI(w http.ResponseWriter, r *http.Request, c Call) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
-	if err != nil || len(body) > maxBufferedBody {
-		writeAWSError(w, r, c, http.StatusRequestEntityTooLarge, "BadRequestException", "spillway edge: CreateRestApi body unreadable or too large")
+	body, ok := bufferBody(w, r, c, "CreateRestApi", "BadRequestException")
+	if !ok {
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 	var in struct {
 		BinaryMediaTypes []string `json:"binaryMediaTypes"`
 	}
@@ -74,6 +71,20 @@ func (s *Server) serveCreateRestAPI(w http.ResponseWriter, r *http.Request, c Ca
 		return
 	}
 	writeBackendAnswer(w, status, patched, nil)
+}
+
+// bufferBody reads the request body (at most maxBufferedBody) and puts it
+// back for forwarding; on failure it answers 413 with the service's error
+// code and returns false.
+func bufferBody(w http.ResponseWriter, r *http.Request, c Call, op, code string) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
+	if err != nil || len(body) > maxBufferedBody {
+		writeAWSError(w, r, c, http.StatusRequestEntityTooLarge, code, "spillway edge: "+op+" body unreadable or too large")
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return body, true
 }
 
 // backendJSON sends a JSON request to the backend, signed as orig (moto

@@ -50,13 +50,10 @@ func isGlueUpdateTable(c Call) bool { return c.Service == "glue" && c.Operation 
 // VersionId (if any) is the table's current one, else answers
 // ConcurrentModificationException.
 func (s *Server) serveGlueUpdateTable(w http.ResponseWriter, r *http.Request, c Call) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
-	if err != nil || len(body) > maxBufferedBody {
-		writeAWSError(w, r, c, http.StatusRequestEntityTooLarge, "InvalidInputException", "spillway edge: UpdateTable body unreadable or too large")
+	body, ok := bufferBody(w, r, c, "UpdateTable", "InvalidInputException")
+	if !ok {
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 	// Every UpdateTable holds the lock, so an unconditional update cannot
 	// slip between another call's check and its update.
 	s.glue.mu.Lock()
