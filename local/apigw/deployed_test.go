@@ -50,6 +50,17 @@ func startMoto(t *testing.T) (context.Context, *moto.Server) {
 	return ctx, srv
 }
 
+// invokeSPIngest is the integration of the function sp-ingest, which
+// answers with its name.
+func invokeSPIngest(fn string) (InvokeFunc, error) {
+	if fn != "sp-ingest" {
+		return nil, errors.New("no such function")
+	}
+	return func(context.Context, []byte) ([]byte, error) {
+		return []byte(fmt.Sprintf(`{"statusCode":200,"body":%q}`, fn)), nil
+	}, nil
+}
+
 // TestRoutesFromAPI reads routes that were created through the API Gateway
 // v2 API of a real moto server, as Terraform creates them.
 func TestRoutesFromAPI(t *testing.T) {
@@ -77,15 +88,7 @@ func TestRoutesFromAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	invokeFor := func(fn string) (InvokeFunc, error) {
-		if fn != "sp-ingest" {
-			return nil, errors.New("no such function")
-		}
-		return func(context.Context, []byte) ([]byte, error) {
-			return []byte(fmt.Sprintf(`{"statusCode":200,"body":%q}`, fn)), nil
-		}, nil
-	}
-	routes, err := RoutesFromAPI(ctx, api, aws.ToString(created.ApiId), invokeFor)
+	routes, err := RoutesFromAPI(ctx, api, aws.ToString(created.ApiId), invokeSPIngest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +149,7 @@ func TestRESTFromAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	invokeFor := func(fn string) (InvokeFunc, error) {
-		if fn != "sp-ingest" {
-			return nil, errors.New("no such function")
-		}
-		return func(context.Context, []byte) ([]byte, error) {
-			return []byte(fmt.Sprintf(`{"statusCode":200,"body":%q}`, fn)), nil
-		}, nil
-	}
-	cfg, err := RESTFromAPI(ctx, api, aws.ToString(created.Id), "ingest", invokeFor)
+	cfg, err := RESTFromAPI(ctx, api, aws.ToString(created.Id), "ingest", invokeSPIngest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,11 @@
 package apigw
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"path"
 	"strings"
 	"testing"
@@ -146,23 +142,9 @@ func TestRESTFailures(t *testing.T) {
 // before reading (curl, Fluent Bit) reads the REST API's 413.
 func TestRESTOversizedBodyRawClient(t *testing.T) {
 	srv := startGateway(t, restConfig((&recorder{}).invoke))
-	body := make([]byte, 20<<20)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	head := fmt.Sprintf("POST /ingest/td.db.tbl HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
-	if _, err := conn.Write(append([]byte(head), body...)); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("read response: %v", err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 413 || !strings.HasPrefix(string(got), "HTTP content length exceeded") {
-		t.Fatalf("got %d %q", resp.StatusCode, got)
+	status, got := rawPost(t, srv.URL, "/ingest/td.db.tbl", 20<<20)
+	if status != 413 || !strings.HasPrefix(got, "HTTP content length exceeded") {
+		t.Fatalf("got %d %q", status, got)
 	}
 }
 

@@ -41,7 +41,7 @@ func (s *Server) serveCreateRestAPI(w http.ResponseWriter, r *http.Request, c Ca
 		s.proxyFor(c).ServeHTTP(w, r) // nothing moto would drop
 		return
 	}
-	status, created, err := s.backendJSON(r.Context(), r, c, http.MethodPost, "/restapis", body)
+	status, created, err := s.backendCall(r.Context(), r, c, http.MethodPost, "/restapis", jsonContent, body)
 	if err != nil || status/100 != 2 {
 		s.log.Warn("create rest api: forwarding the answer as is", "status", status, "err", err)
 		writeBackendAnswer(w, status, created, err)
@@ -64,7 +64,7 @@ func (s *Server) serveCreateRestAPI(w http.ResponseWriter, r *http.Request, c Ca
 		ops = append(ops, patchOp{Op: "add", Path: "/binaryMediaTypes/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"), Value: t})
 	}
 	patch, _ := json.Marshal(map[string]any{"patchOperations": ops})
-	pst, patched, err := s.backendJSON(r.Context(), r, c, http.MethodPatch, "/restapis/"+api.ID, patch)
+	pst, patched, err := s.backendCall(r.Context(), r, c, http.MethodPatch, "/restapis/"+api.ID, jsonContent, patch)
 	if err != nil || pst/100 != 2 {
 		s.log.Warn("create rest api: setting binaryMediaTypes failed", "api", api.ID, "status", pst, "err", err)
 		writeBackendAnswer(w, status, created, nil)
@@ -87,15 +87,17 @@ func bufferBody(w http.ResponseWriter, r *http.Request, c Call, op, code string)
 	return body, true
 }
 
-// backendJSON sends a JSON request to the backend, signed as orig (moto
-// reads account and region from the credential scope), and returns its
-// status and body.
-func (s *Server) backendJSON(ctx context.Context, orig *http.Request, c Call, method, path string, body []byte) (int, []byte, error) {
+// backendCall sends a request to the backend with headers hdr, signed as
+// orig (moto reads account and region from the credential scope), and
+// returns its status and body.
+func (s *Server) backendCall(ctx context.Context, orig *http.Request, c Call, method, path string, hdr map[string]string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(s.backendFor(c).String(), "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, fmt.Errorf("build %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
 		if v := orig.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
@@ -112,6 +114,9 @@ func (s *Server) backendJSON(ctx context.Context, orig *http.Request, c Call, me
 	}
 	return resp.StatusCode, raw, nil
 }
+
+// jsonContent is the header of a REST-JSON request body.
+var jsonContent = map[string]string{"Content-Type": "application/json"}
 
 // writeBackendAnswer writes a buffered backend answer, or a 502 when the
 // backend could not be reached.

@@ -162,16 +162,7 @@ resource "aws_api_gateway_stage" "this" {
     for_each = var.rest_api.access_logs ? [1] : []
     content {
       destination_arn = aws_cloudwatch_log_group.rest_api[0].arn
-      format = jsonencode({
-        requestId      = "$context.requestId"
-        ip             = "$context.identity.sourceIp"
-        requestTime    = "$context.requestTimeEpoch"
-        routeKey       = "$context.httpMethod $context.resourcePath"
-        status         = "$context.status"
-        responseLength = "$context.responseLength"
-        latency        = "$context.integrationLatency"
-        error          = "$context.integrationErrorMessage"
-      })
+      format          = jsonencode(merge(local.api_access_log_fields, { routeKey = "$context.httpMethod $context.resourcePath" }))
     }
   }
 
