@@ -36,6 +36,23 @@ func apacheStream(tb testing.TB, times int) ([]byte, int) {
 	return bytes.Repeat(chunks[0], times), n * times
 }
 
+// corpusMaps is the parsed corpus (apacheStream) as Go maps.
+func corpusMaps(tb testing.TB) []map[string]any {
+	tb.Helper()
+	raw, _ := apacheStream(tb, 1)
+	var evs []map[string]any
+	dec := msgpack.NewDecoder(bytes.NewReader(raw))
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return evs
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		evs = append(evs, m)
+	}
+}
+
 // countingKinesis accepts everything and counts.
 type countingKinesis struct{ records, bytes atomic.Int64 }
 
@@ -226,18 +243,7 @@ func BenchmarkVersusRawLimit(b *testing.B) {
 
 // BenchmarkHandlerInHTTPJSON: the parsed corpus as one application/json array.
 func BenchmarkHandlerInHTTPJSON(b *testing.B) {
-	raw, _ := apacheStream(b, 1)
-	var evs []map[string]any
-	dec := msgpack.NewDecoder(bytes.NewReader(raw))
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-		evs = append(evs, m)
-	}
+	evs := corpusMaps(b)
 	js, err := json.Marshal(evs)
 	if err != nil {
 		b.Fatal(err)

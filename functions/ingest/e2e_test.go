@@ -1,9 +1,13 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +68,39 @@ func TestEndToEnd(t *testing.T) {
 		if len(*tables) != 1 || (*tables)[0].Name != "apache" || (*tables)[0].Count != n {
 			t.Fatalf("tables %+v", *tables)
 		}
+	})
+
+	t.Run("Fluent Bit json+gzip: REST API URL stored, HTTP API 415", func(t *testing.T) {
+		body, err := os.ReadFile("../../shared/tdrecord/testdata/shippers/fluentbit_json_gzip.body")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RESTURL == "" {
+			t.Fatal("the local cloud serves no REST API front (Terraform output rest_api_id)")
+		}
+		post := func(base string) (int, string) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/td."+db+".shipped?time_key=date", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Encoding", "gzip")
+			req.Header.Set("Authorization", "TD1 "+c.APIKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if st, msg := post(c.APIURL); st != http.StatusUnsupportedMediaType || !strings.Contains(msg, "REST API URL") {
+			t.Fatalf("HTTP API: %d %s, want 415 naming the REST API URL", st, msg)
+		}
+		if st, msg := post(c.RESTURL); st != http.StatusOK {
+			t.Fatalf("REST API: %d %s", st, msg)
+		}
+		waitCount(t, "shipped", 3)
 	})
 
 	t.Run("throttled, answered 429, retried: exactly one copy", func(t *testing.T) {

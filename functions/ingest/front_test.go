@@ -150,14 +150,19 @@ func describeParts(t testing.TB, recs []types.Record) string {
 // front is the real ingest bootstrap under the local Lambda runner behind
 // the local API Gateway front, with moto as DynamoDB and Kinesis.
 type front struct {
-	key    string // an API key with the spec given to startFront
-	port   int    // the front's port on 127.0.0.1
-	runner *lambdarun.Runner
-	logs   *bytes.Buffer // the function's log
+	key      string // an API key with the spec given to startFront
+	port     int    // the HTTP API front's port on 127.0.0.1
+	restPort int    // the REST API front's port (stage restStage, binaryMediaTypes */*)
+	runner   *lambdarun.Runner
+	logs     *bytes.Buffer // the function's log
 }
 
-// startFront builds the bootstrap and serves it behind the local front
-// until the test ends.
+// restStage is the REST API front's stage, the first segment of its paths.
+const restStage = "ingest"
+
+// startFront builds the bootstrap and serves it behind two local fronts
+// until the test ends: an HTTP API (payload 2.0) and a REST API (payload
+// 1.0, binaryMediaTypes */*) with the Terraform module's resources.
 func startFront(t testing.TB, m *motoEnv, spec apikeys.NewSpec) front {
 	t.Helper()
 	bin := buildBootstrap(t)
@@ -179,7 +184,18 @@ func startFront(t testing.TB, m *motoEnv, spec apikeys.NewSpec) front {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = runner.Close() })
-	gw, err := apigw.New(apigw.Config{Routes: []apigw.Route{{Key: "$default"}}, Invoke: runner.Invoke, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	port := serveFront(t, apigw.Config{Routes: []apigw.Route{{Key: "$default"}}, Invoke: runner.Invoke, Logger: quiet})
+	restPort := serveFront(t, apigw.Config{Kind: apigw.KindREST, Stage: restStage, BinaryMediaTypes: []string{"*/*"},
+		Routes: []apigw.Route{{Key: "ANY /{proxy+}"}, {Key: "ANY /"}}, Invoke: runner.Invoke, Logger: quiet})
+	return front{key: key, port: port, restPort: restPort, runner: runner, logs: logs}
+}
+
+// serveFront serves a local API Gateway front on a loopback port until the
+// test ends and returns the port.
+func serveFront(t testing.TB, cfg apigw.Config) int {
+	t.Helper()
+	gw, err := apigw.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +206,7 @@ func startFront(t testing.TB, m *motoEnv, spec apikeys.NewSpec) front {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return front{key: key, port: ln.Addr().(*net.TCPAddr).Port, runner: runner, logs: logs}
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestThroughLocalFront runs the real bootstrap binary under the local

@@ -2,11 +2,15 @@ package ingest
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/spillwayhq/spillway/internal/testcodec"
@@ -131,6 +135,74 @@ func FuzzNames(f *testing.F) {
 			if err != nil || len(segs) != 7 || segs[5] != s {
 				t.Fatalf("unique_id %q does not survive routing: %v %v", s, segs, err)
 			}
+		}
+	})
+}
+
+// FuzzInvoke feeds arbitrary invocation payloads to Invoke, the entry of
+// both API Gateway fronts (seeds in testdata/fuzz/FuzzInvoke: AWS's REST API
+// proxy event, an HTTP API event, a REST event with a base64 json+gzip
+// body): it never panics, refuses what is not a proxy event with an error,
+// and answers every proxy event with a status API Gateway accepts, in the
+// response shape of the event's front.
+func FuzzInvoke(f *testing.F) {
+	f.Add([]byte(`{"version":"2.0","rawPath":"/v3/database/list","requestContext":{"http":{"method":"GET"}}}`))
+	f.Add([]byte(`{"httpMethod":"POST","path":"/td.testdb.www_access","queryStringParameters":{"time_key":"date"},"body":"W10=","isBase64Encoded":true}`))
+	env := newEnv(f, nil)
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		out, err := env.h.Invoke(context.Background(), payload)
+		if err != nil {
+			return
+		}
+		var resp map[string]json.RawMessage
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("response is not a JSON object: %s", out)
+		}
+		var status int
+		if err := json.Unmarshal(resp["statusCode"], &status); err != nil || status < 200 || status > 599 {
+			t.Fatalf("status %s", resp["statusCode"])
+		}
+		var probe struct {
+			Version string `json:"version"`
+		}
+		_ = json.Unmarshal(payload, &probe)
+		if _, cookies := resp["cookies"]; cookies && probe.Version != "2.0" {
+			t.Fatalf("a REST event answered in the 2.0 shape: %s", out)
+		}
+	})
+}
+
+// FuzzV2FromREST checks the payload 1.0 -> 2.0 mapping on arbitrary paths,
+// query values and headers: the path Handle splits is the REST path's
+// segments, the raw query string parses back to the REST parameters, and
+// header names are found case-insensitively.
+func FuzzV2FromREST(f *testing.F) {
+	f.Add("/td.db.t", "time_key", "date", "Content-Encoding", "gzip")
+	f.Add("/v3/table/import/db/t/msgpack.gz", "a b", "c&d=e", "X-Multi", "1,2")
+	f.Add("/a%2Fb/ü", "", "", "", "")
+	f.Fuzz(func(t *testing.T, path, qk, qv, hk, hv string) {
+		ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Path: path, Headers: map[string]string{hk: hv}}
+		if qk != "" {
+			ev.MultiValueQueryStringParameters = map[string][]string{qk: {qv, qv + "2"}}
+		}
+		v2 := v2FromREST(ev)
+		segs, err := splitPath(v2.RawPath)
+		if err != nil {
+			t.Fatalf("RawPath %q of path %q does not split: %v", v2.RawPath, path, err)
+		}
+		if strings.Join(segs, "/") != strings.Trim(path, "/") {
+			t.Fatalf("path %q became segments %q (raw path %q)", path, segs, v2.RawPath)
+		}
+		q, err := url.ParseQuery(v2.RawQueryString)
+		if err != nil {
+			t.Fatalf("raw query %q: %v", v2.RawQueryString, err)
+		}
+		if qk != "" && strings.Join(q[qk], "\x00") != qv+"\x00"+qv+"2" {
+			t.Fatalf("query %q=%q became %q -> %v", qk, qv, v2.RawQueryString, q[qk])
+		}
+		r := &request{ev: &v2}
+		if hk != "" && r.header(strings.ToUpper(hk)) != hv {
+			t.Fatalf("header %q=%q not found: %v", hk, hv, v2.Headers)
 		}
 	})
 }

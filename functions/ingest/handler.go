@@ -1,8 +1,9 @@
-// Package ingest owns the ingest Lambda: the API Gateway (HTTP API, payload
-// 2.0) handler that speaks Treasure Data's import API and Fluentd's in_http,
-// serves catalog listings and /v1/flush, authenticates TD1 API keys, enforces
-// input limits, and acknowledges a request only after every part of it is in
-// Kinesis as shared/envelope records.
+// Package ingest owns the ingest Lambda: the API Gateway handler (HTTP API
+// events, payload 2.0, and REST API events, payload 1.0) that speaks
+// Treasure Data's import API and Fluentd's in_http, serves catalog listings
+// and /v1/flush, authenticates TD1 API keys, enforces input limits, and
+// acknowledges a request only after every part of it is in Kinesis as
+// shared/envelope records.
 package ingest
 
 import (

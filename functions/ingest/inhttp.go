@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,7 +32,10 @@ func (h *Handler) handleInHTTP(ctx context.Context, r *request, tag string) (eve
 	}
 	b, aerr := decodeInHTTP(r.header("Content-Type"), r.header("Content-Encoding"), r.ev.RawQueryString, body, h.d.Now(), h.cfg.Limits)
 	if aerr != nil {
-		if !r.ev.IsBase64Encoded && aerr.Reason == reasonBadGzip {
+		// A compressed body that came as text was mangled on the way: any
+		// failure to decode it (not gzip, a bogus snappy length read as a
+		// ratio bomb, garbage JSON) is that, not the client's data.
+		if !r.ev.IsBase64Encoded && aerr.Reason != reasonEncoding && encoded(r.header("Content-Encoding")) {
 			aerr = textCompressed(r.header("Content-Type"), r.header("Content-Encoding"))
 		}
 		return events.APIGatewayV2HTTPResponse{}, aerr
@@ -64,13 +68,21 @@ func decodeInHTTP(contentType, contentEncoding, rawQuery string, body []byte, no
 // text Content-Type (text/*, application/json, application/xml,
 // application/javascript) to the function as UTF-8 text, so compressed
 // bytes arrive corrupted and cannot be recovered (see the README,
-// "Shippers"). The client must send a binary Content-Type or no
+// "Shippers"). The REST API front (binaryMediaTypes */*) delivers every
+// body intact, so the fix is its URL; or a binary Content-Type, or no
 // compression.
 func textCompressed(contentType, contentEncoding string) *apiError {
 	return reject(http.StatusUnsupportedMediaType, reasonEncoding,
-		"a %s body with Content-Type %q reaches ingest as text through API Gateway and arrives corrupted: "+
-			"send compressed bodies with a binary Content-Type (application/x-ndjson or application/msgpack, e.g. Fluent Bit Format json_lines or msgpack), or send this one uncompressed",
+		"a %s body with Content-Type %q reaches ingest as text through the HTTP API and arrives corrupted: "+
+			"send it to the REST API URL (Terraform output rest_api_url), which delivers every body intact, "+
+			"or use a binary Content-Type (application/x-ndjson or application/msgpack, e.g. Fluent Bit Format json_lines or msgpack), or send it uncompressed",
 		clipHeader(contentEncoding), clipHeader(contentType))
+}
+
+// encoded reports whether a Content-Encoding names a compression.
+func encoded(contentEncoding string) bool {
+	ce := strings.ToLower(strings.TrimSpace(contentEncoding))
+	return ce != "" && ce != "identity"
 }
 
 // clipHeader shortens a header value for a message.

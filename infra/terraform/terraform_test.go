@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,9 +17,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/spillwayhq/spillway/local/apigw"
+	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/tfrun"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
@@ -165,10 +169,18 @@ func TestApplyLocalAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
+	// Through the edge, as the local cloud applies it: it gives moto what
+	// the module needs of AWS that moto lacks (CreateRestApi's
+	// binaryMediaTypes).
+	e, err := edge.Start(ctx, edge.Config{Addr: "127.0.0.1:0", Backend: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
 
 	r := newRunner(t, "examples/local")
 	vars := map[string]string{
-		"endpoint":            srv.URL(),
+		"endpoint":            e.URL(),
 		"lambda_package_dir":  zips,
 		"name_prefix":         "spw-test",
 		"td_endpoints":        `["http://127.0.0.1:4568"]`,
@@ -190,7 +202,7 @@ func TestApplyLocalAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantOutputs := []string{"api_id", "api_endpoint", "stream_name", "stream_arn", "bucket", "catalog_table", "ledger_table",
-		"manifest_table", "apikeys_table", "function_names", "esm_uuid", "flush_rule_name", "td_apikey_secret_arn"}
+		"manifest_table", "apikeys_table", "function_names", "esm_uuid", "flush_rule_name", "td_apikey_secret_arn", "rest_api_id", "rest_api_stage"}
 	for _, k := range wantOutputs {
 		if len(out[k]) == 0 || string(out[k]) == "null" || string(out[k]) == `""` {
 			t.Errorf("output %s = %s, want a value", k, out[k])
@@ -204,12 +216,20 @@ func TestApplyLocalAgainstMoto(t *testing.T) {
 	if err := json.Unmarshal(out["esm_uuid"], &esmUUID); err != nil {
 		t.Fatalf("esm_uuid: %v", err)
 	}
-	checkDeployedFunctions(t, ctx, srv.URL(), fnNames, esmUUID)
+	checkDeployedFunctions(t, ctx, e.URL(), fnNames, esmUUID)
 	var apiID string
 	if err := json.Unmarshal(out["api_id"], &apiID); err != nil {
 		t.Fatalf("api_id: %v", err)
 	}
-	checkDeployedRoutes(t, ctx, srv.URL(), apiID)
+	checkDeployedRoutes(t, ctx, e.URL(), apiID)
+	var restID, restStage string
+	if err := json.Unmarshal(out["rest_api_id"], &restID); err != nil {
+		t.Fatalf("rest_api_id: %v", err)
+	}
+	if err := json.Unmarshal(out["rest_api_stage"], &restStage); err != nil {
+		t.Fatalf("rest_api_stage: %v", err)
+	}
+	checkDeployedREST(t, ctx, e.URL(), restID, restStage, fnNames["ingest"])
 
 	timed("plan (idempotence)", func() error {
 		changes, err := r.Plan(ctx, vars, true)
@@ -321,5 +341,46 @@ func checkDeployedRoutes(t *testing.T, ctx context.Context, endpoint, apiID stri
 	}
 	if !seen["NONE"] || !seen["AWS_IAM"] {
 		t.Errorf("apis found: %v, want the main and the SigV4 one", seen)
+	}
+}
+
+// checkDeployedREST reads the REST API front back as the local cloud does
+// (apigw.RESTFromAPI): every body binary (*/*), ANY on the root and on
+// {proxy+}, each an AWS_PROXY integration of ingest with a 29 s timeout, the
+// stage deployed, and the access-log role set for the account.
+func checkDeployedREST(t *testing.T, ctx context.Context, endpoint, apiID, stage, ingest string) {
+	t.Helper()
+	c := apigateway.New(apigateway.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+	invokeFor := func(fn string) (apigw.InvokeFunc, error) {
+		if fn != ingest {
+			return nil, fmt.Errorf("integration calls %s, want %s", fn, ingest)
+		}
+		return func(context.Context, []byte) ([]byte, error) { return nil, nil }, nil
+	}
+	cfg, err := apigw.RESTFromAPI(ctx, c, apiID, stage, invokeFor)
+	if err != nil {
+		t.Fatalf("rest api: %v", err)
+	}
+	var keys []string
+	for _, r := range cfg.Routes {
+		keys = append(keys, r.Key)
+		if r.Timeout != 29*time.Second {
+			t.Errorf("rest api %s: timeout %s, want 29s", r.Key, r.Timeout)
+		}
+	}
+	sort.Strings(keys)
+	if strings.Join(keys, ",") != "ANY /,ANY /{proxy+}" || strings.Join(cfg.BinaryMediaTypes, ",") != "*/*" {
+		t.Errorf("rest api: resources %v, binary media types %v; want ANY / and ANY /{proxy+}, */*", keys, cfg.BinaryMediaTypes)
+	}
+	if _, err := c.GetStage(ctx, &apigateway.GetStageInput{RestApiId: aws.String(apiID), StageName: aws.String(stage)}); err != nil {
+		t.Errorf("rest api stage %s: %v", stage, err)
+	}
+	acct, err := c.GetAccount(ctx, &apigateway.GetAccountInput{})
+	if err != nil || !strings.HasSuffix(aws.ToString(acct.CloudwatchRoleArn), "-apigw-logs") {
+		t.Errorf("account cloudwatch role %v: %v", acct, err)
 	}
 }

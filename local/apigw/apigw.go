@@ -1,4 +1,5 @@
-// Package apigw is a local Amazon API Gateway HTTP API: an http.Handler that
+// Package apigw is a local Amazon API Gateway front, an HTTP API or (Kind
+// KindREST) a REST API with Lambda proxy integrations: an http.Handler that
 // matches route keys, builds Lambda proxy events in payload format 2.0
 // (events.APIGatewayV2HTTPRequest) as AWS does, calls an invoke function
 // (typically lambdarun.Runner.Invoke) and turns the
@@ -38,10 +39,25 @@
 //   - a response without statusCode is sent as 200 application/json with the
 //     payload as body; cookies become Set-Cookie headers; every response
 //     carries Apigw-Requestid.
+//
+// A REST API (Config.Kind KindREST; see rest.go for the sources) differs:
+//   - the first path segment is the stage (another answers 403
+//     {"message":"Forbidden"}); resources are matched as route keys
+//     ("ANY /{proxy+}", "ANY /"), no match answers 403 {"message":"Missing
+//     Authentication Token"};
+//   - the event is payload format 1.0 (events.APIGatewayProxyRequest: path
+//     without the stage, headers and multiValueHeaders, decoded query
+//     values); a body whose Content-Type matches Config.BinaryMediaTypes
+//     ("*/*": every body) is base64 with isBase64Encoded true, intact
+//     whatever its Content-Type and Content-Encoding;
+//   - a body over 10 MB answers 413 "HTTP content length exceeded 10485760
+//     bytes." (text); an event over Lambda's 6 MB invoke payload 413
+//     {"message":"Request Too Long"}; an integration slower than 29 s 504
+//     {"message":"Endpoint request timed out"}; a function error or a
+//     malformed response 502 {"message":"Internal server error"}.
 package apigw
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -51,16 +67,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/spillwayhq/spillway/local/lambdarun"
 )
 
 // InvokeFunc invokes the integration's function with an event and returns
@@ -89,11 +106,19 @@ type Config struct {
 	APIID string
 	// AccountID is requestContext.accountId (default "000000000000").
 	AccountID string
-	// Stage is requestContext.stage (default "$default").
+	// Kind is KindHTTP (default) or KindREST.
+	Kind string
+	// Stage is requestContext.stage (default "$default"). A REST API needs
+	// a named stage: it is the first segment of every request path.
 	Stage string
+	// BinaryMediaTypes are a REST API's binaryMediaTypes: a request whose
+	// Content-Type matches one ("*/*" matches all) reaches the function
+	// base64-encoded and intact. HTTP APIs have none.
+	BinaryMediaTypes []string
 	// MaxBodyBytes is the request body limit (default 10 MB).
 	MaxBodyBytes int64
-	// IntegrationTimeout bounds each invocation (default 30s).
+	// IntegrationTimeout bounds each invocation (default 30s; 29s for a
+	// REST API).
 	IntegrationTimeout time.Duration
 	// Now is the clock for requestContext.time (default time.Now).
 	Now func() time.Time
@@ -109,7 +134,10 @@ func Defaults(cfg Config) Config {
 	if cfg.AccountID == "" {
 		cfg.AccountID = "000000000000"
 	}
-	if cfg.Stage == "" {
+	if cfg.Kind == "" {
+		cfg.Kind = KindHTTP
+	}
+	if cfg.Stage == "" && cfg.Kind == KindHTTP {
 		cfg.Stage = "$default"
 	}
 	if cfg.MaxBodyBytes == 0 {
@@ -117,6 +145,9 @@ func Defaults(cfg Config) Config {
 	}
 	if cfg.IntegrationTimeout == 0 {
 		cfg.IntegrationTimeout = 30 * time.Second
+		if cfg.Kind == KindREST {
+			cfg.IntegrationTimeout = restTimeout
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -148,6 +179,18 @@ func (cfg Config) Validate() error {
 		if r.Invoke == nil && cfg.Invoke == nil {
 			errs = append(errs, fmt.Errorf("routes[%d].invoke: no integration (set it or Config.Invoke)", i))
 		}
+	}
+	switch cfg.Kind {
+	case KindHTTP:
+		if len(cfg.BinaryMediaTypes) > 0 {
+			errs = append(errs, errors.New("binary_media_types: an HTTP API has none (a REST API setting)"))
+		}
+	case KindREST:
+		if cfg.Stage == "" || cfg.Stage == "$default" || strings.ContainsAny(cfg.Stage, "/{}") {
+			errs = append(errs, fmt.Errorf("stage: a REST API needs a named stage, not %q", cfg.Stage))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kind: %q is not %s or %s", cfg.Kind, KindHTTP, KindREST))
 	}
 	if cfg.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("max_body_bytes: %d is negative", cfg.MaxBodyBytes))
@@ -231,22 +274,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, now time.Time, reqID string) (int, string) {
-	rt, params := g.match(r.Method, r.URL.EscapedPath())
+	rest := g.cfg.Kind == KindREST
+	escaped := r.URL.EscapedPath()
+	if rest {
+		p, ok := g.restPath(escaped)
+		if !ok {
+			return writeMessage(w, http.StatusForbidden, restMsgForbidden), ""
+		}
+		escaped = p
+	}
+	rt, params := g.match(r.Method, escaped)
 	if rt == nil {
+		if rest {
+			return writeMessage(w, http.StatusForbidden, restMsgNoRoute), ""
+		}
 		return writeMessage(w, http.StatusNotFound, msgNotFound), ""
 	}
-	if r.ContentLength > g.cfg.MaxBodyBytes {
-		return tooLarge(w, r), rt.key
+	body, status := g.readBody(w, r)
+	if body == nil {
+		return status, rt.key
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return writeMessage(w, http.StatusBadRequest, "Bad Request"), rt.key
-	}
-	if int64(len(body)) > g.cfg.MaxBodyBytes {
-		return tooLarge(w, r), rt.key
-	}
-	ev := g.BuildEvent(r, body, rt.key, params, now, reqID)
-	payload, err := MarshalEvent(ev)
+	payload, err := g.event(r, *body, rt, escaped, params, now, reqID)
 	if err != nil {
 		return writeMessage(w, http.StatusInternalServerError, msgInternal), rt.key
 	}
@@ -256,17 +304,68 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, now time.Time, r
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
 			g.cfg.Logger.Warn("integration timed out", "request_id", reqID, "route", rt.key, "timeout", rt.timeout.String())
+			if rest {
+				return writeMessage(w, http.StatusGatewayTimeout, restMsgTimeout), rt.key
+			}
 			return writeMessage(w, http.StatusServiceUnavailable, msgUnavailable), rt.key
 		}
 		g.cfg.Logger.Warn("integration failed", "request_id", reqID, "route", rt.key, "error", err.Error())
+		switch {
+		case rest && errors.Is(err, lambdarun.ErrPayloadTooLarge):
+			return writeMessage(w, http.StatusRequestEntityTooLarge, restMsgTooLong), rt.key
+		case rest:
+			return writeMessage(w, http.StatusBadGateway, restMsgInternal), rt.key
+		}
 		return writeMessage(w, http.StatusInternalServerError, msgInternal), rt.key
 	}
-	resp, err := DecodeResponse(out)
+	decode := DecodeResponse
+	if rest {
+		decode = DecodeRESTResponse
+	}
+	resp, err := decode(out)
 	if err != nil {
 		g.cfg.Logger.Warn("malformed integration response", "request_id", reqID, "route", rt.key, "error", err.Error())
+		if rest {
+			return writeMessage(w, http.StatusBadGateway, restMsgInternal), rt.key
+		}
 		return writeMessage(w, http.StatusInternalServerError, msgInternal), rt.key
 	}
 	return writeResponse(w, resp), rt.key
+}
+
+// readBody reads the request body within MaxBodyBytes; over it, it answers
+// 413 itself and returns nil and the status.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, int) {
+	over := func() (*[]byte, int) {
+		if g.cfg.Kind == KindREST {
+			return nil, restTooLarge(w, r, g.cfg.MaxBodyBytes)
+		}
+		return nil, tooLarge(w, r)
+	}
+	if r.ContentLength > g.cfg.MaxBodyBytes {
+		return over()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, writeMessage(w, http.StatusBadRequest, "Bad Request")
+	}
+	if int64(len(body)) > g.cfg.MaxBodyBytes {
+		return over()
+	}
+	return &body, 0
+}
+
+// event encodes the integration's event for the API's kind.
+func (g *Gateway) event(r *http.Request, body []byte, rt *route, escaped string, params map[string]string, now time.Time, reqID string) ([]byte, error) {
+	if g.cfg.Kind != KindREST {
+		return MarshalEvent(g.BuildEvent(r, body, rt.key, params, now, reqID))
+	}
+	reqPath, err := url.PathUnescape(escaped)
+	if err != nil {
+		reqPath = escaped
+	}
+	_, resource, _ := strings.Cut(rt.key, " ")
+	return MarshalRESTEvent(g.BuildRESTEvent(r, body, resource, r.Method, reqPath, params, now, reqID))
 }
 
 // maxDrain bounds what tooLarge reads and discards of a refused body.
@@ -279,158 +378,15 @@ const maxDrain = 256 << 20
 // would otherwise have its connection reset under it by the unread data and
 // never see the 413.
 func tooLarge(w http.ResponseWriter, r *http.Request) int {
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-	w.Header().Set("Connection", "close")
+	drain(w, r)
 	return writeMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 }
 
-// BuildEvent builds the payload format 2.0 event for r with its already
-// read body. routeKey and params are the matched route; now and reqID fill
-// requestContext.
-func (g *Gateway) BuildEvent(r *http.Request, body []byte, routeKey string, params map[string]string, now time.Time, reqID string) events.APIGatewayV2HTTPRequest {
-	sourceIP, port := clientAddr(r)
-	headers := map[string]string{}
-	var cookies []string
-	for name, vals := range r.Header {
-		lname := strings.ToLower(name)
-		if lname == "cookie" {
-			for _, v := range vals {
-				for c := range strings.SplitSeq(v, ";") {
-					if c = strings.TrimSpace(c); c != "" {
-						cookies = append(cookies, c)
-					}
-				}
-			}
-			continue
-		}
-		headers[lname] = strings.Join(vals, ",")
-	}
-	headers["host"] = r.Host
-	headers["content-length"] = strconv.Itoa(len(body))
-	if xff := headers["x-forwarded-for"]; xff != "" {
-		headers["x-forwarded-for"] = xff + ", " + sourceIP
-	} else {
-		headers["x-forwarded-for"] = sourceIP
-	}
-	headers["x-forwarded-port"] = port
-	headers["x-forwarded-proto"] = "http"
-	if r.TLS != nil {
-		headers["x-forwarded-proto"] = "https"
-	}
-	if headers["x-amzn-trace-id"] == "" {
-		headers["x-amzn-trace-id"] = newTraceID(now)
-	}
-	var query map[string]string
-	if q := r.URL.Query(); len(q) > 0 {
-		query = make(map[string]string, len(q))
-		for k, vs := range q {
-			query[k] = strings.Join(vs, ",")
-		}
-	}
-	domain := r.Host
-	if h, _, err := net.SplitHostPort(domain); err == nil {
-		domain = h
-	}
-	prefix, _, _ := strings.Cut(domain, ".")
-	ev := events.APIGatewayV2HTTPRequest{
-		Version:               "2.0",
-		RouteKey:              routeKey,
-		RawPath:               r.URL.EscapedPath(),
-		RawQueryString:        r.URL.RawQuery,
-		Cookies:               cookies,
-		Headers:               headers,
-		QueryStringParameters: query,
-		PathParameters:        params,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey:     routeKey,
-			AccountID:    g.cfg.AccountID,
-			Stage:        g.cfg.Stage,
-			RequestID:    reqID,
-			APIID:        g.cfg.APIID,
-			DomainName:   domain,
-			DomainPrefix: prefix,
-			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
-			TimeEpoch:    now.UnixMilli(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-				Method:    r.Method,
-				Path:      r.URL.Path,
-				Protocol:  r.Proto,
-				SourceIP:  sourceIP,
-				UserAgent: r.UserAgent(),
-			},
-		},
-	}
-	if len(body) > 0 {
-		if IsTextContentType(r.Header.Get("Content-Type")) {
-			ev.Body = TextBody(body)
-		} else {
-			ev.Body = base64.StdEncoding.EncodeToString(body)
-			ev.IsBase64Encoded = true
-		}
-	}
-	return ev
-}
-
-// emptyAuthentication is what aws-lambda-go's struct encodes for a request
-// without mTLS; API Gateway omits the field then.
-var emptyAuthentication = []byte(`,"authentication":{"clientCert":{"clientCertPem":"","issuerDN":"","serialNumber":"","subjectDN":"","validity":{"notAfter":"","notBefore":""}}}`)
-
-// MarshalEvent encodes ev as API Gateway sends it: no HTML escaping, and
-// no requestContext.authentication unless a client certificate is set.
-func MarshalEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
-		return nil, fmt.Errorf("encode api gateway event: %w", err)
-	}
-	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if ev.RequestContext.Authentication.ClientCert.ClientCertPem == "" {
-		// Strings in the event are JSON-escaped, so the first occurrence
-		// is the structural one.
-		out = bytes.Replace(out, emptyAuthentication, nil, 1)
-	}
-	return out, nil
-}
-
-// IsTextContentType reports whether an HTTP API passes a body of this
-// Content-Type as text: only text/*, application/json, application/xml and
-// application/javascript. Everything else - a missing type,
-// application/x-www-form-urlencoded, multipart/form-data, +json suffixes -
-// is base64-encoded. (The AWS docs do not list the types; this is the set
-// observed on real HTTP APIs, as recorded by the ministack emulator.)
-func IsTextContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return strings.HasPrefix(mt, "text/") ||
-		mt == "application/json" || mt == "application/xml" || mt == "application/javascript"
-}
-
-// TextBody is body as an HTTP API passes it under a text Content-Type: a
-// UTF-8 string in which every byte that is not part of valid UTF-8 is
-// replaced by U+FFFD. Compressed bytes (Content-Encoding gzip, deflate,
-// zstd) are therefore lost: API Gateway HTTP APIs have no binaryMediaTypes
-// and do not decompress request bodies (that is a REST API feature), so
-// only a non-text Content-Type brings such a body to the function intact
-// (base64). See local/README.md, "Request bodies", for the sources.
-func TextBody(body []byte) string {
-	if utf8.Valid(body) {
-		return string(body)
-	}
-	var b strings.Builder
-	b.Grow(len(body) + 16)
-	for len(body) > 0 {
-		r, n := utf8.DecodeRune(body)
-		if r == utf8.RuneError && n == 1 {
-			b.WriteRune(utf8.RuneError)
-		} else {
-			b.Write(body[:n])
-		}
-		body = body[n:]
-	}
-	return b.String()
+// drain reads and discards the rest of a refused body (up to maxDrain) and
+// closes the connection after the answer.
+func drain(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+	w.Header().Set("Connection", "close")
 }
 
 // DecodeResponse interprets a function's response payload as API Gateway

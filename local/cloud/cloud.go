@@ -31,6 +31,7 @@ const (
 	DefaultEdgeAddr = "127.0.0.1:4566"
 	DefaultAPIAddr  = "127.0.0.1:4567"
 	DefaultTDAddr   = "127.0.0.1:4568"
+	DefaultRESTAddr = "127.0.0.1:4569"
 )
 
 // ErrPortInUse is returned by Start when one of the listen addresses is
@@ -52,6 +53,8 @@ type Outputs struct {
 	ESMUUID           string            `json:"esm_uuid"`
 	FlushRuleName     string            `json:"flush_rule_name"`
 	TDAPIKeySecretARN string            `json:"td_apikey_secret_arn"`
+	RESTAPIID         string            `json:"rest_api_id"`    // "" without the REST API front
+	RESTAPIStage      string            `json:"rest_api_stage"` // its stage
 }
 
 // Function is what the AWS API reported for one deployed function.
@@ -68,6 +71,9 @@ type Cloud struct {
 	// EdgeURL, APIURL and TDURL are the base URLs of the AWS edge, the API
 	// Gateway front and the TD receiver.
 	EdgeURL, APIURL, TDURL string
+	// RESTURL is the REST API front's URL, its stage included (the URL for
+	// shippers that compress JSON bodies); "" when Terraform deployed none.
+	RESTURL string
 	// APIKey is a Spillway API key (all databases, read and write) created at
 	// start; TDAPIKey is the TD receiver's key.
 	APIKey, TDAPIKey string

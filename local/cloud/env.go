@@ -17,6 +17,7 @@ func (c *Cloud) Env() []string {
 		"AWS_SECRET_ACCESS_KEY=test",
 		"AWS_REGION=us-east-1",
 		"SPILLWAY_API_URL=" + c.APIURL,
+		"SPILLWAY_REST_API_URL=" + c.RESTURL,
 		"SPILLWAY_API_KEY=" + c.APIKey,
 		"SPILLWAY_TD_RECEIVER_URL=" + c.TDURL,
 		"SPILLWAY_TD_RECEIVER_KEY=" + c.TDAPIKey,

@@ -18,6 +18,9 @@ type Options struct {
 	// EdgeAddr, APIAddr and TDAddr are the listen addresses of the AWS edge,
 	// the API Gateway front and the TD import receiver.
 	EdgeAddr, APIAddr, TDAddr string
+	// RESTAddr is the listen address of the REST API front (served when
+	// the deployment has the REST API).
+	RESTAddr string
 	// DataDir receives logs (logs/), the TD receiver's files (td/), moto's
 	// and Terraform's work dirs; default: a temp dir removed by Close.
 	DataDir string
@@ -58,7 +61,7 @@ type Options struct {
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
 	return Options{
-		EdgeAddr: DefaultEdgeAddr, APIAddr: DefaultAPIAddr, TDAddr: DefaultTDAddr,
+		EdgeAddr: DefaultEdgeAddr, APIAddr: DefaultAPIAddr, TDAddr: DefaultTDAddr, RESTAddr: DefaultRESTAddr,
 		NamePrefix: "spillway-local", ESMPollInterval: 200 * time.Millisecond,
 		IngestConcurrency: 4, StartTimeout: 10 * time.Minute,
 	}
@@ -74,6 +77,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.TDAddr == "" {
 		o.TDAddr = d.TDAddr
+	}
+	if o.RESTAddr == "" {
+		o.RESTAddr = d.RESTAddr
 	}
 	if o.NamePrefix == "" {
 		o.NamePrefix = d.NamePrefix
@@ -92,7 +98,7 @@ func (o *Options) applyDefaults() {
 // Validate reports every problem with the options.
 func (o Options) Validate() error {
 	var errs []error
-	for _, a := range []struct{ field, v string }{{"EdgeAddr", o.EdgeAddr}, {"APIAddr", o.APIAddr}, {"TDAddr", o.TDAddr}} {
+	for _, a := range []struct{ field, v string }{{"EdgeAddr", o.EdgeAddr}, {"APIAddr", o.APIAddr}, {"TDAddr", o.TDAddr}, {"RESTAddr", o.RESTAddr}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("cloud.Options.%s: %w", a.field, err))
 		}

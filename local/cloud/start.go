@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -46,6 +45,11 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 		return err
 	}
 	c.closers = append(c.closers, func() error { _ = apiLn.Close(); return nil })
+	restLn, err := listen.TCP("REST API front", opts.RESTAddr)
+	if err != nil {
+		return err
+	}
+	c.closers = append(c.closers, func() error { _ = restLn.Close(); return nil })
 
 	t0 := time.Now()
 	edgeLog, err := c.jsonLogger("edge.log")
@@ -254,20 +258,11 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	if err != nil {
 		return fmt.Errorf("api front: %w", err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(apiLn)
-	}()
+	c.serveHTTP(apiLn, gw)
 	c.APIURL = "http://" + apiLn.Addr().String()
-	c.closers = append(c.closers, func() error {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		<-served
+	if err := c.serveREST(ctx, cfg, restLn, apiLog); err != nil {
 		return err
-	})
+	}
 
 	// Kinesis event source mapping.
 	esmLog, err := c.jsonLogger("esm.log")

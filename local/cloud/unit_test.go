@@ -131,7 +131,7 @@ func TestStartPortTaken(t *testing.T) {
 	defer l.Close()
 	o := DefaultOptions()
 	o.APIAddr = l.Addr().String()
-	o.EdgeAddr, o.TDAddr = "127.0.0.1:0", "127.0.0.1:0"
+	o.EdgeAddr, o.TDAddr, o.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	o.DataDir = t.TempDir()
 	_, err = Start(t.Context(), o)
 	if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), l.Addr().String()) {

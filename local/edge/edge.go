@@ -296,6 +296,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveGlueUpdateTable(w, r, c)
 		return
 	}
+	if isCreateRestAPI(r, c) {
+		s.serveCreateRestAPI(w, r, c)
+		return
+	}
 	switch c.Service {
 	case "dynamodb":
 		if ddbWriteOps[c.Operation] {

@@ -1,13 +1,10 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 )
 
@@ -50,13 +47,10 @@ func isGlueUpdateTable(c Call) bool { return c.Service == "glue" && c.Operation 
 // VersionId (if any) is the table's current one, else answers
 // ConcurrentModificationException.
 func (s *Server) serveGlueUpdateTable(w http.ResponseWriter, r *http.Request, c Call) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBufferedBody+1))
-	if err != nil || len(body) > maxBufferedBody {
-		writeAWSError(w, r, c, http.StatusRequestEntityTooLarge, "InvalidInputException", "spillway edge: UpdateTable body unreadable or too large")
+	body, ok := bufferBody(w, r, c, "UpdateTable", "InvalidInputException")
+	if !ok {
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 	// Every UpdateTable holds the lock, so an unconditional update cannot
 	// slip between another call's check and its update.
 	s.glue.mu.Lock()
@@ -91,28 +85,13 @@ func (s *Server) glueTableVersion(ctx context.Context, orig *http.Request, c Cal
 		q["CatalogId"] = in.CatalogID
 	}
 	payload, _ := json.Marshal(q)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.backendFor(c).String(), "/")+"/", bytes.NewReader(payload))
-	if err != nil {
-		return "", fmt.Errorf("build GetTable: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSGlue.GetTable")
-	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
-		if v := orig.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
-	}
-	resp, err := s.client.Do(req)
+	status, raw, err := s.backendCall(ctx, orig, c, http.MethodPost, "/",
+		map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSGlue.GetTable"}, payload)
 	if err != nil {
 		return "", fmt.Errorf("GetTable: %w", err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBufferedBody))
-	if err != nil {
-		return "", fmt.Errorf("read GetTable answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GetTable: HTTP %d: %.200s", resp.StatusCode, raw)
+	if status != http.StatusOK {
+		return "", fmt.Errorf("GetTable: HTTP %d: %.200s", status, raw)
 	}
 	var out struct {
 		Table struct {

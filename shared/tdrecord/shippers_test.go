@@ -34,6 +34,7 @@ type shipperFixture struct {
 	Times           []int64 `json:"times"`         // expected event times
 	ThroughAPI      int     `json:"through_api"`   // status through API Gateway (HTTP API) + ingest
 	ThroughAPIWhy   string  `json:"why,omitempty"` // for a 4xx: what the message must mention
+	ThroughREST     int     `json:"through_rest"`  // status through the REST API (binaryMediaTypes */*) + ingest
 	body            []byte
 }
 
@@ -171,14 +172,17 @@ func shipperFixtures(tb testing.TB) []shipperFixture {
 	for i := range n {
 		withTimes = append(withTimes, withTime(i))
 	}
-	mangled := "binary Content-Type"
+	mangled := "REST API URL"
 	fx := []shipperFixture{
 		{Name: "fluentbit_json", Shipper: "Fluent Bit out_http Format json", ContentType: "application/json", Query: "time_key=date", body: fbJSON(double)},
 		{Name: "fluentbit_json_gzip", Shipper: "Fluent Bit out_http Format json, Compress gzip", ContentType: "application/json", ContentEncoding: "gzip", Query: "time_key=date", body: fbJSON(double), ThroughAPI: 415, ThroughAPIWhy: mangled},
+		{Name: "fluentbit_json_zstd", Shipper: "Fluent Bit out_http Format json, Compress zstd", ContentType: "application/json", ContentEncoding: "zstd", Query: "time_key=date", body: fbJSON(double), ThroughAPI: 415, ThroughAPIWhy: mangled},
+		{Name: "fluentbit_json_snappy", Shipper: "Fluent Bit out_http Format json, Compress snappy", ContentType: "application/json", ContentEncoding: "snappy", Query: "time_key=date", body: fbJSON(double), ThroughAPI: 415, ThroughAPIWhy: mangled},
 		{Name: "fluentbit_json_iso8601", Shipper: "Fluent Bit out_http Format json, json_date_format iso8601", ContentType: "application/json", Query: "time_key=date", body: fbJSON(iso)},
 		{Name: "fluentbit_json_java_sql", Shipper: "Fluent Bit out_http Format json, json_date_format java_sql_timestamp", ContentType: "application/json", Query: "time_key=date", body: fbJSON(javaSQL)},
 		{Name: "fluentbit_json_epoch_ms", Shipper: "Fluent Bit out_http Format json, json_date_format epoch_ms", ContentType: "application/json", Query: "time_key=date", body: fbJSON(epochMS)},
 		{Name: "fluentbit_json_stream", Shipper: "Fluent Bit out_http Format json_stream", ContentType: "application/json", Query: "time_key=date", body: lines("", withDate)},
+		{Name: "fluentbit_json_stream_gzip", Shipper: "Fluent Bit out_http Format json_stream, Compress gzip", ContentType: "application/json", ContentEncoding: "gzip", Query: "time_key=date", body: lines("", withDate), ThroughAPI: 415, ThroughAPIWhy: mangled},
 		{Name: "fluentbit_json_lines", Shipper: "Fluent Bit out_http Format json_lines", ContentType: "application/x-ndjson", Query: "time_key=date", body: lines("\n", withDate)},
 		{Name: "fluentbit_json_lines_gzip", Shipper: "Fluent Bit out_http Format json_lines, Compress gzip", ContentType: "application/x-ndjson", ContentEncoding: "gzip", Query: "time_key=date", body: lines("\n", withDate)},
 		{Name: "fluentbit_json_lines_zstd", Shipper: "Fluent Bit out_http Format json_lines, Compress zstd", ContentType: "application/x-ndjson", ContentEncoding: "zstd", Query: "time_key=date", body: lines("\n", withDate)},
@@ -188,17 +192,23 @@ func shipperFixtures(tb testing.TB) []shipperFixture {
 		{Name: "fluentbit_msgpack_gzip", Shipper: "Fluent Bit out_http Format msgpack, Compress gzip", ContentType: "application/msgpack", ContentEncoding: "gzip", body: fbMsgpack(true)},
 		{Name: "fluentbit_msgpack_zstd", Shipper: "Fluent Bit out_http Format msgpack, Compress zstd", ContentType: "application/msgpack", ContentEncoding: "zstd", body: fbMsgpack(true)},
 		{Name: "fluentbit_msgpack_snappy", Shipper: "Fluent Bit out_http Format msgpack, Compress snappy", ContentType: "application/msgpack", ContentEncoding: "snappy", body: fbMsgpack(true)},
+		{Name: "fluentd_ndjson", Shipper: "Fluentd out_http <format> json (ndjson, the default)", ContentType: "application/x-ndjson", body: lines("\n", withTime)},
+		{Name: "fluentd_msgpack", Shipper: "Fluentd out_http <format> msgpack", ContentType: "application/x-msgpack", body: fdMsgpack()},
 		{Name: "fluentd_ndjson_gzip", Shipper: "Fluentd out_http <format> json, compress gzip", ContentType: "application/x-ndjson", ContentEncoding: "gzip", body: lines("\n", withTime)},
 		{Name: "fluentd_json_array", Shipper: "Fluentd out_http <format> json, json_array true", ContentType: "application/json", body: mustJSON(tb, withTimes)},
 		{Name: "fluentd_json_array_gzip", Shipper: "Fluentd out_http <format> json, json_array true, compress gzip", ContentType: "application/json", ContentEncoding: "gzip", body: mustJSON(tb, withTimes), ThroughAPI: 415, ThroughAPIWhy: mangled},
 		{Name: "fluentd_msgpack_gzip", Shipper: "Fluentd out_http <format> msgpack, compress gzip", ContentType: "application/x-msgpack", ContentEncoding: "gzip", body: fdMsgpack()},
+		{Name: "vector_ndjson", Shipper: "Vector http sink, codec json, framing newline_delimited", ContentType: "application/x-ndjson", Query: "time_key=timestamp", body: lines("\n", withTimestamp)},
 		{Name: "vector_ndjson_gzip", Shipper: "Vector http sink, codec json, framing newline_delimited, compression gzip", ContentType: "application/x-ndjson", ContentEncoding: "gzip", Query: "time_key=timestamp", body: lines("\n", withTimestamp)},
 		{Name: "vector_ndjson_zstd", Shipper: "Vector http sink, codec json, framing newline_delimited, compression zstd", ContentType: "application/x-ndjson", ContentEncoding: "zstd", Query: "time_key=timestamp", body: lines("\n", withTimestamp)},
 		{Name: "vector_ndjson_zlib", Shipper: "Vector http sink, codec json, framing newline_delimited, compression zlib", ContentType: "application/x-ndjson", ContentEncoding: "deflate", Query: "time_key=timestamp", body: lines("\n", withTimestamp)},
 		{Name: "vector_json", Shipper: "Vector http sink, codec json (array)", ContentType: "application/json", Query: "time_key=timestamp", body: []byte("[" + strings.TrimSuffix(string(lines(",", withTimestamp)), ",") + "]")},
 		{Name: "vector_json_gzip", Shipper: "Vector http sink, codec json (array), compression gzip", ContentType: "application/json", ContentEncoding: "gzip", Query: "time_key=timestamp", body: []byte("[" + strings.TrimSuffix(string(lines(",", withTimestamp)), ",") + "]"), ThroughAPI: 415, ThroughAPIWhy: mangled},
+		{Name: "vector_json_zstd", Shipper: "Vector http sink, codec json (array), compression zstd", ContentType: "application/json", ContentEncoding: "zstd", Query: "time_key=timestamp", body: []byte("[" + strings.TrimSuffix(string(lines(",", withTimestamp)), ",") + "]"), ThroughAPI: 415, ThroughAPIWhy: mangled},
+		{Name: "vector_json_zlib", Shipper: "Vector http sink, codec json (array), compression zlib", ContentType: "application/json", ContentEncoding: "deflate", Query: "time_key=timestamp", body: []byte("[" + strings.TrimSuffix(string(lines(",", withTimestamp)), ",") + "]"), ThroughAPI: 415, ThroughAPIWhy: mangled},
 		{Name: "curl_json", Shipper: "curl -H 'Content-Type: application/json' -d @events.json", ContentType: "application/json", body: mustJSON(tb, withTimes)},
 		{Name: "curl_form", Shipper: "curl -d 'json=...'", ContentType: "application/x-www-form-urlencoded", body: []byte("json=" + urlQueryEscape(string(mustJSON(tb, withTimes))))},
+		{Name: "curl_json_gzip", Shipper: "gzip -c events.json | curl -H 'Content-Type: application/json' -H 'Content-Encoding: gzip' --data-binary @-", ContentType: "application/json", ContentEncoding: "gzip", body: mustJSON(tb, withTimes), ThroughAPI: 415, ThroughAPIWhy: mangled},
 		{Name: "curl_ndjson_gzip", Shipper: "curl -H 'Content-Type: application/x-ndjson' -H 'Content-Encoding: gzip' --data-binary @events.ndjson.gz", ContentType: "application/x-ndjson", ContentEncoding: "gzip", body: lines("\n", withTime)},
 	}
 	for i := range fx {
@@ -206,6 +216,7 @@ func shipperFixtures(tb testing.TB) []shipperFixture {
 		if fx[i].ThroughAPI == 0 {
 			fx[i].ThroughAPI = 200
 		}
+		fx[i].ThroughREST = 200 // every body arrives intact
 		fx[i].body = compress(tb, fx[i].ContentEncoding, fx[i].body)
 	}
 	return fx

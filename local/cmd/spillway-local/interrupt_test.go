@@ -75,8 +75,8 @@ func TestDemoInterruptLeavesNothingBehind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			marker := base
-			addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-			cmd := exec.Command(bin, "demo", "-edge", addrs[0], "-api", addrs[1], "-td", addrs[2],
+			addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)}
+			cmd := exec.Command(bin, "demo", "-edge", addrs[0], "-api", addrs[1], "-td", addrs[2], "-rest-api", addrs[3],
 				"-data-dir", filepath.Join(base, strings.ReplaceAll(tt.name, " ", "_")), "-build-dir", filepath.Join(base, "build"), "-timeout", "10m")
 			cmd.Dir = "."
 			cmd.Env = append(os.Environ(), "SPILLWAY_DEMO_MARKER="+marker)

@@ -79,6 +79,7 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	d := cloud.DefaultOptions()
 	fs.StringVar(&f.opts.EdgeAddr, "edge", d.EdgeAddr, "AWS edge listen address (127.0.0.1:0 = free port)")
 	fs.StringVar(&f.opts.APIAddr, "api", d.APIAddr, "API Gateway front listen address")
+	fs.StringVar(&f.opts.RESTAddr, "rest-api", d.RESTAddr, "REST API front listen address")
 	fs.StringVar(&f.opts.TDAddr, "td", d.TDAddr, "TD import receiver listen address")
 	fs.StringVar(&f.opts.DataDir, "data-dir", "", "directory for logs and state (default: a temp dir removed on exit)")
 	fs.StringVar(&f.opts.BuildDir, "build-dir", "", "directory for built Lambda zips and binaries (default: user cache)")
@@ -169,6 +170,9 @@ func printEndpoints(w io.Writer, c *cloud.Cloud) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "AWS edge\t%s\t(fault control: %s/_spillway/faults)\n", c.EdgeURL, c.EdgeURL)
 	fmt.Fprintf(tw, "API front\t%s\t(TD import API, in_http, /v1/flush)\n", c.APIURL)
+	if c.RESTURL != "" {
+		fmt.Fprintf(tw, "REST API front\t%s\t(the same routes; every body intact: compressed JSON from shippers)\n", c.RESTURL)
+	}
 	fmt.Fprintf(tw, "TD receiver\t%s\n", c.TDURL)
 	fmt.Fprintf(tw, "data dir\t%s\t(logs/)\n", c.DataDir)
 	_ = tw.Flush()

@@ -1,6 +1,6 @@
 // Command bootstrap is the ingest Lambda: it reads the environment named by
 // shared/lambdaenv, builds the AWS clients once and serves API Gateway
-// requests with ingest.Handler.
+// requests (HTTP API and REST API events) with ingest.Handler.
 package main
 
 import (
@@ -28,7 +28,9 @@ func main() {
 		log.Error("ingest start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	// h is a lambda.Handler: it serves HTTP API (payload 2.0) and REST API
+	// (payload 1.0) events alike.
+	lambda.Start(h)
 }
 
 // configFromEnv reads the ingest configuration over ingest.DefaultConfig and

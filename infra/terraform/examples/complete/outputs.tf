@@ -3,6 +3,11 @@ output "api_endpoint" {
   value       = module.spillway.api_endpoint
 }
 
+output "rest_api_url" {
+  description = "Point shippers that compress JSON bodies here (Fluent Bit Format json + Compress gzip): the REST API delivers every body intact."
+  value       = module.spillway.rest_api_url
+}
+
 output "td_apikey_secret_arn" {
   description = "Put {\"<endpoint>\": \"<apikey>\"} into this secret."
   value       = module.spillway.td_apikey_secret_arn

@@ -12,6 +12,7 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
+    apigateway     = var.endpoint
     apigatewayv2   = var.endpoint
     cloudwatch     = var.endpoint
     cloudwatchlogs = var.endpoint

@@ -8,6 +8,16 @@ output "api_endpoint" {
   value       = module.spillway.api_endpoint
 }
 
+output "rest_api_id" {
+  description = "REST API id (binary media types */*), or null when disabled."
+  value       = module.spillway.rest_api_id
+}
+
+output "rest_api_stage" {
+  description = "REST API stage name, or null when disabled."
+  value       = module.spillway.rest_api_stage
+}
+
 output "stream_name" {
   description = "Kinesis stream name."
   value       = module.spillway.stream_name

@@ -39,6 +39,9 @@ locals {
     on_failure_queue_age   = { namespace = "AWS/SQS", metric = "ApproximateAgeOfOldestMessage", statistic = "Maximum", dimensions = { QueueName = aws_sqs_queue.fanout_failures.name }, threshold = var.alarms.on_failure_queue_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.first, desc = "an on-failure pointer has waited too long: replay it before the stream drops the record." }
     staged_age             = { namespace = local.flush_ns, metric = "OldestStagedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush }, threshold = var.alarms.staged_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "flush found committed events older than staged_age_s still unsealed: the lake and TD are stale." }
     }, {
+    # The REST API front publishes 5XXError by ApiName and Stage.
+    for k in var.rest_api.enabled ? ["ingest_rest_5xx"] : [] : k => { namespace = "AWS/ApiGateway", metric = "5XXError", statistic = "Sum", dimensions = { ApiName = aws_api_gateway_rest_api.this[0].name, Stage = var.rest_api.stage_name }, threshold = var.alarms.ingest_5xx_count, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "ingest answered 5xx through the REST API front." }
+    }, {
     for i, ep in var.td_endpoints : "td_backlog_${i}" => { namespace = local.flush_ns, metric = "OldestUnimportedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush, Endpoint = ep }, threshold = var.alarms.td_backlog_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "TD endpoint ${ep} has a backlog older than td_backlog_age_s (it is failing; S3 and the other endpoints go on)." }
   }) : {}
 }

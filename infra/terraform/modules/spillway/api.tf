@@ -15,6 +15,21 @@ locals {
   ])
 }
 
+locals {
+  # Access log fields of both fronts (the REST API names its route by
+  # method and resource instead).
+  api_access_log_fields = {
+    requestId      = "$context.requestId"
+    ip             = "$context.identity.sourceIp"
+    requestTime    = "$context.requestTimeEpoch"
+    routeKey       = "$context.routeKey"
+    status         = "$context.status"
+    responseLength = "$context.responseLength"
+    latency        = "$context.integrationLatency"
+    error          = "$context.integrationErrorMessage"
+  }
+}
+
 resource "aws_apigatewayv2_api" "this" {
   name          = "${var.name_prefix}-ingest"
   protocol_type = "HTTP"
@@ -63,16 +78,7 @@ resource "aws_apigatewayv2_stage" "this" {
     for_each = var.api.access_logs ? [1] : []
     content {
       destination_arn = aws_cloudwatch_log_group.api[0].arn
-      format = jsonencode({
-        requestId      = "$context.requestId"
-        ip             = "$context.identity.sourceIp"
-        requestTime    = "$context.requestTimeEpoch"
-        routeKey       = "$context.routeKey"
-        status         = "$context.status"
-        responseLength = "$context.responseLength"
-        latency        = "$context.integrationLatency"
-        error          = "$context.integrationErrorMessage"
-      })
+      format          = jsonencode(local.api_access_log_fields)
     }
   }
 

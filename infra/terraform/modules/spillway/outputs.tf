@@ -13,6 +13,21 @@ output "api_execution_arn" {
   value       = aws_apigatewayv2_api.this.execution_arn
 }
 
+output "rest_api_url" {
+  description = "REST API invoke URL, stage included (https://<id>.execute-api.<region>.amazonaws.com/<stage>): the URL for shippers that compress JSON bodies; null when rest_api.enabled is false."
+  value       = one(aws_api_gateway_stage.this[*].invoke_url)
+}
+
+output "rest_api_id" {
+  description = "REST API id, or null when rest_api.enabled is false."
+  value       = one(aws_api_gateway_rest_api.this[*].id)
+}
+
+output "rest_api_stage" {
+  description = "REST API stage name (the first path segment of its URL), or null when rest_api.enabled is false."
+  value       = one(aws_api_gateway_stage.this[*].stage_name)
+}
+
 output "stream_name" {
   description = "Kinesis stream name."
   value       = aws_kinesis_stream.this.name

@@ -207,6 +207,24 @@ variable "api" {
   }
 }
 
+variable "rest_api" {
+  description = "REST API (API Gateway v1) front for ingest, on by default: binary_media_types [\"*/*\"] deliver every body intact, so compressed JSON (Fluent Bit Format json + Compress gzip) works; the HTTP API mangles it. Both fronts serve the same routes through the same function and bill per request only (us-east-1: REST $3.50, HTTP API $1.00 per million, the HTTP API per 512 KB). stage_name is the first path segment of its URL; stage throttling; access logs (JSON, as the HTTP API's), which need the region's API Gateway CloudWatch role: manage_account_logging_role sets it (an account-wide setting; false when something else manages it)."
+  type = object({
+    enabled                     = optional(bool, true)
+    stage_name                  = optional(string, "ingest")
+    throttling_burst_limit      = optional(number, 1000)
+    throttling_rate_limit       = optional(number, 2000)
+    access_logs                 = optional(bool, true)
+    manage_account_logging_role = optional(bool, true)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,128}$", var.rest_api.stage_name)) && var.rest_api.throttling_burst_limit >= 0 && var.rest_api.throttling_rate_limit >= 0
+    error_message = "rest_api: stage_name must be 1-128 of [a-zA-Z0-9_-]; throttling limits must not be negative."
+  }
+}
+
 variable "flush" {
   description = "Flush schedule and sealing: EventBridge schedule expression (the safety net: fanout asks for flushes itself), seal_after (fanout asks for a flush of a table once its oldest unsealed commit is this old: 30s batches sealed objects and TD imports to about two a minute per table; 0s is the low-latency setting), sweep_every (a scheduled run passes over the tables again this often within its first 50 s while there is work, so the last commits before traffic stops are not left for the next minute; 30s; 10s in the low-latency setting; 0s passes once), target sealed object size (64 MiB), late window and future limit (Go durations), ledger TTL in hours. Defaults equal the Go DefaultConfig values (a test checks). ledger_ttl_hours defaults to resend_horizon_hours + stream.retention_hours + 24 (216 with the defaults); a smaller value fails the plan."
   type = object({
