@@ -95,8 +95,9 @@ type Result struct {
 	Events        int64    `json:"events"`
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
-	Waiting       int      `json:"waiting"`  // manifests whose sinks' backlog waits for its retry time
-	Deferred      int      `json:"deferred"` // tables left for the next run (deadline)
+	Waiting       int      `json:"waiting"`   // manifests whose sinks' backlog waits for its retry time
+	Deferred      int      `json:"deferred"`  // tables left for the next run (deadline)
+	Compacted     int      `json:"compacted"` // lake hours compacted
 	Errors        []string `json:"errors,omitempty"`
 }
 
@@ -106,6 +107,7 @@ type Handler struct {
 	s3    S3API
 	ddb   DynamoDBAPI
 	sinks []Sink
+	lake  Lake // nil: the lake is off
 	log   *slog.Logger
 	now   func() time.Time
 	fault FaultFunc
@@ -201,10 +203,15 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 			break
 		}
 	}
+	if req.Source == sourceSched && h.lake != nil {
+		if err := h.compactTables(ctx, req.DB, req.Table, run, &errs); err != nil {
+			return *run.res, err
+		}
+	}
 	res := *run.res
 	h.metrics(run)
 	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
-		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "errors", len(errs))
+		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "compacted", res.Compacted, "errors", len(errs))
 	return res, errors.Join(errs...)
 }
 
@@ -223,6 +230,30 @@ func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, e
 				return err
 			}
 			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
+			run.res.Errors = append(run.res.Errors, err.Error())
+			*errs = append(*errs, err)
+		}
+	}
+	return nil
+}
+
+// compactTables compacts the lake hours that are due, table by table in
+// rotated order, until the deadline reserve; table errors are appended to
+// errs, a fault point returns.
+func (h *Handler) compactTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
+	tables, err := h.tables(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	for _, t := range rotate(tables, h.now()) {
+		if h.late(ctx) {
+			return nil
+		}
+		if err := h.compactDue(ctx, t[0], t[1], run); err != nil {
+			if errors.Is(err, errFault) {
+				return err
+			}
+			h.log.ErrorContext(ctx, "compact lake hours", "db", t[0], "table", t[1], "err", err)
 			run.res.Errors = append(run.res.Errors, err.Error())
 			*errs = append(*errs, err)
 		}

@@ -72,6 +72,11 @@ func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies
 			}
 		}
 		uid := ImportID(m.ID, n)
+		if sink.Endpoint == LakeSink && h.lake != nil {
+			if err := h.markCompaction(ctx, m.DB, m.Table, k); err != nil {
+				return err
+			}
+		}
 		_, err := sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
 		if tdimport.IsNotFound(err) {
 			if err = sink.Client.CreateDatabase(ctx, m.DB); err == nil {
