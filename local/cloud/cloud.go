@@ -52,6 +52,8 @@ type Outputs struct {
 	ESMUUID           string            `json:"esm_uuid"`
 	FlushRuleName     string            `json:"flush_rule_name"`
 	TDAPIKeySecretARN string            `json:"td_apikey_secret_arn"`
+	LakeWarehouse     string            `json:"lake_warehouse"`   // "" when the lake is off
+	AthenaWorkgroup   string            `json:"athena_workgroup"` // "" without one
 }
 
 // Function is what the AWS API reported for one deployed function.

@@ -40,7 +40,9 @@ locals {
     staged_age             = { namespace = local.flush_ns, metric = "OldestStagedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush }, threshold = var.alarms.staged_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "flush found committed events older than staged_age_s still unsealed: the lake and TD are stale." }
     }, {
     for i, ep in var.td_endpoints : "td_backlog_${i}" => { namespace = local.flush_ns, metric = "OldestUnimportedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush, Endpoint = ep }, threshold = var.alarms.td_backlog_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "TD endpoint ${ep} has a backlog older than td_backlog_age_s (it is failing; S3 and the other endpoints go on)." }
-  }) : {}
+    }, var.lake.enabled ? {
+    lake_backlog = { namespace = local.flush_ns, metric = "OldestUnimportedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush, Endpoint = "lake" }, threshold = var.alarms.td_backlog_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "the Iceberg lake has sealed objects older than td_backlog_age_s not appended (Glue or its S3 prefix is failing; S3 and the TD endpoints go on)." }
+  } : {}) : {}
 }
 
 resource "aws_cloudwatch_log_metric_filter" "this" {
