@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/layout"
-	"github.com/spillwayhq/spillway/shared/tdimport"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
@@ -31,41 +31,79 @@ type Lake interface {
 
 var _ Lake = (*lake.Lake)(nil)
 
-// WithLake makes the Iceberg lake one more sink: every sealed object is
-// appended to the table db.table with its TD unique_id as the seal id
-// (exactly once, see shared/lake), with the TD endpoints' backlog, retry
-// and OldestUnimportedSeconds (Endpoint "lake"), and scheduled runs
-// compact the lake's closed hours.
+// WithLake makes the Iceberg lake one more sink, named LakeSink: the
+// sealed objects of a manifest are appended to the table db.table in
+// batches of consecutive objects (up to lakeBatchBytes of records, so one
+// Iceberg commit for a typical run), each exactly once under a seal id
+// derived from the manifest id and the batch (see shared/lake), with the
+// TD endpoints' backlog, retry and OldestUnimportedSeconds; and scheduled
+// runs compact the lake's closed hours.
 func WithLake(l Lake) Option {
 	return func(h *Handler) {
 		h.lake = l
-		h.sinks = append(h.sinks, Sink{Endpoint: LakeSink, Client: lakeImporter{l}})
+		h.sinks = append(h.sinks, Sink{Endpoint: LakeSink})
 	}
 }
 
-// lakeImporter adapts a Lake to the Importer the sinks share. It never
-// returns a content error: whatever fanout stored the lake can store, so a
-// failing append is retried (and alarmed on), never parked.
-type lakeImporter struct{ lake Lake }
+// lakeBatchBytes bounds the decompressed records of one lake append (the
+// lake decodes them all into memory): the default sealed object size.
+const lakeBatchBytes = 64 << 20
 
-// ImportWithID appends the gzipped record stream body with uniqueID as the
-// seal id.
-func (l lakeImporter) ImportWithID(ctx context.Context, db, table, uniqueID string, body []byte) (*tdimport.ImportResult, error) {
-	raw, err := tdrecord.Gunzip(body, tdrecord.StoreLimits(math.MaxInt32), nil)
-	if err != nil {
-		return nil, fmt.Errorf("lake: gunzip sealed object %s: %w", uniqueID, err)
-	}
-	if _, err := l.lake.Append(ctx, db, table, uniqueID, raw); err != nil {
-		return nil, fmt.Errorf("lake: %w", err)
-	}
-	return &tdimport.ImportResult{Database: db, Table: table, UniqueID: uniqueID}, nil
+// LakeSealID is the lake seal id of the batch of m's sealed objects
+// [first, end).
+func LakeSealID(manifestID string, first, end int) string {
+	return manifestID + "-" + strconv.Itoa(first) + "-" + strconv.Itoa(end)
 }
 
-// CreateDatabase does nothing: Append creates the Glue database.
-func (lakeImporter) CreateDatabase(context.Context, string) error { return nil }
-
-// CreateTable does nothing: Append creates the Iceberg table.
-func (lakeImporter) CreateTable(context.Context, string, string) error { return nil }
+// importLake appends m's sealed objects that the lake has not taken yet,
+// in batches: from the first object without a lake mark, consecutive
+// objects until their records reach lakeBatchBytes (at least one). The
+// batches are the same on every run (sealed objects are deterministic and
+// a batch's marks are recorded together, after its commit), so a batch
+// retried after a crash carries the same seal id and is appended once.
+// Each batch's hours are marked for compaction before it is appended. A
+// lake error is returned for a later retry, never parked: whatever fanout
+// stored, the lake stores.
+func (h *Handler) importLake(ctx context.Context, sink Sink, m *Manifest, bodies map[string][]byte, done map[string]bool, _ *runState) error {
+	for n := 0; n < len(m.Sealed); {
+		if done[importMark(sink.Endpoint, n)] {
+			n++
+			continue
+		}
+		var stream []byte
+		var marks []string
+		end := n
+		for ; end < len(m.Sealed) && (end == n || len(stream) < lakeBatchBytes); end++ {
+			k := m.Sealed[end]
+			body, err := h.sealedBody(ctx, bodies, k)
+			if err != nil {
+				return err
+			}
+			raw, err := tdrecord.Gunzip(body, tdrecord.StoreLimits(math.MaxInt32), nil)
+			if err != nil {
+				return fmt.Errorf("lake: gunzip %s: %w", k, err)
+			}
+			stream = append(stream, raw...)
+			if err := h.markCompaction(ctx, m.DB, m.Table, k); err != nil {
+				return err
+			}
+			marks = append(marks, importMark(sink.Endpoint, end))
+		}
+		sealID := LakeSealID(m.ID, n, end)
+		if _, err := h.lake.Append(ctx, m.DB, m.Table, sealID, stream); err != nil {
+			return fmt.Errorf("append %s to the lake table %s.%s: %w", sealID, m.DB, m.Table, err)
+		}
+		if err := h.recordImports(ctx, m, marks...); err != nil {
+			return err
+		}
+		for _, mk := range marks {
+			done[mk] = true
+		}
+		m.Imports = append(m.Imports, marks...)
+		n = end
+	}
+	return nil
+}
 
 // markCompaction records, before the lake sink appends sealed object key,
 // that its hour will need compacting once its late window has passed: an

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go/utils"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -77,6 +78,22 @@ func (r *lakeRig) msgs(tb testing.TB, db, table string) []string {
 	return out
 }
 
+// seals returns the seal ids of the table's snapshots.
+func (r *lakeRig) seals(tb testing.TB, db, table string) []string {
+	tb.Helper()
+	t, err := r.lake(tb).Load(utils.WithAwsConfig(context.Background(), &r.awsCfg), db, table)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, s := range t.Metadata().Snapshots() {
+		if s.Summary != nil && s.Summary.Properties[lake.SummarySealID] != "" {
+			out = append(out, s.Summary.Properties[lake.SummarySealID])
+		}
+	}
+	return out
+}
+
 // files returns the number of data files of the table's current snapshot.
 func (r *lakeRig) files(tb testing.TB, db, table string) int {
 	tb.Helper()
@@ -87,8 +104,9 @@ func (r *lakeRig) files(tb testing.TB, db, table string) int {
 	return len(snap.Files)
 }
 
-// TestLakeSink: the lake is one more sink, appended exactly once per sealed
-// object, alongside a TD endpoint; a crash at each lake fault point of an
+// TestLakeSink: the lake is one more sink, alongside a TD endpoint: a
+// manifest's three sealed objects (three hours) are one lake commit, exactly
+// once; a crash at each lake fault point of an
 // append (data files written, commit done) and a resume give exactly the
 // sealed records, as does a second run.
 func TestLakeSink(t *testing.T) {
@@ -123,6 +141,9 @@ func TestLakeSink(t *testing.T) {
 				}
 				if got := e.sealedMsgs(t); !slices.Equal(got, all) {
 					t.Errorf("run %d: sealed = %v, want %v", run, got, all)
+				}
+				if got := r.seals(t, db, "tbl_a"); len(got) != 1 {
+					t.Errorf("run %d: lake commits carry seal ids %v, want one commit for the manifest's sealed objects", run, got)
 				}
 				if got := td.msgs(t); !slices.Equal(got, all) {
 					t.Errorf("run %d: td = %v, want %v", run, got, all)
