@@ -54,11 +54,14 @@
 // # The lake
 //
 // With WithLake (SPILLWAY_LAKE_WAREHOUSE in main) the Iceberg lake is one
-// more sink, named LakeSink ("lake") in import marks and metrics: each
-// sealed object is appended with shared/lake.Append under its TD unique_id
-// as the seal id, so a resumed or racing run appends it once; a lake
-// failure is retried with the TD endpoints' backoff and never parked.
-// Before appending, flush marks the object's hour for compaction (a
+// more sink, named LakeSink ("lake") in import marks and metrics: a
+// manifest's sealed objects are appended with shared/lake.Append in
+// batches of consecutive objects up to 64 MiB of records (one Iceberg
+// commit per run and table, typically), each under the seal id
+// LakeSealID(manifest, first, end), so a resumed or racing run appends a
+// batch once; a lake failure is retried with the TD endpoints' backoff and
+// never parked. Before appending, flush marks each object's hour for
+// compaction (a
 // compact# item, due when the hour's late window has passed; every append
 // bumps its marks counter). Scheduled runs, after sealing, compact the due
 // hours of every table (lake.Compact: one atomic commit per hour) within
