@@ -97,6 +97,7 @@ type Cloud struct {
 
 	log       *slog.Logger
 	logFiles  []*os.File
+	buildDir  string // Options.BuildDir or DefaultBuildDir
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 	closers   []func() error // run in reverse order by Close

@@ -62,20 +62,20 @@ func (s Sealed) LakeComparable() []string {
 	return out
 }
 
-// Query runs `spillway query -format table sqlText` against the cloud (the
-// operations CLI built from root with cgo, for DuckDB, into
-// <DataDir>/bin on first use) and returns what it printed.
+// Query runs `spillway query -format table sqlText` against the cloud and
+// returns what it printed. The operations CLI is built from root with cgo
+// (DuckDB) into the build directory, where go build leaves an up-to-date
+// binary alone: the first build links DuckDB (minutes on a loaded
+// machine), later ones take seconds.
 func (c *Cloud) Query(ctx context.Context, root, sqlText string) (string, error) {
-	bin := filepath.Join(c.DataDir, "bin", "spillway")
-	if _, err := os.Stat(bin); err != nil {
-		logw, err := c.logFile("cli-build.log")
-		if err != nil {
-			return "", err
-		}
-		args := []string{"build", "-trimpath", "-buildvcs=false", "-o", bin, "./cmd/spillway"}
-		if err := runGoBuild(ctx, root, "./cmd/spillway", "native, cgo", args, []string{"CGO_ENABLED=1"}, logw); err != nil {
-			return "", err
-		}
+	bin := filepath.Join(c.buildDir, "native", "spillway")
+	logw, err := c.logFile("cli-build.log")
+	if err != nil {
+		return "", err
+	}
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-o", bin, "./cmd/spillway"}
+	if err := runGoBuild(ctx, root, "./cmd/spillway", "native, cgo", args, []string{"CGO_ENABLED=1"}, logw); err != nil {
+		return "", err
 	}
 	cmd := exec.CommandContext(ctx, bin, "query", "-format", "table", sqlText)
 	cmd.Env = append(os.Environ(), c.Env()...)
