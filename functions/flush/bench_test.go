@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,33 +43,37 @@ func BenchmarkFlushPerMB(b *testing.B) {
 	}
 }
 
-// BenchmarkFlushSinks seals 8 MiB of Apache-like records (8 staged objects
-// of 1 MiB, one hour, so one 8 MiB sealed object) for a fresh table and
-// measures a forced flush into one TD receiver ("td") and into the same
-// receiver plus the Iceberg lake ("td+lake"): the lake's cost per MB
-// (decode, Arrow, Parquet zstd, Glue commit) in the same run. Peak memory:
-// run one sub-benchmark with -benchtime=1x under /usr/bin/time -v.
+// BenchmarkFlushSinks seals MiB of Apache-like records (1 MiB staged
+// objects, one hour, so one sealed object) for a fresh table and measures
+// a forced flush into one TD receiver ("td") and into the same receiver
+// plus the Iceberg lake ("td+lake"): the lake's cost per MB (decode, Arrow,
+// Parquet zstd, Glue commit) in the same run; 64 MiB is one full lake batch
+// (lakeBatchBytes), the most one append holds in memory. peak-RSS-MB is the
+// process's: run one sub-benchmark per process.
 func BenchmarkFlushSinks(b *testing.B) {
-	for _, withLake := range []bool{false, true} {
-		name := map[bool]string{false: "td", true: "td+lake"}[withLake]
+	for _, c := range []struct {
+		withLake bool
+		mib      int
+	}{{false, 8}, {true, 8}, {false, 64}, {true, 64}} {
+		name := fmt.Sprintf("%s/%dMiB", map[bool]string{false: "td", true: "td+lake"}[c.withLake], c.mib)
 		b.Run(name, func(b *testing.B) {
 			e := newTestEnv(b)
 			td := newTDReceiver(b)
 			var opts []Option
-			if withLake {
+			if c.withLake {
 				opts = append(opts, WithLake(newLakeRig(b, e).lake(b)))
 			}
 			h := e.handler(b, time.Unix(hourT, 0), []Sink{td.sink()}, opts...)
 			db := e.cfg.Bucket
 			ctx := context.Background()
 			b.ReportAllocs()
-			b.SetBytes(8 << 20)
+			b.SetBytes(int64(c.mib) << 20)
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()
 				table := fmt.Sprintf("bench_%d", i)
 				events := 0
-				for o := 0; o < 8; o++ {
-					raw, n := apacheLike(b, i*8+o, 1<<20)
+				for o := 0; o < c.mib; o++ {
+					raw, n := apacheLike(b, i*c.mib+o, 1<<20)
 					e.stageRaw(b, db, table, hourT-3600, false, fmt.Sprintf("p%d", o), raw, n)
 					events += n
 				}
@@ -77,6 +83,9 @@ func BenchmarkFlushSinks(b *testing.B) {
 				if err != nil || res.Events != int64(events) {
 					b.Fatalf("flush: %v %+v, want %d events", err, res, events)
 				}
+			}
+			if mb, ok := peakRSSMB(); ok {
+				b.ReportMetric(mb, "peak-RSS-MB")
 			}
 		})
 	}
@@ -101,4 +110,20 @@ func apacheLike(tb testing.TB, seed, size int) ([]byte, int) {
 		buf.Write(b)
 	}
 	return buf.Bytes(), n
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM, Linux) in MB: run
+// one sub-benchmark per process to attribute it.
+func peakRSSMB() (float64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024, err == nil
+		}
+	}
+	return 0, false
 }
