@@ -218,23 +218,15 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 // pass flushes every table once, in rotated order, until the deadline
 // reserve; table errors are appended to errs, a fault point returns.
 func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, errs *[]error) error {
-	for i, t := range rotate(tables, h.now()) {
-		if h.late(ctx) {
-			run.res.Deferred = len(tables) - i
-			h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", run.res.Deferred)
-			return nil
-		}
+	left, err := h.eachTable(ctx, tables, "flush table", run, errs, func(db, table string) error {
 		run.res.Tables++
-		if err := h.flushTable(ctx, t[0], t[1], run); err != nil {
-			if errors.Is(err, errFault) {
-				return err
-			}
-			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
-			run.res.Errors = append(run.res.Errors, err.Error())
-			*errs = append(*errs, err)
-		}
+		return h.flushTable(ctx, db, table, run)
+	})
+	if left > 0 {
+		run.res.Deferred = left
+		h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", left)
 	}
-	return nil
+	return err
 }
 
 // compactTables compacts the lake hours that are due, table by table in
@@ -245,20 +237,30 @@ func (h *Handler) compactTables(ctx context.Context, db, table string, run *runS
 	if err != nil {
 		return err
 	}
-	for _, t := range rotate(tables, h.now()) {
+	_, err = h.eachTable(ctx, tables, "compact lake hours", run, errs, func(db, table string) error {
+		return h.compactDue(ctx, db, table, run)
+	})
+	return err
+}
+
+// eachTable calls f for every table in rotated order until the deadline
+// reserve and returns how many tables it left. A table's error is logged
+// as what, reported in run and appended to errs; a fault point returns.
+func (h *Handler) eachTable(ctx context.Context, tables [][2]string, what string, run *runState, errs *[]error, f func(db, table string) error) (int, error) {
+	for i, t := range rotate(tables, h.now()) {
 		if h.late(ctx) {
-			return nil
+			return len(tables) - i, nil
 		}
-		if err := h.compactDue(ctx, t[0], t[1], run); err != nil {
+		if err := f(t[0], t[1]); err != nil {
 			if errors.Is(err, errFault) {
-				return err
+				return 0, err
 			}
-			h.log.ErrorContext(ctx, "compact lake hours", "db", t[0], "table", t[1], "err", err)
+			h.log.ErrorContext(ctx, what, "db", t[0], "table", t[1], "err", err)
 			run.res.Errors = append(run.res.Errors, err.Error())
 			*errs = append(*errs, err)
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -72,28 +72,17 @@ func row(rec arrow.RecordBatch, i int) (map[string]any, error) {
 		case "_" + lake.TDTimeColumn:
 			name = lake.TDTimeColumn
 		}
-		switch a := col.(type) {
-		case *array.Timestamp:
+		if a, ok := col.(*array.Timestamp); ok {
 			if f.Name != lake.TimeColumn {
 				return nil, fmt.Errorf("unexpected timestamp column %s", f.Name)
 			}
 			v := int64(a.Value(i))
 			ts = &v
 			continue
-		case *array.Int64:
-			r[name] = a.Value(i)
-		case *array.Float64:
-			r[name] = a.Value(i)
-		case *array.Boolean:
-			r[name] = a.Value(i)
-		case *array.String:
-			r[name] = a.Value(i)
-		case *array.LargeString:
-			r[name] = a.Value(i)
-		case *array.Binary:
-			r[name] = a.Value(i)
-		case *array.LargeBinary:
-			r[name] = a.Value(i)
+		}
+		switch v := col.GetOneForMarshal(i).(type) {
+		case int64, float64, bool, string, []byte:
+			r[name] = v
 		default:
 			return nil, fmt.Errorf("column %s: unexpected arrow type %s", f.Name, f.Type)
 		}
