@@ -12,8 +12,7 @@
 // the default SealAfter. data/ is not compacted: a plain S3 prefix cannot
 // swap small objects for their compacted replacement atomically for a
 // reader that lists it. Compaction belongs to the lake's Iceberg tables
-// (shared/lake.Compact, one atomic commit per hour), which flush does not
-// feed yet. Runs start three ways:
+// (see "The lake" below). Runs start three ways:
 //
 //   - fanout asks for a flush of a table (asynchronous Invoke) when its
 //     first commit since the last flush is SealAfter old (30 s: about one
@@ -52,6 +51,23 @@
 // order that rotates every minute, and a run stops starting work 20 s
 // before its deadline.
 //
+// # The lake
+//
+// With WithLake (SPILLWAY_LAKE_WAREHOUSE in main) the Iceberg lake is one
+// more sink, named LakeSink ("lake") in import marks and metrics: a
+// manifest's sealed objects are appended with shared/lake.Append in
+// batches of consecutive objects up to 64 MiB of records (one Iceberg
+// commit per run and table, typically), each under the seal id
+// LakeSealID(manifest, first, end), so a resumed or racing run appends a
+// batch once; a lake failure is retried with the TD endpoints' backoff and
+// never parked. Before appending, flush marks each object's hour for
+// compaction (a
+// compact# item, due when the hour's late window has passed; every append
+// bumps its marks counter). Scheduled runs, after sealing, compact the due
+// hours of every table (lake.Compact: one atomic commit per hour) within
+// their time budget and delete each item unless an append marked it again
+// meanwhile. data/ and the TD endpoints are never compacted.
+//
 // # Items in the manifests table (HASH pk, RANGE sk)
 //
 //	pk staged#<db>.<table>   sk <staged or late S3 key>  written by fanout; claimed_by = manifest id once claimed
@@ -59,6 +75,7 @@
 //	                                                    entries [{k,e,b}], sealed [data keys], imports SS "<endpoint> <n>",
 //	                                                    retries and retry_at while an endpoint fails
 //	pk request#<db>.<table>  sk flush                    a pending flush request from fanout
+//	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH>        a lake hour to compact: due_at (unix), marks
 //
 // The manifest id is the first 128 bits of SHA-256 over the sorted staged
 // keys it claims; it is created with a conditional put, so a concurrent
@@ -79,9 +96,12 @@
 // the claim-then-commit state machine (staged items, manifests, claims,
 // deletion, retries); seal.go reads staged objects and writes sealed ones;
 // tdsink.go imports sealed objects into the TD endpoints and parks refused
-// ones; metrics.go the EMF metrics.
+// ones; lakesink.go the lake sink and compaction; metrics.go the EMF
+// metrics.
 //
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-manifest, after-claim, after-seal, before-delete, after-delete,
-// after-td-import, after-pass (once per pass over the tables).
+// after-td-import, after-pass (once per pass over the tables); with the lake
+// on, also lake-data-written and lake-committed (shared/lake, per append and
+// compaction) and after-compact.
 package flush

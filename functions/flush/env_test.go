@@ -72,7 +72,6 @@ func (e *testEnv) handler(tb testing.TB, now time.Time, sinks []Sink, opts ...Op
 // catalog item of its table.
 func (e *testEnv) stage(tb testing.TB, db, table string, hour int64, late bool, partID string, msgs ...string) {
 	tb.Helper()
-	ctx := context.Background()
 	var raw bytes.Buffer
 	for i, m := range msgs {
 		b, err := msgpack.Marshal(map[string]any{"time": hour + int64(i), "msg": m})
@@ -81,13 +80,21 @@ func (e *testEnv) stage(tb testing.TB, db, table string, hour int64, late bool, 
 		}
 		raw.Write(b)
 	}
+	e.stageRaw(tb, db, table, hour, late, partID, raw.Bytes(), len(msgs))
+}
+
+// stageRaw stages the msgpack records raw (events of them) as one object
+// of hour, with its item, the way fanout does, and the table's catalog item.
+func (e *testEnv) stageRaw(tb testing.TB, db, table string, hour int64, late bool, partID string, raw []byte, events int) {
+	tb.Helper()
+	ctx := context.Background()
 	p := layout.PartitionOf(db, table, hour)
 	key := layout.StagedKey(late, p, partID)
-	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(tdrecord.GzipStream(raw.Bytes()))}); err != nil {
+	if _, err := e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(tdrecord.GzipStream(raw))}); err != nil {
 		tb.Fatal(err)
 	}
 	_, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.cfg.ManifestTable), Item: map[string]types.AttributeValue{
-		"pk": str(layout.StagedPK(db, table)), "sk": str(key), "events": num(int64(len(msgs))), "bytes": num(int64(raw.Len())),
+		"pk": str(layout.StagedPK(db, table)), "sk": str(key), "events": num(int64(events)), "bytes": num(int64(len(raw))),
 		"dt": str(p.DT()), "hour": str(p.HH()), "hour_unix": num(p.Hour),
 		"late": &types.AttributeValueMemberBOOL{Value: late}, "part_id": str(partID),
 	}})

@@ -95,8 +95,9 @@ type Result struct {
 	Events        int64    `json:"events"`
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
-	Waiting       int      `json:"waiting"`  // manifests whose sinks' backlog waits for its retry time
-	Deferred      int      `json:"deferred"` // tables left for the next run (deadline)
+	Waiting       int      `json:"waiting"`   // manifests whose sinks' backlog waits for its retry time
+	Deferred      int      `json:"deferred"`  // tables left for the next run (deadline)
+	Compacted     int      `json:"compacted"` // lake hours compacted
 	Errors        []string `json:"errors,omitempty"`
 }
 
@@ -106,6 +107,7 @@ type Handler struct {
 	s3    S3API
 	ddb   DynamoDBAPI
 	sinks []Sink
+	lake  Lake // nil: the lake is off
 	log   *slog.Logger
 	now   func() time.Time
 	fault FaultFunc
@@ -201,33 +203,64 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 			break
 		}
 	}
+	if req.Source == sourceSched && h.lake != nil {
+		if err := h.compactTables(ctx, req.DB, req.Table, run, &errs); err != nil {
+			return *run.res, err
+		}
+	}
 	res := *run.res
 	h.metrics(run)
 	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
-		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "errors", len(errs))
+		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "compacted", res.Compacted, "errors", len(errs))
 	return res, errors.Join(errs...)
 }
 
 // pass flushes every table once, in rotated order, until the deadline
 // reserve; table errors are appended to errs, a fault point returns.
 func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, errs *[]error) error {
+	left, err := h.eachTable(ctx, tables, "flush table", run, errs, func(db, table string) error {
+		run.res.Tables++
+		return h.flushTable(ctx, db, table, run)
+	})
+	if left > 0 {
+		run.res.Deferred = left
+		h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", left)
+	}
+	return err
+}
+
+// compactTables compacts the lake hours that are due, table by table in
+// rotated order, until the deadline reserve; table errors are appended to
+// errs, a fault point returns.
+func (h *Handler) compactTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
+	tables, err := h.tables(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	_, err = h.eachTable(ctx, tables, "compact lake hours", run, errs, func(db, table string) error {
+		return h.compactDue(ctx, db, table, run)
+	})
+	return err
+}
+
+// eachTable calls f for every table in rotated order until the deadline
+// reserve and returns how many tables it left. A table's error is logged
+// as what, reported in run and appended to errs; a fault point returns.
+func (h *Handler) eachTable(ctx context.Context, tables [][2]string, what string, run *runState, errs *[]error, f func(db, table string) error) (int, error) {
 	for i, t := range rotate(tables, h.now()) {
 		if h.late(ctx) {
-			run.res.Deferred = len(tables) - i
-			h.log.WarnContext(ctx, "flush deadline near, tables left for the next run", "deferred", run.res.Deferred)
-			return nil
+			return len(tables) - i, nil
 		}
-		run.res.Tables++
-		if err := h.flushTable(ctx, t[0], t[1], run); err != nil {
+		if err := f(t[0], t[1]); err != nil {
 			if errors.Is(err, errFault) {
-				return err
+				return 0, err
 			}
-			h.log.ErrorContext(ctx, "flush table", "db", t[0], "table", t[1], "err", err)
+			h.log.ErrorContext(ctx, what, "db", t[0], "table", t[1], "err", err)
 			run.res.Errors = append(run.res.Errors, err.Error())
 			*errs = append(*errs, err)
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

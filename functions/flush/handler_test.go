@@ -31,10 +31,16 @@ var (
 // stageCorpus stages 3 due objects (two hours) and one for the current hour.
 func stageCorpus(tb testing.TB, e *testEnv) (due, current []string) {
 	tb.Helper()
-	e.stage(tb, "db_one", "tbl_a", hourT-7200, false, "p1", "a1", "a2")
-	e.stage(tb, "db_one", "tbl_a", hourT-3600, false, "p2", "b1")
-	e.stage(tb, "db_one", "tbl_a", hourT-3600, true, "p3", "c1", "c2", "c3")
-	e.stage(tb, "db_one", "tbl_a", hourT, false, "p4", "d1")
+	return stageCorpusIn(tb, e, "db_one")
+}
+
+// stageCorpusIn is stageCorpus into database db, table tbl_a.
+func stageCorpusIn(tb testing.TB, e *testEnv, db string) (due, current []string) {
+	tb.Helper()
+	e.stage(tb, db, "tbl_a", hourT-7200, false, "p1", "a1", "a2")
+	e.stage(tb, db, "tbl_a", hourT-3600, false, "p2", "b1")
+	e.stage(tb, db, "tbl_a", hourT-3600, true, "p3", "c1", "c2", "c3")
+	e.stage(tb, db, "tbl_a", hourT, false, "p4", "d1")
 	return []string{"a1", "a2", "b1", "c1", "c2", "c3"}, []string{"d1"}
 }
 

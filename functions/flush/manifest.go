@@ -441,6 +441,23 @@ func (h *Handler) transact(ctx context.Context, items []types.TransactWriteItem)
 	}
 }
 
+// retryConflicts calls f again while it fails with
+// TransactionConflictException (a single-item write on an item another
+// transaction holds), up to awsconf.ConflictAttempts calls with
+// awsconf.ConflictBackoff between them, as transact does for transactions.
+func retryConflicts(ctx context.Context, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		var tce *types.TransactionConflictException
+		if !errors.As(err, &tce) || attempt >= awsconf.ConflictAttempts-1 {
+			return err
+		}
+		if err := sleepCtx(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
 // conflictOnly reports whether a cancelled transaction failed no condition
 // and lost a race with another transaction.
 func conflictOnly(tce *types.TransactionCanceledException) bool {
@@ -497,9 +514,14 @@ func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 		if errors.As(err, &tce) {
 			err = nil
 			for _, e := range batch {
-				_, derr := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-					TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
-					ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+				// An item a racing run's transaction holds answers
+				// TransactionConflict, possibly beyond the SDK's retries.
+				derr := retryConflicts(ctx, func() error {
+					_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+						TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+						ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+					})
+					return err
 				})
 				var ccf *types.ConditionalCheckFailedException
 				if derr != nil && !errors.As(derr, &ccf) {

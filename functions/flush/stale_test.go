@@ -8,9 +8,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/spillwayhq/spillway/local/edge"
+	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -67,5 +70,70 @@ func TestStaleResumeOfFinishedManifest(t *testing.T) {
 				t.Errorf("td = %v", got)
 			}
 		})
+	}
+}
+
+// TestFinishRetriesConflictingDeletes: a run resuming a sealed manifest
+// whose staged items a racing run partly deleted (its delete transaction
+// is cancelled) deletes the rest one by one; an item another run's
+// transaction holds answers TransactionConflictException, more times in a
+// row than the SDK's own retries (seen in the e2e suite's racing flushes).
+// The delete is retried like a conflicting transaction, and the run
+// finishes the manifest.
+func TestFinishRetriesConflictingDeletes(t *testing.T) {
+	e := newTestEnv(t)
+	td := newTDReceiver(t)
+	ctx := context.Background()
+	ed, err := edge.Start(ctx, edge.Config{Addr: "127.0.0.1:0", Backend: motoServer(t).URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ed.Close() })
+	// flush's client, as main builds it, through the edge.
+	e.ddb = dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ed.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}, awsconf.DynamoDBRetryConflicts)
+	e.stage(t, "db_one", "tbl_a", hourT, false, "p1", "a1")
+	e.stage(t, "db_one", "tbl_a", hourT, false, "p2", "b1")
+	now := time.Unix(hourT, 0)
+	crash := WithFault(func(_ context.Context, p string) error {
+		if p == "before-delete" {
+			return errCrash
+		}
+		return nil
+	})
+	if _, err := e.handler(t, now, []Sink{td.sink()}, crash).Handle(ctx, forced); !errors.Is(err, errCrash) {
+		t.Fatalf("first run: err = %v, want the crash", err)
+	}
+	// The racing run deleted one staged item.
+	items, err := (&Handler{cfg: e.cfg, ddb: e.ddb}).staged(ctx, "db_one", "tbl_a")
+	if err != nil || len(items) != 0 {
+		t.Fatalf("unclaimed staged items %v (err %v), want none: the manifest claims both", items, err)
+	}
+	out, err := e.ddb.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(e.cfg.ManifestTable), KeyConditionExpression: aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.StagedPK("db_one", "tbl_a"))}})
+	if err != nil || len(out.Items) != 2 {
+		t.Fatalf("staged items %d (err %v), want 2", len(out.Items), err)
+	}
+	if _, err := e.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.cfg.ManifestTable),
+		Key: map[string]types.AttributeValue{layout.AttrPK: out.Items[0][layout.AttrPK], layout.AttrSK: out.Items[0][layout.AttrSK]}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ed.SetFaults(edge.FaultConfig{Rules: []edge.FaultRule{
+		{Service: "dynamodb", Operation: "DeleteItem", Next: 4, Status: 400, Code: "TransactionConflictException"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if _, counters := ed.Faults(); counters["dynamodb.DeleteItem.TransactionConflictException"] != 4 {
+		t.Errorf("injected %v, want 4 conflicts on DeleteItem", counters)
+	}
+	want := []string{"a1", "b1"}
+	if got := td.msgs(t); !slices.Equal(got, want) {
+		t.Errorf("td = %v, want %v", got, want)
+	}
+	if got := e.manifests(t); len(got) != 0 {
+		t.Errorf("live manifests %v", got)
 	}
 }

@@ -48,7 +48,11 @@ func (h *Handler) importAll(ctx context.Context, m *Manifest, bodies map[string]
 	}
 	var errs []error
 	for _, sink := range h.sinks {
-		if err := h.importSink(ctx, sink, m, bodies, done, run); err != nil {
+		imp := h.importSink
+		if sink.Endpoint == LakeSink && h.lake != nil {
+			imp = h.importLake
+		}
+		if err := imp(ctx, sink, m, bodies, done, run); err != nil {
 			if errors.Is(err, errFault) || errors.Is(err, errFinished) {
 				return err
 			}
@@ -64,15 +68,12 @@ func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies
 		if done[mark] {
 			continue
 		}
-		body, ok := bodies[k]
-		if !ok {
-			var err error
-			if body, err = h.get(ctx, k); err != nil {
-				return err
-			}
+		body, err := h.sealedBody(ctx, bodies, k)
+		if err != nil {
+			return err
 		}
 		uid := ImportID(m.ID, n)
-		_, err := sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
+		_, err = sink.Client.ImportWithID(ctx, m.DB, m.Table, uid, body)
 		if tdimport.IsNotFound(err) {
 			if err = sink.Client.CreateDatabase(ctx, m.DB); err == nil {
 				if err = sink.Client.CreateTable(ctx, m.DB, m.Table); err == nil {
@@ -93,28 +94,45 @@ func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies
 			}
 			return fmt.Errorf("import %s into %s.%s at %s: %w", uid, m.DB, m.Table, sink.Endpoint, err)
 		}
-		// Only while the manifest is live: a racing run that finished it
-		// deleted it, and an unconditional ADD would create a stateless item.
-		_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
-			UpdateExpression:          aws.String("ADD imports :i"),
-			ConditionExpression:       aws.String("#s = :stored"),
-			ExpressionAttributeNames:  map[string]string{"#s": "state"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: []string{mark}}, ":stored": str(StateStored)},
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			return errFinished
-		}
-		if err != nil {
-			return fmt.Errorf("record import %s: %w", mark, err)
+		if err := h.recordImports(ctx, m, mark); err != nil {
+			return err
 		}
 		done[mark] = true
 		m.Imports = append(m.Imports, mark)
 		if err := h.point(ctx, "after-td-import"); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sealedBody returns sealed object k: from bodies (what this run sealed and
+// kept) or read back from data/.
+func (h *Handler) sealedBody(ctx context.Context, bodies map[string][]byte, k string) ([]byte, error) {
+	if body, ok := bodies[k]; ok {
+		return body, nil
+	}
+	return h.get(ctx, k)
+}
+
+// recordImports adds marks to m's imports, only while m is live: a racing
+// run that finished it deleted it, and an unconditional ADD would create a
+// stateless item (errFinished then).
+func (h *Handler) recordImports(ctx context.Context, m *Manifest, marks ...string) error {
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.ManifestTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
+		UpdateExpression:          aws.String("ADD imports :i"),
+		ConditionExpression:       aws.String("#s = :stored"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: marks}, ":stored": str(StateStored)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return errFinished
+	}
+	if err != nil {
+		return fmt.Errorf("record imports %v: %w", marks, err)
 	}
 	return nil
 }

@@ -165,7 +165,11 @@ var platformActions = map[string][]string{
 	"fanout": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:ListStreams",
 		"sqs:SendMessage", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"},
-	"flush": {"logs:CreateLogStream", "logs:PutLogEvents", "s3:ListBucket"},
+	// flush: shared/lake's iceberg-go calls Glue and its S3 file IO from
+	// outside this module's SDK interfaces (iam.tf, LakeCatalog and
+	// LakeObjects, lists them from iceberg-go's code).
+	"flush": {"logs:CreateLogStream", "logs:PutLogEvents", "s3:ListBucket",
+		"glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "s3:AbortMultipartUpload"},
 }
 
 // unusedActions lists the actions of stmts in neither calls nor platform.

@@ -62,9 +62,15 @@ func goBuild(ctx context.Context, root, out, pkg, goos, goarch string, logw io.W
 
 func goBuildOnce(ctx context.Context, root, out, pkg, goos, goarch string, logw io.Writer) error {
 	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg}
+	return runGoBuild(ctx, root, pkg, goos+"/"+goarch, args, []string{"CGO_ENABLED=0", "GOOS=" + goos, "GOARCH=" + goarch}, logw)
+}
+
+// runGoBuild runs go with args (a build of pkg for target) and the extra
+// environment env in its own process group, killed on ctx end.
+func runGoBuild(ctx context.Context, root, pkg, target string, args, env []string, logw io.Writer) error {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stdout = logw
 	cmd.Stderr = io.MultiWriter(logw, &stderr)
@@ -75,7 +81,7 @@ func goBuildOnce(ctx context.Context, root, out, pkg, goos, goarch string, logw 
 	select {
 	case <-p.Done():
 		if err := p.Err(); err != nil {
-			return fmt.Errorf("go build %s (%s/%s): %w\n%s", pkg, goos, goarch, err, stderr.String())
+			return fmt.Errorf("go build %s (%s): %w\n%s", pkg, target, err, stderr.String())
 		}
 		return nil
 	case <-ctx.Done():

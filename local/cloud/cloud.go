@@ -53,8 +53,10 @@ type Outputs struct {
 	ESMUUID           string            `json:"esm_uuid"`
 	FlushRuleName     string            `json:"flush_rule_name"`
 	TDAPIKeySecretARN string            `json:"td_apikey_secret_arn"`
-	RESTAPIID         string            `json:"rest_api_id"`    // "" without the REST API front
-	RESTAPIStage      string            `json:"rest_api_stage"` // its stage
+	RESTAPIID         string            `json:"rest_api_id"`      // "" without the REST API front
+	RESTAPIStage      string            `json:"rest_api_stage"`   // its stage
+	LakeWarehouse     string            `json:"lake_warehouse"`   // "" when the lake is off
+	AthenaWorkgroup   string            `json:"athena_workgroup"` // "" without one
 }
 
 // Function is what the AWS API reported for one deployed function.
@@ -101,6 +103,7 @@ type Cloud struct {
 
 	log       *slog.Logger
 	logFiles  []*os.File
+	buildDir  string // Options.BuildDir or DefaultBuildDir
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 	closers   []func() error // run in reverse order by Close

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/local/cloud"
@@ -66,6 +67,30 @@ func checkExactSinks(ctx context.Context, t testing.TB, c *cloud.Cloud, db, tabl
 	if !slices.Equal(s3Hashes, source) {
 		missing, extra := hashDiff(s3Hashes, source)
 		t.Errorf("S3 sealed records differ from the corpus's parsed records (%d missing, %d extra)", missing, extra)
+	}
+	checkLake(ctx, t, c, db, table, sealed)
+}
+
+// checkLake waits until the lake table db.table holds as many rows as the
+// sealed objects, then compares the record sets exactly (read back with an
+// iceberg-go scan; the lake stores a nil value as null, as a missing key).
+func checkLake(ctx context.Context, t testing.TB, c *cloud.Cloud, db, table string, sealed cloud.Sealed) {
+	t.Helper()
+	if !c.LakeOn() {
+		t.Fatal("the local cloud's lake is off")
+	}
+	var recs []tdtest.Record
+	if err := cloud.WaitFor(ctx, 500*time.Millisecond, "lake rows of "+db+"."+table, func(ctx context.Context) (bool, error) {
+		r, err := c.LakeRecords(ctx, db, table)
+		recs = r
+		return len(r) >= len(sealed.Records), err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lakeHashes, want := cloud.LakeHashes(recs), sealed.LakeComparable()
+	if !slices.Equal(lakeHashes, want) {
+		missing, extra := hashDiff(lakeHashes, want)
+		t.Errorf("lake records differ from the sealed records (%d vs %d; lake lacks %d, has %d extra)", len(lakeHashes), len(want), missing, extra)
 	}
 }
 

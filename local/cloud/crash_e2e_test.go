@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/flush"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/localtest"
+	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
@@ -27,10 +29,12 @@ import (
 // TestPipelineCrashPoints crashes fanout and flush (the real bootstrap
 // processes exit) once at every fault point in turn while the ESM redelivers
 // and flush is invoked again, and checks that the 10k corpus still lands
-// exactly once in the catalog, in the sealed S3 objects and in the TD
-// receiver, and that nothing is left staged.
+// exactly once in the catalog, in the sealed S3 objects, in the TD
+// receiver and in the lake, and that nothing is left staged.
 func TestPipelineCrashPoints(t *testing.T) {
-	points := map[string][]string{"fanout": fanout.FaultPoints, "flush": flush.FaultPoints}
+	// The lake is on: flush also crashes once after an append's (or a
+	// compaction's) data files are written and once after its commit.
+	points := map[string][]string{"fanout": fanout.FaultPoints, "flush": append(slices.Clone(flush.FaultPoints), lake.FaultDataWritten, lake.FaultCommitted)}
 	env := map[string]map[string]string{}
 	for fn, ps := range points {
 		specs := make([]string, len(ps))

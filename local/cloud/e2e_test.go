@@ -241,6 +241,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		if !slices.Equal(sealed.Hashes(), c.TD.Hashes(db, chaosTable)) {
 			t.Errorf("S3 and TD records differ under faults")
 		}
+		checkLake(ctx, t, c, db, chaosTable, sealed)
 		if c.TD.Failures() != 3 {
 			t.Errorf("TD receiver injected %d failures, want 3", c.TD.Failures())
 		}

@@ -95,6 +95,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	if buildDir == "" {
 		buildDir = DefaultBuildDir(root)
 	}
+	c.buildDir = buildDir
 	var b builds
 	if opts.NoBuild {
 		b, err = prebuilt(filepath.Join(buildDir, "zips"), filepath.Join(buildDir, "native"))

@@ -28,6 +28,7 @@ const (
 	SealTargetBytes      = "SPILLWAY_SEAL_TARGET_BYTES"      // target size of a sealed object
 	SweepEvery           = "SPILLWAY_SWEEP_EVERY"            // Go duration: how often a scheduled flush passes over the tables again within its first 50 s
 	SealAfter            = "SPILLWAY_SEAL_AFTER"             // Go duration: how old a table's oldest unsealed commit gets before fanout asks for a flush
+	LakeWarehouse        = "SPILLWAY_LAKE_WAREHOUSE"         // s3://bucket/prefix of the Iceberg lake flush appends to; empty: the lake is off
 )
 
 // FaultPoint is read by fanout and flush to crash at a named step. It is a
@@ -39,5 +40,5 @@ var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
 		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit, FlushFunction, SealAfter},
-	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery},
+	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse},
 }

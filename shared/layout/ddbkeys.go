@@ -101,6 +101,7 @@ func ParseLedgerID(id string) (partID string, ok bool, err error) {
 //	pk manifest#<db>.<table> sk the manifest id (ManifestID)
 //	pk sealed#<db>.<table>   sk <YYYY-MM-DD>/<HH> (Partition.SealedSK)
 //	pk request#<db>.<table>  sk FlushRequestSK (a pending flush request)
+//	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH> (Partition.SealedSK): a lake hour to compact
 //
 // Sealed-hour markers were written by releases that sealed an hour only
 // once it closed; they are no longer written or read, and old ones are
@@ -112,6 +113,7 @@ const (
 	KindManifest = "manifest"
 	KindSealed   = "sealed"
 	KindRequest  = "request"
+	KindCompact  = "compact"
 )
 
 // FlushRequestSK is the sort key of a table's flush-request item (under
@@ -135,13 +137,18 @@ func ManifestPK(db, table string) string { return manifestsPK(KindManifest, db, 
 // markers.
 func SealedPK(db, table string) string { return manifestsPK(KindSealed, db, table) }
 
+// CompactPK is the manifests-table partition key of a table's lake hours
+// waiting for compaction (sort key Partition.SealedSK, parsed with
+// ParseSealedSK).
+func CompactPK(db, table string) string { return manifestsPK(KindCompact, db, table) }
+
 func manifestsPK(kind, db, table string) string { return kind + "#" + db + "." + table }
 
 // ParseManifestsPK parses a manifests-table partition key.
 func ParseManifestsPK(pk string) (kind, db, table string, err error) {
 	kind, rest, ok := strings.Cut(pk, "#")
 	db, table, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed && kind != KindRequest) {
+	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed && kind != KindRequest && kind != KindCompact) {
 		return "", "", "", fmt.Errorf("%w: %q is not a manifests-table partition key", ErrMalformed, clip(pk))
 	}
 	if err := errors.Join(names.Validate("database", db), names.Validate("table", table)); err != nil {

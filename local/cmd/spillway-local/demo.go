@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
@@ -104,6 +105,17 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err := c.TD.WaitCount(ctx, *db, *table, sent); err != nil {
 		return err
 	}
+	var lakeRecs []tdtest.Record
+	if c.LakeOn() {
+		fmt.Fprintf(stdout, "==> waiting for the lake (Iceberg table %s.%s in the Glue catalog) ...\n", *db, *table)
+		if err := cloud.WaitFor(ctx, time.Second, "lake rows", func(ctx context.Context) (bool, error) {
+			r, err := c.LakeRecords(ctx, *db, *table)
+			lakeRecs = r
+			return len(r) >= sent, err
+		}); err != nil {
+			return err
+		}
+	}
 
 	entries, err := c.Catalog(ctx)
 	if err != nil {
@@ -129,12 +141,33 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  TD receiver %s: %d records in %s.%s\n", c.TDURL, c.TD.Count(*db, *table), *db, *table)
 	same := equal(sealed.Hashes(), c.TD.Hashes(*db, *table))
 	fmt.Fprintf(stdout, "  S3 and TD hold the same records: %v\n", same)
+	lakeSame := true
+	if c.LakeOn() {
+		fmt.Fprintf(stdout, "  Iceberg lake %s/%s/%s (Glue table %s.%s, Athena workgroup %q): %d rows\n",
+			c.Outputs.LakeWarehouse, *db, *table, *db, *table, c.Outputs.AthenaWorkgroup, len(lakeRecs))
+		lakeSame = equal(cloud.LakeHashes(lakeRecs), sealed.LakeComparable())
+		fmt.Fprintf(stdout, "  the lake holds the same records as S3 and TD: %v\n", lakeSame)
+		for _, q := range []string{
+			fmt.Sprintf("SELECT code, count(*) AS requests FROM %s.%s GROUP BY code ORDER BY requests DESC, code", *db, *table),
+			fmt.Sprintf("SELECT path, count(*) AS requests FROM %s.%s GROUP BY path ORDER BY requests DESC, path LIMIT 10", *db, *table),
+		} {
+			fmt.Fprintf(stdout, "\n$ spillway query %q\n", q)
+			out, err := c.Query(ctx, root, q)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(stdout, out)
+		}
+	}
 	fmt.Fprintf(stdout, "\ndone in %s; stopping everything ...\n", time.Since(t0).Round(time.Second))
 	if err := c.Close(); err != nil {
 		return err
 	}
 	if !same {
 		return fmt.Errorf("S3 sealed records and TD receiver records differ")
+	}
+	if !lakeSame {
+		return fmt.Errorf("the lake's records differ from the S3 sealed records")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/flush"
 	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/fault"
+	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 )
@@ -63,8 +65,19 @@ func run(log *slog.Logger) error {
 		}
 		sinks = append(sinks, flush.Sink{Endpoint: ep, Client: &tdimport.Client{Endpoint: ep, APIKey: key, Logger: log}})
 	}
-	h, err := flush.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg, awsconf.DynamoDBRetryConflicts), sinks,
-		flush.WithLogger(log), flush.WithFault(fault.New(os.Getenv(lambdaenv.FaultPoint), "flush", "", os.Exit)))
+	hook := fault.New(os.Getenv(lambdaenv.FaultPoint), "flush", "", os.Exit)
+	opts := []flush.Option{flush.WithLogger(log), flush.WithFault(hook)}
+	if e.LakeWarehouse != "" {
+		// The file IO needs an explicit endpoint (path style) only on an
+		// emulator; on AWS neither variable is set.
+		s3Endpoint := cmp.Or(os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL"))
+		lk, err := lake.New(awsCfg, lake.Config{Warehouse: e.LakeWarehouse, S3Endpoint: s3Endpoint, Fault: hook, Logger: log})
+		if err != nil {
+			return err
+		}
+		opts = append(opts, flush.WithLake(lk))
+	}
+	h, err := flush.New(cfg, s3.NewFromConfig(awsCfg, awsconf.S3PathStyle), dynamodb.NewFromConfig(awsCfg, awsconf.DynamoDBRetryConflicts), sinks, opts...)
 	if err != nil {
 		return err
 	}
@@ -76,6 +89,7 @@ func run(log *slog.Logger) error {
 type env struct {
 	TDEndpoints    []string // SPILLWAY_TD_ENDPOINTS
 	TDAPIKeySecret string   // SPILLWAY_TD_APIKEY_SECRET
+	LakeWarehouse  string   // SPILLWAY_LAKE_WAREHOUSE; empty: the lake is off
 }
 
 // configFromEnv reads the flush configuration over flush.DefaultConfig and
@@ -93,5 +107,6 @@ func configFromEnv(lookup func(string) (string, bool)) (flush.Config, env, error
 	l.Duration(lambdaenv.SweepEvery, &c.SweepEvery)
 	l.List(lambdaenv.TDEndpoints, &e.TDEndpoints)
 	l.String(lambdaenv.TDAPIKeySecret, &e.TDAPIKeySecret)
+	l.String(lambdaenv.LakeWarehouse, &e.LakeWarehouse)
 	return c, e, errors.Join(l.Err(), c.Validate())
 }

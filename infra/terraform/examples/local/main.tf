@@ -6,7 +6,7 @@ provider "aws" {
   access_key                  = "test"
   secret_key                  = "test"
   skip_credentials_validation = true
-  skip_requesting_account_id  = true
+  skip_requesting_account_id  = false # ARNs the provider builds itself (Athena workgroups) carry the account
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
@@ -14,10 +14,12 @@ provider "aws" {
   endpoints {
     apigateway     = var.endpoint
     apigatewayv2   = var.endpoint
+    athena         = var.endpoint
     cloudwatch     = var.endpoint
     cloudwatchlogs = var.endpoint
     dynamodb       = var.endpoint
     eventbridge    = var.endpoint
+    glue           = var.endpoint
     iam            = var.endpoint
     kinesis        = var.endpoint
     kms            = var.endpoint
@@ -69,6 +71,10 @@ module "spillway" {
 
   api = {
     iam_auth_api = var.enable_iam_auth_api
+  }
+
+  lake = {
+    enabled = var.enable_lake
   }
 
   alarms = {

@@ -82,3 +82,13 @@ output "iam_api_endpoint" {
   description = "SigV4 ingest API base URL, or null when enable_iam_auth_api is false."
   value       = module.spillway.iam_api_endpoint
 }
+
+output "lake_warehouse" {
+  description = "S3 URL of the Iceberg lake's warehouse, or \"\" when the lake is off."
+  value       = module.spillway.lake_warehouse
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup for the lake, or null."
+  value       = module.spillway.athena_workgroup
+}

@@ -100,3 +100,9 @@ variable "enable_iam_auth_api" {
   type        = bool
   default     = false
 }
+
+variable "enable_lake" {
+  description = "Turn on the Iceberg lake (Glue tables, S3 warehouse under lake/, an Athena workgroup) on the emulator."
+  type        = bool
+  default     = true
+}

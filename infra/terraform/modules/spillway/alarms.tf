@@ -43,7 +43,9 @@ locals {
     for k in var.rest_api.enabled ? ["ingest_rest_5xx"] : [] : k => { namespace = "AWS/ApiGateway", metric = "5XXError", statistic = "Sum", dimensions = { ApiName = aws_api_gateway_rest_api.this[0].name, Stage = var.rest_api.stage_name }, threshold = var.alarms.ingest_5xx_count, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "ingest answered 5xx through the REST API front." }
     }, {
     for i, ep in var.td_endpoints : "td_backlog_${i}" => { namespace = local.flush_ns, metric = "OldestUnimportedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush, Endpoint = ep }, threshold = var.alarms.td_backlog_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "TD endpoint ${ep} has a backlog older than td_backlog_age_s (it is failing; S3 and the other endpoints go on)." }
-  }) : {}
+    }, var.lake.enabled ? {
+    lake_backlog = { namespace = local.flush_ns, metric = "OldestUnimportedSeconds", statistic = "Maximum", dimensions = { Function = local.function_names.flush, Endpoint = "lake" }, threshold = var.alarms.td_backlog_age_s, treat_missing = "notBreaching", comparison = "GreaterThanThreshold", eval = local.m_of_n, desc = "the Iceberg lake has sealed objects older than td_backlog_age_s not appended (Glue or its S3 prefix is failing; S3 and the TD endpoints go on)." }
+  } : {}) : {}
 }
 
 resource "aws_cloudwatch_log_metric_filter" "this" {

@@ -54,6 +54,7 @@ locals {
       SPILLWAY_SEAL_TARGET_BYTES = tostring(var.flush.seal_target_bytes)
       SPILLWAY_LATE_WINDOW       = var.flush.late_window
       SPILLWAY_SWEEP_EVERY       = var.flush.sweep_every
+      SPILLWAY_LAKE_WAREHOUSE    = local.lake_warehouse
     }
   }
 }

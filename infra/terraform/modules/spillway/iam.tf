@@ -115,6 +115,26 @@ locals {
         actions   = ["secretsmanager:GetSecretValue"]
         resources = [aws_secretsmanager_secret.td_apikeys.arn]
       },
+      {
+        # iceberg-go's Glue catalog for shared/lake (LoadTable: GetTable;
+        # CreateNamespace: CreateDatabase; CreateTable: GetDatabase,
+        # CreateTable, GetTable; a commit: GetTable, UpdateTable): the
+        # account's catalog and the Glue databases (named like the Spillway
+        # databases) matching lake.glue_database_pattern, and their tables.
+        sid       = "LakeCatalog"
+        enabled   = var.lake.enabled
+        actions   = ["glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+        resources = ["${local.glue_arn}:catalog", "${local.glue_arn}:database/${var.lake.glue_database_pattern}", "${local.glue_arn}:table/${var.lake.glue_database_pattern}/*"]
+      },
+      {
+        # iceberg-go's S3 file IO on the warehouse: metadata and Parquet
+        # files (GetObject also serves HeadObject; large files are
+        # multipart uploads).
+        sid       = "LakeObjects"
+        enabled   = var.lake.enabled
+        actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        resources = ["${local.bucket_arn}/${var.lake.prefix}/*"]
+      },
     ]
   }
 
@@ -159,7 +179,7 @@ locals {
   # of the keys given.
   role_statements = {
     for fn, stmts in local.function_permissions : fn => concat(
-      [for s in stmts : { sid = s.sid, actions = s.actions, resources = s.resources, conditions = lookup(s, "conditions", []) }],
+      [for s in stmts : { sid = s.sid, actions = s.actions, resources = s.resources, conditions = lookup(s, "conditions", []) } if lookup(s, "enabled", true)],
       [for k in local.kms_permissions[fn] : {
         sid       = k.sid
         actions   = k.actions

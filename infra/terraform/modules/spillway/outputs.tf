@@ -183,3 +183,13 @@ output "kms_logs_key_policy_statement" {
     Condition = { ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*${var.name_prefix}*" } }
   })
 }
+
+output "lake_warehouse" {
+  description = "S3 URL the Iceberg lake's tables live under (s3://<bucket>/<lake.prefix>), or \"\" when the lake is disabled. Table db.t is the Glue table t in the Glue database db."
+  value       = local.lake_warehouse
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup for querying the lake (results under s3://<bucket>/<lake.athena_results_prefix>/), or null."
+  value       = try(aws_athena_workgroup.this[0].name, null)
+}

@@ -42,24 +42,26 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     # deleted by flush once sealed, and quarantine/ and failed/ hold the
     # bytes `spillway replay` puts back; nothing the pipeline still needs
     # may expire behind its back.
+    # Athena's query results are the user's copies, not the lake's data.
     for_each = { for k, v in {
-      quarantine = var.bucket.quarantine_expire_days
-      failed     = var.bucket.failed_expire_days
-    } : k => v if v != null }
+      quarantine     = { prefix = "quarantine/", days = var.bucket.quarantine_expire_days }
+      failed         = { prefix = "failed/", days = var.bucket.failed_expire_days }
+      athena-results = { prefix = "${var.lake.athena_results_prefix}/", days = var.lake.enabled && var.lake.athena_workgroup ? var.lake.athena_results_expire_days : null }
+    } : k => v if v.days != null }
     content {
       id     = "expire-${rule.key}"
       status = "Enabled"
 
       filter {
-        prefix = "${rule.key}/"
+        prefix = rule.value.prefix
       }
 
       expiration {
-        days = rule.value
+        days = rule.value.days
       }
 
       noncurrent_version_expiration {
-        noncurrent_days = rule.value
+        noncurrent_days = rule.value.days
       }
     }
   }

@@ -435,3 +435,25 @@ variable "iam_principal_scopes" {
     error_message = "iam_principal_scopes: keys are IAM/STS principal ARNs or \"*\"; each scope names databases ([a-z0-9_]{3,255} or \"*\") and at least one of read, write, flush."
   }
 }
+
+variable "lake" {
+  description = "The Iceberg lake (docs/QUERY.md): flush appends every sealed object to the Apache Iceberg table <db>.<table> in the Glue Data Catalog (one Glue database per Spillway database, named like it), with Parquet data files under s3://<bucket>/<prefix> (SPILLWAY_LAKE_WAREHOUSE; disabled sets it empty). glue_database_pattern scopes flush's Glue permissions to the Glue databases (Spillway databases) it matches, an IAM resource pattern such as \"prod_*\" (default: every database of the account's catalog). athena_workgroup creates an Athena workgroup (engine v3) whose query results go to s3://<bucket>/<athena_results_prefix>, expiring after athena_results_expire_days. The lake's backlog is alarmed on like a TD endpoint's (Endpoint \"lake\", alarms.td_backlog_age_s)."
+  type = object({
+    enabled                    = optional(bool, true)
+    prefix                     = optional(string, "lake")
+    glue_database_pattern      = optional(string, "*")
+    athena_workgroup           = optional(bool, true)
+    athena_results_prefix      = optional(string, "athena-results")
+    athena_results_expire_days = optional(number, 7)
+  })
+  default = {}
+
+  validation {
+    condition = (can(regex("^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", var.lake.prefix)) && can(regex("^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$", var.lake.athena_results_prefix)) &&
+      !contains(["staged", "late", "data", "failed", "quarantine", var.lake.athena_results_prefix], split("/", var.lake.prefix)[0]) &&
+      !contains(["staged", "late", "data", "failed", "quarantine"], split("/", var.lake.athena_results_prefix)[0]) &&
+      can(regex("^[a-z0-9_*?]{1,255}$", var.lake.glue_database_pattern)) &&
+    var.lake.athena_results_expire_days >= 1)
+    error_message = "lake.prefix and lake.athena_results_prefix must be distinct S3 key prefixes (lower-case segments, no leading or trailing /) outside staged/, late/, data/, failed/ and quarantine/; lake.glue_database_pattern is a pattern of Spillway database names ([a-z0-9_] with * and ?); lake.athena_results_expire_days at least 1."
+  }
+}
