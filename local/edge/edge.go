@@ -11,6 +11,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,6 +61,12 @@ type Config struct {
 	// enforces policies without their Conditions; by default the edge keeps
 	// bucket policies itself and does not enforce them (see bucketPolicies).
 	ForwardBucketPolicies bool
+	// MeterItemSizes reads each item a DynamoDB write addresses from the
+	// backend before and after the write (uncounted GetItems), so that its
+	// write units follow AWS's rule (the larger of the item's sizes before
+	// and after); off, updates and deletes are sized from the request alone.
+	// It slows every write by two backend reads: cost runs turn it on.
+	MeterItemSizes bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
 	// Logger receives JSON logs; default discards.
@@ -265,9 +272,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 	c := Classify(r, form)
+	reqBytes := max(r.ContentLength, 0)
+	m := s.startMeter(r, c)
 	cw := &countingWriter{ResponseWriter: w}
+	if m != nil {
+		cw.capture = &bytes.Buffer{}
+	}
 	w = cw
-	defer func() { s.calls.add(c.Service, c.Operation, max(r.ContentLength, 0), cw.n) }()
+	defer func() { s.calls.add(accessKeyID(r), c.Service, c.Operation, reqBytes, cw.n, s.callUnits(m, c, cw)) }()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds
 	// its items, as a slow transaction on AWS holds them: see serveDDBWrite.
@@ -368,6 +380,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case "/_spillway/calls":
 		switch r.Method {
 		case http.MethodGet:
+			if r.URL.Query().Has("caller") {
+				writeJSON(http.StatusOK, s.CallsBy(r.URL.Query().Get("caller")))
+				return
+			}
 			writeJSON(http.StatusOK, s.Calls())
 		case http.MethodDelete:
 			s.ResetCalls()
