@@ -331,7 +331,9 @@ func kinesisUnits(op string, req, resp []byte) BillingUnits {
 			stored(in.Data, in.PartitionKey)
 		}
 	case "PutRecords":
-		var in struct{ Records []struct{ Data, PartitionKey string } }
+		var in struct {
+			Records []struct{ Data, PartitionKey string }
+		}
 		var out struct{ Records []struct{ ErrorCode string } }
 		if json.Unmarshal(req, &in) != nil || json.Unmarshal(resp, &out) != nil || len(out.Records) != len(in.Records) {
 			return u

@@ -38,7 +38,9 @@ func TestBillingUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := func(n int) ddbtypes.AttributeValue { return sv(strings.Repeat("x", n)) }
-	key := func(id string) map[string]ddbtypes.AttributeValue { return map[string]ddbtypes.AttributeValue{"id": sv(id)} }
+	key := func(id string) map[string]ddbtypes.AttributeValue {
+		return map[string]ddbtypes.AttributeValue{"id": sv(id)}
+	}
 	var seq string
 	tests := []struct {
 		name string
