@@ -59,7 +59,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	c.closers = append(c.closers, mt.Close)
 	c.step("moto", t0)
 
-	e, err := edge.Start(runCtx, edge.Config{Addr: opts.EdgeAddr, Backend: mt.URL(), Faults: opts.Faults, Logger: edgeLog})
+	e, err := edge.Start(runCtx, edge.Config{Addr: opts.EdgeAddr, Backend: mt.URL(), Faults: opts.Faults, Logger: edgeLog, MeterItemSizes: opts.MeterItemSizes})
 	if err != nil {
 		return err
 	}
@@ -254,6 +254,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	if err != nil {
 		return fmt.Errorf("api front: %w", err)
 	}
+	c.API = gw
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
 	served := make(chan struct{})
 	go func() {
