@@ -89,9 +89,9 @@ type Cloud struct {
 	// AWS reaches the edge with test credentials.
 	AWS aws.Config
 	// Edge, TD, ESM and Schedule are the running components.
-	Edge     *edge.Server
+	Edge *edge.Server
 	// API is the API Gateway front (its Usage counts requests and bytes).
-	API *apigw.Gateway
+	API      *apigw.Gateway
 	TD       *tdtest.Server
 	ESM      *esm.Poller
 	Schedule *schedule.Scheduler
