@@ -49,10 +49,6 @@ type Options struct {
 	// such as SPILLWAY_FAULT_POINT. They override the deployed and the local
 	// variables (TMPDIR, AWS_ENDPOINT_URL, ...), not the Lambda runtime ones.
 	FunctionEnv map[string]map[string]string
-	// MeterItemSizes makes the edge size DynamoDB items before and after
-	// each write for exact write units (edge.Config.MeterItemSizes); cost
-	// runs set it.
-	MeterItemSizes bool
 	// StartTimeout bounds the whole start.
 	StartTimeout time.Duration
 	// Logger receives progress lines; default: JSON to <DataDir>/logs/cloud.log.

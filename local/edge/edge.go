@@ -65,7 +65,8 @@ type Config struct {
 	// backend before and after the write (uncounted GetItems), so that its
 	// write units follow AWS's rule (the larger of the item's sizes before
 	// and after); off, updates and deletes are sized from the request alone.
-	// It slows every write by two backend reads: cost runs turn it on.
+	// It slows every write by two backend reads: cost runs turn it on
+	// (SetMeterItemSizes).
 	MeterItemSizes bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
@@ -149,6 +150,8 @@ type Server struct {
 	// inFlight, when set (tests), runs after a DynamoDB write took its holds
 	// and before it is forwarded: a test holds a transaction in flight with it.
 	inFlight atomic.Pointer[func(op string)]
+	// meterItems is Config.MeterItemSizes, changed by SetMeterItemSizes.
+	meterItems atomic.Bool
 
 	invMu   sync.RWMutex
 	invoker Invoker
@@ -193,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.faults.set(cfg.Faults)
 	s.beh = cfg.AWS.withDefaults()
+	s.meterItems.Store(cfg.MeterItemSizes)
 	return s, nil
 }
 

@@ -137,7 +137,7 @@ func (s *Server) startMeter(r *http.Request, c Call) *meter {
 					m.keys[i] = ks.keyOf(a.put)
 				}
 			}
-			if s.cfg.MeterItemSizes && a.table != "" && len(m.keys[i]) > 0 {
+			if s.meterItems.Load() && a.table != "" && len(m.keys[i]) > 0 {
 				if n, ok := s.storedItemSize(r, c, a.table, m.keys[i]); ok {
 					m.before[i] = n
 				}
@@ -202,7 +202,7 @@ func (m *meter) writeUnits(status int, resp []byte) float64 {
 				}
 			case a.values != nil || m.write.op == "UpdateItem":
 				after := -1
-				if m.s.cfg.MeterItemSizes && a.table != "" && len(m.keys[i]) > 0 {
+				if m.s.meterItems.Load() && a.table != "" && len(m.keys[i]) > 0 {
 					if n, ok := m.s.storedItemSize(m.r, m.c, a.table, m.keys[i]); ok {
 						after = n
 					}
@@ -362,6 +362,9 @@ func s3Units(op string) BillingUnits {
 	}
 	return BillingUnits{S3Class: "tier2"}
 }
+
+// SetMeterItemSizes turns Config.MeterItemSizes on or off.
+func (s *Server) SetMeterItemSizes(on bool) { s.meterItems.Store(on) }
 
 // callUnits are the billing units of a served call.
 func (s *Server) callUnits(m *meter, c Call, cw *countingWriter) BillingUnits {

@@ -1,4 +1,4 @@
-package cost
+package costrun
 
 import (
 	"encoding/json"
@@ -95,7 +95,12 @@ type Measurement struct {
 	SealedObjects int64      `json:"sealed_objects"`
 	SealedBytes   int64      `json:"sealed_bytes"`
 	Deployment    Deployment `json:"deployment"`
-	Calls         []Call     `json:"calls"`
+	// Calls are the functions' calls during the replay; ESMCalls the event
+	// source mapping poller's (AWS-managed: only Kinesis's data out is
+	// billed); IdleFlushCalls the idle flush run's.
+	Calls          []Call `json:"calls"`
+	ESMCalls       []Call `json:"esm_calls"`
+	IdleFlushCalls []Call `json:"idle_flush_calls"`
 }
 
 // Validate reports a measurement that cannot be priced.
