@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,10 @@ import (
 
 	"github.com/joshdk/go-junit"
 
+	"github.com/spillwayhq/spillway/bench/forwarder/apachegen"
+	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/local/costrun"
+	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"
 )
 
@@ -28,7 +36,9 @@ func TestReplay(t *testing.T) {
 	}
 	t.Setenv(tfvarsEnv, "-var-file="+tfvars)
 	t0 := time.Now()
-	c := localtest.Start(t)
+	// No scheduled flush runs: the cost subtest compares the functions'
+	// calls over a window (replays flush on demand).
+	c := localtest.Start(t, localtest.WithOptions(func(o *cloud.Options) { o.FlushPeriod = 24 * time.Hour }))
 	t.Logf("local cloud up in %s", time.Since(t0).Round(time.Second))
 	if got := c.Functions["ingest"].Env["SPILLWAY_LOG_LEVEL"]; got != "info" {
 		t.Errorf("ingest SPILLWAY_LOG_LEVEL = %q, want info from %s", got, tfvars)
@@ -89,4 +99,112 @@ func TestReplay(t *testing.T) {
 			}
 		})
 	}
+	t.Run("cost measurement counts what the edge counted", func(t *testing.T) { testCostMeasurement(t, c) })
+}
+
+// testCostMeasurement runs `spillway cost`'s measurement of a generated
+// 300-line corpus on the running cloud and checks it against the edge's own
+// counts of the functions' calls (GET /_spillway/calls?caller=test) over
+// the same window, and against what it must equal by construction of the
+// pipeline (one ingest invocation per API request, every line an event).
+func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "generated.log")
+	f, err := os.Create(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apachegen.Write(f, 300, 7); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := edgeCalls(t, c.EdgeURL, costrun.PipelineAccessKey)
+	t0 := time.Now()
+	m, err := costrun.Measure(ctx, c, costrun.Options{Corpus: corpus, WorkDir: filepath.Join(dir, "work"), RepoRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("measured in %s: %d events, %d API requests, %d Kinesis records, %.1f WRU, %.1f RRU",
+		time.Since(t0).Round(time.Second), m.Events, m.Replay.APIRequests, m.Replay.KinesisRecords, m.Replay.DynamoDBWriteUnits, m.Replay.DynamoDBReadUnits)
+	after := edgeCalls(t, c.EdgeURL, costrun.PipelineAccessKey)
+
+	measured := map[string]costrun.Call{}
+	for _, cl := range append(append([]costrun.Call{}, m.Calls...), m.IdleFlushCalls...) {
+		k := cl.Service + "." + cl.Operation
+		s := measured[k]
+		s.Service, s.Operation = cl.Service, cl.Operation
+		s.Requests += cl.Requests
+		s.RequestBytes += cl.RequestBytes
+		s.ResponseBytes += cl.ResponseBytes
+		s.ReadUnits += cl.ReadUnits
+		s.WriteUnits += cl.WriteUnits
+		measured[k] = s
+	}
+	logged := map[string]costrun.Call{}
+	for k, a := range after {
+		b := before[k]
+		d := costrun.Call{Service: a.Service, Operation: a.Operation, Requests: a.Requests - b.Requests,
+			RequestBytes: a.RequestBytes - b.RequestBytes, ResponseBytes: a.ResponseBytes - b.ResponseBytes,
+			ReadUnits: a.DynamoDBReadUnits - b.DynamoDBReadUnits, WriteUnits: a.DynamoDBWriteUnits - b.DynamoDBWriteUnits}
+		if d.Requests > 0 {
+			logged[k] = d
+		}
+	}
+	if len(logged) == 0 {
+		t.Fatal("the edge logged no calls of the functions")
+	}
+	for k, want := range logged {
+		if got := measured[k]; got != want {
+			t.Errorf("%s: measured %+v, the edge logged %+v", k, got, want)
+		}
+	}
+	for k := range measured {
+		if _, ok := logged[k]; !ok {
+			t.Errorf("%s measured but not logged by the edge", k)
+		}
+	}
+	if m.Lines != 300 || m.Events != 300 || m.Tables != 1 {
+		t.Errorf("lines %d, events %d, tables %d; want 300, 300, 1", m.Lines, m.Events, m.Tables)
+	}
+	if ingest := m.Replay.Functions["ingest"].Invocations; ingest != m.Replay.APIRequests || ingest == 0 {
+		t.Errorf("ingest invocations %d, API requests %d: want equal, not 0", ingest, m.Replay.APIRequests)
+	}
+	var puts int64
+	for _, cl := range m.Calls {
+		if cl.Service == "kinesis" && cl.Operation == "PutRecords" {
+			puts = cl.Requests
+		}
+	}
+	if m.Replay.KinesisRecords < puts || puts == 0 || m.Replay.KinesisReadBytes == 0 {
+		t.Errorf("Kinesis: %d records in %d PutRecords, %d bytes read by the poller", m.Replay.KinesisRecords, puts, m.Replay.KinesisReadBytes)
+	}
+	if m.SealedObjects == 0 || m.Replay.DynamoDBWriteUnits == 0 || m.IdleFlush.Functions["flush"].Invocations != 1 {
+		t.Errorf("sealed %d objects, %.1f WRU, idle flush %+v", m.SealedObjects, m.Replay.DynamoDBWriteUnits, m.IdleFlush.Functions["flush"])
+	}
+}
+
+// edgeCalls reads the edge's counts of one caller's calls from its control
+// endpoint, by "service.operation".
+func edgeCalls(t *testing.T, edgeURL, caller string) map[string]edge.CallCount {
+	t.Helper()
+	resp, err := http.Get(edgeURL + "/_spillway/calls?caller=" + url.QueryEscape(caller))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []edge.CallCount
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]edge.CallCount{}
+	for _, cl := range list {
+		out[cl.Service+"."+cl.Operation] = cl
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spillwayhq/spillway/local/costrun"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
@@ -78,12 +80,12 @@ func TestLoadPrices(t *testing.T) {
 
 // sample is a small measurement: 1,000 lines of 200 bytes (201 with the
 // newline), one table.
-func sample() Measurement {
-	return Measurement{
+func sample() costrun.Measurement {
+	return costrun.Measurement{
 		Corpus: "sample", Lines: 1000, Events: 1000, RawBytes: 201000, FirehoseRecordBytes: 1000 * 5120, Tables: 1,
-		Replay: Usage{
+		Replay: costrun.Usage{
 			APIRequests: 4, APIMeteredRequests: 4,
-			Functions: map[string]FunctionUsage{
+			Functions: map[string]costrun.FunctionUsage{
 				"ingest": {MemoryMB: 512, Invocations: 4, BilledMs: 400},
 				"fanout": {MemoryMB: 512, Invocations: 2, BilledMs: 1000},
 				"flush":  {MemoryMB: 512, Invocations: 3, BilledMs: 900, LogBytes: 3000},
@@ -91,10 +93,10 @@ func sample() Measurement {
 			KinesisRecords: 4, KinesisPayloadUnits: 8, KinesisWrittenKB: 200, KinesisReadBytes: 200 * 1024,
 			DynamoDBReadUnits: 10, DynamoDBWriteUnits: 40, S3Tier1: 12, S3Tier2: 6,
 		},
-		IdleFlush: Usage{Functions: map[string]FunctionUsage{"flush": {MemoryMB: 512, Invocations: 1, BilledMs: 100, LogBytes: 1000}},
+		IdleFlush: costrun.Usage{Functions: map[string]costrun.FunctionUsage{"flush": {MemoryMB: 512, Invocations: 1, BilledMs: 100, LogBytes: 1000}},
 			DynamoDBReadUnits: 1, S3Tier1: 1},
 		ScheduledRuns: 1, SealedObjects: 2, SealedBytes: 40000,
-		Deployment: Deployment{KinesisMode: "ON_DEMAND", Shards: 4, FlushSchedule: "rate(1 minute)", FlushRunsPerMonth: HoursPerMonth * 60, Alarms: 10, Dashboards: 1},
+		Deployment: costrun.Deployment{KinesisMode: "ON_DEMAND", Shards: 4, FlushSchedule: "rate(1 minute)", FlushRunsPerMonth: HoursPerMonth * 60, Alarms: 10, Dashboards: 1},
 	}
 }
 

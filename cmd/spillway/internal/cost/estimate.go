@@ -3,6 +3,8 @@ package cost
 import (
 	"math"
 	"sort"
+
+	"github.com/spillwayhq/spillway/local/costrun"
 )
 
 // Units.
@@ -96,7 +98,7 @@ type Estimate struct {
 
 // Estimator prices a measurement.
 type Estimator struct {
-	M    Measurement
+	M    costrun.Measurement
 	P    Prices
 	Opts Options
 }
@@ -250,7 +252,7 @@ func perTB(lines []Line, tb float64) ([]Line, float64) {
 	return lines, total / tb
 }
 
-func sortedNames(m map[string]FunctionUsage) []string {
+func sortedNames(m map[string]costrun.FunctionUsage) []string {
 	out := make([]string, 0, len(m))
 	for n := range m {
 		out = append(out, n)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/spillwayhq/spillway/local/costrun"
 )
 
 // Scale is one daily volume the report prices.
@@ -31,16 +33,16 @@ type Report struct {
 		Region string `json:"region"`
 		Date   string `json:"date"`
 	} `json:"prices"`
-	Measurement Measurement      `json:"measurement"`
-	Options     Options          `json:"options"`
-	Scales      []ScaleReport    `json:"scales"`
-	Sensitivity []SensitivityRow `json:"sensitivity"`
+	Measurement costrun.Measurement `json:"measurement"`
+	Options     Options             `json:"options"`
+	Scales      []ScaleReport       `json:"scales"`
+	Sensitivity []SensitivityRow    `json:"sensitivity"`
 	// SensitivityScale names the scale the sensitivity table is priced at.
 	SensitivityScale string `json:"sensitivity_scale"`
 }
 
 // NewReport prices m at every scale and the knobs at the middle one.
-func NewReport(m Measurement, p Prices, o Options, scales []Scale) Report {
+func NewReport(m costrun.Measurement, p Prices, o Options, scales []Scale) Report {
 	e := Estimator{M: m, P: p, Opts: o}
 	var r Report
 	r.Prices.File, r.Prices.Region, r.Prices.Date = p.File, p.Region, p.Date

@@ -2,8 +2,7 @@ package cost
 
 import (
 	"fmt"
-	"math"
-)
+	"math")
 
 // SensitivityRow is the model's answer for one knob setting.
 type SensitivityRow struct {
