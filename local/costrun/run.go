@@ -26,7 +26,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -232,20 +231,9 @@ func describe(ctx context.Context, c *cloud.Cloud, cfg aws.Config) (Deployment, 
 		}
 		d.Shards = int(aws.ToInt32(s.OpenShardCount))
 	}
-	cw := cloudwatch.NewFromConfig(cfg)
-	p := cloudwatch.NewDescribeAlarmsPaginator(cw, &cloudwatch.DescribeAlarmsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return d, fmt.Errorf("describe alarms: %w", err)
-		}
-		d.Alarms += len(page.MetricAlarms) + len(page.CompositeAlarms)
+	if d.Alarms, d.Dashboards, err = countAlarms(ctx, cfg, c.EdgeURL); err != nil {
+		return d, err
 	}
-	dash, err := cw.ListDashboards(ctx, &cloudwatch.ListDashboardsInput{})
-	if err != nil {
-		return d, fmt.Errorf("list dashboards: %w", err)
-	}
-	d.Dashboards = len(dash.DashboardEntries)
 	// Runs in one day of the schedule, times the days of a month.
 	t0 := time.Now().UTC().Truncate(time.Hour)
 	runs := 0
