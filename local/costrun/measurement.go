@@ -26,6 +26,13 @@ func (f FunctionUsage) GBSeconds(memoryMB int) float64 {
 	return float64(f.BilledMs+f.InitMs) / 1000 * float64(memoryMB) / 1024
 }
 
+// WarmGBSeconds is GBSeconds without the init phases (a function kept
+// warm, as one the schedule invokes every minute).
+func (f FunctionUsage) WarmGBSeconds(memoryMB int) float64 {
+	f.InitMs = 0
+	return f.GBSeconds(memoryMB)
+}
+
 // Usage is what the pipeline's own calls counted, in AWS's billing units.
 type Usage struct {
 	// APIRequests and APIMeteredRequests are the API front's requests

@@ -130,7 +130,7 @@ func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
 		inv, g := float64(f.Invocations), f.GBSeconds(k.MemoryMB)
 		if name == "flush" {
 			inv = math.Max(0, inv-runs*float64(idle.Functions["flush"].Invocations))
-			g = math.Max(0, g-runs*idle.Functions["flush"].GBSeconds(k.MemoryMB))
+			g = math.Max(0, g-runs*idle.Functions["flush"].WarmGBSeconds(k.MemoryMB))
 		}
 		if name == "ingest" || name == "fanout" {
 			inv *= rf
@@ -144,7 +144,8 @@ func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
 		flushRuns = k.FlushRunsPerMonth
 	}
 	lambdaReq += flushRuns * float64(idle.Functions["flush"].Invocations)
-	gbs += flushRuns * idle.Functions["flush"].GBSeconds(k.MemoryMB)
+	// Scheduled runs find the function warm: their init is not billed.
+	gbs += flushRuns * idle.Functions["flush"].WarmGBSeconds(k.MemoryMB)
 	logBytes += flushRuns * float64(idle.Functions["flush"].LogBytes)
 
 	add("API Gateway", "HTTP API requests", APIRequest, float64(u.APIMeteredRequests)*scale*rf, false)

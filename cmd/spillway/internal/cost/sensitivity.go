@@ -2,7 +2,9 @@ package cost
 
 import (
 	"fmt"
-	"math")
+	"math"
+	"strings"
+)
 
 // SensitivityRow is the model's answer for one knob setting.
 type SensitivityRow struct {
@@ -56,12 +58,13 @@ func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 	for _, mode := range []string{"ON_DEMAND", "PROVISIONED"} {
 		row("Kinesis capacity mode", mode, mode == m.Deployment.KinesisMode, Knobs{KinesisMode: mode})
 	}
-	deployed := 0
-	for _, f := range m.Replay.Functions {
-		deployed = max(deployed, f.MemoryMB)
+	var deployed []string
+	for _, name := range sortedNames(m.Replay.Functions) {
+		deployed = append(deployed, fmt.Sprintf("%s %d", name, m.Replay.Functions[name].MemoryMB))
 	}
+	row("arm64 function memory (same durations)", "as deployed: "+strings.Join(deployed, ", ")+" MB", true, Knobs{})
 	for _, mb := range []int{128, 256, 512, 1024, 1769} {
-		row("arm64 function memory (same durations)", fmt.Sprintf("%d MB", mb), mb == deployed, Knobs{MemoryMB: mb})
+		row("arm64 function memory (same durations)", fmt.Sprintf("all %d MB", mb), false, Knobs{MemoryMB: mb})
 	}
 	return rows
 }
