@@ -28,7 +28,7 @@ func TestCostFromSavedMeasurement(t *testing.T) {
 		want []string
 	}{
 		{"json", []string{"cost", "-measurement", saved, "-format", "json"}, exitOK, []string{`"ratio_to_firehose"`, `"spillway_usd_per_tb"`, `"firehose_usd_per_tb"`, `"50 TB/day"`}},
-		{"table", []string{"cost", "-measurement", saved}, exitOK, []string{"== 1 TB/day", "Spillway $/TB / Firehose $/TB", "what moves the cost", "kinesis  PutRecords"}},
+		{"table", []string{"cost", "-measurement", saved}, exitOK, []string{"== 1 TB/day", "Spillway $/TB / Firehose $/TB", "what moves the cost", "PutRecords", "TransactWriteItems"}},
 		{"two corpora", []string{"cost", "-measurement", saved, "-lines", "10"}, exitUsage, nil},
 		{"bad format", []string{"cost", "-measurement", saved, "-format", "xml"}, exitUsage, nil},
 		{"prices missing", []string{"cost", "-measurement", saved, "-prices", badPrices}, exitUsage, []string{"prices.lambda_request: missing"}},
