@@ -104,8 +104,12 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 		return m, err
 	}
 
-	// One scheduled flush run on the idle deployment.
+	// One scheduled flush run on the idle deployment (after the runs
+	// already queued).
 	flush := c.Functions["flush"].Runner
+	if err := flush.WaitAsync(ctx); err != nil {
+		return m, fmt.Errorf("wait for queued flush runs: %w", err)
+	}
 	before := take(c)
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,12 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := edgeCalls(t, c.EdgeURL, costrun.PipelineAccessKey)
+	// The earlier subtests' flush runs may still be running: start from a
+	// quiet pipeline.
+	if err := c.Functions["flush"].Runner.WaitAsync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := quietCalls(t, c.EdgeURL)
 	t0 := time.Now()
 	m, err := costrun.Measure(ctx, c, costrun.Options{Corpus: corpus, WorkDir: filepath.Join(dir, "work"), RepoRoot: root})
 	if err != nil {
@@ -187,6 +193,27 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	if m.SealedObjects == 0 || m.Replay.DynamoDBWriteUnits == 0 || m.IdleFlush.Functions["flush"].Invocations != 1 {
 		t.Errorf("sealed %d objects, %.1f WRU, idle flush %+v", m.SealedObjects, m.Replay.DynamoDBWriteUnits, m.IdleFlush.Functions["flush"])
 	}
+}
+
+// quietCalls returns the functions' call counts once they have not
+// changed for a second (deadline 60 s).
+func quietCalls(t *testing.T, edgeURL string) map[string]edge.CallCount {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	last := edgeCalls(t, edgeURL, costrun.PipelineAccessKey)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for range tick.C {
+		now := edgeCalls(t, edgeURL, costrun.PipelineAccessKey)
+		if reflect.DeepEqual(now, last) {
+			return now
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the functions' calls did not settle within 60s")
+		}
+		last = now
+	}
+	return last
 }
 
 // edgeCalls reads the edge's counts of one caller's calls from its control

@@ -46,7 +46,7 @@ func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 		label string
 		runs  float64
 	}{{"every minute", HoursPerMonth * 60}, {"every 5 minutes", HoursPerMonth * 12}, {"every 15 minutes", HoursPerMonth * 4}} {
-		row("flush schedule", s.label, math.Abs(s.runs-m.Deployment.FlushRunsPerMonth) < 1, Knobs{FlushRunsPerMonth: s.runs})
+		row("flush schedule", s.label, math.Abs(s.runs-m.Deployment.FlushRunsPerMonth) < 0.01*s.runs, Knobs{FlushRunsPerMonth: s.runs})
 	}
 	if m.SealedObjects > 0 {
 		avg := float64(m.SealedBytes) / float64(m.SealedObjects)
