@@ -296,17 +296,7 @@ func take(c *cloud.Cloud) snapshot {
 func (s snapshot) since(a snapshot) snapshot {
 	d := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
 	for k, c := range s.calls {
-		p := a.calls[k]
-		c.Requests -= p.Requests
-		c.RequestBytes -= p.RequestBytes
-		c.ResponseBytes -= p.ResponseBytes
-		c.KinesisRecords -= p.KinesisRecords
-		c.KinesisPayloadUnits -= p.KinesisPayloadUnits
-		c.KinesisWrittenKB -= p.KinesisWrittenKB
-		c.KinesisReadBytes -= p.KinesisReadBytes
-		c.DynamoDBReadUnits -= p.DynamoDBReadUnits
-		c.DynamoDBWriteUnits -= p.DynamoDBWriteUnits
-		if c.Requests > 0 {
+		if c = c.Since(a.calls[k]); c.Requests > 0 {
 			d.calls[k] = c
 		}
 	}
@@ -331,13 +321,9 @@ func (d snapshot) usage() Usage {
 	for short, b := range d.fns {
 		u.Functions[short] = FunctionUsage{MemoryMB: b.MemoryMB, Invocations: b.Invocations, BilledMs: b.BilledMs, InitMs: b.InitMs, LogBytes: d.logs[short]}
 	}
+	var units edge.BillingUnits
 	for _, c := range d.calls {
-		u.KinesisRecords += c.KinesisRecords
-		u.KinesisPayloadUnits += c.KinesisPayloadUnits
-		u.KinesisWrittenKB += c.KinesisWrittenKB
-		u.KinesisReadBytes += c.KinesisReadBytes
-		u.DynamoDBReadUnits += c.DynamoDBReadUnits
-		u.DynamoDBWriteUnits += c.DynamoDBWriteUnits
+		units.Add(c.BillingUnits)
 		switch c.S3Class {
 		case "tier1":
 			u.S3Tier1 += c.Requests
@@ -350,6 +336,8 @@ func (d snapshot) usage() Usage {
 			u.GlueRequests += c.Requests
 		}
 	}
+	u.KinesisRecords, u.KinesisPayloadUnits, u.KinesisWrittenKB, u.KinesisReadBytes = units.KinesisRecords, units.KinesisPayloadUnits, units.KinesisWrittenKB, units.KinesisReadBytes
+	u.DynamoDBReadUnits, u.DynamoDBWriteUnits = units.DynamoDBReadUnits, units.DynamoDBWriteUnits
 	return u
 }
 

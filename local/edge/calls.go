@@ -20,6 +20,15 @@ type CallCount struct {
 	BillingUnits
 }
 
+// Since returns c less an earlier count of the same operation.
+func (c CallCount) Since(earlier CallCount) CallCount {
+	c.Requests -= earlier.Requests
+	c.RequestBytes -= earlier.RequestBytes
+	c.ResponseBytes -= earlier.ResponseBytes
+	c.BillingUnits.Sub(earlier.BillingUnits)
+	return c
+}
+
 // callCounter counts every AWS request the edge serves, faults and
 // refusals included (AWS counts a throttled request too), by caller (the
 // SigV4 access key id), service and operation.
@@ -43,7 +52,7 @@ func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64
 	c.Requests++
 	c.RequestBytes += reqBytes
 	c.ResponseBytes += respBytes
-	c.BillingUnits.add(units)
+	c.BillingUnits.Add(units)
 }
 
 // snapshot sums the counts of every caller, or of one when only is true.
@@ -63,7 +72,7 @@ func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
 		sum.Requests += c.Requests
 		sum.RequestBytes += c.RequestBytes
 		sum.ResponseBytes += c.ResponseBytes
-		sum.BillingUnits.add(c.BillingUnits)
+		sum.BillingUnits.Add(c.BillingUnits)
 	}
 	out := make([]CallCount, 0, len(byOp))
 	for _, c := range byOp {

@@ -53,13 +53,19 @@ type BillingUnits struct {
 	S3Class string `json:"s3_class,omitempty"`
 }
 
-func (b *BillingUnits) add(o BillingUnits) {
-	b.KinesisRecords += o.KinesisRecords
-	b.KinesisPayloadUnits += o.KinesisPayloadUnits
-	b.KinesisWrittenKB += o.KinesisWrittenKB
-	b.KinesisReadBytes += o.KinesisReadBytes
-	b.DynamoDBReadUnits += o.DynamoDBReadUnits
-	b.DynamoDBWriteUnits += o.DynamoDBWriteUnits
+// Add adds o's units to b (and takes o's S3Class when it has one).
+func (b *BillingUnits) Add(o BillingUnits) { b.addScaled(o, 1) }
+
+// Sub takes an earlier count's units o from b.
+func (b *BillingUnits) Sub(o BillingUnits) { b.addScaled(o, -1) }
+
+func (b *BillingUnits) addScaled(o BillingUnits, sign int64) {
+	b.KinesisRecords += sign * o.KinesisRecords
+	b.KinesisPayloadUnits += sign * o.KinesisPayloadUnits
+	b.KinesisWrittenKB += sign * o.KinesisWrittenKB
+	b.KinesisReadBytes += sign * o.KinesisReadBytes
+	b.DynamoDBReadUnits += float64(sign) * o.DynamoDBReadUnits
+	b.DynamoDBWriteUnits += float64(sign) * o.DynamoDBWriteUnits
 	if o.S3Class != "" {
 		b.S3Class = o.S3Class
 	}

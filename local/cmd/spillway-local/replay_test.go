@@ -154,12 +154,9 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	}
 	logged := map[string]costrun.Call{}
 	for k, a := range after {
-		b := before[k]
-		d := costrun.Call{Service: a.Service, Operation: a.Operation, Requests: a.Requests - b.Requests,
-			RequestBytes: a.RequestBytes - b.RequestBytes, ResponseBytes: a.ResponseBytes - b.ResponseBytes,
-			ReadUnits: a.DynamoDBReadUnits - b.DynamoDBReadUnits, WriteUnits: a.DynamoDBWriteUnits - b.DynamoDBWriteUnits}
-		if d.Requests > 0 {
-			logged[k] = d
+		if d := a.Since(before[k]); d.Requests > 0 {
+			logged[k] = costrun.Call{Service: d.Service, Operation: d.Operation, Requests: d.Requests, RequestBytes: d.RequestBytes,
+				ResponseBytes: d.ResponseBytes, ReadUnits: d.DynamoDBReadUnits, WriteUnits: d.DynamoDBWriteUnits}
 		}
 	}
 	if len(logged) == 0 {
