@@ -213,6 +213,10 @@ func TestTDAgentSizing(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	r := NewReport(sample(), mustPrices(t), DefaultOptions(), DefaultScales())
+	// 40,000 sealed bytes per 201,000 raw: 203.8 GB per raw TB at $0.023.
+	if want := 40000.0 / 201000 * 1024 * 0.023; !near(r.StoragePerTBMonth, want) {
+		t.Errorf("storage per raw TB-month %v, want %v", r.StoragePerTBMonth, want)
+	}
 	var js bytes.Buffer
 	if err := r.WriteJSON(&js); err != nil {
 		t.Fatal(err)

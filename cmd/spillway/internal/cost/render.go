@@ -39,6 +39,9 @@ type Report struct {
 	Sensitivity []SensitivityRow    `json:"sensitivity"`
 	// SensitivityScale names the scale the sensitivity table is priced at.
 	SensitivityScale string `json:"sensitivity_scale"`
+	// StoragePerTBMonth is what S3 Standard charges a month to keep what
+	// one raw TB becomes in the lake (first tier; not in the $/TB figures).
+	StoragePerTBMonth float64 `json:"storage_usd_per_raw_tb_month"`
 }
 
 // NewReport prices m at every scale and the knobs at the middle one.
@@ -47,6 +50,10 @@ func NewReport(m costrun.Measurement, p Prices, o Options, scales []Scale) Repor
 	var r Report
 	r.Prices.File, r.Prices.Region, r.Prices.Date = p.File, p.Region, p.Date
 	r.Measurement, r.Options = m, o
+	if m.RawBytes > 0 {
+		gb := float64(m.SealedBytes) / float64(m.RawBytes) * TB / GB
+		r.StoragePerTBMonth = gb * p.Prices[S3StorageGBMonth].USD / p.Prices[S3StorageGBMonth].Per
+	}
 	for _, s := range scales {
 		r.Scales = append(r.Scales, ScaleReport{Scale: s, Estimate: e.Estimate(s.DailyBytes, Knobs{})})
 	}
@@ -73,7 +80,13 @@ func (r Report) WriteTable(w io.Writer) error {
 	m := r.Measurement
 	fmt.Fprintf(w, "corpus %s: %d lines, %d events, %.1f MiB raw; replayed in %.0f s\n", m.Corpus, m.Lines, m.Events, float64(m.RawBytes)/(1<<20), m.ReplaySeconds)
 	fmt.Fprintf(w, "prices: %s (%s, %s)\n", r.Prices.File, r.Prices.Region, r.Prices.Date)
-	fmt.Fprintf(w, "deployment: Kinesis %s, flush %s, %d alarms, %d dashboards\n\n", m.Deployment.KinesisMode, m.Deployment.FlushSchedule, m.Deployment.Alarms, m.Deployment.Dashboards)
+	fmt.Fprintf(w, "deployment: Kinesis %s, flush %s, %d alarms, %d dashboards\n", m.Deployment.KinesisMode, m.Deployment.FlushSchedule, m.Deployment.Alarms, m.Deployment.Dashboards)
+	if m.SealedBytes > 0 {
+		ratio := float64(m.SealedBytes) / float64(m.RawBytes)
+		fmt.Fprintf(w, "lake: %d sealed objects, %d bytes = %.3f byte stored per raw byte; S3 Standard keeps a raw TB's data for $%.2f a month (not in $/TB below)\n",
+			m.SealedObjects, m.SealedBytes, ratio, r.StoragePerTBMonth)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "per 1,000 events\tservice\toperation\tcalls\tRRU\tWRU\t")
 	for _, c := range m.Calls {
