@@ -166,6 +166,7 @@ func TestCallsByCaller(t *testing.T) {
 		ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
+	waitCall(t, e, "s3.CreateBucket")
 	waitCall(t, e, "s3.ListObjectsV2")
 	ops := func(cs []CallCount) string {
 		var out []string
