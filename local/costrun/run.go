@@ -84,10 +84,10 @@ type Options struct {
 }
 
 // Measure replays o.Corpus through c and returns what it counted. It turns
-// the edge's item sizing on for exact DynamoDB write units while it runs.
+// the edge's metering (edge.Config.Metering) on while it runs.
 func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error) {
-	c.Edge.SetMeterItemSizes(true)
-	defer c.Edge.SetMeterItemSizes(false)
+	c.Edge.SetMetering(true)
+	defer c.Edge.SetMetering(false)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

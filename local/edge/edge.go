@@ -61,13 +61,14 @@ type Config struct {
 	// enforces policies without their Conditions; by default the edge keeps
 	// bucket policies itself and does not enforce them (see bucketPolicies).
 	ForwardBucketPolicies bool
-	// MeterItemSizes reads each item a DynamoDB write addresses from the
-	// backend before and after the write (uncounted GetItems), so that its
-	// write units follow AWS's rule (the larger of the item's sizes before
-	// and after); off, updates and deletes are sized from the request alone.
-	// It slows every write by two backend reads: cost runs turn it on
-	// (SetMeterItemSizes).
-	MeterItemSizes bool
+	// Metering measures each call's billing units from its bodies (Kinesis
+	// records and bytes, DynamoDB read and write units, reading each
+	// written item's stored size from the backend before and after the
+	// write with two uncounted GetItems, as AWS bills the larger). Off, the
+	// edge counts calls, their bytes and their S3 request class only, and
+	// touches no body it did not read before. Cost runs turn it on
+	// (SetMetering).
+	Metering bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
 	// Logger receives JSON logs; default discards.
@@ -150,8 +151,8 @@ type Server struct {
 	// inFlight, when set (tests), runs after a DynamoDB write took its holds
 	// and before it is forwarded: a test holds a transaction in flight with it.
 	inFlight atomic.Pointer[func(op string)]
-	// meterItems is Config.MeterItemSizes, changed by SetMeterItemSizes.
-	meterItems atomic.Bool
+	// metering is Config.Metering, changed by SetMetering.
+	metering atomic.Bool
 
 	invMu   sync.RWMutex
 	invoker Invoker
@@ -196,7 +197,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.faults.set(cfg.Faults)
 	s.beh = cfg.AWS.withDefaults()
-	s.meterItems.Store(cfg.MeterItemSizes)
+	s.metering.Store(cfg.Metering)
 	return s, nil
 }
 

@@ -11,8 +11,9 @@ import (
 )
 
 // BillingUnits are the units AWS bills a call in, beyond the request
-// itself, as the edge measures them from the request and response bodies.
-// A CallCount sums them over its calls.
+// itself, as the edge measures them from the request and response bodies
+// (Kinesis and DynamoDB units only while Config.Metering is on). A
+// CallCount sums them over its calls.
 type BillingUnits struct {
 	// KinesisRecords are the records PutRecord and PutRecords stored (the
 	// ones the answer reports without an ErrorCode).
@@ -43,8 +44,8 @@ type BillingUnits struct {
 	// (at least 1), doubled in a transaction; a write whose condition failed
 	// still consumes the units of the existing item (at least 1), and so does
 	// a cancelled transaction (same page). The sizes before and after are read
-	// from the backend when Config.MeterItemSizes is set; without it an update
-	// is sized by its key and values and a delete by its key.
+	// from the backend (Config.Metering); where they cannot be, an update is
+	// sized by its key and values and a delete by its key.
 	DynamoDBWriteUnits float64 `json:"dynamodb_write_units,omitempty"`
 	// S3Class is the S3 request pricing class of the operation: "tier1"
 	// (PUT, COPY, POST, LIST), "tier2" (GET, SELECT and every other
@@ -109,8 +110,12 @@ type meter struct {
 }
 
 // startMeter returns the meter of a call whose units depend on its bodies
-// (nil for the others). It buffers the request body, which stays readable.
+// (nil for the others, and for every call while metering is off). It
+// buffers the request body, which stays readable.
 func (s *Server) startMeter(r *http.Request, c Call) *meter {
+	if !s.metering.Load() {
+		return nil
+	}
 	switch {
 	case c.Service == "kinesis" && (c.Operation == "PutRecords" || c.Operation == "PutRecord" || c.Operation == "GetRecords"),
 		c.Service == "dynamodb" && (ddbWriteOps[c.Operation] || ddbReadOps[c.Operation]):
@@ -143,7 +148,7 @@ func (s *Server) startMeter(r *http.Request, c Call) *meter {
 					m.keys[i] = ks.keyOf(a.put)
 				}
 			}
-			if s.meterItems.Load() && a.table != "" && len(m.keys[i]) > 0 {
+			if a.table != "" && len(m.keys[i]) > 0 {
 				if n, ok := s.storedItemSize(r, c, a.table, m.keys[i]); ok {
 					m.before[i] = n
 				}
@@ -208,7 +213,7 @@ func (m *meter) writeUnits(status int, resp []byte) float64 {
 				}
 			case a.values != nil || m.write.op == "UpdateItem":
 				after := -1
-				if m.s.meterItems.Load() && a.table != "" && len(m.keys[i]) > 0 {
+				if a.table != "" && len(m.keys[i]) > 0 {
 					if n, ok := m.s.storedItemSize(m.r, m.c, a.table, m.keys[i]); ok {
 						after = n
 					}
@@ -369,8 +374,8 @@ func s3Units(op string) BillingUnits {
 	return BillingUnits{S3Class: "tier2"}
 }
 
-// SetMeterItemSizes turns Config.MeterItemSizes on or off.
-func (s *Server) SetMeterItemSizes(on bool) { s.meterItems.Store(on) }
+// SetMetering turns Config.Metering on or off.
+func (s *Server) SetMetering(on bool) { s.metering.Store(on) }
 
 // callUnits are the billing units of a served call.
 func (s *Server) callUnits(m *meter, c Call, cw *countingWriter) BillingUnits {

@@ -24,7 +24,7 @@ import (
 // rules (see BillingUnits). Item sizes: "id" (2) + id value (1) + "v" (1)
 // + the value of v.
 func TestBillingUnits(t *testing.T) {
-	e := startEdge(t, Config{MeterItemSizes: true})
+	e := startEdge(t, Config{Metering: true})
 	cfg := awsConfig(t, e.URL())
 	ctx := context.Background()
 	dc := dynamodb.NewFromConfig(cfg)
