@@ -1,8 +1,10 @@
 // Command spillway is the operations CLI of a Spillway deployment: API key
 // administration (spillway keys), recovery of what the pipeline parked
-// (spillway replay) and SQL over the lake tables (spillway query; cgo builds
-// only, as it links DuckDB). It uses the standard AWS SDK configuration chain, so
-// AWS_ENDPOINT_URL points it at the local cloud. See docs/OPERATIONS.md.
+// (spillway replay), SQL over the lake tables (spillway query; cgo builds
+// only, as it links DuckDB) and the cost model (spillway cost, run from a
+// checkout: it replays a corpus through the local cloud). It uses the
+// standard AWS SDK configuration chain, so AWS_ENDPOINT_URL points it at the
+// local cloud. See docs/OPERATIONS.md and docs/COST.md.
 //
 // Exit codes: 0 done; 1 an operation failed or some items were not
 // replayed (each is reported); 2 bad usage or configuration.
@@ -31,6 +33,7 @@ commands:
   keys    create, list and revoke ingest API keys
   replay  put parked data back into the pipeline (quarantine/, failed/, on-failure pointers)
   query   run SQL over the lake tables, named <db>.<table> (DuckDB; cgo builds only)
+  cost    replay a corpus through the local cloud and price it per TB next to Firehose (from a checkout)
 
 spillway <command> -h describes a command's flags.`
 )
@@ -68,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		err = runReplay(ctx, args[1:], stdout, log, nil)
 	case "query":
 		err = runQuery(ctx, args[1:], stdout, stderr)
+	case "cost":
+		err = runCost(ctx, args[1:], stdout, log)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usageHeader)
 		return exitOK

@@ -205,6 +205,7 @@ func (cfg Config) Validate() error {
 type Gateway struct {
 	cfg    Config
 	routes []*route
+	usage  usageCounter
 }
 
 // New validates cfg (after Defaults) and returns the Gateway.
@@ -268,7 +269,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := g.cfg.Now()
 	reqID := newRequestID()
 	w.Header().Set("Apigw-Requestid", reqID)
-	status, routeKey := g.serve(w, r, now, reqID)
+	body := &countingBody{r: r.Body}
+	r.Body = body
+	cw := &countingResponse{ResponseWriter: w}
+	status, routeKey := g.serve(cw, r, now, reqID)
+	g.usage.add(body.n, cw.n)
 	g.cfg.Logger.Debug("api request", "request_id", reqID, "method", r.Method, "path", r.URL.Path,
 		"route", routeKey, "status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 }

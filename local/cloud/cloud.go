@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/spillwayhq/spillway/internal/tdtest"
+	"github.com/spillwayhq/spillway/local/apigw"
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/esm"
 	"github.com/spillwayhq/spillway/local/lambdarun"
@@ -96,7 +97,9 @@ type Cloud struct {
 	// AWS reaches the edge with test credentials.
 	AWS aws.Config
 	// Edge, TD, ESM and Schedule are the running components.
-	Edge     *edge.Server
+	Edge *edge.Server
+	// API is the API Gateway front (its Usage counts requests and bytes).
+	API      *apigw.Gateway
 	TD       *tdtest.Server
 	ESM      *esm.Poller
 	Schedule *schedule.Scheduler

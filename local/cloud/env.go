@@ -9,6 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
+// ESMAccessKey is the access key the event source mapping poller signs
+// with; the functions and Cloud.AWS use "test".
+const ESMAccessKey = "spillway-esm"
+
 // Env returns the variables a shell needs to reach the local cloud.
 func (c *Cloud) Env() []string {
 	return []string{

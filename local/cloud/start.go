@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -259,6 +260,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	if err != nil {
 		return fmt.Errorf("api front: %w", err)
 	}
+	c.API = gw
 	c.serveHTTP(apiLn, gw)
 	c.APIURL = "http://" + apiLn.Addr().String()
 	if err := c.serveREST(ctx, cfg, restLn, apiLog); err != nil {
@@ -272,9 +274,13 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	}
 	ecfg := esm.FromMapping(mapping)
 	ecfg.Invoke = c.Functions["fanout"].Runner.Invoke
-	ecfg.Kinesis = kinesis.NewFromConfig(cfg)
-	ecfg.SQS = sqs.NewFromConfig(cfg)
-	ecfg.S3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	// The poller is Lambda's (AWS-managed): it signs with its own key so
+	// that the edge counts its polling apart from the functions' calls.
+	esmAWS := cfg.Copy()
+	esmAWS.Credentials = credentials.NewStaticCredentialsProvider(ESMAccessKey, "test", "")
+	ecfg.Kinesis = kinesis.NewFromConfig(esmAWS)
+	ecfg.SQS = sqs.NewFromConfig(esmAWS)
+	ecfg.S3 = s3.NewFromConfig(esmAWS, func(o *s3.Options) { o.UsePathStyle = true })
 	ecfg.PollInterval = opts.ESMPollInterval
 	ecfg.Logger = esmLog
 	p, err := esm.New(ecfg)

@@ -1,36 +1,49 @@
 package edge
 
 import (
+	"bytes"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 )
 
-// CallCount is what the edge saw of one service's operation: requests and
-// their request and response body bytes (the figures AWS prices by, before
-// each service's own units).
+// CallCount is what the edge saw of one service's operation: requests,
+// their request and response body bytes, and the units AWS bills them in
+// (BillingUnits; the figures AWS prices by).
 type CallCount struct {
 	Service       string `json:"service"`
 	Operation     string `json:"operation"`
 	Requests      int64  `json:"requests"`
 	RequestBytes  int64  `json:"request_bytes"`
 	ResponseBytes int64  `json:"response_bytes"`
+	BillingUnits
+}
+
+// Since returns c less an earlier count of the same operation.
+func (c CallCount) Since(earlier CallCount) CallCount {
+	c.Requests -= earlier.Requests
+	c.RequestBytes -= earlier.RequestBytes
+	c.ResponseBytes -= earlier.ResponseBytes
+	c.BillingUnits.Sub(earlier.BillingUnits)
+	return c
 }
 
 // callCounter counts every AWS request the edge serves, faults and
-// refusals included (AWS counts a throttled request too).
+// refusals included (AWS counts a throttled request too), by caller (the
+// SigV4 access key id), service and operation.
 type callCounter struct {
 	mu sync.Mutex
-	m  map[[2]string]*CallCount
+	m  map[[3]string]*CallCount
 }
 
-func (cc *callCounter) add(service, op string, reqBytes, respBytes int64) {
+func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64, units BillingUnits) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.m == nil {
-		cc.m = map[[2]string]*CallCount{}
+		cc.m = map[[3]string]*CallCount{}
 	}
-	k := [2]string{service, op}
+	k := [3]string{caller, service, op}
 	c := cc.m[k]
 	if c == nil {
 		c = &CallCount{Service: service, Operation: op}
@@ -39,13 +52,30 @@ func (cc *callCounter) add(service, op string, reqBytes, respBytes int64) {
 	c.Requests++
 	c.RequestBytes += reqBytes
 	c.ResponseBytes += respBytes
+	c.BillingUnits.Add(units)
 }
 
-func (cc *callCounter) snapshot() []CallCount {
+// snapshot sums the counts of every caller, or of one when only is true.
+func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	out := make([]CallCount, 0, len(cc.m))
-	for _, c := range cc.m {
+	byOp := map[[2]string]*CallCount{}
+	for k, c := range cc.m {
+		if only && k[0] != caller {
+			continue
+		}
+		sum := byOp[[2]string{k[1], k[2]}]
+		if sum == nil {
+			sum = &CallCount{Service: c.Service, Operation: c.Operation}
+			byOp[[2]string{k[1], k[2]}] = sum
+		}
+		sum.Requests += c.Requests
+		sum.RequestBytes += c.RequestBytes
+		sum.ResponseBytes += c.ResponseBytes
+		sum.BillingUnits.Add(c.BillingUnits)
+	}
+	out := make([]CallCount, 0, len(byOp))
+	for _, c := range byOp {
 		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -65,21 +95,55 @@ func (cc *callCounter) reset() {
 
 // Calls returns the requests the edge has served since start (or the last
 // ResetCalls), by service and operation, sorted.
-func (s *Server) Calls() []CallCount { return s.calls.snapshot() }
+func (s *Server) Calls() []CallCount { return s.calls.snapshot("", false) }
+
+// CallsBy returns the requests signed with one access key id (a caller):
+// a harness that signs its own reads with another key keeps them out of
+// what it measures.
+func (s *Server) CallsBy(accessKeyID string) []CallCount { return s.calls.snapshot(accessKeyID, true) }
 
 // ResetCalls zeroes the call counts.
 func (s *Server) ResetCalls() { s.calls.reset() }
 
-// countingWriter counts the response body bytes written through it.
+// countingWriter counts the response body bytes written through it, and
+// keeps the status and, when capture is set, the body (for billing units).
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	n       int64
+	status  int
+	capture *bytes.Buffer
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *countingWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
+	if w.capture != nil && w.capture.Len() < 4*maxBufferedBody {
+		w.capture.Write(p[:n])
+	}
 	return n, err
+}
+
+// accessKeyID returns the access key id of a SigV4 Authorization header
+// (or a presigned URL's X-Amz-Credential), or "".
+func accessKeyID(r *http.Request) string {
+	s := r.Header.Get("Authorization")
+	if i := strings.Index(s, "Credential="); i >= 0 {
+		s = s[i+len("Credential="):]
+	} else {
+		s = r.URL.Query().Get("X-Amz-Credential")
+	}
+	id, _, _ := strings.Cut(s, "/")
+	return id
 }
 
 // Flush passes through to the underlying writer (streamed responses).

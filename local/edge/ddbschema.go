@@ -40,28 +40,9 @@ func (s *Server) tableKeys(r *http.Request, c Call, table string) (keySchema, er
 		return ks, nil
 	}
 	body, _ := json.Marshal(map[string]string{"TableName": table})
-	out, err := http.NewRequestWithContext(r.Context(), http.MethodPost, s.backendFor(c).String()+"/", bytes.NewReader(body))
+	b, err := s.backendDDB(r, c, "DescribeTable", body)
 	if err != nil {
 		return ks, fmt.Errorf("describe table %s: %w", table, err)
-	}
-	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
-		if v := r.Header.Get(h); v != "" {
-			out.Header.Set(h, v)
-		}
-	}
-	out.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	out.Header.Set("X-Amz-Target", "DynamoDB_20120810.DescribeTable")
-	resp, err := s.client.Do(out)
-	if err != nil {
-		return ks, fmt.Errorf("describe table %s: %w", table, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return ks, fmt.Errorf("describe table %s: %w", table, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return ks, fmt.Errorf("describe table %s: backend answered %d: %.200s", table, resp.StatusCode, b)
 	}
 	var desc struct {
 		Table struct {
@@ -89,6 +70,36 @@ func (s *Server) tableKeys(r *http.Request, c Call, table string) (keySchema, er
 	s.schemas.m[ck] = ks
 	s.schemas.mu.Unlock()
 	return ks, nil
+}
+
+// backendDDB sends one DynamoDB JSON-protocol call straight to the backend
+// with the caller's credentials (not counted, no faults) and returns the
+// answer of a 200.
+func (s *Server) backendDDB(r *http.Request, c Call, op string, body []byte) ([]byte, error) {
+	out, err := http.NewRequestWithContext(r.Context(), http.MethodPost, s.backendFor(c).String()+"/", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
+		if v := r.Header.Get(h); v != "" {
+			out.Header.Set(h, v)
+		}
+	}
+	out.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	out.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	resp, err := s.client.Do(out)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBufferedBody))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("backend answered %d: %.200s", resp.StatusCode, b)
+	}
+	return b, nil
 }
 
 // keyOf picks the key attributes out of a full item.

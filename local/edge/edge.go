@@ -11,6 +11,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,6 +61,14 @@ type Config struct {
 	// enforces policies without their Conditions; by default the edge keeps
 	// bucket policies itself and does not enforce them (see bucketPolicies).
 	ForwardBucketPolicies bool
+	// Metering measures each call's billing units from its bodies (Kinesis
+	// records and bytes, DynamoDB read and write units, reading each
+	// written item's stored size from the backend before and after the
+	// write with two uncounted GetItems, as AWS bills the larger). Off, the
+	// edge counts calls, their bytes and their S3 request class only, and
+	// touches no body it did not read before. Cost runs turn it on
+	// (SetMetering).
+	Metering bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
 	// Logger receives JSON logs; default discards.
@@ -142,6 +151,8 @@ type Server struct {
 	// inFlight, when set (tests), runs after a DynamoDB write took its holds
 	// and before it is forwarded: a test holds a transaction in flight with it.
 	inFlight atomic.Pointer[func(op string)]
+	// metering is Config.Metering, changed by SetMetering.
+	metering atomic.Bool
 
 	invMu   sync.RWMutex
 	invoker Invoker
@@ -186,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.faults.set(cfg.Faults)
 	s.beh = cfg.AWS.withDefaults()
+	s.metering.Store(cfg.Metering)
 	return s, nil
 }
 
@@ -265,9 +277,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 	c := Classify(r, form)
+	reqBytes := max(r.ContentLength, 0)
+	m := s.startMeter(r, c)
 	cw := &countingWriter{ResponseWriter: w}
+	if m != nil {
+		cw.capture = &bytes.Buffer{}
+	}
 	w = cw
-	defer func() { s.calls.add(c.Service, c.Operation, max(r.ContentLength, 0), cw.n) }()
+	defer func() { s.calls.add(accessKeyID(r), c.Service, c.Operation, reqBytes, cw.n, s.callUnits(m, c, cw)) }()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds
 	// its items, as a slow transaction on AWS holds them: see serveDDBWrite.
@@ -372,6 +389,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case "/_spillway/calls":
 		switch r.Method {
 		case http.MethodGet:
+			if r.URL.Query().Has("caller") {
+				writeJSON(http.StatusOK, s.CallsBy(r.URL.Query().Get("caller")))
+				return
+			}
 			writeJSON(http.StatusOK, s.Calls())
 		case http.MethodDelete:
 			s.ResetCalls()

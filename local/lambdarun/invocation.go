@@ -78,6 +78,7 @@ func (e *environment) run(ctx context.Context, inv *invocation) ([]byte, error) 
 	}
 	r.invocations.Add(1)
 	start := time.Now()
+	defer func() { r.billedMs.Add(billedMs(time.Since(start))) }()
 	timer := time.NewTimer(r.cfg.Timeout)
 	defer timer.Stop()
 	select {

@@ -35,6 +35,7 @@ func (e *environment) handleNext(w http.ResponseWriter, req *http.Request) {
 		d := time.Since(e.started)
 		e.r.coldStarts.Add(1)
 		e.r.coldTotal.Add(int64(d))
+		e.r.initMs.Add(billedMs(d))
 		e.r.lastCold.Store(int64(d))
 		e.r.log.Info("cold start", "env", e.idx, "init_duration_ms", ms(d))
 	}

@@ -2,15 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/joshdk/go-junit"
 
+	"github.com/spillwayhq/spillway/bench/forwarder/apachegen"
+	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/local/costrun"
+	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/localtest"
 )
 
@@ -28,7 +37,9 @@ func TestReplay(t *testing.T) {
 	}
 	t.Setenv(tfvarsEnv, "-var-file="+tfvars)
 	t0 := time.Now()
-	c := localtest.Start(t)
+	// No scheduled flush runs: the cost subtest compares the functions'
+	// calls over a window (replays flush on demand).
+	c := localtest.Start(t, localtest.WithOptions(func(o *cloud.Options) { o.FlushPeriod = 24 * time.Hour }))
 	t.Logf("local cloud up in %s", time.Since(t0).Round(time.Second))
 	if got := c.Functions["ingest"].Env["SPILLWAY_LOG_LEVEL"]; got != "info" {
 		t.Errorf("ingest SPILLWAY_LOG_LEVEL = %q, want info from %s", got, tfvars)
@@ -89,4 +100,135 @@ func TestReplay(t *testing.T) {
 			}
 		})
 	}
+	t.Run("cost measurement counts what the edge counted", func(t *testing.T) { testCostMeasurement(t, c) })
+}
+
+// testCostMeasurement runs `spillway cost`'s measurement of a generated
+// 300-line corpus on the running cloud and checks it against the edge's own
+// counts of the functions' calls (GET /_spillway/calls?caller=test) over
+// the same window, and against what it must equal by construction of the
+// pipeline (one ingest invocation per API request, every line an event).
+func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "generated.log")
+	f, err := os.Create(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apachegen.Write(f, 300, 7); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The earlier subtests' flush runs may still be running: start from a
+	// quiet pipeline.
+	if err := c.Functions["flush"].Runner.WaitAsync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := quietCalls(t, c.EdgeURL)
+	t0 := time.Now()
+	m, err := costrun.Measure(ctx, c, costrun.Options{Corpus: corpus, WorkDir: filepath.Join(dir, "work"), RepoRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("measured in %s: %d events, %d API requests, %d Kinesis records, %.1f WRU, %.1f RRU",
+		time.Since(t0).Round(time.Second), m.Events, m.Replay.APIRequests, m.Replay.KinesisRecords, m.Replay.DynamoDBWriteUnits, m.Replay.DynamoDBReadUnits)
+	after := edgeCalls(t, c.EdgeURL, costrun.PipelineAccessKey)
+
+	measured := map[string]costrun.Call{}
+	for _, cl := range append(append([]costrun.Call{}, m.Calls...), m.IdleFlushCalls...) {
+		k := cl.Service + "." + cl.Operation
+		s := measured[k]
+		s.Service, s.Operation = cl.Service, cl.Operation
+		s.Requests += cl.Requests
+		s.RequestBytes += cl.RequestBytes
+		s.ResponseBytes += cl.ResponseBytes
+		s.ReadUnits += cl.ReadUnits
+		s.WriteUnits += cl.WriteUnits
+		measured[k] = s
+	}
+	logged := map[string]costrun.Call{}
+	for k, a := range after {
+		if d := a.Since(before[k]); d.Requests > 0 {
+			logged[k] = costrun.Call{Service: d.Service, Operation: d.Operation, Requests: d.Requests, RequestBytes: d.RequestBytes,
+				ResponseBytes: d.ResponseBytes, ReadUnits: d.DynamoDBReadUnits, WriteUnits: d.DynamoDBWriteUnits}
+		}
+	}
+	if len(logged) == 0 {
+		t.Fatal("the edge logged no calls of the functions")
+	}
+	for k, want := range logged {
+		if got := measured[k]; got != want {
+			t.Errorf("%s: measured %+v, the edge logged %+v", k, got, want)
+		}
+	}
+	for k := range measured {
+		if _, ok := logged[k]; !ok {
+			t.Errorf("%s measured but not logged by the edge", k)
+		}
+	}
+	if m.Lines != 300 || m.Events != 300 || m.Tables != 1 {
+		t.Errorf("lines %d, events %d, tables %d; want 300, 300, 1", m.Lines, m.Events, m.Tables)
+	}
+	if ingest := m.Replay.Functions["ingest"].Invocations; ingest != m.Replay.APIRequests || ingest == 0 {
+		t.Errorf("ingest invocations %d, API requests %d: want equal, not 0", ingest, m.Replay.APIRequests)
+	}
+	var puts int64
+	for _, cl := range m.Calls {
+		if cl.Service == "kinesis" && cl.Operation == "PutRecords" {
+			puts = cl.Requests
+		}
+	}
+	if m.Replay.KinesisRecords < puts || puts == 0 || m.Replay.KinesisReadBytes == 0 {
+		t.Errorf("Kinesis: %d records in %d PutRecords, %d bytes read by the poller", m.Replay.KinesisRecords, puts, m.Replay.KinesisReadBytes)
+	}
+	if m.SealedObjects == 0 || m.Replay.DynamoDBWriteUnits == 0 || m.IdleFlush.Functions["flush"].Invocations != 1 {
+		t.Errorf("sealed %d objects, %.1f WRU, idle flush %+v", m.SealedObjects, m.Replay.DynamoDBWriteUnits, m.IdleFlush.Functions["flush"])
+	}
+}
+
+// quietCalls returns the functions' call counts once they have not
+// changed for a second (deadline 60 s).
+func quietCalls(t *testing.T, edgeURL string) map[string]edge.CallCount {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	last := edgeCalls(t, edgeURL, costrun.PipelineAccessKey)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for range tick.C {
+		now := edgeCalls(t, edgeURL, costrun.PipelineAccessKey)
+		if reflect.DeepEqual(now, last) {
+			return now
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the functions' calls did not settle within 60s")
+		}
+		last = now
+	}
+	return last
+}
+
+// edgeCalls reads the edge's counts of one caller's calls from its control
+// endpoint, by "service.operation".
+func edgeCalls(t *testing.T, edgeURL, caller string) map[string]edge.CallCount {
+	t.Helper()
+	resp, err := http.Get(edgeURL + "/_spillway/calls?caller=" + url.QueryEscape(caller))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list []edge.CallCount
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]edge.CallCount{}
+	for _, cl := range list {
+		out[cl.Service+"."+cl.Operation] = cl
+	}
+	return out
 }

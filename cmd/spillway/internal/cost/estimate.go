@@ -1,0 +1,263 @@
+package cost
+
+import (
+	"math"
+	"sort"
+
+	"github.com/spillwayhq/spillway/local/costrun"
+)
+
+// Units.
+const (
+	// GB and TB are AWS's billing units (2^30 and 2^40 bytes).
+	GB = 1 << 30
+	TB = 1 << 40
+	// HoursPerMonth is AWS's month (730 hours).
+	HoursPerMonth = 730.0
+	// DaysPerMonth follows from it.
+	DaysPerMonth = HoursPerMonth / 24
+)
+
+// Knobs change the measured pipeline the way a user's settings would; the
+// zero value is the measured, deployed pipeline.
+type Knobs struct {
+	// RecordFactor multiplies the events per Kinesis record (the forwarder's
+	// chunk size and flush interval set it): everything counted per request
+	// or per part (API requests, ingest and fanout invocations, DynamoDB
+	// units, S3 requests of staging, Kinesis records) scales by its inverse.
+	// 0 or 1: as measured.
+	RecordFactor float64
+	// FlushRunsPerMonth replaces the deployed schedule's runs; 0: deployed.
+	FlushRunsPerMonth float64
+	// SealedObjectBytes is the compaction target: sealed objects of this
+	// size; 0: as measured.
+	SealedObjectBytes float64
+	// KinesisMode is ON_DEMAND or PROVISIONED; "": deployed.
+	KinesisMode string
+	// MemoryMB sets every function's memory, assuming the same durations
+	// (I/O-bound handlers); 0: deployed.
+	MemoryMB int
+}
+
+// Options are the comparison's settings.
+type Options struct {
+	// FirehoseParquet adds Firehose's format conversion (a queryable lake).
+	FirehoseParquet bool
+	// FirehosePartitioning adds dynamic partitioning (db/table/dt/hour).
+	FirehosePartitioning bool
+	// FirehoseBufferBytes and FirehoseBufferSeconds are the S3 buffering
+	// hints (default 128 MiB, 900 s: the maxima, fewest objects).
+	FirehoseBufferBytes   float64
+	FirehoseBufferSeconds float64
+	// AggregatorCPUSecondsPerGB is a td-agent aggregator's CPU per GB of
+	// logs (default 45: Fluent Bit measured 42.3-47.4 in BENCHMARKS.md;
+	// Fluentd needs more, so this favours the fleet).
+	AggregatorCPUSecondsPerGB float64
+	// AggregatorUtilisation is the CPU share an instance is sized to
+	// (default 0.5); AggregatorMinInstances the fleet's floor (default 2, HA).
+	AggregatorUtilisation  float64
+	AggregatorMinInstances int
+	// AggregatorEBSGB is each instance's buffer volume (default 100 GB).
+	AggregatorEBSGB float64
+}
+
+// DefaultOptions prices the full job: Parquet and partitioning on.
+func DefaultOptions() Options {
+	return Options{FirehoseParquet: true, FirehosePartitioning: true, FirehoseBufferBytes: 128 << 20, FirehoseBufferSeconds: 900,
+		AggregatorCPUSecondsPerGB: 45, AggregatorUtilisation: 0.5, AggregatorMinInstances: 2, AggregatorEBSGB: 100}
+}
+
+// Line is one priced item of a month.
+type Line struct {
+	Service string `json:"service"`
+	Item    string `json:"item"`
+	// Units are the month's billed units (in the price's unit).
+	Units float64 `json:"units"`
+	// USD is the month's cost; PerTB that over the month's raw TB.
+	USD   float64 `json:"usd_per_month"`
+	PerTB float64 `json:"usd_per_tb"`
+	// Fixed marks costs that do not grow with volume (amortised).
+	Fixed bool `json:"fixed,omitempty"`
+}
+
+// Estimate is one scale's monthly cost of the three ways.
+type Estimate struct {
+	DailyBytes       float64 `json:"daily_bytes"`
+	MonthlyTB        float64 `json:"monthly_tb"`
+	Spillway         []Line  `json:"spillway"`
+	SpillwayPerTB    float64 `json:"spillway_usd_per_tb"`
+	Firehose         []Line  `json:"firehose"`
+	FirehosePerTB    float64 `json:"firehose_usd_per_tb"`
+	TDAgent          []Line  `json:"td_agent"`
+	TDAgentPerTB     float64 `json:"td_agent_usd_per_tb"`
+	RatioToFirehose  float64 `json:"ratio_to_firehose"`
+	AggregatorsSized int     `json:"td_agent_instances"`
+	// ProvisionedShards is the shard count priced in provisioned mode.
+	ProvisionedShards int `json:"provisioned_shards,omitempty"`
+}
+
+// Estimator prices a measurement.
+type Estimator struct {
+	M    costrun.Measurement
+	P    Prices
+	Opts Options
+}
+
+// Estimate prices dailyBytes of raw logs a day for a month with knobs.
+func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
+	m, p := e.M, e.P
+	monthBytes := dailyBytes * DaysPerMonth
+	scale := monthBytes / float64(m.RawBytes)
+	rf := 1.0
+	if k.RecordFactor > 0 {
+		rf = 1 / k.RecordFactor
+	}
+	out := Estimate{DailyBytes: dailyBytes, MonthlyTB: monthBytes / TB}
+	var lines []Line
+	add := func(service, item, price string, units float64, fixed bool) {
+		lines = append(lines, Line{Service: service, Item: item, Units: units, USD: p.monthly(price, units), Fixed: fixed})
+	}
+
+	// Work that grows with volume: the replay's usage, scaled; the
+	// scheduled flush runs that fired during it are taken out and priced
+	// as the fixed schedule below.
+	u := m.Replay
+	idle := m.IdleFlush
+	runs := float64(m.ScheduledRuns)
+	lambdaReq, gbs, logBytes := 0.0, 0.0, 0.0
+	for _, name := range sortedNames(u.Functions) {
+		f := u.Functions[name]
+		inv, g := float64(f.Invocations), f.GBSeconds(k.MemoryMB)
+		if name == "flush" {
+			inv = math.Max(0, inv-runs*float64(idle.Functions["flush"].Invocations))
+			g = math.Max(0, g-runs*idle.Functions["flush"].WarmGBSeconds(k.MemoryMB))
+		}
+		if name == "ingest" || name == "fanout" {
+			inv *= rf
+		}
+		lambdaReq += inv * scale
+		gbs += g * scale
+		logBytes += float64(f.LogBytes) * scale
+	}
+	flushRuns := m.Deployment.FlushRunsPerMonth
+	if k.FlushRunsPerMonth > 0 {
+		flushRuns = k.FlushRunsPerMonth
+	}
+	lambdaReq += flushRuns * float64(idle.Functions["flush"].Invocations)
+	// Scheduled runs find the function warm: their init is not billed.
+	gbs += flushRuns * idle.Functions["flush"].WarmGBSeconds(k.MemoryMB)
+	logBytes += flushRuns * float64(idle.Functions["flush"].LogBytes)
+
+	add("API Gateway", "HTTP API requests", APIRequest, float64(u.APIMeteredRequests)*scale*rf, false)
+	add("Lambda", "requests", LambdaRequest, lambdaReq, false)
+	add("Lambda", "duration (arm64 GB-s)", LambdaGBSecond, gbs, false)
+
+	mode := m.Deployment.KinesisMode
+	if k.KinesisMode != "" {
+		mode = k.KinesisMode
+	}
+	if mode == "PROVISIONED" {
+		shards := provisionedShards(float64(u.KinesisWrittenKB)*1024*scale, float64(u.KinesisRecords)*scale*rf)
+		out.ProvisionedShards = shards
+		add("Kinesis", "shard-hours (provisioned)", KinesisShardHour, float64(shards)*HoursPerMonth, true)
+		add("Kinesis", "PUT payload units", KinesisPayloadUnit, float64(u.KinesisPayloadUnits)*scale, false)
+	} else {
+		add("Kinesis", "stream-hours (on-demand)", KinesisStreamHour, HoursPerMonth, true)
+		add("Kinesis", "data in (GB)", KinesisGBIn, float64(u.KinesisWrittenKB)*1024*scale/GB, false)
+		add("Kinesis", "data out (GB)", KinesisGBOut, float64(u.KinesisReadBytes)*scale/GB, false)
+	}
+
+	add("DynamoDB", "write request units", DynamoDBWriteUnit,
+		(u.DynamoDBWriteUnits-runs*idle.DynamoDBWriteUnits)*scale*rf+flushRuns*idle.DynamoDBWriteUnits, false)
+	add("DynamoDB", "read request units", DynamoDBReadUnit,
+		(u.DynamoDBReadUnits-runs*idle.DynamoDBReadUnits)*scale*rf+flushRuns*idle.DynamoDBReadUnits, false)
+
+	// Sealed objects are one PUT each; the rest of tier 1 is per part.
+	sealedPuts := float64(m.SealedObjects) * scale
+	if k.SealedObjectBytes > 0 {
+		sealedPuts = float64(m.SealedBytes) * scale / k.SealedObjectBytes
+	}
+	otherTier1 := math.Max(0, float64(u.S3Tier1-m.SealedObjects)-runs*float64(idle.S3Tier1))
+	add("S3", "PUT/COPY/POST/LIST requests", S3Tier1, otherTier1*scale*rf+sealedPuts+flushRuns*float64(idle.S3Tier1), false)
+	add("S3", "GET and other requests", S3Tier2,
+		math.Max(0, float64(u.S3Tier2)-runs*float64(idle.S3Tier2))*scale*rf+flushRuns*float64(idle.S3Tier2), false)
+	if u.GlueRequests > 0 || idle.GlueRequests > 0 {
+		add("Glue", "Data Catalog requests", GlueRequest, float64(u.GlueRequests)*scale+flushRuns*float64(idle.GlueRequests), false)
+	}
+	add("CloudWatch", "Lambda logs (GB)", LogsGB, logBytes/GB, false)
+	add("CloudWatch", "alarms", AlarmMonth, float64(m.Deployment.Alarms), true)
+	add("CloudWatch", "dashboards", DashboardMonth, float64(m.Deployment.Dashboards), true)
+	out.Spillway, out.SpillwayPerTB = perTB(lines, out.MonthlyTB)
+
+	lines = nil
+	e.firehose(monthBytes, scale, add)
+	out.Firehose, out.FirehosePerTB = perTB(lines, out.MonthlyTB)
+
+	lines = nil
+	out.AggregatorsSized = e.tdAgent(dailyBytes, monthBytes, add)
+	out.TDAgent, out.TDAgentPerTB = perTB(lines, out.MonthlyTB)
+	if out.FirehosePerTB > 0 {
+		out.RatioToFirehose = out.SpillwayPerTB / out.FirehosePerTB
+	}
+	return out
+}
+
+// firehose prices the same month through Firehose Direct PUT, one event
+// per record, each record rounded up to 5 KB.
+func (e Estimator) firehose(monthBytes, scale float64, add func(string, string, string, float64, bool)) {
+	billedGB := float64(e.M.FirehoseRecordBytes) * scale / GB
+	add("Firehose", "Direct PUT ingestion (GB, 5 KB records)", FirehoseGB, billedGB, false)
+	if e.Opts.FirehoseParquet {
+		add("Firehose", "format conversion to Parquet (GB)", FirehoseConversionGB, billedGB, false)
+	}
+	objects := math.Ceil(monthBytes / e.Opts.FirehoseBufferBytes)
+	if e.Opts.FirehosePartitioning {
+		add("Firehose", "dynamic partitioning (GB)", FirehosePartitioningGB, monthBytes/GB, false)
+		// At least one object per active partition (table) per buffer interval.
+		perInterval := float64(max(1, e.M.Tables)) * HoursPerMonth * 3600 / e.Opts.FirehoseBufferSeconds
+		objects = math.Max(objects, perInterval)
+		add("Firehose", "dynamic partitioning objects", FirehosePartitionObject, objects, false)
+	}
+	add("S3", "PUT requests of delivered objects", S3Tier1, objects, false)
+}
+
+// tdAgent sizes and prices an aggregator fleet on c7g.large instances.
+func (e Estimator) tdAgent(dailyBytes, monthBytes float64, add func(string, string, string, float64, bool)) int {
+	o := e.Opts
+	perInstance := 2 * o.AggregatorUtilisation * 86400 / o.AggregatorCPUSecondsPerGB * GB // bytes/day
+	n := max(o.AggregatorMinInstances, int(math.Ceil(dailyBytes/perInstance)))
+	add("EC2", "c7g.large aggregators (instance-hours)", EC2Hour, float64(n)*HoursPerMonth, false)
+	add("EBS", "gp3 buffer volumes (GB-months)", EBSGBMonth, float64(n)*o.AggregatorEBSGB, false)
+	// out_s3: one object per instance per hour at least, else 256 MB chunks.
+	objects := math.Max(float64(n)*HoursPerMonth, monthBytes/(256<<20))
+	add("S3", "PUT requests (out_s3)", S3Tier1, objects, false)
+	return n
+}
+
+// provisionedShards sizes a provisioned stream for a month's bytes and
+// records at twice the mean rate (peaks): 1 MB/s and 1,000 records/s per shard.
+func provisionedShards(monthBytes, monthRecords float64) int {
+	secs := HoursPerMonth * 3600
+	const peak = 2
+	byBytes := math.Ceil(peak * monthBytes / secs / (1 << 20))
+	byRecords := math.Ceil(peak * monthRecords / secs / 1000)
+	return max(1, int(byBytes), int(byRecords))
+}
+
+func perTB(lines []Line, tb float64) ([]Line, float64) {
+	total := 0.0
+	for i := range lines {
+		lines[i].PerTB = lines[i].USD / tb
+		total += lines[i].USD
+	}
+	return lines, total / tb
+}
+
+func sortedNames(m map[string]costrun.FunctionUsage) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
