@@ -459,15 +459,17 @@ func (h *Handler) unitItems(u unit, now time.Time) []types.TransactWriteItem {
 }
 
 // counterItem chooses the counter item a pack's transaction adds to: a
-// hash of the pack's first ledger id, moved on by one per attempt, so that
-// concurrent commits of one table spread over n items and a transaction
-// that lost a race retries on another item. Any choice is correct (readers
-// sum every counter item); the ledger entries in the same transaction make
-// the counts exactly-once.
+// hash of the pack's first ledger id and the attempt, so that concurrent
+// commits of one table spread over n items and a transaction that lost a
+// race retries on an item chosen afresh (not a neighbour, which a run of
+// busy items would keep busy). Any choice is correct (readers sum every
+// counter item); the ledger entries in the same transaction make the
+// counts exactly-once.
 func counterItem(pack []unit, attempt, n int) int {
-	f := fnv.New32a()
+	f := fnv.New64a()
 	_, _ = f.Write([]byte(pack[0].ids[0]))
-	return int((uint64(f.Sum32()) + uint64(attempt)) % uint64(n))
+	_, _ = f.Write([]byte{byte(attempt), byte(attempt >> 8)})
+	return int(f.Sum64() % uint64(n))
 }
 
 // conflict reports whether a cancelled transaction lost a race with another
