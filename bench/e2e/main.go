@@ -142,7 +142,7 @@ type bench struct {
 }
 
 func newBench(c *cloud.Cloud, tables []string) *bench {
-	return &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true }), tables: tables,
+	return &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true }), tables: tables,
 		seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}}
 }
 
