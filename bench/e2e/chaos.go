@@ -202,6 +202,22 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	}
 	fmt.Fprintf(out, "- racing forced flushes: %d runs, %d ended in an error (crashes included)\n", racingRuns, racingErrs)
 	fmt.Fprintf(out, "- TD receiver: %d injected failures\n", c.TD.Failures())
+	var conflicts, throttles int64
+	for k, v := range injected {
+		switch {
+		case strings.Contains(k, "TransactionConflict"):
+			conflicts += v
+		case strings.HasSuffix(k, ".records"): // the records of a partial failure, counted once as PartialFailure
+		default:
+			throttles += v
+		}
+	}
+	if acct.acked > 0 {
+		per := 1000 / float64(acct.acked)
+		fmt.Fprintf(out, "- per 1,000 acknowledged events: %.1f transaction conflicts, %.1f injected throttles and failures, %.1f ESM retries and bisects, %.1f fanout and flush crashes\n",
+			float64(conflicts)*per, float64(throttles)*per, float64(st.Retries+st.Bisects)*per,
+			float64(c.Functions["fanout"].Runner.Stats().Exits+c.Functions["flush"].Runner.Stats().Exits)*per)
+	}
 	if st.OnFailureBatches > 0 {
 		fmt.Fprintf(out, "records were sent to the on-failure queue: `spillway replay on-failure` puts them back (docs/OPERATIONS.md)\n")
 	}
