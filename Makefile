@@ -98,10 +98,10 @@ local-down: ## stop the local cloud started by local-up
 	  rm -f .local/pid; echo "local cloud stopped"; else echo "no local cloud running"; fi
 
 CHAOS_DURATION ?= 5m
-CHAOS_FLAGS    ?= -rate 10 -drain 10m
+CHAOS_FLAGS    ?= -rate 5 -drain 10m
 
 .PHONY: chaos
-chaos: setup ## scale/fault run, not part of test: shards x parallelization factor, hot table, throttling bursts, crashes, racing flushes; exact accounting (CHAOS_DURATION=5m, CHAOS_FLAGS="-shards 4 -pf 3 -rate 10 -drain 10m")
+chaos: setup ## scale/fault run, not part of test: shards x parallelization factor, hot table, throttling bursts, crashes, racing flushes; exact accounting (CHAOS_DURATION=5m, CHAOS_FLAGS="-shards 4 -pf 2 -rate 5 -drain 10m")
 	$(GO) run ./bench/e2e -setting chaos -duration $(CHAOS_DURATION) $(CHAOS_FLAGS)
 
 .PHONY: bench
