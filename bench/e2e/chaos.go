@@ -94,6 +94,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 		tables[i] = fmt.Sprintf("cold_%02d", i)
 	}
 	b := newBench(c, tables)
+	b.pollEvery = 3 * time.Second
 	c.Edge.ResetCalls()
 	c.Edge.ResetFaultCounters()
 	fmt.Fprintf(out, "sending %.0f requests/s of %d events for %s under chaos (fanout concurrency %d)\n", rate, perReq, duration, f.shards*f.pf)

@@ -132,6 +132,10 @@ type bench struct {
 	c      *cloud.Cloud
 	s3     *s3.Client
 	tables []string // tables[0] gets every request with one table, half of them with more
+	// pollEvery is how often the sinks are read: 250 ms for the freshness
+	// figures; chaos reads less often (its polling of several tables would
+	// be a large part of the emulator's load).
+	pollEvery time.Duration
 
 	mu      sync.Mutex
 	acks    []time.Time                    // by sequence number
@@ -142,7 +146,7 @@ type bench struct {
 }
 
 func newBench(c *cloud.Cloud, tables []string) *bench {
-	return &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true }), tables: tables,
+	return &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true }), tables: tables, pollEvery: 250 * time.Millisecond,
 		seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}}
 }
 
@@ -225,9 +229,9 @@ func (b *bench) post(ctx context.Context, table string, first int64, n int) {
 	b.mu.Unlock()
 }
 
-// poll looks at every sink every 250 ms until ctx ends.
+// poll looks at every sink every pollEvery until ctx ends.
 func (b *bench) poll(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
+	t := time.NewTicker(b.pollEvery)
 	defer t.Stop()
 	for {
 		select {
