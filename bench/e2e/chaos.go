@@ -180,7 +180,11 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 		if err := c.Flush(dctx); err != nil && dctx.Err() == nil {
 			fmt.Fprintln(os.Stderr, "flush:", err)
 		}
-		_ = c.Functions["flush"].Runner.WaitAsync(dctx)
+		// Bounded: a flush that keeps failing is retried asynchronously
+		// and would hold WaitAsync for the whole drain.
+		wctx, wcancel := context.WithTimeout(dctx, 15*time.Second)
+		_ = c.Functions["flush"].Runner.WaitAsync(wctx)
+		wcancel()
 		select {
 		case <-dctx.Done():
 		case <-time.After(2 * time.Second):
