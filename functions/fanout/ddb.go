@@ -14,11 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spillwayhq/spillway/shared/awsconf"
-	"github.com/spillwayhq/spillway/shared/catalog"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
-// catalogItem is what fanout reads of a catalog table item.
+// catalogItem is what fanout reads of a catalog table item (attribute
+// names as shared/catalog reads them; fanout does not link shared/catalog,
+// whose readers call Query, which fanout's IAM policy does not allow).
 type catalogItem struct {
 	MinTime *int64            `dynamodbav:"min_time"`
 	MaxTime *int64            `dynamodbav:"max_time"`
@@ -166,12 +167,12 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 		return err
 	}
 	if cur.MinTime == nil || lo < *cur.MinTime {
-		if err := h.widenBound(ctx, tk, catalog.AttrMinTime, ">", lo, now); err != nil {
+		if err := h.widenBound(ctx, tk, "min_time", ">", lo, now); err != nil {
 			return err
 		}
 	}
 	if cur.MaxTime == nil || hi > *cur.MaxTime {
-		if err := h.widenBound(ctx, tk, catalog.AttrMaxTime, "<", hi, now); err != nil {
+		if err := h.widenBound(ctx, tk, "max_time", "<", hi, now); err != nil {
 			return err
 		}
 	}
@@ -217,7 +218,7 @@ func (h *Handler) updateSchema(ctx context.Context, tk tableKey, cur *catalogIte
 			Key:                       map[string]types.AttributeValue{layout.AttrCatalogDB: str(tk.db), layout.AttrCatalogTable: str(tk.table)},
 			UpdateExpression:          aws.String("SET #s = :s, created_at = if_not_exists(created_at, :now), updated_at = :now"),
 			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  map[string]string{"#s": catalog.AttrSchema},
+			ExpressionAttributeNames:  map[string]string{"#s": "schema"},
 			ExpressionAttributeValues: vals,
 		})
 		var ccf *types.ConditionalCheckFailedException
