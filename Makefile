@@ -97,6 +97,13 @@ local-down: ## stop the local cloud started by local-up
 	  for i in $$(seq 1 60); do kill -0 $$(cat .local/pid) 2>/dev/null || break; sleep 0.5; done; \
 	  rm -f .local/pid; echo "local cloud stopped"; else echo "no local cloud running"; fi
 
+CHAOS_DURATION ?= 5m
+CHAOS_FLAGS    ?= -rate 5 -drain 10m
+
+.PHONY: chaos
+chaos: setup ## scale/fault run, not part of test: shards x parallelization factor, hot table, throttling bursts, crashes, racing flushes; exact accounting (CHAOS_DURATION=5m, CHAOS_FLAGS="-shards 4 -pf 2 -rate 5 -drain 10m")
+	$(GO) run ./bench/e2e -setting chaos -duration $(CHAOS_DURATION) $(CHAOS_FLAGS)
+
 .PHONY: bench
 bench: setup ## run the Go benchmarks, then the forwarder throughput comparison (with Fluent Bit when it is on PATH)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./shared/... ./functions/... ./forwarder/... | tee bench/last-go-bench.txt

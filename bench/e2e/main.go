@@ -8,6 +8,10 @@
 //
 //	go run ./bench/e2e -duration 3m -rate 20 -events 5 [-setting default|low-latency]
 //
+// The chaos setting (make chaos) is the scale and fault test: see chaos.go.
+//
+//	go run ./bench/e2e -setting chaos -duration 5m [-shards 4 -pf 3 -tables 6]
+//
 // The low-latency setting deploys seal_after 0s (fanout asks for a flush
 // after every commit; the default waits until a table's oldest unsealed
 // commit is 30 s old), sweep_every 10s (the default sweeps every 30 s) and
@@ -66,16 +70,20 @@ func run(args []string, out io.Writer) error {
 	setting := fs.String("setting", "default", "default or low-latency")
 	drain := fs.Duration("drain", 5*time.Minute, "how long to wait for the last events after sending stops")
 	sealAfter := fs.String("seal-after", "", "override the setting's seal_after (a Go duration)")
+	var ch chaosFlags
+	ch.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch *setting {
 	case "default":
+	case "chaos":
+		return runChaos(out, ch, *duration, *rate, *perReq, *drain)
 	case "low-latency":
 		// The local cloud applies examples/local with these extra arguments.
 		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=esm_maximum_batching_window_seconds=0 -var=seal_after=0s -var=sweep_every=10s"))
 	default:
-		return fmt.Errorf("-setting: %q is neither default nor low-latency", *setting)
+		return fmt.Errorf("-setting: %q is not default, low-latency or chaos", *setting)
 	}
 	if *sealAfter != "" {
 		if _, err := time.ParseDuration(*sealAfter); err != nil {
@@ -98,7 +106,7 @@ func run(args []string, out io.Writer) error {
 	defer c.Close()
 	fmt.Fprintf(out, "flush schedule %s; sending %.0f requests/s of %d events for %s\n", c.FlushSchedule, *rate, *perReq, *duration)
 
-	b := &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true }), seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}}
+	b := newBench(c, []string{table})
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -121,14 +129,34 @@ func run(args []string, out io.Writer) error {
 }
 
 type bench struct {
-	c  *cloud.Cloud
-	s3 *s3.Client
+	c      *cloud.Cloud
+	s3     *s3.Client
+	tables []string // tables[0] gets every request with one table, half of them with more
+	// pollEvery is how often the sinks are read: 250 ms for the freshness
+	// figures; chaos reads less often (its polling of several tables would
+	// be a large part of the emulator's load).
+	pollEvery time.Duration
 
-	mu     sync.Mutex
-	acks   []time.Time                    // by sequence number
-	seen   map[string]map[int64]time.Time // sink -> seq -> first seen
-	s3keys map[string]bool                // sealed objects already read
-	errs   int
+	mu      sync.Mutex
+	acks    []time.Time                    // by sequence number
+	tableOf []int                          // by sequence number: index in tables
+	seen    map[string]map[int64]time.Time // sink -> seq -> first seen
+	s3keys  map[string]bool                // sealed objects already read
+	errs    int
+}
+
+func newBench(c *cloud.Cloud, tables []string) *bench {
+	return &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true }), tables: tables, pollEvery: 250 * time.Millisecond,
+		seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}}
+}
+
+// pickTable returns the table of request number n: every other request
+// goes to the first (hot) table, the rest round-robin over the others.
+func (b *bench) pickTable(n int64) int {
+	if len(b.tables) == 1 || n%2 == 0 {
+		return 0
+	}
+	return 1 + int(n/2)%(len(b.tables)-1)
 }
 
 // send posts in_http JSON arrays at a steady rate; each event carries its
@@ -149,20 +177,24 @@ func (b *bench) send(ctx context.Context, d time.Duration, rate float64, perReq 
 		b.mu.Lock()
 		first := next
 		next += int64(perReq)
+		ti := b.pickTable(first / int64(perReq))
 		b.acks = append(b.acks, make([]time.Time, perReq)...)
+		for range perReq {
+			b.tableOf = append(b.tableOf, ti)
+		}
 		b.mu.Unlock()
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			b.post(ctx, first, perReq)
+			b.post(ctx, b.tables[ti], first, perReq)
 		}()
 	}
 	wg.Wait()
 	return nil
 }
 
-func (b *bench) post(ctx context.Context, first int64, n int) {
+func (b *bench) post(ctx context.Context, table string, first int64, n int) {
 	evs := make([]map[string]any, n)
 	for i := range evs {
 		evs[i] = map[string]any{"seq": first + int64(i), "time": time.Now().Unix(), "msg": "fresh"}
@@ -197,9 +229,9 @@ func (b *bench) post(ctx context.Context, first int64, n int) {
 	b.mu.Unlock()
 }
 
-// poll looks at every sink every 250 ms until ctx ends.
+// poll looks at every sink every pollEvery until ctx ends.
 func (b *bench) poll(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
+	t := time.NewTicker(b.pollEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -207,9 +239,14 @@ func (b *bench) poll(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		b.pollTD()
-		if err := b.pollS3(ctx); err != nil && ctx.Err() == nil {
-			fmt.Fprintln(os.Stderr, "poll s3:", err)
+		for _, t := range b.tables {
+			b.pollTD(t)
+			if err := b.pollS3(ctx, t); err != nil && ctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "poll s3:", err)
+			}
+		}
+		if len(b.tables) > 1 {
+			continue // catalog ranks need one table (see pollCatalog)
 		}
 		if err := b.pollCatalog(ctx); err != nil && ctx.Err() == nil {
 			fmt.Fprintln(os.Stderr, "poll catalog:", err)
@@ -228,7 +265,7 @@ func (b *bench) mark(sink string, seq int64, at time.Time) {
 	}
 }
 
-func (b *bench) pollTD() {
+func (b *bench) pollTD(table string) {
 	now := time.Now()
 	recs := b.c.TD.Records(db, table)
 	b.mu.Lock()
@@ -240,7 +277,7 @@ func (b *bench) pollTD() {
 	}
 }
 
-func (b *bench) pollS3(ctx context.Context) error {
+func (b *bench) pollS3(ctx context.Context, table string) error {
 	now := time.Now()
 	prefix := layout.TablePrefix(layout.PrefixSealed, db, table)
 	p := s3.NewListObjectsV2Paginator(b.s3, &s3.ListObjectsV2Input{Bucket: aws.String(b.c.Outputs.Bucket), Prefix: aws.String(prefix)})
@@ -285,7 +322,7 @@ func (b *bench) pollS3(ctx context.Context) error {
 }
 
 func (b *bench) pollCatalog(ctx context.Context) error {
-	n, err := b.c.CatalogCount(ctx, db, table)
+	n, err := b.c.CatalogCount(ctx, db, b.tables[0])
 	if err != nil {
 		return err
 	}
@@ -316,7 +353,11 @@ func (b *bench) complete() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	acked := len(b.ackOrder())
-	for _, s := range []string{"s3", "td", "catalog"} {
+	sinks := []string{"s3", "td", "catalog"}
+	if len(b.tables) > 1 {
+		sinks = sinks[:2]
+	}
+	for _, s := range sinks {
 		if len(b.seen[s]) < acked {
 			return false
 		}
@@ -331,7 +372,11 @@ func (b *bench) report(out io.Writer, setting string, sent time.Duration) {
 	fmt.Fprintf(out, "\nsetting %s: %d events acknowledged in %s (%.1f events/s), %d requests failed\n",
 		setting, len(acked), sent.Round(time.Second), float64(len(acked))/sent.Seconds(), b.errs)
 	fmt.Fprintf(out, "| sink | visible | missing | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, s := range []string{"catalog", "s3", "td"} {
+	sinks := []string{"catalog", "s3", "td"}
+	if len(b.tables) > 1 {
+		sinks = sinks[1:] // the catalog holds counts: ranks need one table
+	}
+	for _, s := range sinks {
 		var lat []time.Duration
 		for _, seq := range acked {
 			if at, ok := b.seen[s][seq]; ok {

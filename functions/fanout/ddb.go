@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
-// catalogItem is what fanout reads of a catalog table item.
+// catalogItem is what fanout reads of a catalog table item (attribute
+// names as shared/catalog reads them; fanout does not link shared/catalog,
+// whose readers call Query, which fanout's IAM policy does not allow).
 type catalogItem struct {
 	MinTime *int64            `dynamodbav:"min_time"`
 	MaxTime *int64            `dynamodbav:"max_time"`
@@ -123,8 +126,15 @@ func (h *Handler) getCatalog(ctx context.Context, tk tableKey) (*catalogItem, er
 	return &it, nil
 }
 
-// updateBounds widens min_time, max_time and schema of a table with
-// optimistic concurrency; these are idempotent, so replays are harmless.
+// updateBounds widens the schema, min_time and max_time of a table's own
+// catalog item. None of it is written in the commit transactions, and each
+// write happens only when it changes something, so a table's steady state
+// (known columns, events later than max_time) writes max_time alone: the
+// schema is rewritten only when a column appears or widens (optimistic
+// concurrency on the whole map), and each bound is set by a write whose
+// condition holds only while it widens the stored bound (a failed condition
+// means another batch widened it further: nothing to do). These writes are
+// idempotent, so replays are harmless.
 func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogItem, parts []*part, now time.Time) error {
 	var lo, hi int64
 	have := false
@@ -152,6 +162,27 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 			return fmt.Errorf("create catalog database %s: %w", tk.db, err)
 		}
 	}
+	cur, err := h.updateSchema(ctx, tk, cur, schema, now)
+	if err != nil || !have {
+		return err
+	}
+	if cur.MinTime == nil || lo < *cur.MinTime {
+		if err := h.widenBound(ctx, tk, "min_time", ">", lo, now); err != nil {
+			return err
+		}
+	}
+	if cur.MaxTime == nil || hi > *cur.MaxTime {
+		if err := h.widenBound(ctx, tk, "max_time", "<", hi, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateSchema merges schema into the table item's schema map when that
+// changes it (or the item has none yet), with optimistic concurrency on
+// the whole map; it returns the item as last read or written.
+func (h *Handler) updateSchema(ctx context.Context, tk tableKey, cur *catalogItem, schema Schema, now time.Time) (*catalogItem, error) {
 	for attempt := 0; ; attempt++ {
 		if cur == nil {
 			cur = &catalogItem{}
@@ -166,77 +197,82 @@ func (h *Handler) updateBounds(ctx context.Context, tk tableKey, cur *catalogIte
 			h.log.WarnContext(ctx, "catalog schema full, columns not recorded", "db", tk.db, "table", tk.table,
 				"max_columns", MaxSchemaColumns, "dropped", len(dropped), "first", dropped[0])
 		}
-		nlo, nhi := cur.MinTime, cur.MaxTime
-		if have {
-			if nlo == nil || lo < *nlo {
-				nlo, changed = &lo, true
-			}
-			if nhi == nil || hi > *nhi {
-				nhi, changed = &hi, true
-			}
-		}
 		if !changed {
-			return nil
+			return cur, nil
 		}
-		names := map[string]string{"#s": "schema", "#lo": "min_time", "#hi": "max_time"}
 		sv, err := attributevalue.Marshal(map[string]string(newSchema))
 		if err != nil {
-			return fmt.Errorf("encode schema: %w", err)
+			return nil, fmt.Errorf("encode schema: %w", err)
 		}
 		vals := map[string]types.AttributeValue{":s": sv, ":now": num(now.Unix())}
-		set := "SET #s = :s, created_at = if_not_exists(created_at, :now), updated_at = :now"
-		var conds []string
-		if cur.Schema == nil {
-			conds = append(conds, "attribute_not_exists(#s)")
-		} else {
-			ov, _ := attributevalue.Marshal(cur.Schema)
-			vals[":os"] = ov
-			conds = append(conds, "#s = :os")
+		cond := "attribute_not_exists(#s)"
+		if cur.Schema != nil {
+			vals[":os"], _ = attributevalue.Marshal(cur.Schema)
+			cond = "#s = :os"
 		}
-		addBound := func(name, ph string, nv, ov *int64) {
-			if nv == nil {
-				return
-			}
-			set += ", " + name + " = " + ph
-			vals[ph] = num(*nv)
-			if ov == nil {
-				conds = append(conds, "attribute_not_exists("+name+")")
-			} else {
-				vals[ph+"o"] = num(*ov)
-				conds = append(conds, name+" = "+ph+"o")
-			}
-		}
-		addBound("#lo", ":lo", nlo, cur.MinTime)
-		addBound("#hi", ":hi", nhi, cur.MaxTime)
 		if !h.cfg.AutoCreate {
-			conds = append(conds, "attribute_exists("+layout.AttrCatalogDB+")")
-		}
-		cond := conds[0]
-		for _, c := range conds[1:] {
-			cond += " AND " + c
+			cond += " AND attribute_exists(" + layout.AttrCatalogDB + ")"
 		}
 		_, err = h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.CatalogTable),
 			Key:                       map[string]types.AttributeValue{layout.AttrCatalogDB: str(tk.db), layout.AttrCatalogTable: str(tk.table)},
-			UpdateExpression:          aws.String(set),
+			UpdateExpression:          aws.String("SET #s = :s, created_at = if_not_exists(created_at, :now), updated_at = :now"),
 			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  names,
+			ExpressionAttributeNames:  map[string]string{"#s": "schema"},
 			ExpressionAttributeValues: vals,
 		})
 		var ccf *types.ConditionalCheckFailedException
 		switch {
 		case err == nil:
-			return nil
+			cur.Schema = newSchema
+			return cur, nil
 		case errors.As(err, &ccf) && attempt < 10:
 			if cur, err = h.getCatalog(ctx, tk); err != nil {
-				return err
+				return nil, err
 			}
 			if cur == nil && !h.cfg.AutoCreate {
-				return fmt.Errorf("catalog table %s.%s vanished", tk.db, tk.table)
+				return nil, fmt.Errorf("catalog table %s.%s vanished", tk.db, tk.table)
 			}
 		default:
-			return fmt.Errorf("update catalog bounds %s.%s: %w", tk.db, tk.table, err)
+			return nil, fmt.Errorf("update catalog schema %s.%s: %w", tk.db, tk.table, err)
 		}
+	}
+}
+
+// widenBound sets bound attr of the table item to v unless the stored value
+// is already as wide (cmp is ">" for a lower bound: the stored value must be
+// greater for v to widen it; "<" for an upper bound).
+func (h *Handler) widenBound(ctx context.Context, tk tableKey, attr, cmp string, v int64, now time.Time) error {
+	cond := "(attribute_not_exists(#a) OR #a " + cmp + " :v)"
+	if !h.cfg.AutoCreate {
+		cond += " AND attribute_exists(" + layout.AttrCatalogDB + ")"
+	}
+	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.cfg.CatalogTable),
+		Key:                       map[string]types.AttributeValue{layout.AttrCatalogDB: str(tk.db), layout.AttrCatalogTable: str(tk.table)},
+		UpdateExpression:          aws.String("SET #a = :v, updated_at = :now"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#a": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(v), ":now": num(now.Unix())},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ccf):
+		if h.cfg.AutoCreate {
+			return nil // another batch widened it further
+		}
+		it, err := h.getCatalog(ctx, tk)
+		if err != nil {
+			return err
+		}
+		if it == nil {
+			return fmt.Errorf("catalog table %s.%s vanished", tk.db, tk.table)
+		}
+		return nil
+	default:
+		return fmt.Errorf("widen catalog %s of %s.%s: %w", attr, tk.db, tk.table, err)
 	}
 }
 
@@ -355,11 +391,12 @@ func (h *Handler) commitPack(ctx context.Context, pack []unit, now time.Time) (d
 		if len(items) == 0 {
 			return dup, nil
 		}
+		ch, cr := layout.CounterKey(db, table, counterItem(pack, attempt, h.cfg.CounterItems))
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: aws.String(h.cfg.CatalogTable),
-			Key:       map[string]types.AttributeValue{layout.AttrCatalogDB: str(db), layout.AttrCatalogTable: str(table)},
+			Key:       map[string]types.AttributeValue{layout.AttrCatalogDB: str(ch), layout.AttrCatalogTable: str(cr)},
 			UpdateExpression: aws.String("ADD #c :n, #b :b, late_count :l, future_count :f " +
-				"SET updated_at = :now, last_import_at = :now, created_at = if_not_exists(created_at, :now)"),
+				"SET updated_at = :now, last_import_at = :now"),
 			ExpressionAttributeNames: map[string]string{"#c": "count", "#b": "bytes"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(nfuture), ":now": num(now.Unix()),
@@ -420,6 +457,20 @@ func (h *Handler) unitItems(u unit, now time.Time) []types.TransactWriteItem {
 		}})
 	}
 	return items
+}
+
+// counterItem chooses the counter item a pack's transaction adds to: a
+// hash of the pack's first ledger id and the attempt, so that concurrent
+// commits of one table spread over n items and a transaction that lost a
+// race retries on an item chosen afresh (not a neighbour, which a run of
+// busy items would keep busy). Any choice is correct (readers sum every
+// counter item); the ledger entries in the same transaction make the
+// counts exactly-once.
+func counterItem(pack []unit, attempt, n int) int {
+	f := fnv.New64a()
+	_, _ = f.Write([]byte(pack[0].ids[0]))
+	_, _ = f.Write([]byte{byte(attempt), byte(attempt >> 8)})
+	return int(f.Sum64() % uint64(n))
 }
 
 // conflict reports whether a cancelled transaction lost a race with another

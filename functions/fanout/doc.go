@@ -15,10 +15,15 @@
 // staged the same way and counted as late) or quarantine/future/ (later
 // than now + FutureLimit), each object gzip whatever the payload's
 // encoding was; put the objects (same key and bytes on
-// every retry); widen the table's min_time, max_time and schema (idempotent,
-// optimistic concurrency); then one TransactWriteItems per part: Put ledger
-// item if absent + Put staged items + ADD count, bytes, late_count,
-// future_count. A ledger condition failure means "already committed".
+// every retry); widen the table item's schema (only when a column appears
+// or widens; optimistic concurrency), min_time and max_time (each only when
+// it widens, by a condition that fails when another batch widened it
+// further); then as few TransactWriteItems as fit: Put ledger items if
+// absent + Put staged items + ADD count, bytes, late_count, future_count on
+// one of the table's counter items (Config.CounterItems, chosen by a hash
+// of the first ledger id and the attempt), never on the table's own item,
+// so that concurrent invocations of one table rarely conflict.
+// A ledger condition failure means "already committed".
 // Records that could not be committed are reported as BatchItemFailures from
 // the lowest one onward. Last, a flush request per table that committed
 // new staged objects (conditional request item + asynchronous Invoke).

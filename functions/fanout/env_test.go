@@ -22,6 +22,7 @@ import (
 
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/mototest"
+	"github.com/spillwayhq/spillway/shared/catalog"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
@@ -105,26 +106,15 @@ type catalogCounts struct {
 
 func (e *testEnv) catalog(tb testing.TB, db, table string) catalogCounts {
 	tb.Helper()
-	res, err := e.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(e.cfg.CatalogTable), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"db": str(db), "table": str(table)}})
+	c, _, err := catalog.ReadTable(context.Background(), e.ddb, e.cfg.CatalogTable, db, table, true)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	n := func(k string) int64 {
-		v, _ := res.Item[k].(*types.AttributeValueMemberN)
-		if v == nil {
-			return 0
-		}
-		x, _ := strconv.ParseInt(v.Value, 10, 64)
-		return x
+	out := catalogCounts{Count: c.Count, Bytes: c.Bytes, Late: c.LateCount, Future: c.FutureCount, Min: c.MinTime, Max: c.MaxTime, Schema: c.Schema}
+	if out.Schema == nil {
+		out.Schema = map[string]string{}
 	}
-	c := catalogCounts{Count: n("count"), Bytes: n("bytes"), Late: n("late_count"), Future: n("future_count"), Min: n("min_time"), Max: n("max_time"), Schema: map[string]string{}}
-	if m, ok := res.Item["schema"].(*types.AttributeValueMemberM); ok {
-		for k, v := range m.Value {
-			c.Schema[k] = v.(*types.AttributeValueMemberS).Value
-		}
-	}
-	return c
+	return out
 }
 
 // keys lists the object keys under prefix.

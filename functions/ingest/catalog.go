@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/spillwayhq/spillway/shared/catalog"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -164,22 +165,6 @@ type databaseJSON struct {
 	DeleteProtected bool   `json:"delete_protected"`
 }
 
-func numAttr(it map[string]types.AttributeValue, name string) int64 {
-	v, ok := it[name].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0
-	}
-	n, err := strconv.ParseInt(v.Value, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(v.Value, 64)
-		if ferr != nil {
-			return 0
-		}
-		return int64(f)
-	}
-	return n
-}
-
 func tdTime(sec int64) string {
 	if sec <= 0 {
 		return ""
@@ -193,31 +178,19 @@ func stableID(s string) int {
 	return int(f.Sum32() & 0x7fffffff)
 }
 
-func toTable(db string, it map[string]types.AttributeValue) tableJSON {
-	name := ""
-	if v, ok := it[layout.AttrCatalogTable].(*types.AttributeValueMemberS); ok {
-		name = v.Value
-	}
-	created := numAttr(it, "created_at")
-	updated := numAttr(it, "updated_at")
+func toTable(e catalog.Entry) tableJSON {
+	created, updated := e.CreatedAt, e.UpdatedAt
 	if updated == 0 {
 		updated = created
 	}
 	if created == 0 {
 		created = updated
 	}
-	var cols [][2]string
-	if m, ok := it["schema"].(*types.AttributeValueMemberM); ok {
-		for k, v := range m.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				cols = append(cols, [2]string{k, s.Value})
-			}
-		}
+	cols := make([][2]string, 0, len(e.Schema))
+	for k, v := range e.Schema {
+		cols = append(cols, [2]string{k, v})
 	}
 	sort.Slice(cols, func(i, j int) bool { return cols[i][0] < cols[j][0] })
-	if cols == nil {
-		cols = [][2]string{}
-	}
 	schema, _ := json.Marshal(cols)
 	createdS := tdTime(created)
 	if createdS == "" {
@@ -228,35 +201,13 @@ func toTable(db string, it map[string]types.AttributeValue) tableJSON {
 		updatedS = createdS
 	}
 	return tableJSON{
-		ID: stableID(db + "." + name), Name: name, Type: "log",
-		Count:     numAttr(it, "count"),
+		ID: stableID(e.DB + "." + e.Table), Name: e.Table, Type: "log",
+		Count:     e.Count,
 		CreatedAt: createdS, UpdatedAt: updatedS,
-		CounterUpdatedAt:     tdTime(numAttr(it, "last_import_at")),
-		LastLogTimestamp:     tdTime(numAttr(it, "max_time")),
-		EstimatedStorageSize: numAttr(it, "bytes"),
+		CounterUpdatedAt:     tdTime(e.LastImportAt),
+		LastLogTimestamp:     tdTime(e.MaxTime),
+		EstimatedStorageSize: e.Bytes,
 		Schema:               string(schema),
-	}
-}
-
-// queryDB returns every catalog item of db (database item included).
-func (h *Handler) queryDB(ctx context.Context, db string) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	var start map[string]types.AttributeValue
-	for {
-		out, err := h.d.DynamoDB.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(h.cfg.CatalogTable),
-			KeyConditionExpression:    aws.String("db = :db"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":db": &types.AttributeValueMemberS{Value: db}},
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, out.Items...)
-		if len(out.LastEvaluatedKey) == 0 {
-			return items, nil
-		}
-		start = out.LastEvaluatedKey
 	}
 }
 
@@ -276,18 +227,19 @@ func (h *Handler) handleTableList(ctx context.Context, r *request, db string) (e
 	if aerr := h.prologue(ctx, r, db, "", accessRead); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
-	items, err := h.queryDB(ctx, db)
+	entries, err := catalog.ReadDatabase(ctx, h.d.DynamoDB, h.cfg.CatalogTable, db, false)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, unavailable("catalog query", err)
 	}
 	tables := []tableJSON{}
 	found := false
-	for _, it := range items {
-		if v, ok := it[layout.AttrCatalogTable].(*types.AttributeValueMemberS); ok && v.Value == layout.DatabaseItem {
-			found = true
-			continue
+	for _, e := range entries {
+		switch {
+		case e.Table == "":
+			found = found || e.Exists
+		case e.Exists:
+			tables = append(tables, toTable(e))
 		}
-		tables = append(tables, toTable(db, it))
 	}
 	if !found && len(tables) == 0 {
 		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownDB, "database %q does not exist", db)
@@ -301,14 +253,14 @@ func (h *Handler) handleTableShow(ctx context.Context, r *request, db, table str
 	if aerr := h.prologue(ctx, r, db, table, accessRead); aerr != nil {
 		return events.APIGatewayV2HTTPResponse{}, aerr
 	}
-	it, err := h.getCatalog(ctx, db, table)
+	e, ok, err := catalog.ReadTable(ctx, h.d.DynamoDB, h.cfg.CatalogTable, db, table, false)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, unavailable("catalog lookup", err)
 	}
-	if it == nil {
+	if !ok {
 		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusNotFound, reasonUnknownTable, "table %q does not exist in database %q", table, db)
 	}
-	out, _ := json.Marshal(toTable(db, it))
+	out, _ := json.Marshal(toTable(e))
 	return jsonResponse(http.StatusOK, string(out)), nil
 }
 
@@ -319,58 +271,52 @@ func (h *Handler) handleDatabaseList(ctx context.Context, r *request) (events.AP
 	if r.key != nil && !r.key.CanRead {
 		return events.APIGatewayV2HTTPResponse{}, reject(http.StatusForbidden, reasonForbidden, "API key %q may not read", r.key.Name)
 	}
-	type agg struct {
-		item  map[string]types.AttributeValue
-		count int64
-		upd   int64
-	}
-	dbs := map[string]*agg{}
+	var items []map[string]types.AttributeValue
 	var start map[string]types.AttributeValue
 	for {
 		out, err := h.d.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(h.cfg.CatalogTable), ExclusiveStartKey: start})
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, unavailable("catalog scan", err)
 		}
-		for _, it := range out.Items {
-			dbv, ok1 := it[layout.AttrCatalogDB].(*types.AttributeValueMemberS)
-			tv, ok2 := it[layout.AttrCatalogTable].(*types.AttributeValueMemberS)
-			if !ok1 || !ok2 || (r.key != nil && !r.key.Allows(dbv.Value)) {
-				continue
-			}
-			a := dbs[dbv.Value]
-			if a == nil {
-				a = &agg{}
-				dbs[dbv.Value] = a
-			}
-			if tv.Value == layout.DatabaseItem {
-				a.item = it
-				continue
-			}
-			a.count += numAttr(it, "count")
-			a.upd = max(a.upd, numAttr(it, "updated_at"))
-		}
+		items = append(items, out.Items...)
 		if len(out.LastEvaluatedKey) == 0 {
 			break
 		}
 		start = out.LastEvaluatedKey
 	}
+	// Fold sorts a database's own entry before its tables.
 	list := []databaseJSON{}
-	for name, a := range dbs {
-		if a.item == nil {
+	var cur *databaseJSON
+	var upd int64
+	flush := func() {
+		if cur != nil {
+			cur.UpdatedAt = time.Unix(upd, 0).UTC().Format(tdTimeFormat)
+			list = append(list, *cur)
+		}
+		cur = nil
+	}
+	perm := "query_only"
+	if r.key == nil || r.key.CanWrite {
+		perm = "full_access"
+	}
+	for _, e := range catalog.Fold(items) {
+		if !e.Exists || (r.key != nil && !r.key.Allows(e.DB)) {
+			continue
+		}
+		if e.Table == "" {
+			flush()
+			cur = &databaseJSON{ID: strconv.Itoa(stableID(e.DB)), Name: e.DB, Permission: perm,
+				CreatedAt: time.Unix(e.CreatedAt, 0).UTC().Format(tdTimeFormat)}
+			upd = max(e.UpdatedAt, e.CreatedAt)
+			continue
+		}
+		if cur == nil || cur.Name != e.DB {
 			continue // tables whose database item is missing are not listed
 		}
-		created := numAttr(a.item, "created_at")
-		upd := max(a.upd, numAttr(a.item, "updated_at"), created)
-		perm := "query_only"
-		if r.key == nil || r.key.CanWrite {
-			perm = "full_access"
-		}
-		list = append(list, databaseJSON{
-			ID: strconv.Itoa(stableID(name)), Name: name, Count: a.count,
-			CreatedAt: time.Unix(created, 0).UTC().Format(tdTimeFormat), UpdatedAt: time.Unix(upd, 0).UTC().Format(tdTimeFormat),
-			Permission: perm,
-		})
+		cur.Count += e.Count
+		upd = max(upd, e.UpdatedAt)
 	}
+	flush()
 	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	out, _ := json.Marshal(map[string]any{"databases": list})
 	return jsonResponse(http.StatusOK, string(out)), nil

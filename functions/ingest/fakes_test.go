@@ -173,7 +173,7 @@ func (f *fakeDynamo) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*
 	return &dynamodb.ScanOutput{Items: items, LastEvaluatedKey: last}, nil
 }
 
-// Query supports "db = :db" only.
+// Query supports "db = :db", optionally with "table BETWEEN :lo AND :hi".
 func (f *fakeDynamo) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	if f.err != nil {
 		return nil, f.err
@@ -182,9 +182,16 @@ func (f *fakeDynamo) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 	f.mu.Lock()
 	var all []item
 	for _, it := range f.tables[*in.TableName] {
-		if it["db"].(*ddbtypes.AttributeValueMemberS).Value == want {
-			all = append(all, it)
+		if it["db"].(*ddbtypes.AttributeValueMemberS).Value != want {
+			continue
 		}
+		if lo, ok := in.ExpressionAttributeValues[":lo"].(*ddbtypes.AttributeValueMemberS); ok {
+			hi := in.ExpressionAttributeValues[":hi"].(*ddbtypes.AttributeValueMemberS)
+			if t := it["table"].(*ddbtypes.AttributeValueMemberS).Value; t < lo.Value || t > hi.Value {
+				continue
+			}
+		}
+		all = append(all, it)
 	}
 	f.mu.Unlock()
 	items, last := f.page(all, in.ExclusiveStartKey)

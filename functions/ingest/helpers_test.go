@@ -126,8 +126,14 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	s := func(v string) *ddbtypes.AttributeValueMemberS { return &ddbtypes.AttributeValueMemberS{Value: v} }
 	env.ddb.put("catalog", item{"db": s("testdb"), "table": s(layout.DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
 	env.ddb.put("catalog", item{"db": s("testdb"), "table": s("www_access"), "created_at": n(1700000000), "updated_at": n(1700000500),
-		"count": n(42), "bytes": n(4200), "min_time": n(1699990000), "max_time": n(1700000400), "last_import_at": n(1700000450),
+		"count": n(30), "bytes": n(3000), "min_time": n(1699990000), "max_time": n(1700000400), "last_import_at": n(1700000400),
 		"schema": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"host": s("string"), "size": s("long")}}})
+	// Counts written by commits since counter items: 30 + 10 + 2 = 42.
+	for i, c := range []struct{ n, at int64 }{{10, 1700000450}, {2, 1700000420}} {
+		h, r := layout.CounterKey("testdb", "www_access", 3*i)
+		env.ddb.put("catalog", item{"db": s(h), "table": s(r), "count": n(c.n), "bytes": n(100 * c.n), "late_count": n(0), "future_count": n(0),
+			"updated_at": n(c.at), "last_import_at": n(c.at)})
+	}
 	env.ddb.put("catalog", item{"db": s("otherdb"), "table": s(layout.DatabaseItem), "created_at": n(1700000000), "updated_at": n(1700000000)})
 	h, err := New(cfg, Deps{
 		Kinesis: env.kin, DynamoDB: env.ddb, Lambda: env.lam,

@@ -52,6 +52,10 @@ type Options struct {
 	// such as SPILLWAY_FAULT_POINT. They override the deployed and the local
 	// variables (TMPDIR, AWS_ENDPOINT_URL, ...), not the Lambda runtime ones.
 	FunctionEnv map[string]map[string]string
+	// TerraformVars adds variables of infra/terraform/examples/local to the
+	// apply (e.g. stream_shards, esm_parallelization_factor); they override
+	// the cloud's own.
+	TerraformVars map[string]string
 	// StartTimeout bounds the whole start.
 	StartTimeout time.Duration
 	// Logger receives progress lines; default: JSON to <DataDir>/logs/cloud.log.

@@ -16,58 +16,53 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spillwayhq/spillway/forwarder/parser"
 	"github.com/spillwayhq/spillway/internal/tdtest"
+	"github.com/spillwayhq/spillway/shared/catalog"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
 
-// CatalogEntry is one table's catalog item (see the catalog contract).
+// CatalogEntry is one table's catalog entry: its item and its counter
+// items folded (shared/catalog).
 type CatalogEntry struct {
-	DB           string `dynamodbav:"db"`
-	Table        string `dynamodbav:"table"`
-	Count        int64  `dynamodbav:"count"`
-	Bytes        int64  `dynamodbav:"bytes"`
-	MinTime      int64  `dynamodbav:"min_time"`
-	MaxTime      int64  `dynamodbav:"max_time"`
-	LastImportAt int64  `dynamodbav:"last_import_at"`
-	LateCount    int64  `dynamodbav:"late_count"`
-	FutureCount  int64  `dynamodbav:"future_count"`
+	DB           string
+	Table        string
+	Count        int64
+	Bytes        int64
+	MinTime      int64
+	MaxTime      int64
+	LastImportAt int64
+	LateCount    int64
+	FutureCount  int64
 }
 
-// Catalog scans the catalog table and returns its table items (database
-// items aside), sorted by db and table.
+// Catalog scans the catalog table and returns its tables (database items
+// aside), counter items folded in, sorted by db and table.
 func (c *Cloud) Catalog(ctx context.Context) ([]CatalogEntry, error) {
 	dc := dynamodb.NewFromConfig(c.AWS)
-	var out []CatalogEntry
+	var items []map[string]types.AttributeValue
 	p := dynamodb.NewScanPaginator(dc, &dynamodb.ScanInput{TableName: aws.String(c.Outputs.CatalogTable), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("scan catalog %s: %w", c.Outputs.CatalogTable, err)
 		}
-		for _, item := range page.Items {
-			var e CatalogEntry
-			if err := attributevalue.UnmarshalMap(item, &e); err != nil {
-				return nil, fmt.Errorf("decode catalog item: %w", err)
-			}
-			if e.Table == layout.DatabaseItem {
-				continue
-			}
-			out = append(out, e)
-		}
+		items = append(items, page.Items...)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].DB != out[j].DB {
-			return out[i].DB < out[j].DB
+	var out []CatalogEntry
+	for _, e := range catalog.Fold(items) {
+		if e.Table == "" {
+			continue
 		}
-		return out[i].Table < out[j].Table
-	})
+		out = append(out, CatalogEntry{DB: e.DB, Table: e.Table, Count: e.Count, Bytes: e.Bytes, MinTime: e.MinTime, MaxTime: e.MaxTime,
+			LastImportAt: e.LastImportAt, LateCount: e.LateCount, FutureCount: e.FutureCount})
+	}
 	return out, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -134,6 +135,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 		"td_apikeys":         "{" + quoteHCL(c.TDURL) + "=" + quoteHCL(c.TDAPIKey) + "}",
 		"auto_create":        "true",
 	}
+	maps.Copy(vars, opts.TerraformVars)
 	if err := tf.Apply(ctx, vars); err != nil {
 		// Seen once in about twenty starts: moto's answer to one create
 		// call was cut short through the edge ("unexpected EOF"), cause not
@@ -198,6 +200,11 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	c.FlushSchedule = aws.ToString(rule.ScheduleExpression)
 	c.step("read back", t0)
 
+	fanoutConcurrency, err := c.fanoutConcurrency(ctx, cfg, mapping)
+	if err != nil {
+		return err
+	}
+
 	// Runners with exactly the deployed environment.
 	t0 = time.Now()
 	runLog, err := c.jsonLogger("lambdarun.log")
@@ -221,6 +228,9 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 		switch short {
 		case "ingest":
 			conc = opts.IngestConcurrency
+		case "fanout":
+			// Lambda runs one batch per shard and lane at once.
+			conc = fanoutConcurrency
 		case "flush":
 			// Flush runs concurrently on AWS (reserved concurrency 10 by
 			// default): a scheduled run sweeping for 50 s must not hold up
@@ -315,6 +325,17 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	c.APIKey = key
 	c.log.Info("local cloud up", "edge", c.EdgeURL, "api", c.APIURL, "td", c.TDURL, "data_dir", c.DataDir)
 	return nil
+}
+
+// fanoutConcurrency is the number of fanout batches Lambda runs at once for
+// the mapping: open shards x ParallelizationFactor.
+func (c *Cloud) fanoutConcurrency(ctx context.Context, cfg aws.Config, m *lambda.GetEventSourceMappingOutput) (int, error) {
+	out, err := kinesis.NewFromConfig(cfg).DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(c.Outputs.StreamName)})
+	if err != nil {
+		return 0, fmt.Errorf("describe stream %s: %w", c.Outputs.StreamName, err)
+	}
+	shards := max(1, int(aws.ToInt32(out.StreamDescriptionSummary.OpenShardCount)))
+	return shards * max(1, int(aws.ToInt32(m.ParallelizationFactor))), nil
 }
 
 // goRun runs a component until the cloud stops; Close waits for it.

@@ -79,8 +79,11 @@ func (p *Poller) BuildEvent(shardID string, recs []ktypes.Record) events.Kinesis
 
 // handle invokes the function with recs until they are all handled.
 // retries is the retry count the batch starts with, invokes the invoke
-// count reported in on-failure records.
-func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Record, retries, invokes int) {
+// count reported in on-failure records; cp records the sequence number up
+// to which records are handled (the shard's checkpoint, or nothing for a
+// lane of a shard read with ParallelizationFactor > 1, whose reader
+// checkpoints once every lane is done).
+func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Record, retries, invokes int, cp func(seq string)) {
 	backoff := p.cfg.RetryBackoff
 	log := p.log.With("shard", st.id)
 	for len(recs) > 0 && ctx.Err() == nil {
@@ -92,7 +95,7 @@ func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Recor
 			}
 			if n > 0 {
 				p.count(func(s *Stats) { s.Expired += int64(n) })
-				p.discard(ctx, st, recs[:n], ConditionRecordAge, invokes-1, "")
+				p.discard(ctx, st, recs[:n], ConditionRecordAge, invokes-1, "", cp)
 				recs = recs[n:]
 				continue
 			}
@@ -103,7 +106,7 @@ func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Recor
 			return
 		}
 		p.count(func(s *Stats) { s.Batches++; s.Records += int64(len(recs)) })
-		out, err := p.cfg.Invoke(ctx, payload)
+		out, err := p.invoke(ctx, payload)
 		if ctx.Err() != nil {
 			return
 		}
@@ -112,13 +115,13 @@ func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Recor
 		if err == nil {
 			failed = p.firstFailure(out, recs)
 			if failed == len(recs) {
-				p.setCheckpoint(st, aws.ToString(recs[len(recs)-1].SequenceNumber))
+				cp(aws.ToString(recs[len(recs)-1].SequenceNumber))
 				return
 			}
 			p.count(func(s *Stats) { s.PartialFailures++ })
 			log.Info("partial batch failure", "records", len(recs), "retry_from", aws.ToString(recs[failed].SequenceNumber))
 			if failed > 0 {
-				p.setCheckpoint(st, aws.ToString(recs[failed-1].SequenceNumber))
+				cp(aws.ToString(recs[failed-1].SequenceNumber))
 				recs = recs[failed:]
 			}
 		} else {
@@ -127,14 +130,14 @@ func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Recor
 			if p.cfg.BisectBatchOnFunctionError && len(recs) > 1 {
 				p.count(func(s *Stats) { s.Bisects++ })
 				mid := len(recs) / 2
-				p.handle(ctx, st, recs[:mid], retries, invokes+1)
-				p.handle(ctx, st, recs[mid:], retries, invokes+1)
+				p.handle(ctx, st, recs[:mid], retries, invokes+1, cp)
+				p.handle(ctx, st, recs[mid:], retries, invokes+1, cp)
 				return
 			}
 		}
 		retries++
 		if limit := p.cfg.MaximumRetryAttempts; limit >= 0 && retries > limit {
-			p.discard(ctx, st, recs, ConditionRetriesExhausted, invokes, functionError)
+			p.discard(ctx, st, recs, ConditionRetriesExhausted, invokes, functionError, cp)
 			return
 		}
 		p.count(func(s *Stats) { s.Retries++ })
@@ -144,6 +147,20 @@ func (p *Poller) handle(ctx context.Context, st *shardState, recs []ktypes.Recor
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
+}
+
+// invoke calls the function, counting the invocations in flight.
+func (p *Poller) invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	p.mu.Lock()
+	p.inflight++
+	p.stats.MaxConcurrent = max(p.stats.MaxConcurrent, p.inflight)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inflight--
+		p.mu.Unlock()
+	}()
+	return p.cfg.Invoke(ctx, payload)
 }
 
 // firstFailure returns the index of the lowest failed record of a
@@ -221,8 +238,8 @@ type KinesisBatchInfo struct {
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
 // discard sends recs to the on-failure destination (retrying until it
-// succeeds or ctx ends) and checkpoints past them.
-func (p *Poller) discard(ctx context.Context, st *shardState, recs []ktypes.Record, condition string, invokes int, functionError string) {
+// succeeds or ctx ends) and checkpoints past them (cp).
+func (p *Poller) discard(ctx context.Context, st *shardState, recs []ktypes.Record, condition string, invokes int, functionError string, cp func(seq string)) {
 	now := p.cfg.Now().UTC()
 	rec := FailureRecord{
 		RequestContext: FailureRequestContext{
@@ -265,7 +282,7 @@ func (p *Poller) discard(ctx context.Context, st *shardState, recs []ktypes.Reco
 		backoff = min(2*backoff, 10*time.Second)
 	}
 	p.count(func(s *Stats) { s.OnFailureBatches++; s.OnFailureRecords += int64(len(recs)) })
-	p.setCheckpoint(st, aws.ToString(recs[len(recs)-1].SequenceNumber))
+	cp(aws.ToString(recs[len(recs)-1].SequenceNumber))
 }
 
 func (p *Poller) send(ctx context.Context, st *shardState, rec FailureRecord, recs []ktypes.Record, now time.Time) error {

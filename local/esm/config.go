@@ -86,9 +86,9 @@ type Config struct {
 	// MaximumRecordAge skips older records to the on-failure destination
 	// (0 = infinite, the Lambda default -1).
 	MaximumRecordAge time.Duration
-	// ParallelizationFactor is accepted (1-10) but the poller runs one
-	// in-order consumer per shard: ordering per partition key is the same,
-	// throughput is that of factor 1.
+	// ParallelizationFactor (1-10) is how many batches of one shard are
+	// invoked at once, split by partition key so that each key's records
+	// stay in order (see the package doc).
 	ParallelizationFactor int
 	// OnFailure is the DestinationConfig.OnFailure ARN: an SQS queue
 	// (arn:aws:sqs:...) or an S3 bucket (arn:aws:s3:::bucket); empty drops

@@ -28,14 +28,20 @@
 //     parent is fully read, from TRIM_HORIZON.
 //
 // Differences from AWS: checkpoints live in memory (a restarted poller
-// begins at StartingPosition again), and ParallelizationFactor > 1 is
-// accepted but runs one consumer per shard.
+// begins at StartingPosition again). With ParallelizationFactor > 1 a
+// shard's records are read ParallelizationFactor batches at a time and
+// split into that many lanes by partition key; the lanes are invoked
+// concurrently, each in order, and the next records are read once every
+// lane is done (Lambda keeps the lanes going independently; both keep
+// each partition key in order and run up to that many batches per shard
+// at once).
 package esm
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"maps"
 	"sync"
@@ -58,6 +64,7 @@ type Stats struct {
 	OnFailureRecords int64             // records those covered
 	Expired          int64             // of which records skipped for MaximumRecordAge
 	PollErrors       int64             // failed ListShards/GetShardIterator/GetRecords calls
+	MaxConcurrent    int64             // most invocations in flight at once (all shards)
 	Checkpoints      map[string]string // shard id -> last sequence number handled
 }
 
@@ -77,6 +84,7 @@ type Poller struct {
 	refreshReq  chan struct{}
 	running     bool
 	sqsQueueURL string
+	inflight    int64 // invocations in flight
 }
 
 type shardState struct {
@@ -309,6 +317,9 @@ func (p *Poller) runShard(ctx context.Context, st *shardState, pos string) {
 	var buf []ktypes.Record
 	var firstBuffered time.Time
 	backoff := p.cfg.RetryBackoff
+	// Enough records for one batch per lane (GetRecords returns at most
+	// 10,000).
+	target := min(p.cfg.BatchSize*p.cfg.ParallelizationFactor, maxGetRecords)
 	for ctx.Err() == nil {
 		if iter == nil {
 			it, err := p.iterator(ctx, st, pos)
@@ -333,7 +344,7 @@ func (p *Poller) runShard(ctx context.Context, st *shardState, pos string) {
 		p.mu.Unlock()
 		out, err := p.cfg.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: iter,
-			Limit:         aws.Int32(int32(max(1, p.cfg.BatchSize-len(buf)))),
+			Limit:         aws.Int32(int32(max(1, target-len(buf)))),
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -363,14 +374,11 @@ func (p *Poller) runShard(ctx context.Context, st *shardState, pos string) {
 		caughtUp := len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0
 
 		window := p.cfg.MaximumBatchingWindow
-		waiting := window > 0 && len(buf) > 0 && len(buf) < p.cfg.BatchSize && !closed &&
+		waiting := window > 0 && len(buf) > 0 && len(buf) < target && !closed &&
 			p.cfg.Now().Sub(firstBuffered) < window
-		if !waiting {
-			for len(buf) > 0 && ctx.Err() == nil {
-				n := batchLen(buf, p.cfg.BatchSize)
-				p.handle(ctx, st, buf[:n], 0, 1)
-				buf = buf[n:]
-			}
+		if !waiting && len(buf) > 0 {
+			p.handleLanes(ctx, st, buf)
+			buf = nil
 		}
 		if ctx.Err() != nil {
 			return
@@ -402,6 +410,58 @@ func (p *Poller) runShard(ctx context.Context, st *shardState, pos string) {
 			}
 		}
 	}
+}
+
+// maxGetRecords is the most records one GetRecords call returns.
+const maxGetRecords = 10000
+
+// handleLanes handles buf, records read from one shard, in batches. With
+// ParallelizationFactor 1 the batches run one after the other, each
+// checkpointing the shard. Otherwise buf is split into that many lanes by
+// partition key (a key always falls in the same lane, its records in
+// order), the lanes run concurrently, each its batches in order, and the
+// shard is checkpointed past buf once every lane is done.
+func (p *Poller) handleLanes(ctx context.Context, st *shardState, buf []ktypes.Record) {
+	cp := func(seq string) { p.setCheckpoint(st, seq) }
+	run := func(recs []ktypes.Record, cp func(string)) {
+		for len(recs) > 0 && ctx.Err() == nil {
+			n := batchLen(recs, p.cfg.BatchSize)
+			p.handle(ctx, st, recs[:n], 0, 1, cp)
+			recs = recs[n:]
+		}
+	}
+	lanes := p.cfg.ParallelizationFactor
+	if lanes <= 1 {
+		run(buf, cp)
+		return
+	}
+	split := make([][]ktypes.Record, lanes)
+	for _, r := range buf {
+		i := laneOf(aws.ToString(r.PartitionKey), lanes)
+		split[i] = append(split[i], r)
+	}
+	var wg sync.WaitGroup
+	for _, recs := range split {
+		if len(recs) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(recs, func(string) {})
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		cp(aws.ToString(buf[len(buf)-1].SequenceNumber))
+	}
+}
+
+// laneOf maps a partition key to one of n lanes.
+func laneOf(key string, n int) int {
+	f := fnv.New32a()
+	_, _ = f.Write([]byte(key))
+	return int(f.Sum32() % uint32(n))
 }
 
 func (p *Poller) finish(st *shardState) {

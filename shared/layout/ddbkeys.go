@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -62,6 +63,50 @@ func ParseCatalogKey(hash, rng string) (db, table string, err error) {
 	}
 	return hash, rng, nil
 }
+
+// CounterMark separates a table name from the number of one of its counter
+// items in a catalog range key ("<table>#c<n>"); "#" is not a name
+// character, so a counter key is never a table's or a database's key.
+const CounterMark = "#c"
+
+// MaxCounterItems bounds the counter items of a table (CounterKey's n).
+const MaxCounterItems = 1000
+
+// CounterKey returns the catalog key (hash, range) of counter item n
+// (0 <= n < MaxCounterItems) of db.table. A table's counters (count, bytes,
+// late_count, future_count, last_import_at) are spread over such items so
+// that concurrent commits of one table touch different items; a reader
+// sums them (shared/catalog.Fold). The table's own item keeps what is
+// written rarely: schema, min_time, max_time, created_at.
+func CounterKey(db, table string, n int) (hash, rng string) {
+	return db, table + CounterMark + strconv.Itoa(n)
+}
+
+// ParseCounterKey parses a counter item's catalog key; ok is false (and
+// err nil) for any other catalog key.
+func ParseCounterKey(hash, rng string) (db, table string, n int, ok bool, err error) {
+	t, num, found := strings.Cut(rng, CounterMark)
+	if !found || t == "" {
+		return "", "", 0, false, nil
+	}
+	if err := names.Validate("database", hash); err != nil {
+		return "", "", 0, false, fmt.Errorf("%w: counter key: %w", ErrMalformed, err)
+	}
+	if err := names.Validate("table", t); err != nil {
+		return "", "", 0, false, fmt.Errorf("%w: counter key: %w", ErrMalformed, err)
+	}
+	n, err = strconv.Atoi(num)
+	if err != nil || n < 0 || n >= MaxCounterItems || strconv.Itoa(n) != num {
+		return "", "", 0, false, fmt.Errorf("%w: counter key %q: bad item number", ErrMalformed, clip(rng))
+	}
+	return hash, t, n, true, nil
+}
+
+// TableItemsRange returns the inclusive range-key bounds that select, in a
+// Query on the database's hash key, exactly the table's item and its
+// counter items: every other name sorts outside it (name characters sort
+// after "#", and "$" is none of them).
+func TableItemsRange(table string) (lo, hi string) { return table, table + "$" }
 
 // Ledger table: HASH id (S).
 

@@ -131,3 +131,40 @@ func TestParseManifestID(t *testing.T) {
 		}
 	}
 }
+
+// counterSK is the range key of the last counter item of table.
+func counterSK(table string) string {
+	_, r := CounterKey("d_b", table, MaxCounterItems-1)
+	return r
+}
+
+func TestCounterKey(t *testing.T) {
+	for _, n := range []int{0, 7, MaxCounterItems - 1} {
+		h, r := CounterKey("d_b", "t_b", n)
+		db, table, got, ok, err := ParseCounterKey(h, r)
+		if err != nil || !ok || db != "d_b" || table != "t_b" || got != n {
+			t.Errorf("ParseCounterKey(CounterKey(%d)) = %q %q %d %v %v", n, db, table, got, ok, err)
+		}
+		if _, _, err := ParseCatalogKey(h, r); err == nil {
+			t.Errorf("ParseCatalogKey accepts counter key %q", r)
+		}
+		lo, hi := TableItemsRange("t_b")
+		if r < lo || r > hi {
+			t.Errorf("counter key %q outside TableItemsRange %q..%q", r, lo, hi)
+		}
+	}
+	for _, other := range []string{"t_b", "t_bb", "t_b_c", "t_a", "t_c", "t_b0", DatabaseItem} {
+		if _, _, _, ok, err := ParseCounterKey("d_b", other); ok || err != nil {
+			t.Errorf("ParseCounterKey(%q) = %v %v, want not a counter key", other, ok, err)
+		}
+		lo, hi := TableItemsRange("t_b")
+		if in := other >= lo && other <= hi; in != (other == "t_b") {
+			t.Errorf("%q in TableItemsRange(t_b) = %v", other, in)
+		}
+	}
+	for _, bad := range []string{"t_b#c", "t_b#c01", "t_b#c-1", "t_b#c1000", "T_B#c1"} {
+		if _, _, _, _, err := ParseCounterKey("d_b", bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseCounterKey(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}

@@ -37,7 +37,7 @@ func keysOf(db, table, partID, shard, seq, endpoint, uid string, ts int64) (s3 m
 		"staged": StagedPK(db, table), "manifest": ManifestPK(db, table), "sealed": SealedPK(db, table), "request": RequestPK(db, table), "compact": CompactPK(db, table),
 	}
 	sks = map[string]string{
-		"catalog": cr, "catalog database": dr, "staged item": s3["staged"], "late item": s3["late"],
+		"catalog": cr, "catalog database": dr, "counter": counterSK(table), "staged item": s3["staged"], "late item": s3["late"],
 		"manifest": mid, "sealed hour": p.SealedSK(),
 	}
 	return s3, pks, sks

@@ -45,8 +45,9 @@ module "spillway" {
   secret_recovery_window_days = 0
 
   stream = {
-    mode       = "ON_DEMAND"
-    encryption = var.enable_kinesis_encryption
+    mode        = var.stream_shards == null ? "ON_DEMAND" : "PROVISIONED"
+    shard_count = coalesce(var.stream_shards, 1)
+    encryption  = var.enable_kinesis_encryption
     # moto 5.2 drops the Tags of CreateStream; tagging would never converge.
     tagged = false
   }
@@ -59,6 +60,7 @@ module "spillway" {
 
   event_source_mapping = {
     maximum_batching_window_seconds = var.esm_maximum_batching_window_seconds
+    parallelization_factor          = var.esm_parallelization_factor
   }
 
   bucket = {

@@ -59,6 +59,18 @@ variable "esm_maximum_batching_window_seconds" {
   default     = 1
 }
 
+variable "esm_parallelization_factor" {
+  description = "Concurrent fanout batches per shard (the module's default, 1; make chaos uses more). The local cloud runs shards x this many fanout environments."
+  type        = number
+  default     = 1
+}
+
+variable "stream_shards" {
+  description = "null keeps the stream ON_DEMAND (one shard in moto); a number makes it PROVISIONED with that many shards (make chaos)."
+  type        = number
+  default     = null
+}
+
 variable "auto_create" {
   description = "Create databases and tables on first write."
   type        = bool
