@@ -77,16 +77,24 @@
 //	pk request#<db>.<table>  sk flush                    a pending flush request from fanout
 //	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH>        a lake hour to compact: due_at (unix), marks
 //
-// The manifest id is the first 128 bits of SHA-256 over the sorted staged
-// keys it claims; it is created with a conditional put, so a concurrent
-// flush that picked the same keys resumes the same manifest. Claims are
-// conditional updates taken in key order; a flush that loses a claim race
-// releases its claims and aborts its manifest. Every later step is
-// idempotent (sealed keys and bytes are deterministic, TD unique_id is
-// "<manifest id>-<n>", per-endpoint progress is recorded per object), so any
-// invocation resumes a live manifest after a crash. A manifest that cannot
-// go on (a staged object it claimed is unreadable) holds only its own
-// objects: the table's other objects are sealed by new manifests.
+// A manifest id is 128 random bits (layout.NewManifestID), new for every
+// manifest created, never the hash of the keys it claims: a run holding a
+// finished (deleted) manifest must find it gone, not recreate it or advance
+// a later manifest of the same keys (a stale open -> claimed on such a
+// recreated manifest left it claimed over deleted staged objects, failing
+// every run of its table). Racing flushes that picked the same keys each
+// create a manifest; claims are conditional updates taken in key order, so
+// one manifest claims them all and the others lose a claim, release their
+// claims and are aborted and deleted. Every later step is idempotent
+// (sealed keys and bytes are deterministic per manifest, TD unique_id is
+// "<manifest id>-<n>", per-endpoint progress is recorded per object), so
+// any invocation resumes a live (or aborted) manifest after a crash. A
+// manifest that cannot go on (a staged object it claimed is unreadable)
+// holds only its own objects: the table's other objects are sealed by new
+// manifests. A claimed manifest whose staged object is gone although no
+// run sealed it (deleted outside the pipeline) is given up: the missing
+// object's item is dropped (logged, counted as Result.Missing), the other
+// claims released, and a new manifest seals those objects once.
 //
 // Every key above (and the data/ and failed/ object keys) is formatted and
 // parsed by shared/layout; flush reads a staged object's partition with

@@ -24,8 +24,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/local/moto"
 	"github.com/spillwayhq/spillway/local/mototest"
+	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdimport"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
@@ -56,6 +58,24 @@ func newTestEnv(tb testing.TB) *testEnv {
 	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.CatalogTable, "db", "table")
 	mototest.CreateTable(tb, ctx, e.ddb, e.cfg.ManifestTable, "pk", "sk")
 	return e
+}
+
+// throughEdge sends e's DynamoDB calls through a local edge, built as main
+// builds flush's client: the edge serialises moto's writes (moto's
+// TransactWriteItems snapshots and restores whole tables, so concurrent
+// transactions straight to moto are neither atomic nor isolated) and
+// cancels conflicting transactions as DynamoDB does. Tests that race runs
+// need it.
+func (e *testEnv) throughEdge(tb testing.TB) *edge.Server {
+	tb.Helper()
+	ed, err := edge.Start(context.Background(), edge.Config{Addr: "127.0.0.1:0", Backend: motoServer(tb).URL()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = ed.Close() })
+	e.ddb = dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ed.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}, awsconf.DynamoDBRetryConflicts)
+	return ed
 }
 
 func (e *testEnv) handler(tb testing.TB, now time.Time, sinks []Sink, opts ...Option) *Handler {

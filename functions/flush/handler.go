@@ -95,9 +95,10 @@ type Result struct {
 	Events        int64    `json:"events"`
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
-	Waiting       int      `json:"waiting"`   // manifests whose sinks' backlog waits for its retry time
-	Deferred      int      `json:"deferred"`  // tables left for the next run (deadline)
-	Compacted     int      `json:"compacted"` // lake hours compacted
+	Waiting       int      `json:"waiting"`           // manifests whose sinks' backlog waits for its retry time
+	Deferred      int      `json:"deferred"`          // tables left for the next run (deadline)
+	Compacted     int      `json:"compacted"`         // lake hours compacted
+	Missing       int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
 	Errors        []string `json:"errors,omitempty"`
 }
 
@@ -211,7 +212,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	res := *run.res
 	h.metrics(run)
 	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
-		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "compacted", res.Compacted, "errors", len(errs))
+		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "compacted", res.Compacted, "missing", res.Missing, "errors", len(errs))
 	return res, errors.Join(errs...)
 }
 

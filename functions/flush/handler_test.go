@@ -179,6 +179,7 @@ func TestTDErrors(t *testing.T) {
 
 func TestRacingFlushes(t *testing.T) {
 	e := newTestEnv(t)
+	e.throughEdge(t)
 	td := newTDReceiver(t)
 	ctx := context.Background()
 	var want []string
@@ -213,6 +214,10 @@ func TestRacingFlushes(t *testing.T) {
 	}
 	if got := td.msgs(t); !slices.Equal(got, want) {
 		t.Errorf("td = %v, want %v", got, want)
+	}
+	// The manifests that lost the claims were deleted with the winners'.
+	if got := e.manifests(t); len(got) != 0 {
+		t.Errorf("live manifests %v", got)
 	}
 }
 

@@ -25,7 +25,7 @@ const (
 	StateSealed  = "sealed"  // sealed objects written under data/
 	StateStored  = "stored"  // staged objects deleted; TD imports from the sealed objects go on
 	StateDone    = "done"    // every TD endpoint imported (or parked) every sealed object
-	StateAborted = "aborted" // lost a claim race; claims released
+	StateAborted = "aborted" // lost a claim race, or a staged object is gone; claims being released
 )
 
 // stagedItem is a staged (or late) object item written by fanout.
@@ -66,10 +66,11 @@ func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manif
 	var out []*Manifest
 	p := dynamodb.NewQueryPaginator(h.ddb, &dynamodb.QueryInput{
 		TableName: aws.String(h.cfg.ManifestTable), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		FilterExpression:          aws.String("#s IN (:o, :c, :z, :st)"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.ManifestPK(db, table)), ":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed), ":st": str(StateStored)},
+		KeyConditionExpression:   aws.String("pk = :pk"),
+		FilterExpression:         aws.String("#s IN (:o, :c, :z, :st, :a)"),
+		ExpressionAttributeNames: map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.ManifestPK(db, table)),
+			":o": str(StateOpen), ":c": str(StateClaimed), ":z": str(StateSealed), ":st": str(StateStored), ":a": str(StateAborted)},
 	})
 	for p.HasMorePages() {
 		pg, err := p.NextPage(ctx)
@@ -127,26 +128,19 @@ func (h *Handler) due(items []stagedItem, run *runState) []ManifestEntry {
 	return out
 }
 
+// createManifest creates a manifest of entries under a new id (see
+// layout.NewManifestID): a run that read the same staged items creates its
+// own, and the claims decide which one seals them.
 func (h *Handler) createManifest(ctx context.Context, db, table string, entries []ManifestEntry) (*Manifest, error) {
-	keys := make([]string, len(entries))
-	for i, e := range entries {
-		keys[i] = e.Key
-	}
-	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.ManifestID(keys), DB: db, Table: table, State: StateOpen, Entries: entries, Created: h.now().Unix()}
+	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.NewManifestID(), DB: db, Table: table, State: StateOpen, Entries: entries, Created: h.now().Unix()}
 	item, err := attributevalue.MarshalMap(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
 	_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(h.cfg.ManifestTable), Item: item,
-		ConditionExpression:       aws.String("attribute_not_exists(sk) OR #s = :a"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":a": str(StateAborted)},
+		ConditionExpression: aws.String("attribute_not_exists(sk)"),
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return h.getManifest(ctx, db, table, m.ID)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("create manifest %s for %s.%s: %w", m.ID, db, table, err)
 	}
@@ -219,7 +213,7 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 			}
 			if !ok {
 				run.res.Aborted++
-				return nil
+				return h.deleteManifest(ctx, m) // claim released m's claims
 			}
 			if err := h.setState(ctx, m, StateClaimed, "", nil); err != nil {
 				return err
@@ -241,6 +235,11 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 					*m = *cur
 					continue
 				}
+				// No run sealed m, and none can: give it up.
+				if err := h.giveUp(ctx, m, run); err != nil {
+					return err
+				}
+				continue
 			}
 			if err != nil {
 				return err
@@ -294,12 +293,56 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 			if err := h.setState(ctx, m, StateDone, ", done_at = :now", nil); err != nil {
 				return err
 			}
-		case StateDone, StateAborted:
+		case StateAborted:
+			// Resumed: the claims m may still hold go back to the table.
+			if err := h.release(ctx, m, m.Entries); err != nil {
+				return err
+			}
+			return h.deleteManifest(ctx, m)
+		case StateDone:
 			return h.deleteManifest(ctx, m)
 		default:
 			return fmt.Errorf("manifest %s: unknown state %q", m.ID, m.State)
 		}
 	}
+}
+
+// giveUp ends a claimed manifest one of whose staged objects is gone
+// although no run sealed it (deleted outside the pipeline, or a manifest
+// left so by the deterministic manifest ids of earlier versions). The item
+// of each missing object is deleted (while m claims it: nothing can seal
+// its events any more; logged and counted as Missing), then m is aborted,
+// and run releases its other claims, so that a new manifest seals those
+// objects once. A racing run of m cannot have sealed it meanwhile (it could
+// not read the missing object either); setState reloads m if one moved it
+// on. Every step is idempotent: a crash leaves m claimed (giveUp again) or
+// aborted (resumed by release).
+func (h *Handler) giveUp(ctx context.Context, m *Manifest, run *runState) error {
+	pk := str(layout.StagedPK(m.DB, m.Table))
+	for _, e := range m.Entries {
+		_, err := h.get(ctx, e.Key)
+		var nsk *s3types.NoSuchKey
+		if err == nil || !errors.As(err, &nsk) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		_, err = h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+			ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("delete staged item %s of a missing object: %w", e.Key, err)
+		}
+		if err == nil {
+			run.res.Missing++
+			h.log.ErrorContext(ctx, "staged object missing under a claimed manifest: its item is dropped, its events cannot be sealed",
+				"db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key, "events", e.Events)
+		}
+	}
+	return h.setState(ctx, m, StateAborted, "", nil)
 }
 
 // errFinished reports that a racing run finished (and deleted) the

@@ -8,12 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spillwayhq/spillway/local/edge"
-	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -84,14 +82,7 @@ func TestFinishRetriesConflictingDeletes(t *testing.T) {
 	e := newTestEnv(t)
 	td := newTDReceiver(t)
 	ctx := context.Background()
-	ed, err := edge.Start(ctx, edge.Config{Addr: "127.0.0.1:0", Backend: motoServer(t).URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ed.Close() })
-	// flush's client, as main builds it, through the edge.
-	e.ddb = dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ed.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}, awsconf.DynamoDBRetryConflicts)
+	ed := e.throughEdge(t)
 	e.stage(t, "db_one", "tbl_a", hourT, false, "p1", "a1")
 	e.stage(t, "db_one", "tbl_a", hourT, false, "p2", "b1")
 	now := time.Unix(hourT, 0)

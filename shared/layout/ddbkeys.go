@@ -1,11 +1,10 @@
 package layout
 
 import (
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -143,7 +142,7 @@ func ParseLedgerID(id string) (partID string, ok bool, err error) {
 // of items, told apart by the partition key's kind:
 //
 //	pk staged#<db>.<table>   sk the staged or late object key (StagedKey)
-//	pk manifest#<db>.<table> sk the manifest id (ManifestID)
+//	pk manifest#<db>.<table> sk the manifest id (NewManifestID)
 //	pk sealed#<db>.<table>   sk <YYYY-MM-DD>/<HH> (Partition.SealedSK)
 //	pk request#<db>.<table>  sk FlushRequestSK (a pending flush request)
 //	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH> (Partition.SealedSK): a lake hour to compact
@@ -219,14 +218,15 @@ func ParseSealedSK(db, table, sk string) (Partition, error) {
 	return Partition{DB: db, Table: table, Hour: hour}, nil
 }
 
-// ManifestID is the deterministic id (and manifests-table sort key) of a
-// manifest claiming the given staged keys: the first 128 bits of SHA-256
-// over the sorted keys joined by newlines, in hex.
-func ManifestID(stagedKeys []string) string {
-	s := append([]string(nil), stagedKeys...)
-	sort.Strings(s)
-	sum := sha256.Sum256([]byte(strings.Join(s, "\n")))
-	return hex.EncodeToString(sum[:16])
+// NewManifestID returns a new manifest id (and manifests-table sort key):
+// 128 random bits in hex. An id names one creation of a manifest and is
+// never used again, even for a manifest of the same staged keys: a run
+// holding a finished manifest's id can then only find it gone, never
+// recreate or advance a later one.
+func NewManifestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // since Go 1.24 it never returns an error
+	return hex.EncodeToString(b[:])
 }
 
 // ParseManifestID checks a manifest id: 32 lower-case hex digits.

@@ -21,7 +21,7 @@ var (
 // keysOf formats every key of the layout for one set of inputs.
 func keysOf(db, table, partID, shard, seq, endpoint, uid string, ts int64) (s3 map[string]string, pks, sks map[string]string) {
 	p := PartitionOf(db, table, ts)
-	mid := ManifestID([]string{partID})
+	mid := NewManifestID()
 	s3 = map[string]string{
 		"staged":            StagedKey(false, p, partID),
 		"late":              StagedKey(true, p, partID),
