@@ -322,15 +322,18 @@ func (h *Handler) giveUp(ctx context.Context, m *Manifest, run *runState) error 
 	for _, e := range m.Entries {
 		_, err := h.get(ctx, e.Key)
 		var nsk *s3types.NoSuchKey
-		if err == nil || !errors.As(err, &nsk) {
+		if !errors.As(err, &nsk) {
 			if err != nil {
 				return err
 			}
-			continue
+			continue // still there: released with m's other claims
 		}
-		_, err = h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
-			ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		err = retryConflicts(ctx, func() error {
+			_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
+				ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+			})
+			return err
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if err != nil && !errors.As(err, &ccf) {

@@ -160,7 +160,7 @@ func unescapeSegment(s string) (string, error) {
 // data/<partition path>/<manifest id>-<n>.msgpack.gz.
 type SealedObject struct {
 	Partition  Partition
-	ManifestID string // the manifest that wrote it (ManifestID: 32 hex digits)
+	ManifestID string // the manifest that wrote it (NewManifestID: 32 hex digits)
 	N          int    // its number within the manifest
 }
 
