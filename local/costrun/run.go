@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -114,10 +115,10 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)
 	}
-	if err := flush.WaitAsync(ctx); err != nil {
-		return m, fmt.Errorf("wait for the idle flush run: %w", err)
+	idle, err := quiet(ctx, c)
+	if err != nil {
+		return m, err
 	}
-	idle := take(c)
 	m.IdleFlush = idle.since(before).usage()
 	m.IdleFlushCalls = idle.since(before).list(PipelineAccessKey)
 	log.Info("cost: idle flush run measured", "gb_s", m.IdleFlush.Functions["flush"].GBSeconds(0))
@@ -152,10 +153,10 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if obs.NotSettled != "" {
 		return m, fmt.Errorf("replay %s did not settle: %s", o.Corpus, obs.NotSettled)
 	}
-	if err := flush.WaitAsync(ctx); err != nil {
-		return m, fmt.Errorf("wait for flush runs: %w", err)
+	end, err := quiet(ctx, c)
+	if err != nil {
+		return m, err
 	}
-	end := take(c)
 	m.ReplaySeconds = took.Seconds()
 	d := end.since(start)
 	m.Replay = d.usage()
@@ -272,6 +273,36 @@ type snapshot struct {
 	logs  map[string]int64
 	api   apigw.Usage
 	fired int64
+}
+
+// quietTick is how long the pipeline's calls must stay unchanged for quiet.
+const quietTick = time.Second
+
+// quiet waits until the pipeline is idle and returns its snapshot: no
+// queued flush run, and no call of the functions or the ESM poller for one
+// quietTick. A fanout invocation still in flight when the flush queue
+// drains can ask for one more flush run, whose calls belong to the
+// measured window.
+func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
+	flush := c.Functions["flush"].Runner
+	t := time.NewTicker(quietTick)
+	defer t.Stop()
+	var last map[[3]string]edge.CallCount
+	for {
+		if err := flush.WaitAsync(ctx); err != nil {
+			return snapshot{}, fmt.Errorf("wait for flush runs: %w", err)
+		}
+		s := take(c)
+		if last != nil && maps.Equal(s.calls, last) {
+			return s, nil
+		}
+		last = s.calls
+		select {
+		case <-ctx.Done():
+			return snapshot{}, fmt.Errorf("wait for the pipeline to go quiet: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 func take(c *cloud.Cloud) snapshot {
