@@ -107,11 +107,10 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 
 	// One scheduled flush run on the idle deployment (after the runs
 	// already queued).
-	flush := c.Functions["flush"].Runner
-	if err := flush.WaitAsync(ctx); err != nil {
-		return m, fmt.Errorf("wait for queued flush runs: %w", err)
+	before, err := quiet(ctx, c)
+	if err != nil {
+		return m, err
 	}
-	before := take(c)
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)
 	}
@@ -144,7 +143,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err != nil {
 		return m, err
 	}
-	start := take(c)
+	start := idle // contiguous windows: no call falls between them
 	obs, took, err := replay.Run(ctx, target, replay.Options{ForwarderConfig: cfgPath, Logs: []string{o.Corpus},
 		WorkDir: filepath.Join(o.WorkDir, "replay"), ForwarderBin: o.ForwarderBin, RepoRoot: o.RepoRoot, Logger: log})
 	if err != nil {
