@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spillwayhq/spillway/shared/awsconf"
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -44,24 +45,13 @@ func (h *Handler) batchGet(ctx context.Context, table string, keys []map[string]
 			out = append(out, res.Responses[table]...)
 			req = res.UnprocessedKeys
 			if len(req) > 0 {
-				if err := sleepCtx(ctx, time.Duration(1<<attempt)*10*time.Millisecond); err != nil {
+				if err := backoff.Sleep(ctx, time.Duration(1<<attempt)*10*time.Millisecond); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
 	return out, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // dropDone removes parts whose ledger entry already exists.
@@ -416,7 +406,7 @@ func (h *Handler) commitPack(ctx context.Context, pack []unit, now time.Time) (d
 		switch {
 		case dropped: // retry without the units committed before
 		case conflict(tce) && attempt < awsconf.ConflictAttempts-1:
-			if err := sleepCtx(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
+			if err := backoff.Sleep(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
 				return dup, err
 			}
 		default:
