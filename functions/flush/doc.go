@@ -72,10 +72,28 @@
 //
 //	pk staged#<db>.<table>   sk <staged or late S3 key>  written by fanout; claimed_by = manifest id once claimed
 //	pk manifest#<db>.<table> sk <manifest id>           state open -> claimed -> sealed -> stored -> done (or aborted), then deleted;
-//	                                                    entries [{k,e,b}], sealed [data keys], imports SS "<endpoint> <n>",
+//	                                                    parts [hour of each sealed object], progress SS "<endpoint> <n>",
 //	                                                    retries and retry_at while an endpoint fails
 //	pk request#<db>.<table>  sk flush                    a pending flush request from fanout
 //	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH>        a lake hour to compact: due_at (unix), marks
+//
+// A manifest's entries (the staged objects it claims, [{k,e,b}]) are its
+// body object, manifests/db=<db>/table=<table>/<id>.json, written once
+// before its item and deleted just before it; the item holds what changes
+// and stays about 1 KB however many objects the manifest holds, so that
+// each state change and progress record costs one write unit (issue 16: an
+// item holding every entry and sealed key, 19 KB for a backfill part of 85
+// hours, was rewritten by each of them). Sealed object n is named by its
+// partition hour (parts[n]), the manifest id and n. An endpoint's progress
+// is one number, the sealed objects 0 to n-1 it has imported (each sink
+// goes through them in order and stops at its first failure), recorded
+// when it stops, after a lake batch and every markEvery objects of a TD
+// endpoint: a crash makes a resume import at most those again, which TD
+// keeps once per unique_id and the lake once per seal id. Claims and the
+// deletion of claimed items are single conditional writes (one write unit
+// per item; a transaction bills two), claims in key order, deletes
+// deleteWindow at a time: a claim batch never needed to be atomic, since a
+// manifest that loses any claim releases the ones it holds.
 //
 // A manifest id is 128 random bits (layout.NewManifestID), new for every
 // manifest created, never the hash of the keys it claims: a run holding a
@@ -87,7 +105,7 @@
 // one manifest claims them all and the others lose a claim, release their
 // claims and are aborted and deleted. Every later step is idempotent
 // (sealed keys and bytes are deterministic per manifest, TD unique_id is
-// "<manifest id>-<n>", per-endpoint progress is recorded per object), so
+// "<manifest id>-<n>", a lake batch's seal id is fixed by its objects), so
 // any invocation resumes a live (or aborted) manifest after a crash. A
 // manifest that cannot go on (a staged object it claimed is unreadable)
 // holds only its own objects: the table's other objects are sealed by new

@@ -93,7 +93,7 @@ func (h *Handler) importLake(ctx context.Context, sink Sink, m *Manifest, bodies
 		if _, err := h.lake.Append(ctx, m.DB, m.Table, sealID, stream); err != nil {
 			return fmt.Errorf("append %s to the lake table %s.%s: %w", sealID, m.DB, m.Table, err)
 		}
-		if err := h.recordImports(ctx, m, marks...); err != nil {
+		if err := h.recordProgress(ctx, m, sink.Endpoint, end); err != nil {
 			return err
 		}
 		for _, mk := range marks {

@@ -2,9 +2,13 @@ package flush
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/spillwayhq/spillway/shared/awsconf"
 	"github.com/spillwayhq/spillway/shared/layout"
@@ -46,20 +51,122 @@ type ManifestEntry struct {
 	Bytes  int64  `dynamodbav:"b" json:"b"`
 }
 
-// Manifest is one flush of one table.
+// manifestBody is the JSON of a manifest's body object
+// (layout.ManifestKey): what the manifest claims, written once before its
+// item, so that the item stays about 1 KB whatever the manifest holds and
+// each of its writes costs about one write unit.
+type manifestBody struct {
+	Entries []ManifestEntry `json:"entries"`
+}
+
+// Manifest is one flush of one table: a small item in the manifests table
+// (state, sealed partitions, progress per sink) and a body object in S3
+// (the entries).
 type Manifest struct {
-	PK      string          `dynamodbav:"pk"`
-	ID      string          `dynamodbav:"sk"`
-	DB      string          `dynamodbav:"db"`
-	Table   string          `dynamodbav:"table"`
-	State   string          `dynamodbav:"state"`
-	Entries []ManifestEntry `dynamodbav:"entries"`
-	Sealed  []string        `dynamodbav:"sealed,omitempty"`
-	Imports []string        `dynamodbav:"imports,stringset,omitempty"`
-	Created int64           `dynamodbav:"created_at"`
-	Stored  int64           `dynamodbav:"stored_at,omitempty"` // when the sealed objects were complete in S3
-	Retries int             `dynamodbav:"retries,omitempty"`   // failed import rounds so far
-	RetryAt int64           `dynamodbav:"retry_at,omitempty"`  // no import round before this (unix), unless forced
+	PK    string `dynamodbav:"pk"`
+	ID    string `dynamodbav:"sk"`
+	DB    string `dynamodbav:"db"`
+	Table string `dynamodbav:"table"`
+	State string `dynamodbav:"state"`
+	// Entries are the staged objects m claims, read from its body object
+	// when a state needs them (items written before the bodies hold them).
+	Entries []ManifestEntry `dynamodbav:"entries,omitempty"`
+	// Parts are the partition hours (unix) of the sealed objects in
+	// order: sealed object n is layout.SealedKey of (DB, Table, Parts[n]),
+	// ID and n.
+	Parts []int64 `dynamodbav:"parts,omitempty"`
+	// Sealed are the sealed object keys, formatted from Parts when the
+	// item is read (items written before Parts hold them).
+	Sealed []string `dynamodbav:"sealed,omitempty"`
+	// Progress holds "<endpoint> <n>": the endpoint imported (or parked)
+	// sealed objects 0 to n-1. Each record adds one element; the largest
+	// n of an endpoint counts.
+	Progress []string `dynamodbav:"progress,stringset,omitempty"`
+	// Imports are per-object marks (importMark): Progress expanded when
+	// the item is read, plus the marks of items written before Progress.
+	Imports []string `dynamodbav:"imports,stringset,omitempty"`
+	Created int64    `dynamodbav:"created_at"`
+	Stored  int64    `dynamodbav:"stored_at,omitempty"` // when the sealed objects were complete in S3
+	Retries int      `dynamodbav:"retries,omitempty"`   // failed import rounds so far
+	RetryAt int64    `dynamodbav:"retry_at,omitempty"`  // no import round before this (unix), unless forced
+}
+
+// decodeManifest reads a manifest item: it formats the sealed keys from
+// the parts and expands the progress into per-object marks.
+func decodeManifest(item map[string]types.AttributeValue) (*Manifest, error) {
+	var m Manifest
+	if err := attributevalue.UnmarshalMap(item, &m); err != nil {
+		return nil, err
+	}
+	if len(m.Sealed) == 0 {
+		for n, hour := range m.Parts {
+			m.Sealed = append(m.Sealed, layout.SealedKey(layout.Partition{DB: m.DB, Table: m.Table, Hour: hour}, m.ID, n))
+		}
+	}
+	for _, p := range m.Progress {
+		ep, n, err := parseMark(p)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", m.ID, err)
+		}
+		for i := range min(n, len(m.Sealed)) {
+			if mk := importMark(ep, i); !slices.Contains(m.Imports, mk) {
+				m.Imports = append(m.Imports, mk)
+			}
+		}
+	}
+	return &m, nil
+}
+
+// parseMark parses an importMark (or a Progress element): "<endpoint> <n>".
+func parseMark(s string) (string, int, error) {
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return "", 0, fmt.Errorf("bad import mark %q", s)
+	}
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, fmt.Errorf("bad import mark %q", s)
+	}
+	return s[:i], n, nil
+}
+
+// loadEntries reads m's entries from its body object when m's state needs
+// them (every state before stored, and aborted) and m does not hold them.
+// The body is deleted only once m is done or aborted (and has released its
+// claims), just before its item: without a body, m is reloaded, and goes on
+// from there with nothing to release when it is aborted or finished (a
+// stale run's copy of a manifest another run finished).
+func (h *Handler) loadEntries(ctx context.Context, m *Manifest) error {
+	if m.Entries != nil || m.State == StateStored || m.State == StateDone {
+		return nil
+	}
+	raw, err := h.get(ctx, layout.ManifestKey(m.DB, m.Table, m.ID))
+	var nsk *s3types.NoSuchKey
+	if errors.As(err, &nsk) {
+		cur, gerr := h.getManifest(ctx, m.DB, m.Table, m.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if cur.State == StateDone || cur.State == StateAborted || cur.State == StateStored {
+			*m = *cur
+			if m.Entries == nil {
+				m.Entries = []ManifestEntry{}
+			}
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("read the body of manifest %s: %w", m.ID, err)
+	}
+	var b manifestBody
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return fmt.Errorf("decode the body of manifest %s: %w", m.ID, err)
+	}
+	m.Entries = b.Entries
+	if m.Entries == nil {
+		m.Entries = []ManifestEntry{}
+	}
+	return nil
 }
 
 func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manifest, error) {
@@ -78,11 +185,11 @@ func (h *Handler) openManifests(ctx context.Context, db, table string) ([]*Manif
 			return nil, fmt.Errorf("query manifests of %s.%s: %w", db, table, err)
 		}
 		for _, it := range pg.Items {
-			var m Manifest
-			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+			m, err := decodeManifest(it)
+			if err != nil {
 				return nil, fmt.Errorf("decode manifest of %s.%s: %w", db, table, err)
 			}
-			out = append(out, &m)
+			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -130,13 +237,24 @@ func (h *Handler) due(items []stagedItem, run *runState) []ManifestEntry {
 
 // createManifest creates a manifest of entries under a new id (see
 // layout.NewManifestID): a run that read the same staged items creates its
-// own, and the claims decide which one seals them.
+// own, and the claims decide which one seals them. The entries go to the
+// body object first, then the item (without them) is created: a run that
+// finds the item finds its body. A crash between the two leaves a body no
+// item names (a few KB, never read).
 func (h *Handler) createManifest(ctx context.Context, db, table string, entries []ManifestEntry) (*Manifest, error) {
-	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.NewManifestID(), DB: db, Table: table, State: StateOpen, Entries: entries, Created: h.now().Unix()}
+	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.NewManifestID(), DB: db, Table: table, State: StateOpen, Created: h.now().Unix()}
 	item, err := attributevalue.MarshalMap(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
+	body, err := json.Marshal(manifestBody{Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest body: %w", err)
+	}
+	if err := h.put(ctx, layout.ManifestKey(db, table, m.ID), body); err != nil {
+		return nil, fmt.Errorf("create manifest %s for %s.%s: %w", m.ID, db, table, err)
+	}
+	m.Entries = entries
 	_, err = h.ddb.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(h.cfg.ManifestTable), Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(sk)"),
@@ -159,11 +277,11 @@ func (h *Handler) getManifest(ctx context.Context, db, table, id string) (*Manif
 		// Finished manifests are deleted: another run completed it.
 		return &Manifest{PK: layout.ManifestPK(db, table), ID: id, DB: db, Table: table, State: StateDone}, nil
 	}
-	var m Manifest
-	if err := attributevalue.UnmarshalMap(res.Item, &m); err != nil {
+	m, err := decodeManifest(res.Item)
+	if err != nil {
 		return nil, fmt.Errorf("decode manifest %s: %w", id, err)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // setState moves m from one state to the next; when another flush moved it
@@ -187,6 +305,9 @@ func (h *Handler) setState(ctx context.Context, m *Manifest, to string, extraSet
 		if gerr != nil {
 			return gerr
 		}
+		if cur.Entries == nil {
+			cur.Entries = m.Entries // immutable: no need to read the body again
+		}
 		*m = *cur
 		return nil
 	}
@@ -205,6 +326,9 @@ func (h *Handler) setState(ctx context.Context, m *Manifest, to string, extraSet
 func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 	var bodies map[string][]byte
 	for {
+		if err := h.loadEntries(ctx, m); err != nil {
+			return err
+		}
 		switch m.State {
 		case StateOpen:
 			ok, err := h.claim(ctx, m)
@@ -232,6 +356,7 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 					return gerr
 				}
 				if cur.State != StateClaimed {
+					cur.Entries = m.Entries
 					*m = *cur
 					continue
 				}
@@ -245,8 +370,15 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 				return err
 			}
 			bodies = b
-			lv, _ := attributevalue.Marshal(objs)
-			if err := h.setState(ctx, m, StateSealed, ", sealed = :objs", map[string]types.AttributeValue{":objs": lv}); err != nil {
+			parts, err := sealedParts(m, objs)
+			if err != nil {
+				return err
+			}
+			lv, err := attributevalue.Marshal(parts)
+			if err != nil {
+				return fmt.Errorf("encode sealed parts of manifest %s: %w", m.ID, err)
+			}
+			if err := h.setState(ctx, m, StateSealed, ", parts = :parts", map[string]types.AttributeValue{":parts": lv}); err != nil {
 				return err
 			}
 			if m.Sealed == nil {
@@ -318,7 +450,6 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 // on. Every step is idempotent: a crash leaves m claimed (giveUp again) or
 // aborted (resumed by release).
 func (h *Handler) giveUp(ctx context.Context, m *Manifest, run *runState) error {
-	pk := str(layout.StagedPK(m.DB, m.Table))
 	for _, e := range m.Entries {
 		_, err := h.get(ctx, e.Key)
 		var nsk *s3types.NoSuchKey
@@ -328,18 +459,11 @@ func (h *Handler) giveUp(ctx context.Context, m *Manifest, run *runState) error 
 			}
 			continue // still there: released with m's other claims
 		}
-		err = retryConflicts(ctx, func() error {
-			_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
-				ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-			})
-			return err
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if err != nil && !errors.As(err, &ccf) {
+		dropped, err := h.dropClaimed(ctx, m, e.Key)
+		if err != nil {
 			return fmt.Errorf("delete staged item %s of a missing object: %w", e.Key, err)
 		}
-		if err == nil {
+		if dropped {
 			run.res.Missing++
 			h.log.ErrorContext(ctx, "staged object missing under a claimed manifest: its item is dropped, its events cannot be sealed",
 				"db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key, "events", e.Events)
@@ -372,9 +496,31 @@ func (h *Handler) retryLater(ctx context.Context, m *Manifest, cause error) erro
 	return cause
 }
 
+// sealedParts returns the partition hours of m's sealed objects keys, in
+// order (Manifest.Parts), checking that each is m's n-th object.
+func sealedParts(m *Manifest, keys []string) ([]int64, error) {
+	parts := make([]int64, len(keys))
+	for n, k := range keys {
+		o, err := layout.ParseSealedKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if o.Partition.DB != m.DB || o.Partition.Table != m.Table || o.ManifestID != m.ID || o.N != n {
+			return nil, fmt.Errorf("manifest %s of %s.%s: sealed object %d is %s", m.ID, m.DB, m.Table, n, k)
+		}
+		parts[n] = o.Partition.Hour
+	}
+	return parts, nil
+}
+
 // deleteManifest deletes a finished (done or aborted) manifest, so that a
-// table's live manifests stay few whatever its history.
+// table's live manifests stay few whatever its history: its body object
+// first (an aborted manifest has released its claims by then, and nothing
+// reads a done one's), then its item.
 func (h *Handler) deleteManifest(ctx context.Context, m *Manifest) error {
+	if err := h.deleteObjects(ctx, []string{layout.ManifestKey(m.DB, m.Table, m.ID)}); err != nil {
+		return fmt.Errorf("delete the body of finished manifest %s: %w", m.ID, err)
+	}
 	_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(h.cfg.ManifestTable),
 		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
@@ -412,32 +558,30 @@ func clip(s string) string {
 	return s
 }
 
-// claimBatch is how many staged items one claim or delete transaction
-// holds (DynamoDB's limit is 100 actions).
-const claimBatch = 100
-
-// claim marks every entry claimed by m, in key order, up to claimBatch per
-// transaction (all or none of a batch). On a lost race (an item claimed by
-// another manifest, or gone) it releases m's claims, marks m aborted and
-// reports false.
+// claim marks every entry claimed by m, one conditional UpdateItem each
+// (one write unit; a transaction costs two per item), in key order: of
+// racing manifests of the same keys the first to claim the first key wins
+// every other, and a manifest that loses one releases what it claimed, so
+// none of them needs a batch to be atomic (a crash leaves m open with a
+// prefix claimed, and any resume claims on from there). On a lost race (an
+// item claimed by another manifest, or gone) it releases m's claims, marks
+// m aborted and reports false.
 func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 	pk := str(layout.StagedPK(m.DB, m.Table))
-	for i := 0; i < len(m.Entries); i += claimBatch {
-		batch := m.Entries[i:min(i+claimBatch, len(m.Entries))]
-		items := make([]types.TransactWriteItem, len(batch))
-		for j, e := range batch {
-			items[j] = types.TransactWriteItem{Update: &types.Update{
+	for i, e := range m.Entries {
+		err := retryConflicts(ctx, func() error {
+			_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:                 aws.String(h.cfg.ManifestTable),
 				Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
 				UpdateExpression:          aws.String("SET claimed_by = :m"),
 				ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-			}}
-		}
-		err := h.transact(ctx, items)
-		var tce *types.TransactionCanceledException
-		if errors.As(err, &tce) {
-			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "err", err)
+			})
+			return err
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key)
 			if err := h.release(ctx, m, m.Entries[:i]); err != nil {
 				return false, err
 			}
@@ -447,7 +591,7 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 			return m.State != StateAborted && m.State != StateOpen, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("claim staged objects for manifest %s: %w", m.ID, err)
+			return false, fmt.Errorf("claim staged object %s for manifest %s: %w", e.Key, m.ID, err)
 		}
 	}
 	return true, nil
@@ -471,26 +615,10 @@ func (h *Handler) release(ctx context.Context, m *Manifest, entries []ManifestEn
 	return nil
 }
 
-// transact runs one TransactWriteItems, retrying it a few times when it
-// lost a race with another transaction (TransactionConflict) rather than
-// failing a condition.
-func (h *Handler) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	for attempt := 0; ; attempt++ {
-		_, err := h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) || !conflictOnly(tce) || attempt >= awsconf.ConflictAttempts-1 {
-			return err
-		}
-		if err := sleepCtx(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
-			return err
-		}
-	}
-}
-
 // retryConflicts calls f again while it fails with
 // TransactionConflictException (a single-item write on an item another
 // transaction holds), up to awsconf.ConflictAttempts calls with
-// awsconf.ConflictBackoff between them, as transact does for transactions.
+// awsconf.ConflictBackoff between them.
 func retryConflicts(ctx context.Context, f func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := f()
@@ -504,79 +632,74 @@ func retryConflicts(ctx context.Context, f func() error) error {
 	}
 }
 
-// conflictOnly reports whether a cancelled transaction failed no condition
-// and lost a race with another transaction.
-func conflictOnly(tce *types.TransactionCanceledException) bool {
-	conflict := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "TransactionConflict":
-			conflict = true
-		case "", "None":
-		default:
-			return false
-		}
+// finish deletes m's staged objects (DeleteObjects, up to 1,000 per call)
+// and items, each with a conditional DeleteItem (only while m claims it:
+// one write unit, where a transaction costs two; no atomicity is needed,
+// an item a concurrent resume of m deleted first fails its condition),
+// deleteWindow at a time: the sealed objects hold their events from now
+// on.
+func (h *Handler) finish(ctx context.Context, m *Manifest) error {
+	keys := make([]string, len(m.Entries))
+	for i, e := range m.Entries {
+		keys[i] = e.Key
 	}
-	return conflict
+	if err := h.deleteObjects(ctx, keys); err != nil {
+		return fmt.Errorf("delete staged objects of manifest %s: %w", m.ID, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(deleteWindow)
+	for _, e := range m.Entries {
+		g.Go(func() error {
+			_, err := h.dropClaimed(gctx, m, e.Key)
+			if err != nil {
+				return fmt.Errorf("delete staged item %s: %w", e.Key, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
-// finish deletes m's staged objects (DeleteObjects, up to 1,000 per call)
-// and items (up to claimBatch per transaction, each only while m claims it;
-// a batch cancelled because a concurrent resume of m deleted some first is
-// done item by item): the sealed objects hold their events from now on.
-func (h *Handler) finish(ctx context.Context, m *Manifest) error {
-	for i := 0; i < len(m.Entries); i += 1000 {
-		batch := m.Entries[i:min(i+1000, len(m.Entries))]
+// deleteWindow is how many staged items finish deletes at once.
+const deleteWindow = 16
+
+// dropClaimed deletes the staged item of key while m claims it, retrying
+// TransactionConflict (an item a racing run's transaction holds answers it,
+// possibly beyond the SDK's retries). It reports whether it deleted the
+// item (false: it was gone or not m's).
+func (h *Handler) dropClaimed(ctx context.Context, m *Manifest, key string) (bool, error) {
+	err := retryConflicts(ctx, func() error {
+		_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(key)},
+			ConditionExpression:       aws.String("claimed_by = :m"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		})
+		return err
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// deleteObjects deletes keys from the bucket, up to 1,000 per
+// DeleteObjects call; a key already gone is no error.
+func (h *Handler) deleteObjects(ctx context.Context, keys []string) error {
+	for i := 0; i < len(keys); i += 1000 {
+		batch := keys[i:min(i+1000, len(keys))]
 		ids := make([]s3types.ObjectIdentifier, len(batch))
-		for j, e := range batch {
-			ids[j] = s3types.ObjectIdentifier{Key: aws.String(e.Key)}
+		for j, k := range batch {
+			ids[j] = s3types.ObjectIdentifier{Key: aws.String(k)}
 		}
 		out, err := h.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(h.cfg.Bucket), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
 		if err != nil {
-			return fmt.Errorf("delete staged objects of manifest %s: %w", m.ID, err)
+			return err
 		}
 		if len(out.Errors) > 0 {
 			e := out.Errors[0]
 			return fmt.Errorf("delete s3://%s/%s: %s: %s (and %d more)", h.cfg.Bucket, aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
-		}
-	}
-	pk := str(layout.StagedPK(m.DB, m.Table))
-	del := func(key string) types.TransactWriteItem {
-		return types.TransactWriteItem{Delete: &types.Delete{
-			TableName:                 aws.String(h.cfg.ManifestTable),
-			Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(key)},
-			ConditionExpression:       aws.String("claimed_by = :m"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-		}}
-	}
-	for i := 0; i < len(m.Entries); i += claimBatch {
-		batch := m.Entries[i:min(i+claimBatch, len(m.Entries))]
-		items := make([]types.TransactWriteItem, len(batch))
-		for j, e := range batch {
-			items[j] = del(e.Key)
-		}
-		err := h.transact(ctx, items)
-		var tce *types.TransactionCanceledException
-		if errors.As(err, &tce) {
-			err = nil
-			for _, e := range batch {
-				// An item a racing run's transaction holds answers
-				// TransactionConflict, possibly beyond the SDK's retries.
-				derr := retryConflicts(ctx, func() error {
-					_, err := h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-						TableName: aws.String(h.cfg.ManifestTable), Key: map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
-						ConditionExpression: aws.String("claimed_by = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-					})
-					return err
-				})
-				var ccf *types.ConditionalCheckFailedException
-				if derr != nil && !errors.As(derr, &ccf) {
-					return fmt.Errorf("delete staged item %s: %w", e.Key, derr)
-				}
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("delete staged items of manifest %s: %w", m.ID, err)
 		}
 	}
 	return nil

@@ -72,12 +72,11 @@ func TestStaleResumeOfFinishedManifest(t *testing.T) {
 }
 
 // TestFinishRetriesConflictingDeletes: a run resuming a sealed manifest
-// whose staged items a racing run partly deleted (its delete transaction
-// is cancelled) deletes the rest one by one; an item another run's
-// transaction holds answers TransactionConflictException, more times in a
-// row than the SDK's own retries (seen in the e2e suite's racing flushes).
-// The delete is retried like a conflicting transaction, and the run
-// finishes the manifest.
+// whose staged items a racing run partly deleted deletes the rest (the
+// deleted one fails its condition); an item another run's transaction
+// holds answers TransactionConflictException, more times in a row than the
+// SDK's own retries (seen in the e2e suite's racing flushes). The delete
+// is retried, and the run finishes the manifest.
 func TestFinishRetriesConflictingDeletes(t *testing.T) {
 	e := newTestEnv(t)
 	td := newTDReceiver(t)

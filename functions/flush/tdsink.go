@@ -62,7 +62,32 @@ func (h *Handler) importAll(ctx context.Context, m *Manifest, bodies map[string]
 	return errors.Join(errs...)
 }
 
-func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies map[string][]byte, done map[string]bool, run *runState) error {
+// markEvery bounds how many sealed objects an endpoint imports between two
+// records of its progress: a crash makes a resume import at most that many
+// again (the endpoint keeps one copy per unique_id), and a manifest of up
+// to markEvery objects costs one record per endpoint.
+const markEvery = 100
+
+func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies map[string][]byte, done map[string]bool, run *runState) (err error) {
+	pending := 0 // sealed objects 0 to pending-1 are imported, some not recorded yet
+	recorded := 0
+	record := func() error {
+		if pending == recorded {
+			return nil
+		}
+		if err := h.recordProgress(ctx, m, sink.Endpoint, pending); err != nil {
+			return err
+		}
+		recorded = pending
+		return nil
+	}
+	defer func() {
+		// An import error still records the objects imported before it
+		// (a fault point stands for a crash: nothing more is written).
+		if !errors.Is(err, errFault) && !errors.Is(err, errFinished) {
+			err = errors.Join(err, record())
+		}
+	}()
 	for n, k := range m.Sealed {
 		mark := importMark(sink.Endpoint, n)
 		if done[mark] {
@@ -94,11 +119,13 @@ func (h *Handler) importSink(ctx context.Context, sink Sink, m *Manifest, bodies
 			}
 			return fmt.Errorf("import %s into %s.%s at %s: %w", uid, m.DB, m.Table, sink.Endpoint, err)
 		}
-		if err := h.recordImports(ctx, m, mark); err != nil {
-			return err
-		}
 		done[mark] = true
 		m.Imports = append(m.Imports, mark)
+		if pending = n + 1; pending-recorded >= markEvery {
+			if err := record(); err != nil {
+				return err
+			}
+		}
 		if err := h.point(ctx, "after-td-import"); err != nil {
 			return err
 		}
@@ -115,28 +142,32 @@ func (h *Handler) sealedBody(ctx context.Context, bodies map[string][]byte, k st
 	return h.get(ctx, k)
 }
 
-// recordImports adds marks to m's imports, only while m is live: a racing
-// run that finished it deleted it, and an unconditional ADD would create a
-// stateless item (errFinished then).
-func (h *Handler) recordImports(ctx context.Context, m *Manifest, marks ...string) error {
+// recordProgress records that endpoint imported m's sealed objects 0 to
+// n-1 (one element added to m's progress set: one write unit, the item
+// being small), only while m is live: a racing run that finished it
+// deleted it, and an unconditional ADD would create a stateless item
+// (errFinished then).
+func (h *Handler) recordProgress(ctx context.Context, m *Manifest, endpoint string, n int) error {
 	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(h.cfg.ManifestTable),
 		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
-		UpdateExpression:          aws.String("ADD imports :i"),
+		UpdateExpression:          aws.String("ADD progress :p"),
 		ConditionExpression:       aws.String("#s = :stored"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":i": &types.AttributeValueMemberSS{Value: marks}, ":stored": str(StateStored)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberSS{Value: []string{importMark(endpoint, n)}}, ":stored": str(StateStored)},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return errFinished
 	}
 	if err != nil {
-		return fmt.Errorf("record imports %v: %w", marks, err)
+		return fmt.Errorf("record the progress of %s at %s (%d objects): %w", m.ID, endpoint, n, err)
 	}
 	return nil
 }
 
+// importMark is "<endpoint> <n>": sealed object n imported at endpoint
+// (in Manifest.Imports), or objects 0 to n-1 (in Manifest.Progress).
 func importMark(endpoint string, n int) string { return endpoint + " " + strconv.Itoa(n) }
 
 // noteBacklog records, per endpoint that has not imported all of m, how

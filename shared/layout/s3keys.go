@@ -26,6 +26,9 @@ const (
 	PrefixQuarantineFuture = PrefixQuarantine + "future/"
 	// PrefixFailed holds TD imports refused for good, with the response.
 	PrefixFailed = "failed/"
+	// PrefixManifests holds flush's manifest bodies: the staged objects a
+	// live manifest claims, written once, deleted with the manifest.
+	PrefixManifests = "manifests/"
 )
 
 // ObjectSuffix ends every staged, late, future and sealed object key: the
@@ -274,4 +277,35 @@ func ParseFailedKey(key string) (Failed, error) {
 		return Failed{}, fmt.Errorf("%w: failed import key %q is not canonical", ErrMalformed, clip(key))
 	}
 	return Failed{Host: host, DB: db, Table: table, UniqueID: uid, Hashed: IsHashed(seg[0]) || IsHashed(seg[3])}, nil
+}
+
+// ManifestKey is the key of the body of manifest id of db.table (the
+// staged objects it claims, JSON):
+// manifests/db=<db>/table=<table>/<manifest id>.json.
+func ManifestKey(db, table, id string) string {
+	return PrefixManifests + TablePath(db, table) + "/" + id + jsonSuffix
+}
+
+// ManifestBody is a parsed manifest body key.
+type ManifestBody struct {
+	DB, Table string
+	ID        string // the manifest id (NewManifestID: 32 hex digits)
+}
+
+// ParseManifestKey parses a key formatted by ManifestKey.
+func ParseManifestKey(key string) (ManifestBody, error) {
+	rest, ok1 := strings.CutPrefix(key, PrefixManifests)
+	rest, ok2 := strings.CutSuffix(rest, jsonSuffix)
+	seg := strings.Split(rest, "/")
+	if !ok1 || !ok2 || len(seg) != 3 {
+		return ManifestBody{}, fmt.Errorf("%w: %q is not a manifest body key", ErrMalformed, clip(key))
+	}
+	db, table, err := parseTablePath(seg[0], seg[1])
+	if err != nil {
+		return ManifestBody{}, fmt.Errorf("manifest body key: %w", err)
+	}
+	if err := ParseManifestID(seg[2]); err != nil {
+		return ManifestBody{}, fmt.Errorf("manifest body key: %w", err)
+	}
+	return ManifestBody{DB: db, Table: table, ID: seg[2]}, nil
 }

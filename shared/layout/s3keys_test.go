@@ -28,6 +28,10 @@ func TestS3KeysGolden(t *testing.T) {
 		}},
 		{"failed", FailedKey("http://127.0.0.1:4568/", "d_b", "t_b", "0123456789abcdef0123456789abcdef-0"), "failed/127.0.0.1:4568/db=d_b/table=t_b/0123456789abcdef0123456789abcdef-0.json", failedBack},
 		{"failed no host", FailedKey("td", "d_b", "t_b", "m-1"), "failed/td/db=d_b/table=t_b/m-1.json", failedBack},
+		{"manifest body", ManifestKey("d_b", "t_b", "0123456789abcdef0123456789abcdef"), "manifests/db=d_b/table=t_b/0123456789abcdef0123456789abcdef.json", func(k string) (string, error) {
+			b, err := ParseManifestKey(k)
+			return ManifestKey(b.DB, b.Table, b.ID), err
+		}},
 		{"table prefix", TablePrefix(PrefixSealed, "d_b", "t_b"), "data/db=d_b/table=t_b/", nil},
 	}
 	for _, c := range cases {
@@ -130,6 +134,14 @@ func TestParseS3KeysRejects(t *testing.T) {
 			"failed//db=d_b/table=t_b/u.json",
 			"failed/h/db=D/table=t_b/u.json",
 			"failed/h/db=d_b/table=t_b/u.msgpack.gz",
+		}},
+		{"manifest body", func(k string) error { _, err := ParseManifestKey(k); return err }, []string{
+			"",
+			"manifests/db=d_b/table=t_b/m.json",
+			"manifests/db=d_b/table=t_b/" + mid,
+			"manifests/db=d_b/" + mid + ".json",
+			"manifests/db=d_b/table=t_b/x/" + mid + ".json",
+			"data/db=d_b/table=t_b/" + mid + ".json",
 		}},
 	}
 	for _, c := range cases {

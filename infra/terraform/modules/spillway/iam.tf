@@ -19,7 +19,7 @@ locals {
   flush_arn     = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_names.flush}"
 
   # Prefixes flush reads and lists; fanout only writes.
-  flush_prefixes = ["staged/", "data/", "late/", "failed/"]
+  flush_prefixes = ["staged/", "data/", "late/", "failed/", "manifests/"]
 
   function_permissions = {
     ingest = [
@@ -93,7 +93,7 @@ locals {
       {
         sid       = "Objects"
         actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-        resources = ["${local.bucket_arn}/staged/*", "${local.bucket_arn}/data/*", "${local.bucket_arn}/late/*", "${local.bucket_arn}/failed/*"]
+        resources = [for p in local.flush_prefixes : "${local.bucket_arn}/${p}*"]
       },
       {
         # Without ListBucket a GetObject of a missing key answers 403, not

@@ -1,4 +1,4 @@
-# The one S3 bucket: staged/, data/, late/, quarantine/, failed/.
+# The one S3 bucket: staged/, data/, late/, quarantine/, failed/, manifests/.
 
 resource "aws_s3_bucket" "this" {
   bucket        = local.bucket_name
