@@ -93,7 +93,7 @@ locals {
       {
         sid       = "Objects"
         actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-        resources = [for p in local.flush_prefixes : "${local.bucket_arn}/${p}*"]
+        resources = ["${local.bucket_arn}/staged/*", "${local.bucket_arn}/data/*", "${local.bucket_arn}/late/*", "${local.bucket_arn}/failed/*", "${local.bucket_arn}/manifests/*"]
       },
       {
         # Without ListBucket a GetObject of a missing key answers 403, not
@@ -107,7 +107,7 @@ locals {
       },
       {
         sid       = "Tables"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:TransactWriteItems"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
         resources = [local.manifests_arn, local.catalog_arn]
       },
       {
