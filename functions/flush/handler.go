@@ -392,6 +392,7 @@ func (h *Handler) flushTable(ctx context.Context, db, table string, run *runStat
 			return errors.Join(append(errs, err)...)
 		}
 		run.res.Manifests++
+		aborted := run.res.Aborted
 		if err := h.run(ctx, m, run); err != nil {
 			if errors.Is(err, errFault) {
 				return err
@@ -399,6 +400,13 @@ func (h *Handler) flushTable(ctx context.Context, db, table string, run *runStat
 			// Its staged objects stay claimed by it and are retried from
 			// there; the next round takes the table's other objects.
 			errs = append(errs, err)
+		}
+		if run.res.Aborted > aborted {
+			// m lost a claim: another run is sealing the table now, and its
+			// own rounds take what is left. A new manifest here would
+			// race it for the keys it has not claimed yet (claims are taken
+			// one by one), making the winner lose in turn.
+			break
 		}
 	}
 	return errors.Join(errs...)

@@ -127,6 +127,9 @@ func TestCrashAtEachFaultPointThenResume(t *testing.T) {
 			if got := append(e.keys(t, "staged/"), e.keys(t, "late/")...); len(got) != 0 {
 				t.Errorf("staged left = %v", got)
 			}
+			if got := e.keys(t, layout.PrefixManifests); len(got) != 0 {
+				t.Errorf("manifest bodies left = %v", got)
+			}
 		})
 	}
 }
