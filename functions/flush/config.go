@@ -9,12 +9,12 @@ import (
 // Config is the typed configuration of the flush handler. main fills it from
 // the environment (shared/lambdaenv names) over DefaultConfig.
 type Config struct {
-	Bucket          string        // S3 bucket (staged/, late/, data/, failed/) (SPILLWAY_BUCKET)
+	Bucket          string        // S3 bucket (staged/, late/, data/, failed/, manifests/) (SPILLWAY_BUCKET)
 	CatalogTable    string        // DynamoDB catalog: lists the tables to flush (SPILLWAY_CATALOG_TABLE)
 	ManifestTable   string        // DynamoDB manifests table (staged items, manifests, sealed markers) (SPILLWAY_MANIFEST_TABLE)
 	SealTargetBytes int64         // uncompressed bytes per sealed object; also the size that makes a table due early (SPILLWAY_SEAL_TARGET_BYTES)
 	LateWindow      time.Duration // an hour is due once it ended this long ago (SPILLWAY_LATE_WINDOW)
-	MaxClaim        int           // staged objects per manifest (bounded by the 400 KB item limit)
+	MaxClaim        int           // staged objects per manifest (its body object lists them; its item holds a partition hour per sealed object)
 	// SweepEvery is how often a scheduled run passes over every table again
 	// while the last pass found work, within its first 50 s
 	// (SPILLWAY_SWEEP_EVERY); 0 passes once. It bounds how long the last

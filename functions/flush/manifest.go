@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,13 +102,18 @@ func decodeManifest(item map[string]types.AttributeValue) (*Manifest, error) {
 			m.Sealed = append(m.Sealed, layout.SealedKey(layout.Partition{DB: m.DB, Table: m.Table, Hour: hour}, m.ID, n))
 		}
 	}
+	seen := make(map[string]bool, len(m.Imports))
+	for _, mk := range m.Imports {
+		seen[mk] = true
+	}
 	for _, p := range m.Progress {
 		ep, n, err := parseMark(p)
 		if err != nil {
 			return nil, fmt.Errorf("manifest %s: %w", m.ID, err)
 		}
 		for i := range min(n, len(m.Sealed)) {
-			if mk := importMark(ep, i); !slices.Contains(m.Imports, mk) {
+			if mk := importMark(ep, i); !seen[mk] {
+				seen[mk] = true
 				m.Imports = append(m.Imports, mk)
 			}
 		}
