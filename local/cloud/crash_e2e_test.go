@@ -137,13 +137,14 @@ func TestPipelineCrashPoints(t *testing.T) {
 }
 
 // leftovers describes what still stands between db.table and a finished
-// flush: staged or late S3 objects, staged items in the manifests table,
-// manifests neither done nor aborted, and sealed or TD record counts below
-// want. It is empty once every staged record was sealed and imported.
+// flush: staged or late S3 objects, manifest bodies, staged items in the
+// manifests table, manifests neither done nor aborted, and sealed or TD
+// record counts below want. It is empty once every staged record was
+// sealed and imported.
 func leftovers(ctx context.Context, c *cloud.Cloud, db, table string, want int) ([]string, error) {
 	var out []string
 	sc := s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true })
-	for _, prefix := range []string{layout.PrefixStaged, layout.PrefixLate} {
+	for _, prefix := range []string{layout.PrefixStaged, layout.PrefixLate, layout.PrefixManifests} {
 		prefix = layout.TablePrefix(prefix, db, table)
 		p := s3.NewListObjectsV2Paginator(sc, &s3.ListObjectsV2Input{Bucket: aws.String(c.Outputs.Bucket), Prefix: aws.String(prefix)})
 		for p.HasMorePages() {
