@@ -71,7 +71,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts := cloud.DefaultOptions()
-	opts.EdgeAddr, opts.APIAddr, opts.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.EdgeAddr, opts.APIAddr, opts.TDAddr, opts.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	opts.NamePrefix = "spw-chaos"
 	opts.KeepData = f.keep
 	opts.TerraformVars = map[string]string{"stream_shards": strconv.Itoa(f.shards), "esm_parallelization_factor": strconv.Itoa(f.pf)}
