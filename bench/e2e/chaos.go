@@ -21,7 +21,6 @@ import (
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
 	"github.com/spillwayhq/spillway/shared/backoff"
-	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
 
@@ -68,7 +67,7 @@ func (f chaosFlags) apply(o *cloud.Options) {
 	o.TerraformVars = map[string]string{"stream_shards": strconv.Itoa(f.shards), "esm_parallelization_factor": strconv.Itoa(f.pf)}
 	o.FunctionEnv = map[string]map[string]string{
 		"fanout": {lambdaenv.FaultPoint: onceEach(fanout.FaultPoints)},
-		"flush":  {lambdaenv.FaultPoint: onceEach(append(slices.Clone(flush.FaultPoints), lake.FaultDataWritten, lake.FaultCommitted))},
+		"flush":  {lambdaenv.FaultPoint: onceEach(append(slices.Clone(flush.FaultPoints), flush.LakeFaultPoints...))},
 	}
 }
 
