@@ -61,8 +61,8 @@ func burst(seed uint64) edge.FaultConfig {
 
 // apply sets the chaos setting's deployment on o: the stream's shards,
 // the mapping's parallelization factor, and every fanout and flush fault
-// point (the lake's two included: flush crashes once after an append's
-// data files are written and once after its commit) armed once.
+// point (flush.LakeFaultPoints included: flush crashes once after an
+// append's data files are written and once after its commit) armed once.
 func (f chaosFlags) apply(o *cloud.Options) {
 	o.TerraformVars = map[string]string{"stream_shards": strconv.Itoa(f.shards), "esm_parallelization_factor": strconv.Itoa(f.pf)}
 	o.FunctionEnv = map[string]map[string]string{
