@@ -3,7 +3,6 @@ package terraform_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -67,25 +66,14 @@ func checkFlushAlarms(m *tfModule, flushDir string, firstDatapoint []string) err
 	if err != nil {
 		return err
 	}
-	files, err := filepath.Glob(filepath.Join(flushDir, "*.go"))
+	src, err := goSource(flushDir)
 	if err != nil {
 		return err
-	}
-	var src strings.Builder
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		src.Write(b)
 	}
 	var errs []error
 	alarmedFirst := map[string]bool{}
 	for _, a := range alarms {
-		if !strings.Contains(src.String(), strconv.Quote(a.metric)) {
+		if !strings.Contains(src, strconv.Quote(a.metric)) {
 			errs = append(errs, fmt.Errorf("alarm %s: flush never publishes metric %q", a.key, a.metric))
 		}
 		if a.eval == "local.first" {
