@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/flush"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
 
@@ -57,28 +59,39 @@ func burst(seed uint64) edge.FaultConfig {
 	}}
 }
 
-// runChaos is the scale and fault run: several shards read with a
-// parallelization factor above 1 (fanout runs shards x factor at once),
-// many tables with one hot, throttling bursts at the edge, fanout and
-// flush crashes at every fault point, racing forced flushes and TD
-// endpoint failures, for a bounded time; then the faults stop, the
-// pipeline drains, and every acknowledged event must be in S3 data/ and in
-// the TD receiver exactly once.
-func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64, perReq int, drain time.Duration) error {
+// apply sets the chaos setting's deployment on o: the stream's shards,
+// the mapping's parallelization factor, and every fanout and flush fault
+// point (flush.LakeFaultPoints included: flush crashes once after an
+// append's data files are written and once after its commit) armed once.
+func (f chaosFlags) apply(o *cloud.Options) {
+	o.TerraformVars = map[string]string{"stream_shards": strconv.Itoa(f.shards), "esm_parallelization_factor": strconv.Itoa(f.pf)}
+	o.FunctionEnv = map[string]map[string]string{
+		"fanout": {lambdaenv.FaultPoint: onceEach(fanout.FaultPoints)},
+		"flush":  {lambdaenv.FaultPoint: onceEach(append(slices.Clone(flush.FaultPoints), flush.LakeFaultPoints...))},
+	}
+}
+
+func (f chaosFlags) validate() error {
 	if f.shards < 1 || f.pf < 1 || f.pf > 10 || f.tables < 2 || f.racing < 1 {
 		return errors.New("chaos: -shards >= 1, -pf 1..10, -tables >= 2 and -racing >= 1")
+	}
+	return nil
+}
+
+// runChaos is make chaos: it starts its own local cloud with the chaos
+// setting, runs chaos on it and fails on any acknowledged event missing or
+// doubled in a sink.
+func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64, perReq int, drain time.Duration) error {
+	if err := f.validate(); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts := cloud.DefaultOptions()
-	opts.EdgeAddr, opts.APIAddr, opts.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.EdgeAddr, opts.APIAddr, opts.TDAddr, opts.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	opts.NamePrefix = "spw-chaos"
 	opts.KeepData = f.keep
-	opts.TerraformVars = map[string]string{"stream_shards": strconv.Itoa(f.shards), "esm_parallelization_factor": strconv.Itoa(f.pf)}
-	opts.FunctionEnv = map[string]map[string]string{
-		"fanout": {lambdaenv.FaultPoint: onceEach(fanout.FaultPoints)},
-		"flush":  {lambdaenv.FaultPoint: onceEach(flush.FaultPoints)},
-	}
+	f.apply(&opts)
 	fmt.Fprintf(out, "starting the local cloud (chaos: %d shards x parallelization factor %d, %d tables)...\n", f.shards, f.pf, f.tables)
 	c, err := cloud.Start(ctx, opts)
 	if err != nil {
@@ -87,6 +100,46 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	defer c.Close()
 	if f.keep {
 		fmt.Fprintf(out, "data dir (kept): %s\n", c.DataDir)
+	}
+	res, err := chaos(ctx, c, out, f, duration, rate, perReq, drain)
+	if err != nil {
+		return err
+	}
+	return res.err()
+}
+
+// chaosResult is what a chaos run found.
+type chaosResult struct {
+	acct                    accounting
+	unacked                 int   // requests never acknowledged (retried for retryFor)
+	injected                int64 // throttles and failures the edge injected
+	fanoutExits, flushExits int64 // crashes at fault points
+	racingRuns              int64
+}
+
+// err reports a broken promise: an acknowledged event missing or doubled
+// in a sink, the catalog counting other than what S3 holds, an event
+// stored although its request was never acknowledged, or a request never
+// acknowledged at all (ingest refused it for retryFor).
+func (r chaosResult) err() error {
+	a := r.acct
+	if a.missing > 0 || a.dups > 0 || a.catalogOff > 0 || a.unackedStored > 0 || r.unacked > 0 {
+		return fmt.Errorf("chaos: %d acknowledged events missing, %d duplicates, %d tables whose catalog count differs from S3, %d events stored without an acknowledgement, %d requests never acknowledged",
+			a.missing, a.dups, a.catalogOff, a.unackedStored, r.unacked)
+	}
+	return nil
+}
+
+// chaos is the scale and fault run on c (deployed with chaosFlags.apply):
+// several shards read with a parallelization factor above 1 (fanout runs
+// shards x factor at once), many tables with one hot, throttling bursts at
+// the edge, fanout and flush crashes at every fault point, racing forced
+// flushes and TD endpoint failures, for a bounded time; then the faults
+// stop, the pipeline drains, and every sink is read back in full
+// (accounting). It reports on out.
+func chaos(ctx context.Context, c *cloud.Cloud, out io.Writer, f chaosFlags, duration time.Duration, rate float64, perReq int, drain time.Duration) (chaosResult, error) {
+	if err := f.validate(); err != nil {
+		return chaosResult{}, err
 	}
 	tables := make([]string, f.tables)
 	tables[0] = "hot"
@@ -97,7 +150,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	b.pollEvery = 3 * time.Second
 	c.Edge.ResetCalls()
 	c.Edge.ResetFaultCounters()
-	fmt.Fprintf(out, "sending %.0f requests/s of %d events for %s under chaos (fanout concurrency %d)\n", rate, perReq, duration, f.shards*f.pf)
+	fmt.Fprintf(out, "sending %.0f requests/s of %d events for %s under chaos (fanout concurrency %d, lake on: %v)\n", rate, perReq, duration, f.shards*f.pf, c.LakeOn())
 
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -124,10 +177,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 			fmt.Fprintln(os.Stderr, "set faults:", err)
 		}
 		c.TD.FailNext(3, 500, 0)
-		select {
-		case <-chaosCtx.Done():
-		case <-time.After(f.burstLen):
-		}
+		_ = backoff.Sleep(chaosCtx, f.burstLen)
 		_ = c.Edge.SetFaults(edge.FaultConfig{})
 	})
 	every(f.crashEvery, func(int) { rearm(c.FunctionTmpDir) })
@@ -161,12 +211,12 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	wg.Wait()
 	_, injected := c.Edge.Faults()
 	if err := c.Edge.SetFaults(edge.FaultConfig{}); err != nil {
-		return err
+		return chaosResult{}, err
 	}
 	if sendErr != nil {
 		stopPoll()
 		pw.Wait()
-		return sendErr
+		return chaosResult{}, sendErr
 	}
 
 	// Drain: forced flushes, while the mapping reads the stream to its end,
@@ -176,7 +226,10 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	defer cancel()
 	fmt.Fprintf(out, "sent for %s; draining (at most %s)...\n", sent.Round(time.Second), drain)
 	drainStart := time.Now()
-	for !b.complete() && dctx.Err() == nil {
+	for dctx.Err() == nil {
+		if b.complete() && b.lakeComplete(dctx) {
+			break
+		}
 		if err := c.Flush(dctx); err != nil && dctx.Err() == nil {
 			fmt.Fprintln(os.Stderr, "flush:", err)
 		}
@@ -185,10 +238,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 		wctx, wcancel := context.WithTimeout(dctx, 15*time.Second)
 		_ = c.Functions["flush"].Runner.WaitAsync(wctx)
 		wcancel()
-		select {
-		case <-dctx.Done():
-		case <-time.After(2 * time.Second):
-		}
+		_ = backoff.Sleep(dctx, 2*time.Second)
 	}
 	stopPoll()
 	pw.Wait()
@@ -197,7 +247,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	b.report(out, "chaos", sent)
 	acct, err := b.account(ctx)
 	if err != nil {
-		return err
+		return chaosResult{}, err
 	}
 	acct.print(out)
 	fmt.Fprintf(out, "\nfaults and retries during the run:\n")
@@ -212,29 +262,30 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	}
 	fmt.Fprintf(out, "- racing forced flushes: %d runs, %d ended in an error (crashes included)\n", racingRuns, racingErrs)
 	fmt.Fprintf(out, "- TD receiver: %d injected failures\n", c.TD.Failures())
-	var conflicts, throttles int64
+	res := chaosResult{acct: acct, racingRuns: racingRuns,
+		fanoutExits: c.Functions["fanout"].Runner.Stats().Exits, flushExits: c.Functions["flush"].Runner.Stats().Exits}
+	b.mu.Lock()
+	res.unacked = b.errs
+	b.mu.Unlock()
+	var conflicts int64
 	for k, v := range injected {
 		switch {
 		case strings.Contains(k, "TransactionConflict"):
 			conflicts += v
 		case strings.HasSuffix(k, ".records"): // the records of a partial failure, counted once as PartialFailure
 		default:
-			throttles += v
+			res.injected += v
 		}
 	}
 	if acct.acked > 0 {
 		per := 1000 / float64(acct.acked)
 		fmt.Fprintf(out, "- per 1,000 acknowledged events: %.1f transaction conflicts, %.1f injected throttles and failures, %.1f ESM retries and bisects, %.1f fanout and flush crashes\n",
-			float64(conflicts)*per, float64(throttles)*per, float64(st.Retries+st.Bisects)*per,
-			float64(c.Functions["fanout"].Runner.Stats().Exits+c.Functions["flush"].Runner.Stats().Exits)*per)
+			float64(conflicts)*per, float64(res.injected)*per, float64(st.Retries+st.Bisects)*per, float64(res.fanoutExits+res.flushExits)*per)
 	}
 	if st.OnFailureBatches > 0 {
 		fmt.Fprintf(out, "records were sent to the on-failure queue: `spillway replay on-failure` puts them back (docs/OPERATIONS.md)\n")
 	}
-	if acct.missing > 0 || acct.dups > 0 {
-		return fmt.Errorf("chaos: %d acknowledged events missing, %d duplicates", acct.missing, acct.dups)
-	}
-	return nil
+	return res, nil
 }
 
 // onceEach arms every point once (shared/fault "@once").
@@ -270,18 +321,59 @@ func printCounters(out io.Writer, what string, counters map[string]int64) {
 // accounting is the exact comparison of acknowledged events with the sinks.
 type accounting struct {
 	rows                  []accountRow
+	lake                  bool // the lake is on and was compared
 	acked, missing, dups  int
 	unackedStored, sealed int // unackedStored: in S3 without an acknowledgement
+	catalogOff            int // tables whose catalog count is not what S3 holds
 }
 
 type accountRow struct {
-	table                                          string
-	acked, s3, td, catalog, missing, dups, unacked int
+	table                                                string
+	acked, s3, td, lake, catalog, missing, dups, unacked int
+}
+
+// lakeSeqs counts the lake's records of table by sequence number.
+func (b *bench) lakeSeqs(ctx context.Context, table string) (map[int64]int, error) {
+	recs, err := b.c.LakeRecords(ctx, db, table)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]int{}
+	for _, r := range recs {
+		if seq, ok := asInt(r["seq"]); ok {
+			out[seq]++
+		}
+	}
+	return out, nil
+}
+
+// lakeComplete reports whether the lake (when on) holds as many distinct
+// events of each table as were acknowledged for it.
+func (b *bench) lakeComplete(ctx context.Context) bool {
+	if !b.c.LakeOn() {
+		return true
+	}
+	for i, table := range b.tables {
+		b.mu.Lock()
+		acked := 0
+		for seq, t := range b.acks {
+			if !t.IsZero() && b.tableOf[seq] == i {
+				acked++
+			}
+		}
+		b.mu.Unlock()
+		seqs, err := b.lakeSeqs(ctx, table)
+		if err != nil || len(seqs) < acked {
+			return false
+		}
+	}
+	return true
 }
 
 // account reads every sink in full and compares, per table, the sequence
-// numbers found with those acknowledged: each must be in S3 data/ and in
-// the TD receiver exactly once, and the catalog must count what S3 holds.
+// numbers found with those acknowledged: each must be in S3 data/, in the
+// TD receiver and (when on) in the lake exactly once, and the catalog must
+// count what S3 holds.
 func (b *bench) account(ctx context.Context) (accounting, error) {
 	b.mu.Lock()
 	ackedBy := make([]map[int64]bool, len(b.tables))
@@ -304,7 +396,7 @@ func (b *bench) account(ctx context.Context) (accounting, error) {
 			counted[e.Table] = e.Count
 		}
 	}
-	var a accounting
+	a := accounting{lake: b.c.LakeOn()}
 	for i, table := range b.tables {
 		sealed, err := b.c.SealedObjects(ctx, db, table)
 		if err != nil {
@@ -321,25 +413,21 @@ func (b *bench) account(ctx context.Context) (accounting, error) {
 				inTD[seq]++
 			}
 		}
+		sinks := []map[int64]int{inS3, inTD}
 		row := accountRow{table: table, acked: len(ackedBy[i]), s3: len(sealed.Records), td: b.c.TD.Count(db, table), catalog: int(counted[table])}
-		for seq := range ackedBy[i] {
-			for _, n := range []int{inS3[seq], inTD[seq]} {
-				if n == 0 {
-					row.missing++
-				}
+		if a.lake {
+			inLake, err := b.lakeSeqs(ctx, table)
+			if err != nil {
+				return a, err
+			}
+			sinks = append(sinks, inLake)
+			for _, n := range inLake {
+				row.lake += n
 			}
 		}
-		for _, m := range []map[int64]int{inS3, inTD} {
-			for _, n := range m {
-				if n > 1 {
-					row.dups += n - 1
-				}
-			}
-		}
-		for seq := range inS3 {
-			if !ackedBy[i][seq] {
-				row.unacked++
-			}
+		row.missing, row.dups, row.unacked = tally(ackedBy[i], sinks)
+		if row.catalog != row.s3 {
+			a.catalogOff++
 		}
 		a.rows = append(a.rows, row)
 		a.acked += row.acked
@@ -351,12 +439,46 @@ func (b *bench) account(ctx context.Context) (accounting, error) {
 	return a, nil
 }
 
-func (a accounting) print(out io.Writer) {
-	fmt.Fprintf(out, "\nexact accounting (every acknowledged event once in S3 data/ and once in TD):\n")
-	fmt.Fprintf(out, "| table | acknowledged | S3 | TD | catalog | missing | duplicates | stored, not acknowledged |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range a.rows {
-		fmt.Fprintf(out, "| %s | %d | %d | %d | %d | %d | %d | %d |\n", r.table, r.acked, r.s3, r.td, r.catalog, r.missing, r.dups, r.unacked)
+// tally compares the acknowledged sequence numbers with what each sink
+// holds (sequence number -> copies; sinks[0] is S3): missing counts an
+// acknowledged event absent from a sink (once per sink), dups every copy
+// beyond the first in a sink, unacked the events S3 holds that were never
+// acknowledged.
+func tally(acked map[int64]bool, sinks []map[int64]int) (missing, dups, unacked int) {
+	for seq := range acked {
+		for _, m := range sinks {
+			if m[seq] == 0 {
+				missing++
+			}
+		}
 	}
-	fmt.Fprintf(out, "total: %d acknowledged, %d missing, %d duplicates, %d stored without an acknowledgement (requests the client gave up on)\n",
-		a.acked, a.missing, a.dups, a.unackedStored)
+	for _, m := range sinks {
+		for _, n := range m {
+			if n > 1 {
+				dups += n - 1
+			}
+		}
+	}
+	if len(sinks) > 0 {
+		for seq := range sinks[0] {
+			if !acked[seq] {
+				unacked++
+			}
+		}
+	}
+	return missing, dups, unacked
+}
+
+func (a accounting) print(out io.Writer) {
+	lake := "off"
+	if a.lake {
+		lake = "on"
+	}
+	fmt.Fprintf(out, "\nexact accounting (every acknowledged event once in S3 data/, once in TD and, when on, once in the lake; the catalog counts what S3 holds; lake %s):\n", lake)
+	fmt.Fprintf(out, "| table | acknowledged | S3 | TD | lake | catalog | missing | duplicates | stored, not acknowledged |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range a.rows {
+		fmt.Fprintf(out, "| %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", r.table, r.acked, r.s3, r.td, r.lake, r.catalog, r.missing, r.dups, r.unacked)
+	}
+	fmt.Fprintf(out, "total: %d acknowledged, %d missing, %d duplicates, %d stored without an acknowledgement, %d tables whose catalog count differs from S3\n",
+		a.acked, a.missing, a.dups, a.unackedStored, a.catalogOff)
 }

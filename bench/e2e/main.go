@@ -9,6 +9,7 @@
 //	go run ./bench/e2e -duration 3m -rate 20 -events 5 [-setting default|low-latency]
 //
 // The chaos setting (make chaos) is the scale and fault test: see chaos.go.
+// TestChaosShort runs it for 40 s on a small deployment in make test.
 //
 //	go run ./bench/e2e -setting chaos -duration 5m [-shards 4 -pf 3 -tables 6]
 //
@@ -46,6 +47,7 @@ import (
 
 	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/local/cloud"
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
@@ -53,6 +55,9 @@ import (
 const (
 	db    = "bench"
 	table = "fresh"
+	// retryFor is how long a request is retried before it counts as
+	// failed (never acknowledged).
+	retryFor = time.Minute
 )
 
 func main() {
@@ -97,7 +102,7 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "starting the local cloud (setting %s)...\n", *setting)
 	opts := cloud.DefaultOptions()
 	// Free ports: the benchmark runs beside a `make local-up` cloud.
-	opts.EdgeAddr, opts.APIAddr, opts.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.EdgeAddr, opts.APIAddr, opts.TDAddr, opts.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	opts.NamePrefix = "spw-bench"
 	c, err := cloud.Start(ctx, opts)
 	if err != nil {
@@ -200,7 +205,10 @@ func (b *bench) post(ctx context.Context, table string, first int64, n int) {
 		evs[i] = map[string]any{"seq": first + int64(i), "time": time.Now().Unix(), "msg": "fresh"}
 	}
 	body, _ := json.Marshal(evs)
-	for attempt := 0; attempt < 10; attempt++ {
+	// Retry like a forwarder, for up to retryFor: a throttling burst can
+	// make ingest answer 5xx for seconds.
+	giveUp := time.Now().Add(retryFor)
+	for attempt := 0; time.Now().Before(giveUp); attempt++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.c.APIURL+"/td."+db+"."+table, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "TD1 "+b.c.APIKey)
@@ -222,7 +230,9 @@ func (b *bench) post(ctx context.Context, table string, first int64, n int) {
 				return
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		if backoff.Sleep(ctx, backoff.Equal(100*time.Millisecond, 2*time.Second, attempt)) != nil {
+			break
+		}
 	}
 	b.mu.Lock()
 	b.errs++

@@ -233,6 +233,7 @@ func TestDefaultsMatchGo(t *testing.T) {
 		{"flush.seal_after", asDuration, map[string]any{"fanout.SealAfter": fo.SealAfter}},
 		{"flush.sweep_every", asDuration, map[string]any{"flush.SweepEvery": fl.SweepEvery}},
 		{"fanout.commit_concurrency", asInt, map[string]any{"fanout.CommitConcurrency": int64(fo.CommitConcurrency)}},
+		{"fanout.counter_items", asInt, map[string]any{"fanout.CounterItems": int64(fo.CounterItems)}},
 		{"resend_horizon_hours", asHours, map[string]any{"fanout.ResendHorizon": fo.ResendHorizon, "resend.Horizon": resend.Horizon}},
 		{"stream.retention_hours", asHours, map[string]any{"fanout.StreamRetention": fo.StreamRetention, "resend.DefaultStreamRetention": resend.DefaultStreamRetention}},
 		{"local.ledger_ttl_margin_hours", asHours, map[string]any{"resend.LedgerMargin": resend.LedgerMargin}},

@@ -329,28 +329,35 @@ func checkLogMetrics(m *tfModule, fnDir func(string) string) error {
 			return err
 		}
 		fn, msg := exprString(items["function"]), exprString(items["msg"])
-		files, err := filepath.Glob(filepath.Join(fnDir(fn), "*.go"))
+		src, err := goSource(fnDir(fn))
 		if err != nil {
 			return err
 		}
-		found := false
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			if strings.Contains(string(b), strconv.Quote(msg)) {
-				found = true
-			}
-		}
-		if !found {
+		if !strings.Contains(src, strconv.Quote(msg)) {
 			errs = append(errs, fmt.Errorf("log metric %s: %s never logs %q", name, fn, msg))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// goSource returns the non-test Go files of dir, concatenated.
+func goSource(dir string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return "", err
+	}
+	var src strings.Builder
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		src.Write(b)
+	}
+	return src.String(), nil
 }
 
 // exprString evaluates a constant string expression ("" otherwise).

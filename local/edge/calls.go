@@ -152,3 +152,6 @@ func (w *countingWriter) Flush() {
 		f.Flush()
 	}
 }
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

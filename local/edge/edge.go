@@ -343,6 +343,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 	}
+	// The proxy's transport may still be reading the request body (if only
+	// for its end) when the backend's answer comes back. By default Go's
+	// HTTP/1 server then consumes and closes the rest of the body as the
+	// response starts: the transport's write fails, it closes the backend
+	// connection, and the response is cut off ("ReverseProxy read error
+	// during body copy: use of closed network connection", golang/go#40747;
+	// the client sees unexpected EOF). Full duplex lets both run.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	s.proxyFor(c).ServeHTTP(w, r)
 }
 

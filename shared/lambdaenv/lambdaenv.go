@@ -21,6 +21,7 @@ const (
 	ResendHorizonHours   = "SPILLWAY_RESEND_HORIZON_HOURS"   // longest time a client resends a request under one unique_id
 	StreamRetentionHours = "SPILLWAY_STREAM_RETENTION_HOURS" // retention of the Kinesis stream fanout reads
 	CommitConcurrency    = "SPILLWAY_COMMIT_CONCURRENCY"     // tables whose DynamoDB transactions fanout commits in parallel
+	CounterItems         = "SPILLWAY_COUNTER_ITEMS"          // catalog counter items a table's counts are spread over (readers sum them all)
 	LateWindow           = "SPILLWAY_LATE_WINDOW"            // Go duration: how long after an hour ends it may still receive events
 	FutureLimit          = "SPILLWAY_FUTURE_LIMIT"           // Go duration: events further in the future are quarantined
 	TDEndpoints          = "SPILLWAY_TD_ENDPOINTS"           // comma-separated TD import API base URLs flush uploads to
@@ -39,6 +40,6 @@ const FaultPoint = "SPILLWAY_FAULT_POINT"
 var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
-		StreamRetentionHours, CommitConcurrency, LateWindow, FutureLimit, FlushFunction, SealAfter},
+		StreamRetentionHours, CommitConcurrency, CounterItems, LateWindow, FutureLimit, FlushFunction, SealAfter},
 	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse},
 }

@@ -57,6 +57,7 @@ func configFromEnv(lookup func(string) (string, bool)) (fanout.Config, error) {
 	env.Hours(lambdaenv.ResendHorizonHours, &c.ResendHorizon)
 	env.Hours(lambdaenv.StreamRetentionHours, &c.StreamRetention)
 	env.Int(lambdaenv.CommitConcurrency, &c.CommitConcurrency)
+	env.Int(lambdaenv.CounterItems, &c.CounterItems)
 	env.Duration(lambdaenv.LateWindow, &c.LateWindow)
 	env.Duration(lambdaenv.FutureLimit, &c.FutureLimit)
 	return c, errors.Join(env.Err(), c.Validate())

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillwayhq/spillway/functions/fanout"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 )
 
@@ -16,28 +17,30 @@ func TestConfigFromEnv(t *testing.T) {
 	tests := []struct {
 		name     string
 		change   map[string]string
-		check    func(t *testing.T, ttl time.Duration, commit int, autoCreate bool)
+		check    func(t *testing.T, c fanout.Config)
 		mentions []string
 	}{
-		{name: "defaults", check: func(t *testing.T, ttl time.Duration, commit int, autoCreate bool) {
-			if ttl != 216*time.Hour || commit != 8 || autoCreate {
-				t.Errorf("ttl %s, commit concurrency %d, auto create %v; want 216h, 8, false", ttl, commit, autoCreate)
+		{name: "defaults", check: func(t *testing.T, c fanout.Config) {
+			if c.LedgerTTL != 216*time.Hour || c.CommitConcurrency != 8 || c.AutoCreate || c.CounterItems != fanout.DefaultConfig().CounterItems {
+				t.Errorf("ttl %s, commit concurrency %d, auto create %v, counter items %d; want 216h, 8, false, %d",
+					c.LedgerTTL, c.CommitConcurrency, c.AutoCreate, c.CounterItems, fanout.DefaultConfig().CounterItems)
 			}
 		}},
 		{name: "as Terraform sets them", change: map[string]string{
 			lambdaenv.AutoCreate: "true", lambdaenv.LedgerTTLHours: "264", lambdaenv.ResendHorizonHours: "168",
 			lambdaenv.StreamRetentionHours: "72", lambdaenv.CommitConcurrency: "4", lambdaenv.LateWindow: "10m", lambdaenv.FutureLimit: "1h",
-		}, check: func(t *testing.T, ttl time.Duration, commit int, autoCreate bool) {
-			if ttl != 264*time.Hour || commit != 4 || !autoCreate {
-				t.Errorf("ttl %s, commit concurrency %d, auto create %v; want 264h, 4, true", ttl, commit, autoCreate)
+			lambdaenv.CounterItems: "16",
+		}, check: func(t *testing.T, c fanout.Config) {
+			if c.LedgerTTL != 264*time.Hour || c.CommitConcurrency != 4 || !c.AutoCreate || c.CounterItems != 16 {
+				t.Errorf("ttl %s, commit concurrency %d, auto create %v, counter items %d; want 264h, 4, true, 16", c.LedgerTTL, c.CommitConcurrency, c.AutoCreate, c.CounterItems)
 			}
 		}},
 		{name: "ledger TTL of 72 h is too short", change: map[string]string{lambdaenv.LedgerTTLHours: "72"}, mentions: []string{"LedgerTTL: 72h0m0s is shorter than"}},
 		{name: "longer retention needs a longer TTL", change: map[string]string{lambdaenv.StreamRetentionHours: "72"}, mentions: []string{"LedgerTTL: 216h0m0s is shorter than"}},
 		{name: "every bad variable at once", change: map[string]string{
 			lambdaenv.Bucket: "", lambdaenv.AutoCreate: "yes please", lambdaenv.LedgerTTLHours: "9d",
-			lambdaenv.CommitConcurrency: "0", lambdaenv.LateWindow: "10", lambdaenv.FutureLimit: "soon",
-		}, mentions: []string{"Bucket: required", lambdaenv.AutoCreate, lambdaenv.LedgerTTLHours, "CommitConcurrency", lambdaenv.LateWindow, lambdaenv.FutureLimit}},
+			lambdaenv.CommitConcurrency: "0", lambdaenv.LateWindow: "10", lambdaenv.FutureLimit: "soon", lambdaenv.CounterItems: "1001",
+		}, mentions: []string{"Bucket: required", lambdaenv.AutoCreate, lambdaenv.LedgerTTLHours, "CommitConcurrency", lambdaenv.LateWindow, lambdaenv.FutureLimit, "CounterItems"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,7 +59,7 @@ func TestConfigFromEnv(t *testing.T) {
 				if err != nil {
 					t.Fatalf("configFromEnv: %v", err)
 				}
-				tc.check(t, c.LedgerTTL, c.CommitConcurrency, c.AutoCreate)
+				tc.check(t, c)
 				return
 			}
 			if err == nil {

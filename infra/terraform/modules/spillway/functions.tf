@@ -39,6 +39,7 @@ locals {
       SPILLWAY_RESEND_HORIZON_HOURS   = tostring(var.resend_horizon_hours)
       SPILLWAY_STREAM_RETENTION_HOURS = tostring(var.stream.retention_hours)
       SPILLWAY_COMMIT_CONCURRENCY     = tostring(var.fanout.commit_concurrency)
+      SPILLWAY_COUNTER_ITEMS          = tostring(var.fanout.counter_items)
       SPILLWAY_LATE_WINDOW            = var.flush.late_window
       SPILLWAY_FUTURE_LIMIT           = var.flush.future_limit
       SPILLWAY_FLUSH_FUNCTION         = local.function_names.flush

@@ -261,15 +261,21 @@ variable "resend_horizon_hours" {
 }
 
 variable "fanout" {
-  description = "Fanout processing. commit_concurrency: tables whose DynamoDB transactions one invocation commits in parallel (SPILLWAY_COMMIT_CONCURRENCY); a table's own transactions always run in order. Transactions of different tables touch disjoint items, so DynamoDB runs them in parallel; the default, 8, matches fanout's parallel S3 puts."
+  description = "Fanout processing. commit_concurrency: tables whose DynamoDB transactions one invocation commits in parallel (SPILLWAY_COMMIT_CONCURRENCY); a table's own transactions always run in order. Transactions of different tables touch disjoint items, so DynamoDB runs them in parallel; the default, 8, matches fanout's parallel S3 puts. counter_items: catalog counter items each table's counts are spread over (SPILLWAY_COUNTER_ITEMS, 1 to 1000): every commit adds to one of them, so concurrent commits of a busy table rarely meet on an item (TransactionConflict). Readers sum every counter item a table has, whatever this setting, so it can be changed at any time. The default, 64, met 163 conflicts per 1,000 commits and no failed batch with 16 concurrent invocations of one table, where 16 items met 679 and 1 item 12,233 (BENCHMARKS.md, Hot table); the price is on reads: a table's count is one Query of up to 65 small items (about 100 bytes each: some 6 KB, 2 strongly consistent RCU instead of 1), and listing a database reads up to 65 items per table. Writes cost the same whatever the setting."
   type = object({
     commit_concurrency = optional(number, 8)
+    counter_items      = optional(number, 64)
   })
   default = {}
 
   validation {
     condition     = var.fanout.commit_concurrency >= 1 && floor(var.fanout.commit_concurrency) == var.fanout.commit_concurrency
     error_message = "fanout.commit_concurrency must be a whole number, 1 or more."
+  }
+
+  validation {
+    condition     = var.fanout.counter_items >= 1 && var.fanout.counter_items <= 1000 && floor(var.fanout.counter_items) == var.fanout.counter_items
+    error_message = "fanout.counter_items must be a whole number from 1 to 1000."
   }
 }
 
@@ -337,7 +343,7 @@ variable "dynamodb" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms and dashboard. Actions go to sns_topic_arn and alarm_actions (ARNs), on ALARM and on OK. Noisy metrics alarm when datapoints_to_alarm of evaluation_periods periods breach (M of N); loss-related ones (quarantine, failed imports, on-failure queue) on the first datapoint. flush_stalled_periods: periods without a completed flush run before flush_freshness alarms. staged_age_s: the oldest committed event a flush run finds unsealed (flush's OldestStagedSeconds); td_backlog_age_s: per TD endpoint, the oldest sealed object it has not imported (OldestUnimportedSeconds)."
+  description = "CloudWatch alarms and dashboard. Actions go to sns_topic_arn and alarm_actions (ARNs), on ALARM and on OK. Noisy metrics alarm when datapoints_to_alarm of evaluation_periods periods breach (M of N); loss-related ones (quarantine, failed imports, on-failure queue, staged objects flush found missing: MissingStagedObjects) on the first datapoint. flush_stalled_periods: periods without a completed flush run before flush_freshness alarms. staged_age_s: the oldest committed event a flush run finds unsealed (flush's OldestStagedSeconds); td_backlog_age_s: per TD endpoint, the oldest sealed object it has not imported (OldestUnimportedSeconds)."
   type = object({
     enabled                = optional(bool, true)
     dashboard              = optional(bool, true)

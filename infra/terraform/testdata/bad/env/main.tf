@@ -22,6 +22,7 @@ locals {
       SPILLWAY_RESEND_HORIZON_HOURS   = "168"
       SPILLWAY_STREAM_RETENTION_HOURS = "24"
       SPILLWAY_COMMIT_CONCURRENCY     = "8"
+      SPILLWAY_COUNTER_ITEMS          = "64"
       SPILLWAY_LATE_WINDOW            = "2h"
       SPILLWAY_FUTURE_LIMIT           = "1h"
       SPILLWAY_FLUSH_FUNCTION         = "f"
