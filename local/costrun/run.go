@@ -2,13 +2,17 @@
 // units: it replays the corpus through a running local cloud with the real
 // forwarder (local/replay) and reads back what the pipeline's own calls
 // counted at the edge (requests and billing units), what the Lambda runner
-// billed per function, the API front's requests, the bytes the functions
-// logged and what the lake gained, plus one scheduled flush run on the
-// idle deployment. Its Measurement is what `spillway cost` prices.
+// billed per function (with the CPU time the functions used), the API
+// front's requests, the bytes the functions logged and what the lake
+// gained, plus one scheduled flush run on the idle deployment. It replays
+// the corpus twice in one cloud, in contiguous windows: as live traffic
+// (every event timed when the forwarder read it) and as a backfill (the
+// corpus's own times). Its Measurement is what `spillway cost` prices.
 //
 // The harness's own reads (catalog polls, S3 listings, the deployment's
 // description) are signed with HarnessAccessKey, so the edge counts them
-// apart from the pipeline's calls (PipelineAccessKey).
+// apart from the pipeline's calls (PipelineAccessKey, or one key per
+// function when the cloud was started with FunctionAccessKeys).
 package costrun
 
 import (
@@ -21,6 +25,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -29,7 +35,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"gopkg.in/yaml.v3"
 
+	fwdconfig "github.com/spillwayhq/spillway/forwarder/config"
+	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/forwarder/tail"
 	"github.com/spillwayhq/spillway/local/apigw"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/edge"
@@ -46,6 +56,122 @@ const (
 	// HarnessAccessKey signs the measurement's own reads.
 	HarnessAccessKey = "spillway-harness"
 )
+
+// FunctionAccessKeys are the access keys `spillway cost` gives each
+// function (through cloud.Options.FunctionEnv), so that the edge counts
+// each function's calls apart; the cost model charges a function's
+// modelled duration for its own calls.
+func FunctionAccessKeys() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, short := range cloud.Functions {
+		out[short] = map[string]string{"AWS_ACCESS_KEY_ID": "spillway-fn-" + short}
+	}
+	return out
+}
+
+// liveTimeKey is the parser time_key LiveForwarderConfig sets: a field no
+// parser produces, so every event is timed when it is read.
+const liveTimeKey = "spillway_cost_read_time"
+
+// LiveForwarderConfig rewrites a forwarder configuration so that every
+// tail source's parser takes its time from a field no record has
+// (time_key: spillway_cost_read_time): the forwarder then times each event
+// when it reads the line, as a live tail of the same file would have it.
+// Lines, their order and every other field are unchanged (the record's
+// "time" is always the integer event time, so the parsed time field is
+// replaced either way). The apache2 parser ignores time_key (as Fluentd's
+// does): LiveCorpus rewrites its times in a copy of the corpus instead.
+func LiveForwarderConfig(data []byte) ([]byte, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("forwarder config: %w", err)
+	}
+	sources, _ := m["sources"].(map[string]any)
+	tails, _ := sources["tail"].([]any)
+	if len(tails) == 0 {
+		return nil, errors.New("forwarder config: no tail source to replay")
+	}
+	for _, t := range tails {
+		tm, ok := t.(map[string]any)
+		if !ok {
+			continue
+		}
+		p, _ := tm["parse"].(map[string]any)
+		if p == nil {
+			p = map[string]any{}
+			tm["parse"] = p
+		}
+		p["time_key"] = liveTimeKey
+		delete(p, "keep_time_key")
+	}
+	out, err := yaml.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode live forwarder config: %w", err)
+	}
+	if _, err := fwdconfig.Parse(out); err != nil {
+		return nil, fmt.Errorf("live forwarder config: %w", err)
+	}
+	return out, nil
+}
+
+// clfTime is the first Common Log Format timestamp of a line, the time
+// the apache2 parser reads: [17/May/2015:10:05:03 +0000].
+var clfTime = regexp.MustCompile(`\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]`)
+
+// clfLayout formats a time as clfTime matches it, in UTC (same length).
+const clfLayout = "[02/Jan/2006:15:04:05 -0700]"
+
+// LiveCorpus writes to dst a copy of the corpus src for the live window
+// when a tail source of cfg (a forwarder configuration) uses the apache2
+// parser, which takes its time from the line whatever time_key says: each
+// line's first Common Log Format timestamp becomes now (the replay clock,
+// UTC, same length), every other byte unchanged. It reports whether it
+// wrote the copy; without an apache2 source the corpus is replayed as is.
+func LiveCorpus(src, dst string, cfg []byte, now time.Time) (bool, error) {
+	c, err := fwdconfig.Parse(cfg)
+	if err != nil {
+		return false, fmt.Errorf("forwarder config: %w", err)
+	}
+	if !slices.ContainsFunc(c.Sources.Tail, func(t tail.Config) bool { return t.Parse.Type == parser.TypeApache2 }) {
+		return false, nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return false, fmt.Errorf("open corpus: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return false, fmt.Errorf("live corpus: %w", err)
+	}
+	stamp := []byte(now.UTC().Format(clfLayout))
+	r, w := bufio.NewReaderSize(in, 1<<20), bufio.NewWriterSize(out, 1<<20)
+	for {
+		line, rerr := r.ReadBytes('\n')
+		if loc := clfTime.FindIndex(line); loc != nil {
+			copy(line[loc[0]:loc[1]], stamp)
+		}
+		if _, err := w.Write(line); err != nil {
+			out.Close()
+			return false, fmt.Errorf("live corpus: %w", err)
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			out.Close()
+			return false, fmt.Errorf("read corpus: %w", rerr)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		out.Close()
+		return false, fmt.Errorf("live corpus: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return false, fmt.Errorf("live corpus: %w", err)
+	}
+	return true, nil
+}
 
 // firehoseRecordBytes is the size Firehose rounds each record up to.
 const firehoseRecordBytes = 5 * 1024
@@ -84,8 +210,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Measure replays o.Corpus through c and returns what it counted. It turns
-// the edge's metering (edge.Config.Metering) on while it runs.
+// Measure replays o.Corpus through c twice, as live traffic and as a
+// backfill, and returns what it counted. It turns the edge's metering
+// (edge.Config.Metering) on while it runs.
 func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error) {
 	c.Edge.SetMetering(true)
 	defer c.Edge.SetMetering(false)
@@ -93,7 +220,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := Measurement{Corpus: o.Corpus}
+	m := Measurement{Version: MeasurementVersion, Corpus: o.Corpus}
 	if err := corpusStats(o.Corpus, &m); err != nil {
 		return m, err
 	}
@@ -102,6 +229,10 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 		return m, err
 	}
 	if m.Deployment, err = describe(ctx, c, hcfg); err != nil {
+		return m, err
+	}
+	backfillCfg, liveCfg, cfgData, err := forwarderConfigs(o)
+	if err != nil {
 		return m, err
 	}
 
@@ -118,21 +249,69 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err != nil {
 		return m, err
 	}
-	m.IdleFlush = idle.since(before).usage()
-	m.IdleFlushCalls = idle.since(before).list(PipelineAccessKey)
+	d := idle.since(before)
+	m.IdleFlush = d.usage(c)
+	m.IdleFlushCalls = d.list(functionKeys(c)...)
 	log.Info("cost: idle flush run measured", "gb_s", m.IdleFlush.Functions["flush"].GBSeconds(0))
 
-	// The replay.
-	cfgPath := o.ForwarderConfig
-	if cfgPath == "" {
-		if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
-			return m, fmt.Errorf("cost work dir: %w", err)
+	// The two replays, in contiguous windows: no call falls between them.
+	start := idle
+	for _, w := range []struct {
+		name, cfg string
+		into      **Window
+	}{{WindowLive, liveCfg, &m.Live}, {WindowBackfill, backfillCfg, &m.Backfill}} {
+		corpus := o.Corpus
+		if w.name == WindowLive {
+			// The replay clock: the copy is written just before the replay.
+			live := filepath.Join(o.WorkDir, "live-corpus.log")
+			wrote, err := LiveCorpus(o.Corpus, live, cfgData, time.Now())
+			if err != nil {
+				return m, err
+			}
+			if wrote {
+				corpus = live
+			}
 		}
-		cfgPath = filepath.Join(o.WorkDir, "default-forwarder.yaml")
-		if err := os.WriteFile(cfgPath, []byte(DefaultForwarderConfig), 0o600); err != nil {
-			return m, fmt.Errorf("write default forwarder config: %w", err)
+		win, end, err := replayWindow(ctx, c, hcfg, o, w.name, w.cfg, corpus, start, log)
+		if err != nil {
+			return m, err
 		}
+		*w.into, start = win, end
 	}
+	return m, m.Validate()
+}
+
+// forwarderConfigs writes the backfill (the user's or the default) and
+// the live forwarder configurations into o.WorkDir.
+func forwarderConfigs(o Options) (backfill, live string, data []byte, err error) {
+	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
+		return "", "", nil, fmt.Errorf("cost work dir: %w", err)
+	}
+	backfill = o.ForwarderConfig
+	data = []byte(DefaultForwarderConfig)
+	if backfill == "" {
+		backfill = filepath.Join(o.WorkDir, "default-forwarder.yaml")
+		if err := os.WriteFile(backfill, data, 0o600); err != nil {
+			return "", "", nil, fmt.Errorf("write default forwarder config: %w", err)
+		}
+	} else if data, err = os.ReadFile(backfill); err != nil {
+		return "", "", nil, fmt.Errorf("read forwarder config: %w", err)
+	}
+	liveData, err := LiveForwarderConfig(data)
+	if err != nil {
+		return "", "", nil, err
+	}
+	// The corpus replaces the tail paths, so the live file can live in WorkDir.
+	live = filepath.Join(o.WorkDir, "live-forwarder.yaml")
+	if err := os.WriteFile(live, liveData, 0o600); err != nil {
+		return "", "", nil, fmt.Errorf("write live forwarder config: %w", err)
+	}
+	return backfill, live, data, nil
+}
+
+// replayWindow replays the corpus with one forwarder configuration and
+// measures the window from start until the pipeline is quiet again.
+func replayWindow(ctx context.Context, c *cloud.Cloud, hcfg aws.Config, o Options, name, cfgPath, corpus string, start snapshot, log *slog.Logger) (*Window, snapshot, error) {
 	target := replay.Target{
 		Cloud: &cloud.Cloud{EdgeURL: c.EdgeURL, APIURL: c.APIURL, APIKey: c.APIKey, TDURL: c.TDURL, TDAPIKey: c.TDAPIKey, AWS: hcfg, Outputs: c.Outputs},
 		TD: func(_ context.Context, db, table string) (int64, error) {
@@ -141,42 +320,46 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	}
 	sealedBefore, err := listSizes(ctx, hcfg, c.Outputs.Bucket, layout.PrefixSealed)
 	if err != nil {
-		return m, err
+		return nil, start, err
 	}
-	start := idle // contiguous windows: no call falls between them
-	obs, took, err := replay.Run(ctx, target, replay.Options{ForwarderConfig: cfgPath, Logs: []string{o.Corpus},
-		WorkDir: filepath.Join(o.WorkDir, "replay"), ForwarderBin: o.ForwarderBin, RepoRoot: o.RepoRoot, Logger: log})
+	log.Info("cost: replaying", "window", name, "corpus", corpus)
+	obs, took, err := replay.Run(ctx, target, replay.Options{ForwarderConfig: cfgPath, Logs: []string{corpus},
+		WorkDir: filepath.Join(o.WorkDir, "replay-"+name), ForwarderBin: o.ForwarderBin, RepoRoot: o.RepoRoot, Logger: log})
 	if err != nil {
-		return m, fmt.Errorf("replay %s: %w", o.Corpus, err)
+		return nil, start, fmt.Errorf("replay %s (%s): %w", o.Corpus, name, err)
 	}
 	if obs.NotSettled != "" {
-		return m, fmt.Errorf("replay %s did not settle: %s", o.Corpus, obs.NotSettled)
+		return nil, start, fmt.Errorf("replay %s (%s) did not settle: %s", o.Corpus, name, obs.NotSettled)
 	}
 	end, err := quiet(ctx, c)
 	if err != nil {
-		return m, err
+		return nil, start, err
 	}
-	m.ReplaySeconds = took.Seconds()
 	d := end.since(start)
-	m.Replay = d.usage()
-	m.Calls = d.list(PipelineAccessKey)
-	m.ESMCalls = d.list(cloud.ESMAccessKey)
-	m.ScheduledRuns = d.fired
+	w := &Window{Name: name, ReplaySeconds: took.Seconds(), Replay: d.usage(c), Calls: d.list(functionKeys(c)...),
+		ESMCalls: d.list(cloud.ESMAccessKey), ScheduledRuns: d.fired}
 	for _, t := range obs.Tables {
-		m.Events += t.Catalog
-		m.Tables++
+		w.Events += t.Catalog
+		w.Tables++
 	}
 	sealedAfter, err := listSizes(ctx, hcfg, c.Outputs.Bucket, layout.PrefixSealed)
 	if err != nil {
-		return m, err
+		return nil, start, err
 	}
+	parts := map[layout.Partition]bool{}
 	for k, n := range sealedAfter {
-		if _, ok := sealedBefore[k]; !ok {
-			m.SealedObjects++
-			m.SealedBytes += n
+		if _, ok := sealedBefore[k]; ok {
+			continue
+		}
+		w.SealedObjects++
+		w.SealedBytes += n
+		if so, err := layout.ParseSealedKey(k); err == nil {
+			parts[so.Partition] = true
 		}
 	}
-	return m, m.Validate()
+	w.SealedPartitions = len(parts)
+	log.Info("cost: window measured", "window", name, "events", w.Events, "sealed_partitions", w.SealedPartitions)
+	return w, end, nil
 }
 
 // corpusStats counts the corpus's lines and bytes, and its size as
@@ -271,11 +454,40 @@ type snapshot struct {
 	fns   map[string]lambdarun.Billing
 	logs  map[string]int64
 	api   apigw.Usage
+	td    int64
 	fired int64
 }
 
 // quietTick is how long the pipeline's calls must stay unchanged for quiet.
 const quietTick = time.Second
+
+// functionKeys are the distinct access keys the functions sign with, sorted.
+func functionKeys(c *cloud.Cloud) []string {
+	set := map[string]bool{}
+	for _, f := range c.Functions {
+		set[accessKey(f)] = true
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// accessKey is the access key a function signs with.
+func accessKey(f *cloud.Function) string {
+	if k := f.Runner.Config().Env["AWS_ACCESS_KEY_ID"]; k != "" {
+		return k
+	}
+	return PipelineAccessKey
+}
+
+// ownKey reports whether short signs with a key no other function uses.
+func ownKey(c *cloud.Cloud, short string) bool {
+	k := accessKey(c.Functions[short])
+	for other, f := range c.Functions {
+		if other != short && accessKey(f) == k {
+			return false
+		}
+	}
+	return true
+}
 
 // quiet waits until the pipeline is idle and returns its snapshot: no
 // queued flush run, and no call of the functions for one quietTick (the
@@ -293,7 +505,7 @@ func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
 		}
 		s := take(c)
 		calls := maps.Clone(s.calls)
-		maps.DeleteFunc(calls, func(k [3]string, _ edge.CallCount) bool { return k[0] != PipelineAccessKey })
+		maps.DeleteFunc(calls, func(k [3]string, _ edge.CallCount) bool { return k[0] == cloud.ESMAccessKey })
 		if last != nil && maps.Equal(calls, last) {
 			return s, nil
 		}
@@ -308,7 +520,7 @@ func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
 
 func take(c *cloud.Cloud) snapshot {
 	s := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
-	for _, caller := range []string{PipelineAccessKey, cloud.ESMAccessKey} {
+	for _, caller := range append(functionKeys(c), cloud.ESMAccessKey) {
 		for _, cc := range c.Edge.CallsBy(caller) {
 			s.calls[[3]string{caller, cc.Service, cc.Operation}] = cc
 		}
@@ -320,6 +532,9 @@ func take(c *cloud.Cloud) snapshot {
 		}
 	}
 	s.api = c.API.Usage()
+	if c.TD != nil {
+		s.td = int64(c.TD.Stats().Requests)
+	}
 	s.fired = c.Schedule.Stats().Fired
 	return s
 }
@@ -338,20 +553,27 @@ func (s snapshot) since(a snapshot) snapshot {
 		b.BilledMs -= p.BilledMs
 		b.InitMs -= p.InitMs
 		b.ColdStarts -= p.ColdStarts
+		b.CPUMs -= p.CPUMs
 		d.fns[k] = b
 		d.logs[k] = s.logs[k] - a.logs[k]
 	}
 	d.api = apigw.Usage{Requests: s.api.Requests - a.api.Requests, MeteredRequests: s.api.MeteredRequests - a.api.MeteredRequests,
 		RequestBytes: s.api.RequestBytes - a.api.RequestBytes, ResponseBytes: s.api.ResponseBytes - a.api.ResponseBytes}
+	d.td = s.td - a.td
 	d.fired = s.fired - a.fired
 	return d
 }
 
-// usage sums a snapshot difference into billing units.
-func (d snapshot) usage() Usage {
-	u := Usage{APIRequests: d.api.Requests, APIMeteredRequests: d.api.MeteredRequests, Functions: map[string]FunctionUsage{}}
+// usage sums a snapshot difference into billing units; each function that
+// signs with its own key gets its calls.
+func (d snapshot) usage(c *cloud.Cloud) Usage {
+	u := Usage{APIRequests: d.api.Requests, APIMeteredRequests: d.api.MeteredRequests, Functions: map[string]FunctionUsage{}, TDRequests: d.td}
 	for short, b := range d.fns {
-		u.Functions[short] = FunctionUsage{MemoryMB: b.MemoryMB, Invocations: b.Invocations, BilledMs: b.BilledMs, InitMs: b.InitMs, LogBytes: d.logs[short]}
+		f := FunctionUsage{MemoryMB: b.MemoryMB, Invocations: b.Invocations, BilledMs: b.BilledMs, InitMs: b.InitMs, LogBytes: d.logs[short], CPUMs: b.CPUMs}
+		if fn := c.Functions[short]; fn != nil && ownKey(c, short) {
+			f.Calls = d.list(accessKey(fn))
+		}
+		u.Functions[short] = f
 	}
 	var units edge.BillingUnits
 	for _, c := range d.calls {
@@ -373,16 +595,26 @@ func (d snapshot) usage() Usage {
 	return u
 }
 
-// list is the difference's calls by one caller, sorted by service and
-// operation.
-func (d snapshot) list(caller string) []Call {
-	out := make([]Call, 0, len(d.calls))
+// list is the difference's calls by the given callers, summed by service
+// and operation and sorted.
+func (d snapshot) list(callers ...string) []Call {
+	by := map[[2]string]Call{}
 	for k, c := range d.calls {
-		if k[0] != caller {
+		if !slices.Contains(callers, k[0]) {
 			continue
 		}
-		out = append(out, Call{Service: c.Service, Operation: c.Operation, Requests: c.Requests, RequestBytes: c.RequestBytes,
-			ResponseBytes: c.ResponseBytes, ReadUnits: c.DynamoDBReadUnits, WriteUnits: c.DynamoDBWriteUnits})
+		s := by[[2]string{c.Service, c.Operation}]
+		s.Service, s.Operation = c.Service, c.Operation
+		s.Requests += c.Requests
+		s.RequestBytes += c.RequestBytes
+		s.ResponseBytes += c.ResponseBytes
+		s.ReadUnits += c.DynamoDBReadUnits
+		s.WriteUnits += c.DynamoDBWriteUnits
+		by[[2]string{c.Service, c.Operation}] = s
+	}
+	out := make([]Call, 0, len(by))
+	for _, c := range by {
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
