@@ -135,3 +135,57 @@ func parse(t *testing.T, cfg []byte, line string, now time.Time) map[string]any 
 	}
 	return rec
 }
+
+// TestLoadMeasurement: version 2 files load as written; version 1 files
+// (one window at the top level, the corpus's own times) load as the
+// backfill window; newer versions and files without events are refused.
+func TestLoadMeasurement(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	v2 := Measurement{Version: MeasurementVersion, Corpus: "c", Lines: 2, RawBytes: 10,
+		Live:     &Window{Name: WindowLive, Events: 2, SealedPartitions: 1, Calls: []Call{{Service: "s3", Operation: "PutObject", Requests: 3}}},
+		Backfill: &Window{Name: WindowBackfill, Events: 2, SealedPartitions: 2}}
+	v2Path := filepath.Join(dir, "v2.json")
+	if err := v2.WriteFile(v2Path); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, wantErr string
+		want                Measurement
+	}{
+		{"version 2", v2Path, "", v2},
+		{"version 1", write("v1.json", `{"corpus":"c","lines":2,"events":2,"raw_bytes":10,"tables":1,"sealed_objects":3,
+			"replay":{"functions":{"flush":{"memory_mb":1024,"invocations":1,"billed_ms":5}}},"calls":[{"service":"s3","operation":"PutObject","requests":3}]}`), "",
+			Measurement{Version: 1, Corpus: "c", Lines: 2, RawBytes: 10, Backfill: &Window{Name: WindowBackfill, Events: 2, Tables: 1, SealedObjects: 3,
+				Replay: Usage{Functions: map[string]FunctionUsage{"flush": {MemoryMB: 1024, Invocations: 1, BilledMs: 5}}},
+				Calls:  []Call{{Service: "s3", Operation: "PutObject", Requests: 3}}}}},
+		{"newer", write("v9.json", `{"version":9,"raw_bytes":10}`), "version 9", Measurement{}},
+		{"no events", write("empty.json", `{"version":2,"raw_bytes":10,"live":{"name":"live"}}`), "no events in the live window", Measurement{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := LoadMeasurement(tc.path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("LoadMeasurement: %v, want an error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("loaded %+v\nwant %+v", got, tc.want)
+			}
+			if got.Headline() == nil || (got.Live == nil && got.Headline() != got.Backfill) {
+				t.Errorf("headline %+v", got.Headline())
+			}
+		})
+	}
+}

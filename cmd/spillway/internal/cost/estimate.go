@@ -152,8 +152,10 @@ func (e Estimator) estimate(dailyBytes float64, k Knobs) Estimate {
 	idleFlush := idle.Functions["flush"]
 	idleGBs := e.L.Model("flush", idleFlush, idle.TDRequests, k.MemoryMB).GBSeconds(idleFlush, k.MemoryMB, modelled, true)
 	lambdaReq, gbs, logBytes := 0.0, 0.0, 0.0
+	anyModelled := false
 	for _, d := range e.L.durations(u, k.MemoryMB) {
 		name, f := d.Function, u.Functions[d.Function]
+		anyModelled = anyModelled || (d.Modelled && d.Invocations > 0)
 		inv, g := float64(f.Invocations), d.GBSeconds(f, k.MemoryMB, modelled, false)
 		if name == "flush" {
 			inv = math.Max(0, inv-runs*float64(idleFlush.Invocations))
@@ -179,8 +181,11 @@ func (e Estimator) estimate(dailyBytes float64, k Knobs) Estimate {
 	add("API Gateway", "HTTP API requests", APIRequest, float64(u.APIMeteredRequests)*scale*rf, false)
 	add("Lambda", "requests", LambdaRequest, lambdaReq, false)
 	durationItem := "duration (arm64 GB-s, modelled)"
-	if k.MeasuredDuration {
+	switch {
+	case k.MeasuredDuration:
 		durationItem = "duration (arm64 GB-s, measured on moto)"
+	case !anyModelled:
+		durationItem = "duration (arm64 GB-s, measured: no per-function calls)"
 	}
 	add("Lambda", durationItem, LambdaGBSecond, gbs, false)
 

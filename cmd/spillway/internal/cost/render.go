@@ -112,11 +112,15 @@ func (r Report) WriteJSON(w io.Writer) error {
 
 // windowTitle labels a window in the table.
 func windowTitle(w *costrun.Window) string {
+	parts := ""
+	if w.SealedPartitions > 0 {
+		parts = fmt.Sprintf("; %d sealed hour partitions", w.SealedPartitions)
+	}
 	switch w.Name {
 	case costrun.WindowLive:
-		return fmt.Sprintf("LIVE TRAFFIC (events timed as read; %d sealed hour partitions)", w.SealedPartitions)
+		return "LIVE TRAFFIC (events timed as read" + parts + ")"
 	case costrun.WindowBackfill:
-		return fmt.Sprintf("BACKFILL (the corpus's own event times; %d sealed hour partitions)", w.SealedPartitions)
+		return "BACKFILL (the corpus's own event times" + parts + ")"
 	}
 	return w.Name
 }
