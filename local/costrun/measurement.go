@@ -76,6 +76,16 @@ type Call struct {
 	WriteUnits    float64 `json:"dynamodb_write_units,omitempty"`
 }
 
+// Add adds o's counts to c (same service and operation).
+func (c *Call) Add(o Call) {
+	c.Service, c.Operation = o.Service, o.Operation
+	c.Requests += o.Requests
+	c.RequestBytes += o.RequestBytes
+	c.ResponseBytes += o.ResponseBytes
+	c.ReadUnits += o.ReadUnits
+	c.WriteUnits += o.WriteUnits
+}
+
 // Deployment is what was deployed (Terraform through the AWS APIs).
 type Deployment struct {
 	// KinesisMode is ON_DEMAND or PROVISIONED; Shards the open shards.

@@ -604,12 +604,8 @@ func (d snapshot) list(callers ...string) []Call {
 			continue
 		}
 		s := by[[2]string{c.Service, c.Operation}]
-		s.Service, s.Operation = c.Service, c.Operation
-		s.Requests += c.Requests
-		s.RequestBytes += c.RequestBytes
-		s.ResponseBytes += c.ResponseBytes
-		s.ReadUnits += c.DynamoDBReadUnits
-		s.WriteUnits += c.DynamoDBWriteUnits
+		s.Add(Call{Service: c.Service, Operation: c.Operation, Requests: c.Requests, RequestBytes: c.RequestBytes,
+			ResponseBytes: c.ResponseBytes, ReadUnits: c.DynamoDBReadUnits, WriteUnits: c.DynamoDBWriteUnits})
 		by[[2]string{c.Service, c.Operation}] = s
 	}
 	out := make([]Call, 0, len(by))

@@ -156,12 +156,7 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	for _, cl := range calls {
 		k := cl.Service + "." + cl.Operation
 		s := measured[k]
-		s.Service, s.Operation = cl.Service, cl.Operation
-		s.Requests += cl.Requests
-		s.RequestBytes += cl.RequestBytes
-		s.ResponseBytes += cl.ResponseBytes
-		s.ReadUnits += cl.ReadUnits
-		s.WriteUnits += cl.WriteUnits
+		s.Add(cl)
 		measured[k] = s
 	}
 	logged := map[string]costrun.Call{}

@@ -1,14 +1,11 @@
 package cost
 
 import (
-	"bytes"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"sort"
 
@@ -105,28 +102,10 @@ func (l Latencies) Validate() error {
 // LoadLatencies reads a latency file strictly (unknown keys are errors);
 // "" reads the embedded DefaultLatenciesFile.
 func LoadLatencies(path string) (Latencies, error) {
-	var (
-		data []byte
-		err  error
-	)
-	name := path
-	if path == "" {
-		name = "embedded " + DefaultLatenciesFile
-		data, err = latencyFiles.ReadFile(DefaultLatenciesFile)
-	} else {
-		data, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return Latencies{}, fmt.Errorf("read latencies: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var l Latencies
-	if err := dec.Decode(&l); err != nil {
-		return Latencies{}, fmt.Errorf("decode latencies %s: %w", name, err)
-	}
-	if err := l.Validate(); err != nil {
-		return Latencies{}, fmt.Errorf("latencies %s: %w", name, err)
+	name, err := loadStrict(path, latencyFiles, DefaultLatenciesFile, "latencies", &l, func() error { return l.Validate() })
+	if err != nil {
+		return Latencies{}, err
 	}
 	l.File = name
 	return l, nil
