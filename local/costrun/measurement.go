@@ -142,9 +142,9 @@ type Window struct {
 const MeasurementVersion = 2
 
 // Measurement is what `spillway cost` measured of one corpus in one local
-// cloud: one scheduled flush run on the idle deployment, then the corpus
-// replayed as live traffic, then again as a backfill, in contiguous
-// windows. `spillway cost` writes it with -save and reads it with
+// cloud: after a warm-up (the first line, not priced), one scheduled flush
+// run on the idle deployment, then the corpus replayed as live traffic,
+// then again as a backfill, in contiguous windows. `spillway cost` writes it with -save and reads it with
 // -measurement.
 type Measurement struct {
 	Version  int    `json:"version"`
@@ -160,6 +160,10 @@ type Measurement struct {
 	IdleFlush      Usage      `json:"idle_flush"`
 	IdleFlushCalls []Call     `json:"idle_flush_calls"`
 	Deployment     Deployment `json:"deployment"`
+	// WarmupCalls are the calls of the warm-up before the windows (the
+	// corpus's first line replayed as live traffic; not priced), so that
+	// the idle run and the windows with it account for every call.
+	WarmupCalls []Call `json:"warmup_calls,omitempty"`
 	// Live and Backfill are the two windows; a version 1 file has only
 	// Backfill.
 	Live     *Window `json:"live,omitempty"`

@@ -236,12 +236,35 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 		return m, err
 	}
 
+	// The warm-up: the corpus's first line, replayed as live traffic and
+	// not priced, so that what happens once per table or execution
+	// environment (the lake table's creation, the first cold starts) is
+	// not scaled with the bytes of the windows.
+	s0, err := quiet(ctx, c)
+	if err != nil {
+		return m, err
+	}
+	first := filepath.Join(o.WorkDir, "warmup.log")
+	if err := firstLine(o.Corpus, first); err != nil {
+		return m, err
+	}
+	warm := filepath.Join(o.WorkDir, "warmup-live.log")
+	if wrote, err := LiveCorpus(first, warm, cfgData, time.Now()); err != nil {
+		return m, err
+	} else if !wrote {
+		warm = first
+	}
+	if _, _, err := replayWindow(ctx, c, hcfg, o, "warmup", liveCfg, warm, s0, log); err != nil {
+		return m, err
+	}
+
 	// One scheduled flush run on the idle deployment (after the runs
 	// already queued).
 	before, err := quiet(ctx, c)
 	if err != nil {
 		return m, err
 	}
+	m.WarmupCalls = before.since(s0).list(functionKeys(c)...)
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)
 	}
@@ -279,6 +302,23 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 		*w.into, start = win, end
 	}
 	return m, m.Validate()
+}
+
+// firstLine copies the first line of the corpus src to dst.
+func firstLine(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("open corpus: %w", err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 1<<20).ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read corpus: %w", err)
+	}
+	if err := os.WriteFile(dst, line, 0o600); err != nil {
+		return fmt.Errorf("warm-up corpus: %w", err)
+	}
+	return nil
 }
 
 // forwarderConfigs writes the backfill (the user's or the default) and

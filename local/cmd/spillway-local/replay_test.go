@@ -146,10 +146,10 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	t.Logf("measured in %s", time.Since(t0).Round(time.Second))
 	after := edgeCalls(t, c.EdgeURL, costrun.PipelineAccessKey)
 
-	// The idle run and the two windows are contiguous: together they hold
-	// every call the edge logged.
+	// The warm-up, the idle run and the two windows are contiguous:
+	// together they hold every call the edge logged.
 	measured := map[string]costrun.Call{}
-	calls := append([]costrun.Call{}, m.IdleFlushCalls...)
+	calls := append(append([]costrun.Call{}, m.WarmupCalls...), m.IdleFlushCalls...)
 	for _, w := range m.Windows() {
 		calls = append(calls, w.Calls...)
 	}
