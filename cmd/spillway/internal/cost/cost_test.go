@@ -299,6 +299,8 @@ func TestReport(t *testing.T) {
 //	  GB-s                          2.81926 s x 1 GB (+ 20 ms init) = 2.83926
 //	ingest, 512 MB, 10 invocations billed 300 ms, 100 ms of CPU, 10 PutRecords:
 //	  100 x 1,769/512 + 10 x 30 + 10 x 0.5 = 650.47 ms > 300 ms: capped at 300 ms
+//	ingest priced at 256 MB: 100 x 1,769/256 + 10 x 30 + 5 = 996.02 ms, above the cap of
+//	  300 ms measured + 100 ms of CPU x (1,769/256 - 1,769/512) = 645.51 ms: capped at 645.51 ms
 //	fanout without per-function calls (a shared access key): measured, 1,000 ms
 func TestLambdaDurationByHand(t *testing.T) {
 	l := mustLatencies(t)
@@ -313,18 +315,20 @@ func TestLambdaDurationByHand(t *testing.T) {
 		name      string
 		f         costrun.FunctionUsage
 		td        int64
+		memoryMB  int
 		wantMs    float64
 		modelled  bool
 		capped    bool
 		wantCalls int64
 	}{
-		{"flush", flush, 4, 2819.26, true, false, 134},
-		{"ingest", ingest, 0, 300, true, true, 10},
-		{"fanout", fanout, 0, 1000, false, false, 0},
+		{"flush", flush, 4, 0, 2819.26, true, false, 134},
+		{"ingest", ingest, 0, 0, 300, true, true, 10},
+		{"ingest at 256 MB", ingest, 0, 256, 645.51, true, true, 10},
+		{"fanout", fanout, 0, 0, 1000, false, false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := l.Model(tc.name, tc.f, tc.td, 0)
+			d := l.Model(tc.name, tc.f, tc.td, tc.memoryMB)
 			if math.Abs(d.ModelledMs-tc.wantMs) > 0.01 || d.Modelled != tc.modelled || d.Capped != tc.capped || d.Calls != tc.wantCalls {
 				t.Errorf("%+v: want %.2f ms, modelled %v, capped %v, %d calls", d, tc.wantMs, tc.modelled, tc.capped, tc.wantCalls)
 			}

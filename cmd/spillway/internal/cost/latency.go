@@ -127,15 +127,16 @@ type Duration struct {
 	// they take at the latency file's figures.
 	Calls   int64   `json:"calls"`
 	CallsMs float64 `json:"calls_ms"`
-	// ModelledMs is min(MeasuredMs, CPUScaledMs + CallsMs + 0.5 ms of
-	// rounding per invocation); MeasuredMs when not Modelled.
+	// ModelledMs is min(cap, CPUScaledMs + CallsMs + 0.5 ms of rounding
+	// per invocation), the cap being MeasuredMs with its CPU time
+	// stretched to the priced memory's vCPU share; MeasuredMs when not
+	// Modelled.
 	ModelledMs float64 `json:"modelled_ms"`
 	// Modelled is false when the measurement has no per-function calls
 	// (functions that shared an access key, version 1 files): the
 	// measured duration is used.
 	Modelled bool `json:"modelled"`
-	// Capped marks a model above the measured duration (the measured one
-	// is used).
+	// Capped marks a model above the cap (the cap is used).
 	Capped bool `json:"capped,omitempty"`
 }
 
@@ -156,11 +157,7 @@ func (l Latencies) Model(name string, f costrun.FunctionUsage, tdRequests int64,
 		return d
 	}
 	d.Modelled = true
-	stretch := 1.0
-	if memoryMB > 0 && memoryMB < l.FullVCPU.MB {
-		stretch = float64(l.FullVCPU.MB) / float64(memoryMB)
-	}
-	d.CPUScaledMs = f.CPUMs * stretch
+	d.CPUScaledMs = f.CPUMs * l.stretch(memoryMB)
 	for _, c := range f.Calls {
 		d.Calls += c.Requests
 		d.CallsMs += float64(c.Requests) * l.Of(c.Service, c.Operation)
@@ -168,9 +165,21 @@ func (l Latencies) Model(name string, f costrun.FunctionUsage, tdRequests int64,
 	d.Calls += tdRequests
 	d.CallsMs += float64(tdRequests) * l.Of(tdService, tdImport)
 	model := d.CPUScaledMs + d.CallsMs + 0.5*float64(f.Invocations)
-	d.ModelledMs = math.Min(model, float64(f.BilledMs))
-	d.Capped = model > float64(f.BilledMs)
+	// The cap is the measured duration, its CPU part stretched or shrunk
+	// to memoryMB's vCPU share when that differs from the measured memory.
+	upper := float64(f.BilledMs) + f.CPUMs*(l.stretch(memoryMB)-l.stretch(f.MemoryMB))
+	d.ModelledMs = math.Min(model, upper)
+	d.Capped = model > upper
 	return d
+}
+
+// stretch is how much longer CPU work takes at memoryMB than on a whole
+// vCPU (1 at FullVCPU.MB and above).
+func (l Latencies) stretch(memoryMB int) float64 {
+	if memoryMB > 0 && memoryMB < l.FullVCPU.MB {
+		return float64(l.FullVCPU.MB) / float64(memoryMB)
+	}
+	return 1
 }
 
 // GBSeconds is the duration plus init at memoryMB (f's configured memory
