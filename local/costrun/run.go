@@ -22,12 +22,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,15 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"gopkg.in/yaml.v3"
 
-	fwdconfig "github.com/spillwayhq/spillway/forwarder/config"
-	"github.com/spillwayhq/spillway/forwarder/parser"
-	"github.com/spillwayhq/spillway/forwarder/tail"
-	"github.com/spillwayhq/spillway/local/apigw"
 	"github.com/spillwayhq/spillway/local/cloud"
-	"github.com/spillwayhq/spillway/local/edge"
-	"github.com/spillwayhq/spillway/local/lambdarun"
 	"github.com/spillwayhq/spillway/local/replay"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
@@ -67,110 +56,6 @@ func FunctionAccessKeys() map[string]map[string]string {
 		out[short] = map[string]string{"AWS_ACCESS_KEY_ID": "spillway-fn-" + short}
 	}
 	return out
-}
-
-// liveTimeKey is the parser time_key LiveForwarderConfig sets: a field no
-// parser produces, so every event is timed when it is read.
-const liveTimeKey = "spillway_cost_read_time"
-
-// LiveForwarderConfig rewrites a forwarder configuration so that every
-// tail source's parser takes its time from a field no record has
-// (time_key: spillway_cost_read_time): the forwarder then times each event
-// when it reads the line, as a live tail of the same file would have it.
-// Lines, their order and every other field are unchanged (the record's
-// "time" is always the integer event time, so the parsed time field is
-// replaced either way). The apache2 parser ignores time_key (as Fluentd's
-// does): LiveCorpus rewrites its times in a copy of the corpus instead.
-func LiveForwarderConfig(data []byte) ([]byte, error) {
-	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("forwarder config: %w", err)
-	}
-	sources, _ := m["sources"].(map[string]any)
-	tails, _ := sources["tail"].([]any)
-	if len(tails) == 0 {
-		return nil, errors.New("forwarder config: no tail source to replay")
-	}
-	for _, t := range tails {
-		tm, ok := t.(map[string]any)
-		if !ok {
-			continue
-		}
-		p, _ := tm["parse"].(map[string]any)
-		if p == nil {
-			p = map[string]any{}
-			tm["parse"] = p
-		}
-		p["time_key"] = liveTimeKey
-		delete(p, "keep_time_key")
-	}
-	out, err := yaml.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode live forwarder config: %w", err)
-	}
-	if _, err := fwdconfig.Parse(out); err != nil {
-		return nil, fmt.Errorf("live forwarder config: %w", err)
-	}
-	return out, nil
-}
-
-// clfTime is the first Common Log Format timestamp of a line, the time
-// the apache2 parser reads: [17/May/2015:10:05:03 +0000].
-var clfTime = regexp.MustCompile(`\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]`)
-
-// clfLayout formats a time as clfTime matches it, in UTC (same length).
-const clfLayout = "[02/Jan/2006:15:04:05 -0700]"
-
-// LiveCorpus writes to dst a copy of the corpus src for the live window
-// when a tail source of cfg (a forwarder configuration) uses the apache2
-// parser, which takes its time from the line whatever time_key says: each
-// line's first Common Log Format timestamp becomes now (the replay clock,
-// UTC, same length), every other byte unchanged. It reports whether it
-// wrote the copy; without an apache2 source the corpus is replayed as is.
-func LiveCorpus(src, dst string, cfg []byte, now time.Time) (bool, error) {
-	c, err := fwdconfig.Parse(cfg)
-	if err != nil {
-		return false, fmt.Errorf("forwarder config: %w", err)
-	}
-	if !slices.ContainsFunc(c.Sources.Tail, func(t tail.Config) bool { return t.Parse.Type == parser.TypeApache2 }) {
-		return false, nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return false, fmt.Errorf("open corpus: %w", err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return false, fmt.Errorf("live corpus: %w", err)
-	}
-	stamp := []byte(now.UTC().Format(clfLayout))
-	r, w := bufio.NewReaderSize(in, 1<<20), bufio.NewWriterSize(out, 1<<20)
-	for {
-		line, rerr := r.ReadBytes('\n')
-		if loc := clfTime.FindIndex(line); loc != nil {
-			copy(line[loc[0]:loc[1]], stamp)
-		}
-		if _, err := w.Write(line); err != nil {
-			out.Close()
-			return false, fmt.Errorf("live corpus: %w", err)
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			out.Close()
-			return false, fmt.Errorf("read corpus: %w", rerr)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		out.Close()
-		return false, fmt.Errorf("live corpus: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return false, fmt.Errorf("live corpus: %w", err)
-	}
-	return true, nil
 }
 
 // firehoseRecordBytes is the size Firehose rounds each record up to.
@@ -302,23 +187,6 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 		*w.into, start = win, end
 	}
 	return m, m.Validate()
-}
-
-// firstLine copies the first line of the corpus src to dst.
-func firstLine(src, dst string) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("open corpus: %w", err)
-	}
-	defer f.Close()
-	line, err := bufio.NewReaderSize(f, 1<<20).ReadBytes('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read corpus: %w", err)
-	}
-	if err := os.WriteFile(dst, line, 0o600); err != nil {
-		return fmt.Errorf("warm-up corpus: %w", err)
-	}
-	return nil
 }
 
 // forwarderConfigs writes the backfill (the user's or the default) and
@@ -486,177 +354,4 @@ func listSizes(ctx context.Context, cfg aws.Config, bucket, prefix string) (map[
 		}
 	}
 	return out, nil
-}
-
-// snapshot is the counters at one moment.
-type snapshot struct {
-	calls map[[3]string]edge.CallCount // by caller, service, operation
-	fns   map[string]lambdarun.Billing
-	logs  map[string]int64
-	api   apigw.Usage
-	td    int64
-	fired int64
-}
-
-// quietTick is how long the pipeline's calls must stay unchanged for quiet.
-const quietTick = time.Second
-
-// functionKeys are the distinct access keys the functions sign with, sorted.
-func functionKeys(c *cloud.Cloud) []string {
-	set := map[string]bool{}
-	for _, f := range c.Functions {
-		set[accessKey(f)] = true
-	}
-	return slices.Sorted(maps.Keys(set))
-}
-
-// accessKey is the access key a function signs with.
-func accessKey(f *cloud.Function) string {
-	if k := f.Runner.Config().Env["AWS_ACCESS_KEY_ID"]; k != "" {
-		return k
-	}
-	return PipelineAccessKey
-}
-
-// ownKey reports whether short signs with a key no other function uses.
-func ownKey(c *cloud.Cloud, short string) bool {
-	k := accessKey(c.Functions[short])
-	for other, f := range c.Functions {
-		if other != short && accessKey(f) == k {
-			return false
-		}
-	}
-	return true
-}
-
-// quiet waits until the pipeline is idle and returns its snapshot: no
-// queued flush run, and no call of the functions for one quietTick (the
-// ESM poller reads the stream all the time, so its calls do not count). A
-// fanout invocation still in flight when the flush queue drains can ask
-// for one more flush run, whose calls belong to the measured window.
-func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
-	flush := c.Functions["flush"].Runner
-	t := time.NewTicker(quietTick)
-	defer t.Stop()
-	var last map[[3]string]edge.CallCount
-	for {
-		if err := flush.WaitAsync(ctx); err != nil {
-			return snapshot{}, fmt.Errorf("wait for flush runs: %w", err)
-		}
-		s := take(c)
-		calls := maps.Clone(s.calls)
-		maps.DeleteFunc(calls, func(k [3]string, _ edge.CallCount) bool { return k[0] == cloud.ESMAccessKey })
-		if last != nil && maps.Equal(calls, last) {
-			return s, nil
-		}
-		last = calls
-		select {
-		case <-ctx.Done():
-			return snapshot{}, fmt.Errorf("wait for the pipeline to go quiet: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-func take(c *cloud.Cloud) snapshot {
-	s := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
-	for _, caller := range append(functionKeys(c), cloud.ESMAccessKey) {
-		for _, cc := range c.Edge.CallsBy(caller) {
-			s.calls[[3]string{caller, cc.Service, cc.Operation}] = cc
-		}
-	}
-	for short, f := range c.Functions {
-		s.fns[short] = f.Runner.Billing()
-		if st, err := os.Stat(filepath.Join(c.DataDir, "logs", short+".log")); err == nil {
-			s.logs[short] = st.Size()
-		}
-	}
-	s.api = c.API.Usage()
-	if c.TD != nil {
-		s.td = int64(c.TD.Stats().Requests)
-	}
-	s.fired = c.Schedule.Stats().Fired
-	return s
-}
-
-// since is s less an earlier snapshot a.
-func (s snapshot) since(a snapshot) snapshot {
-	d := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
-	for k, c := range s.calls {
-		if c = c.Since(a.calls[k]); c.Requests > 0 {
-			d.calls[k] = c
-		}
-	}
-	for k, b := range s.fns {
-		p := a.fns[k]
-		b.Invocations -= p.Invocations
-		b.BilledMs -= p.BilledMs
-		b.InitMs -= p.InitMs
-		b.ColdStarts -= p.ColdStarts
-		b.CPUMs -= p.CPUMs
-		d.fns[k] = b
-		d.logs[k] = s.logs[k] - a.logs[k]
-	}
-	d.api = apigw.Usage{Requests: s.api.Requests - a.api.Requests, MeteredRequests: s.api.MeteredRequests - a.api.MeteredRequests,
-		RequestBytes: s.api.RequestBytes - a.api.RequestBytes, ResponseBytes: s.api.ResponseBytes - a.api.ResponseBytes}
-	d.td = s.td - a.td
-	d.fired = s.fired - a.fired
-	return d
-}
-
-// usage sums a snapshot difference into billing units; each function that
-// signs with its own key gets its calls.
-func (d snapshot) usage(c *cloud.Cloud) Usage {
-	u := Usage{APIRequests: d.api.Requests, APIMeteredRequests: d.api.MeteredRequests, Functions: map[string]FunctionUsage{}, TDRequests: d.td}
-	for short, b := range d.fns {
-		f := FunctionUsage{MemoryMB: b.MemoryMB, Invocations: b.Invocations, BilledMs: b.BilledMs, InitMs: b.InitMs, LogBytes: d.logs[short], CPUMs: b.CPUMs}
-		if fn := c.Functions[short]; fn != nil && ownKey(c, short) {
-			f.Calls = d.list(accessKey(fn))
-		}
-		u.Functions[short] = f
-	}
-	var units edge.BillingUnits
-	for _, c := range d.calls {
-		units.Add(c.BillingUnits)
-		switch c.S3Class {
-		case "tier1":
-			u.S3Tier1 += c.Requests
-		case "tier2":
-			u.S3Tier2 += c.Requests
-		case "free":
-			u.S3Free += c.Requests
-		}
-		if c.Service == "glue" {
-			u.GlueRequests += c.Requests
-		}
-	}
-	u.KinesisRecords, u.KinesisPayloadUnits, u.KinesisWrittenKB, u.KinesisReadBytes = units.KinesisRecords, units.KinesisPayloadUnits, units.KinesisWrittenKB, units.KinesisReadBytes
-	u.DynamoDBReadUnits, u.DynamoDBWriteUnits = units.DynamoDBReadUnits, units.DynamoDBWriteUnits
-	return u
-}
-
-// list is the difference's calls by the given callers, summed by service
-// and operation and sorted.
-func (d snapshot) list(callers ...string) []Call {
-	by := map[[2]string]Call{}
-	for k, c := range d.calls {
-		if !slices.Contains(callers, k[0]) {
-			continue
-		}
-		s := by[[2]string{c.Service, c.Operation}]
-		s.Add(Call{Service: c.Service, Operation: c.Operation, Requests: c.Requests, RequestBytes: c.RequestBytes,
-			ResponseBytes: c.ResponseBytes, ReadUnits: c.DynamoDBReadUnits, WriteUnits: c.DynamoDBWriteUnits})
-		by[[2]string{c.Service, c.Operation}] = s
-	}
-	out := make([]Call, 0, len(by))
-	for _, c := range by {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Service != out[j].Service {
-			return out[i].Service < out[j].Service
-		}
-		return out[i].Operation < out[j].Operation
-	})
-	return out
 }
