@@ -137,4 +137,3 @@ func firstLine(src, dst string) error {
 	}
 	return nil
 }
-
