@@ -19,18 +19,22 @@ import (
 const costUsage = `usage: spillway cost [flags]
 
 Replays a corpus through the local cloud (moto, the Terraform example, the
-real functions and forwarder; run it from a clone of Spillway), counts the
-calls and billing units it made, and prints $/TB by service at 10 GB, 1 TB
-and 50 TB a day next to Amazon Data Firehose and a td-agent aggregator
-fleet, and what the knobs change. See docs/COST.md.
+real functions and forwarder; run it from a clone of Spillway) twice: as
+live traffic (every event timed when it is read) and as a backfill (the
+corpus's own times). It counts the calls and billing units each made, and
+prints $/TB by service at 10 GB, 1 TB and 50 TB a day next to Amazon Data
+Firehose and a td-agent aggregator fleet, and what the knobs change. Lambda
+duration is modelled (CPU time plus each AWS call at a documented AWS
+latency), with the duration measured on moto as the upper bound. See
+docs/COST.md.
 
 flags:`
 
 // costFlags are spillway cost's settings.
 type costFlags struct {
-	corpus, forwarderConfig, prices, format, measurement, save, repo, workDir string
-	lines                                                                     int
-	parquet, partitioning                                                     bool
+	corpus, forwarderConfig, prices, latencies, format, measurement, save, repo, workDir string
+	lines                                                                                int
+	parquet, partitioning                                                                bool
 }
 
 func newCostFlags(out io.Writer) (*flag.FlagSet, *costFlags) {
@@ -42,6 +46,7 @@ func newCostFlags(out io.Writer) (*flag.FlagSet, *costFlags) {
 	fs.IntVar(&f.lines, "lines", 0, "replay N generated Apache combined lines (seeded) instead of a corpus")
 	fs.StringVar(&f.forwarderConfig, "forwarder-config", "", "your forwarder.yaml (parsers, buffer); its tail paths are replaced by the corpus (default: apache2 parser, default buffer)")
 	fs.StringVar(&f.prices, "prices", "", "price file (default: the embedded "+cost.DefaultPricesFile+")")
+	fs.StringVar(&f.latencies, "latencies", "", "AWS call latency file for the modelled Lambda duration (default: the embedded "+cost.DefaultLatenciesFile+")")
 	fs.StringVar(&f.format, "format", "table", "output: table or json")
 	fs.StringVar(&f.measurement, "measurement", "", "price a measurement saved with -save instead of replaying")
 	fs.StringVar(&f.save, "save", "", "write the measurement to this file")
@@ -74,6 +79,10 @@ func runCost(ctx context.Context, args []string, out io.Writer, log *slog.Logger
 	if err != nil {
 		return usageErr(err)
 	}
+	latencies, err := cost.LoadLatencies(f.latencies)
+	if err != nil {
+		return usageErr(err)
+	}
 	var m costrun.Measurement
 	if f.measurement != "" {
 		if m, err = costrun.LoadMeasurement(f.measurement); err != nil {
@@ -89,7 +98,7 @@ func runCost(ctx context.Context, args []string, out io.Writer, log *slog.Logger
 	}
 	opts := cost.DefaultOptions()
 	opts.FirehoseParquet, opts.FirehosePartitioning = f.parquet, f.partitioning
-	r := cost.NewReport(m, prices, opts, cost.DefaultScales())
+	r := cost.NewReport(m, prices, latencies, opts, cost.DefaultScales())
 	if f.format == "json" {
 		return r.WriteJSON(out)
 	}
@@ -138,6 +147,9 @@ func measure(ctx context.Context, f *costFlags, log *slog.Logger) (costrun.Measu
 	o := cloud.DefaultOptions()
 	o.EdgeAddr, o.APIAddr, o.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	o.RepoRoot, o.DataDir, o.NamePrefix = root, filepath.Join(work, "cloud"), "spillway-cost"
+	// Each function signs with its own key: the edge counts its calls
+	// apart, for the modelled duration.
+	o.FunctionEnv = costrun.FunctionAccessKeys()
 	log.Info("cost: starting the local cloud", "data_dir", o.DataDir)
 	c, err := cloud.Start(ctx, o)
 	if err != nil {

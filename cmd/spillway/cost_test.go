@@ -13,10 +13,13 @@ import (
 )
 
 // TestCostFromSavedMeasurement prices testdata/cost-measurement.json (a
-// measurement saved by `spillway cost -save` from the 10k corpus) as the
-// command would, and checks the exit codes of bad usage.
+// version 2 measurement saved by `spillway cost -save` from the 10k
+// corpus: live and backfill windows) and cost-measurement-v1.json (a
+// version 1 file: one window, the corpus's own times) as the command
+// would, and checks the exit codes of bad usage.
 func TestCostFromSavedMeasurement(t *testing.T) {
 	saved := filepath.Join("testdata", "cost-measurement.json")
+	v1 := filepath.Join("testdata", "cost-measurement-v1.json")
 	badPrices := filepath.Join(t.TempDir(), "prices.json")
 	if err := os.WriteFile(badPrices, []byte(`{"region":"x","date":"y","prices":{}}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -27,8 +30,12 @@ func TestCostFromSavedMeasurement(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"json", []string{"cost", "-measurement", saved, "-format", "json"}, exitOK, []string{`"ratio_to_firehose"`, `"spillway_usd_per_tb"`, `"firehose_usd_per_tb"`, `"50 TB/day"`}},
-		{"table", []string{"cost", "-measurement", saved}, exitOK, []string{"== 1 TB/day", "Spillway $/TB / Firehose $/TB", "what moves the cost", "PutRecords", "TransactWriteItems"}},
+		{"json", []string{"cost", "-measurement", saved, "-format", "json"}, exitOK, []string{`"ratio_to_firehose"`, `"spillway_usd_per_tb"`, `"firehose_usd_per_tb"`, `"50 TB/day"`,
+			`"window": "live"`, `"backfill": {`, `"spillway_usd_per_tb_measured_duration"`, `"modelled_ms"`}},
+		{"table", []string{"cost", "-measurement", saved}, exitOK, []string{"== 1 TB/day", "Spillway $/TB / Firehose $/TB", "what moves the cost", "PutRecords", "TransactWriteItems",
+			"LIVE TRAFFIC", "BACKFILL (the corpus's own event times; 85 sealed hour partitions)", "upper bound", "modelled ms"}},
+		{"version 1 file", []string{"cost", "-measurement", v1}, exitOK, []string{"no live window", "BACKFILL", "no per-function calls: measured"}},
+		{"latencies missing", []string{"cost", "-measurement", saved, "-latencies", badPrices}, exitUsage, []string{"latencies"}},
 		{"two corpora", []string{"cost", "-measurement", saved, "-lines", "10"}, exitUsage, nil},
 		{"bad format", []string{"cost", "-measurement", saved, "-format", "xml"}, exitUsage, nil},
 		{"prices missing", []string{"cost", "-measurement", saved, "-prices", badPrices}, exitUsage, []string{"prices.lambda_request: missing"}},
@@ -51,18 +58,28 @@ func TestCostFromSavedMeasurement(t *testing.T) {
 	if code := run(context.Background(), []string{"cost", "-measurement", saved, "-format", "json"}, &out, io.Discard, slog.New(slog.DiscardHandler)); code != exitOK {
 		t.Fatal(code)
 	}
-	var doc struct {
-		Scales []struct {
-			Spillway float64 `json:"spillway_usd_per_tb"`
-			Firehose float64 `json:"firehose_usd_per_tb"`
-			Ratio    float64 `json:"ratio_to_firehose"`
-		} `json:"scales"`
+	type scales []struct {
+		Spillway float64 `json:"spillway_usd_per_tb"`
+		Firehose float64 `json:"firehose_usd_per_tb"`
+		Ratio    float64 `json:"ratio_to_firehose"`
+		Upper    float64 `json:"spillway_usd_per_tb_measured_duration"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Scales) != 3 {
+	var doc struct {
+		Window   string `json:"window"`
+		Scales   scales `json:"scales"`
+		Backfill struct {
+			Window string `json:"window"`
+			Scales scales `json:"scales"`
+		} `json:"backfill"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Scales) != 3 || len(doc.Backfill.Scales) != 3 {
 		t.Fatalf("json: %v %s", err, out.String())
 	}
-	for _, s := range doc.Scales {
-		if s.Ratio <= 0 || s.Ratio != s.Spillway/s.Firehose {
+	if doc.Window != "live" || doc.Backfill.Window != "backfill" {
+		t.Errorf("windows %q and %q, want live and backfill", doc.Window, doc.Backfill.Window)
+	}
+	for _, s := range append(doc.Scales, doc.Backfill.Scales...) {
+		if s.Ratio <= 0 || s.Ratio != s.Spillway/s.Firehose || s.Upper < s.Spillway {
 			t.Errorf("scale %+v", s)
 		}
 	}

@@ -2,13 +2,17 @@
 // units: it replays the corpus through a running local cloud with the real
 // forwarder (local/replay) and reads back what the pipeline's own calls
 // counted at the edge (requests and billing units), what the Lambda runner
-// billed per function, the API front's requests, the bytes the functions
-// logged and what the lake gained, plus one scheduled flush run on the
-// idle deployment. Its Measurement is what `spillway cost` prices.
+// billed per function (with the CPU time the functions used), the API
+// front's requests, the bytes the functions logged and what the lake
+// gained, plus one scheduled flush run on the idle deployment. It replays
+// the corpus twice in one cloud, in contiguous windows: as live traffic
+// (every event timed when the forwarder read it) and as a backfill (the
+// corpus's own times). Its Measurement is what `spillway cost` prices.
 //
 // The harness's own reads (catalog polls, S3 listings, the deployment's
 // description) are signed with HarnessAccessKey, so the edge counts them
-// apart from the pipeline's calls (PipelineAccessKey).
+// apart from the pipeline's calls (PipelineAccessKey, or one key per
+// function when the cloud was started with FunctionAccessKeys).
 package costrun
 
 import (
@@ -18,10 +22,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,10 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/spillwayhq/spillway/local/apigw"
 	"github.com/spillwayhq/spillway/local/cloud"
-	"github.com/spillwayhq/spillway/local/edge"
-	"github.com/spillwayhq/spillway/local/lambdarun"
 	"github.com/spillwayhq/spillway/local/replay"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
@@ -46,6 +45,18 @@ const (
 	// HarnessAccessKey signs the measurement's own reads.
 	HarnessAccessKey = "spillway-harness"
 )
+
+// FunctionAccessKeys are the access keys `spillway cost` gives each
+// function (through cloud.Options.FunctionEnv), so that the edge counts
+// each function's calls apart; the cost model charges a function's
+// modelled duration for its own calls.
+func FunctionAccessKeys() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, short := range cloud.Functions {
+		out[short] = map[string]string{"AWS_ACCESS_KEY_ID": "spillway-fn-" + short}
+	}
+	return out
+}
 
 // firehoseRecordBytes is the size Firehose rounds each record up to.
 const firehoseRecordBytes = 5 * 1024
@@ -84,8 +95,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Measure replays o.Corpus through c and returns what it counted. It turns
-// the edge's metering (edge.Config.Metering) on while it runs.
+// Measure replays o.Corpus through c twice, as live traffic and as a
+// backfill, and returns what it counted. It turns the edge's metering
+// (edge.Config.Metering) on while it runs.
 func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error) {
 	c.Edge.SetMetering(true)
 	defer c.Edge.SetMetering(false)
@@ -93,7 +105,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := Measurement{Corpus: o.Corpus}
+	m := Measurement{Version: MeasurementVersion, Corpus: o.Corpus}
 	if err := corpusStats(o.Corpus, &m); err != nil {
 		return m, err
 	}
@@ -104,6 +116,32 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if m.Deployment, err = describe(ctx, c, hcfg); err != nil {
 		return m, err
 	}
+	backfillCfg, liveCfg, cfgData, err := forwarderConfigs(o)
+	if err != nil {
+		return m, err
+	}
+
+	// The warm-up: the corpus's first line, replayed as live traffic and
+	// not priced, so that what happens once per table or execution
+	// environment (the lake table's creation, the first cold starts) is
+	// not scaled with the bytes of the windows.
+	s0, err := quiet(ctx, c)
+	if err != nil {
+		return m, err
+	}
+	first := filepath.Join(o.WorkDir, "warmup.log")
+	if err := firstLine(o.Corpus, first); err != nil {
+		return m, err
+	}
+	warm := filepath.Join(o.WorkDir, "warmup-live.log")
+	if wrote, err := LiveCorpus(first, warm, cfgData, time.Now()); err != nil {
+		return m, err
+	} else if !wrote {
+		warm = first
+	}
+	if _, _, err := replayWindow(ctx, c, hcfg, o, "warmup", liveCfg, warm, s0, log); err != nil {
+		return m, err
+	}
 
 	// One scheduled flush run on the idle deployment (after the runs
 	// already queued).
@@ -111,6 +149,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err != nil {
 		return m, err
 	}
+	m.WarmupCalls = before.since(s0).list(functionKeys(c)...)
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)
 	}
@@ -118,21 +157,69 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err != nil {
 		return m, err
 	}
-	m.IdleFlush = idle.since(before).usage()
-	m.IdleFlushCalls = idle.since(before).list(PipelineAccessKey)
+	d := idle.since(before)
+	m.IdleFlush = d.usage(c)
+	m.IdleFlushCalls = d.list(functionKeys(c)...)
 	log.Info("cost: idle flush run measured", "gb_s", m.IdleFlush.Functions["flush"].GBSeconds(0))
 
-	// The replay.
-	cfgPath := o.ForwarderConfig
-	if cfgPath == "" {
-		if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
-			return m, fmt.Errorf("cost work dir: %w", err)
+	// The two replays, in contiguous windows: no call falls between them.
+	start := idle
+	for _, w := range []struct {
+		name, cfg string
+		into      **Window
+	}{{WindowLive, liveCfg, &m.Live}, {WindowBackfill, backfillCfg, &m.Backfill}} {
+		corpus := o.Corpus
+		if w.name == WindowLive {
+			// The replay clock: the copy is written just before the replay.
+			live := filepath.Join(o.WorkDir, "live-corpus.log")
+			wrote, err := LiveCorpus(o.Corpus, live, cfgData, time.Now())
+			if err != nil {
+				return m, err
+			}
+			if wrote {
+				corpus = live
+			}
 		}
-		cfgPath = filepath.Join(o.WorkDir, "default-forwarder.yaml")
-		if err := os.WriteFile(cfgPath, []byte(DefaultForwarderConfig), 0o600); err != nil {
-			return m, fmt.Errorf("write default forwarder config: %w", err)
+		win, end, err := replayWindow(ctx, c, hcfg, o, w.name, w.cfg, corpus, start, log)
+		if err != nil {
+			return m, err
 		}
+		*w.into, start = win, end
 	}
+	return m, m.Validate()
+}
+
+// forwarderConfigs writes the backfill (the user's or the default) and
+// the live forwarder configurations into o.WorkDir.
+func forwarderConfigs(o Options) (backfill, live string, data []byte, err error) {
+	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
+		return "", "", nil, fmt.Errorf("cost work dir: %w", err)
+	}
+	backfill = o.ForwarderConfig
+	data = []byte(DefaultForwarderConfig)
+	if backfill == "" {
+		backfill = filepath.Join(o.WorkDir, "default-forwarder.yaml")
+		if err := os.WriteFile(backfill, data, 0o600); err != nil {
+			return "", "", nil, fmt.Errorf("write default forwarder config: %w", err)
+		}
+	} else if data, err = os.ReadFile(backfill); err != nil {
+		return "", "", nil, fmt.Errorf("read forwarder config: %w", err)
+	}
+	liveData, err := LiveForwarderConfig(data)
+	if err != nil {
+		return "", "", nil, err
+	}
+	// The corpus replaces the tail paths, so the live file can live in WorkDir.
+	live = filepath.Join(o.WorkDir, "live-forwarder.yaml")
+	if err := os.WriteFile(live, liveData, 0o600); err != nil {
+		return "", "", nil, fmt.Errorf("write live forwarder config: %w", err)
+	}
+	return backfill, live, data, nil
+}
+
+// replayWindow replays the corpus with one forwarder configuration and
+// measures the window from start until the pipeline is quiet again.
+func replayWindow(ctx context.Context, c *cloud.Cloud, hcfg aws.Config, o Options, name, cfgPath, corpus string, start snapshot, log *slog.Logger) (*Window, snapshot, error) {
 	target := replay.Target{
 		Cloud: &cloud.Cloud{EdgeURL: c.EdgeURL, APIURL: c.APIURL, APIKey: c.APIKey, TDURL: c.TDURL, TDAPIKey: c.TDAPIKey, AWS: hcfg, Outputs: c.Outputs},
 		TD: func(_ context.Context, db, table string) (int64, error) {
@@ -141,42 +228,46 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	}
 	sealedBefore, err := listSizes(ctx, hcfg, c.Outputs.Bucket, layout.PrefixSealed)
 	if err != nil {
-		return m, err
+		return nil, start, err
 	}
-	start := idle // contiguous windows: no call falls between them
-	obs, took, err := replay.Run(ctx, target, replay.Options{ForwarderConfig: cfgPath, Logs: []string{o.Corpus},
-		WorkDir: filepath.Join(o.WorkDir, "replay"), ForwarderBin: o.ForwarderBin, RepoRoot: o.RepoRoot, Logger: log})
+	log.Info("cost: replaying", "window", name, "corpus", corpus)
+	obs, took, err := replay.Run(ctx, target, replay.Options{ForwarderConfig: cfgPath, Logs: []string{corpus},
+		WorkDir: filepath.Join(o.WorkDir, "replay-"+name), ForwarderBin: o.ForwarderBin, RepoRoot: o.RepoRoot, Logger: log})
 	if err != nil {
-		return m, fmt.Errorf("replay %s: %w", o.Corpus, err)
+		return nil, start, fmt.Errorf("replay %s (%s): %w", o.Corpus, name, err)
 	}
 	if obs.NotSettled != "" {
-		return m, fmt.Errorf("replay %s did not settle: %s", o.Corpus, obs.NotSettled)
+		return nil, start, fmt.Errorf("replay %s (%s) did not settle: %s", o.Corpus, name, obs.NotSettled)
 	}
 	end, err := quiet(ctx, c)
 	if err != nil {
-		return m, err
+		return nil, start, err
 	}
-	m.ReplaySeconds = took.Seconds()
 	d := end.since(start)
-	m.Replay = d.usage()
-	m.Calls = d.list(PipelineAccessKey)
-	m.ESMCalls = d.list(cloud.ESMAccessKey)
-	m.ScheduledRuns = d.fired
+	w := &Window{Name: name, ReplaySeconds: took.Seconds(), Replay: d.usage(c), Calls: d.list(functionKeys(c)...),
+		ESMCalls: d.list(cloud.ESMAccessKey), ScheduledRuns: d.fired}
 	for _, t := range obs.Tables {
-		m.Events += t.Catalog
-		m.Tables++
+		w.Events += t.Catalog
+		w.Tables++
 	}
 	sealedAfter, err := listSizes(ctx, hcfg, c.Outputs.Bucket, layout.PrefixSealed)
 	if err != nil {
-		return m, err
+		return nil, start, err
 	}
+	parts := map[layout.Partition]bool{}
 	for k, n := range sealedAfter {
-		if _, ok := sealedBefore[k]; !ok {
-			m.SealedObjects++
-			m.SealedBytes += n
+		if _, ok := sealedBefore[k]; ok {
+			continue
+		}
+		w.SealedObjects++
+		w.SealedBytes += n
+		if so, err := layout.ParseSealedKey(k); err == nil {
+			parts[so.Partition] = true
 		}
 	}
-	return m, m.Validate()
+	w.SealedPartitions = len(parts)
+	log.Info("cost: window measured", "window", name, "events", w.Events, "sealed_partitions", w.SealedPartitions)
+	return w, end, nil
 }
 
 // corpusStats counts the corpus's lines and bytes, and its size as
@@ -263,132 +354,4 @@ func listSizes(ctx context.Context, cfg aws.Config, bucket, prefix string) (map[
 		}
 	}
 	return out, nil
-}
-
-// snapshot is the counters at one moment.
-type snapshot struct {
-	calls map[[3]string]edge.CallCount // by caller, service, operation
-	fns   map[string]lambdarun.Billing
-	logs  map[string]int64
-	api   apigw.Usage
-	fired int64
-}
-
-// quietTick is how long the pipeline's calls must stay unchanged for quiet.
-const quietTick = time.Second
-
-// quiet waits until the pipeline is idle and returns its snapshot: no
-// queued flush run, and no call of the functions for one quietTick (the
-// ESM poller reads the stream all the time, so its calls do not count). A
-// fanout invocation still in flight when the flush queue drains can ask
-// for one more flush run, whose calls belong to the measured window.
-func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
-	flush := c.Functions["flush"].Runner
-	t := time.NewTicker(quietTick)
-	defer t.Stop()
-	var last map[[3]string]edge.CallCount
-	for {
-		if err := flush.WaitAsync(ctx); err != nil {
-			return snapshot{}, fmt.Errorf("wait for flush runs: %w", err)
-		}
-		s := take(c)
-		calls := maps.Clone(s.calls)
-		maps.DeleteFunc(calls, func(k [3]string, _ edge.CallCount) bool { return k[0] != PipelineAccessKey })
-		if last != nil && maps.Equal(calls, last) {
-			return s, nil
-		}
-		last = calls
-		select {
-		case <-ctx.Done():
-			return snapshot{}, fmt.Errorf("wait for the pipeline to go quiet: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-func take(c *cloud.Cloud) snapshot {
-	s := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
-	for _, caller := range []string{PipelineAccessKey, cloud.ESMAccessKey} {
-		for _, cc := range c.Edge.CallsBy(caller) {
-			s.calls[[3]string{caller, cc.Service, cc.Operation}] = cc
-		}
-	}
-	for short, f := range c.Functions {
-		s.fns[short] = f.Runner.Billing()
-		if st, err := os.Stat(filepath.Join(c.DataDir, "logs", short+".log")); err == nil {
-			s.logs[short] = st.Size()
-		}
-	}
-	s.api = c.API.Usage()
-	s.fired = c.Schedule.Stats().Fired
-	return s
-}
-
-// since is s less an earlier snapshot a.
-func (s snapshot) since(a snapshot) snapshot {
-	d := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
-	for k, c := range s.calls {
-		if c = c.Since(a.calls[k]); c.Requests > 0 {
-			d.calls[k] = c
-		}
-	}
-	for k, b := range s.fns {
-		p := a.fns[k]
-		b.Invocations -= p.Invocations
-		b.BilledMs -= p.BilledMs
-		b.InitMs -= p.InitMs
-		b.ColdStarts -= p.ColdStarts
-		d.fns[k] = b
-		d.logs[k] = s.logs[k] - a.logs[k]
-	}
-	d.api = apigw.Usage{Requests: s.api.Requests - a.api.Requests, MeteredRequests: s.api.MeteredRequests - a.api.MeteredRequests,
-		RequestBytes: s.api.RequestBytes - a.api.RequestBytes, ResponseBytes: s.api.ResponseBytes - a.api.ResponseBytes}
-	d.fired = s.fired - a.fired
-	return d
-}
-
-// usage sums a snapshot difference into billing units.
-func (d snapshot) usage() Usage {
-	u := Usage{APIRequests: d.api.Requests, APIMeteredRequests: d.api.MeteredRequests, Functions: map[string]FunctionUsage{}}
-	for short, b := range d.fns {
-		u.Functions[short] = FunctionUsage{MemoryMB: b.MemoryMB, Invocations: b.Invocations, BilledMs: b.BilledMs, InitMs: b.InitMs, LogBytes: d.logs[short]}
-	}
-	var units edge.BillingUnits
-	for _, c := range d.calls {
-		units.Add(c.BillingUnits)
-		switch c.S3Class {
-		case "tier1":
-			u.S3Tier1 += c.Requests
-		case "tier2":
-			u.S3Tier2 += c.Requests
-		case "free":
-			u.S3Free += c.Requests
-		}
-		if c.Service == "glue" {
-			u.GlueRequests += c.Requests
-		}
-	}
-	u.KinesisRecords, u.KinesisPayloadUnits, u.KinesisWrittenKB, u.KinesisReadBytes = units.KinesisRecords, units.KinesisPayloadUnits, units.KinesisWrittenKB, units.KinesisReadBytes
-	u.DynamoDBReadUnits, u.DynamoDBWriteUnits = units.DynamoDBReadUnits, units.DynamoDBWriteUnits
-	return u
-}
-
-// list is the difference's calls by one caller, sorted by service and
-// operation.
-func (d snapshot) list(caller string) []Call {
-	out := make([]Call, 0, len(d.calls))
-	for k, c := range d.calls {
-		if k[0] != caller {
-			continue
-		}
-		out = append(out, Call{Service: c.Service, Operation: c.Operation, Requests: c.Requests, RequestBytes: c.RequestBytes,
-			ResponseBytes: c.ResponseBytes, ReadUnits: c.DynamoDBReadUnits, WriteUnits: c.DynamoDBWriteUnits})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Service != out[j].Service {
-			return out[i].Service < out[j].Service
-		}
-		return out[i].Operation < out[j].Operation
-	})
-	return out
 }

@@ -1,6 +1,7 @@
 package lambdarun
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -55,5 +56,37 @@ func TestBillingCounts(t *testing.T) {
 	}
 	if b.BilledMs < 3+20 || b.InitMs < 1 {
 		t.Errorf("billing %+v: want at least 23 ms billed and 1 ms of init", b)
+	}
+}
+
+// TestBillingCPU: the CPU time the function's process used during its
+// invocations is counted (to the kernel's tick, 10 ms), and a sleeping
+// invocation adds next to none of it.
+func TestBillingCPU(t *testing.T) {
+	r := newRunner(t, nil)
+	ctx := ctxT(t)
+	if _, err := r.Invoke(ctx, payload(t, map[string]any{"op": "echo"})); err != nil {
+		t.Fatal(err)
+	}
+	before := r.Billing()
+	out, err := r.Invoke(ctx, payload(t, map[string]any{"op": "burn", "ms": 200}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var burned float64
+	if err := json.Unmarshal(out, &burned); err != nil {
+		t.Fatalf("burn answered %s: %v", out, err)
+	}
+	b := r.Billing()
+	const tick = 10 // ms: /proc/PID/stat's resolution at USER_HZ 100
+	cpu, billed := b.CPUMs-before.CPUMs, float64(b.BilledMs-before.BilledMs)
+	if cpu < burned-tick || cpu > billed+tick {
+		t.Errorf("CPU %.1f ms for an invocation that burned %.1f ms in %.0f billed ms", cpu, burned, billed)
+	}
+	if _, err := r.Invoke(ctx, payload(t, map[string]any{"op": "sleep", "ms": 200})); err != nil {
+		t.Fatal(err)
+	}
+	if slept := r.Billing().CPUMs - b.CPUMs; slept >= burned/2 {
+		t.Errorf("a 200 ms sleep used %.1f ms of CPU, as much as a 200 ms burn (%.1f ms)", slept, burned)
 	}
 }

@@ -136,6 +136,16 @@ func (e *environment) environ() []string {
 	return out
 }
 
+// pid is the current process's id (0 when none runs).
+func (e *environment) pid() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.proc == nil {
+		return 0
+	}
+	return e.proc.PID()
+}
+
 // kill kills the current process group and waits for the process to exit.
 func (e *environment) kill() {
 	e.mu.Lock()

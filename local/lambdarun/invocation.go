@@ -78,7 +78,14 @@ func (e *environment) run(ctx context.Context, inv *invocation) ([]byte, error) 
 	}
 	r.invocations.Add(1)
 	start := time.Now()
-	defer func() { r.billedMs.Add(billedMs(time.Since(start))) }()
+	pid := e.pid()
+	cpu0, cpuOK := processCPU(pid)
+	defer func() {
+		r.billedMs.Add(billedMs(time.Since(start)))
+		if cpu1, ok := processCPU(pid); ok && cpuOK && cpu1 >= cpu0 {
+			r.cpuMicros.Add((cpu1 - cpu0).Microseconds())
+		}
+	}()
 	timer := time.NewTimer(r.cfg.Timeout)
 	defer timer.Stop()
 	select {

@@ -119,7 +119,7 @@ type Runner struct {
 	asyncIdle chan struct{} // closed when asyncN drops to 0; replaced when it rises
 
 	invocations, errs, timeouts, exits, coldStarts, coldTotal, lastCold, asyncQueued, asyncFailed atomic.Int64
-	billedMs, initMs                                                                              atomic.Int64
+	billedMs, initMs, cpuMicros                                                                   atomic.Int64
 }
 
 // New validates cfg (after Defaults), opens one Runtime API listener per

@@ -136,20 +136,27 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("measured in %s: %d events, %d API requests, %d Kinesis records, %.1f WRU, %.1f RRU",
-		time.Since(t0).Round(time.Second), m.Events, m.Replay.APIRequests, m.Replay.KinesisRecords, m.Replay.DynamoDBWriteUnits, m.Replay.DynamoDBReadUnits)
+	if m.Live == nil || m.Backfill == nil {
+		t.Fatalf("measurement without both windows: live %v, backfill %v", m.Live, m.Backfill)
+	}
+	for _, w := range m.Windows() {
+		t.Logf("%s window measured: %d events, %d API requests, %d Kinesis records, %.1f WRU, %.1f RRU, %d sealed partitions",
+			w.Name, w.Events, w.Replay.APIRequests, w.Replay.KinesisRecords, w.Replay.DynamoDBWriteUnits, w.Replay.DynamoDBReadUnits, w.SealedPartitions)
+	}
+	t.Logf("measured in %s", time.Since(t0).Round(time.Second))
 	after := edgeCalls(t, c.EdgeURL, costrun.PipelineAccessKey)
 
+	// The warm-up, the idle run and the two windows are contiguous:
+	// together they hold every call the edge logged.
 	measured := map[string]costrun.Call{}
-	for _, cl := range append(append([]costrun.Call{}, m.Calls...), m.IdleFlushCalls...) {
+	calls := append(append([]costrun.Call{}, m.WarmupCalls...), m.IdleFlushCalls...)
+	for _, w := range m.Windows() {
+		calls = append(calls, w.Calls...)
+	}
+	for _, cl := range calls {
 		k := cl.Service + "." + cl.Operation
 		s := measured[k]
-		s.Service, s.Operation = cl.Service, cl.Operation
-		s.Requests += cl.Requests
-		s.RequestBytes += cl.RequestBytes
-		s.ResponseBytes += cl.ResponseBytes
-		s.ReadUnits += cl.ReadUnits
-		s.WriteUnits += cl.WriteUnits
+		s.Add(cl)
 		measured[k] = s
 	}
 	logged := map[string]costrun.Call{}
@@ -172,23 +179,35 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 			t.Errorf("%s measured but not logged by the edge", k)
 		}
 	}
-	if m.Lines != 300 || m.Events != 300 || m.Tables != 1 {
-		t.Errorf("lines %d, events %d, tables %d; want 300, 300, 1", m.Lines, m.Events, m.Tables)
+	if m.Lines != 300 || m.IdleFlush.Functions["flush"].Invocations != 1 {
+		t.Errorf("lines %d, idle flush %+v; want 300 lines, one idle run", m.Lines, m.IdleFlush.Functions["flush"])
 	}
-	if ingest := m.Replay.Functions["ingest"].Invocations; ingest != m.Replay.APIRequests || ingest == 0 {
-		t.Errorf("ingest invocations %d, API requests %d: want equal, not 0", ingest, m.Replay.APIRequests)
-	}
-	var puts int64
-	for _, cl := range m.Calls {
-		if cl.Service == "kinesis" && cl.Operation == "PutRecords" {
-			puts = cl.Requests
+	for _, w := range m.Windows() {
+		if w.Events != 300 || w.Tables != 1 {
+			t.Errorf("%s: events %d, tables %d; want 300, 1", w.Name, w.Events, w.Tables)
+		}
+		if ingest := w.Replay.Functions["ingest"].Invocations; ingest != w.Replay.APIRequests || ingest == 0 {
+			t.Errorf("%s: ingest invocations %d, API requests %d: want equal, not 0", w.Name, ingest, w.Replay.APIRequests)
+		}
+		var puts int64
+		for _, cl := range w.Calls {
+			if cl.Service == "kinesis" && cl.Operation == "PutRecords" {
+				puts = cl.Requests
+			}
+		}
+		if w.Replay.KinesisRecords < puts || puts == 0 || w.Replay.KinesisReadBytes == 0 {
+			t.Errorf("%s: Kinesis: %d records in %d PutRecords, %d bytes read by the poller", w.Name, w.Replay.KinesisRecords, puts, w.Replay.KinesisReadBytes)
+		}
+		if w.SealedObjects == 0 || w.Replay.DynamoDBWriteUnits == 0 {
+			t.Errorf("%s: sealed %d objects, %.1f WRU", w.Name, w.SealedObjects, w.Replay.DynamoDBWriteUnits)
+		}
+		if f := w.Replay.Functions["fanout"]; f.CPUMs <= 0 {
+			t.Errorf("%s: fanout used no CPU time: %+v", w.Name, f)
 		}
 	}
-	if m.Replay.KinesisRecords < puts || puts == 0 || m.Replay.KinesisReadBytes == 0 {
-		t.Errorf("Kinesis: %d records in %d PutRecords, %d bytes read by the poller", m.Replay.KinesisRecords, puts, m.Replay.KinesisReadBytes)
-	}
-	if m.SealedObjects == 0 || m.Replay.DynamoDBWriteUnits == 0 || m.IdleFlush.Functions["flush"].Invocations != 1 {
-		t.Errorf("sealed %d objects, %.1f WRU, idle flush %+v", m.SealedObjects, m.Replay.DynamoDBWriteUnits, m.IdleFlush.Functions["flush"])
+	// Live: every event timed as read lands in at most two hour partitions.
+	if m.Live.SealedPartitions < 1 || m.Live.SealedPartitions > 2 {
+		t.Errorf("live window sealed %d hour partitions, want 1 or 2", m.Live.SealedPartitions)
 	}
 }
 

@@ -81,8 +81,8 @@ func TestLoadPrices(t *testing.T) {
 // sample is a small measurement: 1,000 lines of 200 bytes (201 with the
 // newline), one table.
 func sample() costrun.Measurement {
-	return costrun.Measurement{
-		Corpus: "sample", Lines: 1000, Events: 1000, RawBytes: 201000, FirehoseRecordBytes: 1000 * 5120, Tables: 1,
+	live := costrun.Window{
+		Name: costrun.WindowLive, Events: 1000, Tables: 1,
 		Replay: costrun.Usage{
 			APIRequests: 4, APIMeteredRequests: 4,
 			Functions: map[string]costrun.FunctionUsage{
@@ -93,11 +93,32 @@ func sample() costrun.Measurement {
 			KinesisRecords: 4, KinesisPayloadUnits: 8, KinesisWrittenKB: 200, KinesisReadBytes: 200 * 1024,
 			DynamoDBReadUnits: 10, DynamoDBWriteUnits: 40, S3Tier1: 12, S3Tier2: 6,
 		},
+		ScheduledRuns: 1, SealedObjects: 2, SealedBytes: 40000, SealedPartitions: 1,
+	}
+	backfill := live
+	backfill.Name, backfill.SealedObjects, backfill.SealedPartitions = costrun.WindowBackfill, 20, 10
+	return costrun.Measurement{
+		Version: costrun.MeasurementVersion, Corpus: "sample", Lines: 1000, RawBytes: 201000, FirehoseRecordBytes: 1000 * 5120,
 		IdleFlush: costrun.Usage{Functions: map[string]costrun.FunctionUsage{"flush": {MemoryMB: 512, Invocations: 1, BilledMs: 100, LogBytes: 1000}},
 			DynamoDBReadUnits: 1, S3Tier1: 1},
-		ScheduledRuns: 1, SealedObjects: 2, SealedBytes: 40000,
 		Deployment: costrun.Deployment{KinesisMode: "ON_DEMAND", Shards: 4, FlushSchedule: "rate(1 minute)", FlushRunsPerMonth: HoursPerMonth * 60, Alarms: 10, Dashboards: 1},
+		Live:       &live, Backfill: &backfill,
 	}
+}
+
+// estimator prices m's live window with the embedded prices and latencies.
+func estimator(t *testing.T, m costrun.Measurement, o Options) Estimator {
+	t.Helper()
+	return Estimator{M: m, W: m.Live, P: mustPrices(t), L: mustLatencies(t), Opts: o}
+}
+
+func mustLatencies(t *testing.T) Latencies {
+	t.Helper()
+	l, err := LoadLatencies("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func mustPrices(t *testing.T) Prices {
@@ -123,7 +144,7 @@ func mustPrices(t *testing.T) Prices {
 //	                  x $0.005 / 1,000 = $1.25, and the same again for their S3 PUTs
 //	total           = $36,789.10 a month = $1,209.50 per TB
 func TestFirehoseByHand(t *testing.T) {
-	e := Estimator{M: sample(), P: mustPrices(t), Opts: DefaultOptions()}
+	e := estimator(t, sample(), DefaultOptions())
 	got := e.Estimate(TB, Knobs{})
 	rawGB := 1024 * 730.0 / 24
 	billedGB := rawGB * 5120 / 201
@@ -135,8 +156,8 @@ func TestFirehoseByHand(t *testing.T) {
 	if math.Abs(want-36789.10) > 0.01 || math.Abs(want/(730.0/24)-1209.50) > 0.01 {
 		t.Errorf("the hand arithmetic in the comment is off: %.2f a month, %.2f per TB", want, want/(730.0/24))
 	}
-	direct := Estimator{M: sample(), P: mustPrices(t), Opts: Options{FirehoseBufferBytes: 128 << 20, FirehoseBufferSeconds: 900,
-		AggregatorCPUSecondsPerGB: 45, AggregatorUtilisation: 0.5, AggregatorMinInstances: 2}}.Estimate(TB, Knobs{})
+	direct := estimator(t, sample(), Options{FirehoseBufferBytes: 128 << 20, FirehoseBufferSeconds: 900,
+		AggregatorCPUSecondsPerGB: 45, AggregatorUtilisation: 0.5, AggregatorMinInstances: 2}).Estimate(TB, Knobs{})
 	wantDirect := 512000*0.029 + (billedGB-512000)*0.025 + objects*0.005/1000
 	if !near(direct.FirehosePerTB*direct.MonthlyTB, wantDirect) {
 		t.Errorf("Firehose Direct PUT alone a month = %.2f, want %.2f", direct.FirehosePerTB*direct.MonthlyTB, wantDirect)
@@ -146,10 +167,10 @@ func TestFirehoseByHand(t *testing.T) {
 // TestSpillwayScaling: variable costs grow with volume and fixed ones do
 // not; the knobs move what they should.
 func TestSpillwayScaling(t *testing.T) {
-	e := Estimator{M: sample(), P: mustPrices(t), Opts: DefaultOptions()}
+	e := estimator(t, sample(), DefaultOptions())
 	line := func(est Estimate, item string) Line {
 		for _, l := range est.Spillway {
-			if l.Item == item {
+			if l.Item == item || (strings.HasSuffix(item, "GB-s") && strings.HasPrefix(l.Item, item)) {
 				return l
 			}
 		}
@@ -170,14 +191,14 @@ func TestSpillwayScaling(t *testing.T) {
 		{"Kinesis data in (GB)", line(one, "data in (GB)").Units, 200 * 1024 * scale / GB, Knobs{}},
 		// flush: 3 invocations less the 1 scheduled run, scaled, plus the schedule's 43,800 runs.
 		{"Lambda requests", line(one, "requests").Units, (4+2+2)*scale + 43800, Knobs{}},
-		{"Lambda GB-s", line(one, "duration (arm64 GB-s)").Units, (0.4+1+0.8)*0.5*scale + 43800*0.1*0.5, Knobs{}},
+		{"Lambda GB-s", line(one, "duration (arm64 GB-s").Units, (0.4+1+0.8)*0.5*scale + 43800*0.1*0.5, Knobs{}},
 		{"WRU", line(one, "write request units").Units, 40 * scale, Knobs{}},
 		{"RRU: the schedule's reads are fixed", line(one, "read request units").Units, 9*scale + 43800, Knobs{}},
 		{"S3 tier 1: sealed objects, staging, the schedule's lists", line(one, "PUT/COPY/POST/LIST requests").Units, 2*scale + 9*scale + 43800, Knobs{}},
 		{"ten times the events per record: a tenth of the requests", line(e.Estimate(GB, Knobs{RecordFactor: 10}), "HTTP API requests").Units, 0.4 * scale, Knobs{}},
 		{"compaction to 20,000-byte objects", line(e.Estimate(GB, Knobs{SealedObjectBytes: 20000}), "PUT/COPY/POST/LIST requests").Units, 2*scale + 9*scale + 43800, Knobs{}},
 		{"flush every 15 minutes", line(e.Estimate(GB, Knobs{FlushRunsPerMonth: 2920}), "read request units").Units, 9*scale + 2920, Knobs{}},
-		{"1,024 MB doubles GB-s", line(e.Estimate(GB, Knobs{MemoryMB: 1024}), "duration (arm64 GB-s)").Units, 2 * ((0.4+1+0.8)*0.5*scale + 43800*0.1*0.5), Knobs{}},
+		{"1,024 MB doubles GB-s", line(e.Estimate(GB, Knobs{MemoryMB: 1024}), "duration (arm64 GB-s").Units, 2 * ((0.4+1+0.8)*0.5*scale + 43800*0.1*0.5), Knobs{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,7 +216,7 @@ func TestSpillwayScaling(t *testing.T) {
 }
 
 func TestTDAgentSizing(t *testing.T) {
-	e := Estimator{M: sample(), P: mustPrices(t), Opts: DefaultOptions()}
+	e := estimator(t, sample(), DefaultOptions())
 	tests := []struct {
 		daily float64
 		want  int
@@ -212,7 +233,7 @@ func TestTDAgentSizing(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	r := NewReport(sample(), mustPrices(t), DefaultOptions(), DefaultScales())
+	r := NewReport(sample(), mustPrices(t), mustLatencies(t), DefaultOptions(), DefaultScales())
 	// 40,000 sealed bytes per 201,000 raw: 203.8 GB per raw TB at $0.023.
 	if want := 40000.0 / 201000 * 1024 * 0.023; !near(r.StoragePerTBMonth, want) {
 		t.Errorf("storage per raw TB-month %v, want %v", r.StoragePerTBMonth, want)
@@ -221,33 +242,160 @@ func TestReport(t *testing.T) {
 	if err := r.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
+	type scales []struct {
+		Name     string  `json:"name"`
+		Spillway float64 `json:"spillway_usd_per_tb"`
+		Firehose float64 `json:"firehose_usd_per_tb"`
+		Ratio    float64 `json:"ratio_to_firehose"`
+		Upper    float64 `json:"spillway_usd_per_tb_measured_duration"`
+	}
 	var doc struct {
-		Scales []struct {
-			Name     string  `json:"name"`
-			Spillway float64 `json:"spillway_usd_per_tb"`
-			Firehose float64 `json:"firehose_usd_per_tb"`
-			Ratio    float64 `json:"ratio_to_firehose"`
-		} `json:"scales"`
+		Window   string `json:"window"`
+		Scales   scales `json:"scales"`
+		Backfill struct {
+			Window string `json:"window"`
+			Scales scales `json:"scales"`
+		} `json:"backfill"`
 		Sensitivity []SensitivityRow `json:"sensitivity"`
 	}
 	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Scales) != 3 || len(doc.Sensitivity) == 0 {
+	if doc.Window != "live" || doc.Backfill.Window != "backfill" || len(doc.Scales) != 3 || len(doc.Backfill.Scales) != 3 || len(doc.Sensitivity) == 0 {
 		t.Fatalf("report %s", js.String())
 	}
-	for _, s := range doc.Scales {
-		if s.Spillway <= 0 || s.Firehose <= 0 || !near(s.Ratio, s.Spillway/s.Firehose) {
+	for i, s := range doc.Scales {
+		if s.Spillway <= 0 || s.Firehose <= 0 || !near(s.Ratio, s.Spillway/s.Firehose) || s.Upper < s.Spillway {
 			t.Errorf("scale %+v", s)
+		}
+		// The backfill seals ten times the objects: it costs more.
+		if b := doc.Backfill.Scales[i]; b.Spillway <= s.Spillway {
+			t.Errorf("backfill %+v, live %+v: want the backfill dearer", b, s)
 		}
 	}
 	var tab bytes.Buffer
 	if err := r.WriteTable(&tab); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"== 10 GB/day", "== 50 TB/day", "Spillway $/TB / Firehose $/TB", "events per Kinesis record", "PROVISIONED"} {
+	for _, want := range []string{"== 10 GB/day", "== 50 TB/day", "Spillway $/TB / Firehose $/TB", "events per Kinesis record", "PROVISIONED",
+		"LIVE TRAFFIC", "BACKFILL", "upper bound", "modelled ms"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, tab.String())
 		}
+	}
+}
+
+// TestLambdaDurationByHand checks the modelled duration against the
+// embedded latency file, worked out by hand:
+//
+//	flush, 1,024 MB, 2 invocations billed 4,000 ms on moto, 300 ms of CPU:
+//	  CPU at 1,024 MB's vCPU share  300 x 1,769/1,024            =   518.26 ms
+//	  DynamoDB UpdateItem           100 x 10 ms                   = 1,000 ms
+//	  DynamoDB TransactWriteItems    10 x 30 ms                   =   300 ms
+//	  S3 PutObject                   20 x 30 ms                   =   600 ms
+//	  TD imports                      4 x 100 ms                  =   400 ms
+//	  rounding                        2 x 0.5 ms                  =     1 ms
+//	  modelled                                                     = 2,819.26 ms (< 4,000 measured)
+//	  GB-s                          2.81926 s x 1 GB (+ 20 ms init) = 2.83926
+//	ingest, 512 MB, 10 invocations billed 300 ms, 100 ms of CPU, 10 PutRecords:
+//	  100 x 1,769/512 + 10 x 30 + 10 x 0.5 = 650.47 ms > 300 ms: capped at 300 ms
+//	ingest priced at 256 MB: 100 x 1,769/256 + 10 x 30 + 5 = 996.02 ms, above the cap of
+//	  300 ms measured + 100 ms of CPU x (1,769/256 - 1,769/512) = 645.51 ms: capped at 645.51 ms
+//	fanout without per-function calls (a shared access key): measured, 1,000 ms
+func TestLambdaDurationByHand(t *testing.T) {
+	l := mustLatencies(t)
+	flush := costrun.FunctionUsage{MemoryMB: 1024, Invocations: 2, BilledMs: 4000, InitMs: 20, CPUMs: 300, Calls: []costrun.Call{
+		{Service: "dynamodb", Operation: "UpdateItem", Requests: 100},
+		{Service: "dynamodb", Operation: "TransactWriteItems", Requests: 10},
+		{Service: "s3", Operation: "PutObject", Requests: 20},
+	}}
+	ingest := costrun.FunctionUsage{MemoryMB: 512, Invocations: 10, BilledMs: 300, CPUMs: 100, Calls: []costrun.Call{{Service: "kinesis", Operation: "PutRecords", Requests: 10}}}
+	fanout := costrun.FunctionUsage{MemoryMB: 1024, Invocations: 3, BilledMs: 1000, CPUMs: 50}
+	tests := []struct {
+		name      string
+		f         costrun.FunctionUsage
+		td        int64
+		memoryMB  int
+		wantMs    float64
+		modelled  bool
+		capped    bool
+		wantCalls int64
+	}{
+		{"flush", flush, 4, 0, 2819.26, true, false, 134},
+		{"ingest", ingest, 0, 0, 300, true, true, 10},
+		{"ingest at 256 MB", ingest, 0, 256, 645.51, true, true, 10},
+		{"fanout", fanout, 0, 0, 1000, false, false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := l.Model(tc.name, tc.f, tc.td, tc.memoryMB)
+			if math.Abs(d.ModelledMs-tc.wantMs) > 0.01 || d.Modelled != tc.modelled || d.Capped != tc.capped || d.Calls != tc.wantCalls {
+				t.Errorf("%+v: want %.2f ms, modelled %v, capped %v, %d calls", d, tc.wantMs, tc.modelled, tc.capped, tc.wantCalls)
+			}
+		})
+	}
+	d := l.Model("flush", flush, 4, 0)
+	if got := d.GBSeconds(flush, 0, true, false); math.Abs(got-2.83926) > 1e-5 {
+		t.Errorf("flush modelled GB-s %v, want 2.83926", got)
+	}
+	if got := d.GBSeconds(flush, 0, false, false); !near(got, 4.02) {
+		t.Errorf("flush measured GB-s %v, want 4.02", got)
+	}
+	// At 1,769 MB and more, CPU time is not stretched.
+	if d := l.Model("flush", flush, 4, 2048); math.Abs(d.CPUScaledMs-300) > 1e-9 {
+		t.Errorf("CPU at 2,048 MB: %v ms, want 300", d.CPUScaledMs)
+	}
+}
+
+// TestModelledDurationPriced: the report prices the modelled duration and
+// carries the measured one as the upper bound.
+func TestModelledDurationPriced(t *testing.T) {
+	m := sample()
+	live := *m.Live
+	live.Replay.Functions = map[string]costrun.FunctionUsage{
+		"flush": {MemoryMB: 1024, Invocations: 3, BilledMs: 3000, CPUMs: 30, Calls: []costrun.Call{{Service: "dynamodb", Operation: "GetItem", Requests: 10}}},
+	}
+	m.Live = &live
+	got := estimator(t, m, DefaultOptions()).Estimate(TB, Knobs{})
+	if got.LambdaGBSeconds <= 0 || got.LambdaGBSecondsMeasured <= got.LambdaGBSeconds || got.SpillwayPerTBMeasuredDuration <= got.SpillwayPerTB {
+		t.Errorf("modelled %v GB-s ($%.2f/TB), measured %v GB-s ($%.2f/TB): want the measured above the modelled",
+			got.LambdaGBSeconds, got.SpillwayPerTB, got.LambdaGBSecondsMeasured, got.SpillwayPerTBMeasuredDuration)
+	}
+}
+
+func TestLoadLatencies(t *testing.T) {
+	l := mustLatencies(t)
+	tests := []struct {
+		service, op string
+		want        float64
+	}{
+		{"dynamodb", "GetItem", 10}, {"dynamodb", "TransactWriteItems", 30}, {"s3", "PutObject", 30}, {"td", "import", 100}, {"sqs", "SendMessage", l.Default.Ms},
+	}
+	for _, tc := range tests {
+		if got := l.Of(tc.service, tc.op); got != tc.want {
+			t.Errorf("%s.%s: %v ms, want %v", tc.service, tc.op, got, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	bad := []struct{ name, body, wantErr string }{
+		{"unknown key", `{"date":"d","surprise":1}`, "unknown field"},
+		{"no source", `{"date":"d","full_vcpu_memory_mb":{"mb":1769,"source":"s"},"default":{"ms":1,"source":"s"},"services":{"s3":{"ms":1}}}`, "services.s3.source: required"},
+		{"negative", `{"date":"d","full_vcpu_memory_mb":{"mb":1769,"source":"s"},"default":{"ms":-1,"source":"s"}}`, "default.ms"},
+		{"no vcpu", `{"date":"d","default":{"ms":1,"source":"s"}}`, "full_vcpu_memory_mb"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadLatencies(write(tc.name+".json", tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("LoadLatencies: %v, want an error with %q", err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -34,9 +34,13 @@ type Knobs struct {
 	SealedObjectBytes float64
 	// KinesisMode is ON_DEMAND or PROVISIONED; "": deployed.
 	KinesisMode string
-	// MemoryMB sets every function's memory, assuming the same durations
-	// (I/O-bound handlers); 0: deployed.
+	// MemoryMB sets every function's memory; the modelled durations'
+	// CPU time stretches below a whole vCPU, the rest stays; 0: deployed.
 	MemoryMB int
+	// MeasuredDuration prices Lambda at the durations measured on the
+	// local cloud (moto's latency included: the upper bound) instead of
+	// the modelled ones.
+	MeasuredDuration bool
 }
 
 // Options are the comparison's settings.
@@ -92,20 +96,40 @@ type Estimate struct {
 	TDAgentPerTB     float64 `json:"td_agent_usd_per_tb"`
 	RatioToFirehose  float64 `json:"ratio_to_firehose"`
 	AggregatorsSized int     `json:"td_agent_instances"`
+	// LambdaGBSeconds is the month's priced duration (modelled);
+	// LambdaGBSecondsMeasured the same at the measured durations, and
+	// SpillwayPerTBMeasuredDuration Spillway's $/TB with those: the upper
+	// bound the emulator's latency sets.
+	LambdaGBSeconds               float64 `json:"lambda_gb_seconds"`
+	LambdaGBSecondsMeasured       float64 `json:"lambda_gb_seconds_measured"`
+	SpillwayPerTBMeasuredDuration float64 `json:"spillway_usd_per_tb_measured_duration"`
 	// ProvisionedShards is the shard count priced in provisioned mode.
 	ProvisionedShards int `json:"provisioned_shards,omitempty"`
 }
 
-// Estimator prices a measurement.
+// Estimator prices one window of a measurement.
 type Estimator struct {
-	M    costrun.Measurement
+	M costrun.Measurement
+	// W is the window priced (a window of M).
+	W    *costrun.Window
 	P    Prices
+	L    Latencies
 	Opts Options
 }
 
 // Estimate prices dailyBytes of raw logs a day for a month with knobs.
 func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
-	m, p := e.M, e.P
+	out := e.estimate(dailyBytes, k)
+	if !k.MeasuredDuration {
+		k.MeasuredDuration = true
+		upper := e.estimate(dailyBytes, k)
+		out.LambdaGBSecondsMeasured, out.SpillwayPerTBMeasuredDuration = upper.LambdaGBSeconds, upper.SpillwayPerTB
+	}
+	return out
+}
+
+func (e Estimator) estimate(dailyBytes float64, k Knobs) Estimate {
+	m, w, p := e.M, e.W, e.P
 	monthBytes := dailyBytes * DaysPerMonth
 	scale := monthBytes / float64(m.RawBytes)
 	rf := 1.0
@@ -121,16 +145,21 @@ func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
 	// Work that grows with volume: the replay's usage, scaled; the
 	// scheduled flush runs that fired during it are taken out and priced
 	// as the fixed schedule below.
-	u := m.Replay
+	u := w.Replay
 	idle := m.IdleFlush
-	runs := float64(m.ScheduledRuns)
+	runs := float64(w.ScheduledRuns)
+	modelled := !k.MeasuredDuration
+	idleFlush := idle.Functions["flush"]
+	idleGBs := e.L.Model("flush", idleFlush, idle.TDRequests, k.MemoryMB).GBSeconds(idleFlush, k.MemoryMB, modelled, true)
 	lambdaReq, gbs, logBytes := 0.0, 0.0, 0.0
-	for _, name := range sortedNames(u.Functions) {
-		f := u.Functions[name]
-		inv, g := float64(f.Invocations), f.GBSeconds(k.MemoryMB)
+	anyModelled := false
+	for _, d := range e.L.durations(u, k.MemoryMB) {
+		name, f := d.Function, u.Functions[d.Function]
+		anyModelled = anyModelled || (d.Modelled && d.Invocations > 0)
+		inv, g := float64(f.Invocations), d.GBSeconds(f, k.MemoryMB, modelled, false)
 		if name == "flush" {
-			inv = math.Max(0, inv-runs*float64(idle.Functions["flush"].Invocations))
-			g = math.Max(0, g-runs*idle.Functions["flush"].WarmGBSeconds(k.MemoryMB))
+			inv = math.Max(0, inv-runs*float64(idleFlush.Invocations))
+			g = math.Max(0, g-runs*idleGBs)
 		}
 		if name == "ingest" || name == "fanout" {
 			inv *= rf
@@ -143,14 +172,22 @@ func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
 	if k.FlushRunsPerMonth > 0 {
 		flushRuns = k.FlushRunsPerMonth
 	}
-	lambdaReq += flushRuns * float64(idle.Functions["flush"].Invocations)
+	lambdaReq += flushRuns * float64(idleFlush.Invocations)
 	// Scheduled runs find the function warm: their init is not billed.
-	gbs += flushRuns * idle.Functions["flush"].WarmGBSeconds(k.MemoryMB)
-	logBytes += flushRuns * float64(idle.Functions["flush"].LogBytes)
+	gbs += flushRuns * idleGBs
+	logBytes += flushRuns * float64(idleFlush.LogBytes)
+	out.LambdaGBSeconds = gbs
 
 	add("API Gateway", "HTTP API requests", APIRequest, float64(u.APIMeteredRequests)*scale*rf, false)
 	add("Lambda", "requests", LambdaRequest, lambdaReq, false)
-	add("Lambda", "duration (arm64 GB-s)", LambdaGBSecond, gbs, false)
+	durationItem := "duration (arm64 GB-s, modelled)"
+	switch {
+	case k.MeasuredDuration:
+		durationItem = "duration (arm64 GB-s, measured on moto)"
+	case !anyModelled:
+		durationItem = "duration (arm64 GB-s, measured: no per-function calls)"
+	}
+	add("Lambda", durationItem, LambdaGBSecond, gbs, false)
 
 	mode := m.Deployment.KinesisMode
 	if k.KinesisMode != "" {
@@ -173,11 +210,11 @@ func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
 		(u.DynamoDBReadUnits-runs*idle.DynamoDBReadUnits)*scale*rf+flushRuns*idle.DynamoDBReadUnits, false)
 
 	// Sealed objects are one PUT each; the rest of tier 1 is per part.
-	sealedPuts := float64(m.SealedObjects) * scale
+	sealedPuts := float64(w.SealedObjects) * scale
 	if k.SealedObjectBytes > 0 {
-		sealedPuts = float64(m.SealedBytes) * scale / k.SealedObjectBytes
+		sealedPuts = float64(w.SealedBytes) * scale / k.SealedObjectBytes
 	}
-	otherTier1 := math.Max(0, float64(u.S3Tier1-m.SealedObjects)-runs*float64(idle.S3Tier1))
+	otherTier1 := math.Max(0, float64(u.S3Tier1-w.SealedObjects)-runs*float64(idle.S3Tier1))
 	add("S3", "PUT/COPY/POST/LIST requests", S3Tier1, otherTier1*scale*rf+sealedPuts+flushRuns*float64(idle.S3Tier1), false)
 	add("S3", "GET and other requests", S3Tier2,
 		math.Max(0, float64(u.S3Tier2)-runs*float64(idle.S3Tier2))*scale*rf+flushRuns*float64(idle.S3Tier2), false)
@@ -214,7 +251,7 @@ func (e Estimator) firehose(monthBytes, scale float64, add func(string, string, 
 	if e.Opts.FirehosePartitioning {
 		add("Firehose", "dynamic partitioning (GB)", FirehosePartitioningGB, monthBytes/GB, false)
 		// At least one object per active partition (table) per buffer interval.
-		perInterval := float64(max(1, e.M.Tables)) * HoursPerMonth * 3600 / e.Opts.FirehoseBufferSeconds
+		perInterval := float64(max(1, e.W.Tables)) * HoursPerMonth * 3600 / e.Opts.FirehoseBufferSeconds
 		objects = math.Max(objects, perInterval)
 		add("Firehose", "dynamic partitioning objects", FirehosePartitionObject, objects, false)
 	}

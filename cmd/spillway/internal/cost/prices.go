@@ -145,31 +145,42 @@ func (p Prices) Validate() error {
 // LoadPrices reads a price file strictly (unknown keys are errors); ""
 // reads the embedded DefaultPricesFile.
 func LoadPrices(path string) (Prices, error) {
+	var p Prices
+	name, err := loadStrict(path, priceFiles, DefaultPricesFile, "prices", &p, func() error { return p.Validate() })
+	if err != nil {
+		return Prices{}, err
+	}
+	p.File = name
+	return p, nil
+}
+
+// loadStrict decodes the JSON file at path (the embedded file def of fsys
+// when path is "") into v strictly, checks it with validate and returns
+// the name it was read from; kind names the file in errors.
+func loadStrict(path string, fsys embed.FS, def, kind string, v any, validate func() error) (string, error) {
 	var (
 		data []byte
 		err  error
 	)
 	name := path
 	if path == "" {
-		name = "embedded " + DefaultPricesFile
-		data, err = priceFiles.ReadFile(DefaultPricesFile)
+		name = "embedded " + def
+		data, err = fsys.ReadFile(def)
 	} else {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return Prices{}, fmt.Errorf("read prices: %w", err)
+		return name, fmt.Errorf("read %s: %w", kind, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var p Prices
-	if err := dec.Decode(&p); err != nil {
-		return Prices{}, fmt.Errorf("decode prices %s: %w", name, err)
+	if err := dec.Decode(v); err != nil {
+		return name, fmt.Errorf("decode %s %s: %w", kind, name, err)
 	}
-	if err := p.Validate(); err != nil {
-		return Prices{}, fmt.Errorf("prices %s: %w", name, err)
+	if err := validate(); err != nil {
+		return name, fmt.Errorf("%s %s: %w", kind, name, err)
 	}
-	p.File = name
-	return p, nil
+	return name, nil
 }
 
 // monthly prices units of name in one month.

@@ -22,7 +22,7 @@ const maxRecordBytes = 1 << 20
 // per Kinesis record, flush schedule, compaction target, Kinesis capacity
 // mode and function memory.
 func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
-	m := e.M
+	m := e.W
 	var rows []SensitivityRow
 	row := func(knob, setting string, measured bool, k Knobs) {
 		est := e.Estimate(dailyBytes, k)
@@ -46,7 +46,7 @@ func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 		label string
 		runs  float64
 	}{{"every minute", HoursPerMonth * 60}, {"every 5 minutes", HoursPerMonth * 12}, {"every 15 minutes", HoursPerMonth * 4}} {
-		row("flush schedule", s.label, math.Abs(s.runs-m.Deployment.FlushRunsPerMonth) < 0.01*s.runs, Knobs{FlushRunsPerMonth: s.runs})
+		row("flush schedule", s.label, math.Abs(s.runs-e.M.Deployment.FlushRunsPerMonth) < 0.01*s.runs, Knobs{FlushRunsPerMonth: s.runs})
 	}
 	if m.SealedObjects > 0 {
 		avg := float64(m.SealedBytes) / float64(m.SealedObjects)
@@ -56,15 +56,16 @@ func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 		}
 	}
 	for _, mode := range []string{"ON_DEMAND", "PROVISIONED"} {
-		row("Kinesis capacity mode", mode, mode == m.Deployment.KinesisMode, Knobs{KinesisMode: mode})
+		row("Kinesis capacity mode", mode, mode == e.M.Deployment.KinesisMode, Knobs{KinesisMode: mode})
 	}
 	var deployed []string
 	for _, name := range sortedNames(m.Replay.Functions) {
 		deployed = append(deployed, fmt.Sprintf("%s %d", name, m.Replay.Functions[name].MemoryMB))
 	}
-	row("arm64 function memory (same durations)", "as deployed: "+strings.Join(deployed, ", ")+" MB", true, Knobs{})
+	const memKnob = "arm64 function memory (modelled CPU time stretches below 1,769 MB)"
+	row(memKnob, "as deployed: "+strings.Join(deployed, ", ")+" MB", true, Knobs{})
 	for _, mb := range []int{128, 256, 512, 1024, 1769} {
-		row("arm64 function memory (same durations)", fmt.Sprintf("all %d MB", mb), false, Knobs{MemoryMB: mb})
+		row(memKnob, fmt.Sprintf("all %d MB", mb), false, Knobs{MemoryMB: mb})
 	}
 	return rows
 }

@@ -1,5 +1,5 @@
 // Command fn is a test Lambda function for lambdarun. The payload picks
-// what it does: {"op":"echo"|"error"|"sleep"|"exit"|"panic"|"env"|"ctx", ...}.
+// what it does: {"op":"echo"|"error"|"sleep"|"burn"|"exit"|"panic"|"env"|"ctx", ...}.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -62,10 +63,31 @@ func handle(ctx context.Context, req request) (any, error) {
 		dl, _ := ctx.Deadline()
 		tr, _ := ctx.Value("x-amzn-trace-id").(string)
 		return ctxInfo{RequestID: lc.AwsRequestID, FunctionARN: lc.InvokedFunctionArn, DeadlineMS: dl.UnixMilli(), TraceID: tr}, nil
+	case "burn":
+		return burn(time.Duration(req.MS) * time.Millisecond), nil
 	case "big":
 		return strings.Repeat("x", req.Code), nil
 	}
 	return nil, errors.New("unknown op " + req.Op)
+}
+
+// burn spins until this process has used d more CPU time and returns the
+// CPU time it used in ms.
+func burn(d time.Duration) float64 {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	x := 0
+	for cpu()-start < d {
+		for i := range 100000 {
+			x += i
+		}
+	}
+	_ = x
+	return float64(cpu()-start) / float64(time.Millisecond)
 }
 
 func main() {
