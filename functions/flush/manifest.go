@@ -343,6 +343,11 @@ func (h *Handler) run(ctx context.Context, m *Manifest, run *runState) error {
 				run.res.Aborted++
 				return h.deleteManifest(ctx, m) // claim released m's claims
 			}
+			if m.State != StateOpen {
+				// A racing run claimed m and moved it on (claim reloaded
+				// it): carry on from there, never back to claimed.
+				continue
+			}
 			if err := h.setState(ctx, m, StateClaimed, "", nil); err != nil {
 				return err
 			}
@@ -569,7 +574,9 @@ func clip(s string) string {
 // none of them needs a batch to be atomic (a crash leaves m open with a
 // prefix claimed, and any resume claims on from there). On a lost race (an
 // item claimed by another manifest, or gone) it releases m's claims, marks
-// m aborted and reports false.
+// m aborted and reports false - unless the abort finds that a racing run
+// of m itself claimed it and moved it on: then m is reloaded and claim
+// reports true, and the caller goes on from m's new state.
 func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 	pk := str(layout.StagedPK(m.DB, m.Table))
 	for i, e := range m.Entries {

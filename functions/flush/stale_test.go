@@ -127,3 +127,55 @@ func TestFinishRetriesConflictingDeletes(t *testing.T) {
 		t.Errorf("live manifests %v", got)
 	}
 }
+
+// TestStaleOpenResumeNeverMovesBack: a run resuming a manifest it read as
+// open, after a racing run claimed, sealed and stored it (its TD import
+// still to come), loses its first claim (the staged item is gone), finds the
+// manifest moved on, and must carry on from where the racing run left it:
+// never move it back to claimed (found by `make chaos`: the manifest was
+// then given up as missing its staged objects, and its events, sealed in
+// S3, never reached TD or the lake). Every event is imported exactly once.
+func TestStaleOpenResumeNeverMovesBack(t *testing.T) {
+	e := newTestEnv(t)
+	td := newTDReceiver(t)
+	ctx := context.Background()
+	e.stage(t, "db_one", "tbl_a", hourT, false, "p1", "a1", "a2")
+	now := time.Unix(hourT, 0)
+	first := e.handler(t, now, []Sink{td.sink()}, WithFault(func(_ context.Context, p string) error {
+		if p == "after-manifest" {
+			return errCrash
+		}
+		return nil
+	}))
+	if _, err := first.Handle(ctx, forced); err == nil {
+		t.Fatal("first run: no error")
+	}
+	stale, err := first.openManifests(ctx, "db_one", "tbl_a")
+	if err != nil || len(stale) != 1 || stale[0].State != StateOpen {
+		t.Fatalf("live manifests %v, %v; want one open", stale, err)
+	}
+	td.setDown(503) // the racing run stores the manifest but cannot import it
+	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced); err == nil {
+		t.Fatal("racing run: no error while TD is down")
+	}
+	if cur, err := first.getManifest(ctx, "db_one", "tbl_a", stale[0].ID); err != nil || cur.State != StateStored {
+		t.Fatalf("after the racing run: %+v, %v; want stored", cur, err)
+	}
+	td.setDown(0)
+	h := e.handler(t, now, []Sink{td.sink()})
+	if err := h.run(ctx, stale[0], &runState{res: &Result{}, force: true, backlog: map[string]int64{}}); err != nil {
+		t.Errorf("stale resume: %v", err)
+	}
+	if _, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced); err != nil {
+		t.Fatalf("later run: %v", err)
+	}
+	if got := td.msgs(t); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Errorf("td = %v, want [a1 a2]", got)
+	}
+	if got := e.sealedMsgs(t); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Errorf("sealed = %v, want [a1 a2]", got)
+	}
+	if got := e.manifests(t); len(got) != 0 {
+		t.Errorf("live manifests %v", got)
+	}
+}
