@@ -86,20 +86,24 @@ type Request struct {
 
 // Result summarises one invocation.
 type Result struct {
-	Tables        int      `json:"tables"` // table visits, over every pass
-	Passes        int      `json:"passes"`
-	Manifests     int      `json:"manifests"`
-	Resumed       int      `json:"resumed"`
-	Aborted       int      `json:"aborted"`
-	SealedObjects int      `json:"sealed_objects"`
-	Events        int64    `json:"events"`
-	Bytes         int64    `json:"bytes"`
-	Parked        int      `json:"parked"`
-	Waiting       int      `json:"waiting"`           // manifests whose sinks' backlog waits for its retry time
-	Deferred      int      `json:"deferred"`          // tables left for the next run (deadline)
-	Compacted     int      `json:"compacted"`         // lake hours compacted
-	Missing       int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
-	Errors        []string `json:"errors,omitempty"`
+	Tables        int   `json:"tables"` // table visits, over every pass
+	Passes        int   `json:"passes"`
+	Manifests     int   `json:"manifests"`
+	Resumed       int   `json:"resumed"`
+	Aborted       int   `json:"aborted"`
+	SealedObjects int   `json:"sealed_objects"`
+	Events        int64 `json:"events"`
+	Bytes         int64 `json:"bytes"`
+	Parked        int   `json:"parked"`
+	Waiting       int   `json:"waiting"`   // manifests whose sinks' backlog waits for its retry time
+	Deferred      int   `json:"deferred"`  // tables left for the next run (deadline)
+	Compacted     int   `json:"compacted"` // lake hours compacted
+	// LakeSnapshotsExpired and LakeOrphansDeleted count the lake snapshots
+	// expired and the unreferenced lake files deleted (lakemaint.go).
+	LakeSnapshotsExpired int      `json:"lake_snapshots_expired,omitempty"`
+	LakeOrphansDeleted   int      `json:"lake_orphans_deleted,omitempty"`
+	Missing              int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
+	Errors               []string `json:"errors,omitempty"`
 }
 
 // Handler is the flush Lambda handler.
@@ -230,8 +234,9 @@ func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, e
 	return err
 }
 
-// compactTables compacts the lake hours that are due, table by table in
-// rotated order, until the deadline reserve; table errors are appended to
+// compactTables compacts the lake hours that are due and maintains the
+// lake tables (maintainLake), table by table in rotated order, until the
+// deadline reserve; table errors are appended to
 // errs, a fault point returns.
 func (h *Handler) compactTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
 	tables, err := h.tables(ctx, db, table)
@@ -239,7 +244,10 @@ func (h *Handler) compactTables(ctx context.Context, db, table string, run *runS
 		return err
 	}
 	_, err = h.eachTable(ctx, tables, "compact lake hours", run, errs, func(db, table string) error {
-		return h.compactDue(ctx, db, table, run)
+		if err := h.compactDue(ctx, db, table, run); err != nil {
+			return err
+		}
+		return h.maintainLake(ctx, db, table, run)
 	})
 	return err
 }

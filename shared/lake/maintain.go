@@ -65,8 +65,9 @@ type ExpireResult struct {
 
 // expireMargin keeps snapshots a little younger than the cutoff asked for:
 // iceberg-go measures snapshot ages from its own clock reading, taken
-// after Expire computes the age limit from before.
-const expireMargin = time.Minute
+// after Expire computes the age limit from before. Expire checks the
+// staged result as well, so the margin only saves a retry.
+const expireMargin = time.Second
 
 // Expire removes the snapshots of db.tbl committed before before (less
 // expireMargin), except the retainLast newest of the main branch (at
@@ -108,6 +109,9 @@ func (l *Lake) Expire(ctx context.Context, db, tbl string, before time.Time, ret
 		if err := tx.ExpireSnapshots(table.WithOlderThan(age), table.WithRetainLast(max(retainLast, 1))); err != nil {
 			return res, fmt.Errorf("expire snapshots of %s.%s: %w", db, tbl, err)
 		}
+		if err := keptSince(t, tx, before); err != nil {
+			return res, fmt.Errorf("expire snapshots of %s.%s: %w", db, tbl, err)
+		}
 		nt, err := tx.Commit(ctx)
 		if err == nil || !isConflict(err) {
 			if nt != nil {
@@ -135,6 +139,23 @@ func (l *Lake) Expire(ctx context.Context, db, tbl string, before time.Time, ret
 			return res, fmt.Errorf("expire snapshots of %s.%s: %w", db, tbl, err)
 		}
 	}
+}
+
+// keptSince checks that tx removes no snapshot of t committed at or after
+// before: the cutoff is a promise to callers, whatever iceberg-go's clock
+// read.
+func keptSince(t *table.Table, tx *table.Transaction, before time.Time) error {
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return fmt.Errorf("stage expiry: %w", err)
+	}
+	for _, s := range t.Metadata().Snapshots() {
+		if s.TimestampMs >= before.UnixMilli() && staged.Metadata().SnapshotByID(s.SnapshotID) == nil {
+			return fmt.Errorf("expiry would remove snapshot %d committed at %s, after the cutoff %s", s.SnapshotID,
+				time.UnixMilli(s.TimestampMs).UTC().Format(time.RFC3339Nano), before.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return nil
 }
 
 // OrphanResult is the outcome of a RemoveOrphans.

@@ -9,73 +9,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/iceberg-go"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/spillwayhq/spillway/internal/laketest"
 	"github.com/spillwayhq/spillway/shared/lake"
 )
 
-// objects lists the S3 objects under the table's location as s3:// URLs.
-func (r *rig) objects(t testing.TB, db, tbl string) map[string]bool {
+// objects lists the S3 objects under the table's location (metadata.json
+// files too when withJSON).
+func (r *rig) objects(t testing.TB, db, tbl string, withJSON bool) map[string]bool {
 	t.Helper()
-	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(r.warehouse, "s3://"), "/")
 	sc := s3.NewFromConfig(r.awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
-	out := map[string]bool{}
-	p := s3.NewListObjectsV2Paginator(sc, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix + "/" + db + "/" + tbl + "/")})
-	for p.HasMorePages() {
-		pg, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("list objects: %v", err)
-		}
-		for _, o := range pg.Contents {
-			out["s3://"+bucket+"/"+aws.ToString(o.Key)] = true
-		}
+	out, err := laketest.Objects(context.Background(), sc, r.warehouse+"/"+db+"/"+tbl, withJSON)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
-// live returns the files the table's snapshots reference: manifest lists,
-// manifests, and the data files their entries do not mark deleted.
+// live returns the files the table's snapshots reference.
 func (r *rig) live(t testing.TB, db, tbl string) map[string]bool {
 	t.Helper()
-	tb, err := r.lake(t, nil).Load(r.ctx(), db, tbl)
+	out, err := laketest.Referenced(context.Background(), r.awsCfg, r.lake(t, nil), db, tbl)
 	if err != nil {
 		t.Fatal(err)
-	}
-	fs, err := tb.FS(r.ctx())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for _, s := range tb.Metadata().Snapshots() {
-		out[s.ManifestList] = true
-		mans, err := s.Manifests(fs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range mans {
-			out[m.FilePath()] = true
-			for e, err := range m.Entries(fs, false) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if e.Status() != iceberg.EntryStatusDELETED {
-					out[e.DataFile().FilePath()] = true
-				}
-			}
-		}
-	}
-	return out
-}
-
-// notMetadataJSON drops the table metadata files (*.metadata.json).
-func notMetadataJSON(files map[string]bool) map[string]bool {
-	out := map[string]bool{}
-	for f := range files {
-		if !strings.HasSuffix(f, ".metadata.json") {
-			out[f] = true
-		}
 	}
 	return out
 }
@@ -99,7 +56,7 @@ func TestExpireAfterCompaction(t *testing.T) {
 	if seals, err := lk.Seals(ctx, db, "web"); err != nil || len(seals) != 6 {
 		t.Fatalf("seals before expiry = %v, %v; want 6", seals, err)
 	}
-	before := r.objects(t, db, "web")
+	before := r.objects(t, db, "web", true)
 	res, err := lk.Expire(ctx, db, "web", time.Now().Add(time.Hour), 1)
 	if err != nil {
 		t.Fatalf("expire: %v", err)
@@ -108,8 +65,8 @@ func TestExpireAfterCompaction(t *testing.T) {
 		t.Fatalf("expire = %+v, want 6 expired, 1 kept", res)
 	}
 	diffRows(t, r.rows(t, db, "web", 0), canon(want))
-	after := r.objects(t, db, "web")
-	if got, live := sortedKeys(notMetadataJSON(after)), sortedKeys(r.live(t, db, "web")); !slices.Equal(got, live) {
+	after := r.objects(t, db, "web", true)
+	if got, live := sortedKeys(r.objects(t, db, "web", false)), sortedKeys(r.live(t, db, "web")); !slices.Equal(got, live) {
 		t.Fatalf("files left besides metadata.json:\n%v\nwant exactly the live ones:\n%v", got, live)
 	}
 	for f := range after {
@@ -186,13 +143,13 @@ func TestRemoveOrphansAfterCrashedAppend(t *testing.T) {
 	if _, err := r.lake(t, nil).Append(ctx, db, "web", "s1", stream(t, records[:100])); err != nil {
 		t.Fatal(err)
 	}
-	before := r.objects(t, db, "web")
+	before := r.objects(t, db, "web", true)
 	crash := &crashAt{point: lake.FaultDataWritten}
 	if _, err := r.lake(t, func(c *lake.Config) { c.Fault = crash.fault }).Append(ctx, db, "web", "s2", stream(t, records[100:])); !errors.Is(err, errCrash) {
 		t.Fatalf("crashing append: %v", err)
 	}
 	var orphans []string
-	for f := range r.objects(t, db, "web") {
+	for f := range r.objects(t, db, "web", true) {
 		if !before[f] {
 			orphans = append(orphans, f)
 		}
@@ -205,7 +162,7 @@ func TestRemoveOrphansAfterCrashedAppend(t *testing.T) {
 	if _, err := r.lake(t, func(c *lake.Config) { c.Fault = planned.fault }).RemoveOrphans(ctx, db, "web", 0); !errors.Is(err, errCrash) {
 		t.Fatalf("remove orphans with a crash after planning: %v", err)
 	}
-	if got := len(r.objects(t, db, "web")); got != len(before)+len(orphans) {
+	if got := len(r.objects(t, db, "web", true)); got != len(before)+len(orphans) {
 		t.Fatalf("a crash after planning deleted files: %d objects, want %d", got, len(before)+len(orphans))
 	}
 	res, err := r.lake(t, nil).RemoveOrphans(ctx, db, "web", 0)
@@ -215,7 +172,7 @@ func TestRemoveOrphansAfterCrashedAppend(t *testing.T) {
 	if got := slices.Sorted(slices.Values(res.Files)); !slices.Equal(got, orphans) {
 		t.Fatalf("deleted %v\nwant the crashed append's files %v", got, orphans)
 	}
-	if got := r.objects(t, db, "web"); !maps.Equal(got, before) {
+	if got := r.objects(t, db, "web", true); !maps.Equal(got, before) {
 		t.Fatalf("objects after cleanup = %v, want %v", sortedKeys(got), sortedKeys(before))
 	}
 	diffRows(t, r.rows(t, db, "web", 0), canon(want[:100]))
@@ -245,7 +202,7 @@ func TestExpireCrashPoint(t *testing.T) {
 	if err != nil || res.Expired != 0 || res.Kept != 1 {
 		t.Fatalf("expire after the crash = %+v, %v", res, err)
 	}
-	if got, live := sortedKeys(notMetadataJSON(r.objects(t, db, "web"))), sortedKeys(r.live(t, db, "web")); !slices.Equal(got, live) {
+	if got, live := sortedKeys(r.objects(t, db, "web", false)), sortedKeys(r.live(t, db, "web")); !slices.Equal(got, live) {
 		t.Fatalf("files left %v, want the live ones %v", got, live)
 	}
 	diffRows(t, r.rows(t, db, "web", 0), canon(want))
