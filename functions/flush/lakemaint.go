@@ -123,9 +123,11 @@ func (h *Handler) maintainLake(ctx context.Context, db, table string, run *runSt
 
 // expiryCutoff observes db.table: the time before which its snapshots
 // carry no pending seal (see maintainLake). Snapshot times are the lake
-// writers' clocks, so the age limit is measured on the wall clock.
+// writers' clocks, compared with the handler's (both the wall clock
+// outside tests).
 func (h *Handler) expiryCutoff(ctx context.Context, db, table string) (time.Time, error) {
-	cutoff := time.Now().Add(-h.cfg.LakeSnapshotAge) // before the listing: later seals are newer
+	// Taken before the listing, so seals committed after it are newer.
+	cutoff := h.now().Add(-h.cfg.LakeSnapshotAge)
 	seals, err := h.lake.Seals(ctx, db, table)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("list lake seals of %s.%s: %w", db, table, err)
