@@ -24,6 +24,10 @@ const lakeMaintainEvery = time.Hour
 // largest timeout), so how long a run can act on a manifest it read.
 const maxRunDuration = 15 * time.Minute
 
+// The expiry argument needs lakeMaintainEvery > maxRunDuration: this
+// constant does not compile otherwise.
+const _ uint64 = uint64(lakeMaintainEvery - maxRunDuration - 1)
+
 // lakeExpiry is a table's lake expiry item (layout.LakePK,
 // layout.LakeExpirySK): at ObservedAt (the handler's clock, unix seconds)
 // every snapshot committed before CutoffMs (unix ms) carried no seal a
