@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -164,7 +165,9 @@ func statusMB(field string) float64 {
 // (moto is another process; the records stay in memory, RSS before is
 // the baseline). demo: the 10k demo corpus (85 hours) in batches of 100
 // lines; hour-N: N events of one hour cycling through the demo corpus
-// (with a sequence number) in batches of 10,000.
+// (with a sequence number) in batches of 10,000; -rowgroup-50k compacts
+// with write.parquet.row-group-limit 50,000 rows (default 1,048,576),
+// -target-256KiB with a 256 KiB target file size.
 func BenchmarkCompactedSizes(b *testing.B) {
 	cases := []struct {
 		name    string
@@ -174,6 +177,8 @@ func BenchmarkCompactedSizes(b *testing.B) {
 		{"demo", demoRecords, 100},
 		{"hour-100k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 100_000) }, 10_000},
 		{"hour-300k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
+		{"hour-300k-rowgroup-50k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
+		{"hour-300k-target-256KiB", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -193,6 +198,19 @@ func BenchmarkCompactedSizes(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				if strings.HasSuffix(c.name, "-rowgroup-50k") {
+					t, err := lk.Load(r.ctx(), db, "web")
+					if err != nil {
+						b.Fatal(err)
+					}
+					tx := t.NewTransaction()
+					if err := tx.SetProperties(iceberg.Properties{"write.parquet.row-group-limit": "50000"}); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := tx.Commit(r.ctx()); err != nil {
+						b.Fatal(err)
+					}
+				}
 				filesBefore, bytesBefore := r.dataBytes(b, lk, db, "web")
 				runtime.GC()
 				reset := resetPeakRSS()
@@ -203,7 +221,11 @@ func BenchmarkCompactedSizes(b *testing.B) {
 				stop := sampleHeap()
 				start := time.Now()
 				for h := range hours {
-					if _, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), 0); err != nil {
+					target := int64(0) // the default, 128 MiB
+					if strings.HasSuffix(c.name, "-target-256KiB") {
+						target = 256 << 10
+					}
+					if _, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target); err != nil {
 						b.Fatal(err)
 					}
 				}
