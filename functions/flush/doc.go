@@ -71,8 +71,8 @@
 // Scheduled runs then maintain each lake table, at most once an hour
 // (lakemaint.go): they expire snapshots older than LakeSnapshotAge
 // (keeping LakeKeepSnapshots; iceberg-go deletes the files only expired
-// snapshots referenced) and delete unreferenced files older than
-// LakeOrphanAge. Expiry removes seal ids, the evidence a resumed or racing
+// snapshots referenced) and, once a day, delete unreferenced files older
+// than LakeOrphanAge. Expiry removes seal ids, the evidence a resumed or racing
 // run checks before appending, so the cutoff never passes a seal whose
 // manifest is live without the lake's mark for it, and it is observed
 // (lake#<db>.<table> item) an hour before it is applied: longer than a run

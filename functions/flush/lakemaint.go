@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -19,6 +20,12 @@ import (
 // snapshots and delete its orphan files. It must exceed maxRunDuration:
 // see maintainLake.
 const lakeMaintainEvery = time.Hour
+
+// lakeOrphansEvery is how often scheduled runs look for a lake table's
+// orphan files: the search reads every kept snapshot's manifest list and
+// lists the table's location, and orphans only come from crashes and lost
+// conflicts.
+const lakeOrphansEvery = 24 * time.Hour
 
 // maxRunDuration bounds how long a flush invocation lives (Lambda's
 // largest timeout), so how long a run can act on a manifest it read.
@@ -35,6 +42,8 @@ const _ uint64 = uint64(lakeMaintainEvery - maxRunDuration - 1)
 type lakeExpiry struct {
 	CutoffMs   int64 `dynamodbav:"cutoff_ms"`
 	ObservedAt int64 `dynamodbav:"observed_at"`
+	// OrphansAt is when orphan files were last removed (unix seconds).
+	OrphansAt int64 `dynamodbav:"orphans_at"`
 }
 
 // ParseLakeSealID parses a seal id made by LakeSealID.
@@ -67,8 +76,8 @@ func cutLast(s string) (before, after string, ok bool) {
 //     earlier; it is stored with the observation time;
 //  2. at least lakeMaintainEvery later: expire the snapshots committed
 //     before the stored cutoff (keeping LakeKeepSnapshots), delete the
-//     table's files older than LakeOrphanAge that no snapshot references,
-//     and observe again.
+//     table's files older than LakeOrphanAge that no snapshot references
+//     (at most every lakeOrphansEvery), and observe again.
 //
 // Why a seal below the cutoff can go: it was not pending at the
 // observation, and marks are only added and manifests never come back, so
@@ -79,14 +88,17 @@ func cutLast(s string) (before, after string, ok bool) {
 // would still append: a manifest resumed after expiry appends nothing
 // twice.
 func (h *Handler) maintainLake(ctx context.Context, db, table string, run *runState) error {
+	if h.late(ctx) {
+		return nil // compaction used the run's budget: next run
+	}
 	key := map[string]types.AttributeValue{layout.AttrPK: str(layout.LakePK(db, table)), layout.AttrSK: str(layout.LakeExpirySK)}
 	out, err := h.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(h.cfg.ManifestTable), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return fmt.Errorf("read lake expiry of %s.%s: %w", db, table, err)
 	}
 	now := h.now()
+	var prev lakeExpiry
 	if out.Item != nil {
-		var prev lakeExpiry
 		if err := attributevalue.UnmarshalMap(out.Item, &prev); err != nil {
 			return fmt.Errorf("decode lake expiry of %s.%s: %w", db, table, err)
 		}
@@ -98,11 +110,14 @@ func (h *Handler) maintainLake(ctx context.Context, db, table string, run *runSt
 			return fmt.Errorf("expire lake snapshots: %w", err)
 		}
 		run.res.LakeSnapshotsExpired += res.Expired
-		orphans, err := h.lake.RemoveOrphans(ctx, db, table, h.cfg.LakeOrphanAge)
-		if err != nil {
-			return fmt.Errorf("remove lake orphan files: %w", err)
+		var orphans lake.OrphanResult
+		if now.Sub(time.Unix(prev.OrphansAt, 0)) >= lakeOrphansEvery {
+			if orphans, err = h.lake.RemoveOrphans(ctx, db, table, h.cfg.LakeOrphanAge); err != nil {
+				return fmt.Errorf("remove lake orphan files: %w", err)
+			}
+			prev.OrphansAt = now.Unix()
+			run.res.LakeOrphansDeleted += len(orphans.Files)
 		}
-		run.res.LakeOrphansDeleted += len(orphans.Files)
 		if res.Expired > 0 || len(orphans.Files) > 0 {
 			h.log.InfoContext(ctx, "lake table maintained", "db", db, "table", table, "snapshots_expired", res.Expired,
 				"snapshots_kept", res.Kept, "orphan_files", len(orphans.Files), "orphan_bytes", orphans.Bytes)
@@ -112,7 +127,7 @@ func (h *Handler) maintainLake(ctx context.Context, db, table string, run *runSt
 	if err != nil {
 		return err
 	}
-	item, err := attributevalue.MarshalMap(lakeExpiry{CutoffMs: cutoff.UnixMilli(), ObservedAt: now.Unix()})
+	item, err := attributevalue.MarshalMap(lakeExpiry{CutoffMs: cutoff.UnixMilli(), ObservedAt: now.Unix(), OrphansAt: prev.OrphansAt})
 	if err != nil {
 		return fmt.Errorf("encode lake expiry: %w", err)
 	}
