@@ -86,24 +86,25 @@ type Request struct {
 
 // Result summarises one invocation.
 type Result struct {
-	Tables        int   `json:"tables"` // table visits, over every pass
-	Passes        int   `json:"passes"`
-	Manifests     int   `json:"manifests"`
-	Resumed       int   `json:"resumed"`
-	Aborted       int   `json:"aborted"`
-	SealedObjects int   `json:"sealed_objects"`
-	Events        int64 `json:"events"`
-	Bytes         int64 `json:"bytes"`
-	Parked        int   `json:"parked"`
-	Waiting       int   `json:"waiting"`   // manifests whose sinks' backlog waits for its retry time
-	Deferred      int   `json:"deferred"`  // tables left for the next run (deadline)
-	Compacted     int   `json:"compacted"` // lake hours compacted
+	Tables        int      `json:"tables"` // table visits, over every pass
+	Passes        int      `json:"passes"`
+	Manifests     int      `json:"manifests"`
+	Resumed       int      `json:"resumed"`
+	Aborted       int      `json:"aborted"`
+	SealedObjects int      `json:"sealed_objects"`
+	Events        int64    `json:"events"`
+	Bytes         int64    `json:"bytes"`
+	Parked        int      `json:"parked"`
+	Waiting       int      `json:"waiting"`           // manifests whose sinks' backlog waits for its retry time
+	Deferred      int      `json:"deferred"`          // tables left for the next run (deadline)
+	Compacted     int      `json:"compacted"`         // lake hours compacted
+	Missing       int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
+	Errors        []string `json:"errors,omitempty"`
+
 	// LakeSnapshotsExpired and LakeOrphansDeleted count the lake snapshots
 	// expired and the unreferenced lake files deleted (lakemaint.go).
-	LakeSnapshotsExpired int      `json:"lake_snapshots_expired,omitempty"`
-	LakeOrphansDeleted   int      `json:"lake_orphans_deleted,omitempty"`
-	Missing              int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
-	Errors               []string `json:"errors,omitempty"`
+	LakeSnapshotsExpired int `json:"lake_snapshots_expired,omitempty"`
+	LakeOrphansDeleted   int `json:"lake_orphans_deleted,omitempty"`
 }
 
 // Handler is the flush Lambda handler.
@@ -236,8 +237,8 @@ func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, e
 
 // compactTables compacts the lake hours that are due and maintains the
 // lake tables (maintainLake), table by table in rotated order, until the
-// deadline reserve; table errors are appended to
-// errs, a fault point returns.
+// deadline reserve; table errors are appended to errs, a fault point
+// returns.
 func (h *Handler) compactTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
 	tables, err := h.tables(ctx, db, table)
 	if err != nil {
