@@ -21,12 +21,34 @@ type Config struct {
 	// commits before traffic stops wait, when no later commit makes fanout
 	// ask for a flush.
 	SweepEvery time.Duration
+	// LakeSnapshotAge is how long the lake keeps a snapshot before
+	// scheduled runs expire it (SPILLWAY_LAKE_SNAPSHOT_AGE), like Iceberg's
+	// history.expire.max-snapshot-age-ms; a snapshot whose seal a live
+	// manifest may still append again is kept longer (see lakemaint.go).
+	LakeSnapshotAge time.Duration
+	// LakeKeepSnapshots is how many of a lake table's newest snapshots are
+	// kept whatever their age (SPILLWAY_LAKE_KEEP_SNAPSHOTS), like
+	// history.expire.min-snapshots-to-keep.
+	LakeKeepSnapshots int
+	// LakeOrphanAge is how old a file under a lake table's location that
+	// no snapshot references must be before it is deleted
+	// (SPILLWAY_LAKE_ORPHAN_AGE), like remove_orphan_files older_than: at
+	// least MinLakeOrphanAge, so that a commit in flight keeps its files.
+	LakeOrphanAge time.Duration
 }
 
+// MinLakeOrphanAge is the smallest LakeOrphanAge: four times Lambda's
+// longest run (15 minutes), the longest a writer holds files it wrote but
+// has not committed.
+const MinLakeOrphanAge = time.Hour
+
 // DefaultConfig returns the defaults: 64 MiB sealed objects, a 10-minute
-// late window, 500 staged objects per manifest, a sweep every 30 s.
+// late window, 500 staged objects per manifest, a sweep every 30 s; lake
+// snapshots expire after 5 days keeping at least the newest one, and
+// unreferenced lake files are deleted after 3 days (Iceberg's defaults).
 func DefaultConfig() Config {
-	return Config{SealTargetBytes: 64 << 20, LateWindow: 10 * time.Minute, MaxClaim: 500, SweepEvery: 30 * time.Second}
+	return Config{SealTargetBytes: 64 << 20, LateWindow: 10 * time.Minute, MaxClaim: 500, SweepEvery: 30 * time.Second,
+		LakeSnapshotAge: 5 * 24 * time.Hour, LakeKeepSnapshots: 1, LakeOrphanAge: 3 * 24 * time.Hour}
 }
 
 // Validate reports every configuration problem at once, each prefixed with
@@ -49,6 +71,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxClaim < 1 || c.MaxClaim > 1000 {
 		errs = append(errs, fmt.Errorf("MaxClaim: must be 1 to 1000, got %d", c.MaxClaim))
+	}
+	if c.LakeSnapshotAge < 0 {
+		errs = append(errs, fmt.Errorf("LakeSnapshotAge: must not be negative, got %s", c.LakeSnapshotAge))
+	}
+	if c.LakeKeepSnapshots < 1 {
+		errs = append(errs, fmt.Errorf("LakeKeepSnapshots: must be at least 1, got %d", c.LakeKeepSnapshots))
+	}
+	if c.LakeOrphanAge < MinLakeOrphanAge {
+		errs = append(errs, fmt.Errorf("LakeOrphanAge: must be at least %s, got %s", MinLakeOrphanAge, c.LakeOrphanAge))
 	}
 	return errors.Join(errs...)
 }

@@ -68,6 +68,17 @@
 // their time budget and delete each item unless an append marked it again
 // meanwhile. data/ and the TD endpoints are never compacted.
 //
+// Scheduled runs then maintain each lake table, at most once an hour
+// (lakemaint.go): they expire snapshots older than LakeSnapshotAge
+// (keeping LakeKeepSnapshots; iceberg-go deletes the files only expired
+// snapshots referenced) and, once a day, delete unreferenced files older
+// than LakeOrphanAge. Expiry removes seal ids, the evidence a resumed or racing
+// run checks before appending, so the cutoff never passes a seal whose
+// manifest is live without the lake's mark for it, and it is observed
+// (lake#<db>.<table> item) an hour before it is applied: longer than a run
+// lives, so no run that read a manifest before the mark was recorded is
+// still running when the seal goes.
+//
 // # Items in the manifests table (HASH pk, RANGE sk)
 //
 //	pk staged#<db>.<table>   sk <staged or late S3 key>  written by fanout; claimed_by = manifest id once claimed
@@ -76,6 +87,7 @@
 //	                                                    retries and retry_at while an endpoint fails
 //	pk request#<db>.<table>  sk flush                    a pending flush request from fanout
 //	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH>        a lake hour to compact: due_at (unix), marks
+//	pk lake#<db>.<table>     sk expiry                  the lake snapshot cutoff observed safe to expire: cutoff_ms, observed_at
 //
 // A manifest's entries (the staged objects it claims, [{k,e,b}]) are its
 // body object, manifests/db=<db>/table=<table>/<id>.json, written once
@@ -122,12 +134,12 @@
 // the claim-then-commit state machine (staged items, manifests, claims,
 // deletion, retries); seal.go reads staged objects and writes sealed ones;
 // tdsink.go imports sealed objects into the TD endpoints and parks refused
-// ones; lakesink.go the lake sink and compaction; metrics.go the EMF
-// metrics.
+// ones; lakesink.go the lake sink and compaction; lakemaint.go lake
+// snapshot expiry and orphan files; metrics.go the EMF metrics.
 //
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-manifest, after-claim, after-seal, before-delete, after-delete,
 // after-td-import, after-pass (once per pass over the tables); with the lake
 // on, also lake-data-written and lake-committed (shared/lake, per append and
-// compaction) and after-compact.
+// compaction), after-compact, lake-expired and lake-orphans-planned.
 package flush

@@ -17,5 +17,7 @@ var FaultPoints = []string{"after-manifest", "after-claim", "after-seal", "befor
 // LakeFaultPoints are the step boundaries reached only with the lake on
 // (WithLake): the lake's own points (its Config.Fault should be the same
 // hook), reached once per append and compaction, and after-compact, after
-// a lake hour's compaction and before its item is deleted.
-var LakeFaultPoints = []string{lake.FaultDataWritten, lake.FaultCommitted, "after-compact"}
+// a lake hour's compaction and before its item is deleted; then the
+// maintenance points (lakemaint.go): lake-expired, after an expiry commit,
+// and lake-orphans-planned, before unreferenced files are deleted.
+var LakeFaultPoints = []string{lake.FaultDataWritten, lake.FaultCommitted, "after-compact", lake.FaultExpired, lake.FaultOrphansPlanned}

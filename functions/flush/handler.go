@@ -99,6 +99,11 @@ type Result struct {
 	Compacted     int      `json:"compacted"`         // lake hours compacted
 	Missing       int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
 	Errors        []string `json:"errors,omitempty"`
+
+	// LakeSnapshotsExpired and LakeOrphansDeleted count the lake snapshots
+	// expired and the unreferenced lake files deleted (lakemaint.go).
+	LakeSnapshotsExpired int `json:"lake_snapshots_expired,omitempty"`
+	LakeOrphansDeleted   int `json:"lake_orphans_deleted,omitempty"`
 }
 
 // Handler is the flush Lambda handler.
@@ -229,16 +234,20 @@ func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, e
 	return err
 }
 
-// compactTables compacts the lake hours that are due, table by table in
-// rotated order, until the deadline reserve; table errors are appended to
-// errs, a fault point returns.
+// compactTables compacts the lake hours that are due and maintains the
+// lake tables (maintainLake), table by table in rotated order, until the
+// deadline reserve; table errors are appended to errs, a fault point
+// returns.
 func (h *Handler) compactTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
 	tables, err := h.tables(ctx, db, table)
 	if err != nil {
 		return err
 	}
 	_, err = h.eachTable(ctx, tables, "compact lake hours", run, errs, func(db, table string) error {
-		return h.compactDue(ctx, db, table, run)
+		if err := h.compactDue(ctx, db, table, run); err != nil {
+			return err
+		}
+		return h.maintainLake(ctx, db, table, run)
 	})
 	return err
 }

@@ -226,7 +226,9 @@ func TestRacingFlushes(t *testing.T) {
 
 func TestBadRequest(t *testing.T) {
 	cases := []string{`{`, `{"source":"someone"}`, `{"source":"spillway.ingest","db":"Bad-Name"}`}
-	h, err := New(Config{Bucket: "b", CatalogTable: "c", ManifestTable: "m", SealTargetBytes: 1, MaxClaim: 1}, nil, nil, nil)
+	cfg := DefaultConfig()
+	cfg.Bucket, cfg.CatalogTable, cfg.ManifestTable, cfg.SealTargetBytes, cfg.MaxClaim = "b", "c", "m", 1, 1
+	h, err := New(cfg, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

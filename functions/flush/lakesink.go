@@ -27,6 +27,10 @@ const LakeSink = "lake"
 type Lake interface {
 	Append(ctx context.Context, db, tbl, sealID string, stream []byte) (lake.Result, error)
 	Compact(ctx context.Context, db, tbl string, hour time.Time, targetBytes int64) (lake.CompactResult, error)
+	// Maintenance (lakemaint.go).
+	Seals(ctx context.Context, db, tbl string) ([]lake.Seal, error)
+	Expire(ctx context.Context, db, tbl string, before time.Time, retainLast int) (lake.ExpireResult, error)
+	RemoveOrphans(ctx context.Context, db, tbl string, olderThan time.Duration) (lake.OrphanResult, error)
 }
 
 var _ Lake = (*lake.Lake)(nil)

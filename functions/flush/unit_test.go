@@ -46,7 +46,7 @@ func TestRotate(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	err := (Config{}).Validate()
-	for _, want := range []string{"Bucket", "CatalogTable", "ManifestTable", "SealTargetBytes", "MaxClaim"} {
+	for _, want := range []string{"Bucket", "CatalogTable", "ManifestTable", "SealTargetBytes", "MaxClaim", "LakeKeepSnapshots", "LakeOrphanAge"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("empty config error %v does not name %s", err, want)
 		}
@@ -55,5 +55,9 @@ func TestConfigValidate(t *testing.T) {
 	c.Bucket, c.CatalogTable, c.ManifestTable = "b", "c", "m"
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid config: %v", err)
+	}
+	c.LakeSnapshotAge, c.LakeOrphanAge = -time.Second, 59*time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "LakeSnapshotAge") || !strings.Contains(err.Error(), "LakeOrphanAge") {
+		t.Errorf("negative snapshot age and an orphan age under an hour: %v", err)
 	}
 }

@@ -15,6 +15,8 @@
 //   - append.go: Append, exactly once per seal id.
 //   - compact.go: Compact, one hour's small files into target-size files.
 //   - read.go: Current, the data files of the current snapshot (readers).
+//   - maintain.go: Seals, Expire (snapshot expiry) and RemoveOrphans
+//     (unreferenced files older than a safety age).
 //   - retry.go: the commit-conflict loop shared by Append and Compact.
 //
 // # Exactly once
@@ -29,8 +31,11 @@
 // both commit: the loser reloads, finds the id, and stops. iceberg-go's own
 // commit retry (commit.retry.num-retries) re-applies a snapshot without
 // that check, so tables are created with it set to 0 and Append retries
-// itself. Snapshot expiry must keep snapshots for longer than any seal can
-// be retried.
+// itself. Expire removes seal ids with their snapshots, so its caller
+// chooses a cutoff older than every seal a writer may still append again
+// (flush: the seals its live manifests have not marked, observed a run's
+// lifetime before the expiry); Expire never removes a snapshot committed
+// at or after the cutoff it is given.
 //
 // # Columns
 //

@@ -40,6 +40,10 @@ func (l *Lake) tableProperties() iceberg.Properties {
 		// seal id first; iceberg-go's replay would skip that check.
 		table.CommitNumRetriesKey:   "0",
 		table.PropertyFormatVersion: "2",
+		// Every commit writes a metadata file: delete those that fell out
+		// of the metadata log (write.metadata.previous-versions-max, 100)
+		// at once instead of leaving them to RemoveOrphans.
+		table.MetadataDeleteAfterCommitEnabledKey: "true",
 	}
 }
 

@@ -30,6 +30,9 @@ const (
 	SweepEvery           = "SPILLWAY_SWEEP_EVERY"            // Go duration: how often a scheduled flush passes over the tables again within its first 50 s
 	SealAfter            = "SPILLWAY_SEAL_AFTER"             // Go duration: how old a table's oldest unsealed commit gets before fanout asks for a flush
 	LakeWarehouse        = "SPILLWAY_LAKE_WAREHOUSE"         // s3://bucket/prefix of the Iceberg lake flush appends to; empty: the lake is off
+	LakeSnapshotAge      = "SPILLWAY_LAKE_SNAPSHOT_AGE"      // Go duration: lake snapshots older than this are expired by scheduled flush runs
+	LakeKeepSnapshots    = "SPILLWAY_LAKE_KEEP_SNAPSHOTS"    // the newest lake snapshots kept whatever their age
+	LakeOrphanAge        = "SPILLWAY_LAKE_ORPHAN_AGE"        // Go duration: unreferenced lake files older than this are deleted
 )
 
 // FaultPoint is read by fanout and flush to crash at a named step. It is a
@@ -41,5 +44,6 @@ var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
 		StreamRetentionHours, CommitConcurrency, CounterItems, LateWindow, FutureLimit, FlushFunction, SealAfter},
-	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse},
+	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse,
+		LakeSnapshotAge, LakeKeepSnapshots, LakeOrphanAge},
 }

@@ -146,6 +146,7 @@ func ParseLedgerID(id string) (partID string, ok bool, err error) {
 //	pk sealed#<db>.<table>   sk <YYYY-MM-DD>/<HH> (Partition.SealedSK)
 //	pk request#<db>.<table>  sk FlushRequestSK (a pending flush request)
 //	pk compact#<db>.<table>  sk <YYYY-MM-DD>/<HH> (Partition.SealedSK): a lake hour to compact
+//	pk lake#<db>.<table>     sk LakeExpirySK: the lake snapshot cutoff observed safe to expire
 //
 // Sealed-hour markers were written by releases that sealed an hour only
 // once it closed; they are no longer written or read, and old ones are
@@ -158,7 +159,12 @@ const (
 	KindSealed   = "sealed"
 	KindRequest  = "request"
 	KindCompact  = "compact"
+	KindLake     = "lake"
 )
+
+// LakeExpirySK is the sort key of a table's lake expiry item (under
+// LakePK): the snapshot cutoff flush observed as safe to expire, and when.
+const LakeExpirySK = "expiry"
 
 // FlushRequestSK is the sort key of a table's flush-request item (under
 // RequestPK): fanout sets it when it asks for a flush of the table, and
@@ -186,13 +192,17 @@ func SealedPK(db, table string) string { return manifestsPK(KindSealed, db, tabl
 // ParseSealedSK).
 func CompactPK(db, table string) string { return manifestsPK(KindCompact, db, table) }
 
+// LakePK is the manifests-table partition key of a table's lake
+// maintenance items (sort key LakeExpirySK).
+func LakePK(db, table string) string { return manifestsPK(KindLake, db, table) }
+
 func manifestsPK(kind, db, table string) string { return kind + "#" + db + "." + table }
 
 // ParseManifestsPK parses a manifests-table partition key.
 func ParseManifestsPK(pk string) (kind, db, table string, err error) {
 	kind, rest, ok := strings.Cut(pk, "#")
 	db, table, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed && kind != KindRequest && kind != KindCompact) {
+	if !ok || !ok2 || (kind != KindStaged && kind != KindManifest && kind != KindSealed && kind != KindRequest && kind != KindCompact && kind != KindLake) {
 		return "", "", "", fmt.Errorf("%w: %q is not a manifests-table partition key", ErrMalformed, clip(pk))
 	}
 	if err := errors.Join(names.Validate("database", db), names.Validate("table", table)); err != nil {

@@ -29,7 +29,7 @@ func TestManifestsPKRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		kind string
 		f    func(db, table string) string
-	}{{KindStaged, StagedPK}, {KindManifest, ManifestPK}, {KindSealed, SealedPK}, {KindRequest, RequestPK}, {KindCompact, CompactPK}} {
+	}{{KindStaged, StagedPK}, {KindManifest, ManifestPK}, {KindSealed, SealedPK}, {KindRequest, RequestPK}, {KindCompact, CompactPK}, {KindLake, LakePK}} {
 		t.Run(c.kind, func(t *testing.T) {
 			kind, db, table, err := ParseManifestsPK(c.f("d_b", "t_b"))
 			if err != nil || kind != c.kind || db != "d_b" || table != "t_b" {

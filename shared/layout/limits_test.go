@@ -34,7 +34,7 @@ func keysOf(db, table, partID, shard, seq, endpoint, uid string, ts int64) (s3 m
 	dh, dr := CatalogKey(db, "")
 	pks = map[string]string{
 		"catalog": ch, "catalog database": dh, "ledger": LedgerID(partID),
-		"staged": StagedPK(db, table), "manifest": ManifestPK(db, table), "sealed": SealedPK(db, table), "request": RequestPK(db, table), "compact": CompactPK(db, table),
+		"staged": StagedPK(db, table), "manifest": ManifestPK(db, table), "sealed": SealedPK(db, table), "request": RequestPK(db, table), "compact": CompactPK(db, table), "lake": LakePK(db, table),
 	}
 	sks = map[string]string{
 		"catalog": cr, "catalog database": dr, "counter": counterSK(table), "staged item": s3["staged"], "late item": s3["late"],

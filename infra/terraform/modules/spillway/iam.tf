@@ -129,11 +129,22 @@ locals {
       {
         # iceberg-go's S3 file IO on the warehouse: metadata and Parquet
         # files (GetObject also serves HeadObject; large files are
-        # multipart uploads).
+        # multipart uploads); maintenance deletes expired and orphan files
+        # (DeleteObjects is authorised per key by s3:DeleteObject).
         sid       = "LakeObjects"
         enabled   = var.lake.enabled
-        actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
         resources = ["${local.bucket_arn}/${var.lake.prefix}/*"]
+      },
+      {
+        # Orphan-file cleanup lists a table's location.
+        sid       = "LakeList"
+        enabled   = var.lake.enabled
+        actions   = ["s3:ListBucket"]
+        resources = [local.bucket_arn]
+        conditions = [
+          { test = "StringLike", variable = "s3:prefix", values = ["${var.lake.prefix}/*"] },
+        ]
       },
     ]
   }

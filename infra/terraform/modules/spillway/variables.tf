@@ -443,7 +443,7 @@ variable "iam_principal_scopes" {
 }
 
 variable "lake" {
-  description = "The Iceberg lake (docs/QUERY.md): flush appends every sealed object to the Apache Iceberg table <db>.<table> in the Glue Data Catalog (one Glue database per Spillway database, named like it), with Parquet data files under s3://<bucket>/<prefix> (SPILLWAY_LAKE_WAREHOUSE; disabled sets it empty). glue_database_pattern scopes flush's Glue permissions to the Glue databases (Spillway databases) it matches, an IAM resource pattern such as \"prod_*\" (default: every database of the account's catalog). athena_workgroup creates an Athena workgroup (engine v3) whose query results go to s3://<bucket>/<athena_results_prefix>, expiring after athena_results_expire_days. The lake's backlog is alarmed on like a TD endpoint's (Endpoint \"lake\", alarms.td_backlog_age_s)."
+  description = "The Iceberg lake (docs/QUERY.md): flush appends every sealed object to the Apache Iceberg table <db>.<table> in the Glue Data Catalog (one Glue database per Spillway database, named like it), with Parquet data files under s3://<bucket>/<prefix> (SPILLWAY_LAKE_WAREHOUSE; disabled sets it empty). glue_database_pattern scopes flush's Glue permissions to the Glue databases (Spillway databases) it matches, an IAM resource pattern such as \"prod_*\" (default: every database of the account's catalog). athena_workgroup creates an Athena workgroup (engine v3) whose query results go to s3://<bucket>/<athena_results_prefix>, expiring after athena_results_expire_days. The lake's backlog is alarmed on like a TD endpoint's (Endpoint \"lake\", alarms.td_backlog_age_s). Maintenance (scheduled flush runs, at most hourly per table): snapshots older than snapshot_age are expired (SPILLWAY_LAKE_SNAPSHOT_AGE, Iceberg's 5-day default; every commit adds one, so metadata grows with snapshot_age x commit rate: see BENCHMARKS.md), keeping the keep_snapshots newest (SPILLWAY_LAKE_KEEP_SNAPSHOTS) and any whose seal a live flush manifest may still need; files no snapshot references are looked for daily and deleted once older than orphan_age (SPILLWAY_LAKE_ORPHAN_AGE, Iceberg's 3-day default, at least 1h so that commits in flight keep their files)."
   type = object({
     enabled                    = optional(bool, true)
     prefix                     = optional(string, "lake")
@@ -451,6 +451,9 @@ variable "lake" {
     athena_workgroup           = optional(bool, true)
     athena_results_prefix      = optional(string, "athena-results")
     athena_results_expire_days = optional(number, 7)
+    snapshot_age               = optional(string, "120h")
+    keep_snapshots             = optional(number, 1)
+    orphan_age                 = optional(string, "72h")
   })
   default = {}
 
@@ -459,7 +462,7 @@ variable "lake" {
       !contains(["staged", "late", "data", "failed", "quarantine", var.lake.athena_results_prefix], split("/", var.lake.prefix)[0]) &&
       !contains(["staged", "late", "data", "failed", "quarantine"], split("/", var.lake.athena_results_prefix)[0]) &&
       can(regex("^[a-z0-9_*?]{1,255}$", var.lake.glue_database_pattern)) &&
-    var.lake.athena_results_expire_days >= 1)
-    error_message = "lake.prefix and lake.athena_results_prefix must be distinct S3 key prefixes (lower-case segments, no leading or trailing /) outside staged/, late/, data/, failed/ and quarantine/; lake.glue_database_pattern is a pattern of Spillway database names ([a-z0-9_] with * and ?); lake.athena_results_expire_days at least 1."
+    var.lake.athena_results_expire_days >= 1 && can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.lake.snapshot_age)) && var.lake.keep_snapshots >= 1 && floor(var.lake.keep_snapshots) == var.lake.keep_snapshots && can(regex("^[0-9]+(\\.[0-9]+)?h$", var.lake.orphan_age)) && try(tonumber(trimsuffix(var.lake.orphan_age, "h")) >= 1, false))
+    error_message = "lake.prefix and lake.athena_results_prefix must be distinct S3 key prefixes (lower-case segments, no leading or trailing /) outside staged/, late/, data/, failed/ and quarantine/; lake.glue_database_pattern is a pattern of Spillway database names ([a-z0-9_] with * and ?); lake.athena_results_expire_days at least 1; lake.snapshot_age a Go duration such as 120h; lake.keep_snapshots a whole number, at least 1; lake.orphan_age whole or decimal hours such as 72h, at least 1h."
   }
 }
