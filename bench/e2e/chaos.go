@@ -88,7 +88,7 @@ func runChaos(out io.Writer, f chaosFlags, duration time.Duration, rate float64,
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts := cloud.DefaultOptions()
-	opts.EdgeAddr, opts.APIAddr, opts.TDAddr, opts.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.FreePorts()
 	opts.NamePrefix = "spw-chaos"
 	opts.KeepData = f.keep
 	f.apply(&opts)

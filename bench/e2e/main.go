@@ -102,7 +102,7 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "starting the local cloud (setting %s)...\n", *setting)
 	opts := cloud.DefaultOptions()
 	// Free ports: the benchmark runs beside a `make local-up` cloud.
-	opts.EdgeAddr, opts.APIAddr, opts.TDAddr, opts.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	opts.FreePorts()
 	opts.NamePrefix = "spw-bench"
 	c, err := cloud.Start(ctx, opts)
 	if err != nil {

@@ -144,12 +144,7 @@ func measure(ctx context.Context, f *costFlags, log *slog.Logger) (costrun.Measu
 	if err != nil {
 		return costrun.Measurement{}, fmt.Errorf("corpus path: %w", err)
 	}
-	o := cloud.DefaultOptions()
-	o.EdgeAddr, o.APIAddr, o.TDAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	o.RepoRoot, o.DataDir, o.NamePrefix = root, filepath.Join(work, "cloud"), "spillway-cost"
-	// Each function signs with its own key: the edge counts its calls
-	// apart, for the modelled duration.
-	o.FunctionEnv = costrun.FunctionAccessKeys()
+	o := costCloudOptions(root, work)
 	log.Info("cost: starting the local cloud", "data_dir", o.DataDir)
 	c, err := cloud.Start(ctx, o)
 	if err != nil {
@@ -175,4 +170,16 @@ func writeGenerated(path string, n int) error {
 		return fmt.Errorf("generate corpus: %w", err)
 	}
 	return nil
+}
+
+// costCloudOptions is the local cloud a cost replay starts: on free
+// ports (next to `make local-up` or another replay), under work.
+func costCloudOptions(root, work string) cloud.Options {
+	o := cloud.DefaultOptions()
+	o.FreePorts()
+	o.RepoRoot, o.DataDir, o.NamePrefix = root, filepath.Join(work, "cloud"), "spillway-cost"
+	// Each function signs with its own key: the edge counts its calls
+	// apart, for the modelled duration.
+	o.FunctionEnv = costrun.FunctionAccessKeys()
+	return o
 }

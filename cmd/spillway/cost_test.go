@@ -84,3 +84,15 @@ func TestCostFromSavedMeasurement(t *testing.T) {
 		}
 	}
 }
+
+// TestCostCloudOnFreePorts: the cost replay's cloud binds no default port,
+// so it runs next to `make local-up` or another replay (two replays at once
+// failed with "address already in use" on the REST front's 4569).
+func TestCostCloudOnFreePorts(t *testing.T) {
+	o := costCloudOptions(t.TempDir(), t.TempDir())
+	for name, addr := range map[string]string{"EdgeAddr": o.EdgeAddr, "APIAddr": o.APIAddr, "TDAddr": o.TDAddr, "RESTAddr": o.RESTAddr} {
+		if addr != "127.0.0.1:0" {
+			t.Errorf("%s = %q, want a free port (127.0.0.1:0)", name, addr)
+		}
+	}
+}

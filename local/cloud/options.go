@@ -99,11 +99,31 @@ func (o *Options) applyDefaults() {
 	}
 }
 
+// listenAddr is one listen address field of Options.
+type listenAddr struct {
+	field string
+	v     *string
+}
+
+// listenAddrs lists every listen address of o, by field name.
+func (o *Options) listenAddrs() []listenAddr {
+	return []listenAddr{{"EdgeAddr", &o.EdgeAddr}, {"APIAddr", &o.APIAddr}, {"TDAddr", &o.TDAddr}, {"RESTAddr", &o.RESTAddr}}
+}
+
+// FreePorts sets every listen address to a free loopback port, so that
+// the cloud runs next to another one (tests, benchmarks, `spillway cost`
+// next to `make local-up`).
+func (o *Options) FreePorts() {
+	for _, a := range o.listenAddrs() {
+		*a.v = "127.0.0.1:0"
+	}
+}
+
 // Validate reports every problem with the options.
 func (o Options) Validate() error {
 	var errs []error
-	for _, a := range []struct{ field, v string }{{"EdgeAddr", o.EdgeAddr}, {"APIAddr", o.APIAddr}, {"TDAddr", o.TDAddr}, {"RESTAddr", o.RESTAddr}} {
-		if _, _, err := net.SplitHostPort(a.v); err != nil {
+	for _, a := range o.listenAddrs() {
+		if _, _, err := net.SplitHostPort(*a.v); err != nil {
 			errs = append(errs, fmt.Errorf("cloud.Options.%s: %w", a.field, err))
 		}
 	}

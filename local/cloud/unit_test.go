@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -149,5 +150,28 @@ func TestDefaultBuildDirPerCheckout(t *testing.T) {
 	}
 	if DefaultBuildDir(a) != DefaultBuildDir(a+"/.") {
 		t.Fatalf("one checkout, two dirs: %s, %s", DefaultBuildDir(a), DefaultBuildDir(a+"/."))
+	}
+}
+
+// TestFreePortsEveryAddress: FreePorts covers every listen address field
+// of Options (a field added later is caught here), so a cloud started with
+// it never binds a default port.
+func TestFreePortsEveryAddress(t *testing.T) {
+	o := DefaultOptions()
+	o.FreePorts()
+	v := reflect.ValueOf(o)
+	n := 0
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		if !strings.HasSuffix(f.Name, "Addr") {
+			continue
+		}
+		n++
+		if got := v.Field(i).String(); got != "127.0.0.1:0" {
+			t.Errorf("%s = %q after FreePorts, want 127.0.0.1:0", f.Name, got)
+		}
+	}
+	if n != len(o.listenAddrs()) {
+		t.Errorf("%d address fields, listenAddrs lists %d", n, len(o.listenAddrs()))
 	}
 }

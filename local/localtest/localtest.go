@@ -25,7 +25,7 @@ func WithOptions(f func(*cloud.Options)) Option { return Option(f) }
 func Start(t testing.TB, opts ...Option) *cloud.Cloud {
 	t.Helper()
 	o := cloud.DefaultOptions()
-	o.EdgeAddr, o.APIAddr, o.TDAddr, o.RESTAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	o.FreePorts()
 	o.DataDir = filepath.Join(t.TempDir(), "cloud")
 	o.NamePrefix = "spw-test"
 	for _, f := range opts {
