@@ -65,7 +65,7 @@ func TestLakeSealsResolve(t *testing.T) {
 		wantErr bool
 	}{
 		{
-			name: "a batch of two objects",
+			name:  "a batch of two objects",
 			steps: []step{{objects: map[layout.SealedObject][]int64{obj(m1, 0): {0, 1}, obj(m1, 1): {2}}, seals: []string{flush.LakeSealID(m1, 0, 2)}, at: t0}},
 			want:  map[int64]time.Time{0: t0, 1: t0, 2: t0},
 		},
