@@ -24,9 +24,10 @@
 // sequence number). The lake (when the deployment has it on) is polled at
 // most every lakePollEvery, cheaply: the table's snapshot seal ids (Glue
 // GetTable and the metadata.json, no data scan), each mapped to the events
-// of the sealed objects it appended (see lakeSeals); its times are thus
-// upper bounds with a resolution of about lakePollEvery. The catalog holds counts, not events: an event counts
-// as visible in the catalog when the count reaches its rank in ack order,
+// of the sealed objects it appended (see lakeSeals); its times (taken when
+// a poll's read returns) are upper bounds with a resolution of about
+// lakePollEvery. The catalog holds counts, not events: an event counts as
+// visible in the catalog when the count reaches its rank in ack order,
 // which is exact for one shard (the local stream has one) and a bound
 // otherwise.
 package main
