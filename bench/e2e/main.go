@@ -2,7 +2,8 @@
 // Terraform's schedule and settings), sends events through the API front at
 // a steady rate as Fluentd in_http requests, and reports, per sink, the
 // time from each event's 2xx to the moment it is visible there: sealed in
-// S3 (data/), imported by the TD receiver, counted in the catalog. No
+// S3 (data/), imported by the TD receiver, appended to the Iceberg lake,
+// counted in the catalog. No
 // /v1/flush is ever sent: what seals is fanout's flush request and the
 // schedule.
 //
@@ -20,8 +21,13 @@
 // see BENCHMARKS.md.
 //
 // S3 and TD visibility are exact per event (each event carries its
-// sequence number). The catalog holds counts, not events: an event counts
-// as visible in the catalog when the count reaches its rank in ack order,
+// sequence number). The lake (when the deployment has it on) is polled at
+// most every lakePollEvery, cheaply: the table's snapshot seal ids (Glue
+// GetTable and the metadata.json, no data scan), each mapped to the events
+// of the sealed objects it appended (see lakeSeals); its times (taken when
+// a poll's read returns) are upper bounds with a resolution of about
+// lakePollEvery. The catalog holds counts, not events: an event counts as
+// visible in the catalog when the count reaches its rank in ack order,
 // which is exact for one shard (the local stream has one) and a bound
 // otherwise.
 package main
@@ -48,6 +54,7 @@ import (
 	"github.com/spillwayhq/spillway/internal/tdtest"
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/shared/backoff"
+	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
 )
@@ -58,6 +65,10 @@ const (
 	// retryFor is how long a request is retried before it counts as
 	// failed (never acknowledged).
 	retryFor = time.Minute
+	// lakePollEvery is how often the freshness runs read the lake's seal
+	// ids: each read is a Glue GetTable and a metadata.json GET, which
+	// grows with the table's snapshots.
+	lakePollEvery = time.Second
 )
 
 func main() {
@@ -112,6 +123,13 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "flush schedule %s; sending %.0f requests/s of %d events for %s\n", c.FlushSchedule, *rate, *perReq, *duration)
 
 	b := newBench(c, []string{table})
+	if c.LakeOn() {
+		if b.lake, err = lake.New(c.AWS, lake.Config{ReadOnly: true, S3Endpoint: c.EdgeURL}); err != nil {
+			return fmt.Errorf("lake reader: %w", err)
+		}
+	} else {
+		fmt.Fprintln(out, "the deployment's lake is off: not measured")
+	}
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -147,12 +165,17 @@ type bench struct {
 	tableOf []int                          // by sequence number: index in tables
 	seen    map[string]map[int64]time.Time // sink -> seq -> first seen
 	s3keys  map[string]bool                // sealed objects already read
-	errs    int
+	// lake, when set, is polled every lakePollEvery for its seal ids
+	// (the freshness runs; chaos scans the lake once, at the end).
+	lake     *lake.Lake
+	lakeLast time.Time // last lake poll
+	seals    *lakeSeals
+	errs     int
 }
 
 func newBench(c *cloud.Cloud, tables []string) *bench {
 	return &bench{c: c, s3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true; o.DisableLogOutputChecksumValidationSkipped = true }), tables: tables, pollEvery: 250 * time.Millisecond,
-		seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}}
+		seen: map[string]map[int64]time.Time{}, s3keys: map[string]bool{}, seals: newLakeSeals()}
 }
 
 // pickTable returns the table of request number n: every other request
@@ -255,6 +278,14 @@ func (b *bench) poll(ctx context.Context) {
 				fmt.Fprintln(os.Stderr, "poll s3:", err)
 			}
 		}
+		if b.lake != nil && time.Since(b.lakeLast) >= lakePollEvery {
+			b.lakeLast = time.Now()
+			for _, t := range b.tables {
+				if err := b.pollLake(ctx, t); err != nil && ctx.Err() == nil {
+					fmt.Fprintln(os.Stderr, "poll lake:", err)
+				}
+			}
+		}
 		if len(b.tables) > 1 {
 			continue // catalog ranks need one table (see pollCatalog)
 		}
@@ -318,17 +349,42 @@ func (b *bench) pollS3(ctx context.Context, table string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", k, err)
 			}
-			b.mu.Lock()
+			var seqs []int64
 			for _, r := range recs {
 				if seq, ok := asInt(r["seq"]); ok {
-					b.mark("s3", seq, now)
+					seqs = append(seqs, seq)
 				}
+			}
+			b.mu.Lock()
+			for _, seq := range seqs {
+				b.mark("s3", seq, now)
+			}
+			if o, err := layout.ParseSealedKey(k); err == nil {
+				b.seals.object(o, seqs) // the lake's seals name their sealed objects
 			}
 			b.s3keys[k] = true
 			b.mu.Unlock()
 		}
 	}
 	return nil
+}
+
+// pollLake reads table's seal ids from the lake and marks the events of
+// the seals whose sealed objects pollS3 has read (the others when it has).
+func (b *bench) pollLake(ctx context.Context, table string) error {
+	seals, err := b.lake.Seals(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	ids := make([]string, len(seals))
+	for i, s := range seals {
+		ids[i] = s.ID
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seals.saw(ids, now)
+	return b.seals.resolve(func(seq int64, at time.Time) { b.mark("lake", seq, at) })
 }
 
 func (b *bench) pollCatalog(ctx context.Context) error {
@@ -363,11 +419,7 @@ func (b *bench) complete() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	acked := len(b.ackOrder())
-	sinks := []string{"s3", "td", "catalog"}
-	if len(b.tables) > 1 {
-		sinks = sinks[:2]
-	}
-	for _, s := range sinks {
+	for _, s := range b.sinks() {
 		if len(b.seen[s]) < acked {
 			return false
 		}
@@ -382,11 +434,7 @@ func (b *bench) report(out io.Writer, setting string, sent time.Duration) {
 	fmt.Fprintf(out, "\nsetting %s: %d events acknowledged in %s (%.1f events/s), %d requests failed\n",
 		setting, len(acked), sent.Round(time.Second), float64(len(acked))/sent.Seconds(), b.errs)
 	fmt.Fprintf(out, "| sink | visible | missing | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	sinks := []string{"catalog", "s3", "td"}
-	if len(b.tables) > 1 {
-		sinks = sinks[1:] // the catalog holds counts: ranks need one table
-	}
-	for _, s := range sinks {
+	for _, s := range b.sinks() {
 		var lat []time.Duration
 		for _, seq := range acked {
 			if at, ok := b.seen[s][seq]; ok {
@@ -397,7 +445,8 @@ func (b *bench) report(out io.Writer, setting string, sent time.Duration) {
 		fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %s | %s |\n", s, len(lat), len(acked)-len(lat), q(lat, 0.50), q(lat, 0.95), q(lat, 0.99), q(lat, 1))
 	}
 	// The AWS calls the whole run made (the benchmark's own polling
-	// included: its S3 List/Get and catalog GetItem), per 1,000 events.
+	// included: its S3 List/Get, catalog GetItem and lake Glue GetTable
+	// and metadata.json GET), per 1,000 events.
 	if len(acked) == 0 {
 		return
 	}
@@ -406,6 +455,20 @@ func (b *bench) report(out io.Writer, setting string, sent time.Duration) {
 	for _, c := range b.c.Edge.Calls() {
 		fmt.Fprintf(out, "| %s | %s | %.1f | %.1f | %.1f |\n", c.Service, c.Operation, float64(c.Requests)*per, float64(c.RequestBytes)*per/1024, float64(c.ResponseBytes)*per/1024)
 	}
+}
+
+// sinks names the sinks measured: the catalog with one table only (it
+// holds counts: ranks need one table), the lake when it is polled.
+func (b *bench) sinks() []string {
+	var out []string
+	if len(b.tables) == 1 {
+		out = append(out, "catalog")
+	}
+	out = append(out, "s3", "td")
+	if b.lake != nil {
+		out = append(out, "lake")
+	}
+	return out
 }
 
 func q(s []time.Duration, p float64) string {
