@@ -182,6 +182,7 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 	if m.Lines != 300 || m.IdleFlush.Functions["flush"].Invocations != 1 {
 		t.Errorf("lines %d, idle flush %+v; want 300 lines, one idle run", m.Lines, m.IdleFlush.Functions["flush"])
 	}
+	var cpuMs float64
 	for _, w := range m.Windows() {
 		if w.Events != 300 || w.Tables != 1 {
 			t.Errorf("%s: events %d, tables %d; want 300, 1", w.Name, w.Events, w.Tables)
@@ -201,9 +202,15 @@ func testCostMeasurement(t *testing.T, c *cloud.Cloud) {
 		if w.SealedObjects == 0 || w.Replay.DynamoDBWriteUnits == 0 {
 			t.Errorf("%s: sealed %d objects, %.1f WRU", w.Name, w.SealedObjects, w.Replay.DynamoDBWriteUnits)
 		}
-		if f := w.Replay.Functions["fanout"]; f.CPUMs <= 0 {
-			t.Errorf("%s: fanout used no CPU time: %+v", w.Name, f)
+		for _, f := range w.Replay.Functions {
+			cpuMs += f.CPUMs
 		}
+	}
+	// CPU time is read in clock ticks (10 ms): one short invocation can
+	// read 0 (a loaded CI run: fanout billed 60 ms, 0 ticks), every
+	// function of both windows cannot.
+	if cpuMs <= 0 {
+		t.Errorf("the functions used no CPU time in either window")
 	}
 	// Live: every event timed as read lands in at most two hour partitions.
 	if m.Live.SealedPartitions < 1 || m.Live.SealedPartitions > 2 {
