@@ -103,9 +103,10 @@
 // endpoint: a crash makes a resume import at most those again, which TD
 // keeps once per unique_id and the lake once per seal id. Claims and the
 // deletion of claimed items are single conditional writes (one write unit
-// per item; a transaction bills two), claims in key order, deletes
-// deleteWindow at a time: a claim batch never needed to be atomic, since a
-// manifest that loses any claim releases the ones it holds.
+// per item; a transaction bills two), the first (lowest) key alone, then
+// claims, releases and deletes itemWindow at a time: a claim batch never
+// needed to be atomic, since a manifest that loses any claim releases the
+// ones it holds.
 //
 // A manifest id is 128 random bits (layout.NewManifestID), new for every
 // manifest created, never the hash of the keys it claims: a run holding a
@@ -113,9 +114,9 @@
 // a later manifest of the same keys (a stale open -> claimed on such a
 // recreated manifest left it claimed over deleted staged objects, failing
 // every run of its table). Racing flushes that picked the same keys each
-// create a manifest; claims are conditional updates taken in key order, so
-// one manifest claims them all and the others lose a claim, release their
-// claims and are aborted and deleted. Every later step is idempotent
+// create a manifest; claims are conditional updates, the lowest key first,
+// so one manifest claims them all and the others lose a claim, release
+// their claims and are aborted and deleted. Every later step is idempotent
 // (sealed keys and bytes are deterministic per manifest, TD unique_id is
 // "<manifest id>-<n>", a lake batch's seal id is fixed by its objects), so
 // any invocation resumes a live (or aborted) manifest after a crash. A

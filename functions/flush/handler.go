@@ -413,8 +413,8 @@ func (h *Handler) flushTable(ctx context.Context, db, table string, run *runStat
 		if run.res.Aborted > aborted {
 			// m lost a claim: another run is sealing the table now, and its
 			// own rounds take what is left. A new manifest here would
-			// race it for the keys it has not claimed yet (claims are taken
-			// one by one), making the winner lose in turn.
+			// race it for the keys it has not claimed yet (claims are not
+			// one atomic batch), making the winner lose in turn.
 			break
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -568,49 +569,93 @@ func clip(s string) string {
 }
 
 // claim marks every entry claimed by m, one conditional UpdateItem each
-// (one write unit; a transaction costs two per item), in key order: of
-// racing manifests of the same keys the first to claim the first key wins
-// every other, and a manifest that loses one releases what it claimed, so
-// none of them needs a batch to be atomic (a crash leaves m open with a
-// prefix claimed, and any resume claims on from there). On a lost race (an
-// item claimed by another manifest, or gone) it releases m's claims, marks
-// m aborted and reports false - unless the abort finds that a racing run
-// of m itself claimed it and moved it on: then m is reloaded and claim
-// reports true, and the caller goes on from m's new state.
+// (one write unit; a transaction costs two per item): the first entry
+// (the lowest key) alone, then the others itemWindow at a time. Racing
+// manifests of the same keys share their first key, so the first to claim
+// it wins every other and the losers claim nothing more; manifests that
+// overlap otherwise may both lose an item, and a manifest that loses one
+// releases what it claimed, so none of them needs a batch to be atomic (a
+// crash leaves m open with some entries claimed, and any resume claims
+// again: claiming what m holds is a no-op). On a lost race (an item
+// claimed by another manifest, or gone) it releases m's claims, marks m
+// aborted and reports false - unless the abort finds that a racing run of
+// m itself claimed it and moved it on: then m is reloaded and claim
+// reports true, and the caller goes on from m's new state. (Claims one
+// after another cost a manifest of 300 staged objects 300 round trips: on
+// moto that held the default setting's freshness p99 at 110 s.)
 func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
-	pk := str(layout.StagedPK(m.DB, m.Table))
-	for i, e := range m.Entries {
-		err := retryConflicts(ctx, func() error {
-			_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:                 aws.String(h.cfg.ManifestTable),
-				Key:                       map[string]types.AttributeValue{layout.AttrPK: pk, layout.AttrSK: str(e.Key)},
-				UpdateExpression:          aws.String("SET claimed_by = :m"),
-				ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
-			})
+	if len(m.Entries) == 0 {
+		return true, nil
+	}
+	lost, err := h.claimOne(ctx, m, m.Entries[0])
+	if err != nil {
+		return false, err
+	}
+	if lost == "" {
+		var mu sync.Mutex
+		err = forEachEntry(ctx, m.Entries[1:], func(ctx context.Context, e ManifestEntry) error {
+			l, err := h.claimOne(ctx, m, e)
+			if l != "" {
+				mu.Lock()
+				lost = l
+				mu.Unlock()
+			}
 			return err
 		})
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", e.Key)
-			if err := h.release(ctx, m, m.Entries[:i]); err != nil {
-				return false, err
-			}
-			if err := h.setState(ctx, m, StateAborted, "", nil); err != nil {
-				return false, err
-			}
-			return m.State != StateAborted && m.State != StateOpen, nil
-		}
 		if err != nil {
-			return false, fmt.Errorf("claim staged object %s for manifest %s: %w", e.Key, m.ID, err)
+			return false, err
 		}
 	}
-	return true, nil
+	if lost == "" {
+		return true, nil
+	}
+	h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", lost)
+	if err := h.release(ctx, m, m.Entries); err != nil {
+		return false, err
+	}
+	if err := h.setState(ctx, m, StateAborted, "", nil); err != nil {
+		return false, err
+	}
+	return m.State != StateAborted && m.State != StateOpen, nil
+}
+
+// claimOne claims e's staged item for m; it returns e's key when the item
+// is claimed by another manifest or gone (the claim is lost).
+func (h *Handler) claimOne(ctx context.Context, m *Manifest, e ManifestEntry) (string, error) {
+	err := retryConflicts(ctx, func() error {
+		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(h.cfg.ManifestTable),
+			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(e.Key)},
+			UpdateExpression:          aws.String("SET claimed_by = :m"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :m)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(m.ID)},
+		})
+		return err
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return e.Key, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("claim staged object %s for manifest %s: %w", e.Key, m.ID, err)
+	}
+	return "", nil
+}
+
+// forEachEntry calls f for every entry, itemWindow at a time; the first
+// error cancels the rest and is returned.
+func forEachEntry(ctx context.Context, entries []ManifestEntry, f func(context.Context, ManifestEntry) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(itemWindow)
+	for _, e := range entries {
+		g.Go(func() error { return f(gctx, e) })
+	}
+	return g.Wait()
 }
 
 // release removes m's claim from entries (those it still holds).
 func (h *Handler) release(ctx context.Context, m *Manifest, entries []ManifestEntry) error {
-	for _, r := range entries {
+	return forEachEntry(ctx, entries, func(ctx context.Context, r ManifestEntry) error {
 		_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),
 			Key:                       map[string]types.AttributeValue{layout.AttrPK: str(layout.StagedPK(m.DB, m.Table)), layout.AttrSK: str(r.Key)},
@@ -622,8 +667,8 @@ func (h *Handler) release(ctx context.Context, m *Manifest, entries []ManifestEn
 		if err != nil && !errors.As(err, &ccf) {
 			return fmt.Errorf("release claim %s: %w", r.Key, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // retryConflicts calls f again while it fails with
@@ -647,7 +692,7 @@ func retryConflicts(ctx context.Context, f func() error) error {
 // and items, each with a conditional DeleteItem (only while m claims it:
 // one write unit, where a transaction costs two; no atomicity is needed,
 // an item a concurrent resume of m deleted first fails its condition),
-// deleteWindow at a time: the sealed objects hold their events from now
+// itemWindow at a time: the sealed objects hold their events from now
 // on.
 func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 	keys := make([]string, len(m.Entries))
@@ -657,22 +702,17 @@ func (h *Handler) finish(ctx context.Context, m *Manifest) error {
 	if err := h.deleteObjects(ctx, keys); err != nil {
 		return fmt.Errorf("delete staged objects of manifest %s: %w", m.ID, err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(deleteWindow)
-	for _, e := range m.Entries {
-		g.Go(func() error {
-			_, err := h.dropClaimed(gctx, m, e.Key)
-			if err != nil {
-				return fmt.Errorf("delete staged item %s: %w", e.Key, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
+	return forEachEntry(ctx, m.Entries, func(ctx context.Context, e ManifestEntry) error {
+		if _, err := h.dropClaimed(ctx, m, e.Key); err != nil {
+			return fmt.Errorf("delete staged item %s: %w", e.Key, err)
+		}
+		return nil
+	})
 }
 
-// deleteWindow is how many staged items finish deletes at once.
-const deleteWindow = 16
+// itemWindow is how many staged items claim, release and finish write at
+// once.
+const itemWindow = 16
 
 // dropClaimed deletes the staged item of key while m claims it, retrying
 // TransactionConflict (an item a racing run's transaction holds answers it,
