@@ -610,8 +610,11 @@ func (h *Handler) claim(ctx context.Context, m *Manifest) (bool, error) {
 		return true, nil
 	}
 	h.log.InfoContext(ctx, "claim lost, aborting manifest", "db", m.DB, "table", m.Table, "manifest", m.ID, "key", lost)
-	if err := h.release(ctx, m, m.Entries); err != nil {
-		return false, err
+	if lost != m.Entries[0].Key {
+		// Lost past the first entry: m may hold any of the others.
+		if err := h.release(ctx, m, m.Entries); err != nil {
+			return false, err
+		}
 	}
 	if err := h.setState(ctx, m, StateAborted, "", nil); err != nil {
 		return false, err
