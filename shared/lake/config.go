@@ -30,6 +30,14 @@ type Config struct {
 	// TargetFileBytes is write.target-file-size-bytes of new tables and the
 	// default target of Compact; default 128 MiB.
 	TargetFileBytes int64
+	// CompactMaxRows bounds the input rows of one compaction rewrite (one
+	// commit); Compact splits an hour's small files into groups under it.
+	// A rewrite's memory grows with its rows, about 0.9 KiB of Go heap per
+	// row (BENCHMARKS.md, "Lake maintenance"), so the default, 200,000
+	// rows, is ~180 MiB of heap, ~360 MiB with Go's GC headroom (heap up
+	// to twice the live data): flush's default 1,024 MB holds it with room
+	// for the rest of the run.
+	CompactMaxRows int64
 	// Fault is called at FaultDataWritten and FaultCommitted; default
 	// fault.None.
 	Fault fault.Func
@@ -39,7 +47,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults (Warehouse is left empty).
 func DefaultConfig() Config {
-	return Config{MaxAttempts: 20, TargetFileBytes: 128 << 20, Fault: fault.None, Logger: slog.New(slog.DiscardHandler)}
+	return Config{MaxAttempts: 20, TargetFileBytes: 128 << 20, CompactMaxRows: 200_000, Fault: fault.None, Logger: slog.New(slog.DiscardHandler)}
 }
 
 func (c *Config) applyDefaults() {
@@ -49,6 +57,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.TargetFileBytes == 0 {
 		c.TargetFileBytes = d.TargetFileBytes
+	}
+	if c.CompactMaxRows == 0 {
+		c.CompactMaxRows = d.CompactMaxRows
 	}
 	if c.Fault == nil {
 		c.Fault = d.Fault
@@ -74,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.TargetFileBytes < 0 {
 		errs = append(errs, errors.New("lake.Config.TargetFileBytes: negative"))
+	}
+	if c.CompactMaxRows < 0 {
+		errs = append(errs, errors.New("lake.Config.CompactMaxRows: negative"))
 	}
 	return errors.Join(errs...)
 }

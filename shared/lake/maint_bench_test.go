@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -167,18 +168,24 @@ func statusMB(field string) float64 {
 // lines; hour-N: N events of one hour cycling through the demo corpus
 // (with a sequence number) in batches of 10,000; -rowgroup-50k compacts
 // with write.parquet.row-group-limit 50,000 rows (default 1,048,576),
-// -target-256KiB with a 256 KiB target file size.
+// -target-256KiB with a 256 KiB target file size; all with the default
+// Config.CompactMaxRows but -unbounded (one group per hour, the rewrite
+// before the bound) and -max-100k (groups of at most 100,000 rows).
 func BenchmarkCompactedSizes(b *testing.B) {
+	hour300k := func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }
 	cases := []struct {
 		name    string
 		records func(b *testing.B) []map[string]any
 		batch   int
+		maxRows int64 // Config.CompactMaxRows; 0: the default
 	}{
-		{"demo", demoRecords, 100},
-		{"hour-100k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 100_000) }, 10_000},
-		{"hour-300k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
-		{"hour-300k-rowgroup-50k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
-		{"hour-300k-target-256KiB", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
+		{"demo", demoRecords, 100, 0},
+		{"hour-100k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 100_000) }, 10_000, 0},
+		{"hour-300k", hour300k, 10_000, 0},
+		{"hour-300k-unbounded", hour300k, 10_000, math.MaxInt64},
+		{"hour-300k-max-100k", hour300k, 10_000, 100_000},
+		{"hour-300k-rowgroup-50k", hour300k, 10_000, 0},
+		{"hour-300k-target-256KiB", hour300k, 10_000, 0},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -187,7 +194,7 @@ func BenchmarkCompactedSizes(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
 				db := uniqueDB()
-				lk := r.lake(b, nil)
+				lk := r.lake(b, func(cfg *lake.Config) { cfg.CompactMaxRows = c.maxRows })
 				hours := map[int64]bool{}
 				for i := 0; i < len(records); i += c.batch {
 					part := records[i:min(i+c.batch, len(records))]
@@ -220,14 +227,17 @@ func BenchmarkCompactedSizes(b *testing.B) {
 				heapBefore := heapBytes()
 				stop := sampleHeap()
 				start := time.Now()
+				commits := 0
 				for h := range hours {
 					target := int64(0) // the default, 128 MiB
 					if strings.HasSuffix(c.name, "-target-256KiB") {
 						target = 256 << 10
 					}
-					if _, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target); err != nil {
+					res, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target)
+					if err != nil {
 						b.Fatal(err)
 					}
+					commits += res.Commits
 				}
 				took := time.Since(start)
 				peak := stop()
@@ -246,6 +256,7 @@ func BenchmarkCompactedSizes(b *testing.B) {
 				b.ReportMetric(float64(bytesBefore)/(1<<20), "MiB-before")
 				b.ReportMetric(float64(bytesAfter)/(1<<20), "MiB-after")
 				b.ReportMetric(took.Seconds(), "compact-s")
+				b.ReportMetric(float64(commits), "commits")
 			}
 		})
 	}
