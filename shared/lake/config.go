@@ -31,12 +31,13 @@ type Config struct {
 	// default target of Compact; default 128 MiB.
 	TargetFileBytes int64
 	// CompactMaxRows bounds the input rows of one compaction rewrite (one
-	// commit); Compact splits an hour's small files into groups under it.
-	// A rewrite's memory grows with its rows, about 0.9 KiB of Go heap per
-	// row (BENCHMARKS.md, "Lake maintenance"), so the default, 200,000
-	// rows, is ~180 MiB of heap, ~360 MiB with Go's GC headroom (heap up
-	// to twice the live data): flush's default 1,024 MB holds it with room
-	// for the rest of the run.
+	// commit); Compact splits an hour's small files into groups under it,
+	// so its memory follows the group, not the hour. Measured
+	// (BENCHMARKS.md, "Lake maintenance"): a 100k-row rewrite peaks at
+	// ~38 MiB of Go heap, 300k rows at ~76 MiB, ~0.2 KiB more per row; so
+	// the default, 200,000 rows, is ~60 MiB, far inside flush's default
+	// 1,024 MB, leaving room for the rest of the run and for wider rows
+	// than the benchmark's.
 	CompactMaxRows int64
 	// Fault is called at FaultDataWritten and FaultCommitted; default
 	// fault.None.
