@@ -64,7 +64,8 @@
 // compaction (a
 // compact# item, due when the hour's late window has passed; every append
 // bumps its marks counter). Scheduled runs, after sealing, compact the due
-// hours of every table (lake.Compact: one atomic commit per hour) within
+// hours of every table (lake.Compact: one atomic commit per group of at
+// most SPILLWAY_LAKE_COMPACT_MAX_ROWS rows of an hour) within
 // their time budget and delete each item unless an append marked it again
 // meanwhile. data/ and the TD endpoints are never compacted.
 //

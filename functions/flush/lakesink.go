@@ -178,7 +178,7 @@ func (h *Handler) compactDue(ctx context.Context, db, table string, run *runStat
 		if res.SnapshotID != 0 {
 			run.res.Compacted++
 			h.log.InfoContext(ctx, "lake hour compacted", "db", db, "table", table, "hour", ci.SK,
-				"files_before", res.FilesBefore, "files_after", res.FilesAfter, "bytes_before", res.BytesBefore, "bytes_after", res.BytesAfter)
+				"commits", res.Commits, "files_before", res.FilesBefore, "files_after", res.FilesAfter, "bytes_before", res.BytesBefore, "bytes_after", res.BytesAfter)
 		}
 		_, err = h.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 aws.String(h.cfg.ManifestTable),

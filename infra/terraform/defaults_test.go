@@ -17,6 +17,7 @@ import (
 	"github.com/spillwayhq/spillway/functions/fanout"
 	"github.com/spillwayhq/spillway/functions/flush"
 	"github.com/spillwayhq/spillway/functions/ingest"
+	"github.com/spillwayhq/spillway/shared/lake"
 	"github.com/spillwayhq/spillway/shared/lambdaenv"
 	"github.com/spillwayhq/spillway/shared/resend"
 )
@@ -235,6 +236,7 @@ func TestDefaultsMatchGo(t *testing.T) {
 		{"lake.snapshot_age", asDuration, map[string]any{"flush.LakeSnapshotAge": fl.LakeSnapshotAge}},
 		{"lake.keep_snapshots", asInt, map[string]any{"flush.LakeKeepSnapshots": int64(fl.LakeKeepSnapshots)}},
 		{"lake.orphan_age", asDuration, map[string]any{"flush.LakeOrphanAge": fl.LakeOrphanAge}},
+		{"lake.compact_max_rows", asInt, map[string]any{"lake.CompactMaxRows": lake.DefaultConfig().CompactMaxRows}},
 		{"fanout.commit_concurrency", asInt, map[string]any{"fanout.CommitConcurrency": int64(fo.CommitConcurrency)}},
 		{"fanout.counter_items", asInt, map[string]any{"fanout.CounterItems": int64(fo.CounterItems)}},
 		{"resend_horizon_hours", asHours, map[string]any{"fanout.ResendHorizon": fo.ResendHorizon, "resend.Horizon": resend.Horizon}},

@@ -74,7 +74,7 @@ func TestCompactHour(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compact: %v", err)
 	}
-	if res.FilesBefore != 5 || res.FilesAfter != 1 || res.SnapshotID == 0 {
+	if res.Commits != 1 || res.FilesBefore != 5 || res.FilesAfter != 1 || res.SnapshotID == 0 {
 		t.Fatalf("compact result %+v, want 5 files -> 1", res)
 	}
 	t.Logf("compaction: %d files, %d bytes -> %d files, %d bytes", res.FilesBefore, res.BytesBefore, res.FilesAfter, res.BytesAfter)
@@ -101,6 +101,34 @@ func TestCompactHour(t *testing.T) {
 	}
 	if got, err := lk.Compact(ctx, db, "absent_table", hour, 0); err != nil || got.SnapshotID != 0 {
 		t.Fatalf("compacting a missing table = %+v, %v", got, err)
+	}
+}
+
+// TestCompactGroups compacts an hour whose rows exceed CompactMaxRows: five
+// files of 200 rows under a bound of 450 rows are rewritten as two groups
+// of two files, one commit each, and the fifth file stays (a group of one
+// is not rewritten); rows are unchanged and a second Compact does nothing.
+func TestCompactGroups(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	db := uniqueDB()
+	lk := r.lake(t, func(c *lake.Config) { c.CompactMaxRows = 450 })
+	want := appendSeals(t, lk, db, "web", 5, 200)
+	hour := time.Unix(hourBase, 0)
+	res, err := lk.Compact(ctx, db, "web", hour, 64<<20)
+	if err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	if res.Commits != 2 || res.FilesBefore != 4 || res.FilesAfter != 2 {
+		t.Fatalf("compact result %+v, want 2 commits of 2 files -> 1", res)
+	}
+	if got := len(r.files(t, db, "web")); got != 4 {
+		t.Fatalf("%d files after compaction, want 4 (two groups' files, the one left, the next hour's)", got)
+	}
+	diffRows(t, r.rows(t, db, "web", 0), canon(want))
+	again, err := lk.Compact(ctx, db, "web", hour, 64<<20)
+	if err != nil || again.Commits != 0 {
+		t.Fatalf("second compaction = %+v, %v; want nothing to do", again, err)
 	}
 }
 

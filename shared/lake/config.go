@@ -30,6 +30,15 @@ type Config struct {
 	// TargetFileBytes is write.target-file-size-bytes of new tables and the
 	// default target of Compact; default 128 MiB.
 	TargetFileBytes int64
+	// CompactMaxRows bounds the input rows of one compaction rewrite (one
+	// commit); Compact splits an hour's small files into groups under it,
+	// so its memory follows the group, not the hour. Measured
+	// (BENCHMARKS.md, "Lake maintenance"): a 100k-row rewrite peaks at
+	// ~38 MiB of Go heap, 300k rows at ~76 MiB, ~0.2 KiB more per row; so
+	// the default, 200,000 rows, is ~60 MiB, far inside flush's default
+	// 1,024 MB, leaving room for the rest of the run and for wider rows
+	// than the benchmark's.
+	CompactMaxRows int64
 	// Fault is called at FaultDataWritten and FaultCommitted; default
 	// fault.None.
 	Fault fault.Func
@@ -39,7 +48,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults (Warehouse is left empty).
 func DefaultConfig() Config {
-	return Config{MaxAttempts: 20, TargetFileBytes: 128 << 20, Fault: fault.None, Logger: slog.New(slog.DiscardHandler)}
+	return Config{MaxAttempts: 20, TargetFileBytes: 128 << 20, CompactMaxRows: 200_000, Fault: fault.None, Logger: slog.New(slog.DiscardHandler)}
 }
 
 func (c *Config) applyDefaults() {
@@ -49,6 +58,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.TargetFileBytes == 0 {
 		c.TargetFileBytes = d.TargetFileBytes
+	}
+	if c.CompactMaxRows == 0 {
+		c.CompactMaxRows = d.CompactMaxRows
 	}
 	if c.Fault == nil {
 		c.Fault = d.Fault
@@ -74,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.TargetFileBytes < 0 {
 		errs = append(errs, errors.New("lake.Config.TargetFileBytes: negative"))
+	}
+	if c.CompactMaxRows < 0 {
+		errs = append(errs, errors.New("lake.Config.CompactMaxRows: negative"))
 	}
 	return errors.Join(errs...)
 }

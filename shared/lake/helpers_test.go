@@ -208,16 +208,18 @@ func clip(s []string) string {
 }
 
 // crashAt is a fault hook that fails once at point, like a process dying
-// there; later calls pass.
+// there, after passing it skip times; later calls pass.
 type crashAt struct {
-	point string
-	fired atomic.Bool
+	point  string
+	skip   int64
+	passed atomic.Int64
+	fired  atomic.Bool
 }
 
 var errCrash = fmt.Errorf("simulated crash")
 
 func (c *crashAt) fault(_ context.Context, p string) error {
-	if p == c.point && c.fired.CompareAndSwap(false, true) {
+	if p == c.point && c.passed.Add(1) > c.skip && c.fired.CompareAndSwap(false, true) {
 		return fmt.Errorf("%s: %w", p, errCrash)
 	}
 	return nil

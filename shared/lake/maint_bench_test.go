@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -106,25 +107,30 @@ func oneHour(demo []map[string]any, n int) []map[string]any {
 }
 
 // heapBytes is the Go heap's live and not yet swept objects
-// (runtime/metrics /memory/classes/heap/objects:bytes).
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// (runtime/metrics /memory/classes/heap/objects:bytes) and its live
+// objects as the last GC marked them (/gc/heap/live:bytes).
+func heapBytes() (objects, live uint64) {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }
 
 // sampleHeap samples heapBytes every 2 ms until the returned stop is
-// called, which returns the largest value seen (a measurement aid for
-// benchmarks: the Go runtime keeps no peak).
-func sampleHeap() (stop func() uint64) {
+// called, which returns the largest values seen (a measurement aid for
+// benchmarks: the Go runtime keeps no peak). The objects peak includes
+// garbage Go's GC lets accumulate (up to GOGC=100% over the live heap);
+// the live peak is what compaction holds, as of the GCs during it.
+func sampleHeap() (stop func() (objects, live uint64)) {
 	done := make(chan struct{})
-	peak := make(chan uint64)
+	type peaks struct{ objects, live uint64 }
+	peak := make(chan peaks)
 	go func() {
-		var m uint64
+		var m peaks
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
-			m = max(m, heapBytes())
+			o, l := heapBytes()
+			m = peaks{max(m.objects, o), max(m.live, l)}
 			select {
 			case <-done:
 				peak <- m
@@ -133,7 +139,7 @@ func sampleHeap() (stop func() uint64) {
 			}
 		}
 	}()
-	return func() uint64 { close(done); return <-peak }
+	return func() (uint64, uint64) { close(done); p := <-peak; return p.objects, p.live }
 }
 
 // resetPeakRSS resets the process's VmHWM (Linux: clear_refs 5).
@@ -167,27 +173,34 @@ func statusMB(field string) float64 {
 // lines; hour-N: N events of one hour cycling through the demo corpus
 // (with a sequence number) in batches of 10,000; -rowgroup-50k compacts
 // with write.parquet.row-group-limit 50,000 rows (default 1,048,576),
-// -target-256KiB with a 256 KiB target file size.
+// -target-256KiB with a 256 KiB target file size; all with the default
+// Config.CompactMaxRows but -unbounded (one group per hour, the rewrite
+// before the bound) and -max-100k (groups of at most 100,000 rows).
 func BenchmarkCompactedSizes(b *testing.B) {
+	hour300k := func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }
 	cases := []struct {
 		name    string
 		records func(b *testing.B) []map[string]any
 		batch   int
+		maxRows int64 // Config.CompactMaxRows; 0: the default
 	}{
-		{"demo", demoRecords, 100},
-		{"hour-100k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 100_000) }, 10_000},
-		{"hour-300k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
-		{"hour-300k-rowgroup-50k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
-		{"hour-300k-target-256KiB", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 300_000) }, 10_000},
+		{"demo", demoRecords, 100, 0},
+		{"hour-100k", func(b *testing.B) []map[string]any { return oneHour(demoRecords(b), 100_000) }, 10_000, 0},
+		{"hour-300k", hour300k, 10_000, 0},
+		{"hour-300k-unbounded", hour300k, 10_000, math.MaxInt64},
+		{"hour-300k-max-100k", hour300k, 10_000, 100_000},
+		{"hour-300k-rowgroup-50k", hour300k, 10_000, 0},
+		{"hour-300k-target-256KiB", hour300k, 10_000, 0},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			r := newRig(b)
-			records := c.records(b)
 			ctx := context.Background()
 			for b.Loop() {
+				records := c.records(b)
+				events := len(records)
 				db := uniqueDB()
-				lk := r.lake(b, nil)
+				lk := r.lake(b, func(cfg *lake.Config) { cfg.CompactMaxRows = c.maxRows })
 				hours := map[int64]bool{}
 				for i := 0; i < len(records); i += c.batch {
 					part := records[i:min(i+c.batch, len(records))]
@@ -212,32 +225,37 @@ func BenchmarkCompactedSizes(b *testing.B) {
 					}
 				}
 				filesBefore, bytesBefore := r.dataBytes(b, lk, db, "web")
+				records = nil // so that the heap before is a small baseline, not the corpus
 				runtime.GC()
 				reset := resetPeakRSS()
 				if reset {
 					b.ReportMetric(statusMB("VmRSS:"), "RSS-before-compact-MB")
 				}
-				heapBefore := heapBytes()
+				heapBefore, _ := heapBytes()
 				stop := sampleHeap()
 				start := time.Now()
+				commits := 0
 				for h := range hours {
 					target := int64(0) // the default, 128 MiB
 					if strings.HasSuffix(c.name, "-target-256KiB") {
 						target = 256 << 10
 					}
-					if _, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target); err != nil {
+					res, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target)
+					if err != nil {
 						b.Fatal(err)
 					}
+					commits += res.Commits
 				}
 				took := time.Since(start)
-				peak := stop()
+				peak, livePeak := stop()
 				if reset {
 					b.ReportMetric(peakRSSMB(), "compact-peak-RSS-MB")
 				}
 				b.ReportMetric(float64(heapBefore)/(1<<20), "heap-before-compact-MiB")
 				b.ReportMetric(float64(peak)/(1<<20), "heap-peak-compact-MiB")
+				b.ReportMetric(float64(livePeak)/(1<<20), "live-heap-peak-compact-MiB")
 				filesAfter, bytesAfter := r.dataBytes(b, lk, db, "web")
-				b.ReportMetric(float64(len(records)), "events")
+				b.ReportMetric(float64(events), "events")
 				b.ReportMetric(float64(len(hours)), "hours")
 				b.ReportMetric(float64(filesBefore), "files-before")
 				b.ReportMetric(float64(filesAfter), "files-after")
@@ -246,6 +264,7 @@ func BenchmarkCompactedSizes(b *testing.B) {
 				b.ReportMetric(float64(bytesBefore)/(1<<20), "MiB-before")
 				b.ReportMetric(float64(bytesAfter)/(1<<20), "MiB-after")
 				b.ReportMetric(took.Seconds(), "compact-s")
+				b.ReportMetric(float64(commits), "commits")
 			}
 		})
 	}

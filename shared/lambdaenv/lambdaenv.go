@@ -33,6 +33,7 @@ const (
 	LakeSnapshotAge      = "SPILLWAY_LAKE_SNAPSHOT_AGE"      // Go duration: lake snapshots older than this are expired by scheduled flush runs
 	LakeKeepSnapshots    = "SPILLWAY_LAKE_KEEP_SNAPSHOTS"    // the newest lake snapshots kept whatever their age
 	LakeOrphanAge        = "SPILLWAY_LAKE_ORPHAN_AGE"        // Go duration: unreferenced lake files older than this are deleted
+	LakeCompactMaxRows   = "SPILLWAY_LAKE_COMPACT_MAX_ROWS"  // input rows of one lake compaction commit at most (bounds its memory)
 )
 
 // FaultPoint is read by fanout and flush to crash at a named step. It is a
@@ -45,5 +46,5 @@ var ByFunction = map[string][]string{
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
 		StreamRetentionHours, CommitConcurrency, CounterItems, LateWindow, FutureLimit, FlushFunction, SealAfter},
 	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse,
-		LakeSnapshotAge, LakeKeepSnapshots, LakeOrphanAge},
+		LakeSnapshotAge, LakeKeepSnapshots, LakeOrphanAge, LakeCompactMaxRows},
 }

@@ -71,7 +71,8 @@ func run(log *slog.Logger) error {
 		// The file IO needs an explicit endpoint (path style) only on an
 		// emulator; on AWS neither variable is set.
 		s3Endpoint := cmp.Or(os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL"))
-		lk, err := lake.New(awsCfg, lake.Config{Warehouse: e.LakeWarehouse, S3Endpoint: s3Endpoint, Fault: hook, Logger: log})
+		lk, err := lake.New(awsCfg, lake.Config{Warehouse: e.LakeWarehouse, S3Endpoint: s3Endpoint,
+			CompactMaxRows: e.LakeCompactMaxRows, Fault: hook, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -90,6 +91,9 @@ type env struct {
 	TDEndpoints    []string // SPILLWAY_TD_ENDPOINTS
 	TDAPIKeySecret string   // SPILLWAY_TD_APIKEY_SECRET
 	LakeWarehouse  string   // SPILLWAY_LAKE_WAREHOUSE; empty: the lake is off
+	// LakeCompactMaxRows is lake.Config.CompactMaxRows
+	// (SPILLWAY_LAKE_COMPACT_MAX_ROWS).
+	LakeCompactMaxRows int64
 }
 
 // configFromEnv reads the flush configuration over flush.DefaultConfig and
@@ -98,7 +102,7 @@ type env struct {
 func configFromEnv(lookup func(string) (string, bool)) (flush.Config, env, error) {
 	l := lambdaenv.NewLoader(lookup)
 	c := flush.DefaultConfig()
-	var e env
+	e := env{LakeCompactMaxRows: lake.DefaultConfig().CompactMaxRows}
 	l.String(lambdaenv.Bucket, &c.Bucket)
 	l.String(lambdaenv.CatalogTable, &c.CatalogTable)
 	l.String(lambdaenv.ManifestTable, &c.ManifestTable)
@@ -111,5 +115,10 @@ func configFromEnv(lookup func(string) (string, bool)) (flush.Config, env, error
 	l.List(lambdaenv.TDEndpoints, &e.TDEndpoints)
 	l.String(lambdaenv.TDAPIKeySecret, &e.TDAPIKeySecret)
 	l.String(lambdaenv.LakeWarehouse, &e.LakeWarehouse)
-	return c, e, errors.Join(l.Err(), c.Validate())
+	l.Int64(lambdaenv.LakeCompactMaxRows, &e.LakeCompactMaxRows)
+	err := errors.Join(l.Err(), c.Validate())
+	if e.LakeCompactMaxRows <= 0 {
+		err = errors.Join(err, fmt.Errorf("%s: must be positive, got %d", lambdaenv.LakeCompactMaxRows, e.LakeCompactMaxRows))
+	}
+	return c, e, err
 }

@@ -14,16 +14,18 @@ func TestConfigFromEnv(t *testing.T) {
 		name     string
 		change   map[string]string
 		seal     int64
+		maxRows  int64
 		eps      []string
 		mentions []string
 	}{
-		{name: "defaults", seal: 64 << 20},
+		{name: "defaults", seal: 64 << 20, maxRows: 200_000},
 		{name: "endpoints and seal target", change: map[string]string{
 			lambdaenv.TDEndpoints: "https://a.example, https://b.example/,", lambdaenv.SealTargetBytes: "1", lambdaenv.TDAPIKeySecret: "arn:s",
-		}, seal: 1, eps: []string{"https://a.example", "https://b.example/"}},
+			lambdaenv.LakeCompactMaxRows: "1000",
+		}, seal: 1, maxRows: 1000, eps: []string{"https://a.example", "https://b.example/"}},
 		{name: "every bad variable at once", change: map[string]string{
-			lambdaenv.CatalogTable: "", lambdaenv.SealTargetBytes: "64MiB", lambdaenv.LateWindow: "2",
-		}, mentions: []string{"CatalogTable: required", lambdaenv.SealTargetBytes, lambdaenv.LateWindow}},
+			lambdaenv.CatalogTable: "", lambdaenv.SealTargetBytes: "64MiB", lambdaenv.LateWindow: "2", lambdaenv.LakeCompactMaxRows: "0",
+		}, mentions: []string{"CatalogTable: required", lambdaenv.SealTargetBytes, lambdaenv.LateWindow, lambdaenv.LakeCompactMaxRows}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,8 +41,9 @@ func TestConfigFromEnv(t *testing.T) {
 				if err != nil {
 					t.Fatalf("configFromEnv: %v", err)
 				}
-				if c.SealTargetBytes != tc.seal || !reflect.DeepEqual(e.TDEndpoints, tc.eps) {
-					t.Errorf("seal target %d, endpoints %q; want %d, %q", c.SealTargetBytes, e.TDEndpoints, tc.seal, tc.eps)
+				if c.SealTargetBytes != tc.seal || e.LakeCompactMaxRows != tc.maxRows || !reflect.DeepEqual(e.TDEndpoints, tc.eps) {
+					t.Errorf("seal target %d, compact max rows %d, endpoints %q; want %d, %d, %q",
+						c.SealTargetBytes, e.LakeCompactMaxRows, e.TDEndpoints, tc.seal, tc.maxRows, tc.eps)
 				}
 				return
 			}

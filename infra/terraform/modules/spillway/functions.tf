@@ -46,19 +46,20 @@ locals {
       SPILLWAY_SEAL_AFTER             = var.flush.seal_after
     }
     flush = {
-      SPILLWAY_LOG_LEVEL           = var.log_level
-      SPILLWAY_BUCKET              = aws_s3_bucket.this.bucket
-      SPILLWAY_CATALOG_TABLE       = aws_dynamodb_table.catalog.name
-      SPILLWAY_MANIFEST_TABLE      = aws_dynamodb_table.manifests.name
-      SPILLWAY_TD_ENDPOINTS        = join(",", var.td_endpoints)
-      SPILLWAY_TD_APIKEY_SECRET    = aws_secretsmanager_secret.td_apikeys.arn
-      SPILLWAY_SEAL_TARGET_BYTES   = tostring(var.flush.seal_target_bytes)
-      SPILLWAY_LATE_WINDOW         = var.flush.late_window
-      SPILLWAY_SWEEP_EVERY         = var.flush.sweep_every
-      SPILLWAY_LAKE_WAREHOUSE      = local.lake_warehouse
-      SPILLWAY_LAKE_SNAPSHOT_AGE   = var.lake.snapshot_age
-      SPILLWAY_LAKE_KEEP_SNAPSHOTS = tostring(var.lake.keep_snapshots)
-      SPILLWAY_LAKE_ORPHAN_AGE     = var.lake.orphan_age
+      SPILLWAY_LOG_LEVEL             = var.log_level
+      SPILLWAY_BUCKET                = aws_s3_bucket.this.bucket
+      SPILLWAY_CATALOG_TABLE         = aws_dynamodb_table.catalog.name
+      SPILLWAY_MANIFEST_TABLE        = aws_dynamodb_table.manifests.name
+      SPILLWAY_TD_ENDPOINTS          = join(",", var.td_endpoints)
+      SPILLWAY_TD_APIKEY_SECRET      = aws_secretsmanager_secret.td_apikeys.arn
+      SPILLWAY_SEAL_TARGET_BYTES     = tostring(var.flush.seal_target_bytes)
+      SPILLWAY_LATE_WINDOW           = var.flush.late_window
+      SPILLWAY_SWEEP_EVERY           = var.flush.sweep_every
+      SPILLWAY_LAKE_WAREHOUSE        = local.lake_warehouse
+      SPILLWAY_LAKE_SNAPSHOT_AGE     = var.lake.snapshot_age
+      SPILLWAY_LAKE_KEEP_SNAPSHOTS   = tostring(var.lake.keep_snapshots)
+      SPILLWAY_LAKE_ORPHAN_AGE       = var.lake.orphan_age
+      SPILLWAY_LAKE_COMPACT_MAX_ROWS = tostring(var.lake.compact_max_rows)
     }
   }
 }
