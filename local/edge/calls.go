@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // CallCount is what the edge saw of one service's operation: requests,
@@ -32,14 +33,40 @@ func (c CallCount) Since(earlier CallCount) CallCount {
 // callCounter counts every AWS request the edge serves, faults and
 // refusals included (AWS counts a throttled request too), by caller (the
 // SigV4 access key id), service and operation.
+//
+// A request is counted when its handler returns, which can be after its
+// client has read the whole response (the proxy flushes as it copies). So
+// the counter also tracks responses that have started but are not counted
+// yet, and a snapshot waits for them (at most settleWait): whatever a
+// client has seen answered before it asks for the counts is in them.
 type callCounter struct {
-	mu sync.Mutex
-	m  map[[3]string]*CallCount
+	mu      sync.Mutex
+	settled *sync.Cond
+	m       map[[3]string]*CallCount
+	open    int
 }
 
-func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64, units BillingUnits) {
+// settleWait bounds how long a snapshot waits for started responses to be
+// counted (a stuck handler must not hang the control endpoint).
+const settleWait = 5 * time.Second
+
+// responding records that a request's response has started.
+func (cc *callCounter) responding() {
+	cc.mu.Lock()
+	cc.open++
+	cc.mu.Unlock()
+}
+
+// add counts one request; started says whether responding was called for it.
+func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64, units BillingUnits, started bool) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	if started {
+		cc.open--
+		if cc.open == 0 && cc.settled != nil {
+			cc.settled.Broadcast()
+		}
+	}
 	if cc.m == nil {
 		cc.m = map[[3]string]*CallCount{}
 	}
@@ -59,6 +86,7 @@ func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64
 func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	cc.settle()
 	byOp := map[[2]string]*CallCount{}
 	for k, c := range cc.m {
 		if only && k[0] != caller {
@@ -87,8 +115,31 @@ func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
 	return out
 }
 
+// settle waits, with cc.mu held, until every started response is counted
+// or settleWait has passed.
+func (cc *callCounter) settle() {
+	if cc.open == 0 {
+		return
+	}
+	if cc.settled == nil {
+		cc.settled = sync.NewCond(&cc.mu)
+	}
+	timedOut := false
+	t := time.AfterFunc(settleWait, func() {
+		cc.mu.Lock()
+		timedOut = true
+		cc.settled.Broadcast()
+		cc.mu.Unlock()
+	})
+	defer t.Stop()
+	for cc.open > 0 && !timedOut {
+		cc.settled.Wait()
+	}
+}
+
 func (cc *callCounter) reset() {
 	cc.mu.Lock()
+	cc.settle()
 	cc.m = nil
 	cc.mu.Unlock()
 }
@@ -112,9 +163,20 @@ type countingWriter struct {
 	n       int64
 	status  int
 	capture *bytes.Buffer
+	// calls, when set, is told when the response starts.
+	calls   *callCounter
+	started bool
+}
+
+func (w *countingWriter) start() {
+	if !w.started && w.calls != nil {
+		w.started = true
+		w.calls.responding()
+	}
 }
 
 func (w *countingWriter) WriteHeader(code int) {
+	w.start()
 	if w.status == 0 {
 		w.status = code
 	}
@@ -122,6 +184,7 @@ func (w *countingWriter) WriteHeader(code int) {
 }
 
 func (w *countingWriter) Write(p []byte) (int, error) {
+	w.start()
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -148,6 +211,7 @@ func accessKeyID(r *http.Request) string {
 
 // Flush passes through to the underlying writer (streamed responses).
 func (w *countingWriter) Flush() {
+	w.start()
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

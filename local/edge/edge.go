@@ -279,12 +279,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := Classify(r, form)
 	reqBytes := max(r.ContentLength, 0)
 	m := s.startMeter(r, c)
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &countingWriter{ResponseWriter: w, calls: &s.calls}
 	if m != nil {
 		cw.capture = &bytes.Buffer{}
 	}
 	w = cw
-	defer func() { s.calls.add(accessKeyID(r), c.Service, c.Operation, reqBytes, cw.n, s.callUnits(m, c, cw)) }()
+	defer func() {
+		s.calls.add(accessKeyID(r), c.Service, c.Operation, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
+	}()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds
 	// its items, as a slow transaction on AWS holds them: see serveDDBWrite.
