@@ -312,35 +312,24 @@ func units(p *part) []unit {
 
 func (u unit) size() int { return len(u.ids) + len(u.groups) }
 
-// commitParts commits the parts of one table: their units packed into as
-// few transactions as DynamoDB allows (100 actions: the units' ledger
-// entries and staged items, and one update of the table's catalog counters
-// for all of them), in order. A unit whose first ledger entry exists was
-// committed before: it is dropped from its transaction, which is retried
-// without it. It returns, per part, whether every unit was already
-// committed, and the error of a part that could not be committed.
-func (h *Handler) commitParts(ctx context.Context, parts []*part, now time.Time) (done map[*part]bool, failed map[*part]error) {
+// commitPacks commits one table's packs, in order, one transaction each
+// (see commitPack). It returns the parts whose every unit was committed
+// before, and the parts that could not be committed (with the error; nil
+// for a part that failed earlier in the batch).
+func (h *Handler) commitPacks(ctx context.Context, packs []*pack, now time.Time) (done map[*part]bool, failed map[*part]error) {
 	done, failed = map[*part]bool{}, map[*part]error{}
-	var all []unit
-	for _, p := range parts {
-		done[p] = true
-		all = append(all, units(p)...)
-	}
-	for len(all) > 0 {
-		n, size := 0, 1 // the catalog update
-		for n < len(all) && size+all[n].size() <= 100 {
-			size += all[n].size()
-			n++
-		}
-		pack := all[:n]
-		all = all[n:]
-		dup, err := h.commitPack(ctx, pack, now)
-		for i, u := range pack {
-			switch {
-			case err != nil:
-				failed[u.p] = err
-			case !dup[i]:
-				done[u.p] = false
+	for _, pk := range packs {
+		err := h.commitPack(ctx, pk, now)
+		for i, u := range pk.units {
+			switch _, seen := done[u.p]; {
+			case u.p.failed || err != nil:
+				if _, ok := failed[u.p]; !ok || failed[u.p] == nil {
+					failed[u.p] = err
+				}
+			case !seen:
+				done[u.p] = pk.dup[i]
+			default:
+				done[u.p] = done[u.p] && pk.dup[i]
 			}
 		}
 	}
@@ -350,38 +339,51 @@ func (h *Handler) commitParts(ctx context.Context, parts []*part, now time.Time)
 	return done, failed
 }
 
-// commitPack commits units in one transaction and reports which were
-// committed before (their first ledger entry existed).
-func (h *Handler) commitPack(ctx context.Context, pack []unit, now time.Time) (dup []bool, err error) {
-	dup = make([]bool, len(pack))
+// commitPack commits pk's live units in one transaction: their ledger
+// entries (conditional on absence), one staged item per merged staged
+// object, and one update of a catalog counter item for all of them. A unit
+// whose first ledger entry exists was committed before: it is marked in
+// pk.dup and the transaction is retried without it, after staging the
+// remaining units' objects afresh (their set, and so the objects' names,
+// changed; the objects staged for the old set are left unreferenced).
+func (h *Handler) commitPack(ctx context.Context, pk *pack, now time.Time) error {
 	for attempt := 0; ; attempt++ {
+		live := pk.live()
+		if len(live) == 0 {
+			return nil
+		}
+		if err := h.stage(ctx, pk); err != nil {
+			return err
+		}
 		var items []types.TransactWriteItem
-		var first []int // index in items of each live unit's first ledger entry, -1 if dropped
+		var first []int // index in pk.units of the unit whose first ledger entry is items[i], -1 otherwise
 		var n, late, nfuture, nbytes int64
-		var db, table string
-		for i, u := range pack {
-			if dup[i] {
-				first = append(first, -1)
+		db, table := live[0].p.env.DB, live[0].p.env.Table
+		for i, u := range pk.units {
+			if pk.dup[i] || u.p.failed {
 				continue
 			}
-			first = append(first, len(items))
-			db, table = u.p.env.DB, u.p.env.Table
-			items = append(items, h.unitItems(u, now)...)
+			for j, it := range h.ledgerItems(u, now) {
+				items = append(items, it)
+				if j == 0 {
+					first = append(first, i)
+				} else {
+					first = append(first, -1)
+				}
+			}
 			for _, g := range u.future {
 				nfuture += int64(g.events)
 			}
-			for _, g := range u.groups {
-				n += int64(g.events)
-				nbytes += g.bytes
-				if g.late {
-					late += int64(g.events)
-				}
+		}
+		for _, g := range pk.staged {
+			items = append(items, h.stagedItem(g, now))
+			n += int64(g.events)
+			nbytes += g.bytes
+			if g.late {
+				late += int64(g.events)
 			}
 		}
-		if len(items) == 0 {
-			return dup, nil
-		}
-		ch, cr := layout.CounterKey(db, table, counterItem(pack, attempt, h.cfg.CounterItems))
+		ch, cr := layout.CounterKey(db, table, counterItem(live, attempt, h.cfg.CounterItems))
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: aws.String(h.cfg.CatalogTable),
 			Key:       map[string]types.AttributeValue{layout.AttrCatalogDB: str(ch), layout.AttrCatalogTable: str(cr)},
@@ -392,36 +394,34 @@ func (h *Handler) commitPack(ctx context.Context, pack []unit, now time.Time) (d
 				":n": num(n), ":b": num(nbytes), ":l": num(late), ":f": num(nfuture), ":now": num(now.Unix()),
 			},
 		}})
-		_, err = h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err := h.ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
-			break
+			if err != nil {
+				return fmt.Errorf("commit %d units of %s.%s: %w", len(live), db, table, err)
+			}
+			return nil
 		}
 		dropped := false
-		for i, at := range first {
-			if at >= 0 && at < len(tce.CancellationReasons) && aws.ToString(tce.CancellationReasons[at].Code) == "ConditionalCheckFailed" {
-				dup[i], dropped = true, true
+		for at, i := range first {
+			if i >= 0 && at < len(tce.CancellationReasons) && aws.ToString(tce.CancellationReasons[at].Code) == "ConditionalCheckFailed" {
+				pk.dup[i], dropped = true, true
 			}
 		}
 		switch {
 		case dropped: // retry without the units committed before
 		case conflict(tce) && attempt < awsconf.ConflictAttempts-1:
 			if err := backoff.Sleep(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
-				return dup, err
+				return err
 			}
 		default:
-			return dup, fmt.Errorf("commit %d parts of %s.%s: %w", len(pack), db, table, err)
+			return fmt.Errorf("commit %d units of %s.%s: %w", len(live), db, table, err)
 		}
 	}
-	if err != nil {
-		return dup, fmt.Errorf("commit parts: %w", err)
-	}
-	return dup, nil
 }
 
-// unitItems are the ledger puts (conditional on absence) and staged-item
-// puts of u.
-func (h *Handler) unitItems(u unit, now time.Time) []types.TransactWriteItem {
+// ledgerItems are u's ledger puts, each conditional on absence.
+func (h *Handler) ledgerItems(u unit, now time.Time) []types.TransactWriteItem {
 	p := u.p
 	var items []types.TransactWriteItem
 	for _, id := range u.ids {
@@ -435,18 +435,20 @@ func (h *Handler) unitItems(u unit, now time.Time) []types.TransactWriteItem {
 			ConditionExpression: aws.String("attribute_not_exists(" + layout.AttrLedgerID + ")"),
 		}})
 	}
-	for _, g := range u.groups {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName: aws.String(h.cfg.ManifestTable),
-			Item: map[string]types.AttributeValue{
-				layout.AttrPK: str(layout.StagedPK(p.env.DB, p.env.Table)), layout.AttrSK: str(g.key),
-				"events": num(int64(g.events)), "bytes": num(g.bytes), "dt": str(g.part.DT()), "hour": str(g.part.HH()),
-				"hour_unix": num(g.part.Hour), "late": &types.AttributeValueMemberBOOL{Value: g.late},
-				"part_id": str(p.id), "created_at": num(now.Unix()),
-			},
-		}})
-	}
 	return items
+}
+
+// stagedItem is the staged item put of a merged staged object g.
+func (h *Handler) stagedItem(g *group, now time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(h.cfg.ManifestTable),
+		Item: map[string]types.AttributeValue{
+			layout.AttrPK: str(layout.StagedPK(g.part.DB, g.part.Table)), layout.AttrSK: str(g.key),
+			"events": num(int64(g.events)), "bytes": num(g.bytes), "dt": str(g.part.DT()), "hour": str(g.part.HH()),
+			"hour_unix": num(g.part.Hour), "late": &types.AttributeValueMemberBOOL{Value: g.late},
+			"parts": num(int64(g.parts)), "created_at": num(now.Unix()),
+		},
+	}}
 }
 
 // counterItem chooses the counter item a pack's transaction adds to: a
@@ -456,9 +458,9 @@ func (h *Handler) unitItems(u unit, now time.Time) []types.TransactWriteItem {
 // busy items would keep busy). Any choice is correct (readers sum every
 // counter item); the ledger entries in the same transaction make the
 // counts exactly-once.
-func counterItem(pack []unit, attempt, n int) int {
+func counterItem(live []unit, attempt, n int) int {
 	f := fnv.New64a()
-	_, _ = f.Write([]byte(pack[0].ids[0]))
+	_, _ = f.Write([]byte(live[0].ids[0]))
 	_, _ = f.Write([]byte{byte(attempt), byte(attempt >> 8)})
 	return int(f.Sum64() % uint64(n))
 }

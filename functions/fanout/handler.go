@@ -88,9 +88,11 @@ type group struct {
 	part   layout.Partition
 	late   bool
 	future bool
-	key    string
+	key    string // the object's key (a staged group of one part has none until merged)
 	events int
 	bytes  int64
+	parts  int      // parts merged into the object
+	raw    [][]byte // the events, until encoded into body
 	body   []byte
 	minT   int64
 	maxT   int64
@@ -185,20 +187,32 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		}
 	}
 
-	// Stage: deterministic keys, same bytes for the same part.
-	forEach(parts, h.cfg.Concurrency, func(p *part) {
-		if p.failed {
-			return
-		}
-		for _, g := range p.groups {
-			if err := h.put(ctx, g.key, g.body, "application/octet-stream"); err != nil {
-				h.log.ErrorContext(ctx, "stage part", "db", p.env.DB, "table", p.env.Table, "unique_id", p.env.UniqueID, "part", p.env.Part, "key", g.key, "err", err)
-				p.failed = true
-				b.fail(p.idx)
-				return
-			}
+	// Plan the transactions, then stage their objects: a pack's events of
+	// one hour in one object, under a key named after its units (same key
+	// and bytes for the same units on every delivery).
+	perTable := byTable(parts)
+	plans := map[tableKey][]*pack{}
+	var all []*pack
+	for tk, ps := range perTable {
+		plans[tk] = packUnits(ps)
+		all = append(all, plans[tk]...)
+	}
+	var stageFailed []*pack
+	var mu sync.Mutex
+	forEach(all, h.cfg.Concurrency, func(pk *pack) {
+		if err := h.stage(ctx, pk); err != nil {
+			h.log.ErrorContext(ctx, "stage parts", "db", pk.units[0].p.env.DB, "table", pk.units[0].p.env.Table, "parts", len(pk.parts()), "err", err)
+			mu.Lock()
+			stageFailed = append(stageFailed, pk)
+			mu.Unlock()
 		}
 	})
+	for _, pk := range stageFailed {
+		for _, p := range pk.parts() {
+			p.failed = true
+			b.fail(p.idx)
+		}
+	}
 	if err := h.fault(ctx, "after-stage-s3"); err != nil {
 		return events.KinesisEventResponse{}, err
 	}
@@ -218,33 +232,32 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		return events.KinesisEventResponse{}, err
 	}
 
-	// A table's parts commit in as few transactions as DynamoDB allows, in
-	// order: they all update the table's catalog item, and concurrent
-	// transactions on one item conflict.
+	// A table's packs commit in order, one transaction each: they all
+	// update the table's catalog counters, and concurrent transactions on
+	// one item conflict.
 	var committed, skipped, nEvents int
-	var mu sync.Mutex
 	fresh := map[tableKey]bool{} // tables that committed new staged objects
-	var tables []*part           // first part of each table, carrying the rest
-	perTable := byTable(parts)
-	for _, ps := range perTable {
-		tables = append(tables, ps[0])
+	var tables []tableKey
+	for tk := range plans {
+		tables = append(tables, tk)
 	}
-	forEach(tables, h.cfg.CommitConcurrency, func(first *part) {
-		ps := perTable[tableKey{first.env.DB, first.env.Table}]
-		done, failed := h.commitParts(ctx, ps, now)
+	forEach(tables, h.cfg.CommitConcurrency, func(tk tableKey) {
+		done, failed := h.commitPacks(ctx, plans[tk], now)
 		mu.Lock()
 		defer mu.Unlock()
-		for _, p := range ps {
-			switch err := failed[p]; {
-			case err != nil:
-				h.log.ErrorContext(ctx, "commit part", "db", p.env.DB, "table", p.env.Table, "unique_id", p.env.UniqueID, "part", p.env.Part, "err", err)
+		for _, p := range perTable[tk] {
+			switch err, isFailed := failed[p]; {
+			case isFailed:
+				if err != nil {
+					h.log.ErrorContext(ctx, "commit part", "db", p.env.DB, "table", p.env.Table, "unique_id", p.env.UniqueID, "part", p.env.Part, "err", err)
+				}
 				b.fail(p.idx)
 			case done[p]:
 				skipped++
 			default:
 				committed++
 				nEvents += len(p.events)
-				fresh[tableKey{p.env.DB, p.env.Table}] = true
+				fresh[tk] = true
 			}
 		}
 	})
@@ -274,41 +287,50 @@ func (h *Handler) response(ev events.KinesisEvent, lowest int) events.KinesisEve
 	return resp
 }
 
-// split groups p's events by partition and destination and encodes bodies.
+// split groups p's events by partition and destination, in hour order.
 // Events of an hour that ended before closedBefore are staged like any
-// other and counted as late; events after futureLimit are quarantined.
+// other and counted as late; events after futureLimit are quarantined
+// (their bodies encoded here; staged events are encoded when their pack
+// merges them, see pack.merge).
 func (p *part) split(closedBefore, futureLimit int64) error {
-	byKey := map[string]*group{}
-	var order []string
-	rawByKey := map[string][][]byte{}
+	type dest struct {
+		future bool
+		hour   int64
+	}
+	byDest := map[dest]*group{}
+	var order []dest
 	for _, e := range p.events {
 		pt := layout.PartitionOf(p.env.DB, p.env.Table, e.Time)
-		g := &group{part: pt}
-		switch {
-		case e.Time > futureLimit:
-			g.future = true
-			g.key = layout.QuarantineFutureKey(pt, p.id)
-		default:
-			g.late = pt.Hour+3600 <= closedBefore
-			g.key = layout.StagedKey(false, pt, p.id)
-		}
-		if old, ok := byKey[g.key]; ok {
-			g = old
-		} else {
-			g.minT, g.maxT = e.Time, e.Time
-			byKey[g.key] = g
-			order = append(order, g.key)
+		d := dest{future: e.Time > futureLimit, hour: pt.Hour}
+		g := byDest[d]
+		if g == nil {
+			g = &group{part: pt, future: d.future, parts: 1, minT: e.Time, maxT: e.Time}
+			if d.future {
+				g.key = layout.QuarantineFutureKey(pt, p.id)
+			} else {
+				g.late = pt.Hour+3600 <= closedBefore
+			}
+			byDest[d] = g
+			order = append(order, d)
 		}
 		g.events++
 		g.bytes += int64(len(e.Raw))
 		g.minT = min(g.minT, e.Time)
 		g.maxT = max(g.maxT, e.Time)
-		rawByKey[g.key] = append(rawByKey[g.key], e.Raw)
+		g.raw = append(g.raw, e.Raw)
 	}
-	sort.Strings(order)
-	for _, k := range order {
-		g := byKey[k]
-		g.body = tdrecord.GzipStream(rawByKey[k]...)
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].future != order[j].future {
+			return order[j].future
+		}
+		return order[i].hour < order[j].hour
+	})
+	for _, d := range order {
+		g := byDest[d]
+		if g.future {
+			g.body = tdrecord.GzipStream(g.raw...)
+			g.raw = nil
+		}
 		p.groups = append(p.groups, g)
 	}
 	return nil
@@ -380,11 +402,11 @@ func byTable(parts []*part) map[tableKey][]*part {
 	return m
 }
 
-// forEach runs fn over parts with at most limit in parallel.
-func forEach(parts []*part, limit int, fn func(*part)) {
+// forEach runs fn over xs with at most limit in parallel.
+func forEach[T any](xs []T, limit int, fn func(T)) {
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for _, p := range parts {
+	for _, p := range xs {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

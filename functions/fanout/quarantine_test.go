@@ -68,14 +68,15 @@ func (f *failingS3) PutObject(ctx context.Context, in *s3.PutObjectInput, o ...f
 	return f.S3API.PutObject(ctx, in, o...)
 }
 
-// TestPartialFailureReportsFromLowest: when one part cannot be staged, the
-// response names that record and every later one; redelivering from there
-// completes the batch exactly once.
+// TestPartialFailureReportsFromLowest: when a pack cannot be staged, the
+// response names its first record and every later one (tbl_b's part, which
+// committed, too); redelivering from there completes the batch exactly
+// once.
 func TestPartialFailureReportsFromLowest(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
 	now := time.Unix(hourT+1800, 0)
-	h, err := New(e.cfg, &failingS3{S3API: e.s3, substr: ".u1.1."}, e.ddb, WithClock(func() time.Time { return now }), WithLogger(discardLogger()))
+	h, err := New(e.cfg, &failingS3{S3API: e.s3, substr: "/table=tbl_a/"}, e.ddb, WithClock(func() time.Time { return now }), WithLogger(discardLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +89,14 @@ func TestPartialFailureReportsFromLowest(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		got = append(got, f.ItemIdentifier)
 	}
-	want := []string{ev.Records[1].Kinesis.SequenceNumber, ev.Records[2].Kinesis.SequenceNumber}
+	want := []string{ev.Records[0].Kinesis.SequenceNumber, ev.Records[1].Kinesis.SequenceNumber, ev.Records[2].Kinesis.SequenceNumber}
 	if !slices.Equal(got, want) {
 		t.Fatalf("failures = %v, want %v", got, want)
 	}
-	redeliver := events.KinesisEvent{Records: ev.Records[1:]}
+	if b := e.catalog(t, "db_one", "tbl_b"); b.Count != 2 {
+		t.Errorf("tbl_b count after the first delivery = %d, want 2 (its pack committed)", b.Count)
+	}
+	redeliver := events.KinesisEvent{Records: ev.Records}
 	if resp, err := e.handler(t, now).Handle(ctx, redeliver); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("redelivery: %v %+v", err, resp)
 	}

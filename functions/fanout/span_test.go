@@ -81,15 +81,18 @@ func TestPackedCommitDropsCommittedParts(t *testing.T) {
 	if c := e.catalog(t, "db_one", "tbl_a"); c.Count != 30 {
 		t.Errorf("catalog count %d, want 30", c.Count)
 	}
-	if items, evs := e.stagedItems(t, "db_one", "tbl_a"); items != 30 || evs != 30 {
-		t.Errorf("staged items %d with %d events, want 30 each", items, evs)
+	// One staged object for the first delivery's 10 parts, one for the
+	// second's 20 new ones; the third stages nothing.
+	if items, evs := e.stagedItems(t, "db_one", "tbl_a"); items != 2 || evs != 30 {
+		t.Errorf("staged items %d with %d events, want 2 with 30", items, evs)
 	}
 }
 
-// TestCommitPartsDropsCommittedUnits: commitParts itself (as when two
+// TestCommitPacksDropsCommittedUnits: commitPacks itself (as when two
 // invocations race past the ledger pre-check) drops units committed
-// before from a packed transaction and commits the rest once.
-func TestCommitPartsDropsCommittedUnits(t *testing.T) {
+// before from a packed transaction, stages the rest afresh and commits
+// them once.
+func TestCommitPacksDropsCommittedUnits(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
 	now := time.Unix(hourT+60, 0)
@@ -115,11 +118,11 @@ func TestCommitPartsDropsCommittedUnits(t *testing.T) {
 		return out
 	}
 	early := parts(0, 10)
-	if done, failed := h.commitParts(ctx, early, now); len(failed) != 0 || done[early[0]] {
+	if done, failed := h.commitPacks(ctx, packUnits(early), now); len(failed) != 0 || done[early[0]] {
 		t.Fatalf("first commit: done %v failed %v", done, failed)
 	}
 	all := parts(0, 30)
-	done, failed := h.commitParts(ctx, all, now)
+	done, failed := h.commitPacks(ctx, packUnits(all), now)
 	if len(failed) != 0 {
 		t.Fatalf("failed %v", failed)
 	}
@@ -130,5 +133,14 @@ func TestCommitPartsDropsCommittedUnits(t *testing.T) {
 	}
 	if c := e.catalog(t, "db_one", "tbl_a"); c.Count != 30 {
 		t.Errorf("catalog count %d, want 30", c.Count)
+	}
+	if items, evs := e.stagedItems(t, "db_one", "tbl_a"); items != 2 || evs != 30 {
+		t.Errorf("staged items %d with %d events, want 2 with 30", items, evs)
+	}
+	if got := e.stagedEvents(t, "staged/"); len(got) != 10+20+30 {
+		// The first pack's 10 events, the second's 20, and the 30 of the
+		// object staged for the second pack before its duplicates were
+		// found (unreferenced: no staged item points to it).
+		t.Errorf("events in staged objects = %d, want 60", len(got))
 	}
 }

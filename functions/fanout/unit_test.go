@@ -134,7 +134,8 @@ func TestSplitGroups(t *testing.T) {
 	}
 	p := &part{env: mustEnv("d_b", "t_b"), id: "d_b.t_b.u.0", events: evs, schema: schema}
 	// Hour 10 ended at hourT+3600: with the late window passed by then it
-	// is late, hour 11 is not; both are staged under staged/.
+	// is late, hour 11 is not; both are staged (their keys come when a pack
+	// merges them), the future event has its quarantine key.
 	if err := p.split(hourT+3600, hourT+7200); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +149,8 @@ func TestSplitGroups(t *testing.T) {
 			kind = "future"
 		}
 		got[kind+" "+g.part.HH()] += g.events
-		if !g.future && !strings.HasPrefix(g.key, "staged/") {
-			t.Errorf("key %s: want staged/ for late and current events", g.key)
+		if g.future != strings.HasPrefix(g.key, "quarantine/future/") || !g.future && g.key != "" {
+			t.Errorf("%s group key %q: want a quarantine/future/ key for future events only", kind, g.key)
 		}
 	}
 	want := map[string]int{"late 10": 2, "staged 11": 1, "future 13": 1}

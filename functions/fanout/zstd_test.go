@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,12 +163,13 @@ func TestZstdEnvelopeStoresWhatGzipStores(t *testing.T) {
 	}
 }
 
-// stagedObjects returns the staged objects of db.table, keyed by their key
-// with the table name taken out, as gunzipped bytes. It fails unless each
-// object is gzip.
+// stagedObjects returns the staged objects of db.table as gunzipped bytes,
+// keyed by their partition with the table name taken out and their rank by
+// content within it (object names are hashes of ledger ids, which hold the
+// table name). It fails unless each object is gzip.
 func (e *testEnv) stagedObjects(tb testing.TB, db, table string) map[string][]byte {
 	tb.Helper()
-	out := map[string][]byte{}
+	byDir := map[string][][]byte{}
 	for _, k := range e.keys(tb, "staged/") {
 		if !strings.Contains(k, "/table="+table+"/") {
 			continue
@@ -189,7 +191,15 @@ func (e *testEnv) stagedObjects(tb testing.TB, db, table string) map[string][]by
 		for _, ev := range evs {
 			raw = append(raw, ev.Raw...)
 		}
-		out[strings.ReplaceAll(k, table, "T")] = raw
+		dir := k[:strings.LastIndexByte(k, '/')]
+		byDir[strings.ReplaceAll(dir, table, "T")] = append(byDir[strings.ReplaceAll(dir, table, "T")], raw)
+	}
+	out := map[string][]byte{}
+	for dir, bodies := range byDir {
+		slices.SortFunc(bodies, bytes.Compare)
+		for i, b := range bodies {
+			out[dir+"#"+strconv.Itoa(i)] = b
+		}
 	}
 	return out
 }

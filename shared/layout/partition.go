@@ -17,8 +17,7 @@
 // distinct components never share a key. Keys whose
 // components fit are byte-identical to the layout before this package.
 // Readers never reverse a hash: what they need (database, table, hour) is
-// never hashed, and the full part id is kept in the staged item's part_id
-// attribute and the ledger item.
+// never hashed, and the full part id is kept in the ledger item.
 //
 // Formatters take names that passed names.Validate; parsers validate what
 // they return and wrap ErrMalformed.

@@ -12,7 +12,8 @@ const MaxS3Key = 1024
 
 // Top-level areas (key prefixes) of the one bucket. See docs/ARCHITECTURE.md.
 const (
-	// PrefixStaged holds fanout's staged objects, one per part and partition.
+	// PrefixStaged holds fanout's staged objects, one per transaction and
+	// partition (named by StagedKey from the transaction's ledger ids).
 	PrefixStaged = "staged/"
 	// PrefixLate holds staged objects of hours already sealed.
 	PrefixLate = "late/"
@@ -55,8 +56,10 @@ type PartObject struct {
 	Name      string    // the escaped part id, or its hashed form (IsHashed)
 }
 
-// StagedKey is the deterministic staged (late: late) object key of one
-// part's events in partition p. partID (envelope.PartID) is path-escaped;
+// StagedKey is the deterministic staged (late: late) object key of events
+// in partition p under a name: fanout names a staged object after the
+// ledger ids of the transaction that commits it; a part id
+// (envelope.PartID) names one part's object. The name is path-escaped;
 // when the key would exceed MaxS3Key it is hashed, the readable prefix being
 // the escaped part id without its leading "<db>.<table>.".
 func StagedKey(late bool, p Partition, partID string) string {
@@ -84,9 +87,9 @@ func partKey(area string, p Partition, partID string) string {
 // Key formats o: ParsePartKey(k).Key() == k.
 func (o PartObject) Key() string { return o.Area + o.Partition.Path() + "/" + o.Name + ObjectSuffix }
 
-// PartID returns the part id the name was formatted from; ok is false when
-// the name is hashed (the staged item's part_id attribute and the ledger
-// item keep the full id).
+// PartID returns the part id (or, for a staged object, fanout's pack name)
+// the name was formatted from; ok is false when the name is hashed (the
+// ledger item keeps the full part id).
 func (o PartObject) PartID() (id string, ok bool) {
 	if IsHashed(o.Name) {
 		return "", false
