@@ -167,17 +167,7 @@ func TestLakeCompaction(t *testing.T) {
 			ctx := context.Background()
 			db := e.cfg.Bucket // Glue databases are global to moto
 			hour := hourT - 7200
-			var want []string
-			for i, m := range []string{"a1", "a2", "a3"} {
-				e.stage(t, db, "tbl_a", hour+int64(i), false, "p"+m, m)
-				want = append(want, m)
-				if _, err := e.handler(t, time.Unix(hour+600, 0), nil, WithLake(r.lake(t))).Handle(ctx, forced); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := r.files(t, db, "tbl_a"); got != 3 {
-				t.Fatalf("files before compaction = %d, want 3", got)
-			}
+			want := r.smallFiles(t, e, db, hour, "a1", "a2", "a3")
 			// The hour ends at hour+3600; its late window 10 minutes later.
 			dueAt := hour + 3600 + int64(e.cfg.LateWindow/time.Second)
 			res, err := e.handler(t, time.Unix(dueAt-1, 0), nil, WithLake(r.lake(t))).Handle(ctx, scheduled)
@@ -262,17 +252,7 @@ func TestLakeCompactionDeadline(t *testing.T) {
 	ctx := context.Background()
 	db := e.cfg.Bucket // Glue databases are global to moto
 	hour := hourT - 7200
-	var want []string
-	for i, m := range []string{"a1", "a2", "a3", "a4"} {
-		e.stage(t, db, "tbl_a", hour+int64(i), false, "p"+m, m)
-		want = append(want, m)
-		if _, err := e.handler(t, time.Unix(hour+600, 0), nil, WithLake(r.lake(t))).Handle(ctx, forced); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := r.files(t, db, "tbl_a"); got != 4 {
-		t.Fatalf("files before compaction = %d, want 4", got)
-	}
+	want := r.smallFiles(t, e, db, hour, "a1", "a2", "a3", "a4")
 	dueAt := time.Unix(hour+3600+int64(e.cfg.LateWindow/time.Second), 0)
 	wall.Store(wall0.UnixNano()) // the appends' commits moved it
 	dctx, cancel := context.WithDeadline(ctx, deadline)
@@ -306,6 +286,23 @@ func TestLakeCompactionDeadline(t *testing.T) {
 	if got := compactItems(t, e, db, "tbl_a"); len(got) != 0 {
 		t.Errorf("hours left to compact: %v", got)
 	}
+}
+
+// smallFiles stages one event per msg in hour of db.tbl_a and flushes
+// each in its own run, so that the lake hour holds one file per msg; it
+// returns msgs.
+func (r *lakeRig) smallFiles(t *testing.T, e *testEnv, db string, hour int64, msgs ...string) []string {
+	t.Helper()
+	for i, m := range msgs {
+		e.stage(t, db, "tbl_a", hour+int64(i), false, "p"+m, m)
+		if _, err := e.handler(t, time.Unix(hour+600, 0), nil, WithLake(r.lake(t))).Handle(context.Background(), forced); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.files(t, db, "tbl_a"); got != len(msgs) {
+		t.Fatalf("files before compaction = %d, want %d", got, len(msgs))
+	}
+	return msgs
 }
 
 // compactions counts the table's compaction commits.

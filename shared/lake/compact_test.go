@@ -104,16 +104,24 @@ func TestCompactHour(t *testing.T) {
 	}
 }
 
+// twoGroups is a lake with CompactMaxRows 450 and a table db.web holding
+// five files of 200 rows in hour hourBase (two groups of two files to
+// rewrite, and one file left) and one in the next hour; want is its rows.
+func twoGroups(t *testing.T) (r *rig, lk *lake.Lake, db string, want []map[string]any) {
+	t.Helper()
+	r = newRig(t)
+	db = uniqueDB()
+	lk = r.lake(t, func(c *lake.Config) { c.CompactMaxRows = 450 })
+	return r, lk, db, appendSeals(t, lk, db, "web", 5, 200)
+}
+
 // TestCompactGroups compacts an hour whose rows exceed CompactMaxRows: five
 // files of 200 rows under a bound of 450 rows are rewritten as two groups
 // of two files, one commit each, and the fifth file stays (a group of one
 // is not rewritten); rows are unchanged and a second Compact does nothing.
 func TestCompactGroups(t *testing.T) {
-	r := newRig(t)
+	r, lk, db, want := twoGroups(t)
 	ctx := context.Background()
-	db := uniqueDB()
-	lk := r.lake(t, func(c *lake.Config) { c.CompactMaxRows = 450 })
-	want := appendSeals(t, lk, db, "web", 5, 200)
 	hour := time.Unix(hourBase, 0)
 	res, err := lk.Compact(ctx, db, "web", hour, 64<<20, nil)
 	if err != nil {
@@ -137,11 +145,8 @@ func TestCompactGroups(t *testing.T) {
 // error, the rows unchanged, and a later call rewrites the second group
 // only. A stop true from the start rewrites nothing.
 func TestCompactStop(t *testing.T) {
-	r := newRig(t)
+	r, lk, db, want := twoGroups(t)
 	ctx := context.Background()
-	db := uniqueDB()
-	lk := r.lake(t, func(c *lake.Config) { c.CompactMaxRows = 450 })
-	want := appendSeals(t, lk, db, "web", 5, 200)
 	hour := time.Unix(hourBase, 0)
 	if res, err := lk.Compact(ctx, db, "web", hour, 64<<20, func() bool { return true }); err != nil || !res.Stopped || res.Commits != 0 {
 		t.Fatalf("compact stopped from the start = %+v, %v; want Stopped, no commit", res, err)
