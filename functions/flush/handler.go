@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/fault"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/names"
@@ -210,7 +211,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 		if left, ok := h.timeLeft(ctx); ok && left < runReserve+h.cfg.SweepEvery {
 			break
 		}
-		if err := sleepCtx(ctx, time.Until(began.Add(next))); err != nil {
+		if err := backoff.Sleep(ctx, time.Until(began.Add(next))); err != nil {
 			break
 		}
 	}
@@ -276,20 +277,6 @@ func (h *Handler) eachTable(ctx context.Context, tables [][2]string, what string
 		}
 	}
 	return 0, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // runState is what one invocation carries across tables.
