@@ -94,6 +94,23 @@ func TestManifestMerge(t *testing.T) {
 		t.Errorf("the current snapshot lists %d manifests after 6 appends, want at most 2 (merged)", got)
 	}
 	diffRows(t, r.rows(t, db, "web", 0), canon(want))
+	// Compaction, a merging append after it and expiry work on merged
+	// manifests: the rows stay exact, their files present.
+	if res, err := lk.Compact(ctx, db, "web", time.Unix(hourBase, 0), 0, nil); err != nil || res.FilesBefore != 6 || res.FilesAfter != 1 {
+		t.Fatalf("compact over merged manifests = %+v, %v; want 6 files -> 1", res, err)
+	}
+	records, exp := gen(6*50, 50, 1)
+	if _, err := lk.Append(ctx, db, "web", "seal-6", stream(t, records)); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, exp...)
+	if _, err := lk.Expire(ctx, db, "web", time.Now().Add(time.Hour), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.files(t, db, "web")); got != 2 {
+		t.Errorf("%d data files after compaction, append and expiry, want 2", got)
+	}
+	diffRows(t, r.rows(t, db, "web", 0), canon(want))
 }
 
 // BenchmarkManifestGrowth makes 500 appends of 10 events to one table,
