@@ -66,8 +66,9 @@
 // bumps its marks counter). Scheduled runs, after sealing, compact the due
 // hours of every table (lake.Compact: one atomic commit per group of at
 // most SPILLWAY_LAKE_COMPACT_MAX_ROWS rows of an hour) within
-// their time budget and delete each item unless an append marked it again
-// meanwhile. data/ and the TD endpoints are never compacted.
+// their time budget, stopping between two groups at the deadline reserve
+// (the hour's item stays; the next run goes on), and delete each item
+// unless an append marked it again meanwhile. data/ and the TD endpoints are never compacted.
 //
 // Scheduled runs then maintain each lake table, at most once an hour
 // (lakemaint.go): they expire snapshots older than LakeSnapshotAge

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/fault"
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/names"
@@ -115,6 +116,7 @@ type Handler struct {
 	lake  Lake // nil: the lake is off
 	log   *slog.Logger
 	now   func() time.Time
+	wall  func() time.Time // measures the time left to the invocation's deadline
 	fault FaultFunc
 
 	metricsOut io.Writer
@@ -125,6 +127,11 @@ type Option func(*Handler)
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithWallClock sets the clock that measures the time left before the
+// invocation's deadline (tests; default time.Now). WithClock's clock is
+// the one the data's times are compared with.
+func WithWallClock(now func() time.Time) Option { return func(h *Handler) { h.wall = now } }
 
 // WithFault sets the fault-point hook.
 func WithFault(f FaultFunc) Option { return func(h *Handler) { h.fault = f } }
@@ -141,7 +148,7 @@ func New(cfg Config, s3c S3API, ddb DynamoDBAPI, sinks []Sink, opts ...Option) (
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("flush config: %w", err)
 	}
-	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, fault: fault.None, metricsOut: os.Stdout}
+	h := &Handler{cfg: cfg, s3: s3c, ddb: ddb, sinks: sinks, log: slog.Default(), now: time.Now, wall: time.Now, fault: fault.None, metricsOut: os.Stdout}
 	for _, o := range opts {
 		o(h)
 	}
@@ -201,10 +208,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 		if req.Source != sourceSched || h.cfg.SweepEvery <= 0 || run.res.Manifests+run.res.Resumed == before || next > sweepSpan {
 			break
 		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < runReserve+h.cfg.SweepEvery {
+		if left, ok := h.timeLeft(ctx); ok && left < runReserve+h.cfg.SweepEvery {
 			break
 		}
-		if err := sleepCtx(ctx, time.Until(began.Add(next))); err != nil {
+		if err := backoff.Sleep(ctx, time.Until(began.Add(next))); err != nil {
 			break
 		}
 	}
@@ -272,20 +279,6 @@ func (h *Handler) eachTable(ctx context.Context, tables [][2]string, what string
 	return 0, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // runState is what one invocation carries across tables.
 type runState struct {
 	res       *Result
@@ -307,8 +300,14 @@ func rotate(tables [][2]string, now time.Time) [][2]string {
 
 // late reports whether the invocation's deadline is within runReserve.
 func (h *Handler) late(ctx context.Context) bool {
+	left, ok := h.timeLeft(ctx)
+	return ok && left < runReserve
+}
+
+// timeLeft is the time left before ctx's deadline, if it has one.
+func (h *Handler) timeLeft(ctx context.Context) (time.Duration, bool) {
 	d, ok := ctx.Deadline()
-	return ok && time.Until(d) < runReserve
+	return d.Sub(h.wall()), ok
 }
 
 // errFault marks an error returned by the fault hook.

@@ -74,7 +74,7 @@ func TestLakeExpiryKeepsPendingSeals(t *testing.T) {
 				t.Fatalf("run crashing after B's commit: %v", err)
 			}
 			r.crash.Store(nil)
-			if _, err := r.lake(t).Compact(ctx, db, "tbl_a", time.Unix(hour, 0), 0); err != nil {
+			if _, err := r.lake(t).Compact(ctx, db, "tbl_a", time.Unix(hour, 0), 0, nil); err != nil {
 				t.Fatal(err)
 			}
 			var sealB string

@@ -26,7 +26,7 @@ const LakeSink = "lake"
 // Lake is the part of shared/lake flush uses; *lake.Lake is one.
 type Lake interface {
 	Append(ctx context.Context, db, tbl, sealID string, stream []byte) (lake.Result, error)
-	Compact(ctx context.Context, db, tbl string, hour time.Time, targetBytes int64) (lake.CompactResult, error)
+	Compact(ctx context.Context, db, tbl string, hour time.Time, targetBytes int64, stop func() bool) (lake.CompactResult, error)
 	// Maintenance (lakemaint.go).
 	Seals(ctx context.Context, db, tbl string) ([]lake.Seal, error)
 	Expire(ctx context.Context, db, tbl string, before time.Time, retainLast int) (lake.ExpireResult, error)
@@ -141,10 +141,12 @@ type compactItem struct {
 }
 
 // compactDue compacts the lake hours of db.table whose late window has
-// passed, each with one atomic Iceberg commit (lake.Compact), and deletes
-// each hour's item unless an append marked the hour again meanwhile. It
-// stops at the run's deadline reserve; what is left waits for the next
-// scheduled run.
+// passed, each group of small files with one atomic Iceberg commit
+// (lake.Compact), and deletes each hour's item unless an append marked the
+// hour again meanwhile. It stops at the run's deadline reserve, between
+// hours and between an hour's groups (a group started before the reserve
+// has runReserve to commit); what is left, a part of an hour included,
+// waits for the next scheduled run.
 func (h *Handler) compactDue(ctx context.Context, db, table string, run *runState) error {
 	now := h.now().Unix()
 	out, err := h.ddb.Query(ctx, &dynamodb.QueryInput{
@@ -168,9 +170,17 @@ func (h *Handler) compactDue(ctx context.Context, db, table string, run *runStat
 		if err != nil {
 			return err
 		}
-		res, err := h.lake.Compact(ctx, db, table, time.Unix(p.Hour, 0), 0)
+		res, err := h.lake.Compact(ctx, db, table, time.Unix(p.Hour, 0), 0, func() bool { return h.late(ctx) })
 		if err != nil {
 			return fmt.Errorf("compact lake hour %s of %s.%s: %w", ci.SK, db, table, err)
+		}
+		if res.Stopped {
+			// Between two group commits: the hour's item stays, and the
+			// next run plans what is left (the groups committed are not
+			// small files any more, so none is rewritten twice).
+			h.log.InfoContext(ctx, "lake hour compaction stopped at the run's deadline reserve, the next run goes on", "db", db, "table", table, "hour", ci.SK,
+				"commits", res.Commits, "files_before", res.FilesBefore, "files_after", res.FilesAfter)
+			return nil
 		}
 		if err := h.point(ctx, "after-compact"); err != nil {
 			return err

@@ -167,17 +167,7 @@ func TestLakeCompaction(t *testing.T) {
 			ctx := context.Background()
 			db := e.cfg.Bucket // Glue databases are global to moto
 			hour := hourT - 7200
-			var want []string
-			for i, m := range []string{"a1", "a2", "a3"} {
-				e.stage(t, db, "tbl_a", hour+int64(i), false, "p"+m, m)
-				want = append(want, m)
-				if _, err := e.handler(t, time.Unix(hour+600, 0), nil, WithLake(r.lake(t))).Handle(ctx, forced); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := r.files(t, db, "tbl_a"); got != 3 {
-				t.Fatalf("files before compaction = %d, want 3", got)
-			}
+			want := r.smallFiles(t, e, db, hour, "a1", "a2", "a3")
 			// The hour ends at hour+3600; its late window 10 minutes later.
 			dueAt := hour + 3600 + int64(e.cfg.LateWindow/time.Second)
 			res, err := e.handler(t, time.Unix(dueAt-1, 0), nil, WithLake(r.lake(t))).Handle(ctx, scheduled)
@@ -234,4 +224,99 @@ func compactItems(tb testing.TB, e *testEnv, db, table string) []string {
 		sks = append(sks, sval(it[layout.AttrSK]))
 	}
 	return sks
+}
+
+// TestLakeCompactionDeadline: a lake hour of four files compacts in two
+// groups (CompactMaxRows 2). The scheduled run's deadline reserve is
+// reached once the first group is committed (the run's wall clock jumps
+// there at the commit): the run stops before the second group, keeps the
+// hour's item and reports no error, and the lake holds the first group's
+// replacement and the two other files, the same rows. The next run
+// compacts the second group only, once, and deletes the item.
+func TestLakeCompactionDeadline(t *testing.T) {
+	e := newTestEnv(t)
+	r := newLakeRig(t, e)
+	r.cfg.CompactMaxRows = 2
+	wall0 := time.Now()
+	deadline := wall0.Add(time.Hour)
+	var wall atomic.Int64
+	wall.Store(wall0.UnixNano())
+	crash := r.cfg.Fault
+	r.cfg.Fault = func(ctx context.Context, p string) error {
+		if p == lake.FaultCommitted {
+			wall.Store(deadline.Add(-runReserve / 2).UnixNano()) // the commit took the run's budget
+		}
+		return crash(ctx, p)
+	}
+	clock := WithWallClock(func() time.Time { return time.Unix(0, wall.Load()) })
+	ctx := context.Background()
+	db := e.cfg.Bucket // Glue databases are global to moto
+	hour := hourT - 7200
+	want := r.smallFiles(t, e, db, hour, "a1", "a2", "a3", "a4")
+	dueAt := time.Unix(hour+3600+int64(e.cfg.LateWindow/time.Second), 0)
+	wall.Store(wall0.UnixNano()) // the appends' commits moved it
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	res, err := e.handler(t, dueAt, nil, WithLake(r.lake(t)), clock).Handle(dctx, scheduled)
+	if err != nil {
+		t.Fatalf("run reaching its deadline reserve: %v", err)
+	}
+	if got := r.files(t, db, "tbl_a"); got != 3 || res.Compacted != 0 {
+		t.Fatalf("after the run cut at its deadline reserve: %d files, %d hours compacted; want 3 files (one group rewritten), 0 hours", got, res.Compacted)
+	}
+	if got := r.msgs(t, db, "tbl_a"); !slices.Equal(got, want) {
+		t.Errorf("after the cut run: lake = %v, want %v", got, want)
+	}
+	if got := compactItems(t, e, db, "tbl_a"); len(got) != 1 {
+		t.Fatalf("hours left to compact after the cut run: %v, want the hour", got)
+	}
+	wall.Store(wall0.UnixNano())
+	if res, err = e.handler(t, dueAt, nil, WithLake(r.lake(t)), clock).Handle(dctx, scheduled); err != nil || res.Compacted != 1 {
+		t.Fatalf("next run: compacted %d, %v; want the hour", res.Compacted, err)
+	}
+	if got := r.files(t, db, "tbl_a"); got != 2 {
+		t.Errorf("files after the next run = %d, want 2 (one per group)", got)
+	}
+	if got := r.msgs(t, db, "tbl_a"); !slices.Equal(got, want) {
+		t.Errorf("lake = %v, want %v", got, want)
+	}
+	if got := r.compactions(t, db, "tbl_a"); got != 2 {
+		t.Errorf("%d compaction commits, want 2 (each group once)", got)
+	}
+	if got := compactItems(t, e, db, "tbl_a"); len(got) != 0 {
+		t.Errorf("hours left to compact: %v", got)
+	}
+}
+
+// smallFiles stages one event per msg in hour of db.tbl_a and flushes
+// each in its own run, so that the lake hour holds one file per msg; it
+// returns msgs.
+func (r *lakeRig) smallFiles(t *testing.T, e *testEnv, db string, hour int64, msgs ...string) []string {
+	t.Helper()
+	for i, m := range msgs {
+		e.stage(t, db, "tbl_a", hour+int64(i), false, "p"+m, m)
+		if _, err := e.handler(t, time.Unix(hour+600, 0), nil, WithLake(r.lake(t))).Handle(context.Background(), forced); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.files(t, db, "tbl_a"); got != len(msgs) {
+		t.Fatalf("files before compaction = %d, want %d", got, len(msgs))
+	}
+	return msgs
+}
+
+// compactions counts the table's compaction commits.
+func (r *lakeRig) compactions(tb testing.TB, db, table string) int {
+	tb.Helper()
+	t, err := r.lake(tb).Load(utils.WithAwsConfig(context.Background(), &r.awsCfg), db, table)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, s := range t.Metadata().Snapshots() {
+		if s.Summary != nil && s.Summary.Properties[lake.SummaryCompactedHour] != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/spillwayhq/spillway/shared/awsconf"
+	"github.com/spillwayhq/spillway/shared/backoff"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -685,7 +686,7 @@ func retryConflicts(ctx context.Context, f func() error) error {
 		if !errors.As(err, &tce) || attempt >= awsconf.ConflictAttempts-1 {
 			return err
 		}
-		if err := sleepCtx(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
+		if err := backoff.Sleep(ctx, awsconf.ConflictBackoff(attempt)); err != nil {
 			return err
 		}
 	}

@@ -1,9 +1,16 @@
 package flush
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spillwayhq/spillway/shared/awsconf"
 )
 
 func TestDueIsEverythingCommitted(t *testing.T) {
@@ -59,5 +66,39 @@ func TestConfigValidate(t *testing.T) {
 	c.LakeSnapshotAge, c.LakeOrphanAge = -time.Second, 59*time.Minute
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "LakeSnapshotAge") || !strings.Contains(err.Error(), "LakeOrphanAge") {
 		t.Errorf("negative snapshot age and an orphan age under an hour: %v", err)
+	}
+}
+
+// TestRetryConflicts: retryConflicts calls f again only after a
+// TransactionConflictException, at most awsconf.ConflictAttempts times in
+// all, and stops when ctx ends during a wait.
+func TestRetryConflicts(t *testing.T) {
+	conflict := &types.TransactionConflictException{Message: aws.String("conflict")}
+	other := errors.New("throttled")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name      string
+		ctx       context.Context
+		errs      []error // f's results in turn; the last one repeats
+		wantCalls int
+		wantErr   error
+	}{
+		{"success", context.Background(), []error{nil}, 1, nil},
+		{"other error", context.Background(), []error{other}, 1, other},
+		{"conflicts then success", context.Background(), []error{conflict, conflict, nil}, 3, nil},
+		{"conflicts only", context.Background(), []error{conflict}, awsconf.ConflictAttempts, conflict},
+		{"ctx ended", cancelled, []error{conflict}, 1, context.Canceled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			err := retryConflicts(c.ctx, func() error {
+				calls++
+				return c.errs[min(calls, len(c.errs))-1]
+			})
+			if calls != c.wantCalls || !errors.Is(err, c.wantErr) {
+				t.Errorf("%d calls, err %v; want %d calls, err %v", calls, err, c.wantCalls, c.wantErr)
+			}
+		})
 	}
 }

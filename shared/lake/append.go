@@ -117,6 +117,9 @@ func (l *Lake) Append(ctx context.Context, db, tbl, sealID string, stream []byte
 // one transaction on t.
 func (l *Lake) appendOnce(ctx context.Context, t *table.Table, sealID string, records []map[string]any) (Result, error) {
 	tx := t.NewTransaction()
+	if err := l.upgrade(t, tx); err != nil {
+		return Result{}, err
+	}
 	p := planSchema(t.Schema(), records)
 	res := Result{Conflicts: p.conflicts}
 	if len(p.adds) > 0 {
@@ -160,6 +163,25 @@ func (l *Lake) appendOnce(ctx context.Context, t *table.Table, sealID string, re
 		res.SnapshotID = s.SnapshotID
 	}
 	return res, nil
+}
+
+// upgrade sets, in tx, the upgradeProperties t lacks to their values in
+// tableProperties.
+func (l *Lake) upgrade(t *table.Table, tx *table.Transaction) error {
+	want := l.tableProperties()
+	set := iceberg.Properties{}
+	for _, k := range upgradeProperties {
+		if _, ok := t.Properties()[k]; !ok {
+			set[k] = want[k]
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	if err := tx.SetProperties(set); err != nil {
+		return fmt.Errorf("set table properties %v: %w", set, err)
+	}
+	return nil
 }
 
 // findSeal returns the snapshot of the main branch's history whose summary

@@ -28,6 +28,10 @@ type CompactResult struct {
 	BytesBefore, BytesAfter int64
 	// Attempts counts load-plan-commit rounds.
 	Attempts int
+	// Stopped reports that the call returned because stop said so, before
+	// it had planned the hour done: small files may be left, and a later
+	// call goes on from the last group committed.
+	Stopped bool
 }
 
 // add counts one group's rewrite into r.
@@ -54,7 +58,12 @@ func (r *CompactResult) add(g CompactResult) {
 // a call that fails midway (a crash, ctx ending) leaves whole groups
 // committed and the next call goes on from there. A missing table is not
 // an error.
-func (l *Lake) Compact(ctx context.Context, db, tbl string, hour time.Time, targetBytes int64) (CompactResult, error) {
+//
+// stop (nil: never) is asked before each group, the first included, and
+// before each retry: when it reports true, Compact returns at once with
+// Stopped set and no error, so that a caller with a deadline ends between
+// two commits instead of inside one.
+func (l *Lake) Compact(ctx context.Context, db, tbl string, hour time.Time, targetBytes int64, stop func() bool) (CompactResult, error) {
 	id, err := identifier(db, tbl)
 	if err != nil {
 		return CompactResult{}, err
@@ -70,6 +79,11 @@ func (l *Lake) Compact(ctx context.Context, db, tbl string, hour time.Time, targ
 	log := l.log.With("db", db, "table", tbl, "hour", hour.Format(time.RFC3339))
 	var total CompactResult
 	for conflicts := 0; ; {
+		if stop != nil && stop() {
+			total.Stopped = true
+			log.Info("lake hour compaction stopped, a later call goes on", "commits", total.Commits, "attempts", total.Attempts)
+			return total, nil
+		}
 		total.Attempts++
 		t, err := l.cat.LoadTable(ctx, id)
 		if errors.Is(err, catalog.ErrNoSuchTable) {

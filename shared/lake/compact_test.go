@@ -70,7 +70,7 @@ func TestCompactHour(t *testing.T) {
 	oldSnap := tb.CurrentSnapshot().SnapshotID
 	hour := time.Unix(hourBase, 0)
 
-	res, err := lk.Compact(ctx, db, "web", hour.Add(17*time.Minute), 64<<20)
+	res, err := lk.Compact(ctx, db, "web", hour.Add(17*time.Minute), 64<<20, nil)
 	if err != nil {
 		t.Fatalf("compact: %v", err)
 	}
@@ -95,13 +95,24 @@ func TestCompactHour(t *testing.T) {
 	// A reader still on the snapshot before the compaction sees the same rows.
 	diffRows(t, r.rows(t, db, "web", oldSnap), canon(want))
 
-	again, err := lk.Compact(ctx, db, "web", hour, 64<<20)
+	again, err := lk.Compact(ctx, db, "web", hour, 64<<20, nil)
 	if err != nil || again.SnapshotID != 0 {
 		t.Fatalf("second compaction = %+v, %v; want nothing to do", again, err)
 	}
-	if got, err := lk.Compact(ctx, db, "absent_table", hour, 0); err != nil || got.SnapshotID != 0 {
+	if got, err := lk.Compact(ctx, db, "absent_table", hour, 0, nil); err != nil || got.SnapshotID != 0 {
 		t.Fatalf("compacting a missing table = %+v, %v", got, err)
 	}
+}
+
+// twoGroups is a lake with CompactMaxRows 450 and a table db.web holding
+// five files of 200 rows in hour hourBase (two groups of two files to
+// rewrite, and one file left) and one in the next hour; want is its rows.
+func twoGroups(t *testing.T) (r *rig, lk *lake.Lake, db string, want []map[string]any) {
+	t.Helper()
+	r = newRig(t)
+	db = uniqueDB()
+	lk = r.lake(t, func(c *lake.Config) { c.CompactMaxRows = 450 })
+	return r, lk, db, appendSeals(t, lk, db, "web", 5, 200)
 }
 
 // TestCompactGroups compacts an hour whose rows exceed CompactMaxRows: five
@@ -109,13 +120,10 @@ func TestCompactHour(t *testing.T) {
 // of two files, one commit each, and the fifth file stays (a group of one
 // is not rewritten); rows are unchanged and a second Compact does nothing.
 func TestCompactGroups(t *testing.T) {
-	r := newRig(t)
+	r, lk, db, want := twoGroups(t)
 	ctx := context.Background()
-	db := uniqueDB()
-	lk := r.lake(t, func(c *lake.Config) { c.CompactMaxRows = 450 })
-	want := appendSeals(t, lk, db, "web", 5, 200)
 	hour := time.Unix(hourBase, 0)
-	res, err := lk.Compact(ctx, db, "web", hour, 64<<20)
+	res, err := lk.Compact(ctx, db, "web", hour, 64<<20, nil)
 	if err != nil {
 		t.Fatalf("compact: %v", err)
 	}
@@ -126,10 +134,40 @@ func TestCompactGroups(t *testing.T) {
 		t.Fatalf("%d files after compaction, want 4 (two groups' files, the one left, the next hour's)", got)
 	}
 	diffRows(t, r.rows(t, db, "web", 0), canon(want))
-	again, err := lk.Compact(ctx, db, "web", hour, 64<<20)
+	again, err := lk.Compact(ctx, db, "web", hour, 64<<20, nil)
 	if err != nil || again.Commits != 0 {
 		t.Fatalf("second compaction = %+v, %v; want nothing to do", again, err)
 	}
+}
+
+// TestCompactStop: stop reports true once the first of two groups is
+// committed; Compact returns Stopped with that group's commit and no
+// error, the rows unchanged, and a later call rewrites the second group
+// only. A stop true from the start rewrites nothing.
+func TestCompactStop(t *testing.T) {
+	r, lk, db, want := twoGroups(t)
+	ctx := context.Background()
+	hour := time.Unix(hourBase, 0)
+	if res, err := lk.Compact(ctx, db, "web", hour, 64<<20, func() bool { return true }); err != nil || !res.Stopped || res.Commits != 0 {
+		t.Fatalf("compact stopped from the start = %+v, %v; want Stopped, no commit", res, err)
+	}
+	asked := 0
+	res, err := lk.Compact(ctx, db, "web", hour, 64<<20, func() bool { asked++; return asked > 1 })
+	if err != nil || !res.Stopped || res.Commits != 1 || res.FilesBefore != 2 {
+		t.Fatalf("compact stopped after one group = %+v, %v; want Stopped after 1 commit of 2 files", res, err)
+	}
+	if got := len(r.files(t, db, "web")); got != 5 {
+		t.Fatalf("%d files after the stopped compaction, want 5 (one group's replacement, three left, the next hour's)", got)
+	}
+	diffRows(t, r.rows(t, db, "web", 0), canon(want))
+	res, err = lk.Compact(ctx, db, "web", hour, 64<<20, nil)
+	if err != nil || res.Stopped || res.Commits != 1 || res.FilesBefore != 2 {
+		t.Fatalf("resumed compaction = %+v, %v; want the second group only", res, err)
+	}
+	if got := len(r.files(t, db, "web")); got != 4 {
+		t.Fatalf("%d files after the resumed compaction, want 4", got)
+	}
+	diffRows(t, r.rows(t, db, "web", 0), canon(want))
 }
 
 func TestCompactRacingAppends(t *testing.T) {
@@ -151,7 +189,7 @@ func TestCompactRacingAppends(t *testing.T) {
 	}
 	var cres lake.CompactResult
 	lk := r.lake(t, nil)
-	wg.Go(func() { cres, errs[racers] = lk.Compact(ctx, db, "web", time.Unix(hourBase, 0), 64<<20) })
+	wg.Go(func() { cres, errs[racers] = lk.Compact(ctx, db, "web", time.Unix(hourBase, 0), 64<<20, nil) })
 	// Readers during the race see whole commits only: the rows of the
 	// current snapshot are always the base rows plus whole seals.
 	base := len(want)

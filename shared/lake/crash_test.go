@@ -55,7 +55,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			tbl := map[string]string{lake.FaultDataWritten: "cmp_written", lake.FaultCommitted: "cmp_committed"}[point]
 			want := appendSeals(t, r.lake(t, nil), db, tbl, 4, 100)
 			crash := &crashAt{point: point, skip: 1}
-			res, err := r.lake(t, func(c *lake.Config) { bounded(c); c.Fault = crash.fault }).Compact(ctx, db, tbl, time.Unix(hourBase, 0), 0)
+			res, err := r.lake(t, func(c *lake.Config) { bounded(c); c.Fault = crash.fault }).Compact(ctx, db, tbl, time.Unix(hourBase, 0), 0, nil)
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("compact with a crash at the second %s: %+v, %v", point, res, err)
 			}
@@ -66,7 +66,7 @@ func TestCompactCrashPoints(t *testing.T) {
 				t.Fatalf("%d files after the crash, want %d", got, wantMid)
 			}
 			diffRows(t, r.rows(t, db, tbl, 0), canon(want))
-			res, err = r.lake(t, bounded).Compact(ctx, db, tbl, time.Unix(hourBase, 0), 0)
+			res, err = r.lake(t, bounded).Compact(ctx, db, tbl, time.Unix(hourBase, 0), 0, nil)
 			if err != nil {
 				t.Fatalf("resume: %v", err)
 			}

@@ -14,7 +14,8 @@
 //   - arrow.go: records -> one Arrow record batch in the table's schema.
 //   - append.go: Append, exactly once per seal id.
 //   - compact.go: Compact, one hour's small files into target-size files,
-//     in groups of at most Config.CompactMaxRows rows, one commit each.
+//     in groups of at most Config.CompactMaxRows rows, one commit each,
+//     stopping between two commits when its caller says so.
 //   - read.go: Current, the data files of the current snapshot (readers).
 //   - maintain.go: Seals, Expire (snapshot expiry) and RemoveOrphans
 //     (unreferenced files older than a safety age).

@@ -240,7 +240,7 @@ func BenchmarkCompactedSizes(b *testing.B) {
 					if strings.HasSuffix(c.name, "-target-256KiB") {
 						target = 256 << 10
 					}
-					res, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target)
+					res, err := lk.Compact(ctx, db, "web", time.Unix(h, 0), target, nil)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -52,7 +52,7 @@ func TestExpireAfterCompaction(t *testing.T) {
 	db := uniqueDB()
 	lk := r.lake(t, nil)
 	want := appendSeals(t, lk, db, "web", 5, 100)
-	if _, err := lk.Compact(ctx, db, "web", time.Unix(hourBase, 0), 0); err != nil {
+	if _, err := lk.Compact(ctx, db, "web", time.Unix(hourBase, 0), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if seals, err := lk.Seals(ctx, db, "web"); err != nil || len(seals) != 6 {

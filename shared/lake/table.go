@@ -44,8 +44,20 @@ func (l *Lake) tableProperties() iceberg.Properties {
 		// of the metadata log (write.metadata.previous-versions-max, 100)
 		// at once instead of leaving them to RemoveOrphans.
 		table.MetadataDeleteAfterCommitEnabledKey: "true",
+		// Each append writes one manifest that every later snapshot
+		// lists, and planning a scan reads them all: merge them on append
+		// (iceberg-go's merge append, Java's MergeAppend), with Iceberg's
+		// defaults (commit.manifest.min-count-to-merge 100,
+		// commit.manifest.target-size-bytes 8 MiB). Measured in
+		// BENCHMARKS.md, "Manifest growth".
+		table.ManifestMergeEnabledKey: "true",
 	}
 }
+
+// upgradeProperties are the properties Append adds, in its commit, to a
+// table that lacks them (created by an older release); a value a table
+// has, set by an operator say, is kept.
+var upgradeProperties = []string{table.ManifestMergeEnabledKey}
 
 // loadOrCreate loads db.tbl, creating its namespace and the table (base
 // schema, hour(time) partitioning, format v2) on first use. A racing
