@@ -336,6 +336,19 @@ func (p *part) split(closedBefore, futureLimit int64) error {
 	return nil
 }
 
+// putStaged puts a staged object with its metadata (see
+// layout.StagedObjectMeta).
+func (h *Handler) putStaged(ctx context.Context, key string, body []byte, meta map[string]string) error {
+	_, err := h.s3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentType: aws.String("application/octet-stream"), Metadata: meta,
+	})
+	if err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", h.cfg.Bucket, key, err)
+	}
+	return nil
+}
+
 func (h *Handler) put(ctx context.Context, key string, body []byte, ctype string) error {
 	_, err := h.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(ctype),

@@ -93,6 +93,15 @@ func stageName(live []unit) string {
 	return "pack-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// ledgerIDs returns every ledger id of units.
+func ledgerIDs(units []unit) []string {
+	var out []string
+	for _, u := range units {
+		out = append(out, u.ids...)
+	}
+	return out
+}
+
 // merge sets pk.staged to the merged staged objects of live: one per
 // hour, the events in unit order, gzip; it is a no-op when pk.staged is
 // already theirs.
@@ -140,8 +149,9 @@ func (h *Handler) stage(ctx context.Context, pk *pack) error {
 		return nil
 	}
 	var errs []string
+	meta := layout.StagedObjectMeta(ledgerIDs(live))
 	for _, g := range pk.staged {
-		if err := h.put(ctx, g.key, g.body, "application/octet-stream"); err != nil {
+		if err := h.putStaged(ctx, g.key, g.body, meta); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}

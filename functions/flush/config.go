@@ -9,9 +9,12 @@ import (
 // Config is the typed configuration of the flush handler. main fills it from
 // the environment (shared/lambdaenv names) over DefaultConfig.
 type Config struct {
-	Bucket          string        // S3 bucket (staged/, late/, data/, failed/, manifests/) (SPILLWAY_BUCKET)
-	CatalogTable    string        // DynamoDB catalog: lists the tables to flush (SPILLWAY_CATALOG_TABLE)
-	ManifestTable   string        // DynamoDB manifests table (staged items, manifests, sealed markers) (SPILLWAY_MANIFEST_TABLE)
+	Bucket        string // S3 bucket (staged/, late/, data/, failed/, manifests/) (SPILLWAY_BUCKET)
+	CatalogTable  string // DynamoDB catalog: lists the tables to flush (SPILLWAY_CATALOG_TABLE)
+	ManifestTable string // DynamoDB manifests table (staged items, manifests, sealed markers) (SPILLWAY_MANIFEST_TABLE)
+	// LedgerTable is fanout's dedup ledger, read (GetItem) to tell staged
+	// orphans (SPILLWAY_LEDGER_TABLE); "" turns the staged sweep off.
+	LedgerTable     string
 	SealTargetBytes int64         // uncompressed bytes per sealed object; also the size that makes a table due early (SPILLWAY_SEAL_TARGET_BYTES)
 	LateWindow      time.Duration // an hour is due once it ended this long ago (SPILLWAY_LATE_WINDOW)
 	MaxClaim        int           // staged objects per manifest (its body object lists them; its item holds a partition hour per sealed object)

@@ -129,6 +129,15 @@
 // object's item is dropped (logged, counted as Result.Missing), the other
 // claims released, and a new manifest seals those objects once.
 //
+// Staged orphans: fanout names a staged object after the ledger ids of the
+// transaction that commits it and stages it first, so a transaction that
+// never commits that set (a crash and a batch redelivered in another
+// shape, a bisected batch, a racing invocation) leaves an object no staged
+// item references. Forced runs, and scheduled runs once an hour per table,
+// delete those whose ledger entry (recorded in the object's metadata)
+// exists while their staged item does not: no transaction can write that
+// item any more (stagedsweep.go).
+//
 // Every key above (and the data/ and failed/ object keys) is formatted and
 // parsed by shared/layout; flush reads a staged object's partition with
 // layout.ParsePartKey, never by scanning the key.
@@ -138,7 +147,8 @@
 // deletion, retries); seal.go reads staged objects and writes sealed ones;
 // tdsink.go imports sealed objects into the TD endpoints and parks refused
 // ones; lakesink.go the lake sink and compaction; lakemaint.go lake
-// snapshot expiry and orphan files; metrics.go the EMF metrics.
+// snapshot expiry and orphan files; stagedsweep.go staged orphans;
+// metrics.go the EMF metrics.
 //
 // Fault points (test hook, see shared/fault.New; SPILLWAY_FAULT_POINT in main):
 // after-manifest, after-claim, after-seal, before-delete, after-delete,

@@ -29,6 +29,8 @@ type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // DynamoDBAPI is the part of the DynamoDB client flush uses.
@@ -105,6 +107,9 @@ type Result struct {
 	// expired and the unreferenced lake files deleted (lakemaint.go).
 	LakeSnapshotsExpired int `json:"lake_snapshots_expired,omitempty"`
 	LakeOrphansDeleted   int `json:"lake_orphans_deleted,omitempty"`
+	// StagedOrphansDeleted counts staged objects no staged item references
+	// or ever can (see stagedsweep.go) that the run deleted.
+	StagedOrphansDeleted int `json:"staged_orphans_deleted,omitempty"`
 }
 
 // Handler is the flush Lambda handler.
@@ -217,6 +222,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	}
 	if req.Source == sourceSched && h.lake != nil {
 		if err := h.compactTables(ctx, req.DB, req.Table, run, &errs); err != nil {
+			return *run.res, err
+		}
+	}
+	if (req.Source == sourceSched || force) && h.cfg.LedgerTable != "" {
+		if err := h.sweepTables(ctx, req.DB, req.Table, run, &errs); err != nil {
 			return *run.res, err
 		}
 	}

@@ -18,13 +18,15 @@ var metricUnits = map[string]string{
 	"Waiting":                 "Count",
 	"Deferred":                "Count",
 	"MissingStagedObjects":    "Count",
+	"StagedOrphansDeleted":    "Count",
 	"OldestStagedSeconds":     "Seconds",
 	"OldestUnimportedSeconds": "Seconds",
 }
 
 // metrics writes the run's EMF lines: one for the run (sealed events and
 // objects, parked imports, waiting manifests, deferred tables, staged
-// objects found gone under a claimed manifest (see giveUp), and the age
+// objects found gone under a claimed manifest (see giveUp), staged
+// orphans deleted (see stagedsweep.go), and the age
 // of the oldest staged object it found: how stale the lake was when it
 // started), and one per TD endpoint with the age of its oldest sealed
 // object not yet imported (0 when it has no backlog in the tables this run
@@ -35,7 +37,8 @@ func (h *Handler) metrics(run *runState) {
 	res := run.res
 	vals := map[string]float64{
 		"SealedEvents": float64(res.Events), "SealedObjects": float64(res.SealedObjects), "Parked": float64(res.Parked),
-		"Waiting": float64(res.Waiting), "Deferred": float64(res.Deferred), "MissingStagedObjects": float64(res.Missing), "OldestStagedSeconds": age(now, run.oldest),
+		"Waiting": float64(res.Waiting), "Deferred": float64(res.Deferred), "MissingStagedObjects": float64(res.Missing),
+		"StagedOrphansDeleted": float64(res.StagedOrphansDeleted), "OldestStagedSeconds": age(now, run.oldest),
 	}
 	fn := cmp.Or(os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), "flush")
 	_, _ = h.metricsOut.Write(emf.Line(MetricsNamespace, now, map[string]string{"Function": fn}, vals, metricUnits))

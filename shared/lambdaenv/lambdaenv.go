@@ -45,6 +45,6 @@ var ByFunction = map[string][]string{
 	"ingest": {LogLevel, StreamName, CatalogTable, APIKeysTable, FlushFunction, AutoCreate, AuthMode, IAMScopes},
 	"fanout": {LogLevel, Bucket, CatalogTable, LedgerTable, ManifestTable, AutoCreate, LedgerTTLHours, ResendHorizonHours,
 		StreamRetentionHours, CommitConcurrency, CounterItems, LateWindow, FutureLimit, FlushFunction, SealAfter},
-	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse,
+	"flush": {LogLevel, Bucket, CatalogTable, ManifestTable, LedgerTable, TDEndpoints, TDAPIKeySecret, SealTargetBytes, LateWindow, SweepEvery, LakeWarehouse,
 		LakeSnapshotAge, LakeKeepSnapshots, LakeOrphanAge, LakeCompactMaxRows},
 }

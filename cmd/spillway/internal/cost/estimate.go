@@ -209,7 +209,8 @@ func (e Estimator) estimate(dailyBytes float64, k Knobs) Estimate {
 	add("DynamoDB", "read request units", DynamoDBReadUnit,
 		(u.DynamoDBReadUnits-runs*idle.DynamoDBReadUnits)*scale*rf+flushRuns*idle.DynamoDBReadUnits, false)
 
-	// Sealed objects are one PUT each; the rest of tier 1 is per part.
+	// Sealed objects are one PUT each; the rest of tier 1 is per request or
+	// per fanout batch (staged objects: one per transaction and hour).
 	sealedPuts := float64(w.SealedObjects) * scale
 	if k.SealedObjectBytes > 0 {
 		sealedPuts = float64(w.SealedBytes) * scale / k.SealedObjectBytes

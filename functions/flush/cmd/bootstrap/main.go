@@ -106,6 +106,7 @@ func configFromEnv(lookup func(string) (string, bool)) (flush.Config, env, error
 	l.String(lambdaenv.Bucket, &c.Bucket)
 	l.String(lambdaenv.CatalogTable, &c.CatalogTable)
 	l.String(lambdaenv.ManifestTable, &c.ManifestTable)
+	l.String(lambdaenv.LedgerTable, &c.LedgerTable)
 	l.Int64(lambdaenv.SealTargetBytes, &c.SealTargetBytes)
 	l.Duration(lambdaenv.LateWindow, &c.LateWindow)
 	l.Duration(lambdaenv.SweepEvery, &c.SweepEvery)

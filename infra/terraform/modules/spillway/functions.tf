@@ -50,6 +50,7 @@ locals {
       SPILLWAY_BUCKET                = aws_s3_bucket.this.bucket
       SPILLWAY_CATALOG_TABLE         = aws_dynamodb_table.catalog.name
       SPILLWAY_MANIFEST_TABLE        = aws_dynamodb_table.manifests.name
+      SPILLWAY_LEDGER_TABLE          = aws_dynamodb_table.ledger.name
       SPILLWAY_TD_ENDPOINTS          = join(",", var.td_endpoints)
       SPILLWAY_TD_APIKEY_SECRET      = aws_secretsmanager_secret.td_apikeys.arn
       SPILLWAY_SEAL_TARGET_BYTES     = tostring(var.flush.seal_target_bytes)

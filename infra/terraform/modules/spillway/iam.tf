@@ -111,6 +111,13 @@ locals {
         resources = [local.manifests_arn, local.catalog_arn]
       },
       {
+        # The staged sweep reads fanout's ledger to tell staged orphans
+        # (functions/flush/stagedsweep.go).
+        sid       = "Ledger"
+        actions   = ["dynamodb:GetItem"]
+        resources = [local.ledger_arn]
+      },
+      {
         sid       = "TDAPIKeys"
         actions   = ["secretsmanager:GetSecretValue"]
         resources = [aws_secretsmanager_secret.td_apikeys.arn]
@@ -180,7 +187,7 @@ locals {
     ]
     flush = [
       { sid = "S3Key", key = "s3", service = "s3", actions = ["kms:GenerateDataKey", "kms:Decrypt"], context = "aws:s3:arn", values = [local.bucket_arn, "${local.bucket_arn}/*"] },
-      { sid = "DynamoDBKey", key = "dynamodb", service = "dynamodb", actions = ["kms:Decrypt"], context = "aws:dynamodb:tableName", values = [aws_dynamodb_table.manifests.name, aws_dynamodb_table.catalog.name] },
+      { sid = "DynamoDBKey", key = "dynamodb", service = "dynamodb", actions = ["kms:Decrypt"], context = "aws:dynamodb:tableName", values = [aws_dynamodb_table.manifests.name, aws_dynamodb_table.catalog.name, aws_dynamodb_table.ledger.name] },
       { sid = "SecretsKey", key = "secrets", service = "secretsmanager", actions = ["kms:Decrypt"], context = "SecretARN", values = [aws_secretsmanager_secret.td_apikeys.arn] },
       { sid = "LambdaEnvKey", key = "lambda", service = "lambda", actions = ["kms:Decrypt"], context = "aws:lambda:FunctionArn", values = [local.flush_arn] },
     ]
