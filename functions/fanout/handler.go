@@ -336,22 +336,11 @@ func (p *part) split(closedBefore, futureLimit int64) error {
 	return nil
 }
 
-// putStaged puts a staged object with its metadata (see
-// layout.StagedObjectMeta).
-func (h *Handler) putStaged(ctx context.Context, key string, body []byte, meta map[string]string) error {
+// put writes an object with its content type and user metadata (nil for
+// none).
+func (h *Handler) put(ctx context.Context, key string, body []byte, ctype string, meta map[string]string) error {
 	_, err := h.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentType: aws.String("application/octet-stream"), Metadata: meta,
-	})
-	if err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", h.cfg.Bucket, key, err)
-	}
-	return nil
-}
-
-func (h *Handler) put(ctx context.Context, key string, body []byte, ctype string) error {
-	_, err := h.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(ctype),
+		Bucket: aws.String(h.cfg.Bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(ctype), Metadata: meta,
 	})
 	if err != nil {
 		return fmt.Errorf("put s3://%s/%s: %w", h.cfg.Bucket, key, err)
@@ -377,7 +366,7 @@ func (h *Handler) quarantineRecord(ctx context.Context, b *batch, i int, r *even
 		PartitionKey: r.Kinesis.PartitionKey, ArrivalUnixMS: r.Kinesis.ApproximateArrivalTimestamp.UnixMilli(), Data: r.Kinesis.Data,
 	})
 	key := layout.QuarantineRecordKey(shard, r.Kinesis.SequenceNumber)
-	if err := h.put(ctx, key, doc, "application/json"); err != nil {
+	if err := h.put(ctx, key, doc, "application/json", nil); err != nil {
 		h.log.ErrorContext(ctx, "quarantine record", "key", key, "err", err)
 		b.fail(i)
 		return

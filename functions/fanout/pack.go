@@ -116,14 +116,13 @@ func (pk *pack) merge(live []unit) bool {
 		for _, g := range u.groups {
 			m := byHour[g.part.Hour]
 			if m == nil {
-				m = &group{part: g.part, late: g.late, minT: g.minT, maxT: g.maxT, key: layout.StagedKey(false, g.part, name)}
+				m = &group{part: g.part, late: g.late, key: layout.StagedKey(false, g.part, name)}
 				byHour[g.part.Hour] = m
 				hours = append(hours, g.part.Hour)
 			}
 			m.events += g.events
 			m.bytes += g.bytes
 			m.parts++
-			m.minT, m.maxT = min(m.minT, g.minT), max(m.maxT, g.maxT)
 			m.raw = append(m.raw, g.raw...)
 		}
 	}
@@ -151,13 +150,13 @@ func (h *Handler) stage(ctx context.Context, pk *pack) error {
 	var errs []string
 	meta := layout.StagedObjectMeta(ledgerIDs(live))
 	for _, g := range pk.staged {
-		if err := h.putStaged(ctx, g.key, g.body, meta); err != nil {
+		if err := h.put(ctx, g.key, g.body, "application/octet-stream", meta); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	for _, u := range live {
 		for _, g := range u.future {
-			if err := h.put(ctx, g.key, g.body, "application/octet-stream"); err != nil {
+			if err := h.put(ctx, g.key, g.body, "application/octet-stream", nil); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}

@@ -192,8 +192,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	run := &runState{res: &Result{}, force: force, requested: req.Source == sourceFanout, backlog: map[string]int64{}}
 	var errs []error
 	began := time.Now()
+	var tables [][2]string // the last pass's, for compaction and the staged sweep
 	for pass := 1; ; pass++ {
-		tables, err := h.tables(ctx, req.DB, req.Table)
+		var err error
+		tables, err = h.tables(ctx, req.DB, req.Table)
 		if err != nil {
 			return *run.res, err
 		}
@@ -221,12 +223,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 		}
 	}
 	if req.Source == sourceSched && h.lake != nil {
-		if err := h.compactTables(ctx, req.DB, req.Table, run, &errs); err != nil {
+		if err := h.compactTables(ctx, tables, run, &errs); err != nil {
 			return *run.res, err
 		}
 	}
 	if (req.Source == sourceSched || force) && h.cfg.LedgerTable != "" {
-		if err := h.sweepTables(ctx, req.DB, req.Table, run, &errs); err != nil {
+		if err := h.sweepTables(ctx, tables, run, &errs); err != nil {
 			return *run.res, err
 		}
 	}
@@ -252,15 +254,11 @@ func (h *Handler) pass(ctx context.Context, tables [][2]string, run *runState, e
 }
 
 // compactTables compacts the lake hours that are due and maintains the
-// lake tables (maintainLake), table by table in rotated order, until the
-// deadline reserve; table errors are appended to errs, a fault point
+// lake tables (maintainLake) of tables (the run's last pass), table by
+// table in rotated order, until the deadline reserve; table errors are appended to errs, a fault point
 // returns.
-func (h *Handler) compactTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
-	tables, err := h.tables(ctx, db, table)
-	if err != nil {
-		return err
-	}
-	_, err = h.eachTable(ctx, tables, "compact lake hours", run, errs, func(db, table string) error {
+func (h *Handler) compactTables(ctx context.Context, tables [][2]string, run *runState, errs *[]error) error {
+	_, err := h.eachTable(ctx, tables, "compact lake hours", run, errs, func(db, table string) error {
 		if err := h.compactDue(ctx, db, table, run); err != nil {
 			return err
 		}

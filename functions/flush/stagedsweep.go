@@ -39,16 +39,12 @@ func stagedSweepDue(db, table string, now time.Time) bool {
 	return int(f.Sum32()%60) == now.Minute()
 }
 
-// sweepTables sweeps the staged orphans of the tables in scope (every one
-// when forced; otherwise those whose minute it is), in rotated order until
-// the deadline reserve.
-func (h *Handler) sweepTables(ctx context.Context, db, table string, run *runState, errs *[]error) error {
-	tables, err := h.tables(ctx, db, table)
-	if err != nil {
-		return err
-	}
+// sweepTables sweeps the staged orphans of tables (the run's last pass:
+// every one when forced; otherwise those whose minute it is), in rotated
+// order until the deadline reserve.
+func (h *Handler) sweepTables(ctx context.Context, tables [][2]string, run *runState, errs *[]error) error {
 	now := h.now()
-	_, err = h.eachTable(ctx, tables, "sweep staged orphans", run, errs, func(db, table string) error {
+	_, err := h.eachTable(ctx, tables, "sweep staged orphans", run, errs, func(db, table string) error {
 		if !run.force && !stagedSweepDue(db, table, now) {
 			return nil
 		}

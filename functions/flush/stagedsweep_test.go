@@ -106,7 +106,11 @@ func TestStagedSweepDeletesOnlyOrphans(t *testing.T) {
 func (h *Handler) sweepStagedFor(ctx context.Context, force bool) (Result, error) {
 	run := &runState{res: &Result{}, force: force, backlog: map[string]int64{}}
 	var errs []error
-	err := h.sweepTables(ctx, "", "", run, &errs)
+	tables, err := h.tables(ctx, "", "")
+	if err != nil {
+		return Result{}, err
+	}
+	err = h.sweepTables(ctx, tables, run, &errs)
 	if err == nil && len(errs) > 0 {
 		err = errs[0]
 	}
