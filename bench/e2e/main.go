@@ -86,6 +86,7 @@ func run(args []string, out io.Writer) error {
 	setting := fs.String("setting", "default", "default or low-latency")
 	drain := fs.Duration("drain", 5*time.Minute, "how long to wait for the last events after sending stops")
 	sealAfter := fs.String("seal-after", "", "override the setting's seal_after (a Go duration)")
+	dataDir := fs.String("data-dir", "", "keep the local cloud's logs (logs/; edge.log then has a line per AWS call) and data in this directory (default: a temporary one, removed)")
 	var ch chaosFlags
 	ch.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +116,8 @@ func run(args []string, out io.Writer) error {
 	// Free ports: the benchmark runs beside a `make local-up` cloud.
 	opts.FreePorts()
 	opts.NamePrefix = "spw-bench"
+	opts.DataDir = *dataDir
+	opts.TraceCalls = *dataDir != ""
 	c, err := cloud.Start(ctx, opts)
 	if err != nil {
 		return err

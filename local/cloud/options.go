@@ -26,6 +26,9 @@ type Options struct {
 	DataDir string
 	// KeepData keeps a default temp DataDir after Close.
 	KeepData bool
+	// TraceCalls makes the edge log every AWS call it serves to
+	// logs/edge.log (edge.Config.TraceCalls).
+	TraceCalls bool
 	// RepoRoot is the Spillway module root; default: found above the working
 	// directory.
 	RepoRoot string

@@ -65,7 +65,7 @@ func (c *Cloud) start(ctx, runCtx context.Context, root string, opts Options) er
 	c.closers = append(c.closers, mt.Close)
 	c.step("moto", t0)
 
-	e, err := edge.Start(runCtx, edge.Config{Addr: opts.EdgeAddr, Backend: mt.URL(), Faults: opts.Faults, Logger: edgeLog})
+	e, err := edge.Start(runCtx, edge.Config{Addr: opts.EdgeAddr, Backend: mt.URL(), Faults: opts.Faults, Logger: edgeLog, TraceCalls: opts.TraceCalls})
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,10 @@ type Config struct {
 	Invoker Invoker
 	// Logger receives JSON logs; default discards.
 	Logger *slog.Logger
+	// TraceCalls logs every call served, at debug level: caller (access
+	// key), service, operation, path and milliseconds, a timeline of what
+	// each function waited for.
+	TraceCalls bool
 	// ShutdownTimeout bounds Close; default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -284,8 +288,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cw.capture = &bytes.Buffer{}
 	}
 	w = cw
+	began := time.Now()
 	defer func() {
 		s.calls.add(accessKeyID(r), c.Service, c.Operation, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
+		if s.cfg.TraceCalls {
+			s.log.Debug("call", "caller", accessKeyID(r), "service", c.Service, "operation", c.Operation,
+				"path", r.URL.Path, "ms", time.Since(began).Milliseconds())
+		}
 	}()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds

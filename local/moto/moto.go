@@ -3,10 +3,17 @@
 // health wait with a deadline, and a clean stop that leaves no orphans.
 //
 // moto_server must be on PATH; install it with `pip install 'moto[server]'`.
+//
+// Every server runs with sitecustomize.py (written to its directory and put
+// first on PYTHONPATH): moto backs a DynamoDB transaction up by copying
+// each table it touches, once per action, so its time grows with the
+// tables' size, which DynamoDB's does not; the patch backs up only the
+// items the transaction names, with moto's semantics otherwise unchanged.
 package moto
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +32,11 @@ import (
 // ErrNotInstalled is returned by Start when the moto_server executable cannot
 // be found.
 var ErrNotInstalled = errors.New("moto_server not found on PATH (install it with: pip install 'moto[server]')")
+
+// sitecustomize is the Python patch every moto_server loads.
+//
+//go:embed sitecustomize.py
+var sitecustomize []byte
 
 // Options configures Start. The zero value is usable.
 type Options struct {
@@ -108,6 +120,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		dir, tmpDir = d, d
 	}
+	pyDir := filepath.Join(dir, "python")
+	err := os.MkdirAll(pyDir, 0o700)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(pyDir, "sitecustomize.py"), sitecustomize, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write moto's patch: %w", err)
+	}
 	port := opts.Port
 	attempts := 1
 	if port == 0 {
@@ -144,7 +164,12 @@ func start(ctx context.Context, bin, dir string, port int, opts Options) (*Serve
 	logPath := filepath.Join(dir, "moto-"+strconv.Itoa(port)+".log")
 	cmd := exec.Command(bin, "-H", opts.Host, "-p", strconv.Itoa(port))
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), opts.Env...)
+	pythonPath := filepath.Join(dir, "python")
+	if p := os.Getenv("PYTHONPATH"); p != "" {
+		pythonPath += string(os.PathListSeparator) + p
+	}
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+pythonPath)
+	cmd.Env = append(cmd.Env, opts.Env...)
 	// Pdeathsig kills moto if this process dies without calling Close (a test
 	// binary killed by its timeout, say).
 	p, err := proc.Start(cmd, proc.Options{LogPath: logPath, Pdeathsig: syscall.SIGKILL})
