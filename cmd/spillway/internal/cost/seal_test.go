@@ -1,6 +1,7 @@
 package cost
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spillwayhq/spillway/local/costrun"
@@ -88,6 +89,15 @@ func TestSealingCadence(t *testing.T) {
 	}
 	if !ten.Sealing.Split || huge.Sealing.SealsPerMonth <= huge.Sealing.CadenceCapPerMonth {
 		t.Errorf("sealing at 50 TB a day: %+v", huge.Sealing)
+	}
+	var knobRows []SensitivityRow
+	for _, row := range e.Sensitivity(10 * GB) {
+		if strings.HasPrefix(row.Knob, "seal_after") {
+			knobRows = append(knobRows, row)
+		}
+	}
+	if len(knobRows) != 4 || !knobRows[1].Measured || knobRows[0].SpillwayPerTB <= knobRows[3].SpillwayPerTB {
+		t.Errorf("seal_after rows (10, 30 deployed, 120, 300 s; fewer seals cost less): %+v", knobRows)
 	}
 	if ten.SpillwayPerTBPerByte <= ten.SpillwayPerTB || ten.RatioToFirehosePerByte <= ten.RatioToFirehose {
 		t.Errorf("per-byte upper bound %.2f $/TB (%.3f) not above the cadence model's %.2f (%.3f)",
