@@ -26,6 +26,11 @@ const (
 	numClasses
 )
 
+// maxClaim is how many staged objects one manifest claims at most
+// (functions/flush DefaultConfig's MaxClaim, checked by a test): a seal
+// per maxClaim staged objects at least.
+const maxClaim = 500
+
 // sweepWindowSeconds is how long a scheduled flush run passes over the
 // tables again every SweepEvery while it finds work (functions/flush: its
 // first 50 s).
@@ -111,8 +116,8 @@ type Sealing struct {
 	// scheduled run, one pass per SweepEvery within its first 50 s; 0:
 	// no cap (SealAfter 0, or not recorded).
 	CadenceCapPerMonth float64 `json:"cadence_cap_per_month"`
-	// ForcedPerMonth are the seals the bytes force: raw bytes over the
-	// seal target (a table with that much staged is due at once).
+	// ForcedPerMonth are the seals the bytes force: the staged objects
+	// (measured per byte) over the most one manifest claims (500).
 	ForcedPerMonth float64 `json:"forced_per_month"`
 	// SealedPerMonth are the modelled sealed objects: the larger of raw
 	// bytes over the target size and the seals times the measured sealed
@@ -166,9 +171,7 @@ func (e Estimator) sealing(monthBytes, scale, flushRuns float64, k Knobs) Sealin
 
 	dep := m.Deployment
 	target := float64(dep.SealTargetBytes)
-	if target > 0 {
-		s.ForcedPerMonth = monthBytes / target
-	}
+	s.ForcedPerMonth = stagedObjects(w.Calls) * scale / maxClaim
 	sealAfter := dep.SealAfterSeconds
 	if k.SealAfterSeconds > 0 {
 		sealAfter = k.SealAfterSeconds
@@ -200,6 +203,18 @@ func (e Estimator) sealing(monthBytes, scale, flushRuns float64, k Knobs) Sealin
 		s.SealedScale = s.SealedPerMonth / float64(w.SealedObjects)
 	}
 	return s
+}
+
+// stagedObjects are the objects a window's calls staged (PutObject under
+// staged/ and late/).
+func stagedObjects(calls []costrun.Call) float64 {
+	n := 0.0
+	for _, c := range calls {
+		if c.Service == "s3" && c.Operation == "PutObject" && (c.Resource == "staged" || c.Resource == "late") {
+			n += float64(c.Requests)
+		}
+	}
+	return n
 }
 
 // hasResources reports whether calls name their resources (version 3).

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spillwayhq/spillway/functions/flush"
 	"github.com/spillwayhq/spillway/local/costrun"
 )
 
@@ -30,6 +31,7 @@ func sealSample() costrun.Measurement {
 	}
 	w.Replay.GlueRequests = 4
 	w.Seals = 2
+	w.Calls = []costrun.Call{{Service: "s3", Operation: "PutObject", Resource: "staged", S3Class: "tier1", Requests: 2}}
 	m.Live = &w
 	idle := m.IdleFlush.Functions["flush"]
 	idle.Calls = []costrun.Call{
@@ -42,8 +44,9 @@ func sealSample() costrun.Measurement {
 }
 
 // TestSealingCadence: flush's per-seal calls stop growing with bytes at
-// the cadence's cap, its per-staged-object calls keep growing, and the
-// seals never fall below what the bytes force through the seal target.
+// the cadence's cap, its per-staged-object calls keep growing, the seals
+// never fall below one per 500 staged objects (a manifest's most) nor the
+// sealed objects below one per 64 MiB (the seal target).
 // The per-byte rule (the model before) fails the first case.
 func TestSealingCadence(t *testing.T) {
 	e := estimator(t, sealSample(), DefaultOptions())
@@ -63,6 +66,9 @@ func TestSealingCadence(t *testing.T) {
 	}
 	ten, twenty := e.Estimate(10*GB, Knobs{}), e.Estimate(20*GB, Knobs{})
 	huge := e.Estimate(50*TB, Knobs{})
+	few := sealSample()
+	few.Live.Calls = nil
+	unforced := estimator(t, few, DefaultOptions()).Estimate(50*TB, Knobs{})
 	tests := []struct {
 		name      string
 		got, want float64
@@ -75,8 +81,10 @@ func TestSealingCadence(t *testing.T) {
 			line(twenty, "write request units") - line(ten, "write request units"), 36 * scaleOf(10*GB)},
 		{"sealed objects: one per seal at the cap (bytes force fewer)", ten.Sealing.SealedPerMonth, capMonth},
 		{"RRU: per byte, the schedule's catalog reads fixed", line(ten, "read request units"), 9*scaleOf(10*GB) + 43800},
-		{"past the cap the bytes force the seals: one per 64 MiB", huge.Sealing.SealsPerMonth, 50 * TB * DaysPerMonth / (64 << 20)},
-		{"and as many sealed objects", huge.Sealing.SealedPerMonth, 50 * TB * DaysPerMonth / (64 << 20)},
+		{"past the cap the staged objects force the seals: one per 500", huge.Sealing.SealsPerMonth, 2 * scaleOf(50*TB) / 500},
+		{"and one sealed object per seal (more than one per 64 MiB)", huge.Sealing.SealedPerMonth, 2 * scaleOf(50*TB) / 500},
+		{"without that floor, sealed objects at least one per 64 MiB", unforced.Sealing.SealedPerMonth, 50 * TB * DaysPerMonth / (64 << 20)},
+		{"while the seals stay at the cap", unforced.Sealing.SealsPerMonth, capMonth},
 		{"seal after 300 s lowers the cap", e.Estimate(10*GB, Knobs{SealAfterSeconds: 300}).Sealing.CadenceCapPerMonth, HoursPerMonth*3600/300 + 43800*2},
 		{"the per-byte rule is the upper bound", e.Estimate(10*GB, Knobs{PerByteSealing: true}).Sealing.SealsPerMonth, 2 * scaleOf(10*GB)},
 	}
@@ -141,5 +149,12 @@ func TestClassOf(t *testing.T) {
 		if got := classOf(tc.call); got != tc.want {
 			t.Errorf("classOf(%+v) = %v, want %v", tc.call, got, tc.want)
 		}
+	}
+}
+
+// TestMaxClaimIsFlushs: the model's manifest size is flush's default.
+func TestMaxClaimIsFlushs(t *testing.T) {
+	if got := flush.DefaultConfig().MaxClaim; got != maxClaim {
+		t.Errorf("flush claims %d staged objects a manifest, the cost model assumes %d", got, maxClaim)
 	}
 }
