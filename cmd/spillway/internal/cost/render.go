@@ -169,7 +169,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "Spillway $/TB / Firehose $/TB = %.3f (goal <= 0.200: %s); at the durations measured on moto (upper bound): %.2f $/TB, %.4g GB-s\n",
 			s.RatioToFirehose, met(s.RatioToFirehose <= 0.2), s.SpillwayPerTBMeasuredDuration, s.LambdaGBSecondsMeasured)
 		if sl := s.Sealing; sl.Split {
-			fmt.Fprintf(w, "flush: %.4g seals a month (the window's rate capped at the cadence's %.4g, at least the %.4g the seal target forces), %.4g sealed objects; every call per byte (upper bound): %.2f $/TB, ratio %.3f\n",
+			fmt.Fprintf(w, "flush: %.4g seals a month (the window's rate capped at the cadence's %.4g, at least the %.4g its staged objects force, 500 a manifest), %.4g sealed objects; every call per byte (upper bound): %.2f $/TB, ratio %.3f\n",
 				sl.SealsPerMonth, sl.CadenceCapPerMonth, sl.ForcedPerMonth, sl.SealedPerMonth, s.SpillwayPerTBPerByte, s.RatioToFirehosePerByte)
 		}
 	}
