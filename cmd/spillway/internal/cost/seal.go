@@ -16,12 +16,13 @@ const (
 	// deleting their items; and every call the model cannot place.
 	perStaged sealClass = iota
 	// perSealed calls grow with the sealed objects: data/ PUTs and the
-	// reads of them, the lake's Parquet files, TD imports.
+	// reads of them, the lake's Parquet files, the compaction marks of
+	// their hours, TD imports.
 	perSealed
 	// perSeal calls grow with the seals (manifests): the manifest's item
-	// and body, the table's flush request, sealed-hour, compaction and
-	// lake items, the catalog's table list, the lake's commits (Glue,
-	// metadata.json, manifest lists and manifests).
+	// and body, the table's flush request, sealed-hour and lake items, the
+	// catalog's table list, the lake's commits (Glue, metadata.json,
+	// manifest lists and manifests).
 	perSeal
 	numClasses
 )
@@ -50,18 +51,31 @@ func classOf(c costrun.Call) sealClass {
 			return perSealed
 		}
 	case "dynamodb":
-		if c.Resource == "" {
-			return perStaged
-		}
+		// A call over several resources takes the class that grows fastest.
+		cl := perSeal
 		for _, r := range strings.Split(c.Resource, "+") {
-			table, kind, _ := strings.Cut(r, "/")
-			if !(table == "catalog" || (table == "manifests" && kind != "" && kind != "staged")) {
-				return perStaged
-			}
+			cl = min(cl, ddbClass(r))
 		}
-		return perSeal
+		return cl
 	}
 	return perStaged
+}
+
+// ddbClass is the class of a DynamoDB resource: a table's role and, in
+// the manifests table, the item kind (shared/layout's manifests-table
+// partition keys).
+func ddbClass(res string) sealClass {
+	table, kind, _ := strings.Cut(res, "/")
+	switch {
+	case table == "catalog":
+		return perSeal
+	case table != "manifests" || kind == "" || kind == "staged":
+		return perStaged
+	case kind == "compact":
+		// Each appended object marks its hour for compaction.
+		return perSealed
+	}
+	return perSeal
 }
 
 // classUsage is what one class of calls counted.
