@@ -93,7 +93,7 @@ func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
 func take(c *cloud.Cloud) snapshot {
 	s := snapshot{calls: map[callKey]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
 	for _, caller := range append(functionKeys(c), cloud.ESMAccessKey) {
-		for _, cc := range c.Edge.CallsBy(caller) {
+		for _, cc := range c.Edge.CallsByResource(caller) {
 			s.calls[callKey{caller, cc.Service, cc.Operation, cc.Resource}] = cc
 		}
 	}

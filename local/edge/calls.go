@@ -86,8 +86,9 @@ func (cc *callCounter) add(k callKey, reqBytes, respBytes int64, units BillingUn
 	c.BillingUnits.Add(units)
 }
 
-// snapshot sums the counts of every caller, or of one when only is true.
-func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
+// snapshot sums the counts of every caller, or of one when only is true,
+// by service and operation, and by resource too when byResource is true.
+func (cc *callCounter) snapshot(caller string, only, byResource bool) []CallCount {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.settle()
@@ -97,9 +98,12 @@ func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
 			continue
 		}
 		k.caller = ""
+		if !byResource {
+			k.resource = ""
+		}
 		sum := byOp[k]
 		if sum == nil {
-			sum = &CallCount{Service: c.Service, Operation: c.Operation, Resource: c.Resource}
+			sum = &CallCount{Service: c.Service, Operation: c.Operation, Resource: k.resource}
 			byOp[k] = sum
 		}
 		sum.Requests += c.Requests
@@ -153,13 +157,20 @@ func (cc *callCounter) reset() {
 }
 
 // Calls returns the requests the edge has served since start (or the last
-// ResetCalls), by service, operation and resource, sorted.
-func (s *Server) Calls() []CallCount { return s.calls.snapshot("", false) }
+// ResetCalls), by service and operation, sorted.
+func (s *Server) Calls() []CallCount { return s.calls.snapshot("", false, false) }
 
 // CallsBy returns the requests signed with one access key id (a caller):
 // a harness that signs its own reads with another key keeps them out of
 // what it measures.
-func (s *Server) CallsBy(accessKeyID string) []CallCount { return s.calls.snapshot(accessKeyID, true) }
+func (s *Server) CallsBy(accessKeyID string) []CallCount { return s.calls.snapshot(accessKeyID, true, false) }
+
+// CallsByResource returns CallsBy's requests split by the resource they
+// addressed (CallCount.Resource), so that a cost model can tell what each
+// call grows with.
+func (s *Server) CallsByResource(accessKeyID string) []CallCount {
+	return s.calls.snapshot(accessKeyID, true, true)
+}
 
 // ResetCalls zeroes the call counts.
 func (s *Server) ResetCalls() { s.calls.reset() }

@@ -101,8 +101,11 @@ func TestCallResources(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]int64{}
-	for _, c := range s.Calls() {
+	for _, c := range s.CallsByResource("test") {
 		got[c.Service+"."+c.Operation+" "+c.Resource] += c.Requests
+	}
+	if byOp := s.Calls(); len(byOp) != 5 || byOp[len(byOp)-1].Operation != "PutObject" || byOp[len(byOp)-1].Requests != 5 {
+		t.Errorf("Calls sums by operation: %+v", byOp)
 	}
 	want := map[string]int64{
 		"s3.PutObject " + bucket + "/staged/":          1,
