@@ -163,7 +163,9 @@ func (s *Server) Calls() []CallCount { return s.calls.snapshot("", false, false)
 // CallsBy returns the requests signed with one access key id (a caller):
 // a harness that signs its own reads with another key keeps them out of
 // what it measures.
-func (s *Server) CallsBy(accessKeyID string) []CallCount { return s.calls.snapshot(accessKeyID, true, false) }
+func (s *Server) CallsBy(accessKeyID string) []CallCount {
+	return s.calls.snapshot(accessKeyID, true, false)
+}
 
 // CallsByResource returns CallsBy's requests split by the resource they
 // addressed (CallCount.Resource), so that a cost model can tell what each
