@@ -64,10 +64,11 @@ type Config struct {
 	// Metering measures each call's billing units from its bodies (Kinesis
 	// records and bytes, DynamoDB read and write units, reading each
 	// written item's stored size from the backend before and after the
-	// write with two uncounted GetItems, as AWS bills the larger). Off, the
-	// edge counts calls, their bytes and their S3 request class only, and
-	// touches no body it did not read before. Cost runs turn it on
-	// (SetMetering).
+	// write with two uncounted GetItems, as AWS bills the larger) and each
+	// DynamoDB call's resource (table and partition-key kind; see
+	// ddbResource). Off, the edge counts calls, their bytes, their S3
+	// request class and S3 resource only, and touches no body it did not
+	// read before. Cost runs turn it on (SetMetering).
 	Metering bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
