@@ -159,7 +159,7 @@ func (e Estimator) sealing(monthBytes, scale, flushRuns float64, k Knobs) Sealin
 	if k.SealedObjectBytes > 0 && w.SealedObjects > 0 {
 		s.SealedScale = float64(w.SealedBytes) * scale / k.SealedObjectBytes / float64(w.SealedObjects)
 	}
-	if k.PerByteSealing || w.Seals <= 0 || !hasResources(f.Calls) {
+	if k.PerByteSealing || !e.splitsSealing() {
 		// The per-byte rule: sealed objects are the only calls apart.
 		s.sealed = classUsage{S3Tier1: float64(w.SealedObjects)}
 		s.SealedPerMonth = float64(w.SealedObjects) * s.SealedScale
@@ -231,9 +231,13 @@ func stagedObjects(calls []costrun.Call) float64 {
 	return n
 }
 
-// hasResources reports whether calls name their resources (version 3).
-func hasResources(calls []costrun.Call) bool {
-	for _, c := range calls {
+// splitsSealing reports whether the window tells flush's calls apart:
+// it has seals, and flush's calls name their resources (version 3).
+func (e Estimator) splitsSealing() bool {
+	if e.W.Seals <= 0 {
+		return false
+	}
+	for _, c := range e.W.Replay.Functions["flush"].Calls {
 		if c.Resource != "" {
 			return true
 		}

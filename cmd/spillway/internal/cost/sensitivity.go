@@ -56,7 +56,7 @@ func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 			row("compaction target (sealed object size)", fmt.Sprintf("%.0f MiB", b/(1<<20)), false, Knobs{SealedObjectBytes: b})
 		}
 	}
-	if dep := e.M.Deployment.SealAfterSeconds; dep > 0 && e.sealing(dailyBytes, 1, e.M.Deployment.FlushRunsPerMonth, Knobs{}).Split {
+	if dep := e.M.Deployment.SealAfterSeconds; dep > 0 && e.splitsSealing() {
 		const knob = "seal_after (fanout: how old a commit gets before a flush; caps seals per table)"
 		for _, secs := range []float64{10, 30, 120, 300} {
 			row(knob, fmt.Sprintf("%.0f s", secs), secs == dep, Knobs{SealAfterSeconds: secs})
