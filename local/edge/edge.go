@@ -286,14 +286,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w = cw
 	defer func() {
-		k := callKey{caller: accessKeyID(r), service: c.Service, op: c.Operation}
-		switch {
-		case c.Service == "s3":
-			k.resource = s3Resource(r, c.Operation)
-		case c.Service == "dynamodb" && m != nil:
-			k.resource = m.ddbResource()
-		}
-		s.calls.add(k, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
+		s.calls.add(callKey{accessKeyID(r), c.Service, c.Operation, resourceOf(r, c, m)}, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
 	}()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds

@@ -25,6 +25,18 @@ import (
 //     them joined with "+", sorted;
 //   - anything else: "".
 
+// resourceOf is the resource of a call (m: its meter, nil when not
+// metered).
+func resourceOf(r *http.Request, c Call, m *meter) string {
+	switch {
+	case c.Service == "s3":
+		return s3Resource(r, c.Operation)
+	case c.Service == "dynamodb" && m != nil:
+		return m.ddbResource()
+	}
+	return ""
+}
+
 // maxKindLen bounds the kind a partition key value may start with.
 const maxKindLen = 16
 
