@@ -110,8 +110,8 @@ type Deployment struct {
 	// unsealed commit this old asks for a flush), SweepEverySeconds flush's
 	// SPILLWAY_SWEEP_EVERY (a scheduled run passes over the tables again
 	// this often within its first 50 s), SealTargetBytes flush's
-	// SPILLWAY_SEAL_TARGET_BYTES (uncompressed bytes per sealed object,
-	// also what makes a table due early).
+	// SPILLWAY_SEAL_TARGET_BYTES (uncompressed bytes per sealed object:
+	// flush splits a seal's output at it).
 	SealAfterSeconds  float64 `json:"seal_after_seconds,omitempty"`
 	SweepEverySeconds float64 `json:"sweep_every_seconds,omitempty"`
 	SealTargetBytes   int64   `json:"seal_target_bytes,omitempty"`
