@@ -13,13 +13,16 @@ import (
 )
 
 // TestCostFromSavedMeasurement prices testdata/cost-measurement.json (a
-// version 2 measurement saved by `spillway cost -save` from the 10k
-// corpus: live and backfill windows) and cost-measurement-v1.json (a
-// version 1 file: one window, the corpus's own times) as the command
-// would, and checks the exit codes of bad usage.
+// version 3 measurement saved by `spillway cost -save` from the 10k
+// corpus: live and backfill windows, calls by resource, seals),
+// cost-measurement-v2.json (the same without resources and seals: flush
+// priced per byte) and cost-measurement-v1.json (a version 1 file: one
+// window, the corpus's own times) as the command would, and checks the
+// exit codes of bad usage.
 func TestCostFromSavedMeasurement(t *testing.T) {
 	saved := filepath.Join("testdata", "cost-measurement.json")
 	v1 := filepath.Join("testdata", "cost-measurement-v1.json")
+	v2 := filepath.Join("testdata", "cost-measurement-v2.json")
 	badPrices := filepath.Join(t.TempDir(), "prices.json")
 	if err := os.WriteFile(badPrices, []byte(`{"region":"x","date":"y","prices":{}}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -31,9 +34,11 @@ func TestCostFromSavedMeasurement(t *testing.T) {
 		want []string
 	}{
 		{"json", []string{"cost", "-measurement", saved, "-format", "json"}, exitOK, []string{`"ratio_to_firehose"`, `"spillway_usd_per_tb"`, `"firehose_usd_per_tb"`, `"50 TB/day"`,
-			`"window": "live"`, `"backfill": {`, `"spillway_usd_per_tb_measured_duration"`, `"modelled_ms"`}},
+			`"window": "live"`, `"backfill": {`, `"spillway_usd_per_tb_measured_duration"`, `"modelled_ms"`, `"spillway_usd_per_tb_per_byte_sealing"`, `"cadence_cap_per_month"`}},
 		{"table", []string{"cost", "-measurement", saved}, exitOK, []string{"== 1 TB/day", "Spillway $/TB / Firehose $/TB", "what moves the cost", "PutRecords", "TransactWriteItems",
-			"LIVE TRAFFIC", "BACKFILL (the corpus's own event times; 85 sealed hour partitions)", "upper bound", "modelled ms"}},
+			"LIVE TRAFFIC", "BACKFILL (the corpus's own event times; 85 sealed hour partitions)", "upper bound", "modelled ms",
+			"seals a month", "manifests/staged", "seal_after"}},
+		{"version 2 file: flush per byte", []string{"cost", "-measurement", v2}, exitOK, []string{"LIVE TRAFFIC", "BACKFILL", "modelled ms"}},
 		{"version 1 file", []string{"cost", "-measurement", v1}, exitOK, []string{"no live window", "BACKFILL", "no per-function calls: measured"}},
 		{"latencies missing", []string{"cost", "-measurement", saved, "-latencies", badPrices}, exitUsage, []string{"latencies"}},
 		{"two corpora", []string{"cost", "-measurement", saved, "-lines", "10"}, exitUsage, nil},
@@ -53,6 +58,10 @@ func TestCostFromSavedMeasurement(t *testing.T) {
 				}
 			}
 		})
+	}
+	var old bytes.Buffer
+	if code := run(context.Background(), []string{"cost", "-measurement", v2}, &old, io.Discard, slog.New(slog.DiscardHandler)); code != exitOK || strings.Contains(old.String(), "seals a month") {
+		t.Errorf("version 2 file: exit %d, and it has no seals to price by the cadence:\n%s", code, old.String())
 	}
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"cost", "-measurement", saved, "-format", "json"}, &out, io.Discard, slog.New(slog.DiscardHandler)); code != exitOK {

@@ -67,8 +67,13 @@ type Usage struct {
 // Call is one counted operation (for the report and the check against the
 // edge's log).
 type Call struct {
-	Service       string  `json:"service"`
-	Operation     string  `json:"operation"`
+	Service   string `json:"service"`
+	Operation string `json:"operation"`
+	// Resource is what the call addressed, by its role in the deployment
+	// (see ResourceLakeMetadata); "" in version 1 and 2 measurements.
+	Resource string `json:"resource,omitempty"`
+	// S3Class is an S3 call's pricing class (edge.BillingUnits.S3Class).
+	S3Class       string  `json:"s3_class,omitempty"`
 	Requests      int64   `json:"requests"`
 	RequestBytes  int64   `json:"request_bytes"`
 	ResponseBytes int64   `json:"response_bytes"`
@@ -76,9 +81,12 @@ type Call struct {
 	WriteUnits    float64 `json:"dynamodb_write_units,omitempty"`
 }
 
-// Add adds o's counts to c (same service and operation).
+// Add adds o's counts to c (same service, operation and resource).
 func (c *Call) Add(o Call) {
-	c.Service, c.Operation = o.Service, o.Operation
+	c.Service, c.Operation, c.Resource = o.Service, o.Operation, o.Resource
+	if o.S3Class != "" {
+		c.S3Class = o.S3Class
+	}
 	c.Requests += o.Requests
 	c.RequestBytes += o.RequestBytes
 	c.ResponseBytes += o.ResponseBytes
@@ -97,6 +105,16 @@ type Deployment struct {
 	FlushRunsPerMonth float64 `json:"flush_runs_per_month"`
 	Alarms            int     `json:"alarms"`
 	Dashboards        int     `json:"dashboards"`
+	// The sealing cadence (0 in version 1 and 2 measurements):
+	// SealAfterSeconds is fanout's SPILLWAY_SEAL_AFTER (a table's oldest
+	// unsealed commit this old asks for a flush), SweepEverySeconds flush's
+	// SPILLWAY_SWEEP_EVERY (a scheduled run passes over the tables again
+	// this often within its first 50 s), SealTargetBytes flush's
+	// SPILLWAY_SEAL_TARGET_BYTES (uncompressed bytes per sealed object:
+	// flush splits a seal's output at it).
+	SealAfterSeconds  float64 `json:"seal_after_seconds,omitempty"`
+	SweepEverySeconds float64 `json:"sweep_every_seconds,omitempty"`
+	SealTargetBytes   int64   `json:"seal_target_bytes,omitempty"`
 }
 
 // Window names.
@@ -128,6 +146,10 @@ type Window struct {
 	SealedObjects    int64 `json:"sealed_objects"`
 	SealedBytes      int64 `json:"sealed_bytes"`
 	SealedPartitions int   `json:"sealed_partitions"`
+	// Seals are the manifests flush wrote in the window (its PutObject
+	// calls under manifests/: one body per manifest), each one seal of a
+	// table's staged objects; 0 in version 1 and 2 measurements.
+	Seals int64 `json:"seals,omitempty"`
 	// Calls are the functions' calls in the window; ESMCalls the event
 	// source mapping poller's (AWS-managed: only Kinesis's data out is
 	// billed).
@@ -136,10 +158,12 @@ type Window struct {
 }
 
 // MeasurementVersion is the format WriteFile writes: 2 has two windows
-// (live and backfill) and per-function CPU time and calls. LoadMeasurement
-// also reads version 1 files (one window with the corpus's own times,
-// loaded as the backfill window).
-const MeasurementVersion = 2
+// (live and backfill) and per-function CPU time and calls; 3 adds each
+// call's resource and S3 class, each window's seals and the deployment's
+// sealing cadence. LoadMeasurement also reads versions 2 (without those)
+// and 1 (one window with the corpus's own times, loaded as the backfill
+// window).
+const MeasurementVersion = 3
 
 // Measurement is what `spillway cost` measured of one corpus in one local
 // cloud: after a warm-up (the first line, not priced), one scheduled flush

@@ -24,6 +24,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +36,7 @@ import (
 
 	"github.com/spillwayhq/spillway/local/cloud"
 	"github.com/spillwayhq/spillway/local/replay"
+	"github.com/spillwayhq/spillway/shared/lambdaenv"
 	"github.com/spillwayhq/spillway/shared/layout"
 )
 
@@ -149,7 +152,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err != nil {
 		return m, err
 	}
-	m.WarmupCalls = before.since(s0).list(functionKeys(c)...)
+	m.WarmupCalls = before.since(s0).list(c, functionKeys(c)...)
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)
 	}
@@ -159,7 +162,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	}
 	d := idle.since(before)
 	m.IdleFlush = d.usage(c)
-	m.IdleFlushCalls = d.list(functionKeys(c)...)
+	m.IdleFlushCalls = d.list(c, functionKeys(c)...)
 	log.Info("cost: idle flush run measured", "gb_s", m.IdleFlush.Functions["flush"].GBSeconds(0))
 
 	// The two replays, in contiguous windows: no call falls between them.
@@ -244,11 +247,16 @@ func replayWindow(ctx context.Context, c *cloud.Cloud, hcfg aws.Config, o Option
 		return nil, start, err
 	}
 	d := end.since(start)
-	w := &Window{Name: name, ReplaySeconds: took.Seconds(), Replay: d.usage(c), Calls: d.list(functionKeys(c)...),
-		ESMCalls: d.list(cloud.ESMAccessKey), ScheduledRuns: d.fired}
+	w := &Window{Name: name, ReplaySeconds: took.Seconds(), Replay: d.usage(c), Calls: d.list(c, functionKeys(c)...),
+		ESMCalls: d.list(c, cloud.ESMAccessKey), ScheduledRuns: d.fired}
 	for _, t := range obs.Tables {
 		w.Events += t.Catalog
 		w.Tables++
+	}
+	for _, call := range w.Calls {
+		if call.Service == "s3" && call.Operation == "PutObject" && call.Resource == strings.TrimSuffix(layout.PrefixManifests, "/") {
+			w.Seals += call.Requests
+		}
 	}
 	sealedAfter, err := listSizes(ctx, hcfg, c.Outputs.Bucket, layout.PrefixSealed)
 	if err != nil {
@@ -336,7 +344,37 @@ func describe(ctx context.Context, c *cloud.Cloud, cfg aws.Config) (Deployment, 
 		runs++
 	}
 	d.FlushRunsPerMonth = float64(runs) * 730 / 24
-	return d, nil
+	return d, cadence(c, &d)
+}
+
+// cadence reads the sealing cadence the functions were deployed with.
+func cadence(c *cloud.Cloud, d *Deployment) error {
+	env := func(short, name string) string {
+		if f := c.Functions[short]; f != nil {
+			return f.Env[name]
+		}
+		return ""
+	}
+	for _, v := range []struct {
+		short, name string
+		into        *float64
+	}{{"fanout", lambdaenv.SealAfter, &d.SealAfterSeconds}, {"flush", lambdaenv.SweepEvery, &d.SweepEverySeconds}} {
+		if s := env(v.short, v.name); s != "" {
+			dur, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("deployed %s of %s: %w", v.name, v.short, err)
+			}
+			*v.into = dur.Seconds()
+		}
+	}
+	if s := env("flush", lambdaenv.SealTargetBytes); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("deployed %s of flush: %w", lambdaenv.SealTargetBytes, err)
+		}
+		d.SealTargetBytes = n
+	}
+	return nil
 }
 
 // listSizes lists the keys under prefix with their sizes.

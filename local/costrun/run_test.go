@@ -13,6 +13,7 @@ import (
 
 	fwdconfig "github.com/spillwayhq/spillway/forwarder/config"
 	"github.com/spillwayhq/spillway/forwarder/parser"
+	"github.com/spillwayhq/spillway/local/cloud"
 )
 
 // TestCorpusStats: lines and bytes as read, and each line (with its
@@ -187,5 +188,30 @@ func TestLoadMeasurement(t *testing.T) {
 				t.Errorf("headline %+v", got.Headline())
 			}
 		})
+	}
+}
+
+// TestResourceRole: the edge's resources named by their role in the
+// deployment, the lake's Iceberg files apart from data/.
+func TestResourceRole(t *testing.T) {
+	o := cloud.Outputs{Bucket: "logs", CatalogTable: "cat", LedgerTable: "led", ManifestTable: "man", LakeWarehouse: "s3://logs/lake"}
+	tests := []struct{ service, res, want string }{
+		{"s3", "logs/staged/", "staged"},
+		{"s3", "logs/data/", "data"},
+		{"s3", "logs/manifests/", "manifests"},
+		{"s3", "logs/lake/*/metadata/", ResourceLakeMetadata},
+		{"s3", "logs/lake/*/data/", ResourceLakeData},
+		{"s3", "logs/", ""},
+		{"s3", "other/data/", "other/data/"},
+		{"dynamodb", "man/staged", "manifests/staged"},
+		{"dynamodb", "man/manifest+man/staged", "manifests/manifest+manifests/staged"},
+		{"dynamodb", "cat", "catalog"},
+		{"dynamodb", "led", "ledger"},
+		{"glue", "", ""},
+	}
+	for _, tc := range tests {
+		if got := resourceRole(o, tc.service, tc.res); got != tc.want {
+			t.Errorf("resourceRole(%s, %q) = %q, want %q", tc.service, tc.res, got, tc.want)
+		}
 	}
 }

@@ -18,13 +18,17 @@ import (
 
 // snapshot is the counters at one moment.
 type snapshot struct {
-	calls map[[3]string]edge.CallCount // by caller, service, operation
+	calls map[callKey]edge.CallCount
 	fns   map[string]lambdarun.Billing
 	logs  map[string]int64
 	api   apigw.Usage
 	td    int64
 	fired int64
 }
+
+// callKey is a count's caller and the edge's service, operation and
+// resource.
+type callKey struct{ caller, service, op, resource string }
 
 // quietTick is how long the pipeline's calls must stay unchanged for quiet.
 const quietTick = time.Second
@@ -66,14 +70,14 @@ func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
 	flush := c.Functions["flush"].Runner
 	t := time.NewTicker(quietTick)
 	defer t.Stop()
-	var last map[[3]string]edge.CallCount
+	var last map[callKey]edge.CallCount
 	for {
 		if err := flush.WaitAsync(ctx); err != nil {
 			return snapshot{}, fmt.Errorf("wait for flush runs: %w", err)
 		}
 		s := take(c)
 		calls := maps.Clone(s.calls)
-		maps.DeleteFunc(calls, func(k [3]string, _ edge.CallCount) bool { return k[0] == cloud.ESMAccessKey })
+		maps.DeleteFunc(calls, func(k callKey, _ edge.CallCount) bool { return k.caller == cloud.ESMAccessKey })
 		if last != nil && maps.Equal(calls, last) {
 			return s, nil
 		}
@@ -87,10 +91,10 @@ func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
 }
 
 func take(c *cloud.Cloud) snapshot {
-	s := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
+	s := snapshot{calls: map[callKey]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
 	for _, caller := range append(functionKeys(c), cloud.ESMAccessKey) {
-		for _, cc := range c.Edge.CallsBy(caller) {
-			s.calls[[3]string{caller, cc.Service, cc.Operation}] = cc
+		for _, cc := range c.Edge.CallsByResource(caller) {
+			s.calls[callKey{caller, cc.Service, cc.Operation, cc.Resource}] = cc
 		}
 	}
 	for short, f := range c.Functions {
@@ -109,7 +113,7 @@ func take(c *cloud.Cloud) snapshot {
 
 // since is s less an earlier snapshot a.
 func (s snapshot) since(a snapshot) snapshot {
-	d := snapshot{calls: map[[3]string]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
+	d := snapshot{calls: map[callKey]edge.CallCount{}, fns: map[string]lambdarun.Billing{}, logs: map[string]int64{}}
 	for k, c := range s.calls {
 		if c = c.Since(a.calls[k]); c.Requests > 0 {
 			d.calls[k] = c
@@ -139,7 +143,7 @@ func (d snapshot) usage(c *cloud.Cloud) Usage {
 	for short, b := range d.fns {
 		f := FunctionUsage{MemoryMB: b.MemoryMB, Invocations: b.Invocations, BilledMs: b.BilledMs, InitMs: b.InitMs, LogBytes: d.logs[short], CPUMs: b.CPUMs}
 		if fn := c.Functions[short]; fn != nil && ownKey(c, short) {
-			f.Calls = d.list(accessKey(fn))
+			f.Calls = d.list(c, accessKey(fn))
 		}
 		u.Functions[short] = f
 	}
@@ -163,18 +167,20 @@ func (d snapshot) usage(c *cloud.Cloud) Usage {
 	return u
 }
 
-// list is the difference's calls by the given callers, summed by service
-// and operation and sorted.
-func (d snapshot) list(callers ...string) []Call {
-	by := map[[2]string]Call{}
+// list is the difference's calls by the given callers, summed by service,
+// operation and resource (named by its role in the deployment, see
+// resourceRole) and sorted.
+func (d snapshot) list(cl *cloud.Cloud, callers ...string) []Call {
+	by := map[[3]string]Call{}
 	for k, c := range d.calls {
-		if !slices.Contains(callers, k[0]) {
+		if !slices.Contains(callers, k.caller) {
 			continue
 		}
-		s := by[[2]string{c.Service, c.Operation}]
-		s.Add(Call{Service: c.Service, Operation: c.Operation, Requests: c.Requests, RequestBytes: c.RequestBytes,
-			ResponseBytes: c.ResponseBytes, ReadUnits: c.DynamoDBReadUnits, WriteUnits: c.DynamoDBWriteUnits})
-		by[[2]string{c.Service, c.Operation}] = s
+		res := resourceRole(cl.Outputs, c.Service, c.Resource)
+		s := by[[3]string{c.Service, c.Operation, res}]
+		s.Add(Call{Service: c.Service, Operation: c.Operation, Resource: res, S3Class: c.S3Class, Requests: c.Requests,
+			RequestBytes: c.RequestBytes, ResponseBytes: c.ResponseBytes, ReadUnits: c.DynamoDBReadUnits, WriteUnits: c.DynamoDBWriteUnits})
+		by[[3]string{c.Service, c.Operation, res}] = s
 	}
 	out := make([]Call, 0, len(by))
 	for _, c := range by {
@@ -184,7 +190,10 @@ func (d snapshot) list(callers ...string) []Call {
 		if out[i].Service != out[j].Service {
 			return out[i].Service < out[j].Service
 		}
-		return out[i].Operation < out[j].Operation
+		if out[i].Operation != out[j].Operation {
+			return out[i].Operation < out[j].Operation
+		}
+		return out[i].Resource < out[j].Resource
 	})
 	return out
 }

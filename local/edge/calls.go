@@ -9,12 +9,14 @@ import (
 	"time"
 )
 
-// CallCount is what the edge saw of one service's operation: requests,
+// CallCount is what the edge saw of one service's operation on one
+// resource (see s3Resource and ddbResource; "" where not told): requests,
 // their request and response body bytes, and the units AWS bills them in
 // (BillingUnits; the figures AWS prices by).
 type CallCount struct {
 	Service       string `json:"service"`
 	Operation     string `json:"operation"`
+	Resource      string `json:"resource,omitempty"`
 	Requests      int64  `json:"requests"`
 	RequestBytes  int64  `json:"request_bytes"`
 	ResponseBytes int64  `json:"response_bytes"`
@@ -32,7 +34,7 @@ func (c CallCount) Since(earlier CallCount) CallCount {
 
 // callCounter counts every AWS request the edge serves, faults and
 // refusals included (AWS counts a throttled request too), by caller (the
-// SigV4 access key id), service and operation.
+// SigV4 access key id), service, operation and resource.
 //
 // A request is counted when its handler returns, which can be after its
 // client has read the whole response (the proxy flushes as it copies). So
@@ -42,9 +44,12 @@ func (c CallCount) Since(earlier CallCount) CallCount {
 type callCounter struct {
 	mu      sync.Mutex
 	settled *sync.Cond
-	m       map[[3]string]*CallCount
+	m       map[callKey]*CallCount
 	open    int
 }
+
+// callKey is a count's caller, service, operation and resource.
+type callKey struct{ caller, service, op, resource string }
 
 // settleWait bounds how long a snapshot waits for started responses to be
 // counted (a stuck handler must not hang the control endpoint).
@@ -58,7 +63,7 @@ func (cc *callCounter) responding() {
 }
 
 // add counts one request; started says whether responding was called for it.
-func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64, units BillingUnits, started bool) {
+func (cc *callCounter) add(k callKey, reqBytes, respBytes int64, units BillingUnits, started bool) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if started {
@@ -68,12 +73,11 @@ func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64
 		}
 	}
 	if cc.m == nil {
-		cc.m = map[[3]string]*CallCount{}
+		cc.m = map[callKey]*CallCount{}
 	}
-	k := [3]string{caller, service, op}
 	c := cc.m[k]
 	if c == nil {
-		c = &CallCount{Service: service, Operation: op}
+		c = &CallCount{Service: k.service, Operation: k.op, Resource: k.resource}
 		cc.m[k] = c
 	}
 	c.Requests++
@@ -82,20 +86,25 @@ func (cc *callCounter) add(caller, service, op string, reqBytes, respBytes int64
 	c.BillingUnits.Add(units)
 }
 
-// snapshot sums the counts of every caller, or of one when only is true.
-func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
+// snapshot sums the counts of every caller, or of one when only is true,
+// by service and operation, and by resource too when byResource is true.
+func (cc *callCounter) snapshot(caller string, only, byResource bool) []CallCount {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.settle()
-	byOp := map[[2]string]*CallCount{}
+	byOp := map[callKey]*CallCount{}
 	for k, c := range cc.m {
-		if only && k[0] != caller {
+		if only && k.caller != caller {
 			continue
 		}
-		sum := byOp[[2]string{k[1], k[2]}]
+		k.caller = ""
+		if !byResource {
+			k.resource = ""
+		}
+		sum := byOp[k]
 		if sum == nil {
-			sum = &CallCount{Service: c.Service, Operation: c.Operation}
-			byOp[[2]string{k[1], k[2]}] = sum
+			sum = &CallCount{Service: c.Service, Operation: c.Operation, Resource: k.resource}
+			byOp[k] = sum
 		}
 		sum.Requests += c.Requests
 		sum.RequestBytes += c.RequestBytes
@@ -110,7 +119,10 @@ func (cc *callCounter) snapshot(caller string, only bool) []CallCount {
 		if out[i].Service != out[j].Service {
 			return out[i].Service < out[j].Service
 		}
-		return out[i].Operation < out[j].Operation
+		if out[i].Operation != out[j].Operation {
+			return out[i].Operation < out[j].Operation
+		}
+		return out[i].Resource < out[j].Resource
 	})
 	return out
 }
@@ -146,12 +158,21 @@ func (cc *callCounter) reset() {
 
 // Calls returns the requests the edge has served since start (or the last
 // ResetCalls), by service and operation, sorted.
-func (s *Server) Calls() []CallCount { return s.calls.snapshot("", false) }
+func (s *Server) Calls() []CallCount { return s.calls.snapshot("", false, false) }
 
 // CallsBy returns the requests signed with one access key id (a caller):
 // a harness that signs its own reads with another key keeps them out of
 // what it measures.
-func (s *Server) CallsBy(accessKeyID string) []CallCount { return s.calls.snapshot(accessKeyID, true) }
+func (s *Server) CallsBy(accessKeyID string) []CallCount {
+	return s.calls.snapshot(accessKeyID, true, false)
+}
+
+// CallsByResource returns CallsBy's requests split by the resource they
+// addressed (CallCount.Resource), so that a cost model can tell what each
+// call grows with.
+func (s *Server) CallsByResource(accessKeyID string) []CallCount {
+	return s.calls.snapshot(accessKeyID, true, true)
+}
 
 // ResetCalls zeroes the call counts.
 func (s *Server) ResetCalls() { s.calls.reset() }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -58,5 +60,67 @@ func TestCallsCounted(t *testing.T) {
 	}
 	if left := s.Calls(); len(left) != 0 {
 		t.Errorf("after reset: %+v", left)
+	}
+}
+
+// TestCallResources: calls through the edge are counted by the resource
+// they address: the S3 key's first segment (a listing's prefix; an Iceberg
+// table's metadata/ or data/), the DynamoDB table with its partition key's
+// kind.
+func TestCallResources(t *testing.T) {
+	s := startEdge(t, Config{Metering: true})
+	ctx := context.Background()
+	cfg := awsConfig(t, s.URL())
+	sc := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	dc := dynamodb.NewFromConfig(cfg)
+	bucket := uniqueName(t, "res")
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	table := createTableHashRange(t, dc)
+	s.ResetCalls()
+	for _, k := range []string{"staged/db/t/1.msgpack.zst", "data/db/t/dt=2026-12-08/a.zst", "lake/db.db/t/metadata/v1.metadata.json",
+		"lake/db.db/t/data/dt=2026-12-08/x.parquet", "top"} {
+		if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("manifests/db/t/")}); err != nil {
+		t.Fatal(err)
+	}
+	key := map[string]ddbtypes.AttributeValue{"id": sv("staged#db.t"), "sk": sv("staged/db/t/1")}
+	if _, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: key}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]ddbtypes.AttributeValue{"id": sv("db"), "sk": sv("t")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("#p = :p AND sk > :s"),
+		ExpressionAttributeNames:  map[string]string{"#p": "id"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": sv("manifest#db.t"), ":s": sv("a")}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, c := range s.CallsByResource("test") {
+		got[c.Service+"."+c.Operation+" "+c.Resource] += c.Requests
+	}
+	if byOp := s.Calls(); len(byOp) != 5 || byOp[len(byOp)-1].Operation != "PutObject" || byOp[len(byOp)-1].Requests != 5 {
+		t.Errorf("Calls sums by operation: %+v", byOp)
+	}
+	want := map[string]int64{
+		"s3.PutObject " + bucket + "/staged/":          1,
+		"s3.PutObject " + bucket + "/data/":            1,
+		"s3.PutObject " + bucket + "/lake/*/metadata/": 1,
+		"s3.PutObject " + bucket + "/lake/*/data/":     1,
+		"s3.PutObject " + bucket + "/":                 1,
+		"s3.ListObjectsV2 " + bucket + "/manifests/":   1,
+		"dynamodb.PutItem " + table + "/staged":        1,
+		"dynamodb.GetItem " + table:                    1,
+		"dynamodb.Query " + table + "/manifest":        1,
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d requests, want %d (counted %v)", k, got[k], n, got)
+		}
 	}
 }

@@ -64,10 +64,11 @@ type Config struct {
 	// Metering measures each call's billing units from its bodies (Kinesis
 	// records and bytes, DynamoDB read and write units, reading each
 	// written item's stored size from the backend before and after the
-	// write with two uncounted GetItems, as AWS bills the larger). Off, the
-	// edge counts calls, their bytes and their S3 request class only, and
-	// touches no body it did not read before. Cost runs turn it on
-	// (SetMetering).
+	// write with two uncounted GetItems, as AWS bills the larger) and each
+	// DynamoDB call's resource (table and partition-key kind; see
+	// ddbResource). Off, the edge counts calls, their bytes, their S3
+	// request class and S3 resource only, and touches no body it did not
+	// read before. Cost runs turn it on (SetMetering).
 	Metering bool
 	// Invoker runs Lambda Invoke calls; it can be set later with SetInvoker.
 	Invoker Invoker
@@ -290,7 +291,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = cw
 	began := time.Now()
 	defer func() {
-		s.calls.add(accessKeyID(r), c.Service, c.Operation, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
+		s.calls.add(callKey{accessKeyID(r), c.Service, c.Operation, resourceOf(r, c, m)}, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
 		if s.cfg.TraceCalls {
 			s.log.Debug("call", "caller", accessKeyID(r), "service", c.Service, "operation", c.Operation,
 				"path", r.URL.Path, "ms", time.Since(began).Milliseconds())

@@ -7,6 +7,9 @@
 // same job, plus the effect of the knobs users have (Sensitivity). Lambda
 // duration is modelled (Latencies.Model: CPU time plus calls at AWS
 // latencies, capped at the measured duration), the measured one kept as
-// the upper bound. It does no I/O besides reading price and latency files;
+// the upper bound. Flush's sealing is priced by the sealing cadence
+// (Sealing: its calls per staged object scale with bytes, per sealed
+// object and per seal with the seals the deployed cadence allows), the
+// per-byte figure kept as the upper bound. It does no I/O besides reading price and latency files;
 // docs/COST.md explains the model.
 package cost

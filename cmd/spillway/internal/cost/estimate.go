@@ -41,6 +41,13 @@ type Knobs struct {
 	// local cloud (moto's latency included: the upper bound) instead of
 	// the modelled ones.
 	MeasuredDuration bool
+	// SealAfterSeconds replaces the deployed SealAfter in the sealing
+	// cadence's cap (see Sealing); 0: deployed.
+	SealAfterSeconds float64
+	// PerByteSealing scales every flush call with bytes, as if each seal
+	// covered as few bytes as in the measured window (the upper bound the
+	// model gave before pricing sealing by its cadence).
+	PerByteSealing bool
 }
 
 // Options are the comparison's settings.
@@ -105,6 +112,13 @@ type Estimate struct {
 	SpillwayPerTBMeasuredDuration float64 `json:"spillway_usd_per_tb_measured_duration"`
 	// ProvisionedShards is the shard count priced in provisioned mode.
 	ProvisionedShards int `json:"provisioned_shards,omitempty"`
+	// Sealing is how flush's sealing was scaled; SpillwayPerTBPerByte and
+	// RatioToFirehosePerByte are Spillway's $/TB and ratio with every
+	// flush call scaled by bytes instead (Knobs.PerByteSealing: the upper
+	// bound a measured window's small seals set).
+	Sealing                Sealing `json:"sealing"`
+	SpillwayPerTBPerByte   float64 `json:"spillway_usd_per_tb_per_byte_sealing"`
+	RatioToFirehosePerByte float64 `json:"ratio_to_firehose_per_byte_sealing"`
 }
 
 // Estimator prices one window of a measurement.
@@ -120,6 +134,12 @@ type Estimator struct {
 // Estimate prices dailyBytes of raw logs a day for a month with knobs.
 func (e Estimator) Estimate(dailyBytes float64, k Knobs) Estimate {
 	out := e.estimate(dailyBytes, k)
+	if !k.PerByteSealing {
+		pb := k
+		pb.PerByteSealing = true
+		upper := e.estimate(dailyBytes, pb)
+		out.SpillwayPerTBPerByte, out.RatioToFirehosePerByte = upper.SpillwayPerTB, upper.RatioToFirehose
+	}
 	if !k.MeasuredDuration {
 		k.MeasuredDuration = true
 		upper := e.estimate(dailyBytes, k)
@@ -151,26 +171,34 @@ func (e Estimator) estimate(dailyBytes float64, k Knobs) Estimate {
 	modelled := !k.MeasuredDuration
 	idleFlush := idle.Functions["flush"]
 	idleGBs := e.L.Model("flush", idleFlush, idle.TDRequests, k.MemoryMB).GBSeconds(idleFlush, k.MemoryMB, modelled, true)
+	flushRuns := m.Deployment.FlushRunsPerMonth
+	if k.FlushRunsPerMonth > 0 {
+		flushRuns = k.FlushRunsPerMonth
+	}
+	sl := e.sealing(monthBytes, scale, flushRuns, k)
+	out.Sealing = sl
 	lambdaReq, gbs, logBytes := 0.0, 0.0, 0.0
 	anyModelled := false
 	for _, d := range e.L.durations(u, k.MemoryMB) {
 		name, f := d.Function, u.Functions[d.Function]
 		anyModelled = anyModelled || (d.Modelled && d.Invocations > 0)
 		inv, g := float64(f.Invocations), d.GBSeconds(f, k.MemoryMB, modelled, false)
+		invScale, gScale := scale, scale
 		if name == "flush" {
 			inv = math.Max(0, inv-runs*float64(idleFlush.Invocations))
 			g = math.Max(0, g-runs*idleGBs)
+			if sl.Split {
+				// A flush run seals; its calls' shares scale by their class.
+				invScale = sl.SealScale
+				gScale = sl.fSealed*sl.SealedScale + sl.fSeal*sl.SealScale + (1-sl.fSealed-sl.fSeal)*scale
+			}
 		}
 		if name == "ingest" || name == "fanout" {
 			inv *= rf
 		}
-		lambdaReq += inv * scale
-		gbs += g * scale
+		lambdaReq += inv * invScale
+		gbs += g * gScale
 		logBytes += float64(f.LogBytes) * scale
-	}
-	flushRuns := m.Deployment.FlushRunsPerMonth
-	if k.FlushRunsPerMonth > 0 {
-		flushRuns = k.FlushRunsPerMonth
 	}
 	lambdaReq += flushRuns * float64(idleFlush.Invocations)
 	// Scheduled runs find the function warm: their init is not billed.
@@ -204,23 +232,26 @@ func (e Estimator) estimate(dailyBytes float64, k Knobs) Estimate {
 		add("Kinesis", "data out (GB)", KinesisGBOut, float64(u.KinesisReadBytes)*scale/GB, false)
 	}
 
-	add("DynamoDB", "write request units", DynamoDBWriteUnit,
-		(u.DynamoDBWriteUnits-runs*idle.DynamoDBWriteUnits)*scale*rf+flushRuns*idle.DynamoDBWriteUnits, false)
-	add("DynamoDB", "read request units", DynamoDBReadUnit,
-		(u.DynamoDBReadUnits-runs*idle.DynamoDBReadUnits)*scale*rf+flushRuns*idle.DynamoDBReadUnits, false)
-
-	// Sealed objects are one PUT each; the rest of tier 1 is per request or
-	// per fanout batch (staged objects: one per transaction and hour).
-	sealedPuts := float64(w.SealedObjects) * scale
-	if k.SealedObjectBytes > 0 {
-		sealedPuts = float64(w.SealedBytes) * scale / k.SealedObjectBytes
+	// Each unit: the window's calls less the scheduled runs' and flush's
+	// per-sealed-object and per-seal calls, per byte; those two by their
+	// own scale (see Sealing); the schedule's runs as a fixed cost.
+	scaled := func(total, idleUnits float64, of func(classUsage) float64, perByte float64) float64 {
+		rest := math.Max(0, total-runs*idleUnits-of(sl.sealed)-of(sl.seal))
+		return rest*perByte + of(sl.sealed)*sl.SealedScale + of(sl.seal)*sl.SealScale + flushRuns*idleUnits
 	}
-	otherTier1 := math.Max(0, float64(u.S3Tier1-w.SealedObjects)-runs*float64(idle.S3Tier1))
-	add("S3", "PUT/COPY/POST/LIST requests", S3Tier1, otherTier1*scale*rf+sealedPuts+flushRuns*float64(idle.S3Tier1), false)
+	add("DynamoDB", "write request units", DynamoDBWriteUnit,
+		scaled(u.DynamoDBWriteUnits, idle.DynamoDBWriteUnits, func(c classUsage) float64 { return c.WriteUnits }, scale*rf), false)
+	add("DynamoDB", "read request units", DynamoDBReadUnit,
+		scaled(u.DynamoDBReadUnits, idle.DynamoDBReadUnits, func(c classUsage) float64 { return c.ReadUnits }, scale*rf), false)
+	// Staging's S3 requests are per fanout batch (staged objects: one per
+	// transaction and hour); sealed objects are one PUT each.
+	add("S3", "PUT/COPY/POST/LIST requests", S3Tier1,
+		scaled(float64(u.S3Tier1), float64(idle.S3Tier1), func(c classUsage) float64 { return c.S3Tier1 }, scale*rf), false)
 	add("S3", "GET and other requests", S3Tier2,
-		math.Max(0, float64(u.S3Tier2)-runs*float64(idle.S3Tier2))*scale*rf+flushRuns*float64(idle.S3Tier2), false)
+		scaled(float64(u.S3Tier2), float64(idle.S3Tier2), func(c classUsage) float64 { return c.S3Tier2 }, scale*rf), false)
 	if u.GlueRequests > 0 || idle.GlueRequests > 0 {
-		add("Glue", "Data Catalog requests", GlueRequest, float64(u.GlueRequests)*scale+flushRuns*float64(idle.GlueRequests), false)
+		add("Glue", "Data Catalog requests", GlueRequest,
+			scaled(float64(u.GlueRequests), float64(idle.GlueRequests), func(c classUsage) float64 { return c.Glue }, scale), false)
 	}
 	add("CloudWatch", "Lambda logs (GB)", LogsGB, logBytes/GB, false)
 	add("CloudWatch", "alarms", AlarmMonth, float64(m.Deployment.Alarms), true)

@@ -168,6 +168,10 @@ func (r Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "Spillway $/TB / Firehose $/TB = %.3f (goal <= 0.200: %s); at the durations measured on moto (upper bound): %.2f $/TB, %.4g GB-s\n",
 			s.RatioToFirehose, met(s.RatioToFirehose <= 0.2), s.SpillwayPerTBMeasuredDuration, s.LambdaGBSecondsMeasured)
+		if sl := s.Sealing; sl.Split {
+			fmt.Fprintf(w, "flush: %.4g seals a month (the window's rate capped at the cadence's %.4g, at least the %.4g its staged objects force, 500 a manifest), %.4g sealed objects; every call per byte (upper bound): %.2f $/TB, ratio %.3f\n",
+				sl.SealsPerMonth, sl.CadenceCapPerMonth, sl.ForcedPerMonth, sl.SealedPerMonth, s.SpillwayPerTBPerByte, s.RatioToFirehosePerByte)
+		}
 	}
 	fmt.Fprintf(w, "\nwhat moves the cost, %s at %s (one knob at a time; * = as measured/deployed):\n", r.Window, r.SensitivityScale)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -189,7 +193,7 @@ func (r Report) WriteTable(w io.Writer) error {
 func (r Report) summary(w io.Writer) error {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "window\tscale\tSpillway $/TB\tupper bound (moto durations)\tFirehose $/TB\tratio\ttd-agent $/TB\t")
+	fmt.Fprintln(tw, "window\tscale\tSpillway $/TB\tupper bound (moto durations)\tFirehose $/TB\tratio\tratio, flush per byte\ttd-agent $/TB\t")
 	windows := []WindowReport{r.WindowReport}
 	if r.Backfill != nil {
 		windows = append(windows, *r.Backfill)
@@ -197,7 +201,8 @@ func (r Report) summary(w io.Writer) error {
 	for _, wr := range windows {
 		title := wr.Window
 		for _, s := range wr.Scales {
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.3f\t%.2f\t\n", title, s.Name, s.SpillwayPerTB, s.SpillwayPerTBMeasuredDuration, s.FirehosePerTB, s.RatioToFirehose, s.TDAgentPerTB)
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.2f\t\n", title, s.Name, s.SpillwayPerTB, s.SpillwayPerTBMeasuredDuration,
+				s.FirehosePerTB, s.RatioToFirehose, s.RatioToFirehosePerByte, s.TDAgentPerTB)
 			title = ""
 		}
 	}
@@ -216,11 +221,15 @@ func (r Report) windowDetail(w io.Writer, win *costrun.Window) error {
 		fmt.Fprintf(w, "lake: %d sealed objects, %d bytes = %.3f byte stored per raw byte\n",
 			win.SealedObjects, win.SealedBytes, float64(win.SealedBytes)/float64(m.RawBytes))
 	}
+	if win.Seals > 0 {
+		fmt.Fprintf(w, "flush: %d seals (manifests), %.2f sealed objects and %.0f events a seal\n",
+			win.Seals, float64(win.SealedObjects)/float64(win.Seals), float64(win.Events)/float64(win.Seals))
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "per 1,000 events\tservice\toperation\tcalls\tRRU\tWRU\t")
+	fmt.Fprintln(tw, "per 1,000 events\tservice\toperation\tresource\tcalls\tRRU\tWRU\t")
 	k := 1000 / float64(win.Events)
 	for _, c := range win.Calls {
-		fmt.Fprintf(tw, "\t%s\t%s\t%.2f\t%.2f\t%.2f\t\n", c.Service, c.Operation, float64(c.Requests)*k, c.ReadUnits*k, c.WriteUnits*k)
+		fmt.Fprintf(tw, "\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t\n", c.Service, c.Operation, c.Resource, float64(c.Requests)*k, c.ReadUnits*k, c.WriteUnits*k)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)

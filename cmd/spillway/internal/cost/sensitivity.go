@@ -19,8 +19,9 @@ type SensitivityRow struct {
 const maxRecordBytes = 1 << 20
 
 // Sensitivity prices dailyBytes with one knob changed at a time: events
-// per Kinesis record, flush schedule, compaction target, Kinesis capacity
-// mode and function memory.
+// per Kinesis record, flush schedule, compaction target, seal_after (when
+// the measurement tells per-seal calls apart), Kinesis capacity mode and
+// function memory.
 func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 	m := e.W
 	var rows []SensitivityRow
@@ -53,6 +54,12 @@ func (e Estimator) Sensitivity(dailyBytes float64) []SensitivityRow {
 		row("compaction target (sealed object size)", fmt.Sprintf("%.0f KiB (measured)", avg/1024), true, Knobs{})
 		for _, b := range []float64{8 << 20, 64 << 20, 512 << 20} {
 			row("compaction target (sealed object size)", fmt.Sprintf("%.0f MiB", b/(1<<20)), false, Knobs{SealedObjectBytes: b})
+		}
+	}
+	if dep := e.M.Deployment.SealAfterSeconds; dep > 0 && e.splitsSealing() {
+		const knob = "seal_after (fanout: how old a commit gets before a flush; caps seals per table)"
+		for _, secs := range []float64{10, 30, 120, 300} {
+			row(knob, fmt.Sprintf("%.0f s", secs), secs == dep, Knobs{SealAfterSeconds: secs})
 		}
 	}
 	for _, mode := range []string{"ON_DEMAND", "PROVISIONED"} {
