@@ -15,7 +15,7 @@ type Config struct {
 	// LedgerTable is fanout's dedup ledger, read (GetItem) to tell staged
 	// orphans (SPILLWAY_LEDGER_TABLE); "" turns the staged sweep off.
 	LedgerTable     string
-	SealTargetBytes int64         // uncompressed bytes per sealed object; also the size that makes a table due early (SPILLWAY_SEAL_TARGET_BYTES)
+	SealTargetBytes int64         // uncompressed bytes at which a sealed object is cut (SPILLWAY_SEAL_TARGET_BYTES); a table is due by age (fanout's seal_after), not by size
 	LateWindow      time.Duration // an hour is due once it ended this long ago (SPILLWAY_LATE_WINDOW)
 	MaxClaim        int           // staged objects per manifest (its body object lists them; its item holds a partition hour per sealed object)
 	// SweepEvery is how often a scheduled run passes over every table again
