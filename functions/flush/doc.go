@@ -121,7 +121,13 @@
 // their claims and are aborted and deleted. Every later step is idempotent
 // (sealed keys and bytes are deterministic per manifest, TD unique_id is
 // "<manifest id>-<n>", a lake batch's seal id is fixed by its objects), so
-// any invocation resumes a live (or aborted) manifest after a crash. A
+// any invocation resumes a live (or aborted) manifest after a crash. It
+// does so once drivenFor (30 s) has passed since a run last moved the
+// manifest on (a state change or a progress record; Result.Driven counts
+// those left): fanout's flush requests start runs of a busy table back to
+// back, and each would otherwise redo the manifests of the runs before it
+// (read their staged objects, write their sealed objects and race their
+// lake commits). Forced runs resume every manifest at once. A
 // manifest that cannot go on (a staged object it claimed is unreadable)
 // holds only its own objects: the table's other objects are sealed by new
 // manifests. A claimed manifest whose staged object is gone although no

@@ -98,6 +98,7 @@ type Result struct {
 	Bytes         int64    `json:"bytes"`
 	Parked        int      `json:"parked"`
 	Waiting       int      `json:"waiting"`           // manifests whose sinks' backlog waits for its retry time
+	Driven        int      `json:"driven,omitempty"`  // manifests left to the run that moved them on less than drivenFor ago
 	Deferred      int      `json:"deferred"`          // tables left for the next run (deadline)
 	Compacted     int      `json:"compacted"`         // lake hours compacted
 	Missing       int      `json:"missing,omitempty"` // staged objects found gone under a claimed manifest (their items dropped)
@@ -234,7 +235,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 	}
 	res := *run.res
 	h.metrics(run)
-	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed,
+	h.log.InfoContext(ctx, "flush done", "source", req.Source, "tables", res.Tables, "manifests", res.Manifests, "resumed", res.Resumed, "driven", res.Driven,
 		"passes", res.Passes, "sealed_objects", res.SealedObjects, "events", res.Events, "parked", res.Parked, "waiting", res.Waiting, "deferred", res.Deferred, "compacted", res.Compacted, "missing", res.Missing, "errors", len(errs))
 	return res, errors.Join(errs...)
 }
@@ -369,6 +370,22 @@ func (h *Handler) takeRequest(ctx context.Context, db, table string, run *runSta
 	return h.clearRequest(ctx, db, table)
 }
 
+// drivenFor is how long after a run last moved a manifest on (Updated)
+// other runs leave it to that run. Resuming a manifest another run is
+// driving is safe (every step is conditional or idempotent) but doubles its
+// work: both runs read its staged objects, write its sealed objects and
+// append to the lake, where their commits then conflict. Fanout's flush
+// requests start runs of a busy table back to back, so without this each
+// run would resume the manifests of the runs before it. A run that crashed
+// leaves its manifest to the first run after drivenFor; forced runs resume
+// every manifest at once.
+const drivenFor = 30 * time.Second
+
+// driven reports whether a run moved m on less than drivenFor ago.
+func (h *Handler) driven(m *Manifest) bool {
+	return h.now().Sub(time.Unix(max(m.Created, m.Updated), 0)) < drivenFor
+}
+
 // flushTable drives the table's live manifests on, then seals every
 // committed staged object in new manifests. A manifest that fails is
 // reported and left for a later run; it never stops the table's other
@@ -380,6 +397,14 @@ func (h *Handler) flushTable(ctx context.Context, db, table string, run *runStat
 	}
 	var errs []error
 	for _, m := range open {
+		// (A manifest waiting for its retry time is counted as waiting by run.)
+		if !run.force && h.driven(m) && m.RetryAt <= h.now().Unix() {
+			run.res.Driven++
+			if m.State == StateStored {
+				h.noteBacklog(m, run) // its endpoints' backlog age still counts
+			}
+			continue
+		}
 		run.res.Resumed++
 		if err := h.run(ctx, m, run); err != nil {
 			if errors.Is(err, errFault) {

@@ -87,9 +87,12 @@ type Manifest struct {
 	// the item is read, plus the marks of items written before Progress.
 	Imports []string `dynamodbav:"imports,stringset,omitempty"`
 	Created int64    `dynamodbav:"created_at"`
-	Stored  int64    `dynamodbav:"stored_at,omitempty"` // when the sealed objects were complete in S3
-	Retries int      `dynamodbav:"retries,omitempty"`   // failed import rounds so far
-	RetryAt int64    `dynamodbav:"retry_at,omitempty"`  // no import round before this (unix), unless forced
+	// Updated is when a run last moved m on (a state change or a progress
+	// record); see driven.
+	Updated int64 `dynamodbav:"updated_at,omitempty"`
+	Stored  int64 `dynamodbav:"stored_at,omitempty"` // when the sealed objects were complete in S3
+	Retries int   `dynamodbav:"retries,omitempty"`   // failed import rounds so far
+	RetryAt int64 `dynamodbav:"retry_at,omitempty"`  // no import round before this (unix), unless forced
 }
 
 // decodeManifest reads a manifest item: it formats the sealed keys from
@@ -248,7 +251,8 @@ func (h *Handler) due(items []stagedItem, run *runState) []ManifestEntry {
 // finds the item finds its body. A crash between the two leaves a body no
 // item names (a few KB, never read).
 func (h *Handler) createManifest(ctx context.Context, db, table string, entries []ManifestEntry) (*Manifest, error) {
-	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.NewManifestID(), DB: db, Table: table, State: StateOpen, Created: h.now().Unix()}
+	now := h.now().Unix()
+	m := &Manifest{PK: layout.ManifestPK(db, table), ID: layout.NewManifestID(), DB: db, Table: table, State: StateOpen, Created: now, Updated: now}
 	item, err := attributevalue.MarshalMap(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)

@@ -151,10 +151,10 @@ func (h *Handler) recordProgress(ctx context.Context, m *Manifest, endpoint stri
 	_, err := h.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(h.cfg.ManifestTable),
 		Key:                       map[string]types.AttributeValue{layout.AttrPK: str(m.PK), layout.AttrSK: str(m.ID)},
-		UpdateExpression:          aws.String("ADD progress :p"),
+		UpdateExpression:          aws.String("ADD progress :p SET updated_at = :now"),
 		ConditionExpression:       aws.String("#s = :stored"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberSS{Value: []string{importMark(endpoint, n)}}, ":stored": str(StateStored)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberSS{Value: []string{importMark(endpoint, n)}}, ":stored": str(StateStored), ":now": num(h.now().Unix())},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
