@@ -84,10 +84,10 @@ demo: setup ## run the whole pipeline locally on the 10k Apache corpus and show 
 	$(GO) run ./local/cmd/spillway-local demo
 
 .PHONY: local-up
-local-up: setup ## start the local cloud in the background (state in .local/)
+local-up: setup ## start the local cloud in the background (state in .local/; TFVARS=FILE deploys with a .tfvars file, e.g. infra/terraform/examples/local/low-latency.tfvars)
 	@mkdir -p .local
 	@$(GO) build -o .local/spillway-local ./local/cmd/spillway-local
-	@.local/spillway-local up -state-dir .local > .local/up.log 2>&1 & echo $$! > .local/pid
+	@.local/spillway-local up -state-dir .local $(if $(TFVARS),-tfvars $(TFVARS)) > .local/up.log 2>&1 & echo $$! > .local/pid
 	@.local/spillway-local wait -state-dir .local -timeout 5m || { cat .local/up.log; exit 1; }
 	@cat .local/env
 

@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -65,6 +66,8 @@ const (
 	// retryFor is how long a request is retried before it counts as
 	// failed (never acknowledged).
 	retryFor = time.Minute
+	// lowLatencyVars is the low-latency setting, from the module root.
+	lowLatencyVars = "infra/terraform/examples/local/low-latency.tfvars"
 	// lakePollEvery is how often the freshness runs read the lake's seal
 	// ids: each read is a Glue GetTable and a metadata.json GET, which
 	// grows with the table's snapshots.
@@ -98,7 +101,11 @@ func run(args []string, out io.Writer) error {
 		return runChaos(out, ch, *duration, *rate, *perReq, *drain)
 	case "low-latency":
 		// The local cloud applies examples/local with these extra arguments.
-		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var=esm_maximum_batching_window_seconds=0 -var=seal_after=0s -var=sweep_every=10s"))
+		root, err := cloud.RepoRoot("")
+		if err != nil {
+			return err
+		}
+		os.Setenv("TF_CLI_ARGS_apply", strings.TrimSpace(os.Getenv("TF_CLI_ARGS_apply")+" -var-file="+filepath.Join(root, lowLatencyVars)))
 	default:
 		return fmt.Errorf("-setting: %q is not default, low-latency or chaos", *setting)
 	}
