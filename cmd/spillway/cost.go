@@ -51,7 +51,7 @@ func newCostFlags(out io.Writer) (*flag.FlagSet, *costFlags) {
 	fs.StringVar(&f.measurement, "measurement", "", "price a measurement saved with -save instead of replaying")
 	fs.StringVar(&f.save, "save", "", "write the measurement to this file")
 	fs.StringVar(&f.repo, "repo", "", "Spillway checkout (default: found above the working directory)")
-	fs.StringVar(&f.workDir, "work-dir", "", "directory for the local cloud and the forwarder (default: a temp dir, removed)")
+	fs.StringVar(&f.workDir, "work-dir", "", "directory for the local cloud and the forwarder, kept: its cloud/logs/edge.log lists every AWS call, the windows' boundaries marked (default: a temp dir, removed)")
 	fs.BoolVar(&f.parquet, "firehose-parquet", true, "price Firehose with Parquet format conversion (a queryable lake)")
 	fs.BoolVar(&f.partitioning, "firehose-partitioning", true, "price Firehose with dynamic partitioning (db/table/dt/hour objects, like Spillway's)")
 	return fs, f
@@ -145,6 +145,9 @@ func measure(ctx context.Context, f *costFlags, log *slog.Logger) (costrun.Measu
 		return costrun.Measurement{}, fmt.Errorf("corpus path: %w", err)
 	}
 	o := costCloudOptions(root, work)
+	// A kept work dir keeps the edge's log of every call, with the
+	// windows' boundaries marked: what the counts can be checked against.
+	o.TraceCalls = f.workDir != ""
 	log.Info("cost: starting the local cloud", "data_dir", o.DataDir)
 	c, err := cloud.Start(ctx, o)
 	if err != nil {

@@ -128,7 +128,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	// not priced, so that what happens once per table or execution
 	// environment (the lake table's creation, the first cold starts) is
 	// not scaled with the bytes of the windows.
-	s0, err := quiet(ctx, c)
+	s0, err := quiet(ctx, c, "warmup start")
 	if err != nil {
 		return m, err
 	}
@@ -148,7 +148,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 
 	// One scheduled flush run on the idle deployment (after the runs
 	// already queued).
-	before, err := quiet(ctx, c)
+	before, err := quiet(ctx, c, "warmup end, idle flush start")
 	if err != nil {
 		return m, err
 	}
@@ -156,7 +156,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 	if err := c.Schedule.Fire(ctx); err != nil {
 		return m, fmt.Errorf("fire the flush schedule: %w", err)
 	}
-	idle, err := quiet(ctx, c)
+	idle, err := quiet(ctx, c, "idle flush end, "+WindowLive+" start")
 	if err != nil {
 		return m, err
 	}
@@ -242,7 +242,7 @@ func replayWindow(ctx context.Context, c *cloud.Cloud, hcfg aws.Config, o Option
 	if obs.NotSettled != "" {
 		return nil, start, fmt.Errorf("replay %s (%s) did not settle: %s", o.Corpus, name, obs.NotSettled)
 	}
-	end, err := quiet(ctx, c)
+	end, err := quiet(ctx, c, name+" end")
 	if err != nil {
 		return nil, start, err
 	}

@@ -66,7 +66,11 @@ func ownKey(c *cloud.Cloud, short string) bool {
 // ESM poller reads the stream all the time, so its calls do not count). A
 // fanout invocation still in flight when the flush queue drains can ask
 // for one more flush run, whose calls belong to the measured window.
-func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
+//
+// The snapshot is marked in the edge's call log (edge.Server.Mark) with
+// label and the functions' access keys: the calls a window counts for a
+// function are the lines of its key between the window's two marks.
+func quiet(ctx context.Context, c *cloud.Cloud, label string) (snapshot, error) {
 	flush := c.Functions["flush"].Runner
 	t := time.NewTicker(quietTick)
 	defer t.Stop()
@@ -79,6 +83,11 @@ func quiet(ctx context.Context, c *cloud.Cloud) (snapshot, error) {
 		calls := maps.Clone(s.calls)
 		maps.DeleteFunc(calls, func(k callKey, _ edge.CallCount) bool { return k.caller == cloud.ESMAccessKey })
 		if last != nil && maps.Equal(calls, last) {
+			keys := map[string]string{}
+			for short, f := range c.Functions {
+				keys[short] = accessKey(f)
+			}
+			c.Edge.Mark(label, "access_keys", keys)
 			return s, nil
 		}
 		last = calls

@@ -177,6 +177,15 @@ func (s *Server) CallsByResource(accessKeyID string) []CallCount {
 // ResetCalls zeroes the call counts.
 func (s *Server) ResetCalls() { s.calls.reset() }
 
+// Mark logs a line ("mark", label and attrs) among the calls that
+// Config.TraceCalls logs, so that a reader of the log can count the calls
+// between two marks (spillway cost marks its windows' boundaries).
+func (s *Server) Mark(label string, attrs ...any) {
+	if s.cfg.TraceCalls {
+		s.log.Info("mark", append([]any{"label", label}, attrs...)...)
+	}
+}
+
 // countingWriter counts the response body bytes written through it, and
 // keeps the status and, when capture is set, the body (for billing units).
 type countingWriter struct {

@@ -1,10 +1,14 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -122,5 +126,71 @@ func TestCallResources(t *testing.T) {
 		if got[k] != n {
 			t.Errorf("%s: %d requests, want %d (counted %v)", k, got[k], n, got)
 		}
+	}
+}
+
+// lockedBuffer is a log sink the edge writes to while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestTraceCallsAndMarks checks that with TraceCalls every call is logged
+// before it is counted, so that a mark made after a snapshot of the counts
+// follows the lines of every call the snapshot counted (spillway cost's
+// windows), and that without TraceCalls nothing is logged.
+func TestTraceCallsAndMarks(t *testing.T) {
+	for _, trace := range []bool{true, false} {
+		t.Run(fmt.Sprint("trace=", trace), func(t *testing.T) {
+			var logs lockedBuffer
+			s := startEdge(t, Config{TraceCalls: trace, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			ctx := context.Background()
+			cl := s3.NewFromConfig(awsConfig(t, s.URL()), func(o *s3.Options) { o.UsePathStyle = true })
+			bucket := uniqueName(t, "trace")
+			if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+				t.Fatal(err)
+			}
+			for range 20 {
+				if _, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"), Body: strings.NewReader("x")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			counted := 0
+			for _, c := range s.Calls() {
+				if c.Service == "s3" && c.Operation == "PutObject" {
+					counted = int(c.Requests)
+				}
+			}
+			s.Mark("window end", "n", 1)
+			logged, marks := 0, 0
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var l struct{ Msg, Operation, Label string }
+				if err := json.Unmarshal([]byte(line), &l); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				switch {
+				case l.Msg == "mark" && l.Label == "window end":
+					marks++
+				case l.Msg == "call" && l.Operation == "PutObject" && marks == 0:
+					logged++
+				}
+			}
+			want := map[bool][2]int{true: {20, 1}, false: {0, 0}}[trace]
+			if counted != 20 || logged != want[0] || marks != want[1] {
+				t.Errorf("counted %d PutObject, logged %d before the mark, %d marks; want 20, %d, %d", counted, logged, marks, want[0], want[1])
+			}
+		})
 	}
 }

@@ -291,11 +291,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = cw
 	began := time.Now()
 	defer func() {
-		s.calls.add(callKey{accessKeyID(r), c.Service, c.Operation, resourceOf(r, c, m)}, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
+		// Logged before it is counted: a snapshot of the counts (which
+		// waits for every started response to be counted) comes after
+		// the lines of the calls it counts, and so does a Mark.
 		if s.cfg.TraceCalls {
 			s.log.Debug("call", "caller", accessKeyID(r), "service", c.Service, "operation", c.Operation,
 				"path", r.URL.Path, "ms", time.Since(began).Milliseconds())
 		}
+		s.calls.add(callKey{accessKeyID(r), c.Service, c.Operation, resourceOf(r, c, m)}, reqBytes, cw.n, s.callUnits(m, c, cw), cw.started)
 	}()
 	rule, fired := s.faults.pick(c)
 	// A DynamoDB write's latency (without an error) is added while it holds
