@@ -148,7 +148,7 @@ func Measure(ctx context.Context, c *cloud.Cloud, o Options) (Measurement, error
 
 	// One scheduled flush run on the idle deployment (after the runs
 	// already queued).
-	before, err := quiet(ctx, c, "warmup end, idle flush start")
+	before, err := quiet(ctx, c, "idle flush start")
 	if err != nil {
 		return m, err
 	}
