@@ -18,6 +18,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/spillwayhq/spillway/functions/ingest/apikeys"
+	"github.com/spillwayhq/spillway/internal/syncbuf"
 	"github.com/spillwayhq/spillway/internal/testcodec"
 	"github.com/spillwayhq/spillway/shared/envelope"
 	"github.com/spillwayhq/spillway/shared/kinesisput"
@@ -63,25 +64,8 @@ type testEnv struct {
 	ddb     *fakeDynamo
 	lam     *fakeLambda
 	clock   *fakeClock
-	metrics *syncBuffer
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	metrics *syncbuf.Buffer
+	logs    *syncbuf.Buffer
 }
 
 func newEnv(t testing.TB, mod func(*Config)) *testEnv {
@@ -97,7 +81,7 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	env := &testEnv{
 		cfg: cfg, kin: &fakeKinesis{}, ddb: newFakeDynamo(), lam: &fakeLambda{},
 		clock:   &fakeClock{now: time.Now().Truncate(time.Second)},
-		metrics: &syncBuffer{}, logs: &syncBuffer{},
+		metrics: &syncbuf.Buffer{}, logs: &syncbuf.Buffer{},
 	}
 	// seed stores can_flush only when set, as keys created before the
 	// permission existed are stored.

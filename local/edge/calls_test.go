@@ -1,20 +1,20 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spillwayhq/spillway/internal/syncbuf"
 )
 
 // TestCallsCounted: every request through the edge is counted by service
@@ -129,24 +129,6 @@ func TestCallResources(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the edge writes to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestTraceCallsAndMarks checks that with TraceCalls every call is logged
 // before it is counted, so that a mark made after a snapshot of the counts
 // follows the lines of every call the snapshot counted (spillway cost's
@@ -154,7 +136,7 @@ func (l *lockedBuffer) String() string {
 func TestTraceCallsAndMarks(t *testing.T) {
 	for _, trace := range []bool{true, false} {
 		t.Run(fmt.Sprint("trace=", trace), func(t *testing.T) {
-			var logs lockedBuffer
+			var logs syncbuf.Buffer
 			s := startEdge(t, Config{TraceCalls: trace, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			ctx := context.Background()
 			cl := s3.NewFromConfig(awsConfig(t, s.URL()), func(o *s3.Options) { o.UsePathStyle = true })

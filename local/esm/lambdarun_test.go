@@ -1,7 +1,6 @@
 package esm
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,33 +9,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/spillwayhq/spillway/internal/syncbuf"
 	"github.com/spillwayhq/spillway/local/lambdarun"
 )
 
-// lockedBuffer collects the function's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) processed() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// processed lists what the function's output (logs) says it processed.
+func processed(logs *syncbuf.Buffer) []string {
 	var out []string
-	for line := range strings.Lines(l.b.String()) {
+	for line := range strings.Lines(logs.String()) {
 		if d, ok := strings.CutPrefix(strings.TrimSpace(line), "processed "); ok {
 			out = append(out, d)
 		}
@@ -73,7 +59,7 @@ func TestWithRealFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	r, err := lambdarun.New(lambdarun.Config{
 		Name: "kfn", Binary: buildFunction(t), Timeout: 10 * time.Second, Logs: logs,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
@@ -96,7 +82,7 @@ func TestWithRealFunction(t *testing.T) {
 	// [c reject d] reports reject -> retry [reject d] reports reject ->
 	// retries exhausted -> on-failure.
 	want := []string{"a", "b", "c", "reject", "d", "reject", "d"}
-	if got := logs.processed(); !slices.Equal(got, want) {
+	if got := processed(logs); !slices.Equal(got, want) {
 		t.Fatalf("processed %v, want %v", got, want)
 	}
 	st := p.Stats()
