@@ -2,7 +2,6 @@ package flush
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sort"
 	"testing"
@@ -35,15 +34,7 @@ func TestDrivenManifestLeftToItsRun(t *testing.T) {
 			all := append(due, current...)
 			sort.Strings(all)
 			now := time.Unix(hourT+1200, 0)
-			crashing := e.handler(t, now, []Sink{td.sink()}, WithFault(func(_ context.Context, p string) error {
-				if p == "after-claim" {
-					return errCrash
-				}
-				return nil
-			}))
-			if _, err := crashing.Handle(ctx, forced); !errors.Is(err, errCrash) {
-				t.Fatalf("first run: err = %v, want crash", err)
-			}
+			crashForcedRun(t, e, now, []Sink{td.sink()}, "after-claim")
 			req := map[string][]byte{"scheduled": scheduled, "forced": forced}[tc.req]
 			res, err := e.handler(t, now.Add(tc.after), []Sink{td.sink()}).Handle(ctx, req)
 			if err != nil {

@@ -28,6 +28,20 @@ var (
 	forced    = json.RawMessage(`{"source":"spillway.ingest","force":true}`)
 )
 
+// crashForcedRun runs a forced flush at now that crashes at fault point.
+func crashForcedRun(tb testing.TB, e *testEnv, now time.Time, sinks []Sink, point string) {
+	tb.Helper()
+	crashing := e.handler(tb, now, sinks, WithFault(func(_ context.Context, p string) error {
+		if p == point {
+			return errCrash
+		}
+		return nil
+	}))
+	if _, err := crashing.Handle(context.Background(), forced); !errors.Is(err, errCrash) {
+		tb.Fatalf("run crashing at %s: err = %v, want the crash", point, err)
+	}
+}
+
 // stageCorpus stages 3 due objects (two hours) and one for the current hour.
 func stageCorpus(tb testing.TB, e *testEnv) (due, current []string) {
 	tb.Helper()
@@ -101,15 +115,7 @@ func TestCrashAtEachFaultPointThenResume(t *testing.T) {
 			all := append(due, current...)
 			sort.Strings(all)
 			now := time.Unix(hourT+1200, 0)
-			crashing := e.handler(t, now, []Sink{td.sink()}, WithFault(func(_ context.Context, p string) error {
-				if p == point {
-					return errCrash
-				}
-				return nil
-			}))
-			if _, err := crashing.Handle(ctx, forced); !errors.Is(err, errCrash) {
-				t.Fatalf("first run: err = %v, want crash", err)
-			}
+			crashForcedRun(t, e, now, []Sink{td.sink()}, point)
 			res, err := e.handler(t, now, []Sink{td.sink()}).Handle(ctx, forced)
 			if err != nil {
 				t.Fatalf("resume: %v", err)
