@@ -323,8 +323,8 @@ func (h *Handler) commitPacks(ctx context.Context, packs []*pack, now time.Time)
 		for i, u := range pk.units {
 			switch _, seen := done[u.p]; {
 			case u.p.failed || err != nil:
-				if _, ok := failed[u.p]; !ok || failed[u.p] == nil {
-					failed[u.p] = err
+				if failed[u.p] == nil {
+					failed[u.p] = err // the first error; nil for a part failed earlier
 				}
 			case !seen:
 				done[u.p] = pk.dup[i]

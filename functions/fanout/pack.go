@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/spillwayhq/spillway/shared/layout"
 	"github.com/spillwayhq/spillway/shared/tdrecord"
@@ -147,23 +147,19 @@ func (h *Handler) stage(ctx context.Context, pk *pack) error {
 	if len(live) == 0 || !pk.merge(live) {
 		return nil
 	}
-	var errs []string
+	var errs []error
 	meta := layout.StagedObjectMeta(ledgerIDs(live))
 	for _, g := range pk.staged {
-		if err := h.put(ctx, g.key, g.body, "application/octet-stream", meta); err != nil {
-			errs = append(errs, err.Error())
-		}
+		errs = append(errs, h.put(ctx, g.key, g.body, "application/octet-stream", meta))
 	}
 	for _, u := range live {
 		for _, g := range u.future {
-			if err := h.put(ctx, g.key, g.body, "application/octet-stream", nil); err != nil {
-				errs = append(errs, err.Error())
-			}
+			errs = append(errs, h.put(ctx, g.key, g.body, "application/octet-stream", nil))
 		}
 	}
-	if len(errs) > 0 {
+	if err := errors.Join(errs...); err != nil {
 		pk.stagedFor = "" // stage again next time
-		return fmt.Errorf("stage %d units: %s", len(live), strings.Join(errs, "; "))
+		return fmt.Errorf("stage %d units: %w", len(live), err)
 	}
 	return nil
 }

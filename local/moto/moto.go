@@ -38,6 +38,10 @@ var ErrNotInstalled = errors.New("moto_server not found on PATH (install it with
 //go:embed sitecustomize.py
 var sitecustomize []byte
 
+// patchDir is where Start writes sitecustomize.py for a server in dir (the
+// first entry of its PYTHONPATH).
+func patchDir(dir string) string { return filepath.Join(dir, "python") }
+
 // Options configures Start. The zero value is usable.
 type Options struct {
 	// Binary is the moto_server executable; default: looked up on PATH.
@@ -120,10 +124,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		dir, tmpDir = d, d
 	}
-	pyDir := filepath.Join(dir, "python")
-	err := os.MkdirAll(pyDir, 0o700)
+	err := os.MkdirAll(patchDir(dir), 0o700)
 	if err == nil {
-		err = os.WriteFile(filepath.Join(pyDir, "sitecustomize.py"), sitecustomize, 0o600)
+		err = os.WriteFile(filepath.Join(patchDir(dir), "sitecustomize.py"), sitecustomize, 0o600)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write moto's patch: %w", err)
@@ -164,7 +167,7 @@ func start(ctx context.Context, bin, dir string, port int, opts Options) (*Serve
 	logPath := filepath.Join(dir, "moto-"+strconv.Itoa(port)+".log")
 	cmd := exec.Command(bin, "-H", opts.Host, "-p", strconv.Itoa(port))
 	cmd.Dir = dir
-	pythonPath := filepath.Join(dir, "python")
+	pythonPath := patchDir(dir)
 	if p := os.Getenv("PYTHONPATH"); p != "" {
 		pythonPath += string(os.PathListSeparator) + p
 	}

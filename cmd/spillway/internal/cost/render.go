@@ -169,8 +169,8 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "Spillway $/TB / Firehose $/TB = %.3f (goal <= 0.200: %s); at the durations measured on moto (upper bound): %.2f $/TB, %.4g GB-s\n",
 			s.RatioToFirehose, met(s.RatioToFirehose <= 0.2), s.SpillwayPerTBMeasuredDuration, s.LambdaGBSecondsMeasured)
 		if sl := s.Sealing; sl.Split {
-			fmt.Fprintf(w, "flush: %.4g seals a month (the window's rate capped at the cadence's %.4g, at least the %.4g its staged objects force, 500 a manifest), %.4g sealed objects; every call per byte (upper bound): %.2f $/TB, ratio %.3f\n",
-				sl.SealsPerMonth, sl.CadenceCapPerMonth, sl.ForcedPerMonth, sl.SealedPerMonth, s.SpillwayPerTBPerByte, s.RatioToFirehosePerByte)
+			fmt.Fprintf(w, "flush: %.4g seals a month (the window's rate capped at the cadence's %.4g, at least the %.4g its staged objects force, %d a manifest), %.4g sealed objects; every call per byte (upper bound): %.2f $/TB, ratio %.3f\n",
+				sl.SealsPerMonth, sl.CadenceCapPerMonth, sl.ForcedPerMonth, maxClaim, sl.SealedPerMonth, s.SpillwayPerTBPerByte, s.RatioToFirehosePerByte)
 		}
 	}
 	fmt.Fprintf(w, "\nwhat moves the cost, %s at %s (one knob at a time; * = as measured/deployed):\n", r.Window, r.SensitivityScale)
